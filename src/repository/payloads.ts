@@ -1,0 +1,162 @@
+/**
+ * RSTUF request payloads (shared/RSTUF-API.md): validation with errors that
+ * name the field, as FastAPI's 422 `loc` does. Unknown fields are rejected so a
+ * typo (`publish_artifact`) never silently changes behaviour.
+ */
+import { TufError } from "../tuf/errors.ts";
+import { assertCanonicalSafe } from "../tuf/canonical.ts";
+import { checkHashes, checkTargetPath, parseRoot, type Metadata, type RootSigned, type TargetFile } from "../tuf/metadata.ts";
+import { bitLengthForBins } from "../tuf/bins.ts";
+import { ValidationError } from "./errors.ts";
+import type { ExpiringRole } from "./settings.ts";
+
+type Loc = (string | number)[];
+
+function fail(loc: Loc, msg: string, type = "value_error"): never {
+  throw ValidationError.at(loc, msg, type);
+}
+
+export function asObject(v: unknown, loc: Loc, allowed?: readonly string[]): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(loc, "Input should be a valid dictionary", "dict_type");
+  if (allowed) {
+    for (const k of Object.keys(v)) if (!allowed.includes(k)) fail([...loc, k], `Extra inputs are not permitted (allowed: ${allowed.join(", ")})`, "extra_forbidden");
+  }
+  return v as Record<string, unknown>;
+}
+
+function required(obj: Record<string, unknown>, key: string, loc: Loc): unknown {
+  if (!(key in obj) || obj[key] === undefined) fail([...loc, key], "Field required", "missing");
+  return obj[key];
+}
+
+export function asBool(v: unknown, loc: Loc, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") fail(loc, "Input should be a valid boolean", "bool_type");
+  return v;
+}
+
+export function asPositiveInt(v: unknown, loc: Loc): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(loc, "Input should be a valid integer", "int_type");
+  if (v <= 0) fail(loc, "Input should be greater than 0", "greater_than");
+  return v;
+}
+
+function tuf<T>(fn: () => T, prefix: Loc): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof TufError) throw ValidationError.fromTuf(err, prefix);
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------ bootstrap
+
+export interface BootstrapPayload {
+  expiration: Record<ExpiringRole, number>;
+  binsCount: number;
+  bitLength: number;
+  root: Metadata<RootSigned>;
+  timeout: number | undefined;
+}
+
+const ROLE_KEYS = ["root", "targets", "snapshot", "timestamp", "bins", "delegations"] as const;
+
+export function parseBootstrapPayload(body: unknown): BootstrapPayload {
+  const top = asObject(body, ["body"], ["settings", "metadata", "timeout"]);
+  const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["roles"]);
+  const roles = asObject(required(settings, "roles", ["body", "settings"]), ["body", "settings", "roles"], ROLE_KEYS);
+  const expiration = {} as Record<ExpiringRole, number>;
+  for (const name of ["root", "targets", "snapshot", "timestamp"] as const) {
+    const loc: Loc = ["body", "settings", "roles", name];
+    const role = asObject(required(roles, name, ["body", "settings", "roles"]), loc, ["expiration"]);
+    expiration[name] = asPositiveInt(required(role, "expiration", loc), [...loc, "expiration"]);
+  }
+  const bins = roles.bins ?? null;
+  const delegations = roles.delegations ?? null;
+  if (bins !== null && delegations !== null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations, not both");
+  if (bins === null && delegations === null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations");
+  if (delegations !== null) {
+    fail(["body", "settings", "roles", "delegations"], "custom delegations are not supported by this version of tufbox yet; use bins");
+  }
+  const binsLoc: Loc = ["body", "settings", "roles", "bins"];
+  const binsObj = asObject(bins, binsLoc, ["expiration", "number_of_delegated_bins"]);
+  expiration.bins = asPositiveInt(required(binsObj, "expiration", binsLoc), [...binsLoc, "expiration"]);
+  const binsCount = binsObj.number_of_delegated_bins ?? 256;
+  const bitLength = tuf(() => bitLengthForBins(binsCount), binsLoc);
+
+  const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
+  const root = tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
+  const signed = root.signed;
+  if (signed.version !== 1) fail(["body", "metadata", "root", "signed", "version"], "the bootstrap root must be version 1");
+  // RSTUF: one online key signs targets, snapshot, timestamp (and the bins).
+  const online = signed.roles.timestamp;
+  for (const name of ["timestamp", "snapshot", "targets"] as const) {
+    const role = signed.roles[name];
+    const loc: Loc = ["body", "metadata", "root", "signed", "roles", name];
+    if (role.keyids.length !== 1 || role.threshold !== 1) fail(loc, "online roles must have exactly one key (the online key) and threshold 1");
+    if (role.keyids[0] !== online.keyids[0]) fail([...loc, "keyids"], "targets, snapshot and timestamp must use the same online key");
+  }
+  if (signed.roles.root.keyids.includes(online.keyids[0]!)) fail(["body", "metadata", "root", "signed", "roles", "root", "keyids"], "the online key must not be a root key");
+  let timeout: number | undefined;
+  if (top.timeout !== undefined) timeout = asPositiveInt(top.timeout, ["body", "timeout"]);
+  return { expiration, binsCount: binsCount as number, bitLength, root, timeout };
+}
+
+// ------------------------------------------------------------------ artifacts
+
+export interface ArtifactAddition {
+  path: string;
+  info: TargetFile;
+}
+
+export interface AddArtifactsPayload {
+  artifacts: ArtifactAddition[];
+  addTaskIdToCustom: boolean;
+  publish: boolean;
+}
+
+export function parseAddArtifacts(body: unknown, maxArtifacts: number): AddArtifactsPayload {
+  const top = asObject(body, ["body"], ["artifacts", "add_task_id_to_custom", "publish_artifacts"]);
+  const list = required(top, "artifacts", ["body"]);
+  if (!Array.isArray(list)) fail(["body", "artifacts"], "Input should be a valid list", "list_type");
+  if (list.length === 0) fail(["body", "artifacts"], "List should have at least 1 item", "too_short");
+  if (list.length > maxArtifacts) fail(["body", "artifacts"], `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`, "too_long");
+  const seen = new Set<string>();
+  const artifacts = list.map((item, i): ArtifactAddition => {
+    const loc: Loc = ["body", "artifacts", i];
+    const a = asObject(item, loc, ["path", "info"]);
+    const path = tuf(() => checkTargetPath(required(a, "path", loc), "path"), loc);
+    if (seen.has(path)) fail([...loc, "path"], `duplicate path ${JSON.stringify(path)} in one request`);
+    seen.add(path);
+    const info = asObject(required(a, "info", loc), [...loc, "info"], ["length", "hashes", "custom"]);
+    const length = required(info, "length", [...loc, "info"]);
+    if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) fail([...loc, "info", "length"], "Input should be a non-negative integer", "int_type");
+    tuf(() => checkHashes(required(info, "hashes", [...loc, "info"]), "hashes"), [...loc, "info"]);
+    if (info.custom !== undefined) {
+      asObject(info.custom, [...loc, "info", "custom"]);
+      tuf(() => assertCanonicalSafe(info.custom, "custom"), [...loc, "info"]);
+    }
+    return { path, info: info as unknown as TargetFile };
+  });
+  return {
+    artifacts,
+    addTaskIdToCustom: asBool(top.add_task_id_to_custom, ["body", "add_task_id_to_custom"], false),
+    publish: asBool(top.publish_artifacts, ["body", "publish_artifacts"], true),
+  };
+}
+
+export interface RemoveArtifactsPayload {
+  paths: string[];
+  publish: boolean;
+}
+
+export function parseRemoveArtifacts(body: unknown, maxArtifacts: number): RemoveArtifactsPayload {
+  const top = asObject(body, ["body"], ["artifacts", "publish_artifacts"]);
+  const list = required(top, "artifacts", ["body"]);
+  if (!Array.isArray(list)) fail(["body", "artifacts"], "Input should be a valid list", "list_type");
+  if (list.length === 0) fail(["body", "artifacts"], "List should have at least 1 item", "too_short");
+  if (list.length > maxArtifacts) fail(["body", "artifacts"], `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`, "too_long");
+  const paths = [...new Set(list.map((p, i) => tuf(() => checkTargetPath(p, String(i)), ["body", "artifacts"])))];
+  return { paths, publish: asBool(top.publish_artifacts, ["body", "publish_artifacts"], true) };
+}

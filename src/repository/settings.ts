@@ -1,0 +1,26 @@
+/**
+ * Repository settings as stored (store key "repository"), and the RSTUF
+ * `GET /api/v1/config` view of them.
+ */
+export const ONLINE_ROLES = ["targets", "snapshot", "timestamp", "bins"] as const;
+export type ExpiringRole = "root" | "targets" | "snapshot" | "timestamp" | "bins";
+
+export interface RepositorySettings {
+  /** expiry in days per role */
+  expiration: Record<ExpiringRole, number>;
+  /** TAP 15 hash bins, or null for custom delegations */
+  bins: { count: number; bitLength: number; prefix: string } | null;
+  /** keyid of the online key (the timestamp role's key) */
+  onlineKeyId: string;
+  consistentSnapshot: boolean;
+}
+
+export type BootstrapState = "pre" | "signing" | "finished";
+
+export interface BootstrapRecord {
+  state: BootstrapState;
+  taskId: string;
+}
+
+export const SETTINGS_KEY = "repository";
+export const BOOTSTRAP_KEY = "bootstrap";

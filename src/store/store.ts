@@ -1,0 +1,211 @@
+/**
+ * The store: everything tufbox must not lose. One interface, implemented by
+ * SQLite (default, embedded) and later PostgreSQL (scale-out). Every method is
+ * async so both backends share one contract and one contract test suite.
+ *
+ * Invariants every backend enforces itself (not the caller):
+ * - (role, version) is unique in `documents`; a version is never rewritten.
+ * - `commitPublication` is all-or-nothing and checks that no role's head moved
+ *   since the publisher read it (optimistic check: nobody published in between).
+ * - `accept` is durable when it resolves: a 202 is only sent after it.
+ */
+
+/** RSTUF task states (RSTUF-API.md). ERRORED = finished with result.status false. */
+export type TaskState =
+  | "PENDING"
+  | "RECEIVED"
+  | "STARTED"
+  | "RUNNING"
+  | "SUCCESS"
+  | "FAILURE"
+  | "ERRORED"
+  | "REVOKED";
+
+export interface TaskResult {
+  task: string;
+  status: boolean;
+  last_update: string;
+  message?: string;
+  error?: string;
+  details?: Record<string, unknown> | null;
+}
+
+export interface TaskRecord {
+  id: string;
+  name: string;
+  state: TaskState;
+  result: TaskResult | null;
+  createdAt: string; // ISO
+  updatedAt: string; // ISO
+}
+
+/** One published metadata file: the exact bytes clients download. */
+export interface DocumentRecord {
+  role: string;
+  version: number;
+  /** exact serialized bytes of the signed metadata file */
+  bytes: Uint8Array;
+  /** `signed.expires`, ISO `YYYY-MM-DDTHH:MM:SSZ` */
+  expires: string;
+  /** hex sha256 of bytes */
+  sha256: string;
+  publishedAt?: string;
+}
+
+export interface RoleHead {
+  role: string;
+  version: number;
+  expires: string;
+}
+
+/** A published artifact as it stands in its targets role. */
+export interface ArtifactRecord {
+  path: string;
+  /** the targets role (bin or delegated role) that lists it */
+  role: string;
+  /** canonical JSON of the TUF target file info ({length, hashes, custom?}) */
+  fragment: string;
+}
+
+/** One accepted, not yet published change (the durable queue). */
+/**
+ * add/remove: an artifact change. bump: a forced new version of `role` (and
+ * what is downstream of it); with role "" it is a pure marker that completes
+ * its task once everything queued before it is published (publish_artifacts).
+ */
+export type ChangeKind = "add" | "remove" | "bump";
+
+export interface ChangeRecord {
+  id: number; // monotonic, assigned by the store
+  taskId: string;
+  kind: ChangeKind;
+  path: string;
+  role: string;
+  /** canonical target info for "add", null for "remove" */
+  fragment: string | null;
+  /** held = accepted with publish_artifacts: false, waiting for a publish request */
+  held: boolean;
+}
+
+export interface NewChange {
+  kind: ChangeKind;
+  path: string;
+  role: string;
+  fragment: string | null;
+}
+
+export interface TaskUpdate {
+  id: string;
+  state: TaskState;
+  result: TaskResult | null;
+}
+
+/**
+ * What the publisher commits in one transaction. Documents are written in the
+ * given order (targets roles, then snapshot, then timestamp).
+ */
+export interface Publication {
+  /** head version each touched role must still have (0 = role has no document yet) */
+  expectedHeads: Record<string, number>;
+  documents: DocumentRecord[];
+  artifacts?: { upsert: ArtifactRecord[]; remove: string[] };
+  /** ids of queue changes this publication consumed (deleted from the queue) */
+  consumedChanges?: number[];
+  tasks?: TaskUpdate[];
+  settings?: Record<string, unknown>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreConflictError";
+  }
+}
+
+export interface TokenRecord {
+  /** hex sha256 of the token; the token itself is never stored */
+  hash: string;
+  name: string;
+  scopes: string[];
+  createdAt: string;
+}
+
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** create tables / run migrations; idempotent */
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** cheap reachability check for /readyz */
+  ping(): Promise<boolean>;
+
+  // settings (JSON values)
+  getSetting<T = unknown>(key: string): Promise<T | undefined>;
+  /** upsert every entry in one transaction; a value of `undefined` deletes the key */
+  setSettings(entries: Record<string, unknown>): Promise<void>;
+
+  // published documents
+  getDocument(role: string, version: number): Promise<DocumentRecord | undefined>;
+  /** latest document of a role */
+  getLatestDocument(role: string): Promise<DocumentRecord | undefined>;
+  /** head (latest version, expiry) of every role that has documents */
+  getHeads(): Promise<RoleHead[]>;
+  /** every (role, version) published, ordered by role then version, without bytes */
+  listDocuments(): Promise<{ role: string; version: number; length: number; publishedAt: string }[]>;
+
+  // artifacts (published state)
+  /** every published artifact listed by `role`, sorted by path (code unit order) */
+  listArtifactsInRole(role: string): Promise<ArtifactRecord[]>;
+  getArtifact(path: string): Promise<ArtifactRecord | undefined>;
+  countArtifacts(): Promise<number>;
+  /**
+   * page through artifacts by path (for listings): paths > `after` that start
+   * with `prefix` (literally: no wildcards). Sorted by code point (UTF-8 byte,
+   * PostgreSQL COLLATE "C") order, and `after` compares in that same order so
+   * paging never skips or repeats; this equals code unit order unless paths mix
+   * astral characters with U+E000–U+FFFF.
+   */
+  listArtifacts(opts: { after?: string; limit: number; prefix?: string }): Promise<ArtifactRecord[]>;
+
+  // durable queue + tasks
+  /**
+   * Durably record a task and its changes in one transaction. When this
+   * resolves the request may be answered 202.
+   */
+  accept(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }, changes: NewChange[], held: boolean): Promise<void>;
+  /** oldest (lowest id) first, not held, at most `limit` */
+  pendingChanges(limit: number): Promise<ChangeRecord[]>;
+  /** changes not held (what pendingChanges would eventually return) */
+  countPendingChanges(): Promise<number>;
+  /** release every held change (publish_artifacts); returns how many */
+  releaseHeldChanges(): Promise<number>;
+
+  createTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }): Promise<void>;
+  /** sets state, result and updatedAt; ids that no longer exist (pruned) are skipped */
+  updateTasks(updates: TaskUpdate[]): Promise<void>;
+  getTask(id: string): Promise<TaskRecord | undefined>;
+  /** tasks not finished (for resuming after restart) */
+  listUnfinishedTasks(): Promise<TaskRecord[]>;
+  /** delete finished tasks last updated before `before` (ISO); returns count */
+  pruneTasks(before: string): Promise<number>;
+
+  /**
+   * All-or-nothing; throws StoreConflictError (and writes nothing) when an
+   * expected head moved, a (role, version) already exists, or a consumed change
+   * is no longer in the queue. Every document's role must have an
+   * expectedHeads entry (plain Error otherwise). Artifact removes are applied
+   * before upserts. A role's head is its highest version.
+   */
+  commitPublication(pub: Publication): Promise<void>;
+
+  // tokens
+  /** upsert by hash */
+  putToken(token: TokenRecord): Promise<void>;
+  findToken(hash: string): Promise<TokenRecord | undefined>;
+  countTokens(): Promise<number>;
+
+  /**
+   * Run `fn` while holding a named exclusive lock (one publisher at a time).
+   * SQLite: in-process mutex. PostgreSQL: advisory lock held for the duration.
+   */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,165 @@
+/**
+ * Canonical JSON as TUF clients compute it before verifying a signature: OLPC
+ * canonical JSON, as securesystemslib and @tufjs/canonical-json write it —
+ * keys sorted, no whitespace, only `"` and `\` escaped in strings, integers only.
+ *
+ * Why not the `canonicalize` package (RFC 8785): RFC 8785 escapes control
+ * characters, OLPC writes them raw. PEM public keys (ecdsa and rsa keys in every
+ * real root, see shared/fixtures) contain newlines, so rejecting control
+ * characters is not an option and RFC 8785 output would not match the bytes
+ * clients verify. So we encode OLPC directly; a differential test proves byte
+ * equality with @tufjs/canonical-json on the whole corpus.
+ *
+ * Raw control characters are not valid JSON, so the bytes we *publish* are
+ * `jsonTextOf(canonicalText)`: the same text with control characters escaped —
+ * valid JSON that parses to the same value, whose canonical form is again the
+ * signed text.
+ *
+ * What we still reject (`assertCanonicalSafe`), naming the field: non-integer
+ * or unsafe numbers (OLPC has none; JS would print exponents), lone surrogates
+ * (not encodable as UTF-8), and object keys with characters outside the BMP
+ * (securesystemslib sorts by code point, JS clients by UTF-16 code unit: they
+ * would disagree on the bytes).
+ */
+import { TufError, joinField } from "./errors.ts";
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL_G = /[\u0000-\u001f]/g;
+const SURROGATE = /[\ud800-\udfff]/;
+const NEEDS_ESCAPE = /["\\]/;
+const NEEDS_ESCAPE_G = /["\\]/g;
+
+export function assertCanonicalSafe(value: unknown, field = ""): void {
+  switch (typeof value) {
+    case "string":
+      if (!value.isWellFormed()) throw new TufError(field, "string contains a lone surrogate (not valid Unicode)");
+      return;
+    case "number":
+      if (!Number.isSafeInteger(value)) throw new TufError(field, `number ${value} is not allowed: signed metadata holds only integers in ±(2^53-1)`);
+      return;
+    case "boolean":
+      return;
+    case "object":
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => assertCanonicalSafe(item, joinField(field, i)));
+        return;
+      }
+      for (const [k, v] of Object.entries(value)) {
+        const sub = joinField(field, k);
+        if (SURROGATE.test(k)) throw new TufError(sub, "object keys must not contain characters outside the Basic Multilingual Plane (clients disagree on their sort order)");
+        assertCanonicalSafe(v, sub);
+      }
+      return;
+    default:
+      throw new TufError(field, `${typeof value} values cannot be encoded`);
+  }
+}
+
+/** `"text"` as OLPC canonical JSON writes a string: only `"` and `\` escaped. */
+export function canonicalString(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(NEEDS_ESCAPE_G, "\\$&")}"` : `"${text}"`;
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function encode(value: unknown, out: string[]): void {
+  switch (typeof value) {
+    case "string":
+      out.push(canonicalString(value));
+      return;
+    case "number":
+      if (!Number.isSafeInteger(value)) throw new TufError("", `cannot encode number ${value} in canonical JSON`);
+      out.push(Object.is(value, -0) ? "0" : String(value));
+      return;
+    case "boolean":
+      out.push(value ? "true" : "false");
+      return;
+    case "object": {
+      if (value === null) {
+        out.push("null");
+        return;
+      }
+      if (Array.isArray(value)) {
+        out.push("[");
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out.push(",");
+          encode(value[i], out);
+        }
+        out.push("]");
+        return;
+      }
+      const obj = value as Record<string, unknown>;
+      // Keys whose value is undefined do not exist in JSON.
+      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(byCodeUnit);
+      out.push("{");
+      for (let i = 0; i < keys.length; i++) {
+        if (i > 0) out.push(",");
+        out.push(canonicalString(keys[i]!), ":");
+        encode(obj[keys[i]!], out);
+      }
+      out.push("}");
+      return;
+    }
+    default:
+      throw new TufError("", `cannot encode ${typeof value} in canonical JSON`);
+  }
+}
+
+/** OLPC canonical JSON text. Callers must have checked untrusted input with assertCanonicalSafe. */
+export function canonicalJson(value: unknown): string {
+  const out: string[] = [];
+  encode(value, out);
+  return out.join("");
+}
+
+/** Checks and serializes in one step (for untrusted input). */
+export function canonicalJsonChecked(value: unknown, field = ""): string {
+  assertCanonicalSafe(value, field);
+  return canonicalJson(value);
+}
+
+/**
+ * Valid JSON for canonical text: raw control characters (which only occur
+ * inside strings, canonical text has no whitespace) become JSON escapes.
+ */
+export function jsonTextOf(canonicalText: string): string {
+  if (!CONTROL.test(canonicalText)) return canonicalText;
+  return canonicalText.replace(CONTROL_G, (c) => {
+    switch (c) {
+      case "\n": return "\\n";
+      case "\r": return "\\r";
+      case "\t": return "\\t";
+      case "\b": return "\\b";
+      case "\f": return "\\f";
+      default: return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+    }
+  });
+}
+
+const encoder = new TextEncoder();
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/**
+ * Canonical JSON of an object whose entries are already serialized, as
+ * `[key, canonicalValueText]` pairs. Used to assemble large targets documents
+ * from cached per-target fragments instead of re-serializing everything.
+ * Keys must be unique; they are sorted here (UTF-16 code unit order).
+ */
+export function canonicalObjectFromEntries(entries: [string, string][]): string {
+  entries.sort((a, b) => byCodeUnit(a[0], b[0]));
+  const out: string[] = ["{"];
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i]!;
+    if (i > 0) out.push(",");
+    out.push(canonicalString(k), ":", v);
+  }
+  out.push("}");
+  return out.join("");
+}
