@@ -67,7 +67,6 @@ export interface ArtifactRecord {
   fragment: string;
 }
 
-/** One accepted, not yet published change (the durable queue). */
 /**
  * add/remove: an artifact change. bump: a forced new version of `role` (and
  * what is downstream of it); with role "" it is a pure marker that completes
@@ -75,13 +74,14 @@ export interface ArtifactRecord {
  */
 export type ChangeKind = "add" | "remove" | "bump";
 
+/** One accepted, not yet published change (the durable queue). */
 export interface ChangeRecord {
   id: number; // monotonic, assigned by the store
   taskId: string;
   kind: ChangeKind;
   path: string;
   role: string;
-  /** canonical target info for "add", null for "remove" */
+  /** canonical target info for "add", null for "remove" and "bump" */
   fragment: string | null;
   /** held = accepted with publish_artifacts: false, waiting for a publish request */
   held: boolean;

@@ -48,6 +48,7 @@ export function assertCanonicalSafe(value: unknown, field = ""): void {
         return;
       }
       for (const [k, v] of Object.entries(value)) {
+        if (v === undefined) continue; // omitted by canonicalJson, as by JSON
         const sub = joinField(field, k);
         if (SURROGATE.test(k)) throw new TufError(sub, "object keys must not contain characters outside the Basic Multilingual Plane (clients disagree on their sort order)");
         assertCanonicalSafe(v, sub);

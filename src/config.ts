@@ -1,0 +1,714 @@
+/**
+ * Configuration: one typed `Config`, built from (lowest to highest)
+ *   defaults < YAML file (--config / TUFBOX_CONFIG) < TUFBOX_* env < flags.
+ *
+ * Everything is driven by the KEYS table below — one line per key with its
+ * YAML path, env var(s), flag, secrecy, default and parser — so adding a key
+ * is one table line plus one field in `Config` (the `key()` helper makes the
+ * compiler check that the parser and default produce that field's type).
+ *
+ * Rules, and why:
+ * - Every value is validated, wherever it comes from, even when a higher
+ *   source overrides it: a broken file stays broken. All problems are
+ *   reported at once, each naming the key, the value, where it came from and
+ *   what is allowed.
+ * - Unknown YAML keys are errors (with a "did you mean"): a typo such as
+ *   `sheduler:` must not silently leave the default in place.
+ * - An env var set to the empty string counts as unset; orchestrators often
+ *   render missing values as `FOO=`.
+ * - Secrets (online key, admin token, credentials in URLs) have no flags —
+ *   argv is visible to every user in `ps` — and accept `…_FILE` so they can
+ *   be mounted as files (Docker/Kubernetes secrets). Their values are never
+ *   echoed in errors or in `describeConfig`.
+ * - `loadConfig` is pure apart from reading the files it is told about; it
+ *   returns warnings instead of logging them, because the logger is built
+ *   from the config.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+
+// ---------------------------------------------------------------- types
+
+export interface Listen {
+  /** Without brackets for IPv6 (`::1`), as Bun.serve expects. */
+  host: string;
+  port: number;
+}
+
+/** One `disable_endpoints` rule: a path prefix, optionally only some methods. */
+export interface DisabledEndpoint {
+  methods?: string[];
+  path: string;
+}
+
+export interface Config {
+  data_dir: string;
+  listen: Listen;
+  tls: { cert: string | null; key: string | null };
+  /** `sqlite:PATH` or `postgres://…` / `postgresql://…`. */
+  database: string;
+  redis: string | null;
+  online_key_dir: string;
+  /** PEM text of the online private key, when given inline. */
+  online_key: string | null;
+  auth: { admin_token: string | null; insecure_disable: boolean };
+  tasks: { retention_hours: number };
+  publisher: { max_batch: number; linger_ms: number };
+  scheduler: { period_seconds: number; resign_window_hours: number };
+  targets: { dir: string; serve: boolean };
+  limits: { max_body_bytes: number; max_artifacts_per_request: number };
+  disable_endpoints: DisabledEndpoint[];
+  log: { level: LogLevel; format: LogFormat };
+  meta: ConfigMeta;
+}
+
+export interface ConfigMeta {
+  /** The YAML file read, if any. */
+  file: string | null;
+  /** For each key path: "default", "FILE line N", "env NAME", "flag --name". */
+  sources: Record<string, string>;
+  /** Things worth logging at start-up that are not errors. */
+  warnings: string[];
+}
+
+type Settings = Omit<Config, "meta">;
+
+export interface ConfigProblem {
+  key: string;
+  /** Printable value, already redacted for secrets. */
+  value?: string;
+  source?: string;
+  expected: string;
+}
+
+/** Invalid configuration: stops start-up. The message lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(
+      problems.length === 1
+        ? `invalid config: ${formatProblem(problems[0]!)}`
+        : `invalid config (${problems.length} problems):\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`,
+    );
+    this.problems = problems;
+  }
+}
+
+function formatProblem(p: ConfigProblem): string {
+  let s = p.key;
+  if (p.value !== undefined) s += ` = ${p.value}`;
+  if (p.source !== undefined) s += ` (from ${p.source})`;
+  return `${s}: ${p.expected}`;
+}
+
+// ---------------------------------------------------------------- parsers
+
+/** Thrown by parsers; the loader adds key, value and source. */
+class Invalid extends Error {}
+
+interface Ctx {
+  stderrIsTTY: boolean;
+}
+type Parser<T> = (raw: unknown, ctx: Ctx) => T;
+
+function text(raw: unknown, what = "a string"): string {
+  if (typeof raw !== "string") throw new Invalid(`expected ${what}${typeof raw === "number" ? " (quote it in YAML)" : ""}`);
+  return raw;
+}
+
+const path: Parser<string> = (raw) => {
+  const s = text(raw, "a path").trim();
+  if (s === "") throw new Invalid("expected a non-empty path");
+  return s;
+};
+
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const expected = `expected an integer between ${min} and ${max}`;
+    let n: number;
+    if (typeof raw === "number") n = raw;
+    else if (typeof raw === "string" && /^\s*[+-]?\d+\s*$/.test(raw)) n = Number(raw);
+    else throw new Invalid(expected);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new Invalid(expected);
+    return n;
+  };
+
+const bool: Parser<boolean> = (raw) => {
+  if (typeof raw === "boolean") return raw;
+  if (typeof raw === "string") {
+    const s = raw.trim().toLowerCase();
+    if (["true", "1", "yes", "on"].includes(s)) return true;
+    if (["false", "0", "no", "off"].includes(s)) return false;
+  }
+  throw new Invalid("expected true or false");
+};
+
+const oneOf =
+  <T extends string>(allowed: readonly T[]): Parser<T> =>
+  (raw) => {
+    const s = typeof raw === "string" ? raw.trim().toLowerCase() : raw;
+    if (typeof s === "string" && (allowed as readonly string[]).includes(s)) return s as T;
+    throw new Invalid(`expected one of ${allowed.join(", ")}`);
+  };
+
+const UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const size =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const expected = `expected a size between ${showSize(min)} and ${showSize(max)}: bytes, or a number with KiB/MiB/GiB (or KB/MB/GB), e.g. 16MiB`;
+    const m = typeof raw === "number" ? ["", String(raw), ""] : /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(typeof raw === "string" ? raw : "");
+    const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+    if (!m || unit === undefined) throw new Invalid(expected);
+    const n = Number(m[1]) * unit;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new Invalid(expected);
+    return n;
+  };
+
+function showSize(n: number): string {
+  for (const [u, f] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (n >= f && n % f === 0) return `${n / f} ${u}`;
+  }
+  return `${n} bytes`;
+}
+
+// The WHATWG fetch "bad port" list: browsers, Node's fetch (and so tuf-js and
+// python clients behind proxies that follow it) refuse these outright.
+const FETCH_BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111,
+  113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548,
+  554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566,
+  6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+const listen: Parser<Listen> = (raw) => {
+  const s = text(raw, "HOST:PORT").trim();
+  const m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d{1,5})$/.exec(s) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  if (!m) {
+    const hint = s.startsWith(":") ? " (write 0.0.0.0" + s + " to listen on every interface)" : "";
+    throw new Invalid(`expected HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080${hint}`);
+  }
+  const port = Number(m[2]);
+  if (port > 65535) throw new Invalid("expected a port between 0 and 65535 in HOST:PORT");
+  return { host: m[1]!, port };
+};
+
+function url(raw: unknown, schemes: readonly string[], expected: string): string {
+  const s = text(raw, expected).trim();
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Invalid(`expected ${expected}`);
+  }
+  if (!schemes.includes(u.protocol.slice(0, -1)) || (u.hostname === "" && !u.protocol.includes("unix"))) {
+    throw new Invalid(`expected ${expected}`);
+  }
+  return s;
+}
+
+const database: Parser<string> = (raw) => {
+  const expected = "expected sqlite:PATH (e.g. sqlite:/var/lib/tufbox/tufbox.db) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB";
+  const s = text(raw, "a database URL").trim();
+  if (s.startsWith("sqlite:")) {
+    // `sqlite://x` is ambiguous (host? relative? absolute with 3 or 4
+    // slashes?) between conventions, so refuse it rather than guess.
+    if (s.length === "sqlite:".length || s.startsWith("sqlite://")) throw new Invalid(expected);
+    return s;
+  }
+  return url(s, ["postgres", "postgresql"], expected.slice("expected ".length));
+};
+
+const redis: Parser<string> = (raw) =>
+  url(raw, ["redis", "rediss", "redis+tls", "redis+unix", "redis+tls+unix"], "redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…");
+
+const pem: Parser<string> = (raw) => {
+  const s = text(raw, "PEM text").trim();
+  if (!/^-----BEGIN [A-Z0-9 ]+-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]+-----$/.test(s)) {
+    throw new Invalid("expected PEM text (-----BEGIN … -----END …); to point at a file use TUFBOX_ONLINE_KEY_FILE or online_key_dir");
+  }
+  return s;
+};
+
+const token: Parser<string> = (raw) => {
+  const s = text(raw, "a token").trim();
+  if (s.length < 16 || /\s/.test(s)) {
+    throw new Invalid("expected at least 16 characters without whitespace (e.g. the output of `openssl rand -hex 32`)");
+  }
+  return s;
+};
+
+const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+const ENDPOINTS_EXPECTED =
+  "expected a ':'-separated list of path prefixes, each optionally preceded by methods as RSTUF writes them " +
+  "(e.g. {'POST'}/api/v1/bootstrap/:/api/v1/token/) or as `POST,DELETE /api/v1/artifacts`";
+
+function endpointRule(entry: string): DisabledEndpoint {
+  const s = entry.trim();
+  // RSTUF prints FastAPI's method set: {'POST'} or {'GET', 'HEAD'}. Our own
+  // form is "POST,DELETE /path"; glued without a space only in upper case, so
+  // a path missing its leading slash ("api/v1/x") is not read as method "API".
+  const m =
+    /^\{([^}]*)\}\s*(\S+)$/.exec(s) ??
+    /^([A-Za-z]+(?:\s*,\s*[A-Za-z]+)*)\s+(\/\S*)$/.exec(s) ??
+    /^([A-Z]+(?:,[A-Z]+)*)(\/\S*)$/.exec(s);
+  const methodsText = m ? m[1]! : undefined;
+  const p = m ? m[2]! : s;
+  const rule = endpointPath(p);
+  if (methodsText !== undefined) rule.methods = endpointMethods(methodsText.split(",").map((x) => x.replace(/['"\s]/g, "")));
+  return rule;
+}
+
+function endpointPath(p: string): DisabledEndpoint {
+  if (!/^\/[^\s?#]*$/.test(p)) throw new Invalid(`${ENDPOINTS_EXPECTED}; ${JSON.stringify(p)} is not a path`);
+  // RSTUF writes prefixes with a trailing slash; tufbox routes answer with and
+  // without one, so compare without.
+  return { path: p.length > 1 ? p.replace(/\/+$/, "") || "/" : p };
+}
+
+function endpointMethods(list: string[]): string[] {
+  const methods = list.map((x) => x.toUpperCase()).filter((x) => x !== "");
+  const bad = methods.find((x) => !HTTP_METHODS.includes(x));
+  if (methods.length === 0 || bad !== undefined) {
+    throw new Invalid(`${ENDPOINTS_EXPECTED}; methods must be among ${HTTP_METHODS.join(", ")}`);
+  }
+  return methods;
+}
+
+const endpoints: Parser<DisabledEndpoint[]> = (raw) => {
+  if (typeof raw === "string") return raw.split(":").filter((e) => e.trim() !== "").map(endpointRule);
+  if (!Array.isArray(raw)) throw new Invalid(ENDPOINTS_EXPECTED);
+  return raw.map((item): DisabledEndpoint => {
+    if (typeof item === "string") return endpointRule(item);
+    if (typeof item === "object" && item !== null && !Array.isArray(item)) {
+      const { path: p, methods, ...rest } = item as Record<string, unknown>;
+      const extra = Object.keys(rest)[0];
+      if (extra !== undefined) throw new Invalid(`unknown field ${JSON.stringify(extra)} in a rule; allowed: path, methods`);
+      const rule = endpointPath(text(p, "a rule with a path"));
+      if (methods !== undefined && methods !== null) {
+        const list = typeof methods === "string" ? methods.split(",") : Array.isArray(methods) ? methods.map(String) : null;
+        if (list === null) throw new Invalid("expected methods as a list such as [POST, DELETE]");
+        rule.methods = endpointMethods(list);
+      }
+      return rule;
+    }
+    throw new Invalid(ENDPOINTS_EXPECTED);
+  });
+};
+
+/** Whether a request is switched off by `disable_endpoints`. GET rules also cover HEAD. */
+export function isEndpointDisabled(rules: readonly DisabledEndpoint[], method: string, pathname: string): boolean {
+  const m = method.toUpperCase();
+  const p = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname;
+  return rules.some(
+    (r) =>
+      (r.path === "/" || p === r.path || p.startsWith(r.path + "/")) &&
+      (r.methods === undefined || r.methods.includes(m) || (m === "HEAD" && r.methods.includes("GET"))),
+  );
+}
+
+function showEndpoint(r: DisabledEndpoint): string {
+  return r.methods ? `${r.methods.join(",")} ${r.path}` : r.path;
+}
+
+// ---------------------------------------------------------------- the table
+
+/** The type at a dotted path of Settings ("scheduler.period_seconds" → number). */
+type At<T, P extends string> = P extends `${infer H}.${infer R}`
+  ? H extends keyof T
+    ? At<T[H], R>
+    : never
+  : P extends keyof T
+    ? T[P]
+    : never;
+
+type Get = <P extends string>(path: P) => At<Settings, P>;
+
+/**
+ * `secret: "value"` — never shown, `_FILE` accepted, no flag.
+ * `secret: "url"` — a URL whose password is masked when shown; `_FILE` accepted.
+ */
+type Secrecy = "value" | "url";
+
+interface KeySpec<T> {
+  /** Env var names, first set wins (e.g. TUFBOX_ before the RSTUF_ alias). */
+  env: readonly string[];
+  flag?: string;
+  secret?: Secrecy;
+  default: T | ((get: Get, ctx: Ctx) => T);
+  parse: Parser<T>;
+  /** Printable form for describeConfig, when the value is not plain. */
+  show?: (v: T) => unknown;
+}
+
+interface AnyKeySpec {
+  path: string;
+  env: readonly string[];
+  flag?: string;
+  secret?: Secrecy;
+  default: unknown;
+  parse: Parser<unknown>;
+  show?: (v: unknown) => unknown;
+}
+
+function key<P extends string>(path: P, spec: KeySpec<At<Settings, P>>): AnyKeySpec {
+  return { path, ...spec } as unknown as AnyKeySpec;
+}
+
+// Order matters only for derived defaults: data_dir comes first.
+const KEYS: readonly AnyKeySpec[] = [
+  key("data_dir", { env: ["TUFBOX_DATA_DIR"], flag: "data-dir", default: "./tufbox-data", parse: path }),
+  key("listen", { env: ["TUFBOX_LISTEN"], flag: "listen", default: { host: "127.0.0.1", port: 8080 }, parse: listen, show: showListen }),
+  key("tls.cert", { env: ["TUFBOX_TLS_CERT"], flag: "tls-cert", default: null, parse: path }),
+  key("tls.key", { env: ["TUFBOX_TLS_KEY"], flag: "tls-key", default: null, parse: path }),
+  key("database", { env: ["TUFBOX_DATABASE_URL"], flag: "database", secret: "url", default: (get) => `sqlite:${join(get("data_dir"), "tufbox.db")}`, parse: database }),
+  key("redis", { env: ["TUFBOX_REDIS_URL"], flag: "redis", secret: "url", default: null, parse: redis }),
+  key("online_key_dir", { env: ["TUFBOX_ONLINE_KEY_DIR"], flag: "online-key-dir", default: (get) => join(get("data_dir"), "keys"), parse: path }),
+  key("online_key", { env: ["TUFBOX_ONLINE_KEY"], secret: "value", default: null, parse: pem }),
+  key("auth.admin_token", { env: ["TUFBOX_ADMIN_TOKEN"], secret: "value", default: null, parse: token }),
+  key("auth.insecure_disable", { env: ["TUFBOX_INSECURE_DISABLE_AUTH"], flag: "insecure-disable-auth", default: false, parse: bool }),
+  key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
+  key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 20000, parse: int(1, 1_000_000) }),
+  key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
+  key("scheduler.period_seconds", { env: ["TUFBOX_SCHEDULER_PERIOD_SECONDS"], default: 60, parse: int(5, 3600) }),
+  key("scheduler.resign_window_hours", { env: ["TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS"], default: 6, parse: int(1, 8760) }),
+  key("targets.dir", { env: ["TUFBOX_TARGETS_DIR"], flag: "targets-dir", default: (get) => join(get("data_dir"), "targets"), parse: path }),
+  key("targets.serve", { env: ["TUFBOX_TARGETS_SERVE"], default: true, parse: bool }),
+  key("limits.max_body_bytes", { env: ["TUFBOX_MAX_BODY_BYTES"], default: 16 * 1024 ** 2, parse: size(1024, 2 * 1024 ** 3) }),
+  key("limits.max_artifacts_per_request", { env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"], default: 10000, parse: int(1, 1_000_000) }),
+  key("disable_endpoints", { env: ["TUFBOX_DISABLE_ENDPOINTS", "RSTUF_DISABLE_ENDPOINTS"], default: [], parse: endpoints, show: (v) => v.map(showEndpoint) }),
+  key("log.level", { env: ["TUFBOX_LOG_LEVEL"], flag: "log-level", default: "info", parse: oneOf(LOG_LEVELS) }),
+  key("log.format", {
+    env: ["TUFBOX_LOG_FORMAT"],
+    flag: "log-format",
+    // Humans read terminals; everything else (journald, containers, CI) wants JSON.
+    default: (_get, ctx) => (ctx.stderrIsTTY ? "text" : "json"),
+    parse: (raw, ctx) => {
+      const f = oneOf(["auto", "json", "text"] as const)(raw, ctx);
+      return f === "auto" ? (ctx.stderrIsTTY ? "text" : "json") : f;
+    },
+  }),
+];
+
+function showListen(l: Listen): string {
+  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
+/** Public view of the table, for docs, `tufbox config` and tests. */
+export const CONFIG_KEYS: readonly { path: string; env: readonly string[]; flag?: string; secret?: Secrecy }[] = KEYS.map(
+  ({ path: p, env, flag, secret }) => ({ path: p, env, flag, secret }),
+);
+
+/**
+ * Options to declare in `util.parseArgs` so every config flag is accepted by
+ * every command. `config` names the YAML file.
+ */
+export const CONFIG_FLAGS: Record<string, { type: "string" | "boolean" }> = Object.fromEntries([
+  ["config", { type: "string" as const }],
+  ...KEYS.filter((k) => k.flag !== undefined).map((k) => [k.flag!, { type: k.parse === bool ? ("boolean" as const) : ("string" as const) }]),
+]);
+
+// ---------------------------------------------------------------- loading
+
+type Env = Record<string, string | undefined>;
+type Flags = Record<string, string | boolean | string[]>;
+
+interface Candidate {
+  raw: unknown;
+  source: string;
+}
+
+/**
+ * Build the configuration. `flags` are parsed command-line values keyed by
+ * flag name (`data-dir`, `--data-dir` or as util.parseArgs returns them with
+ * CONFIG_FLAGS); flags that are not config flags are ignored, they belong to
+ * the command. `env` defaults to process.env, `stderrIsTTY` (for the log
+ * format default) to process.stderr.isTTY. Throws ConfigError listing every
+ * problem; returns warnings in `meta.warnings` for the caller to log.
+ */
+export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolean }): Config {
+  const env = opts.env ?? process.env;
+  const flags = normalizeFlags(opts.flags);
+  const ctx: Ctx = { stderrIsTTY: opts.stderrIsTTY ?? process.stderr.isTTY === true };
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+
+  const file = configFile(flags, env, problems);
+  const fileValues = file ? readYaml(file.path, file.source, problems) : new Map<string, Candidate>();
+
+  const settings: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  const get = ((p: string) => getAt(settings, p)) as Get;
+
+  for (const spec of KEYS) {
+    const candidates = [fileValues.get(spec.path), envCandidate(spec, env, problems), flagCandidate(spec, flags)];
+    let chosen: { value: unknown; source: string } | undefined;
+    for (const c of candidates) {
+      if (c === undefined) continue;
+      try {
+        chosen = { value: spec.parse(c.raw, ctx), source: c.source };
+      } catch (e) {
+        if (!(e instanceof Invalid)) throw e;
+        problems.push({ key: spec.path, value: showRaw(c.raw, spec.secret), source: sourceLabel(c.source), expected: e.message });
+      }
+    }
+    if (chosen === undefined) {
+      const d = spec.default;
+      chosen = { value: typeof d === "function" ? (d as (g: Get, c: Ctx) => unknown)(get, ctx) : structuredClone(d), source: "default" };
+    }
+    setAt(settings, spec.path, chosen.value);
+    sources[spec.path] = chosen.source;
+  }
+
+  const config = { ...(settings as unknown as Settings), meta: { file: file?.path ?? null, sources, warnings } };
+  crossChecks(config, problems, warnings);
+  warnUnknownEnv(env, warnings);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function normalizeFlags(flags: Flags): Map<string, string | boolean> {
+  const out = new Map<string, string | boolean>();
+  for (const [k, v] of Object.entries(flags)) {
+    // A repeated flag: the last one wins, as in most CLIs.
+    const last = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined) out.set(k.replace(/^-+/, ""), last);
+  }
+  return out;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function configFile(flags: Map<string, string | boolean>, env: Env, problems: ConfigProblem[]): { path: string; source: string } | null {
+  const flag = flags.get("config");
+  if (typeof flag === "boolean") {
+    problems.push({ key: "config", source: "--config", expected: "expected a file path after --config" });
+    return null;
+  }
+  if (flag !== undefined) return { path: flag, source: "flag --config" };
+  const fromEnv = nonEmpty(env.TUFBOX_CONFIG);
+  return fromEnv !== undefined ? { path: fromEnv, source: "env TUFBOX_CONFIG" } : null;
+}
+
+function readYaml(file: string, source: string, problems: ConfigProblem[]): Map<string, Candidate> {
+  const values = new Map<string, Candidate>();
+  let textContent: string;
+  try {
+    textContent = readFileSync(file, "utf8");
+  } catch (e) {
+    problems.push({ key: "config", value: JSON.stringify(file), source: sourceLabel(source), expected: `cannot read the file (${errCode(e)})` });
+    return values;
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(textContent, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      problems.push({ key: "config", value: JSON.stringify(file), expected: `not valid YAML: ${err.message.split("\n")[0]}` });
+    }
+    return values;
+  }
+  const where = (node: unknown): string => {
+    const range = isNode(node) ? node.range : undefined;
+    return range ? `${file} line ${lineCounter.linePos(range[0]).line}` : file;
+  };
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return values; // empty file
+  if (!isMap(doc.contents)) {
+    problems.push({ key: "config", value: JSON.stringify(file), expected: "expected a YAML mapping of keys (see config/tufbox.example.yaml)" });
+    return values;
+  }
+  const leaves = new Set(KEYS.map((k) => k.path));
+  const walk = (map: YamlNode, prefix: string): void => {
+    if (!isMap(map)) return;
+    for (const pair of map.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const full = prefix + k;
+      const valueNode = pair.value;
+      const value = isNode(valueNode) ? valueNode.toJS(doc) : valueNode;
+      if (leaves.has(full)) {
+        // `key:` or `key: null` in the file means "not set here".
+        if (value !== null && value !== undefined) values.set(full, { raw: value, source: where(valueNode ?? pair.key) });
+      } else if ([...leaves].some((l) => l.startsWith(full + "."))) {
+        if (isMap(valueNode)) walk(valueNode, full + ".");
+        else if (value !== null && value !== undefined) {
+          problems.push({ key: full, value: showRaw(value), source: where(valueNode), expected: `expected a mapping with keys ${childKeys(full).join(", ")}` });
+        }
+      } else {
+        problems.push({ key: full, source: where(pair.key), expected: `unknown key${suggest(full, leaves)}; allowed here: ${siblings(prefix).join(", ")}` });
+      }
+    }
+  };
+  walk(doc.contents, "");
+  return values;
+}
+
+function childKeys(section: string): string[] {
+  return KEYS.filter((k) => k.path.startsWith(section + ".")).map((k) => k.path.slice(section.length + 1));
+}
+
+function siblings(prefix: string): string[] {
+  const names = KEYS.filter((k) => k.path.startsWith(prefix)).map((k) => k.path.slice(prefix.length).split(".")[0]!);
+  return [...new Set(names)];
+}
+
+function suggest(got: string, leaves: Set<string>): string {
+  const candidates = new Set<string>();
+  for (const l of leaves) {
+    candidates.add(l);
+    const dot = l.indexOf(".");
+    if (dot > 0) candidates.add(l.slice(0, dot));
+  }
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(got, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(got.length / 4)) ? ` (did you mean "${best}"?)` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function envCandidate(spec: AnyKeySpec, env: Env, problems: ConfigProblem[]): Candidate | undefined {
+  for (const name of spec.env) {
+    const direct = nonEmpty(env[name]);
+    const fileName = `${name}_FILE`;
+    const filePath = spec.secret ? nonEmpty(env[fileName]) : undefined;
+    if (direct !== undefined && filePath !== undefined) {
+      problems.push({ key: spec.path, source: `${name} and ${fileName}`, expected: "set only one of the two" });
+      return undefined;
+    }
+    if (direct !== undefined) return { raw: direct, source: `env ${name}` };
+    if (filePath !== undefined) {
+      try {
+        return { raw: readFileSync(filePath, "utf8").trim(), source: `env ${fileName}=${filePath}` };
+      } catch (e) {
+        problems.push({ key: spec.path, source: `${fileName}=${filePath}`, expected: `cannot read the file (${errCode(e)})` });
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function flagCandidate(spec: AnyKeySpec, flags: Map<string, string | boolean>): Candidate | undefined {
+  if (spec.flag === undefined) return undefined;
+  const v = flags.get(spec.flag);
+  if (v === undefined) return undefined;
+  // `--data-dir` with no value reaches us as `true`; the parser then says
+  // what it expected instead of using the string "true".
+  return { raw: v === true && spec.parse !== bool ? undefined : v, source: `flag --${spec.flag}` };
+}
+
+function sourceLabel(source: string): string {
+  return source.replace(/^(env|flag) /, "");
+}
+
+function crossChecks(config: Config, problems: ConfigProblem[], warnings: string[]): void {
+  const src = config.meta.sources;
+  if ((config.tls.cert === null) !== (config.tls.key === null)) {
+    const [set, unset] = config.tls.cert !== null ? ["tls.cert", "tls.key"] : ["tls.key", "tls.cert"];
+    problems.push({ key: unset, source: undefined, expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither` });
+  }
+  if (FETCH_BAD_PORTS.has(config.listen.port)) {
+    warnings.push(
+      `listen port ${config.listen.port} is on the fetch standard's "bad ports" list: browsers, Node's fetch and so tuf-js refuse to connect to it; choose another port`,
+    );
+  }
+  if (config.auth.insecure_disable) {
+    warnings.push("auth.insecure_disable is true: every API route, including the mutating ones, is open to anyone who can reach it. Development only.");
+  }
+  const window = effectiveResignWindowSeconds(config);
+  if (window > config.scheduler.resign_window_hours * 3600) {
+    warnings.push(
+      `scheduler.resign_window_hours (${config.scheduler.resign_window_hours}) is shorter than one scheduler period plus a margin; re-signing ${window} seconds before expiry instead`,
+    );
+  }
+}
+
+const KNOWN_ENV = new Set(["TUFBOX_CONFIG", ...KEYS.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e])))]);
+
+function warnUnknownEnv(env: Env, warnings: string[]): void {
+  for (const name of Object.keys(env)) {
+    // TUFBOX_TEST_* belongs to the test suite, not to the service.
+    if (name.startsWith("TUFBOX_") && !name.startsWith("TUFBOX_TEST_") && !KNOWN_ENV.has(name) && nonEmpty(env[name]) !== undefined) {
+      warnings.push(`environment variable ${name} is not a tufbox setting and is ignored (typo?)`);
+    }
+  }
+}
+
+/**
+ * How long before expiry an online role must be re-signed: never less than
+ * one scheduler period plus a margin (a minute, or a whole period if longer),
+ * so a role cannot expire between two runs even when one run is slow.
+ * Same rule as `effectiveResignWindowMs` in src/scheduler.ts.
+ */
+export function effectiveResignWindowSeconds(config: Pick<Config, "scheduler">): number {
+  const { period_seconds: period, resign_window_hours: hours } = config.scheduler;
+  return Math.max(hours * 3600, period + Math.max(60, period));
+}
+
+// ---------------------------------------------------------------- display
+
+/**
+ * The configuration as a nested object shaped like the YAML file, safe to
+ * print or log: secrets become "<set>" (or null when unset) and passwords in
+ * URLs "<redacted>". Where each value came from is in `config.meta.sources`.
+ */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const spec of KEYS) {
+    const v = getAt(config as unknown as Record<string, unknown>, spec.path);
+    let shown: unknown;
+    if (v === null || v === undefined) shown = null;
+    else if (spec.secret === "value") shown = "<set>";
+    else if (spec.secret === "url") shown = redactUrl(String(v));
+    else shown = spec.show ? spec.show(v) : v;
+    setAt(out, spec.path, shown);
+  }
+  return out;
+}
+
+function redactUrl(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, "$1:<redacted>@");
+}
+
+function showRaw(raw: unknown, secret?: Secrecy): string {
+  if (raw === undefined) return "(no value)";
+  if (secret === "value") return "<redacted>";
+  let s = typeof raw === "string" ? JSON.stringify(secret === "url" ? redactUrl(raw) : raw) : JSON.stringify(raw) ?? String(raw);
+  if (s.length > 120) s = s.slice(0, 117) + "...";
+  return s;
+}
+
+function errCode(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" ? code : e instanceof Error ? e.message : String(e);
+}
+
+function getAt(obj: Record<string, unknown>, p: string): unknown {
+  let cur: unknown = obj;
+  for (const part of p.split(".")) cur = (cur as Record<string, unknown> | undefined)?.[part];
+  return cur;
+}
+
+function setAt(obj: Record<string, unknown>, p: string, value: unknown): void {
+  const parts = p.split(".");
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
+  cur[parts[parts.length - 1]!] = value;
+}

@@ -1,0 +1,39 @@
+import { SqliteStore } from "./sqlite.ts";
+import type { Store } from "./store.ts";
+
+export * from "./store.ts";
+export { SqliteStore } from "./sqlite.ts";
+
+/**
+ * Open (and migrate) the store a URL names:
+ * - `sqlite:PATH`, `sqlite://PATH`, `sqlite:///abs/path` or a plain path → SQLite
+ *   (`:memory:` for a throwaway store)
+ * - `postgres://…` / `postgresql://…` → PostgreSQL (not implemented yet)
+ */
+export async function openStore(url: string): Promise<Store> {
+  const store = storeFor(url);
+  await store.open();
+  return store;
+}
+
+function storeFor(url: string): Store {
+  if (url.trim() === "") throw new Error("store URL is empty; use sqlite:PATH or a file path");
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    throw new Error(
+      "PostgreSQL stores are not supported yet in this build; use sqlite:PATH (or a plain file path) for now",
+    );
+  }
+  const sqlite = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);
+  if (sqlite) {
+    const path = sqlite[1] ?? "";
+    if (path === "") throw new Error(`store URL "${url}" names no file; use sqlite:PATH`);
+    return new SqliteStore(path);
+  }
+  // Anything else shaped like a URL is a typo or an unknown backend, not a
+  // file to create in the working directory.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (scheme) {
+    throw new Error(`unknown store scheme "${scheme[1]}:" in "${url}"; use sqlite:PATH (postgres:// is planned)`);
+  }
+  return new SqliteStore(url);
+}

@@ -1,0 +1,125 @@
+import type { Database } from "bun:sqlite";
+
+/**
+ * SQLite schema, as an append-only list of migrations. A released migration is
+ * never edited: a database opened by an older tufbox must reach the same
+ * schema as a fresh one by replaying the list.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    sql: `
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL -- JSON
+      ) WITHOUT ROWID;
+
+      -- bytes is the last column so that listings without bytes read only the
+      -- first page of each row, never the ~12 KB overflow chain.
+      CREATE TABLE documents (
+        role         TEXT NOT NULL,
+        version      INTEGER NOT NULL CHECK (version >= 1),
+        expires      TEXT NOT NULL,
+        sha256       TEXT NOT NULL,
+        length       INTEGER NOT NULL,
+        published_at TEXT NOT NULL,
+        bytes        BLOB NOT NULL,
+        PRIMARY KEY (role, version)
+      );
+
+      -- One row per role so that heads stay a plain table scan with 16384+
+      -- roles and millions of document rows; kept in step by commitPublication.
+      CREATE TABLE heads (
+        role    TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        expires TEXT NOT NULL
+      ) WITHOUT ROWID;
+
+      -- Clustered by (role, path): the publisher reads whole roles (bins) by
+      -- the thousand, and this makes each one a single contiguous range scan.
+      -- path alone is still unique (an artifact is listed by exactly one role).
+      CREATE TABLE artifacts (
+        role     TEXT NOT NULL,
+        path     TEXT NOT NULL COLLATE BINARY,
+        fragment TEXT NOT NULL,
+        PRIMARY KEY (role, path)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX artifacts_path ON artifacts (path);
+
+      -- AUTOINCREMENT: consumed changes are deleted, and an id must never be
+      -- handed out twice or a stale consumedChanges list could eat new work.
+      -- No foreign key to tasks: pruning a finished task must never take held
+      -- changes with it.
+      CREATE TABLE changes (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id    TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('add', 'remove', 'bump')),
+        path       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        fragment   TEXT,
+        held       INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1)),
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX changes_held ON changes (held, id);
+
+      CREATE TABLE tasks (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        state      TEXT NOT NULL,
+        result     TEXT, -- JSON
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX tasks_state_updated ON tasks (state, updated_at);
+
+      CREATE TABLE tokens (
+        hash       TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        scopes     TEXT NOT NULL, -- JSON array
+        created_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/**
+ * Bring the schema up to date. Safe to call on every open and from several
+ * processes at once: each migration runs in a write transaction (BEGIN
+ * IMMEDIATE) that re-checks whether someone else already applied it.
+ */
+export function migrate(db: Database): void {
+  db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const newest = migrations[migrations.length - 1]?.version ?? 0;
+  const current = () =>
+    (db.query("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+  const found = current();
+  if (found > newest) {
+    throw new Error(
+      `database schema is at version ${found} but this tufbox only knows up to ${newest}; ` +
+        `it was written by a newer tufbox (upgrade the binary, or restore a backup taken before the upgrade)`,
+    );
+  }
+  for (const m of migrations) {
+    if (m.version <= found) continue;
+    db.transaction(() => {
+      if (current() >= m.version) return;
+      db.run(m.sql);
+      db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+    }).immediate();
+  }
+}

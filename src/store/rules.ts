@@ -1,0 +1,72 @@
+/**
+ * Rules every store backend applies the same way, so SQLite and PostgreSQL
+ * agree on them without each re-deriving the details: input checks done
+ * before a transaction starts, and the code-unit / code-point path orders.
+ */
+import type { ArtifactRecord, DocumentRecord, NewChange, TaskState } from "./store.ts";
+
+/** RSTUF's terminal states: only these may be pruned, the rest are resumed. */
+export const FINISHED_STATES: readonly TaskState[] = ["SUCCESS", "FAILURE", "ERRORED", "REVOKED"];
+
+/** Stored instants are toISOString() (UTC, milliseconds) so they compare as strings. */
+export function normaliseInstant(value: string, what: string): string {
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new Error(`${what}: "${value}" is not an ISO-8601 date-time`);
+  return new Date(t).toISOString();
+}
+
+export function checkLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`limit must be a non-negative integer, got ${limit}`);
+  return limit;
+}
+
+export function checkChange(c: NewChange) {
+  if (c.kind !== "add" && c.kind !== "remove" && c.kind !== "bump") {
+    throw new Error(`change for ${c.path}: unknown kind "${String(c.kind)}"`);
+  }
+  if (c.kind === "add" ? typeof c.fragment !== "string" : c.fragment !== null) {
+    throw new Error(`change for ${c.path}: an "add" needs a fragment, a "${c.kind}" must have none`);
+  }
+}
+
+export function checkDocument(d: DocumentRecord, expectedHeads: Record<string, number>) {
+  if (!Number.isSafeInteger(d.version) || d.version < 1) {
+    throw new Error(`document ${d.role}: version must be a positive integer, got ${d.version}`);
+  }
+  // Without an expected head nothing would stop two publishers forking the
+  // role; make forgetting it a loud programming error, not a silent race.
+  if (!Object.hasOwn(expectedHeads, d.role)) {
+    throw new Error(`document ${d.role} v${d.version}: commitPublication needs expectedHeads["${d.role}"]`);
+  }
+}
+
+/**
+ * SQLite BINARY compares UTF-8 bytes, i.e. code points; the contract (and
+ * canonical JSON key order) is UTF-16 code units. They disagree only when a
+ * role mixes astral characters with U+E000–U+FFFF, so check before sorting:
+ * almost always one linear pass and no copy.
+ */
+export function sortByCodeUnits(rows: ArtifactRecord[]): ArtifactRecord[] {
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i - 1]!.path > rows[i]!.path) return rows.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+  return rows;
+}
+
+/**
+ * Smallest string above every string that starts with `prefix`, in code
+ * point order: bump the last code point (carrying past U+10FFFF). Undefined
+ * when no such string exists (prefix is all U+10FFFF).
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const cps = Array.from(prefix, (ch) => ch.codePointAt(0)!);
+  while (cps.length > 0) {
+    const last = cps.pop()!;
+    if (last < 0x10ffff) {
+      // Lone surrogates cannot be stored as UTF-8 anyway; skip their range.
+      cps.push(last + 1 === 0xd800 ? 0xe000 : last + 1);
+      return String.fromCodePoint(...cps);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,463 @@
+import { Database, SQLiteError, type Statement } from "bun:sqlite";
+import { migrate } from "./migrations.ts";
+import {
+  FINISHED_STATES,
+  checkChange,
+  checkDocument,
+  checkLimit,
+  normaliseInstant,
+  prefixUpperBound,
+  sortByCodeUnits,
+} from "./rules.ts";
+import {
+  StoreConflictError,
+  type ArtifactRecord,
+  type ChangeRecord,
+  type DocumentRecord,
+  type NewChange,
+  type Publication,
+  type RoleHead,
+  type Store,
+  type TaskRecord,
+  type TaskResult,
+  type TaskState,
+  type TaskUpdate,
+  type TokenRecord,
+} from "./store.ts";
+
+export interface SqliteStoreOptions {
+  /**
+   * FULL (default) fsyncs the WAL on every commit, so an acknowledged change
+   * survives power loss. NORMAL only survives a process crash; use it for
+   * throwaway data (tests, benchmarks), never behind a 202.
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /** how long a writer waits for another process's lock before failing */
+  busyTimeoutMs?: number;
+}
+
+type DocumentRow = {
+  role: string;
+  version: number;
+  bytes: Uint8Array;
+  expires: string;
+  sha256: string;
+  publishedAt: string;
+};
+type ChangeRow = Omit<ChangeRecord, "held"> & { held: number };
+type TaskRow = Omit<TaskRecord, "result"> & { result: string | null };
+type TokenRow = Omit<TokenRecord, "scopes"> & { scopes: string };
+type ListDocumentsRow = { role: string; version: number; length: number; publishedAt: string };
+
+/** Every statement the store runs, compiled once at open. */
+function prepare(db: Database) {
+  const documentColumns = "role, version, bytes, expires, sha256, published_at AS publishedAt";
+  const taskColumns = "id, name, state, result, created_at AS createdAt, updated_at AS updatedAt";
+  const artifactColumns = "path, role, fragment";
+  const page = (where: string) =>
+    db.prepare<ArtifactRecord, (string | number)[]>(
+      `SELECT ${artifactColumns} FROM artifacts ${where} ORDER BY path LIMIT ?`,
+    );
+  return {
+    ping: db.prepare<{ ok: number }, []>("SELECT 1 AS ok"),
+
+    getSetting: db.prepare<{ value: string }, [string]>("SELECT value FROM settings WHERE key = ?"),
+    putSetting: db.prepare<never, [string, string]>(
+      "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+    deleteSetting: db.prepare<never, [string]>("DELETE FROM settings WHERE key = ?"),
+
+    getDocument: db.prepare<DocumentRow, [string, number]>(
+      `SELECT ${documentColumns} FROM documents WHERE role = ? AND version = ?`,
+    ),
+    getLatestDocument: db.prepare<DocumentRow, [string]>(
+      `SELECT ${documentColumns} FROM documents
+       WHERE role = ?1 AND version = (SELECT version FROM heads WHERE role = ?1)`,
+    ),
+    getHead: db.prepare<{ version: number }, [string]>("SELECT version FROM heads WHERE role = ?"),
+    getHeads: db.prepare<RoleHead, []>("SELECT role, version, expires FROM heads ORDER BY role"),
+    listDocuments: db.prepare<ListDocumentsRow, []>(
+      "SELECT role, version, length, published_at AS publishedAt FROM documents ORDER BY role, version",
+    ),
+    insertDocument: db.prepare<never, [string, number, string, string, number, string, Uint8Array]>(
+      `INSERT INTO documents (role, version, expires, sha256, length, published_at, bytes)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Head = highest version, whatever order documents arrive in.
+    upsertHead: db.prepare<never, [string, number, string]>(
+      `INSERT INTO heads (role, version, expires) VALUES (?, ?, ?)
+       ON CONFLICT (role) DO UPDATE SET version = excluded.version, expires = excluded.expires
+       WHERE excluded.version > heads.version`,
+    ),
+
+    listArtifactsInRole: db.prepare<ArtifactRecord, [string]>(
+      `SELECT ${artifactColumns} FROM artifacts WHERE role = ? ORDER BY path`,
+    ),
+    getArtifact: db.prepare<ArtifactRecord, [string]>(`SELECT ${artifactColumns} FROM artifacts WHERE path = ?`),
+    countArtifacts: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM artifacts"),
+    // Four shapes instead of `(? IS NULL OR path > ?)`, which would stop the
+    // planner from using the path index as a range.
+    pageAll: page(""),
+    pageAfter: page("WHERE path > ?"),
+    // ?1 = after ('' for none), ?2 = prefix. max() compares with BINARY, the
+    // same order as the index, so the seek starts at the later of the two.
+    pagePrefix: page("WHERE path >= max(?1, ?2) AND path <> ?1 AND path < ?3"),
+    pagePrefixOpen: page("WHERE path >= max(?1, ?2) AND path <> ?1"),
+    // A path moving to another role (re-binning) is an update of the key, which
+    // the (role, path) primary key cannot catch; the unique path index can.
+    upsertArtifact: db.prepare<never, [string, string, string]>(
+      `INSERT INTO artifacts (path, role, fragment) VALUES (?, ?, ?)
+       ON CONFLICT (path) DO UPDATE SET role = excluded.role, fragment = excluded.fragment`,
+    ),
+    deleteArtifact: db.prepare<never, [string]>("DELETE FROM artifacts WHERE path = ?"),
+
+    insertChange: db.prepare<never, [string, string, string, string, string | null, number, string]>(
+      `INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    pendingChanges: db.prepare<ChangeRow, [number]>(
+      `SELECT id, task_id AS taskId, kind, path, role, fragment, held FROM changes
+       WHERE held = 0 ORDER BY id LIMIT ?`,
+    ),
+    countPendingChanges: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM changes WHERE held = 0"),
+    releaseHeldChanges: db.prepare<never, []>("UPDATE changes SET held = 0 WHERE held = 1"),
+    deleteChange: db.prepare<never, [number]>("DELETE FROM changes WHERE id = ?"),
+
+    insertTask: db.prepare<never, [string, string, string, string | null, string, string]>(
+      `INSERT INTO tasks (id, name, state, result, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    updateTask: db.prepare<never, [string, string | null, string, string]>(
+      "UPDATE tasks SET state = ?, result = ?, updated_at = ? WHERE id = ?",
+    ),
+    getTask: db.prepare<TaskRow, [string]>(`SELECT ${taskColumns} FROM tasks WHERE id = ?`),
+    listUnfinishedTasks: db.prepare<TaskRow, []>(
+      `SELECT ${taskColumns} FROM tasks
+       WHERE state NOT IN (${FINISHED_STATES.map((s) => `'${s}'`).join(", ")})
+       ORDER BY created_at, id`,
+    ),
+    pruneTasks: db.prepare<never, [string]>(
+      `DELETE FROM tasks
+       WHERE state IN (${FINISHED_STATES.map((s) => `'${s}'`).join(", ")}) AND updated_at < ?`,
+    ),
+
+    putToken: db.prepare<never, [string, string, string, string]>(
+      `INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (hash) DO UPDATE SET name = excluded.name, scopes = excluded.scopes,
+         created_at = excluded.created_at`,
+    ),
+    findToken: db.prepare<TokenRow, [string]>(
+      "SELECT hash, name, scopes, created_at AS createdAt FROM tokens WHERE hash = ?",
+    ),
+    countTokens: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM tokens"),
+  };
+}
+type Statements = ReturnType<typeof prepare>;
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly path: string;
+  private readonly synchronous: "FULL" | "NORMAL";
+  private readonly busyTimeoutMs: number;
+  private db: Database | undefined;
+  private stmts: Statements | undefined;
+  /** tail of each named lock's queue of waiters */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(path: string, opts: SqliteStoreOptions = {}) {
+    this.path = path;
+    this.synchronous = opts.synchronous ?? "FULL";
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+  }
+
+  async open(): Promise<void> {
+    if (this.db) {
+      migrate(this.db);
+      return;
+    }
+    const db = new Database(this.path, { create: true, strict: true });
+    try {
+      db.run(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
+      // WAL: readers (the HTTP side) never block the publisher's write.
+      // An in-memory database reports "memory" here, which is fine for tests.
+      db.run("PRAGMA journal_mode = WAL");
+      db.run(`PRAGMA synchronous = ${this.synchronous}`);
+      db.run("PRAGMA foreign_keys = ON");
+      migrate(db);
+      this.stmts = prepare(db);
+      this.db = db;
+    } catch (err) {
+      db.close();
+      throw new Error(`cannot open SQLite store at ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    if (!db) return;
+    for (const s of Object.values(this.stmts ?? {})) (s as Statement).finalize();
+    this.db = undefined;
+    this.stmts = undefined;
+    db.close();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return this.s.ping.get()?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- settings ----
+
+  async getSetting<T = unknown>(key: string): Promise<T | undefined> {
+    const row = this.s.getSetting.get(key);
+    return row ? (JSON.parse(row.value) as T) : undefined;
+  }
+
+  async setSettings(entries: Record<string, unknown>): Promise<void> {
+    this.write(() => this.putSettings(entries));
+  }
+
+  // ---- documents ----
+
+  async getDocument(role: string, version: number): Promise<DocumentRecord | undefined> {
+    return this.s.getDocument.get(role, version) ?? undefined;
+  }
+
+  async getLatestDocument(role: string): Promise<DocumentRecord | undefined> {
+    return this.s.getLatestDocument.get(role) ?? undefined;
+  }
+
+  async getHeads(): Promise<RoleHead[]> {
+    return this.s.getHeads.all();
+  }
+
+  async listDocuments(): Promise<ListDocumentsRow[]> {
+    return this.s.listDocuments.all();
+  }
+
+  // ---- artifacts ----
+
+  async listArtifactsInRole(role: string): Promise<ArtifactRecord[]> {
+    return sortByCodeUnits(this.s.listArtifactsInRole.all(role));
+  }
+
+  async getArtifact(path: string): Promise<ArtifactRecord | undefined> {
+    return this.s.getArtifact.get(path) ?? undefined;
+  }
+
+  async countArtifacts(): Promise<number> {
+    return this.s.countArtifacts.get()!.n;
+  }
+
+  /**
+   * Pages are in UTF-8 byte order (= code point order), not re-sorted: `after`
+   * is compared in that same order, so resorting a page would make paging skip
+   * or repeat paths. See listArtifacts in store.ts for when the orders differ.
+   */
+  async listArtifacts(opts: { after?: string; limit: number; prefix?: string }): Promise<ArtifactRecord[]> {
+    const limit = checkLimit(opts.limit);
+    const s = this.s;
+    if (opts.prefix) {
+      // A range, not LIKE: LIKE is ASCII case-insensitive in SQLite and would
+      // need escaping of % and _; a range is exact and uses the index.
+      const after = opts.after ?? "";
+      const to = prefixUpperBound(opts.prefix);
+      return to === undefined
+        ? s.pagePrefixOpen.all(after, opts.prefix, limit)
+        : s.pagePrefix.all(after, opts.prefix, to, limit);
+    }
+    return opts.after !== undefined ? s.pageAfter.all(opts.after, limit) : s.pageAll.all(limit);
+  }
+
+  // ---- queue and tasks ----
+
+  async accept(
+    task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
+    changes: NewChange[],
+    held: boolean,
+  ): Promise<void> {
+    for (const c of changes) checkChange(c);
+    const s = this.s;
+    this.write(() => {
+      const now = new Date().toISOString();
+      this.insertTask(task, now);
+      const h = held ? 1 : 0;
+      for (const c of changes) s.insertChange.run(task.id, c.kind, c.path, c.role, c.fragment, h, now);
+    });
+  }
+
+  async pendingChanges(limit: number): Promise<ChangeRecord[]> {
+    return this.s.pendingChanges.all(checkLimit(limit)).map((r) => ({ ...r, held: r.held === 1 }));
+  }
+
+  async countPendingChanges(): Promise<number> {
+    return this.s.countPendingChanges.get()!.n;
+  }
+
+  async releaseHeldChanges(): Promise<number> {
+    return this.write(() => this.s.releaseHeldChanges.run().changes);
+  }
+
+  async createTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }): Promise<void> {
+    this.write(() => this.insertTask(task, new Date().toISOString()));
+  }
+
+  async updateTasks(updates: TaskUpdate[]): Promise<void> {
+    this.write(() => this.applyTaskUpdates(updates, new Date().toISOString()));
+  }
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    const row = this.s.getTask.get(id);
+    return row ? toTask(row) : undefined;
+  }
+
+  async listUnfinishedTasks(): Promise<TaskRecord[]> {
+    return this.s.listUnfinishedTasks.all().map(toTask);
+  }
+
+  async pruneTasks(before: string): Promise<number> {
+    // Stored timestamps are toISOString() (with milliseconds); compare against
+    // the same shape or "…:00Z" vs "…:00.500Z" sorts the wrong way.
+    const cutoff = normaliseInstant(before, "pruneTasks(before)");
+    return this.write(() => this.s.pruneTasks.run(cutoff).changes);
+  }
+
+  // ---- publication ----
+
+  async commitPublication(pub: Publication): Promise<void> {
+    for (const d of pub.documents) checkDocument(d, pub.expectedHeads);
+    const s = this.s;
+    this.write(() => {
+      const now = new Date().toISOString();
+      for (const [role, expected] of Object.entries(pub.expectedHeads)) {
+        const head = s.getHead.get(role)?.version ?? 0;
+        if (head !== expected) {
+          throw new StoreConflictError(
+            `role "${role}" is at version ${head}, the publisher expected ${expected}: someone else published in between; rebuild and retry`,
+          );
+        }
+      }
+      for (const d of pub.documents) {
+        s.insertDocument.run(d.role, d.version, d.expires, d.sha256, d.bytes.byteLength, d.publishedAt ?? now, d.bytes);
+        s.upsertHead.run(d.role, d.version, d.expires);
+      }
+      // Removes first: a path in both lists ends up published, which is the
+      // only reading that loses nothing.
+      for (const path of pub.artifacts?.remove ?? []) s.deleteArtifact.run(path);
+      for (const a of pub.artifacts?.upsert ?? []) s.upsertArtifact.run(a.path, a.role, a.fragment);
+      for (const id of new Set(pub.consumedChanges ?? [])) {
+        if (s.deleteChange.run(id).changes !== 1) {
+          throw new StoreConflictError(
+            `queue change ${id} is no longer pending: another publisher consumed it; rebuild and retry`,
+          );
+        }
+      }
+      this.applyTaskUpdates(pub.tasks ?? [], now);
+      this.putSettings(pub.settings ?? {});
+    });
+  }
+
+  // ---- tokens ----
+
+  async putToken(token: TokenRecord): Promise<void> {
+    this.write(() =>
+      this.s.putToken.run(
+        token.hash,
+        token.name,
+        JSON.stringify(token.scopes),
+        normaliseInstant(token.createdAt, "token.createdAt"),
+      ),
+    );
+  }
+
+  async findToken(hash: string): Promise<TokenRecord | undefined> {
+    const row = this.s.findToken.get(hash);
+    return row ? { ...row, scopes: JSON.parse(row.scopes) as string[] } : undefined;
+  }
+
+  async countTokens(): Promise<number> {
+    return this.s.countTokens.get()!.n;
+  }
+
+  // ---- lock ----
+
+  /**
+   * In-process only, one queue per name, in call order. Not re-entrant: a
+   * nested withLock on the same name waits for itself forever. Two processes
+   * on one SQLite file are not serialised by this; commitPublication's head
+   * check still refuses the loser's publication.
+   */
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.locks.set(name, tail);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(name) === tail) this.locks.delete(name);
+    }
+  }
+
+  // ---- internals ----
+
+  private get s(): Statements {
+    if (!this.stmts) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
+    return this.stmts;
+  }
+
+  /**
+   * One write transaction. IMMEDIATE takes the write lock up front, so a
+   * second process (a CLI next to the server) waits on busy_timeout instead of
+   * failing with SQLITE_BUSY halfway through. Key violations become
+   * StoreConflictError; the transaction is already rolled back by then.
+   */
+  private write<T>(fn: () => T): T {
+    const db = this.db;
+    if (!db) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
+    try {
+      return db.transaction(fn).immediate();
+    } catch (err) {
+      if (err instanceof SQLiteError && /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(err.code ?? "")) {
+        throw new StoreConflictError(`${describeConstraint(err.message)} (${err.message})`);
+      }
+      throw err;
+    }
+  }
+
+  private insertTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }, now: string) {
+    this.s.insertTask.run(task.id, task.name, task.state, jsonOrNull(task.result), now, now);
+  }
+
+  private applyTaskUpdates(updates: TaskUpdate[], now: string) {
+    // An update for a task that was pruned meanwhile is dropped, not an error:
+    // the outcome it reports is no longer asked for.
+    for (const u of updates) this.s.updateTask.run(u.state, jsonOrNull(u.result), now, u.id);
+  }
+
+  private putSettings(entries: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(entries)) {
+      if (value === undefined) this.s.deleteSetting.run(key);
+      else this.s.putSetting.run(key, JSON.stringify(value));
+    }
+  }
+}
+
+function describeConstraint(message: string): string {
+  if (message.includes("documents.")) return "a document with this role and version is already published";
+  if (message.includes("tasks.")) return "a task with this id already exists";
+  if (message.includes("artifacts.")) return "artifact path conflict";
+  return "duplicate key";
+}
+
+function toTask(row: TaskRow): TaskRecord {
+  return { ...row, result: row.result === null ? null : (JSON.parse(row.result) as TaskResult) };
+}
+
+function jsonOrNull(value: TaskResult | null | undefined): string | null {
+  return value == null ? null : JSON.stringify(value);
+}
