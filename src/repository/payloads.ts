@@ -157,6 +157,58 @@ export function parseRemoveArtifacts(body: unknown, maxArtifacts: number): Remov
   if (!Array.isArray(list)) fail(["body", "artifacts"], "Input should be a valid list", "list_type");
   if (list.length === 0) fail(["body", "artifacts"], "List should have at least 1 item", "too_short");
   if (list.length > maxArtifacts) fail(["body", "artifacts"], `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`, "too_long");
-  const paths = [...new Set(list.map((p, i) => tuf(() => checkTargetPath(p, String(i)), ["body", "artifacts"])))];
+  const paths = [...new Set(list.map((p, i) => tuf(() => checkTargetPath(p, ""), ["body", "artifacts", i])))];
   return { paths, publish: asBool(top.publish_artifacts, ["body", "publish_artifacts"], true) };
+}
+
+// ------------------------------------------------------------------ metadata
+
+export function parseRootUpdate(body: unknown): Metadata<RootSigned> {
+  const top = asObject(body, ["body"], ["metadata"]);
+  const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
+  return tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
+}
+
+export interface SignPayload {
+  role: string;
+  signature: { keyid: string; sig: string };
+}
+
+function roleName(v: unknown, loc: Loc): string {
+  if (typeof v !== "string" || v.length === 0) fail(loc, "Input should be a valid string", "string_type");
+  if (!/^[A-Za-z0-9_-]+$/.test(v)) fail(loc, "role names use letters, digits, '_' and '-'");
+  return v;
+}
+
+export function parseSign(body: unknown): SignPayload {
+  const top = asObject(body, ["body"], ["role", "signature"]);
+  const role = roleName(required(top, "role", ["body"]), ["body", "role"]);
+  const sig = asObject(required(top, "signature", ["body"]), ["body", "signature"], ["keyid", "sig"]);
+  const keyid = required(sig, "keyid", ["body", "signature"]);
+  if (typeof keyid !== "string" || !/^[0-9a-f]{64}$/.test(keyid)) fail(["body", "signature", "keyid"], "expected 64 lower-case hex characters");
+  const value = required(sig, "sig", ["body", "signature"]);
+  if (typeof value !== "string" || !/^[0-9a-f]+$/.test(value)) fail(["body", "signature", "sig"], "expected a lower-case hex signature");
+  return { role, signature: { keyid, sig: value } };
+}
+
+export function parseSignDelete(body: unknown): string {
+  const top = asObject(body, ["body"], ["role"]);
+  return roleName(required(top, "role", ["body"]), ["body", "role"]);
+}
+
+export function parseBump(body: unknown): string[] {
+  const top = asObject(body ?? {}, ["body"], ["roles"]);
+  if (top.roles === undefined) return [];
+  if (!Array.isArray(top.roles)) fail(["body", "roles"], "Input should be a valid list", "list_type");
+  return [...new Set(top.roles.map((r, i) => roleName(r, ["body", "roles", i])))];
+}
+
+export function parseSettingsUpdate(body: unknown): Record<string, number> {
+  const top = asObject(body, ["body"], ["settings"]);
+  const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["expiration"]);
+  const exp = asObject(required(settings, "expiration", ["body", "settings"]), ["body", "settings", "expiration"]);
+  const out: Record<string, number> = {};
+  for (const [role, days] of Object.entries(exp)) out[role] = asPositiveInt(days, ["body", "settings", "expiration", role]);
+  if (Object.keys(out).length === 0) fail(["body", "settings", "expiration"], "name at least one role");
+  return out;
 }

@@ -63,6 +63,17 @@ export function alreadyBootstrapped(state: string): string {
 }
 
 const BOOTSTRAP_PAYLOAD_KEY = "bootstrap_payload";
+const SESSIONS_KEY = "signing_sessions";
+
+/** A document waiting for offline signatures (DESIGN.md "Signing sessions"). */
+export interface SigningSession {
+  role: string;
+  kind: "bootstrap" | "root_update";
+  /** the task that completes when the document is published */
+  taskId: string;
+  metadata: Metadata<RootSigned>;
+  createdAt: string;
+}
 
 interface RoleEntries {
   version: number;
@@ -105,7 +116,7 @@ export class Repository {
 
   /** Load what is published and hand the latest files to the sink. */
   async open(): Promise<void> {
-    this.#bootstrap = await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY);
+    this.#bootstrap = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
     const settings = await this.#store.getSetting<RepositorySettings>(SETTINGS_KEY);
     this.#state = settings ? await loadPublishedState(this.#store, settings) : undefined;
     this.#entries.clear();
@@ -190,9 +201,6 @@ export class Repository {
         throw ValidationError.at(["body", "metadata", "root", "signatures"], `signature by ${sig.keyid}, which is not a root key`);
       }
     }
-    if (!verification.verified) {
-      throw ValidationError.at(["body", "metadata", "root", "signatures"], `root is signed by ${verification.signed.length} of the ${verification.threshold} required root keys; signing sessions for a pending bootstrap are not supported by this version yet`);
-    }
     const onlineId = root.signed.roles.timestamp.keyids[0]!;
     try {
       this.#keys.signerFor(onlineId, root.signed.keys[onlineId]!);
@@ -203,13 +211,21 @@ export class Repository {
       throw err;
     }
     const taskId = newTaskId();
-    const record: BootstrapRecord = { state: "pre", taskId };
-    // The task, the bootstrap lock and the payload are written together: a
-    // crash after the 202 resumes the bootstrap on restart.
-    await this.#store.accept({ id: taskId, name: "bootstrap", state: "PENDING" }, [], false);
-    await this.#store.setSettings({ [BOOTSTRAP_KEY]: record, [BOOTSTRAP_PAYLOAD_KEY]: payload });
+    const record: BootstrapRecord = { state: verification.verified ? "pre" : "signing", taskId };
+    const settings: Record<string, unknown> = { [BOOTSTRAP_KEY]: record, [BOOTSTRAP_PAYLOAD_KEY]: payload };
+    if (!verification.verified) {
+      // Root v1 lacks threshold signatures: park it in a signing session.
+      const sessions = await this.#sessions();
+      sessions.root = { role: "root", kind: "bootstrap", taskId, metadata: root, createdAt: this.#now().toISOString() };
+      settings[SESSIONS_KEY] = sessions;
+    }
+    // The task, the bootstrap lock and the payload are written before the 202:
+    // a crash after it resumes the bootstrap (or its signing session) on restart.
+    const pendingResult = verification.verified ? null : taskResult("bootstrap", true, "Bootstrap pending signatures", { bootstrap: "Root v1 is pending signatures" }, this.#now());
+    await this.#store.accept({ id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "RUNNING", result: pendingResult }, [], false);
+    await this.#store.setSettings(settings);
     this.#bootstrap = record;
-    void this.#runBootstrap();
+    if (verification.verified) void this.#runBootstrap();
     return { taskId };
   }
 
@@ -232,7 +248,7 @@ export class Repository {
       const reason = err instanceof Error ? err.message : String(err);
       this.#log.error("bootstrap failed", { task_id: record.taskId, error: reason });
       this.#bootstrap = undefined;
-      await this.#store.setSettings({ [BOOTSTRAP_KEY]: null, [BOOTSTRAP_PAYLOAD_KEY]: null });
+      await this.#store.setSettings({ [BOOTSTRAP_KEY]: undefined, [BOOTSTRAP_PAYLOAD_KEY]: undefined });
       await this.#store.updateTasks([{ id: record.taskId, state: "FAILURE", result: taskResult("bootstrap", false, "Bootstrap failed", null, this.#now(), reason) }]);
     }
   }
@@ -280,7 +296,7 @@ export class Repository {
       expectedHeads: Object.fromEntries(docs.map((d) => [d.role, 0])),
       documents: docs,
       tasks: [{ id: record.taskId, state: "SUCCESS", result: taskResult("bootstrap", true, "Bootstrap finished", { bootstrap: "Bootstrap Finished" }, now) }],
-      settings: { [SETTINGS_KEY]: settings, [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId }, [BOOTSTRAP_PAYLOAD_KEY]: null },
+      settings: { [SETTINGS_KEY]: settings, [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId }, [BOOTSTRAP_PAYLOAD_KEY]: undefined },
     };
     return { publication, settings };
   }
@@ -386,6 +402,225 @@ export class Repository {
     return st.bins.binForPath(path);
   }
 
+  // ------------------------------------------------------------ signing sessions
+
+  async #sessions(): Promise<Record<string, SigningSession>> {
+    return (await this.#store.getSetting<Record<string, SigningSession>>(SESSIONS_KEY)) ?? {};
+  }
+
+  /** Pending documents with what they are checked against (GET /api/v1/metadata/sign). */
+  async pendingSigning(): Promise<Record<string, unknown> | null> {
+    const sessions = await this.#sessions();
+    const names = Object.keys(sessions);
+    if (names.length === 0) return null;
+    const out: Record<string, unknown> = {};
+    for (const name of names) out[name] = sessions[name]!.metadata;
+    if (this.#state && sessions.root) out.trusted_root = this.#state.root;
+    return out;
+  }
+
+  /** Accept one signature for a pending document; processed in the background, reported by the task. */
+  async acceptSign(role: string, signature: { keyid: string; sig: string }): Promise<{ taskId: string }> {
+    const taskId = newTaskId();
+    await this.#store.createTask({ id: taskId, name: "sign_metadata", state: "PENDING" });
+    void this.#runTask(taskId, "sign_metadata", () => this.#processSign(role, signature));
+    return { taskId };
+  }
+
+  async acceptSignDelete(role: string): Promise<{ taskId: string }> {
+    const taskId = newTaskId();
+    await this.#store.createTask({ id: taskId, name: "delete_sign_metadata", state: "PENDING" });
+    void this.#runTask(taskId, "delete_sign_metadata", async () => {
+      return this.#store.withLock("signing", async () => {
+        const sessions = await this.#sessions();
+        const session = sessions[role];
+        if (!session) return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
+        delete sessions[role];
+        const settings: Record<string, unknown> = { [SESSIONS_KEY]: sessions };
+        const tasks: TaskUpdate[] = [];
+        const cancelled = taskResult(session.kind === "bootstrap" ? "bootstrap" : "metadata_update", false, "Signing cancelled", null, this.#now(), `signing of ${role} v${session.metadata.signed.version} was cancelled`);
+        tasks.push({ id: session.taskId, state: "REVOKED", result: cancelled });
+        if (session.kind === "bootstrap") {
+          // Cancelling a pending bootstrap frees the repository for a new one.
+          settings[BOOTSTRAP_KEY] = undefined;
+          settings[BOOTSTRAP_PAYLOAD_KEY] = undefined;
+          this.#bootstrap = undefined;
+        }
+        await this.#store.setSettings(settings);
+        await this.#store.updateTasks(tasks);
+        return { ok: true, message: "Metadata sign delete finished", details: { deleted_roles: [role] } };
+      });
+    });
+    return { taskId };
+  }
+
+  /** Run a background task body and record its outcome; never throws. */
+  async #runTask(taskId: string, name: string, body: () => Promise<{ ok: boolean; message: string; details?: Record<string, unknown>; error?: string }>): Promise<void> {
+    try {
+      await this.#store.updateTasks([{ id: taskId, state: "STARTED", result: null }]);
+      const r = await body();
+      await this.#store.updateTasks([{ id: taskId, state: r.ok ? "SUCCESS" : "ERRORED", result: taskResult(name, r.ok, r.message, r.details ?? null, this.#now(), r.error) }]);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#log.error(`${name} failed`, { task_id: taskId, error: reason });
+      await this.#store.updateTasks([{ id: taskId, state: "FAILURE", result: taskResult(name, false, `${name} failed`, null, this.#now(), reason) }]).catch(() => undefined);
+    }
+  }
+
+  async #processSign(role: string, signature: { keyid: string; sig: string }) {
+    return this.#store.withLock("signing", async () => {
+      const sessions = await this.#sessions();
+      const session = sessions[role];
+      if (!session) return { ok: false, message: "Signature Failed", error: `No signatures pending for ${role}` };
+      const meta = session.metadata;
+      const trusted = session.kind === "root_update" ? this.#state?.root : undefined;
+      const allowed = new Set([...meta.signed.roles.root.keyids, ...(trusted?.signed.roles.root.keyids ?? [])]);
+      const keys = { ...(trusted?.signed.keys ?? {}), ...meta.signed.keys };
+      const check = verifyRole(utf8(canonicalJson(meta.signed)), [signature], keys, { keyids: allowed.has(signature.keyid) ? [signature.keyid] : [], threshold: 1 });
+      if (!check.verified) return { ok: false, message: "Signature Failed", error: "Invalid signature" };
+      meta.signatures = [...meta.signatures.filter((s) => s.keyid !== signature.keyid), { keyid: signature.keyid, sig: signature.sig }];
+      const complete = this.#rootComplete(meta, trusted);
+      const version = meta.signed.version;
+      if (!complete) {
+        await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
+        return { ok: true, message: "Signature Processed", details: session.kind === "bootstrap" ? { bootstrap: `Root v${version} is pending signatures` } : { update: `Root v${version} is pending signatures` } };
+      }
+      delete sessions[role];
+      if (session.kind === "bootstrap") {
+        const payload = (await this.#store.getSetting<BootstrapPayload>(BOOTSTRAP_PAYLOAD_KEY))!;
+        payload.root = meta;
+        const record: BootstrapRecord = { state: "pre", taskId: session.taskId };
+        await this.#store.setSettings({ [SESSIONS_KEY]: sessions, [BOOTSTRAP_KEY]: record, [BOOTSTRAP_PAYLOAD_KEY]: payload });
+        this.#bootstrap = record;
+        await this.#runBootstrap();
+        if (!this.#state) return { ok: false, message: "Signature Failed", error: "the bootstrap failed after the last signature; see the bootstrap task" };
+        return { ok: true, message: "Signature Processed", details: { bootstrap: "Bootstrap Finished" } };
+      }
+      await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
+      await this.#publishRoot(meta, session.taskId);
+      return { ok: true, message: "Signature Processed", details: { update: "Metadata update finished" } };
+    });
+  }
+
+  /** Root N+1 needs the threshold of root N (when there is one) and its own (spec 5.3.4). */
+  #rootComplete(meta: Metadata<RootSigned>, trusted: Metadata<RootSigned> | undefined): boolean {
+    const text = utf8(canonicalJson(meta.signed));
+    const own = verifyRole(text, meta.signatures, meta.signed.keys, meta.signed.roles.root);
+    if (!own.verified) return false;
+    if (!trusted) return true;
+    return verifyRole(text, meta.signatures, trusted.signed.keys, trusted.signed.roles.root).verified;
+  }
+
+  /**
+   * Accept root N+1 (POST /api/v1/metadata). Checked now (422 naming the
+   * field); published when both thresholds are met, else parked for signatures.
+   */
+  async acceptRootUpdate(meta: Metadata<RootSigned>): Promise<{ taskId: string }> {
+    const st = this.#requireBootstrapped();
+    const loc = ["body", "metadata", "root"];
+    const current = st.root.signed.version;
+    if (meta.signed.version !== current + 1) throw ValidationError.at([...loc, "signed", "version"], `must be ${current + 1} (the trusted root is version ${current})`);
+    if ((await this.#sessions()).root) throw new StateError(`Root v${current + 1} is already pending signatures; sign it or cancel it with POST /api/v1/metadata/sign/delete`);
+    const text = utf8(canonicalJson(meta.signed));
+    const allowed = new Set([...meta.signed.roles.root.keyids, ...st.root.signed.roles.root.keyids]);
+    const keys = { ...st.root.signed.keys, ...meta.signed.keys };
+    for (const [i, sig] of meta.signatures.entries()) {
+      if (!allowed.has(sig.keyid)) throw ValidationError.at([...loc, "signatures", i, "keyid"], `${sig.keyid} is not a root key of root v${current} or v${current + 1}`);
+      if (!verifyRole(text, [sig], keys, { keyids: [sig.keyid], threshold: 1 }).verified) throw ValidationError.at([...loc, "signatures", i, "sig"], "Invalid signature");
+    }
+    for (const name of ["timestamp", "snapshot", "targets"] as const) {
+      const role = meta.signed.roles[name];
+      if (role.keyids.length !== 1 || role.threshold !== 1 || role.keyids[0] !== meta.signed.roles.timestamp.keyids[0]) {
+        throw ValidationError.at([...loc, "signed", "roles", name], "targets, snapshot and timestamp must use the same single online key with threshold 1");
+      }
+    }
+    const onlineId = meta.signed.roles.timestamp.keyids[0]!;
+    try {
+      this.#keys.signerFor(onlineId, meta.signed.keys[onlineId]!);
+    } catch (err) {
+      if (err instanceof ConfigurationError) throw ValidationError.at([...loc, "signed", "keys", onlineId], `${err.message} (hint: ${err.hint})`);
+      throw err;
+    }
+    const taskId = newTaskId();
+    await this.#store.createTask({ id: taskId, name: "metadata_update", state: "PENDING" });
+    void this.#runTask(taskId, "metadata_update", async () => {
+      if (this.#rootComplete(meta, st.root)) {
+        await this.#publishRoot(meta, null);
+        return { ok: true, message: "Metadata Update Processed", details: { role: "root" } };
+      }
+      await this.#store.withLock("signing", async () => {
+        const sessions = await this.#sessions();
+        sessions.root = { role: "root", kind: "root_update", taskId, metadata: meta, createdAt: this.#now().toISOString() };
+        await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
+      });
+      return { ok: true, message: "Metadata Update Processed", details: { update: `Root v${meta.signed.version} is pending signatures` } };
+    });
+    return { taskId };
+  }
+
+  /** Publish root N+1 with whatever is pending; a new online key re-signs every online role in the same batch. */
+  async #publishRoot(meta: Metadata<RootSigned>, sessionTaskId: string | null): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#store.withLock("publisher", async () => {
+          const changes = await this.#takeBatch();
+          const extraTasks: TaskUpdate[] = sessionTaskId
+            ? [{ id: sessionTaskId, state: "SUCCESS", result: taskResult("metadata_update", true, "Metadata Update Processed", { role: "root" }, this.#now()) }]
+            : [];
+          await this.#publish(changes, new Set(this.#requestedBumps), { root: meta, tasks: extraTasks });
+          this.#requestedBumps.clear();
+        });
+        this.#wake();
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
+        await this.open();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ forced bumps and settings
+
+  /** POST /api/v1/metadata/online: new versions of online roles (empty = all), durably queued. */
+  async acceptBump(roles: string[]): Promise<{ taskId: string; roles: string[] }> {
+    const st = this.#requireBootstrapped();
+    const all = ["targets", "snapshot", "timestamp", ...(st.bins ? ["bins"] : [])];
+    const chosen = roles.length === 0 ? all : roles;
+    chosen.forEach((r, i) => {
+      if (!all.includes(r) && !st.bins?.isBin(r)) throw ValidationError.at(["body", "roles", i], `"${r}" is not an online role (online roles: ${all.join(", ")}, or a bin name)`);
+    });
+    const taskId = newTaskId();
+    await this.#store.accept({ id: taskId, name: "force_online_metadata_update", state: "PENDING" }, chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })), false);
+    this.#wake();
+    return { taskId, roles: chosen };
+  }
+
+  /** PUT /api/v1/config: per-role expiration; applies from the next signature of each role. */
+  async updateExpiration(expiration: Record<string, number>): Promise<{ taskId: string }> {
+    this.#requireBootstrapped();
+    const taskId = newTaskId();
+    await this.#store.createTask({ id: taskId, name: "update_settings", state: "PENDING" });
+    void this.#runTask(taskId, "update_settings", () =>
+      this.#store.withLock("publisher", async () => {
+        const st = this.#state!;
+        const updated: string[] = [];
+        const invalid: string[] = [];
+        const next = { ...st.settings.expiration };
+        for (const [role, days] of Object.entries(expiration)) {
+          if (role in next) {
+            next[role as ExpiringRole] = days;
+            updated.push(role);
+          } else invalid.push(role);
+        }
+        const settings = { ...st.settings, expiration: next };
+        await this.#store.setSettings({ [SETTINGS_KEY]: settings });
+        this.#state = { ...st, settings };
+        return { ok: updated.length > 0, message: updated.length > 0 ? "Settings Updated" : "Settings Update Failed", details: { updated_roles: updated, invalid_roles: invalid } };
+      }),
+    );
+    return { taskId };
+  }
+
   // ------------------------------------------------------------ publishing
 
   /** Ask for new versions of online roles (scheduler re-signing, forced bumps). */
@@ -466,9 +701,29 @@ export class Repository {
     return [role];
   }
 
-  async #publish(changes: ChangeRecord[], bumps: Set<string>): Promise<BatchOutcome> {
-    const st = this.#state!;
+  async #publish(changes: ChangeRecord[], bumps: Set<string>, extra: { root?: Metadata<RootSigned>; tasks?: TaskUpdate[] } = {}): Promise<BatchOutcome> {
+    const prev = this.#state!;
     const now = this.#now();
+    let st = prev;
+    const rootDocs: DocumentRecord[] = [];
+    if (extra.root) {
+      // Root rotation: root N+1 first; if the online key changed, every online
+      // role is re-signed with the new key in this same batch and the old key
+      // is no longer used.
+      const root = extra.root;
+      const onlineId = root.signed.roles.timestamp.keyids[0]!;
+      let settings = st.settings;
+      let targets = st.targets;
+      if (onlineId !== st.settings.onlineKeyId) {
+        settings = { ...settings, onlineKeyId: onlineId };
+        const key = root.signed.keys[onlineId]!;
+        const sr = targets.delegations?.succinct_roles;
+        if (sr) targets = { ...targets, delegations: { ...targets.delegations!, keys: { [onlineId]: key }, succinct_roles: { ...sr, keyids: [onlineId] } } };
+        for (const r of ["targets", "snapshot", "timestamp", "bins"]) bumps.add(r);
+      }
+      st = { ...st, root, settings, targets };
+      rootDocs.push(this.#record("root", root.signed.version, root.signed.expires, serializeEnvelope(canonicalJson(root.signed), root.signatures)));
+    }
     const signer = this.#onlineSigner(st);
     const working = new Map<string, Map<string, string>>();
     const outcomes = new Map<string, TaskOutcome>();
@@ -518,8 +773,9 @@ export class Repository {
     const writeSnapshot = targetRoles.size > 0 || forced.has("snapshot");
     const writeTimestamp = writeSnapshot || forced.has("timestamp");
 
-    const docs: DocumentRecord[] = [];
+    const docs: DocumentRecord[] = [...rootDocs];
     const expectedHeads: Record<string, number> = {};
+    if (rootDocs.length > 0) expectedHeads.root = prev.root.signed.version;
     const newSnapshotMeta = writeSnapshot ? new Map(st.snapshotMeta) : st.snapshotMeta;
     const newEntries = new Map<string, RoleEntries>();
     let newTargets: TargetsSigned | undefined;
@@ -575,7 +831,7 @@ export class Repository {
       }
     }
 
-    const tasks: TaskUpdate[] = [];
+    const tasks: TaskUpdate[] = [...(extra.tasks ?? [])];
     for (const [id, t] of outcomes) {
       const result = this.#resultFor(t, now);
       tasks.push({ id, state: result.status ? "SUCCESS" : "ERRORED", result });
@@ -588,6 +844,7 @@ export class Repository {
       consumedChanges: changes.map((c) => c.id),
       tasks,
     };
+    if (st.settings !== prev.settings) publication.settings = { [SETTINGS_KEY]: st.settings };
     await this.#store.commitPublication(publication);
 
     // Committed: only now does the in-memory view move forward.

@@ -1,0 +1,67 @@
+/** Shared benchmark plumbing: a real tufbox server process, bootstrapped from the RSTUF fixture. */
+import { binsPayload } from "../../test/helpers/fixtures.ts";
+import { call, spawnServer, waitTaskAt, type ServerProcess } from "../../test/helpers/process.ts";
+import { tempDir } from "../../test/helpers/server.ts";
+
+export { call, waitTaskAt };
+
+export function flag(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+export async function bootstrappedServer(bins: number, env: Record<string, string> = {}): Promise<{ server: ServerProcess; dataDir: string }> {
+  const dataDir = tempDir("tufbox-bench-");
+  const server = await spawnServer(dataDir, { TUFBOX_LOG_LEVEL: "warn", ...env });
+  const r = await call(server.url, "POST", "/api/v1/bootstrap", binsPayload(bins));
+  if (r.status !== 202) throw new Error(`bootstrap refused: ${JSON.stringify(r.body)}`);
+  await waitTaskAt(server.url, r.body.data.task_id, 120_000);
+  return { server, dataDir };
+}
+
+export function artifacts(prefix: string, from: number, count: number) {
+  const out = [];
+  for (let i = from; i < from + count; i++) {
+    out.push({ path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`, info: { length: 1000 + (i % 977), hashes: { sha256: (i.toString(16).padStart(8, "0")).repeat(8) } } });
+  }
+  return out;
+}
+
+export async function timestampVersion(url: string): Promise<number> {
+  const r = await fetch(`${url}/metadata/timestamp.json`);
+  return ((await r.json()) as any).signed.version;
+}
+
+/** Send `total` artifacts in requests of `perRequest`, `concurrency` at a time; returns task ids. */
+export async function addAll(url: string, prefix: string, start: number, total: number, perRequest: number, concurrency: number): Promise<string[]> {
+  const tasks: string[] = [];
+  let next = start;
+  const end = start + total;
+  const worker = async () => {
+    while (next < end) {
+      const from = next;
+      const n = Math.min(perRequest, end - from);
+      next += n;
+      const r = await call(url, "POST", "/api/v1/artifacts", { artifacts: artifacts(prefix, from, n) });
+      if (r.status !== 202) throw new Error(`add refused: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      tasks.push(r.body.data.task_id);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return tasks;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function rssMiB(pid: number): number {
+  try {
+    const status = require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8") as string;
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Math.round(Number(m[1]) / 1024) : NaN;
+  } catch {
+    return NaN;
+  }
+}

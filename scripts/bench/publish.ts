@@ -1,0 +1,39 @@
+/**
+ * Publish throughput, end to end: artifacts accepted over HTTP → visible in
+ * the served timestamp. With N existing artifacts and B bins.
+ *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 100000] [--per-request 1000] [--concurrency 4]
+ */
+import { rmSync } from "node:fs";
+import { addAll, bootstrappedServer, flag, rssMiB, timestampVersion, waitTaskAt } from "./lib.ts";
+
+const existing = flag("existing", 1_000_000);
+const bins = flag("bins", 16384);
+const measure = flag("measure", 100_000);
+const perRequest = flag("per-request", 1000);
+const concurrency = flag("concurrency", 4);
+
+const { server, dataDir } = await bootstrappedServer(bins);
+try {
+  let t = performance.now();
+  const preload = await addAll(server.url, "existing", 0, existing, 10_000, 2);
+  for (const id of preload) await waitTaskAt(server.url, id, 600_000);
+  const preloadS = (performance.now() - t) / 1000;
+  console.log(`preloaded ${existing} artifacts into ${bins} bins in ${preloadS.toFixed(1)} s (${Math.round(existing / preloadS)}/s)`);
+
+  const before = await timestampVersion(server.url);
+  t = performance.now();
+  const tasks = await addAll(server.url, "measured", 0, measure, perRequest, concurrency);
+  const acceptedS = (performance.now() - t) / 1000;
+  for (const id of tasks) await waitTaskAt(server.url, id, 600_000);
+  const visibleS = (performance.now() - t) / 1000;
+  const after = await timestampVersion(server.url);
+  const rate = Math.round(measure / visibleS);
+  console.log(`accepted ${measure} artifacts in ${acceptedS.toFixed(2)} s (${Math.round(measure / acceptedS)}/s over HTTP, ${perRequest} per request, ${concurrency} concurrent)`);
+  console.log(`all visible in the timestamp after ${visibleS.toFixed(2)} s: ${rate} artifacts/s end to end; timestamp ${before} → ${after} (${after - before} publishes)`);
+  console.log(`server RSS ${rssMiB(server.proc.pid)} MiB`);
+  console.log(JSON.stringify({ bench: "publish", existing, bins, measured: measure, per_request: perRequest, concurrency, artifacts_per_s: rate, accept_per_s: Math.round(measure / acceptedS), publishes: after - before, preload_per_s: Math.round(existing / preloadS), rss_mib: rssMiB(server.proc.pid) }));
+} finally {
+  server.proc.kill("SIGTERM");
+  await server.proc.exited;
+  rmSync(dataDir, { recursive: true, force: true });
+}

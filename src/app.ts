@@ -1,0 +1,107 @@
+/**
+ * The App: created once in main, holding every long-lived part (config,
+ * logger, store, repository, publisher, scheduler, auth, published metadata,
+ * HTTP server) and passed down — no module-level singletons.
+ */
+import { mkdirSync } from "node:fs";
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { Store } from "./store/store.ts";
+import { openStore } from "./store/index.ts";
+import { OnlineKeys } from "./repository/online-key.ts";
+import { Repository } from "./repository/repository.ts";
+import { Publisher } from "./repository/publisher.ts";
+import { Scheduler } from "./scheduler.ts";
+import { Auth } from "./server/auth.ts";
+import { createApi } from "./server/api/index.ts";
+import { PublishedMetadata } from "./server/published.ts";
+import { startHttpServer } from "./server/http.ts";
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly repo: Repository;
+  readonly publisher: Publisher;
+  readonly scheduler: Scheduler;
+  readonly auth: Auth;
+  readonly metadata: PublishedMetadata;
+}
+
+export interface RunningApp extends App {
+  readonly url: string;
+  /** admin token generated at first start (print once), or null */
+  readonly generatedToken: string | null;
+  stop(): Promise<void>;
+}
+
+const VERSIONED = /^(\d+)\.(.+)\.json$/;
+
+/** Open the store and load the repository; nothing listens yet. */
+export async function createApp(config: Config, log: Logger): Promise<App> {
+  mkdirSync(config.data_dir, { recursive: true });
+  const store = await openStore(config.database);
+  const metadata = new PublishedMetadata({
+    loader: async (name) => {
+      if (name === "timestamp.json") return (await store.getLatestDocument("timestamp"))?.bytes;
+      if (name === "root.json") return (await store.getLatestDocument("root"))?.bytes;
+      const m = VERSIONED.exec(name);
+      if (!m || m[2] === "timestamp") return undefined;
+      return (await store.getDocument(m[2]!, Number(m[1])))?.bytes;
+    },
+    lister: async () => {
+      const docs = await store.listDocuments();
+      const names = docs.filter((d) => d.role !== "timestamp").map((d) => `${d.version}.${d.role}.json`);
+      if (docs.some((d) => d.role === "timestamp")) names.push("timestamp.json");
+      if (docs.some((d) => d.role === "root")) names.push("root.json");
+      return names;
+    },
+  });
+  const onlineKeys = new OnlineKeys({ dir: config.online_key_dir, pem: config.online_key ?? undefined });
+  const repo = new Repository({ store, onlineKeys, sink: metadata, log: log.child({ component: "repository" }), maxBatch: config.publisher.max_batch });
+  await repo.open();
+  const publisher = new Publisher(repo, log.child({ component: "publisher" }), { lingerMs: config.publisher.linger_ms, pollMs: 1000 });
+  const scheduler = new Scheduler({ repo, store, log: log.child({ component: "scheduler" }) }, {
+    periodSeconds: config.scheduler.period_seconds,
+    resignWindowHours: config.scheduler.resign_window_hours,
+    taskRetentionHours: config.tasks.retention_hours,
+  });
+  const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
+  return { config, log, store, repo, publisher, scheduler, auth, metadata };
+}
+
+/** Start background work and the HTTP server. */
+export async function startApp(app: App): Promise<RunningApp> {
+  const generatedToken = await app.auth.init(app.log);
+  app.publisher.start();
+  app.scheduler.start();
+  await app.repo.resume();
+  // Catch up at once on anything that expired while the service was down.
+  void app.scheduler.runNow("resign-expiring");
+  const api = createApi(app);
+  const { config } = app;
+  const http = startHttpServer({
+    hostname: config.listen.host,
+    port: config.listen.port,
+    metadata: app.metadata,
+    targetsDir: config.targets.serve ? config.targets.dir : undefined,
+    api,
+    tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
+    // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
+    maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
+  });
+  let stopped = false;
+  return {
+    ...app,
+    url: http.url,
+    generatedToken,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      app.scheduler.stop();
+      await http.stop();
+      await app.publisher.stop();
+      await app.store.close();
+    },
+  };
+}

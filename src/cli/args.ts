@@ -1,0 +1,39 @@
+/** Command-line parsing shared by every command: config flags plus the command's own. */
+import { parseArgs } from "node:util";
+import { CONFIG_FLAGS } from "../config.ts";
+
+export class UsageError extends Error {
+  readonly hint: string;
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = "UsageError";
+    this.hint = hint;
+  }
+}
+
+export type FlagSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+
+export interface ParsedArgs {
+  /** flags that are configuration keys (passed to loadConfig) */
+  config: Record<string, string | boolean | string[]>;
+  /** the command's own flags */
+  own: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+export function parseCommandArgs(command: string, argv: string[], own: FlagSpec = {}): ParsedArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...CONFIG_FLAGS, ...own, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err), `run 'tufbox ${command} --help' for the flags it takes`);
+  }
+  const config: Record<string, string | boolean | string[]> = {};
+  const mine: Record<string, string | boolean | string[] | undefined> = {};
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (v === undefined) continue;
+    if (k in own || k === "help") mine[k] = v as string | boolean | string[];
+    else config[k] = v as string | boolean | string[];
+  }
+  return { config, own: mine, positionals: parsed.positionals };
+}

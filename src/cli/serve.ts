@@ -1,0 +1,49 @@
+/** `tufbox serve`: run the service on an existing data directory. */
+import { loadConfig } from "../config.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { createApp, startApp, type App, type RunningApp } from "../app.ts";
+import { parseCommandArgs } from "./args.ts";
+import { VERSION } from "../version.ts";
+
+export const SERVE_HELP = `tufbox serve [--data-dir DIR] [--listen HOST:PORT] [--online-key-dir DIR] [--config FILE] [...]
+
+Serves the repository in DIR: the RSTUF-compatible API under /api/v1, metadata
+under /metadata/, artifact bytes under /targets/. Every configuration key can
+also be set in the YAML file (--config) or as TUFBOX_* environment variables;
+see config/tufbox.example.yaml.`;
+
+export function loggerFor(config: { log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" } }): Logger {
+  return createLogger({ level: config.log.level, format: config.log.format });
+}
+
+/** Start, print how to reach the service, and run until SIGINT/SIGTERM. */
+export async function runUntilSignal(app: App, log: Logger, before?: (running: RunningApp) => void): Promise<void> {
+  const running = await startApp(app);
+  before?.(running);
+  if (running.generatedToken) {
+    // Printed once, to stdout only (never to the log): only its hash is stored.
+    console.log(`\nAdmin API token (shown once, store it now):\n\n  ${running.generatedToken}\n\nUse it as: Authorization: Bearer <token>\n`);
+  }
+  log.info(`tufbox ${VERSION} listening on ${running.url}`, { metadata: `${running.url}/metadata/`, api: `${running.url}/api/v1/`, bootstrapped: app.repo.bootstrapped });
+  if (!app.repo.bootstrapped) log.warn("repository not bootstrapped yet: POST a ceremony payload to /api/v1/bootstrap (RSTUF CLI: rstuf admin send bootstrap)");
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  log.info("stopping");
+  await running.stop();
+}
+
+export async function serveCommand(argv: string[]): Promise<void> {
+  const args = parseCommandArgs("serve", argv);
+  if (args.own.help) {
+    console.log(SERVE_HELP);
+    return;
+  }
+  const config = loadConfig({ flags: args.config });
+  const log = loggerFor(config);
+  for (const w of config.meta.warnings) log.warn(w);
+  const app = await createApp(config, log);
+  await runUntilSignal(app, log);
+}

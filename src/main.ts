@@ -1,0 +1,72 @@
+#!/usr/bin/env bun
+/** tufbox entry point: parse the command line and hand over to one command. */
+import { ConfigError } from "./config.ts";
+import { UsageError } from "./cli/args.ts";
+import { serveCommand } from "./cli/serve.ts";
+import { quickstartCommand } from "./cli/quickstart.ts";
+import { keyCommand } from "./cli/key.ts";
+import { ceremonyCommand } from "./cli/ceremony.ts";
+import { signCommand } from "./cli/sign.ts";
+import { rootCommand } from "./cli/root-update.ts";
+import { VERSION, COMMIT } from "./version.ts";
+import { ConfigurationError } from "./repository/errors.ts";
+
+const USAGE = `tufbox ${VERSION} — a TUF repository service in one binary
+
+Usage: tufbox <command> [flags]
+
+Commands:
+  quickstart   bootstrap a demo repository with development keys (if empty) and serve it
+  serve        serve an existing repository (RSTUF-compatible API, metadata, targets)
+  version      print the version
+
+Offline (root keys never touch the server):
+  key          generate a key pair (key generate), show a key's keyid (key info)
+  ceremony     write root v1 + settings as a bootstrap payload, signed by root keys
+  sign         add a root key's signature to a bootstrap / metadata-update payload
+  root         build root N+1 (root update): rotate root keys, the online key, expiry
+
+Run 'tufbox <command> --help' for a command's flags.`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  serve: serveCommand,
+  quickstart: quickstartCommand,
+  key: (argv) => keyCommand(argv),
+  ceremony: (argv) => ceremonyCommand(argv),
+  sign: (argv) => signCommand(argv),
+  root: (argv) => rootCommand(argv),
+  version: async () => {
+    console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command === "--version") return main(["version"]);
+  const run = COMMANDS[command];
+  if (!run) {
+    console.error(`tufbox: unknown command "${command}"\nhint: run 'tufbox help' to list commands`);
+    return 2;
+  }
+  try {
+    await run(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigurationError) {
+      console.error(`tufbox ${command}: ${err.message}\nhint: ${err.hint}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      console.error(`tufbox ${command}: ${err.message}\nhint: fix the key named above in the config file, environment or flags; config/tufbox.example.yaml documents every key`);
+      return 2;
+    }
+    console.error(`tufbox ${command}: ${err instanceof Error ? err.message : String(err)}\nhint: run with --log-level debug for details`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,103 @@
+/**
+ * The publisher loop: one per process; the store's publisher lock makes it
+ * one per deployment. Woken immediately when a change is accepted, it lingers
+ * a few milliseconds to gather more, then publishes batches until nothing is
+ * pending. A slow poll catches work accepted by other replicas and anything a
+ * lost wake-up missed.
+ */
+import type { Repository, RepositoryLog } from "./repository.ts";
+
+export interface PublisherOptions {
+  lingerMs: number;
+  pollMs: number;
+  /** pause after a failed batch before retrying */
+  retryMs?: number;
+}
+
+export class Publisher {
+  readonly #repo: Repository;
+  readonly #log: RepositoryLog;
+  readonly #opts: Required<PublisherOptions>;
+  #running = false;
+  #wakeup: (() => void) | null = null;
+  #woken = false;
+  #loop: Promise<void> | null = null;
+  #idleWaiters: (() => void)[] = [];
+  #busy = false;
+  /** published batches since start (metrics) */
+  batches = 0;
+  lastError: string | null = null;
+
+  constructor(repo: Repository, log: RepositoryLog, opts: PublisherOptions) {
+    this.#repo = repo;
+    this.#log = log;
+    this.#opts = { retryMs: 1000, ...opts };
+    repo.onWake(() => this.wake());
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#woken = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.wake();
+    await this.#loop;
+    this.#loop = null;
+  }
+
+  wake(): void {
+    this.#woken = true;
+    const w = this.#wakeup;
+    this.#wakeup = null;
+    w?.();
+  }
+
+  /** Resolves when everything pending at call time (and after) is published. For tests and shutdown. */
+  idle(): Promise<void> {
+    if (!this.#busy && !this.#woken) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      if (!this.#woken) {
+        await new Promise<void>((resolve) => {
+          this.#wakeup = resolve;
+          setTimeout(resolve, this.#opts.pollMs);
+        });
+        this.#wakeup = null;
+        if (!this.#running) break;
+      }
+      this.#woken = false;
+      this.#busy = true;
+      if (this.#opts.lingerMs > 0) await Bun.sleep(this.#opts.lingerMs);
+      try {
+        for (;;) {
+          const outcome = await this.#repo.publishOnce();
+          if (outcome.documents === 0 && outcome.changes === 0) break;
+          this.batches++;
+          this.lastError = null;
+        }
+      } catch (err) {
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.#log.error("publish failed; will retry", { error: this.lastError });
+        this.#busy = false;
+        await Bun.sleep(this.#opts.retryMs);
+        this.#woken = true;
+        continue;
+      }
+      this.#busy = false;
+      if (!this.#woken) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+    this.#busy = false;
+    for (const w of this.#idleWaiters.splice(0)) w();
+  }
+}

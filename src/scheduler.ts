@@ -1,0 +1,102 @@
+/**
+ * Scheduled jobs (croner). Jobs have stable names, can be listed and run now,
+ * and log what they did. Only the online roles are re-signed here: root is
+ * signed offline.
+ */
+import { Cron } from "croner";
+import type { Repository, RepositoryLog } from "./repository/repository.ts";
+import type { Store } from "./store/store.ts";
+
+export interface SchedulerOptions {
+  periodSeconds: number;
+  resignWindowHours: number;
+  taskRetentionHours: number;
+}
+
+export interface JobInfo {
+  name: string;
+  description: string;
+  lastRun: string | null;
+  lastResult: string | null;
+  nextRun: string | null;
+}
+
+interface Job {
+  name: string;
+  description: string;
+  run: () => Promise<string>;
+  cron: Cron | null;
+  lastRun: string | null;
+  lastResult: string | null;
+}
+
+/** Never let the window be shorter than one period plus a margin: a role must not expire between two runs. */
+export function effectiveResignWindowMs(opts: SchedulerOptions): number {
+  const marginMs = Math.max(60_000, opts.periodSeconds * 1000);
+  return Math.max(opts.resignWindowHours * 3_600_000, opts.periodSeconds * 1000 + marginMs);
+}
+
+export class Scheduler {
+  readonly #jobs = new Map<string, Job>();
+  readonly #log: RepositoryLog;
+  readonly #opts: SchedulerOptions;
+
+  constructor(deps: { repo: Repository; store: Store; log: RepositoryLog }, opts: SchedulerOptions) {
+    this.#log = deps.log;
+    this.#opts = opts;
+    const windowMs = effectiveResignWindowMs(opts);
+    this.#add("resign-expiring", "re-sign online roles (bins, targets, snapshot, timestamp) that expire within the re-sign window", async () => {
+      const roles = deps.repo.expiringRoles(windowMs);
+      if (roles.length === 0) return "nothing near expiry";
+      deps.repo.requestBump(roles);
+      return `re-signing ${roles.length} role(s): ${roles.slice(0, 5).join(", ")}${roles.length > 5 ? ", …" : ""}`;
+    });
+    this.#add("prune-tasks", "delete finished task results older than the retention period", async () => {
+      const before = new Date(Date.now() - opts.taskRetentionHours * 3_600_000).toISOString();
+      const n = await deps.store.pruneTasks(before);
+      return `pruned ${n} task(s)`;
+    });
+  }
+
+  #add(name: string, description: string, run: () => Promise<string>): void {
+    this.#jobs.set(name, { name, description, run, cron: null, lastRun: null, lastResult: null });
+  }
+
+  start(): void {
+    for (const job of this.#jobs.values()) {
+      const period = job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
+      job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () => this.runNow(job.name).then(() => undefined));
+    }
+  }
+
+  stop(): void {
+    for (const job of this.#jobs.values()) {
+      job.cron?.stop();
+      job.cron = null;
+    }
+  }
+
+  list(): JobInfo[] {
+    return [...this.#jobs.values()].map((j) => ({
+      name: j.name,
+      description: j.description,
+      lastRun: j.lastRun,
+      lastResult: j.lastResult,
+      nextRun: j.cron?.nextRun()?.toISOString() ?? null,
+    }));
+  }
+
+  async runNow(name: string): Promise<string> {
+    const job = this.#jobs.get(name);
+    if (!job) throw new Error(`no scheduled job named ${name} (jobs: ${[...this.#jobs.keys()].join(", ")})`);
+    job.lastRun = new Date().toISOString();
+    try {
+      job.lastResult = await job.run();
+      if (job.lastResult !== "nothing near expiry") this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
+    } catch (err) {
+      job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.#log.error(`job ${name} failed`, { job: name, error: job.lastResult });
+    }
+    return job.lastResult;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The one place where errors become HTTP responses (RSTUF shapes):
+ * - 422 `{"detail": [{loc, msg, type}]}` for bad input;
+ * - 404 `{"detail": {"message", "error"}}` for state conflicts (RSTUF compat);
+ * - 401 / 413 / 405 with the same `detail` object;
+ * - 500 without internals: the log has the details, the response a reference.
+ */
+import { randomUUID } from "node:crypto";
+import { StateError, ValidationError, ConfigurationError } from "../../repository/errors.ts";
+import { TufError } from "../../tuf/errors.ts";
+import type { Logger } from "../../log.ts";
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly headers: Record<string, string>;
+  constructor(status: number, message: string, error: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.error = error;
+    this.headers = headers;
+  }
+}
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+}
+
+export function detail(status: number, message: string, error: string, headers: Record<string, string> = {}): Response {
+  return json({ detail: { message, error } }, status, headers);
+}
+
+export function errorResponse(err: unknown, log: Logger, route: string): Response {
+  if (err instanceof ValidationError) return json({ detail: err.issues }, 422);
+  if (err instanceof TufError) return json({ detail: ValidationError.fromTuf(err, ["body"]).issues }, 422);
+  if (err instanceof StateError) return detail(404, err.message, err.message);
+  if (err instanceof HttpError) return detail(err.status, err.message, err.error, err.headers);
+  if (err instanceof ConfigurationError) {
+    log.error(`${route}: ${err.message}`, { hint: err.hint });
+    return detail(503, "Service not ready", `${err.message}. Hint: ${err.hint}`);
+  }
+  const ref = randomUUID();
+  log.error(`${route}: unexpected error`, { ref, error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
+  return detail(500, "Internal error", `unexpected error (reference ${ref} in the server log)`);
+}
+
+/**
+ * Read a JSON body ourselves: size checked before parsing, malformed JSON a
+ * 422 like FastAPI's `json_invalid`, never a 500.
+ */
+export async function readJson(request: Request, maxBytes: number, opts: { emptyAs?: unknown } = {}): Promise<unknown> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw new HttpError(413, "Request body too large", `the body is ${declared} bytes; the limit is ${maxBytes} (limits.max_body_bytes)`);
+  const buf = await request.arrayBuffer();
+  if (buf.byteLength > maxBytes) throw new HttpError(413, "Request body too large", `the body is larger than the limit of ${maxBytes} bytes (limits.max_body_bytes)`);
+  if (buf.byteLength === 0) {
+    if ("emptyAs" in opts) return opts.emptyAs;
+    throw ValidationError.at(["body"], "Field required", "missing");
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    throw ValidationError.at(["body"], "body is not valid UTF-8", "json_invalid");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw ValidationError.at(["body"], `JSON decode error: ${err instanceof Error ? err.message : "invalid JSON"}`, "json_invalid");
+  }
+}
