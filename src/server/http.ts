@@ -1,0 +1,468 @@
+/**
+ * The one Bun.serve of a tufbox process: published metadata under /metadata/,
+ * artifact bytes under /targets/, everything else to the API handler.
+ *
+ * Why static routes: DESIGN.md "Performance notes" measured prebuilt
+ * `Response` objects in `routes` at ~140k req/s against ~100k for a Map
+ * lookup in `fetch` and ~62k for nginx. So the hot set (unversioned files and
+ * the newest version of each role) is served as static routes, rebuilt and
+ * swapped with `server.reload()` after a publish; everything else (HEAD,
+ * older versions, roles that did not fit) goes through `fetch`, which reads
+ * the same PublishedMetadata and so is never behind it.
+ *
+ * Why a budget on static routes: registering routes costs time quadratic in
+ * their number (measured on 2 cores, GET-only routes: 1024 → ~5 ms,
+ * 2048 → ~16 ms, 4096 → ~57 ms; 16384 → ~7 s, and ~60 s when a route answers
+ * every method). A repository with 16384 bins cannot make every bin static,
+ * so at most `maxStaticRoutes` files are: the unversioned files and top-level
+ * roles first, then the roles `fetch` saw requested most.
+ *
+ * Consistency: `publish` updates PublishedMetadata synchronously, and the
+ * static table is always rebuilt from that state in one piece and swapped with
+ * one reload, so no request sees a timestamp whose snapshot is not served.
+ * Read-your-writes: a publish that changes an unversioned file which is a
+ * static route (timestamp.json, root.json) rebuilds before publish() returns,
+ * because the engine reports the task done right after, and clients (RSTUF's
+ * tests, tuf-js) then expect the new timestamp. Publishes closer together than
+ * `reloadIntervalMs` are a burst: the first takes the unversioned files out of
+ * the static table (fetch serves them, always current), and one debounced
+ * rebuild at the end of the burst puts everything back.
+ */
+import type { PublishedFile, PublishedMetadata } from "./published.ts";
+import { TargetFiles, type TargetFile } from "./targets.ts";
+
+export interface HttpLog {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface HttpServerOptions {
+  hostname: string;
+  port: number;
+  metadata: PublishedMetadata;
+  /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
+  targetsDir?: string;
+  /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
+  api: (req: Request) => Response | Promise<Response>;
+  /** PEM text, or paths to PEM files */
+  tls?: { cert: string; key: string };
+  maxRequestBodySize?: number;
+  /** most files served as static routes (default 1024: ~5 ms per reload on 2 cores) */
+  maxStaticRoutes?: number;
+  /** publishes closer together than this are a burst: one route rebuild at its end (default 50 ms) */
+  reloadIntervalMs?: number;
+  /** longest a burst may delay that rebuild (default 20 x reloadIntervalMs) */
+  reloadMaxWaitMs?: number;
+  log?: HttpLog;
+}
+
+export interface HttpServer {
+  readonly server: Bun.Server<undefined>;
+  /** base URL, e.g. `http://127.0.0.1:8080` */
+  readonly url: string;
+  /** stops listening; waits for in-flight requests unless `force` */
+  stop(force?: boolean): Promise<void>;
+  /** resolves once static routes reflect every publish so far (tests, benchmarks) */
+  routesSettled(): Promise<void>;
+  /** names currently served as static routes; the last rebuild's cost (route table, then `server.reload()`); rebuilds so far */
+  staticRoutes(): { names: string[]; buildMs: number; reloadMs: number; reloads: number };
+}
+
+const IMMUTABLE = "public, max-age=31536000, immutable";
+const REVALIDATE = "no-cache";
+/** Route paths treat `:`, `*` and `%` specially; other names are served by fetch. */
+const ROUTE_SAFE_NAME = /^[A-Za-z0-9._-]+$/;
+const TOP_LEVEL_ROLES = new Set(["root", "timestamp", "snapshot", "targets"]);
+const LISTING_TTL_MS = 5000;
+const SLOW_RELOAD_MS = 50;
+
+export function startHttpServer(opts: HttpServerOptions): HttpServer {
+  const metadata = opts.metadata;
+  const budget = Math.max(0, opts.maxStaticRoutes ?? 1024);
+  const interval = Math.max(0, opts.reloadIntervalMs ?? 50);
+  const maxWait = Math.max(interval, opts.reloadMaxWaitMs ?? interval * 20);
+  const targets = opts.targetsDir === undefined ? undefined : new TargetFiles(opts.targetsDir);
+  const log = opts.log ?? consoleLog;
+
+  // Requests per role that missed the static table; decides which roles to promote.
+  const popularity = new Map<string, number>();
+  let budgetExceeded = false;
+  let staticNames: string[] = [];
+  let staticFiles = new Map<string, PublishedFile>();
+  let lastBuildMs = 0;
+  let lastReloadMs = 0;
+  // Only the current table's responses are kept: a static Response holds its
+  // own copy of the bytes, which must not outlive the route.
+  let responses = new Map<PublishedFile, Response>();
+
+  interface RouteTable {
+    routes: Record<string, { GET: Response }>;
+    responses: Map<PublishedFile, Response>;
+    names: string[];
+  }
+
+  function buildRoutes(includeMutable: boolean): RouteTable {
+    const hot = metadata.hotFiles();
+    const chosen = chooseStatic(includeMutable ? hot : hot.filter((f) => f.immutable), budget, popularity);
+    budgetExceeded = chosen.length < hot.length;
+    for (const [role, n] of popularity) {
+      // Halving keeps the ranking about recent traffic.
+      if (n < 2) popularity.delete(role);
+      else popularity.set(role, n >> 1);
+    }
+    const routes: Record<string, { GET: Response }> = {};
+    const next = new Map<PublishedFile, Response>();
+    for (const file of chosen) {
+      const res = responses.get(file) ?? new Response(file.bytes, { headers: metadataHeaders(file) });
+      next.set(file, res);
+      // GET only: routes answering every method cost ~8x more to register; HEAD
+      // and the rest fall through to fetch.
+      routes[`/metadata/${file.name}`] = { GET: res };
+    }
+    return { routes, responses: next, names: chosen.map((f) => f.name) };
+  }
+
+  function commit(table: RouteTable): Record<string, { GET: Response }> {
+    responses = table.responses;
+    staticNames = table.names;
+    staticFiles = new Map([...table.responses.keys()].map((f) => [f.name, f]));
+    return table.routes;
+  }
+
+  function serveMetadata(req: Request, encoded: string): Response | Promise<Response> {
+    if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
+    const name = decodeSegment(encoded);
+    if (name === undefined) return metadataNotFound();
+    const file = metadata.peek(name);
+    if (file) {
+      if (budgetExceeded && file.version !== null) popularity.set(file.role, (popularity.get(file.role) ?? 0) + 1);
+      return metadataResponse(req, file);
+    }
+    return metadata.get(name).then(
+      (loaded) => (loaded ? metadataResponse(req, loaded) : metadataNotFound()),
+      (err: unknown) => {
+        log.error("loading published metadata failed", { name, error: errorMessage(err) });
+        // Not a 404: a client must not conclude there is no newer root because the store is down.
+        return jsonError(503, "metadata temporarily unavailable");
+      },
+    );
+  }
+
+  let listingCache: { generation: number; at: number; html: Promise<string> } | undefined;
+  function serveListing(req: Request, withSlash: boolean): Response | Promise<Response> {
+    if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
+    const now = performance.now();
+    if (!listingCache || listingCache.generation !== metadata.generation || now - listingCache.at > LISTING_TTL_MS) {
+      // Other replicas publish too, hence the TTL on top of the generation.
+      const html = metadata.listNames().then(listingBody);
+      listingCache = { generation: metadata.generation, at: now, html };
+      html.catch(() => {
+        if (listingCache?.html === html) listingCache = undefined;
+      });
+    }
+    return listingCache.html.then(
+      // Relative links must resolve inside /metadata/ whichever of the two URLs was asked.
+      (body) =>
+        new Response(withSlash ? body : body.replace("<head>", '<head><base href="metadata/">'), {
+          headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": REVALIDATE },
+        }),
+      (err: unknown) => {
+        log.error("listing published metadata failed", { error: errorMessage(err) });
+        return jsonError(503, "listing temporarily unavailable");
+      },
+    );
+  }
+
+  async function serveTarget(req: Request, encoded: string): Promise<Response> {
+    if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
+    if (!targets || encoded === "") return jsonError(404, "target not found");
+    const found = await targets.lookup(encoded);
+    if (found.kind === "invalid") return jsonError(400, "invalid target path");
+    if (found.kind === "missing") return jsonError(404, "target not found");
+    return targetResponse(req, found.file);
+  }
+
+  function route(req: Request): Response | Promise<Response> {
+    const path = requestPath(req.url);
+    if (path === undefined) return jsonError(400, "bad request");
+    if (path.startsWith("/metadata")) {
+      if (path.startsWith("/metadata/")) {
+        return path.length === 10 ? serveListing(req, true) : serveMetadata(req, path.slice(10));
+      }
+      if (path === "/metadata") return serveListing(req, false);
+    }
+    if (path.startsWith("/targets/")) return serveTarget(req, path.slice(9));
+    if (path === "/targets") return jsonError(404, "target not found");
+    return callApi(opts.api, req);
+  }
+
+  function fetch(req: Request): Response | Promise<Response> {
+    try {
+      const res = route(req);
+      return res instanceof Promise ? res.catch(internalError) : res;
+    } catch (err) {
+      return internalError(err);
+    }
+  }
+
+  function internalError(err: unknown): Response {
+    log.error("request failed", { error: errorMessage(err) });
+    return jsonError(500, "internal error");
+  }
+
+  const server = Bun.serve({
+    hostname: opts.hostname,
+    port: opts.port,
+    // Never Bun's development error page: it shows stack traces.
+    development: false,
+    ...(opts.maxRequestBodySize === undefined ? {} : { maxRequestBodySize: opts.maxRequestBodySize }),
+    ...(opts.tls ? { tls: { cert: pemSource(opts.tls.cert), key: pemSource(opts.tls.key) } } : {}),
+    routes: commit(buildRoutes(true)),
+    fetch,
+    error: internalError,
+  });
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let pendingSince = 0;
+  let lastPublishAt = 0;
+  let lastReloadAt = performance.now();
+  let reloads = 0;
+  let settled: (() => void)[] = [];
+
+  function reload(includeMutable: boolean): void {
+    const started = performance.now();
+    let built = started;
+    try {
+      const table = buildRoutes(includeMutable);
+      built = performance.now();
+      server.reload({ routes: table.routes, fetch, error: internalError, development: false });
+      commit(table);
+    } catch (err) {
+      // Static routes keep the previous table; fetch still serves the new files.
+      log.error("reloading static routes failed", { error: errorMessage(err) });
+    }
+    reloads++;
+    lastReloadAt = performance.now();
+    lastBuildMs = built - started;
+    lastReloadMs = lastReloadAt - built;
+    if (lastReloadAt - started > SLOW_RELOAD_MS) {
+      log.warn("static route rebuild is slow; lower maxStaticRoutes", { ms: Math.round(lastReloadAt - started), routes: staticNames.length });
+    }
+  }
+
+  function settle(): void {
+    const waiting = settled;
+    settled = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  function cancelDeferred(): void {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    settle();
+  }
+
+  // Debounced, so a burst of publishes costs one rebuild at its end; bounded by
+  // maxWait, so a burst that never ends still gets its static routes.
+  function deferredReload(): void {
+    timer = undefined;
+    const wait = Math.min(lastPublishAt + interval, pendingSince + maxWait) - performance.now();
+    if (wait > 1) {
+      timer = setTimeout(deferredReload, wait);
+      return;
+    }
+    reload(true);
+    settle();
+  }
+
+  const unsubscribe = metadata.onChange((names) => {
+    const now = performance.now();
+    lastPublishAt = now;
+    // Read-your-writes: once publish() returns (and the engine reports the task
+    // done), no static route may still answer a file's previous bytes. Only
+    // unversioned names can change under a route; new versions are new names,
+    // which fetch already serves.
+    const stale = names.some((name) => {
+      const current = staticFiles.get(name);
+      return current !== undefined && current !== metadata.peek(name);
+    });
+    if (stale) {
+      if (now - lastReloadAt >= interval) {
+        reload(true);
+        cancelDeferred();
+        return;
+      }
+      // Publishing faster than the interval: take the unversioned files out of
+      // the static table, so further publishes in this burst need no reload.
+      reload(false);
+    }
+    if (timer === undefined) {
+      pendingSince = now;
+      timer = setTimeout(deferredReload, interval);
+    }
+  });
+
+  const host = opts.hostname === "0.0.0.0" ? "127.0.0.1" : opts.hostname === "::" ? "::1" : opts.hostname;
+  const url = `${opts.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+
+  return {
+    server,
+    url,
+    async stop(force = false) {
+      unsubscribe();
+      cancelDeferred();
+      await server.stop(force);
+    },
+    routesSettled() {
+      if (timer === undefined) return Promise.resolve();
+      return new Promise<void>((resolve) => settled.push(resolve));
+    },
+    staticRoutes() {
+      return { names: [...staticNames], buildMs: lastBuildMs, reloadMs: lastReloadMs, reloads };
+    },
+  };
+}
+
+/** Unversioned files and top-level roles first, then the most requested roles. */
+function chooseStatic(hot: PublishedFile[], budget: number, popularity: Map<string, number>): PublishedFile[] {
+  const first: PublishedFile[] = [];
+  const rest: PublishedFile[] = [];
+  for (const file of hot) {
+    if (!ROUTE_SAFE_NAME.test(file.name)) continue;
+    if (file.version === null || TOP_LEVEL_ROLES.has(file.role)) first.push(file);
+    else rest.push(file);
+  }
+  if (first.length + rest.length <= budget) return [...first, ...rest];
+  first.sort((a, b) => Number(b.version === null) - Number(a.version === null));
+  rest.sort((a, b) => (popularity.get(b.role) ?? 0) - (popularity.get(a.role) ?? 0) || (a.name < b.name ? -1 : 1));
+  return [...first, ...rest].slice(0, budget);
+}
+
+// Built once per file: constructing headers from an object on every response
+// cost ~10% of fetch-path throughput.
+const headersOf = new WeakMap<PublishedFile, Headers>();
+function metadataHeaders(file: PublishedFile): Headers {
+  let headers = headersOf.get(file);
+  if (!headers) {
+    headers = new Headers({ "Content-Type": "application/json", ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE });
+    headersOf.set(file, headers);
+  }
+  return headers;
+}
+
+function metadataResponse(req: Request, file: PublishedFile): Response {
+  if (etagMatches(req.headers.get("if-none-match"), file.etag)) {
+    return new Response(null, { status: 304, headers: { ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE } });
+  }
+  // Bun drops the body of a HEAD response and keeps its Content-Length.
+  return new Response(file.bytes, { headers: metadataHeaders(file) });
+}
+
+function targetResponse(req: Request, file: TargetFile): Response {
+  const headers: Record<string, string> = {
+    // Artifacts are uploaded bytes served from the dashboard's origin: never let a
+    // browser render one as HTML or script.
+    "Content-Type": "application/octet-stream",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox",
+    ETag: file.etag,
+    "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE,
+  };
+  if (etagMatches(req.headers.get("if-none-match"), file.etag)) return new Response(null, { status: 304, headers });
+  // Bun.file streams with sendfile; the file was checked to be inside the targets
+  // directory a moment ago. Replacing it in between needs write access to that
+  // directory, and clients verify the bytes against signed metadata anyway.
+  return new Response(Bun.file(file.path), { headers });
+}
+
+/** If-None-Match uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored. */
+export function etagMatches(header: string | null, etag: string): boolean {
+  if (!header) return false;
+  for (const part of header.split(",")) {
+    let tag = part.trim();
+    if (tag === "*") return true;
+    if (tag.startsWith("W/")) tag = tag.slice(2);
+    if (tag === etag) return true;
+  }
+  return false;
+}
+
+/**
+ * The path of a request URL, without query or fragment. Bun gives a relative
+ * URL when the Host header is missing (HTTP/1.0) or unusable, where
+ * `new URL()` would throw.
+ */
+export function requestPath(url: string): string | undefined {
+  let start = 0;
+  if (!url.startsWith("/")) {
+    const scheme = url.indexOf("://");
+    if (scheme < 0) return undefined;
+    start = url.indexOf("/", scheme + 3);
+    if (start < 0) return "/";
+  }
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q >= 0) end = q;
+  const h = url.indexOf("#", start);
+  if (h >= 0 && h < end) end = h;
+  return url.slice(start, end);
+}
+
+function decodeSegment(encoded: string): string | undefined {
+  if (!encoded.includes("%")) return encoded.includes("/") ? undefined : encoded;
+  try {
+    const name = decodeURIComponent(encoded);
+    return name.includes("/") ? undefined : name;
+  } catch {
+    return undefined;
+  }
+}
+
+function callApi(api: HttpServerOptions["api"], req: Request): Response | Promise<Response> {
+  // Health checkers speaking HTTP/1.0 send no Host; routers built on `new URL(req.url)` need one.
+  const absolute = req.url.startsWith("/") ? new Request(`http://localhost${req.url}`, req) : req;
+  return api(absolute);
+}
+
+function listingBody(names: string[]): string {
+  const rows = names.map((n) => `<a href="${escapeHtml(encodeURIComponent(n))}">${escapeHtml(n)}</a>`);
+  return (
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of /metadata/</title></head>\n" +
+    `<body><h1>Index of /metadata/</h1><pre>\n${rows.join("\n")}\n</pre></body></html>\n`
+  );
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function jsonError(status: number, error: string): Response {
+  return new Response(JSON.stringify({ detail: { error } }), {
+    status,
+    // A CDN must not remember "no 5.root.json" after root v5 is published.
+    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
+  });
+}
+
+function metadataNotFound(): Response {
+  return jsonError(404, "metadata file not found");
+}
+
+function methodNotAllowed(): Response {
+  const res = jsonError(405, "method not allowed");
+  res.headers.set("Allow", "GET, HEAD");
+  return res;
+}
+
+function pemSource(value: string): string | Bun.BunFile {
+  return value.includes("-----BEGIN ") ? value : Bun.file(value);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const consoleLog: HttpLog = {
+  warn: (msg, fields) => console.warn(msg, fields ?? ""),
+  error: (msg, fields) => console.error(msg, fields ?? ""),
+};
