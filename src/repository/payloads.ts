@@ -5,7 +5,8 @@
  */
 import { TufError } from "../tuf/errors.ts";
 import { assertCanonicalSafe } from "../tuf/canonical.ts";
-import { checkHashes, checkTargetPath, parseRoot, type Metadata, type RootSigned, type TargetFile } from "../tuf/metadata.ts";
+import { checkHashes, checkTargetPath, parseRoot, ROLE_NAME, type DelegatedRole, type Metadata, type RootSigned, type TargetFile } from "../tuf/metadata.ts";
+import { PublicKey, type KeyJSON } from "../tuf/keys.ts";
 import { bitLengthForBins } from "../tuf/bins.ts";
 import { ValidationError } from "./errors.ts";
 import type { ExpiringRole } from "./settings.ts";
@@ -52,12 +53,71 @@ function tuf<T>(fn: () => T, prefix: Loc): T {
 
 // ------------------------------------------------------------------ bootstrap
 
+/** RSTUF custom delegations: `keyids: []` means "the online key". */
+export interface DelegationsInput {
+  keys: Record<string, KeyJSON>;
+  roles: DelegatedRole[];
+}
+
 export interface BootstrapPayload {
   expiration: Record<ExpiringRole, number>;
-  binsCount: number;
-  bitLength: number;
+  /** hash bins (TAP 15), or null when `delegations` is set */
+  binsCount: number | null;
+  bitLength: number | null;
+  delegations: DelegationsInput | null;
   root: Metadata<RootSigned>;
   timeout: number | undefined;
+}
+
+export const EXPIRE_POLICY = "x-rstuf-expire-policy";
+const DELEGATED_ROLE_KEYS = ["name", "terminating", "keyids", "threshold", "paths", "path_hash_prefixes", EXPIRE_POLICY] as const;
+
+/** The RSTUF `delegations` object (bootstrap settings and /api/v1/delegations). */
+export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: boolean } = {}): DelegationsInput {
+  const d = asObject(value, loc, ["keys", "roles"]);
+  const keys: Record<string, KeyJSON> = {};
+  if (d.keys !== undefined) {
+    for (const [keyid, key] of Object.entries(asObject(d.keys, [...loc, "keys"]))) {
+      if (!/^[0-9a-f]{64}$/.test(keyid)) fail([...loc, "keys", keyid], "keyids are 64 lower-case hex characters");
+      tuf(() => PublicKey.fromJSON(key, "", keyid), [...loc, "keys", keyid]);
+      keys[keyid] = key as KeyJSON;
+    }
+  }
+  const list = required(d, "roles", loc);
+  if (!Array.isArray(list) || list.length === 0) fail([...loc, "roles"], "Input should be a non-empty list", "list_type");
+  const names = new Set<string>();
+  const roles = list.map((item, i): DelegatedRole => {
+    const rl: Loc = [...loc, "roles", i];
+    const r = asObject(item, rl, DELEGATED_ROLE_KEYS);
+    const name = required(r, "name", rl);
+    if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
+    if (["root", "targets", "snapshot", "timestamp"].includes(name) || name.startsWith("bins-")) fail([...rl, "name"], `"${name}" is reserved`);
+    if (names.has(name)) fail([...rl, "name"], `duplicate role name ${name}`);
+    names.add(name);
+    if (opts.namesOnly) return { name, keyids: [], threshold: 1, terminating: false };
+    const keyids = r.keyids === undefined ? [] : r.keyids;
+    if (!Array.isArray(keyids) || keyids.some((k) => typeof k !== "string")) fail([...rl, "keyids"], "Input should be a list of keyids", "list_type");
+    (keyids as string[]).forEach((k, j) => {
+      if (!(k in keys)) fail([...rl, "keyids", j], `keyid ${k} is not in delegations.keys`);
+    });
+    const threshold = r.threshold === undefined ? 1 : asPositiveInt(r.threshold, [...rl, "threshold"]);
+    if (keyids.length > 0 && threshold > keyids.length) fail([...rl, "threshold"], `threshold ${threshold} is larger than the number of keys (${keyids.length})`);
+    if (keyids.length === 0 && threshold !== 1) fail([...rl, "threshold"], "a role signed by the online key has threshold 1");
+    const terminating = asBool(r.terminating, [...rl, "terminating"], false);
+    const hasPaths = r.paths !== undefined;
+    const hasPrefixes = r.path_hash_prefixes !== undefined;
+    if (hasPaths === hasPrefixes) fail(rl, "set exactly one of paths or path_hash_prefixes");
+    const role: DelegatedRole = { name, terminating, keyids: keyids as string[], threshold };
+    const field = hasPaths ? "paths" : "path_hash_prefixes";
+    const patterns = r[field];
+    if (!Array.isArray(patterns) || patterns.length === 0 || patterns.some((p) => typeof p !== "string" || p.length === 0)) fail([...rl, field], "Input should be a non-empty list of strings", "list_type");
+    if (hasPrefixes && (patterns as string[]).some((p) => !/^[0-9a-f]+$/.test(p))) fail([...rl, field], "path hash prefixes are lower-case hex");
+    role[field] = patterns as string[];
+    role[EXPIRE_POLICY] = r[EXPIRE_POLICY] === undefined ? 1 : asPositiveInt(r[EXPIRE_POLICY], [...rl, EXPIRE_POLICY]);
+    tuf(() => assertCanonicalSafe(role, ""), rl);
+    return role;
+  });
+  return { keys, roles };
 }
 
 const ROLE_KEYS = ["root", "targets", "snapshot", "timestamp", "bins", "delegations"] as const;
@@ -73,17 +133,23 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
     expiration[name] = asPositiveInt(required(role, "expiration", loc), [...loc, "expiration"]);
   }
   const bins = roles.bins ?? null;
-  const delegations = roles.delegations ?? null;
-  if (bins !== null && delegations !== null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations, not both");
-  if (bins === null && delegations === null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations");
-  if (delegations !== null) {
-    fail(["body", "settings", "roles", "delegations"], "custom delegations are not supported by this version of tufbox yet; use bins");
+  const delegationsValue = roles.delegations ?? null;
+  if (bins !== null && delegationsValue !== null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations, not both");
+  if (bins === null && delegationsValue === null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations");
+  let binsCount: number | null = null;
+  let bitLength: number | null = null;
+  let delegations: DelegationsInput | null = null;
+  if (bins !== null) {
+    const binsLoc: Loc = ["body", "settings", "roles", "bins"];
+    const binsObj = asObject(bins, binsLoc, ["expiration", "number_of_delegated_bins"]);
+    expiration.bins = asPositiveInt(required(binsObj, "expiration", binsLoc), [...binsLoc, "expiration"]);
+    const count = binsObj.number_of_delegated_bins ?? 256;
+    bitLength = tuf(() => bitLengthForBins(count), binsLoc);
+    binsCount = count as number;
+  } else {
+    delegations = parseDelegations(delegationsValue, ["body", "settings", "roles", "delegations"]);
+    expiration.bins = 1;
   }
-  const binsLoc: Loc = ["body", "settings", "roles", "bins"];
-  const binsObj = asObject(bins, binsLoc, ["expiration", "number_of_delegated_bins"]);
-  expiration.bins = asPositiveInt(required(binsObj, "expiration", binsLoc), [...binsLoc, "expiration"]);
-  const binsCount = binsObj.number_of_delegated_bins ?? 256;
-  const bitLength = tuf(() => bitLengthForBins(binsCount), binsLoc);
 
   const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
   const root = tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
@@ -100,7 +166,14 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
   if (signed.roles.root.keyids.includes(online.keyids[0]!)) fail(["body", "metadata", "root", "signed", "roles", "root", "keyids"], "the online key must not be a root key");
   let timeout: number | undefined;
   if (top.timeout !== undefined) timeout = asPositiveInt(top.timeout, ["body", "timeout"]);
-  return { expiration, binsCount: binsCount as number, bitLength, root, timeout };
+  if (delegations) {
+    const onlineId = online.keyids[0]!;
+    for (const keyid of Object.keys(delegations.keys)) {
+      if (keyid === onlineId) continue;
+      if (signed.roles.root.keyids.includes(keyid)) fail(["body", "settings", "roles", "delegations", "keys", keyid], "a delegated role key must not be a root key");
+    }
+  }
+  return { expiration, binsCount, bitLength, delegations, root, timeout };
 }
 
 // ------------------------------------------------------------------ artifacts

@@ -13,16 +13,18 @@ import { StoreConflictError } from "../store/store.ts";
 import { canonicalJson, canonicalObjectFromEntries, canonicalString, utf8 } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
-import { SPEC_VERSION, type Metadata, type RootSigned, type TargetsSigned } from "../tuf/metadata.ts";
+import { SPEC_VERSION, type Delegations, type DelegatedRole, type Metadata, type RootSigned, type TargetsSigned } from "../tuf/metadata.ts";
+import { firstRoleForPath } from "../tuf/delegation.ts";
 import { canonicalTargetsText, serializeEnvelope, signText, type SignedDocument } from "../tuf/document.ts";
 import type { Signer } from "../tuf/signer.ts";
+import type { KeyJSON } from "../tuf/keys.ts";
 import { verifyRole } from "../tuf/verify.ts";
 import { OnlineKeys } from "./online-key.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type ExpiringRole, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
-import type { AddArtifactsPayload, BootstrapPayload, RemoveArtifactsPayload } from "./payloads.ts";
+import { EXPIRE_POLICY, type AddArtifactsPayload, type BootstrapPayload, type RemoveArtifactsPayload } from "./payloads.ts";
 
 export interface PublishedFile {
   name: string;
@@ -68,11 +70,22 @@ const SESSIONS_KEY = "signing_sessions";
 /** A document waiting for offline signatures (DESIGN.md "Signing sessions"). */
 export interface SigningSession {
   role: string;
-  kind: "bootstrap" | "root_update";
-  /** the task that completes when the document is published */
+  kind: "bootstrap" | "root_update" | "delegation";
+  /** the task that completes when the document is published ("" for none) */
   taskId: string;
-  metadata: Metadata<RootSigned>;
+  metadata: Metadata<any>;
   createdAt: string;
+  /** delegation: results recorded for the waiting tasks once the role is published */
+  tasks?: TaskUpdate[];
+}
+
+export function expirePolicy(role: DelegatedRole): number {
+  const days = role[EXPIRE_POLICY];
+  return typeof days === "number" && days > 0 ? days : 1;
+}
+
+export function isOnlineRole(role: Pick<DelegatedRole, "keyids">, onlineKeyId: string): boolean {
+  return role.keyids.length === 1 && role.keyids[0] === onlineKeyId;
 }
 
 interface RoleEntries {
@@ -80,11 +93,23 @@ interface RoleEntries {
   entries: Map<string, string>;
 }
 
+interface PublishExtra {
+  /** root N+1 to publish first (root rotation) */
+  root?: Metadata<RootSigned>;
+  /** a delegated role whose signing session just completed */
+  signedRole?: SigningSession;
+  /** extra task results to commit with the batch */
+  tasks?: TaskUpdate[];
+  /** the signing sessions as the caller changed them (written with the batch) */
+  sessions?: Record<string, SigningSession>;
+}
+
 interface TaskOutcome {
   kinds: Set<string>;
   added: string[];
   deleted: string[];
   notFound: string[];
+  invalid: string[];
   roles: Set<string>;
   bumped: string[];
 }
@@ -229,7 +254,12 @@ export class Repository {
     return { taskId };
   }
 
-  async #runBootstrap(): Promise<void> {
+  #runBootstrap(): Promise<void> {
+    return this.#store.withLock("publisher", () => this.#runBootstrapLocked());
+  }
+
+  /** Caller holds the publisher lock. */
+  async #runBootstrapLocked(): Promise<void> {
     const record = this.#bootstrap!;
     const payload = await this.#store.getSetting<BootstrapPayload>(BOOTSTRAP_PAYLOAD_KEY);
     const now = this.#now();
@@ -237,8 +267,8 @@ export class Repository {
       if (!payload) throw new Error("bootstrap payload missing from the store");
       await this.#store.updateTasks([{ id: record.taskId, state: "STARTED", result: null }]);
       const started = performance.now();
-      const { publication, settings } = this.#buildBootstrap(payload, record, now);
-      await this.#store.withLock("publisher", () => this.#store.commitPublication(publication));
+      const { publication, settings } = this.#buildBootstrap(payload, record, now, await this.#sessions());
+      await this.#store.commitPublication(publication);
       this.#bootstrap = { state: "finished", taskId: record.taskId };
       this.#state = await loadPublishedState(this.#store, settings);
       this.#sink.publish(publication.documents.flatMap((d) => this.#filesFor(d)));
@@ -253,15 +283,15 @@ export class Repository {
     }
   }
 
-  #buildBootstrap(payload: BootstrapPayload, record: BootstrapRecord, now: Date): { publication: Publication; settings: RepositorySettings } {
+  #buildBootstrap(payload: BootstrapPayload, record: BootstrapRecord, now: Date, sessions: Record<string, SigningSession>): { publication: Publication; settings: RepositorySettings } {
     const root = payload.root;
     const onlineId = root.signed.roles.timestamp.keyids[0]!;
     const onlineKey = root.signed.keys[onlineId]!;
     const signer = this.#keys.signerFor(onlineId, onlineKey);
-    const bins = new SuccinctBins(payload.bitLength, "bins");
+    const bins = payload.bitLength !== null ? new SuccinctBins(payload.bitLength, "bins") : null;
     const settings: RepositorySettings = {
       expiration: payload.expiration,
-      bins: { count: bins.count, bitLength: bins.bitLength, prefix: bins.prefix },
+      bins: bins ? { count: bins.count, bitLength: bins.bitLength, prefix: bins.prefix } : null,
       onlineKeyId: onlineId,
       consistentSnapshot: root.signed.consistent_snapshot,
     };
@@ -269,25 +299,40 @@ export class Repository {
     const rootText = canonicalJson(root.signed);
     docs.push(this.#record("root", 1, root.signed.expires, serializeEnvelope(rootText, root.signatures)));
 
+    let delegations: Delegations;
+    if (bins) {
+      delegations = { keys: { [onlineId]: onlineKey }, succinct_roles: { bit_length: bins.bitLength, name_prefix: bins.prefix, keyids: [onlineId], threshold: 1 } };
+    } else {
+      // RSTUF: an empty keyids list means "signed by the online key".
+      const roles = payload.delegations!.roles.map((r) => (r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r));
+      delegations = { keys: { [onlineId]: onlineKey, ...payload.delegations!.keys }, roles };
+    }
     const targets: TargetsSigned = {
       _type: "targets",
       spec_version: SPEC_VERSION,
       version: 1,
       expires: expiresIn(now, payload.expiration.targets),
       targets: {},
-      delegations: {
-        keys: { [onlineId]: onlineKey },
-        succinct_roles: { bit_length: bins.bitLength, name_prefix: bins.prefix, keyids: [onlineId], threshold: 1 },
-      },
+      delegations,
     };
     const snapshotMeta: [string, string][] = [];
     docs.push(this.#signed("targets", 1, targets.expires, canonicalJson(targets), signer));
     snapshotMeta.push(["targets.json", '{"version":1}']);
-    const binExpires = expiresIn(now, payload.expiration.bins);
-    for (const name of bins.names()) {
-      const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires: binExpires }, []);
-      docs.push(this.#signed(name, 1, binExpires, text, signer));
-      snapshotMeta.push([`${name}.json`, '{"version":1}']);
+    const newSessions = { ...sessions };
+    const roleDocs: { name: string; days: number; online: boolean }[] = bins
+      ? bins.names().map((name) => ({ name, days: payload.expiration.bins, online: true }))
+      : delegations.roles!.map((r) => ({ name: r.name, days: expirePolicy(r), online: isOnlineRole(r, onlineId) }));
+    for (const { name, days, online } of roleDocs) {
+      const expires = expiresIn(now, days);
+      if (online) {
+        const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires }, []);
+        docs.push(this.#signed(name, 1, expires, text, signer));
+        snapshotMeta.push([`${name}.json`, '{"version":1}']);
+      } else {
+        // Offline-key role: v1 waits for its signers; snapshot lists it once signed.
+        const signed: TargetsSigned = { _type: "targets", spec_version: SPEC_VERSION, version: 1, expires, targets: {} };
+        newSessions[name] = { role: name, kind: "delegation", taskId: "", metadata: { signed, signatures: [] }, createdAt: now.toISOString(), tasks: [] };
+      }
     }
     const snapshotDoc = this.#snapshotDoc(1, expiresIn(now, payload.expiration.snapshot), snapshotMeta, signer);
     docs.push(snapshotDoc);
@@ -296,7 +341,7 @@ export class Repository {
       expectedHeads: Object.fromEntries(docs.map((d) => [d.role, 0])),
       documents: docs,
       tasks: [{ id: record.taskId, state: "SUCCESS", result: taskResult("bootstrap", true, "Bootstrap finished", { bootstrap: "Bootstrap Finished" }, now) }],
-      settings: { [SETTINGS_KEY]: settings, [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId }, [BOOTSTRAP_PAYLOAD_KEY]: undefined },
+      settings: { [SETTINGS_KEY]: settings, [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId }, [BOOTSTRAP_PAYLOAD_KEY]: undefined, [SESSIONS_KEY]: newSessions },
     };
     return { publication, settings };
   }
@@ -397,9 +442,20 @@ export class Repository {
     return { taskId };
   }
 
+  /** The targets role an artifact path belongs to; "" when no delegation covers it (reported as an invalid path). */
   #roleForPath(st: PublishedState, path: string): string {
-    if (!st.bins) throw new StateError("this repository has no hash bins");
-    return st.bins.binForPath(path);
+    if (st.bins) return st.bins.binForPath(path);
+    return firstRoleForPath(st.targets.delegations?.roles ?? [], path)?.name ?? "";
+  }
+
+  #delegatedRole(st: PublishedState, role: string): DelegatedRole | undefined {
+    return st.targets.delegations?.roles?.find((r) => r.name === role);
+  }
+
+  /** A delegated role whose keys are offline: its new versions go through a signing session. */
+  #isOfflineRole(st: PublishedState, role: string): boolean {
+    const r = this.#delegatedRole(st, role);
+    return r !== undefined && !isOnlineRole(r, st.settings.onlineKeyId);
   }
 
   // ------------------------------------------------------------ signing sessions
@@ -416,6 +472,7 @@ export class Repository {
     const out: Record<string, unknown> = {};
     for (const name of names) out[name] = sessions[name]!.metadata;
     if (this.#state && sessions.root) out.trusted_root = this.#state.root;
+    if (this.#state && names.some((n) => n !== "root")) out.trusted_targets = (await this.#store.getLatestDocument("targets")) ? JSON.parse(new TextDecoder().decode((await this.#store.getLatestDocument("targets"))!.bytes)) : undefined;
     return out;
   }
 
@@ -431,10 +488,13 @@ export class Repository {
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "delete_sign_metadata", state: "PENDING" });
     void this.#runTask(taskId, "delete_sign_metadata", async () => {
-      return this.#store.withLock("signing", async () => {
+      return this.#store.withLock("publisher", async () => {
         const sessions = await this.#sessions();
         const session = sessions[role];
         if (!session) return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
+        if (session.kind === "delegation") {
+          return { ok: false, message: "Metadata sign delete failed", error: `${role} holds accepted artifact changes; it cannot be cancelled, only signed` };
+        }
         delete sessions[role];
         const settings: Record<string, unknown> = { [SESSIONS_KEY]: sessions };
         const tasks: TaskUpdate[] = [];
@@ -467,23 +527,41 @@ export class Repository {
     }
   }
 
+  /**
+   * Add one signature to a pending document; publish it the moment its
+   * thresholds are met. Every session change happens under the publisher lock:
+   * the publisher itself updates delegated roles' sessions.
+   */
   async #processSign(role: string, signature: { keyid: string; sig: string }) {
-    return this.#store.withLock("signing", async () => {
+    return this.#store.withLock("publisher", async () => {
       const sessions = await this.#sessions();
       const session = sessions[role];
       if (!session) return { ok: false, message: "Signature Failed", error: `No signatures pending for ${role}` };
       const meta = session.metadata;
-      const trusted = session.kind === "root_update" ? this.#state?.root : undefined;
-      const allowed = new Set([...meta.signed.roles.root.keyids, ...(trusted?.signed.roles.root.keyids ?? [])]);
-      const keys = { ...(trusted?.signed.keys ?? {}), ...meta.signed.keys };
-      const check = verifyRole(utf8(canonicalJson(meta.signed)), [signature], keys, { keyids: allowed.has(signature.keyid) ? [signature.keyid] : [], threshold: 1 });
-      if (!check.verified) return { ok: false, message: "Signature Failed", error: "Invalid signature" };
-      meta.signatures = [...meta.signatures.filter((s) => s.keyid !== signature.keyid), { keyid: signature.keyid, sig: signature.sig }];
-      const complete = this.#rootComplete(meta, trusted);
       const version = meta.signed.version;
+      let keys: Record<string, KeyJSON>;
+      let allowed: Set<string>;
+      let delegated: DelegatedRole | undefined;
+      const trusted = session.kind === "root_update" ? this.#state?.root : undefined;
+      if (session.kind === "delegation") {
+        const st = this.#requireBootstrapped();
+        delegated = this.#delegatedRole(st, role);
+        if (!delegated) return { ok: false, message: "Signature Failed", error: `${role} is no longer a delegated role` };
+        keys = st.targets.delegations!.keys;
+        allowed = new Set(delegated.keyids);
+      } else {
+        keys = { ...(trusted?.signed.keys ?? {}), ...meta.signed.keys };
+        allowed = new Set([...meta.signed.roles.root.keyids, ...(trusted?.signed.roles.root.keyids ?? [])]);
+      }
+      const text = utf8(canonicalJson(meta.signed));
+      const check = verifyRole(text, [signature], keys, { keyids: allowed.has(signature.keyid) ? [signature.keyid] : [], threshold: 1 });
+      if (!check.verified) return { ok: false, message: "Signature Failed", error: "Invalid signature" };
+      meta.signatures = [...meta.signatures.filter((s: { keyid: string }) => s.keyid !== signature.keyid), { keyid: signature.keyid, sig: signature.sig }];
+      const complete = delegated ? verifyRole(text, meta.signatures, keys, delegated).verified : this.#rootComplete(meta, trusted);
       if (!complete) {
         await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
-        return { ok: true, message: "Signature Processed", details: session.kind === "bootstrap" ? { bootstrap: `Root v${version} is pending signatures` } : { update: `Root v${version} is pending signatures` } };
+        const pending = `${role === "root" ? "Root" : role} v${version} is pending signatures`;
+        return { ok: true, message: "Signature Processed", details: session.kind === "bootstrap" ? { bootstrap: pending } : { update: pending } };
       }
       delete sessions[role];
       if (session.kind === "bootstrap") {
@@ -492,12 +570,16 @@ export class Repository {
         const record: BootstrapRecord = { state: "pre", taskId: session.taskId };
         await this.#store.setSettings({ [SESSIONS_KEY]: sessions, [BOOTSTRAP_KEY]: record, [BOOTSTRAP_PAYLOAD_KEY]: payload });
         this.#bootstrap = record;
-        await this.#runBootstrap();
+        await this.#runBootstrapLocked();
         if (!this.#state) return { ok: false, message: "Signature Failed", error: "the bootstrap failed after the last signature; see the bootstrap task" };
         return { ok: true, message: "Signature Processed", details: { bootstrap: "Bootstrap Finished" } };
       }
-      await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
-      await this.#publishRoot(meta, session.taskId);
+      if (session.kind === "delegation") {
+        await this.#publishLocked([], new Set(), { signedRole: session, sessions });
+        return { ok: true, message: "Signature Processed", details: { update: `Role ${role} signing complete` } };
+      }
+      const tasks: TaskUpdate[] = [{ id: session.taskId, state: "SUCCESS", result: taskResult("metadata_update", true, "Metadata Update Processed", { role: "root" }, this.#now()) }];
+      await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta, tasks, sessions });
       return { ok: true, message: "Signature Processed", details: { update: "Metadata update finished" } };
     });
   }
@@ -543,39 +625,37 @@ export class Repository {
     }
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "metadata_update", state: "PENDING" });
-    void this.#runTask(taskId, "metadata_update", async () => {
-      if (this.#rootComplete(meta, st.root)) {
-        await this.#publishRoot(meta, null);
-        return { ok: true, message: "Metadata Update Processed", details: { role: "root" } };
-      }
-      await this.#store.withLock("signing", async () => {
+    void this.#runTask(taskId, "metadata_update", () =>
+      this.#store.withLock("publisher", async () => {
+        if (this.#rootComplete(meta, st.root)) {
+          await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta });
+          return { ok: true, message: "Metadata Update Processed", details: { role: "root" } };
+        }
         const sessions = await this.#sessions();
         sessions.root = { role: "root", kind: "root_update", taskId, metadata: meta, createdAt: this.#now().toISOString() };
         await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
-      });
-      return { ok: true, message: "Metadata Update Processed", details: { update: `Root v${meta.signed.version} is pending signatures` } };
-    });
+        return { ok: true, message: "Metadata Update Processed", details: { update: `Root v${meta.signed.version} is pending signatures` } };
+      }),
+    );
     return { taskId };
   }
 
-  /** Publish root N+1 with whatever is pending; a new online key re-signs every online role in the same batch. */
-  async #publishRoot(meta: Metadata<RootSigned>, sessionTaskId: string | null): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#store.withLock("publisher", async () => {
-          const changes = await this.#takeBatch();
-          const extraTasks: TaskUpdate[] = sessionTaskId
-            ? [{ id: sessionTaskId, state: "SUCCESS", result: taskResult("metadata_update", true, "Metadata Update Processed", { role: "root" }, this.#now()) }]
-            : [];
-          await this.#publish(changes, new Set(this.#requestedBumps), { root: meta, tasks: extraTasks });
-          this.#requestedBumps.clear();
-        });
-        this.#wake();
-        return;
-      } catch (err) {
-        if (!(err instanceof StoreConflictError) || attempt >= 3) throw err;
-        await this.open();
-      }
+  #drainBumps(): Set<string> {
+    const bumps = new Set(this.#requestedBumps);
+    this.#requestedBumps.clear();
+    return bumps;
+  }
+
+  /** #publish for callers that already hold the publisher lock; reloads state after a conflict. */
+  async #publishLocked(changes: ChangeRecord[], bumps: Set<string>, extra: PublishExtra): Promise<BatchOutcome> {
+    try {
+      const outcome = await this.#publish(changes, bumps, extra);
+      this.#wake();
+      return outcome;
+    } catch (err) {
+      for (const b of bumps) this.#requestedBumps.add(b);
+      if (err instanceof StoreConflictError) await this.open();
+      throw err;
     }
   }
 
@@ -587,7 +667,7 @@ export class Repository {
     const all = ["targets", "snapshot", "timestamp", ...(st.bins ? ["bins"] : [])];
     const chosen = roles.length === 0 ? all : roles;
     chosen.forEach((r, i) => {
-      if (!all.includes(r) && !st.bins?.isBin(r)) throw ValidationError.at(["body", "roles", i], `"${r}" is not an online role (online roles: ${all.join(", ")}, or a bin name)`);
+      if (!all.includes(r) && !st.bins?.isBin(r) && !this.#delegatedRole(st, r)) throw ValidationError.at(["body", "roles", i], `"${r}" is not an online role (online roles: ${all.join(", ")}, a bin name or a delegated role)`);
     });
     const taskId = newTaskId();
     await this.#store.accept({ id: taskId, name: "force_online_metadata_update", state: "PENDING" }, chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })), false);
@@ -650,20 +730,10 @@ export class Repository {
     if (!this.#state) return { changes: 0, documents: 0, timestampVersion: null };
     return this.#store.withLock("publisher", async () => {
       const changes = await this.#takeBatch();
-      const bumps = new Set(this.#requestedBumps);
-      if (changes.length === 0 && bumps.size === 0) return { changes: 0, documents: 0, timestampVersion: null };
-      this.#requestedBumps.clear();
-      try {
-        return await this.#publish(changes, bumps);
-      } catch (err) {
-        for (const b of bumps) this.#requestedBumps.add(b);
-        if (err instanceof StoreConflictError) {
-          // Someone else published in between (another replica): reload and let the caller retry.
-          this.#log.warn("publish conflict, reloading published state", { error: err.message });
-          await this.open();
-        }
-        throw err;
-      }
+      if (changes.length === 0 && this.#requestedBumps.size === 0) return { changes: 0, documents: 0, timestampVersion: null };
+      // A conflict means someone else published in between (another replica):
+      // #publishLocked reloads, and the publisher loop retries.
+      return this.#publishLocked(changes, this.#drainBumps(), {});
     });
   }
 
@@ -701,30 +771,41 @@ export class Repository {
     return [role];
   }
 
-  async #publish(changes: ChangeRecord[], bumps: Set<string>, extra: { root?: Metadata<RootSigned>; tasks?: TaskUpdate[] } = {}): Promise<BatchOutcome> {
+  async #publish(changes: ChangeRecord[], bumps: Set<string>, extra: PublishExtra = {}): Promise<BatchOutcome> {
     const prev = this.#state!;
     const now = this.#now();
     let st = prev;
-    const rootDocs: DocumentRecord[] = [];
+    const firstDocs: DocumentRecord[] = [];
     if (extra.root) {
       // Root rotation: root N+1 first; if the online key changed, every online
       // role is re-signed with the new key in this same batch and the old key
       // is no longer used.
       const root = extra.root;
       const onlineId = root.signed.roles.timestamp.keyids[0]!;
+      const oldId = st.settings.onlineKeyId;
       let settings = st.settings;
       let targets = st.targets;
-      if (onlineId !== st.settings.onlineKeyId) {
+      if (onlineId !== oldId) {
         settings = { ...settings, onlineKeyId: onlineId };
         const key = root.signed.keys[onlineId]!;
-        const sr = targets.delegations?.succinct_roles;
-        if (sr) targets = { ...targets, delegations: { ...targets.delegations!, keys: { [onlineId]: key }, succinct_roles: { ...sr, keyids: [onlineId] } } };
+        const d = targets.delegations;
+        if (d?.succinct_roles) {
+          targets = { ...targets, delegations: { ...d, keys: { [onlineId]: key }, succinct_roles: { ...d.succinct_roles, keyids: [onlineId] } } };
+        } else if (d?.roles) {
+          const keys = { ...d.keys, [onlineId]: key };
+          delete keys[oldId];
+          const roles = d.roles.map((r) => (isOnlineRole(r, oldId) ? { ...r, keyids: [onlineId] } : r));
+          targets = { ...targets, delegations: { ...d, keys, roles } };
+          for (const r of roles) if (isOnlineRole(r, onlineId)) bumps.add(r.name);
+        }
         for (const r of ["targets", "snapshot", "timestamp", "bins"]) bumps.add(r);
       }
       st = { ...st, root, settings, targets };
-      rootDocs.push(this.#record("root", root.signed.version, root.signed.expires, serializeEnvelope(canonicalJson(root.signed), root.signatures)));
+      firstDocs.push(this.#record("root", root.signed.version, root.signed.expires, serializeEnvelope(canonicalJson(root.signed), root.signatures)));
     }
     const signer = this.#onlineSigner(st);
+    const sessions = extra.sessions ?? (st.bins ? {} : await this.#sessions());
+    let sessionsChanged = extra.sessions !== undefined;
     const working = new Map<string, Map<string, string>>();
     const outcomes = new Map<string, TaskOutcome>();
     const touched = new Set<string>();
@@ -734,7 +815,9 @@ export class Repository {
     const workingFor = async (role: string): Promise<Map<string, string>> => {
       let w = working.get(role);
       if (!w) {
-        w = new Map(await this.#roleEntries(role, st.heads.get(role)?.version ?? 0));
+        // An offline role with a pending version builds on that version.
+        const pending = sessions[role]?.kind === "delegation" ? sessions[role]!.metadata.signed.targets as Record<string, unknown> : undefined;
+        w = pending ? new Map(Object.entries(pending).map(([p, info]) => [p, canonicalJson(info)])) : new Map(await this.#roleEntries(role, st.heads.get(role)?.version ?? 0));
         working.set(role, w);
       }
       return w;
@@ -742,8 +825,14 @@ export class Repository {
 
     for (const c of changes) {
       let t = outcomes.get(c.taskId);
-      if (!t) outcomes.set(c.taskId, (t = { kinds: new Set(), added: [], deleted: [], notFound: [], roles: new Set(), bumped: [] }));
+      if (!t) outcomes.set(c.taskId, (t = { kinds: new Set(), added: [], deleted: [], notFound: [], invalid: [], roles: new Set(), bumped: [] }));
       t.kinds.add(c.kind === "bump" && c.role === "" ? "marker" : c.kind);
+      if (c.kind !== "bump" && (c.role === "" || (!st.bins && !this.#delegatedRole(st, c.role)))) {
+        // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
+        if (c.kind === "add") t.invalid.push(c.path);
+        else t.notFound.push(c.path);
+        continue;
+      }
       if (c.kind === "add") {
         const w = await workingFor(c.role);
         if (w.get(c.path) !== c.fragment) {
@@ -770,21 +859,39 @@ export class Repository {
     // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
     const targetRoles = new Set<string>();
     for (const r of [...touched, ...forced]) if (r !== "snapshot" && r !== "timestamp" && r !== "root") targetRoles.add(r);
-    const writeSnapshot = targetRoles.size > 0 || forced.has("snapshot");
+    const offlineRoles = new Set([...targetRoles].filter((r) => this.#isOfflineRole(st, r)));
+    const signedRole = extra.signedRole;
+    const writeSnapshot = targetRoles.size > offlineRoles.size || forced.has("snapshot") || signedRole !== undefined;
     const writeTimestamp = writeSnapshot || forced.has("timestamp");
 
-    const docs: DocumentRecord[] = [...rootDocs];
+    const docs: DocumentRecord[] = [...firstDocs];
     const expectedHeads: Record<string, number> = {};
-    if (rootDocs.length > 0) expectedHeads.root = prev.root.signed.version;
+    if (extra.root) expectedHeads.root = prev.root.signed.version;
     const newSnapshotMeta = writeSnapshot ? new Map(st.snapshotMeta) : st.snapshotMeta;
     const newEntries = new Map<string, RoleEntries>();
+    const upsert = new Map<string, { role: string; fragment: string }>();
+    const removed = new Set<string>();
     let newTargets: TargetsSigned | undefined;
     const exp = st.settings.expiration;
+
+    if (signedRole) {
+      // An offline role's signing session completed: publish exactly what was signed.
+      const role = signedRole.role;
+      const signed = signedRole.metadata.signed as TargetsSigned;
+      const head = st.heads.get(role)?.version ?? 0;
+      if (signed.version !== head + 1) throw new Error(`${role} v${signed.version} no longer follows the published v${head}`);
+      expectedHeads[role] = head;
+      docs.push(this.#record(role, signed.version, signed.expires, serializeEnvelope(canonicalJson(signed), signedRole.metadata.signatures)));
+      newSnapshotMeta.set(`${role}.json`, `{"version":${signed.version}}`);
+      const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
+      for (const row of await this.#roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
+      for (const [path, fragment] of entries) upsert.set(path, { role, fragment });
+      newEntries.set(role, { version: signed.version, entries });
+    }
 
     for (const role of [...targetRoles].sort()) {
       const head = st.heads.get(role)?.version ?? 0;
       const version = head + 1;
-      expectedHeads[role] = head;
       let text: string;
       let expires: string;
       if (role === "targets") {
@@ -793,11 +900,28 @@ export class Repository {
         text = canonicalJson(newTargets);
       } else {
         expires = expiresIn(now, this.#expiryDaysFor(st, role));
-        const entries = working.get(role) ?? (await this.#roleEntries(role, head));
+        const entries = working.get(role) ?? (await workingFor(role));
+        if (offlineRoles.has(role)) {
+          // Offline keys sign this role: park the new version in its signing
+          // session; its tasks finish when the signers are done.
+          // A re-sign request for a role already waiting for signers keeps the
+          // pending version (and the signatures it has collected).
+          if (!touched.has(role) && sessions[role]?.kind === "delegation") continue;
+          const targets = Object.fromEntries([...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([p, f]) => [p, JSON.parse(f)]));
+          const old = sessions[role];
+          sessions[role] = {
+            role, kind: "delegation", taskId: "", createdAt: now.toISOString(),
+            metadata: { signed: { _type: "targets", spec_version: SPEC_VERSION, version, expires, targets }, signatures: [] },
+            tasks: old?.tasks ?? [],
+          };
+          sessionsChanged = true;
+          continue;
+        }
         // Every entry is already canonical; assemble the document from fragments.
         text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [...entries]);
         newEntries.set(role, { version, entries });
       }
+      expectedHeads[role] = head;
       docs.push(this.#signed(role, version, expires, text, signer));
       newSnapshotMeta.set(`${role}.json`, `{"version":${version}}`);
     }
@@ -816,12 +940,10 @@ export class Repository {
       docs.push(this.#timestampDoc(head + 1, expiresIn(now, exp.timestamp), snapshotDoc, signer));
     }
 
-    // Final state of every path this batch changed.
-    const upsert = new Map<string, { role: string; fragment: string }>();
-    const removed = new Set<string>();
+    // Final published state of every path this batch changed (offline roles wait for their signers).
     for (const c of changes) {
-      if (c.kind === "bump") continue;
-      const fragment = working.get(c.role)?.get(c.path);
+      if (c.kind === "bump" || offlineRoles.has(c.role) || !working.has(c.role)) continue;
+      const fragment = working.get(c.role)!.get(c.path);
       if (fragment !== undefined) {
         upsert.set(c.path, { role: c.role, fragment });
         removed.delete(c.path);
@@ -831,10 +953,19 @@ export class Repository {
       }
     }
 
-    const tasks: TaskUpdate[] = [...(extra.tasks ?? [])];
+    const tasks: TaskUpdate[] = [...(extra.tasks ?? []), ...(signedRole?.tasks ?? [])];
     for (const [id, t] of outcomes) {
       const result = this.#resultFor(t, now);
-      tasks.push({ id, state: result.status ? "SUCCESS" : "ERRORED", result });
+      const waitingOn = [...t.roles].filter((r) => offlineRoles.has(r));
+      if (waitingOn.length > 0) {
+        // Finished only when the offline role is signed and published.
+        const final: TaskUpdate = { id, state: result.status ? "SUCCESS" : "ERRORED", result };
+        for (const r of waitingOn) sessions[r]!.tasks = [...(sessions[r]!.tasks ?? []).filter((x) => x.id !== id), final];
+        const pending = waitingOn.map((r) => `${r} v${sessions[r]!.metadata.signed.version} is pending signatures`).join("; ");
+        tasks.push({ id, state: "RUNNING", result: taskResult(result.task, true, "Waiting for signatures", { ...(result.details ?? {}), update: pending }, now) });
+      } else {
+        tasks.push({ id, state: result.status ? "SUCCESS" : "ERRORED", result });
+      }
     }
 
     const publication: Publication = {
@@ -844,7 +975,10 @@ export class Repository {
       consumedChanges: changes.map((c) => c.id),
       tasks,
     };
-    if (st.settings !== prev.settings) publication.settings = { [SETTINGS_KEY]: st.settings };
+    const settingsOut: Record<string, unknown> = {};
+    if (st.settings !== prev.settings) settingsOut[SETTINGS_KEY] = st.settings;
+    if (sessionsChanged) settingsOut[SESSIONS_KEY] = sessions;
+    if (Object.keys(settingsOut).length > 0) publication.settings = settingsOut;
     await this.#store.commitPublication(publication);
 
     // Committed: only now does the in-memory view move forward.
@@ -860,13 +994,16 @@ export class Repository {
 
   #expiryDaysFor(st: PublishedState, role: string): number {
     if (st.bins?.isBin(role)) return st.settings.expiration.bins;
+    const delegated = this.#delegatedRole(st, role);
+    if (delegated) return expirePolicy(delegated);
     return st.settings.expiration[role as ExpiringRole] ?? st.settings.expiration.bins;
   }
 
   #resultFor(t: TaskOutcome, now: Date) {
     const roles = [...t.roles].sort();
     if (t.kinds.has("add")) {
-      return taskResult("add_artifacts", true, "Artifact(s) Added", { added_artifacts: t.added, invalid_paths: [], artifact_roles: roles }, now);
+      const ok = t.added.length > 0;
+      return taskResult("add_artifacts", ok, ok ? "Artifact(s) Added" : "Artifact(s) Not Added", { added_artifacts: t.added, invalid_paths: t.invalid, artifact_roles: roles }, now);
     }
     if (t.kinds.has("remove")) {
       const ok = t.deleted.length > 0;

@@ -7,3 +7,4 @@ export * from "./metadata.ts";
 export * from "./verify.ts";
 export * from "./bins.ts";
 export * from "./document.ts";
+export * from "./delegation.ts";
