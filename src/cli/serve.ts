@@ -24,7 +24,8 @@ export async function runUntilSignal(app: App, log: Logger, before?: (running: R
     // Printed once, to stdout only (never to the log): only its hash is stored.
     console.log(`\nAdmin API token (shown once, store it now):\n\n  ${running.generatedToken}\n\nUse it as: Authorization: Bearer <token>\n`);
   }
-  log.info(`tufbox ${VERSION} listening on ${running.url}`, { metadata: `${running.url}/metadata/`, api: `${running.url}/api/v1/`, bootstrapped: app.repo.bootstrapped });
+  // Always on stdout, whatever the log level: scripts and supervisors wait for this line.
+  console.log(`tufbox ${VERSION} listening on ${running.url} (metadata: ${running.url}/metadata/, API: ${running.url}/api/v1/)`);
   if (!app.repo.bootstrapped) log.warn("repository not bootstrapped yet: POST a ceremony payload to /api/v1/bootstrap (RSTUF CLI: rstuf admin send bootstrap)");
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

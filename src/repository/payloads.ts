@@ -84,11 +84,12 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
     }
   }
   const list = required(d, "roles", loc);
+  if (opts.namesOnly && d.keys !== undefined && Object.keys(d.keys as object).length > 0) fail([...loc, "keys"], "delete takes role names only");
   if (!Array.isArray(list) || list.length === 0) fail([...loc, "roles"], "Input should be a non-empty list", "list_type");
   const names = new Set<string>();
   const roles = list.map((item, i): DelegatedRole => {
     const rl: Loc = [...loc, "roles", i];
-    const r = asObject(item, rl, DELEGATED_ROLE_KEYS);
+    const r = asObject(item, rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
     const name = required(r, "name", rl);
     if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
     if (["root", "targets", "snapshot", "timestamp"].includes(name) || name.startsWith("bins-")) fail([...rl, "name"], `"${name}" is reserved`);

@@ -24,11 +24,13 @@ import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type ExpiringRole, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
-import { EXPIRE_POLICY, type AddArtifactsPayload, type BootstrapPayload, type RemoveArtifactsPayload } from "./payloads.ts";
+import { EXPIRE_POLICY, type AddArtifactsPayload, type BootstrapPayload, type DelegationsInput, type RemoveArtifactsPayload } from "./payloads.ts";
 
 export interface PublishedFile {
   name: string;
   bytes: Uint8Array;
+  /** hex sha256 of bytes, when known */
+  sha256?: string;
 }
 
 /** Where published files go (the in-memory metadata the HTTP server serves). */
@@ -66,6 +68,7 @@ export function alreadyBootstrapped(state: string): string {
 
 const BOOTSTRAP_PAYLOAD_KEY = "bootstrap_payload";
 const SESSIONS_KEY = "signing_sessions";
+const DELETED_ROLES_KEY = "deleted_roles";
 
 /** A document waiting for offline signatures (DESIGN.md "Signing sessions"). */
 export interface SigningSession {
@@ -102,6 +105,8 @@ interface PublishExtra {
   tasks?: TaskUpdate[];
   /** the signing sessions as the caller changed them (written with the batch) */
   sessions?: Record<string, SigningSession>;
+  /** a change of custom delegations: new targets delegations, roles to (re)publish, roles deleted */
+  delegations?: { delegations: Delegations; publish: string[]; deleted: string[] };
 }
 
 interface TaskOutcome {
@@ -201,10 +206,12 @@ export class Repository {
     this.#sink.publish(files);
   }
 
+  /** The names a document is served under; the digest travels along so the server does not hash again. */
   #filesFor(doc: DocumentRecord): PublishedFile[] {
-    if (doc.role === "timestamp") return [{ name: "timestamp.json", bytes: doc.bytes }];
-    const files = [{ name: `${doc.version}.${doc.role}.json`, bytes: doc.bytes }];
-    if (doc.role === "root") files.push({ name: "root.json", bytes: doc.bytes });
+    const file = (name: string): PublishedFile => ({ name, bytes: doc.bytes, sha256: doc.sha256 });
+    if (doc.role === "timestamp") return [file("timestamp.json")];
+    const files = [file(`${doc.version}.${doc.role}.json`)];
+    if (doc.role === "root") files.push(file("root.json"));
     return files;
   }
 
@@ -659,6 +666,68 @@ export class Repository {
     }
   }
 
+  // ------------------------------------------------------------ delegations
+
+  /**
+   * POST/PUT /api/v1/delegations and /delegations/delete. Each role succeeds or
+   * fails on its own (details.failed_roles); a deleted name is never reused.
+   */
+  async acceptDelegations(op: "add" | "update" | "delete", input: DelegationsInput): Promise<{ taskId: string }> {
+    const st = this.#requireBootstrapped();
+    if (st.bins) throw new StateError("this repository uses hash bins; custom delegations cannot be changed");
+    const taskId = newTaskId();
+    await this.#store.createTask({ id: taskId, name: "metadata_delegation", state: "PENDING" });
+    void this.#runTask(taskId, "metadata_delegation", () =>
+      this.#store.withLock("publisher", async () => {
+        const cur = this.#state!;
+        const onlineId = cur.settings.onlineKeyId;
+        const deletedBefore = (await this.#store.getSetting<string[]>(DELETED_ROLES_KEY)) ?? [];
+        const roles = [...(cur.targets.delegations?.roles ?? [])];
+        const keys = { ...(cur.targets.delegations?.keys ?? {}), ...input.keys };
+        const done: string[] = [];
+        const failed: { role: string; reason: string }[] = [];
+        const publish: string[] = [];
+        const deleted: string[] = [];
+        for (const r of input.roles) {
+          const at = roles.findIndex((x) => x.name === r.name);
+          const role = r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r;
+          if (op === "add") {
+            if (at >= 0) failed.push({ role: r.name, reason: "role already exists" });
+            else if (deletedBefore.includes(r.name)) failed.push({ role: r.name, reason: "role name was deleted before and cannot be reused" });
+            else {
+              roles.push(role);
+              publish.push(r.name);
+              done.push(r.name);
+            }
+          } else if (at < 0) {
+            failed.push({ role: r.name, reason: "role does not exist" });
+          } else if (op === "update") {
+            roles[at] = role;
+            publish.push(r.name);
+            done.push(r.name);
+          } else {
+            roles.splice(at, 1);
+            deleted.push(r.name);
+            done.push(r.name);
+          }
+        }
+        if (done.length === 0) return { ok: false, message: "Metadata Delegation Failed", details: { delegated_roles: [], failed_roles: failed } };
+        // Keep only keys some role (or the online key) still uses.
+        const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
+        for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
+        for (const r of roles) for (const k of r.keyids) if (!keys[k]) return { ok: false, message: "Metadata Delegation Failed", details: { delegated_roles: [], failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }] } };
+        const settingsTasks: TaskUpdate[] = [];
+        await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), {
+          delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
+          tasks: settingsTasks,
+        });
+        if (deleted.length > 0) await this.#store.setSettings({ [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] });
+        return { ok: true, message: "Metadata Delegation Processed", details: { delegated_roles: done, failed_roles: failed } };
+      }),
+    );
+    return { taskId };
+  }
+
   // ------------------------------------------------------------ forced bumps and settings
 
   /** POST /api/v1/metadata/online: new versions of online roles (empty = all), durably queued. */
@@ -806,6 +875,16 @@ export class Repository {
     const signer = this.#onlineSigner(st);
     const sessions = extra.sessions ?? (st.bins ? {} : await this.#sessions());
     let sessionsChanged = extra.sessions !== undefined;
+    const deletedRoles = extra.delegations?.deleted ?? [];
+    if (extra.delegations) {
+      st = { ...st, targets: { ...st.targets, delegations: extra.delegations.delegations } };
+      bumps.add("targets");
+      for (const r of extra.delegations.publish) bumps.add(r);
+      for (const r of deletedRoles) {
+        delete sessions[r];
+        sessionsChanged = true;
+      }
+    }
     const working = new Map<string, Map<string, string>>();
     const outcomes = new Map<string, TaskOutcome>();
     const touched = new Set<string>();
@@ -861,7 +940,7 @@ export class Repository {
     for (const r of [...touched, ...forced]) if (r !== "snapshot" && r !== "timestamp" && r !== "root") targetRoles.add(r);
     const offlineRoles = new Set([...targetRoles].filter((r) => this.#isOfflineRole(st, r)));
     const signedRole = extra.signedRole;
-    const writeSnapshot = targetRoles.size > offlineRoles.size || forced.has("snapshot") || signedRole !== undefined;
+    const writeSnapshot = targetRoles.size > offlineRoles.size || forced.has("snapshot") || signedRole !== undefined || deletedRoles.length > 0;
     const writeTimestamp = writeSnapshot || forced.has("timestamp");
 
     const docs: DocumentRecord[] = [...firstDocs];
@@ -873,6 +952,14 @@ export class Repository {
     const removed = new Set<string>();
     let newTargets: TargetsSigned | undefined;
     const exp = st.settings.expiration;
+
+    for (const role of deletedRoles) {
+      // A deleted role's artifacts leave the repository with it. Its snapshot
+      // entry stays: clients reject a snapshot that drops a file the previous
+      // one listed (spec 5.5.5); targets no longer delegates to it.
+      for (const [path] of await this.#roleEntries(role, st.heads.get(role)?.version ?? 0)) removed.add(path);
+      this.#entries.delete(role);
+    }
 
     if (signedRole) {
       // An offline role's signing session completed: publish exactly what was signed.

@@ -36,7 +36,7 @@ describe("custom delegations", () => {
   test("bootstrap publishes the online role and parks the offline one for signing", async () => {
     expect((await fetch(`${server.url}/metadata/1.nightly.json`)).status).toBe(200);
     expect((await fetch(`${server.url}/metadata/1.releases.json`)).status).toBe(404);
-    const targets = await (await fetch(`${server.url}/metadata/1.targets.json`)).json();
+    const targets: any = await (await fetch(`${server.url}/metadata/1.targets.json`)).json();
     const roles = targets.signed.delegations.roles;
     expect(roles.map((r: any) => r.name)).toEqual(["nightly", "releases"]);
     const online = server.app.repo.settings!.onlineKeyId;
@@ -72,7 +72,7 @@ describe("custom delegations", () => {
   test("signing the offline role publishes it and finishes the waiting task", async () => {
     const pending = (await server.api("GET", "/api/v1/metadata/sign")).body.data.metadata.releases;
     const { pem, keyid } = fixtureKey("offline-ed25519");
-    const delegationKeys = (await (await fetch(`${server.url}/metadata/1.targets.json`)).json()).signed.delegations.keys;
+    const delegationKeys = ((await (await fetch(`${server.url}/metadata/1.targets.json`)).json()) as any).signed.delegations.keys;
     const signer = signerFromPem(pem, { keyJSON: delegationKeys[keyid], keyid });
     const r = await server.api("POST", "/api/v1/metadata/sign", { role: "releases", signature: { keyid, sig: signer.sign(utf8(canonicalJson(pending.signed))) } });
     const t = await server.waitTask(r.body.data.task_id);
@@ -99,5 +99,53 @@ describe("custom delegations", () => {
     const sig = signerFromPem(pem).sign(utf8(canonicalJson(pending.signed)));
     const r = await server.api("POST", "/api/v1/metadata/sign", { role: "releases", signature: { keyid, sig } });
     expect((await server.waitTask(r.body.data.task_id)).result.error).toBe("Invalid signature");
+  });
+
+  test("delegations can be added, updated and deleted; a deleted name is never reused", async () => {
+    const add = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "beta", terminating: true, keyids: [], threshold: 1, paths: ["beta/*"], "x-rstuf-expire-policy": 3 }, { name: "nightly", terminating: true, keyids: [], threshold: 1, paths: ["x/*"] }] } });
+    expect(add.status).toBe(202);
+    expect(add.body.message).toBe("Metadata delegation add accepted.");
+    const t = await server.waitTask(add.body.data.task_id);
+    expect(t.state).toBe("SUCCESS");
+    expect(t.result.task).toBe("metadata_delegation");
+    expect(t.result.details).toEqual({ delegated_roles: ["beta"], failed_roles: [{ role: "nightly", reason: "role already exists" }] });
+    expect((await fetch(`${server.url}/metadata/1.beta.json`)).status).toBe(200);
+    const b = await server.api("POST", "/api/v1/artifacts", { artifacts: [item("beta/one.bin")] });
+    expect((await server.waitTask(b.body.data.task_id)).result.details.artifact_roles).toEqual(["beta"]);
+
+    const upd = await server.api("PUT", "/api/v1/delegations/", { delegations: { roles: [{ name: "beta", terminating: false, keyids: [], threshold: 1, paths: ["beta/*", "beta/*/*"] }] } });
+    expect(upd.body.message).toBe("Metadata delegation update accepted.");
+    expect((await server.waitTask(upd.body.data.task_id)).result.details.delegated_roles).toEqual(["beta"]);
+
+    const u = client();
+    await u.refresh();
+    expect((await u.getTargetInfo("beta/one.bin"))?.path).toBe("beta/one.bin");
+
+    const del = await server.api("POST", "/api/v1/delegations/delete", { delegations: { roles: [{ name: "beta" }] } });
+    expect(del.body.message).toBe("Metadata delegation delete accepted.");
+    expect((await server.waitTask(del.body.data.task_id)).result.details).toEqual({ delegated_roles: ["beta"], failed_roles: [] });
+    expect(await server.app.store.getArtifact("beta/one.bin")).toBeUndefined();
+    const u2 = client();
+    await u2.refresh();
+    expect(await u2.getTargetInfo("beta/one.bin")).toBeUndefined();
+    const snapshot: any = await (await fetch(`${server.url}/metadata/${server.app.repo.heads().find((h) => h.role === "snapshot")!.version}.snapshot.json`)).json();
+    // Kept: clients reject a snapshot that drops a previously listed file.
+    expect(Object.keys(snapshot.signed.meta)).toContain("beta.json");
+    const targets: any = await (await fetch(`${server.url}/metadata/${server.app.repo.heads().find((h) => h.role === "targets")!.version}.targets.json`)).json();
+    expect(targets.signed.delegations.roles.map((r: any) => r.name)).not.toContain("beta");
+
+    const again = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "beta", terminating: true, keyids: [], threshold: 1, paths: ["beta/*"] }] } });
+    const ta = await server.waitTask(again.body.data.task_id);
+    expect(ta.state).toBe("ERRORED");
+    expect(ta.result.details.failed_roles[0].reason).toBe("role name was deleted before and cannot be reused");
+  }, 30_000);
+
+  test("delegation payload errors name the field", async () => {
+    const r = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "bad name", paths: ["x/*"] }] } });
+    expect(r.status).toBe(422);
+    expect(r.body.detail[0].loc).toEqual(["body", "delegations", "roles", 0, "name"]);
+    const r2 = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "ok", paths: ["x/*"], path_hash_prefixes: ["ab"] }] } });
+    expect(r2.status).toBe(422);
+    expect(r2.body.detail[0].loc).toEqual(["body", "delegations", "roles", 0]);
   });
 });

@@ -114,7 +114,7 @@ describe("signing sessions and root rotation", () => {
     await server.app.publisher.idle();
 
     const newOnline = update.metadata.root.signed.roles.timestamp.keyids[0];
-    const ts = await (await fetch(`${server.url}/metadata/timestamp.json`)).json();
+    const ts: any = await (await fetch(`${server.url}/metadata/timestamp.json`)).json();
     expect(ts.signatures.map((s: any) => s.keyid)).toEqual([newOnline]);
     const u = client();
     await u.refresh();
@@ -141,7 +141,7 @@ describe("signing sessions and root rotation", () => {
     expect((await server.waitTask(r.body.data.task_id)).result.details).toEqual({ role: "root" });
     expect((await fetch(`${server.url}/metadata/3.root.json`)).status).toBe(200);
     const rsa = update.metadata.root.signed.roles.timestamp.keyids[0];
-    const ts = await (await fetch(`${server.url}/metadata/timestamp.json`)).json();
+    const ts: any = await (await fetch(`${server.url}/metadata/timestamp.json`)).json();
     expect(ts.signatures.map((x: any) => x.keyid)).toEqual([rsa]);
 
     const u = client();

@@ -12,6 +12,7 @@ import { taskRoutes } from "./task.ts";
 import { settingsRoutes } from "./settings.ts";
 import { healthRoutes } from "./health.ts";
 import { metadataRoutes } from "./metadata.ts";
+import { delegationRoutes } from "./delegations.ts";
 import { detail, json } from "./errors.ts";
 
 export function createApi(app: App): (request: Request) => Promise<Response> {
@@ -22,6 +23,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     .use(taskRoutes(app))
     .use(settingsRoutes(app))
     .use(metadataRoutes(app))
+    .use(delegationRoutes(app))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
       return detail(500, "Internal error", "unexpected error");

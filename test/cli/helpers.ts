@@ -1,0 +1,119 @@
+/**
+ * Shared helpers for the offline CLI tests: a scripted Terminal (answers to
+ * prompts, captured output), temporary directories, fixture paths, and
+ * tufbox as a subprocess (`bun src/main.ts …`, stdin not a terminal).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll } from "bun:test";
+import { createPrivateKey } from "node:crypto";
+import type { Terminal } from "../../src/cli/terminal.ts";
+import { publicKeyJSONFor } from "../../src/tuf/signer.ts";
+
+export const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/rstuf/", import.meta.url));
+export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+
+export function fixturePath(rel: string): string {
+  return join(FIXTURES, rel);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function readJson(path: string): any {
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+export function fixtureKeyFile(name: string): string {
+  return fixturePath(`keys/${name}.pem`);
+}
+
+export function fixtureKeyid(name: string): string {
+  return readFileSync(fixturePath(`keys/${name}.keyid`), "utf8").trim();
+}
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed after the test file. */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "tufbox-cli-"));
+  dirs.push(d);
+  return d;
+}
+
+export function writeText(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
+
+export interface TestTerminal {
+  term: Terminal;
+  out: string[];
+  info: string[];
+  asked: string[];
+  /** everything printed, stdout then stderr */
+  text(): string;
+}
+
+/**
+ * A Terminal whose prompts are answered from `answers` (an empty answer takes
+ * the default) and `secrets` (hidden prompts). An unexpected question fails
+ * the test. `env` is empty unless given, so the runner's environment
+ * (TUFBOX_KEY_PASSPHRASE) never leaks in.
+ */
+export function testTerminal(opts: { interactive?: boolean; answers?: string[]; secrets?: string[]; env?: Record<string, string> } = {}): TestTerminal {
+  const out: string[] = [];
+  const info: string[] = [];
+  const asked: string[] = [];
+  const answers = [...(opts.answers ?? [])];
+  const secrets = [...(opts.secrets ?? [])];
+  const term: Terminal = {
+    interactive: opts.interactive ?? false,
+    env: opts.env ?? {},
+    out: (t) => void out.push(t),
+    info: (t) => void info.push(t),
+    ask: async (q, d) => {
+      asked.push(q);
+      const a = answers.shift();
+      if (a === undefined) throw new Error(`unexpected question: ${q}`);
+      return a === "" ? (d ?? "") : a;
+    },
+    askSecret: async (q) => {
+      asked.push(q);
+      const a = secrets.shift();
+      if (a === undefined) throw new Error(`unexpected secret question: ${q}`);
+      return a;
+    },
+  };
+  return { term, out, info, asked, text: () => [...out, ...info].join("\n") };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `bun src/main.ts ARGS` in `cwd` with stdin closed (not a terminal). */
+export async function runCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "TUFBOX_KEY_PASSPHRASE") env[k] = v;
+  const proc = Bun.spawn(["bun", MAIN, ...args], { cwd: opts.cwd, env: { ...env, NO_COLOR: "1", ...opts.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** No JavaScript stack frames in a command's output. */
+export function hasStackTrace(text: string): boolean {
+  return /^\s+at\s/m.test(text) || /\.ts:\d+:\d+/.test(text);
+}
+
+/** Write NAME.pub for a fixture private key (optionally with an explicit keyid / name, as other tools write). */
+export function pubFileFor(fixtureKey: string, path: string, extra: Record<string, unknown> = {}): string {
+  const key = publicKeyJSONFor(createPrivateKey(readFileSync(fixtureKeyFile(fixtureKey), "utf8")));
+  writeFileSync(path, JSON.stringify({ ...key, ...extra }, null, 2));
+  return path;
+}
