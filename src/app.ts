@@ -101,6 +101,7 @@ export async function startApp(app: App): Promise<RunningApp> {
       app.scheduler.stop();
       await http.stop();
       await app.publisher.stop();
+      app.repo.close();
       await app.store.close();
     },
   };

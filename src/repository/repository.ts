@@ -15,11 +15,12 @@ import { expiresIn } from "../tuf/dates.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
 import { SPEC_VERSION, type Delegations, type DelegatedRole, type Metadata, type RootSigned, type TargetsSigned } from "../tuf/metadata.ts";
 import { firstRoleForPath } from "../tuf/delegation.ts";
-import { canonicalTargetsText, serializeEnvelope, signText, type SignedDocument } from "../tuf/document.ts";
+import { canonicalTargetsText, serializeEnvelope } from "../tuf/document.ts";
 import type { Signer } from "../tuf/signer.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { verifyRole } from "../tuf/verify.ts";
 import { OnlineKeys } from "./online-key.ts";
+import { VerifyPool, type VerifyBatch } from "./verify-pool.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type ExpiringRole, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
@@ -132,6 +133,7 @@ export class Repository {
   readonly #entries = new Map<string, RoleEntries>();
   readonly #requestedBumps = new Set<string>();
   readonly #wakeListeners: (() => void)[] = [];
+  readonly #verifier = new VerifyPool();
 
   constructor(opts: RepositoryOptions) {
     this.#store = opts.store;
@@ -159,6 +161,11 @@ export class Repository {
       this.#log.info("resuming an interrupted bootstrap", { task_id: this.#bootstrap.taskId });
       void this.#runBootstrap();
     }
+  }
+
+  /** Stop background helpers (the verification worker). */
+  close(): void {
+    this.#verifier.close();
   }
 
   onWake(listener: () => void): void {
@@ -274,7 +281,8 @@ export class Repository {
       if (!payload) throw new Error("bootstrap payload missing from the store");
       await this.#store.updateTasks([{ id: record.taskId, state: "STARTED", result: null }]);
       const started = performance.now();
-      const { publication, settings } = this.#buildBootstrap(payload, record, now, await this.#sessions());
+      const { publication, settings, verified } = this.#buildBootstrap(payload, record, now, await this.#sessions());
+      await verified;
       await this.#store.commitPublication(publication);
       this.#bootstrap = { state: "finished", taskId: record.taskId };
       this.#state = await loadPublishedState(this.#store, settings);
@@ -290,11 +298,12 @@ export class Repository {
     }
   }
 
-  #buildBootstrap(payload: BootstrapPayload, record: BootstrapRecord, now: Date, sessions: Record<string, SigningSession>): { publication: Publication; settings: RepositorySettings } {
+  #buildBootstrap(payload: BootstrapPayload, record: BootstrapRecord, now: Date, sessions: Record<string, SigningSession>): { publication: Publication; settings: RepositorySettings; verified: Promise<void> } {
     const root = payload.root;
     const onlineId = root.signed.roles.timestamp.keyids[0]!;
     const onlineKey = root.signed.keys[onlineId]!;
     const signer = this.#keys.signerFor(onlineId, onlineKey);
+    const verify = this.#verifier.batch(signer.publicKey);
     const bins = payload.bitLength !== null ? new SuccinctBins(payload.bitLength, "bins") : null;
     const settings: RepositorySettings = {
       expiration: payload.expiration,
@@ -323,7 +332,7 @@ export class Repository {
       delegations,
     };
     const snapshotMeta: [string, string][] = [];
-    docs.push(this.#signed("targets", 1, targets.expires, canonicalJson(targets), signer));
+    docs.push(this.#signed("targets", 1, targets.expires, canonicalJson(targets), signer, verify));
     snapshotMeta.push(["targets.json", '{"version":1}']);
     const newSessions = { ...sessions };
     const roleDocs: { name: string; days: number; online: boolean }[] = bins
@@ -333,7 +342,7 @@ export class Repository {
       const expires = expiresIn(now, days);
       if (online) {
         const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires }, []);
-        docs.push(this.#signed(name, 1, expires, text, signer));
+        docs.push(this.#signed(name, 1, expires, text, signer, verify));
         snapshotMeta.push([`${name}.json`, '{"version":1}']);
       } else {
         // Offline-key role: v1 waits for its signers; snapshot lists it once signed.
@@ -341,16 +350,16 @@ export class Repository {
         newSessions[name] = { role: name, kind: "delegation", taskId: "", metadata: { signed, signatures: [] }, createdAt: now.toISOString(), tasks: [] };
       }
     }
-    const snapshotDoc = this.#snapshotDoc(1, expiresIn(now, payload.expiration.snapshot), snapshotMeta, signer);
+    const snapshotDoc = this.#snapshotDoc(1, expiresIn(now, payload.expiration.snapshot), snapshotMeta, signer, verify);
     docs.push(snapshotDoc);
-    docs.push(this.#timestampDoc(1, expiresIn(now, payload.expiration.timestamp), snapshotDoc, signer));
+    docs.push(this.#timestampDoc(1, expiresIn(now, payload.expiration.timestamp), snapshotDoc, signer, verify));
     const publication: Publication = {
       expectedHeads: Object.fromEntries(docs.map((d) => [d.role, 0])),
       documents: docs,
       tasks: [{ id: record.taskId, state: "SUCCESS", result: taskResult("bootstrap", true, "Bootstrap finished", { bootstrap: "Bootstrap Finished" }, now) }],
       settings: { [SETTINGS_KEY]: settings, [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId }, [BOOTSTRAP_PAYLOAD_KEY]: undefined, [SESSIONS_KEY]: newSessions },
     };
-    return { publication, settings };
+    return { publication, settings, verified: verify.done() };
   }
 
   // ------------------------------------------------------------ documents
@@ -359,17 +368,16 @@ export class Repository {
     return { role, version, expires, bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
   }
 
-  /** Sign with the online key and verify before anything is written. */
-  #signed(role: string, version: number, expires: string, signedText: string, signer: Signer): DocumentRecord {
-    const doc: SignedDocument = signText(signedText, [signer]);
-    const sig = doc.signatures[0]!;
-    if (!signer.publicKey.verify(utf8(signedText), sig.sig)) {
-      throw new Error(`signature of ${version}.${role}.json by ${signer.keyid} does not verify; nothing was published`);
-    }
-    return this.#record(role, version, expires, doc.bytes);
+  /** Sign with the online key; `verify` checks the signature (on another core) before anything is written. */
+  #signed(role: string, version: number, expires: string, signedText: string, signer: Signer, verify: VerifyBatch): DocumentRecord {
+    const data = utf8(signedText);
+    const sig = signer.sign(data);
+    const bytes = serializeEnvelope(signedText, [{ keyid: signer.keyid, sig }]);
+    verify.add(`${version}.${role}.json`, data, sig);
+    return this.#record(role, version, expires, bytes);
   }
 
-  #snapshotDoc(version: number, expires: string, meta: [string, string][], signer: Signer): DocumentRecord {
+  #snapshotDoc(version: number, expires: string, meta: [string, string][], signer: Signer, verify: VerifyBatch): DocumentRecord {
     const text = canonicalObjectFromEntries([
       ["_type", '"snapshot"'],
       ["expires", canonicalString(expires)],
@@ -377,10 +385,10 @@ export class Repository {
       ["spec_version", canonicalString(SPEC_VERSION)],
       ["version", String(version)],
     ]);
-    return this.#signed("snapshot", version, expires, text, signer);
+    return this.#signed("snapshot", version, expires, text, signer, verify);
   }
 
-  #timestampDoc(version: number, expires: string, snapshot: DocumentRecord, signer: Signer): DocumentRecord {
+  #timestampDoc(version: number, expires: string, snapshot: DocumentRecord, signer: Signer, verify: VerifyBatch): DocumentRecord {
     const signed = {
       _type: "timestamp",
       spec_version: SPEC_VERSION,
@@ -388,7 +396,7 @@ export class Repository {
       expires,
       meta: { "snapshot.json": { version: snapshot.version, length: snapshot.bytes.length, hashes: { sha256: snapshot.sha256 } } },
     };
-    return this.#signed("timestamp", version, expires, canonicalJson(signed), signer);
+    return this.#signed("timestamp", version, expires, canonicalJson(signed), signer, verify);
   }
 
   #onlineSigner(st: PublishedState): Signer {
@@ -841,6 +849,7 @@ export class Repository {
   }
 
   async #publish(changes: ChangeRecord[], bumps: Set<string>, extra: PublishExtra = {}): Promise<BatchOutcome> {
+    const t0 = performance.now();
     const prev = this.#state!;
     const now = this.#now();
     let st = prev;
@@ -873,6 +882,7 @@ export class Repository {
       firstDocs.push(this.#record("root", root.signed.version, root.signed.expires, serializeEnvelope(canonicalJson(root.signed), root.signatures)));
     }
     const signer = this.#onlineSigner(st);
+    const verify = this.#verifier.batch(signer.publicKey);
     const sessions = extra.sessions ?? (st.bins ? {} : await this.#sessions());
     let sessionsChanged = extra.sessions !== undefined;
     const deletedRoles = extra.delegations?.deleted ?? [];
@@ -1009,7 +1019,7 @@ export class Repository {
         newEntries.set(role, { version, entries });
       }
       expectedHeads[role] = head;
-      docs.push(this.#signed(role, version, expires, text, signer));
+      docs.push(this.#signed(role, version, expires, text, signer, verify));
       newSnapshotMeta.set(`${role}.json`, `{"version":${version}}`);
     }
 
@@ -1017,14 +1027,14 @@ export class Repository {
     if (writeSnapshot) {
       const head = st.heads.get("snapshot")!.version;
       expectedHeads.snapshot = head;
-      snapshotDoc = this.#snapshotDoc(head + 1, expiresIn(now, exp.snapshot), [...newSnapshotMeta], signer);
+      snapshotDoc = this.#snapshotDoc(head + 1, expiresIn(now, exp.snapshot), [...newSnapshotMeta], signer, verify);
       docs.push(snapshotDoc);
     }
     if (writeTimestamp) {
       const head = st.heads.get("timestamp")!.version;
       expectedHeads.timestamp = head;
       if (!snapshotDoc) snapshotDoc = (await this.#store.getLatestDocument("snapshot"))!;
-      docs.push(this.#timestampDoc(head + 1, expiresIn(now, exp.timestamp), snapshotDoc, signer));
+      docs.push(this.#timestampDoc(head + 1, expiresIn(now, exp.timestamp), snapshotDoc, signer, verify));
     }
 
     // Final published state of every path this batch changed (offline roles wait for their signers).
@@ -1055,6 +1065,8 @@ export class Repository {
       }
     }
 
+    await verify.done();
+    const tSigned = performance.now();
     const publication: Publication = {
       expectedHeads,
       documents: docs,
@@ -1067,6 +1079,7 @@ export class Repository {
     if (sessionsChanged) settingsOut[SESSIONS_KEY] = sessions;
     if (Object.keys(settingsOut).length > 0) publication.settings = settingsOut;
     await this.#store.commitPublication(publication);
+    const tCommitted = performance.now();
 
     // Committed: only now does the in-memory view move forward.
     const heads = new Map(st.heads);
@@ -1075,7 +1088,10 @@ export class Repository {
     this.#state = { ...st, heads, snapshotMeta: newSnapshotMeta, targets: newTargets ?? st.targets };
     this.#sink.publish(docs.flatMap((d) => this.#filesFor(d)));
     const ts = docs.find((d) => d.role === "timestamp");
-    this.#log.debug("published", { changes: changes.length, documents: docs.length, timestamp: ts?.version });
+    this.#log.debug("published", {
+      changes: changes.length, documents: docs.length, timestamp: ts?.version,
+      build_sign_ms: Math.round(tSigned - t0), commit_ms: Math.round(tCommitted - tSigned), serve_ms: Math.round(performance.now() - tCommitted),
+    });
     return { changes: changes.length, documents: docs.length, timestampVersion: ts?.version ?? null };
   }
 

@@ -1,0 +1,84 @@
+/**
+ * Verifies freshly signed documents on another core while the publisher keeps
+ * signing: ed25519 verification costs about twice a signature, and every
+ * document is verified before it is written. Falls back to verifying inline
+ * when workers are unavailable.
+ */
+import type { PublicKey } from "../tuf/keys.ts";
+
+const CHUNK = 256;
+
+export interface VerifyBatch {
+  /** queue one signed document; `data` is handed over (its buffer may be detached) */
+  add(name: string, data: Uint8Array, sig: string): void;
+  /** resolves when every queued document verified; rejects naming the first that did not */
+  done(): Promise<void>;
+}
+
+export class VerifyPool {
+  #worker: Worker | null = null;
+  #failedToStart = false;
+  #nextId = 1;
+  readonly #waiting = new Map<number, (failed: string[]) => void>();
+
+  #ensureWorker(): Worker | null {
+    if (this.#worker || this.#failedToStart) return this.#worker;
+    try {
+      const w = new Worker(new URL("./verify-worker.ts", import.meta.url).href);
+      w.onmessage = (e: MessageEvent<{ id: number; failed: string[] }>) => {
+        const resolve = this.#waiting.get(e.data.id);
+        this.#waiting.delete(e.data.id);
+        resolve?.(e.data.failed);
+      };
+      w.onerror = () => {
+        // A broken worker must not hang the publisher: fail what waits, verify inline from now on.
+        for (const resolve of this.#waiting.values()) resolve(["<verification worker failed>"]);
+        this.#waiting.clear();
+        this.#worker = null;
+        this.#failedToStart = true;
+      };
+      w.unref();
+      this.#worker = w;
+    } catch {
+      this.#failedToStart = true;
+    }
+    return this.#worker;
+  }
+
+  batch(key: PublicKey): VerifyBatch {
+    const worker = this.#ensureWorker();
+    const pending: Promise<string[]>[] = [];
+    const inlineFailed: string[] = [];
+    let chunk: { data: Uint8Array; sig: string; name: string }[] = [];
+    const flush = () => {
+      if (chunk.length === 0 || !worker) return;
+      const id = this.#nextId++;
+      const items = chunk;
+      chunk = [];
+      pending.push(new Promise((resolve) => this.#waiting.set(id, resolve)));
+      worker.postMessage({ id, keyid: key.keyid, key: key.json, items }, items.map((i) => i.data.buffer as ArrayBuffer));
+    };
+    return {
+      add(name, data, sig) {
+        if (!worker) {
+          if (!key.verify(data, sig)) inlineFailed.push(name);
+          return;
+        }
+        // Own buffer per item, so transferring it detaches nothing else.
+        const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+        chunk.push({ name, data: own, sig });
+        if (chunk.length >= CHUNK) flush();
+      },
+      async done() {
+        flush();
+        const failed = [...inlineFailed, ...(await Promise.all(pending)).flat()];
+        if (failed.length > 0) throw new Error(`signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`);
+      },
+    };
+  }
+
+  close(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+}
