@@ -86,6 +86,8 @@ for (const target of targets) {
       process.execPath,
       "build",
       entry,
+      // Workers are separate entry points: the binary embeds them next to main.
+      "src/repository/verify-worker.ts",
       "--compile",
       "--minify",
       "--sourcemap",

@@ -92,7 +92,8 @@ export class Scheduler {
     job.lastRun = new Date().toISOString();
     try {
       job.lastResult = await job.run();
-      if (job.lastResult !== "nothing near expiry") this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
+      // Quiet when a run changed nothing; every run is still visible in list().
+      if (job.lastResult !== "nothing near expiry" && job.lastResult !== "pruned 0 task(s)") this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error(`job ${name} failed`, { job: name, error: job.lastResult });

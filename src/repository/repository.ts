@@ -20,7 +20,7 @@ import type { Signer } from "../tuf/signer.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { verifyRole } from "../tuf/verify.ts";
 import { OnlineKeys } from "./online-key.ts";
-import { VerifyPool, type VerifyBatch } from "./verify-pool.ts";
+import { VerifierUnavailable, VerifyPool, type VerifyBatch } from "./verify-pool.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type ExpiringRole, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
@@ -281,8 +281,15 @@ export class Repository {
       if (!payload) throw new Error("bootstrap payload missing from the store");
       await this.#store.updateTasks([{ id: record.taskId, state: "STARTED", result: null }]);
       const started = performance.now();
-      const { publication, settings, verified } = this.#buildBootstrap(payload, record, now, await this.#sessions());
-      await verified;
+      let built = this.#buildBootstrap(payload, record, now, await this.#sessions());
+      try {
+        await built.verified;
+      } catch (err) {
+        if (!(err instanceof VerifierUnavailable)) throw err;
+        built = this.#buildBootstrap(payload, record, now, await this.#sessions());
+        await built.verified;
+      }
+      const { publication, settings } = built;
       await this.#store.commitPublication(publication);
       this.#bootstrap = { state: "finished", taskId: record.taskId };
       this.#state = await loadPublishedState(this.#store, settings);

@@ -7,6 +7,15 @@
 import type { PublicKey } from "../tuf/keys.ts";
 
 const CHUNK = 256;
+const WORKER_FAILED = "\u0000worker failed";
+
+/** The verification worker died mid-batch: nothing was written; build the batch again (verified inline from now on). */
+export class VerifierUnavailable extends Error {
+  constructor() {
+    super("the signature verification worker failed; the batch was not published and will be retried");
+    this.name = "VerifierUnavailable";
+  }
+}
 
 export interface VerifyBatch {
   /** queue one signed document; `data` is handed over (its buffer may be detached) */
@@ -24,7 +33,10 @@ export class VerifyPool {
   #ensureWorker(): Worker | null {
     if (this.#worker || this.#failedToStart) return this.#worker;
     try {
-      const w = new Worker(new URL("./verify-worker.ts", import.meta.url).href);
+      // In a compiled binary every entry point sits under the bundle's root
+      // (scripts/build.ts embeds the worker as src/repository/verify-worker.ts).
+      const spec = import.meta.url.includes("/$bunfs/") ? new URL("./repository/verify-worker.ts", import.meta.url) : new URL("./verify-worker.ts", import.meta.url);
+      const w = new Worker(spec.href);
       w.onmessage = (e: MessageEvent<{ id: number; failed: string[] }>) => {
         const resolve = this.#waiting.get(e.data.id);
         this.#waiting.delete(e.data.id);
@@ -32,7 +44,7 @@ export class VerifyPool {
       };
       w.onerror = () => {
         // A broken worker must not hang the publisher: fail what waits, verify inline from now on.
-        for (const resolve of this.#waiting.values()) resolve(["<verification worker failed>"]);
+        for (const resolve of this.#waiting.values()) resolve([WORKER_FAILED]);
         this.#waiting.clear();
         this.#worker = null;
         this.#failedToStart = true;
@@ -72,6 +84,7 @@ export class VerifyPool {
       async done() {
         flush();
         const failed = [...inlineFailed, ...(await Promise.all(pending)).flat()];
+        if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();
         if (failed.length > 0) throw new Error(`signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`);
       },
     };

@@ -1,0 +1,68 @@
+/**
+ * The compiled binary, as users get it: `bun run build` for linux-x64, then
+ * the binary itself runs a quickstart (from another working directory, so
+ * nothing is read from the source tree), accepts an artifact with the printed
+ * token, and tuf-js verifies what it serves. Catches packaging mistakes such
+ * as a worker entry point missing from the bundle.
+ */
+import { expect, test } from "bun:test";
+import { rmSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tempDir } from "./helpers/server.ts";
+import { tufClient } from "./helpers/tufjs.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+test("the compiled linux-x64 binary serves a quickstart repository that tuf-js verifies", async () => {
+  if (process.arch !== "x64") return;
+  const build = Bun.spawnSync(["bun", "run", "build", "--", "--target", "linux-x64"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  expect(build.exitCode).toBe(0);
+  const binary = join(ROOT, "dist", "tufbox-linux-x64");
+  expect(existsSync(binary)).toBe(true);
+  const version = Bun.spawnSync([binary, "version"], { cwd: "/" });
+  expect(version.stdout.toString()).toMatch(/^tufbox \d+\.\d+\.\d+ \(/);
+
+  const dataDir = tempDir("tufbox-bin-");
+  const clientDir = tempDir("tufbox-bin-client-");
+  const proc = Bun.spawn([binary, "quickstart", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--bins", "16"], { cwd: "/", stdout: "pipe", stderr: "pipe", env: { ...process.env, TUFBOX_LOG_FORMAT: "json" } });
+  try {
+    let out = "";
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    const deadline = Date.now() + 30_000;
+    while (!/listening on (http:\/\/127\.0\.0\.1:\d+)/.test(out) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += decoder.decode(value);
+    }
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    const token = /\n\s+(tufbox_[A-Za-z0-9_-]+)\n/.exec(out)?.[1];
+    expect(url).toBeDefined();
+    expect(token).toBeDefined();
+    const r = await fetch(`${url}/api/v1/artifacts`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ artifacts: [{ path: "bin/app.tar.gz", info: { length: 3, hashes: { sha256: "ab".repeat(32) } } }] }),
+    });
+    expect(r.status).toBe(202);
+    const taskId = ((await r.json()) as any).data.task_id;
+    for (let i = 0; i < 500; i++) {
+      const t: any = await (await fetch(`${url}/api/v1/task?task_id=${taskId}`)).json();
+      if (t.data.state === "SUCCESS") break;
+      await Bun.sleep(20);
+    }
+    const root = new Uint8Array(await (await fetch(`${url}/metadata/1.root.json`)).arrayBuffer());
+    const client = tufClient(url!, clientDir, root);
+    await client.refresh();
+    const { Updater } = await import("tuf-js");
+    const u = new Updater({ metadataBaseUrl: `${url}/metadata`, metadataDir: join(clientDir, "metadata"), targetDir: join(clientDir, "t") });
+    await u.refresh();
+    expect((await u.getTargetInfo("bin/app.tar.gz"))?.length).toBe(3);
+  } finally {
+    proc.kill("SIGTERM");
+    await proc.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(clientDir, { recursive: true, force: true });
+  }
+}, 120_000);
