@@ -71,9 +71,17 @@ export class Publisher {
         });
         this.#wakeup = null;
         if (!this.#running) break;
+        // A poll tick: other replicas may have queued work or published.
+        this.#woken = true;
       }
       this.#woken = false;
       this.#busy = true;
+      try {
+        // Serve what other replicas published, even when this one has nothing to do.
+        await this.#repo.syncFromStore();
+      } catch (err) {
+        this.#log.warn("could not read the store to catch up", { error: err instanceof Error ? err.message : String(err) });
+      }
       if (this.#opts.lingerMs > 0) await Bun.sleep(this.#opts.lingerMs);
       try {
         for (;;) {

@@ -155,6 +155,38 @@ export class Repository {
     if (this.#state) await this.#publishLatestToSink();
   }
 
+  /**
+   * Catch up with documents another replica published: serve them (targets
+   * roles, then snapshot, then timestamp) and reload the published state.
+   * Cheap when nothing changed (one small read). Returns true if it moved.
+   */
+  async syncFromStore(): Promise<boolean> {
+    if (!this.#state) {
+      const record = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
+      if (record?.state === this.#bootstrap?.state) return false;
+      await this.open();
+      return this.#state !== undefined;
+    }
+    const latest = await this.#store.getLatestDocument("timestamp");
+    const local = this.#state.heads.get("timestamp")?.version ?? 0;
+    if (!latest || latest.version <= local) return false;
+    const before = this.#state.heads;
+    const heads = await this.#store.getHeads();
+    const files: PublishedFile[] = [];
+    const order = (r: string) => (r === "root" ? 0 : r === "snapshot" ? 2 : r === "timestamp" ? 3 : 1);
+    for (const h of heads.sort((a, b) => order(a.role) - order(b.role))) {
+      if ((before.get(h.role)?.version ?? 0) >= h.version) continue;
+      const doc = h.role === "timestamp" ? latest : await this.#store.getDocument(h.role, h.version);
+      if (doc) files.push(...this.#filesFor(doc));
+    }
+    const settings = await this.#store.getSetting<RepositorySettings>(SETTINGS_KEY);
+    this.#bootstrap = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
+    this.#state = settings ? await loadPublishedState(this.#store, settings) : undefined;
+    this.#sink.publish(files);
+    this.#log.debug("caught up with documents published elsewhere", { documents: files.length, timestamp: latest.version });
+    return true;
+  }
+
   /** Resume work a crash interrupted: a bootstrap accepted but not finished. */
   async resume(): Promise<void> {
     if (this.#bootstrap?.state === "pre" && !this.#state) {
@@ -813,6 +845,8 @@ export class Repository {
   async publishOnce(): Promise<BatchOutcome> {
     if (!this.#state) return { changes: 0, documents: 0, timestampVersion: null };
     return this.#store.withLock("publisher", async () => {
+      // Another replica may have published since we last looked: build on its latest.
+      await this.syncFromStore();
       const changes = await this.#takeBatch();
       if (changes.length === 0 && this.#requestedBumps.size === 0) return { changes: 0, documents: 0, timestampVersion: null };
       // A conflict means someone else published in between (another replica):
