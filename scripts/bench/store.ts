@@ -2,17 +2,21 @@
  * Store micro-benchmark at PyPI-like scale (DESIGN.md "Performance notes"):
  * accept throughput, one big publication, and per-role artifact reads over
  * 1M artifacts in 16384 bins. Runs on a real file with synchronous=FULL, the
- * same settings a 202 relies on.
+ * same settings a 202 relies on; or, with --postgres, on a fresh schema in
+ * that PostgreSQL database (dropped afterwards unless --keep), with the
+ * server's own durability settings.
  *
- *   bun scripts/bench/store.ts [--keep]
+ *   bun scripts/bench/store.ts [--keep] [--postgres postgres://…]
  *
  * Last line of output is one JSON object with the figures.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { SQL } from "bun";
+import { PostgresStore } from "../../src/store/postgres.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import type { ArtifactRecord, DocumentRecord, NewChange } from "../../src/store/store.ts";
+import type { ArtifactRecord, DocumentRecord, NewChange, Store } from "../../src/store/store.ts";
 
 const BINS = 16384;
 const ARTIFACTS = 1_000_000;
@@ -23,10 +27,59 @@ const DOC_SIZE = 12 * 1024;
 const UPSERTS_PER_PUBLICATION = 10_000;
 const LIST_SECONDS = 3;
 
-const dir = fs.mkdtempSync(os.tmpdir() + "/tufbox-bench-");
-const file = path.join(dir, "bench.db");
-const store = new SqliteStore(file);
+const pgFlag = process.argv.indexOf("--postgres");
+const pgUrl = pgFlag >= 0 ? process.argv[pgFlag + 1] : undefined;
+if (pgFlag >= 0 && !pgUrl?.match(/^postgres(ql)?:\/\//)) throw new Error("--postgres needs a postgres:// URL");
+const keep = process.argv.includes("--keep");
+
+/** Where the data lives, how big it got, and how to clean up. */
+interface Backend {
+  store: Store;
+  where: string;
+  /** after store.close(): SQLite's file only holds everything once the WAL is checkpointed */
+  bytes(): Promise<number>;
+  finish(keep: boolean): Promise<void>;
+}
+
+async function sqliteBackend(): Promise<Backend> {
+  const dir = fs.mkdtempSync(os.tmpdir() + "/tufbox-bench-");
+  const file = path.join(dir, "bench.db");
+  return {
+    store: new SqliteStore(file),
+    where: file,
+    bytes: async () => fs.statSync(file).size,
+    finish: async (keep) => {
+      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresBackend(url: string): Promise<Backend> {
+  const admin = new SQL(url, { max: 1 });
+  const schema = `tufbox_bench_${Date.now().toString(36)}`;
+  await admin.unsafe(`CREATE SCHEMA ${schema}`);
+  const u = new URL(url);
+  u.searchParams.set("search_path", schema);
+  return {
+    store: new PostgresStore(u.toString()),
+    where: `schema ${schema} of ${new URL(url).pathname.slice(1)}`,
+    // Tables with their indexes and TOAST: what the schema costs on disk.
+    bytes: async () =>
+      Number(
+        (await admin`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${schema} AND c.relkind = 'r'`)[0].n,
+      ),
+    finish: async (keep) => {
+      if (!keep) await admin.unsafe(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.close();
+    },
+  };
+}
+
+const backend = pgUrl ? await postgresBackend(pgUrl) : await sqliteBackend();
+const store = backend.store;
 await store.open();
+console.log(`backend: ${store.kind} (${backend.where})`);
 
 const binName = (i: number) => `bins-${i.toString(16).padStart(4, "0")}`;
 // Cheap stand-in for the succinct-hash-bin choice (sha256 prefix): spreads
@@ -135,12 +188,13 @@ const headsSeconds = seconds(t0);
 console.log(`getHeads: ${heads.length} roles in ${round(headsSeconds * 1000, 1)} ms`);
 
 await store.close();
-const dbBytes = fs.statSync(file).size;
-console.log(`database file: ${round(dbBytes / 1e6, 1)} MB at ${file}`);
-if (!process.argv.includes("--keep")) fs.rmSync(dir, { recursive: true, force: true });
+const dbBytes = await backend.bytes();
+console.log(`database size: ${round(dbBytes / 1e6, 1)} MB (${backend.where})`);
+await backend.finish(keep);
 
 console.log(
   JSON.stringify({
+    backend: store.kind,
     acceptChangesPerSecond: Math.round(acceptPerSecond),
     acceptSecondsPer10k: round(acceptSeconds / ACCEPT_CALLS, 4),
     commitPublicationSeconds: round(Math.max(...publicationTimes), 3),

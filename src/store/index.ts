@@ -1,14 +1,17 @@
+import { PostgresStore } from "./postgres.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./store.ts";
 
 export * from "./store.ts";
+export { PostgresStore } from "./postgres.ts";
 export { SqliteStore } from "./sqlite.ts";
 
 /**
  * Open (and migrate) the store a URL names:
  * - `sqlite:PATH`, `sqlite://PATH`, `sqlite:///abs/path` or a plain path → SQLite
  *   (`:memory:` for a throwaway store)
- * - `postgres://…` / `postgresql://…` → PostgreSQL (not implemented yet)
+ * - `postgres://…` / `postgresql://…` → PostgreSQL (Bun's client reads the
+ *   usual URL parameters: `?sslmode=verify-full`, `?search_path=tufbox`, …)
  */
 export async function openStore(url: string): Promise<Store> {
   const store = storeFor(url);
@@ -18,11 +21,7 @@ export async function openStore(url: string): Promise<Store> {
 
 function storeFor(url: string): Store {
   if (url.trim() === "") throw new Error("store URL is empty; use sqlite:PATH or a file path");
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    throw new Error(
-      "PostgreSQL stores are not supported yet in this build; use sqlite:PATH (or a plain file path) for now",
-    );
-  }
+  if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore(url);
   const sqlite = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);
   if (sqlite) {
     const path = sqlite[1] ?? "";
@@ -33,7 +32,7 @@ function storeFor(url: string): Store {
   // file to create in the working directory.
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   if (scheme) {
-    throw new Error(`unknown store scheme "${scheme[1]}:" in "${url}"; use sqlite:PATH (postgres:// is planned)`);
+    throw new Error(`unknown store scheme "${scheme[1]}:" in "${url}"; use sqlite:PATH or postgres://…`);
   }
   return new SqliteStore(url);
 }

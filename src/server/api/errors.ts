@@ -30,6 +30,14 @@ export function detail(status: number, message: string, error: string, headers: 
   return json({ detail: { message, error } }, status, headers);
 }
 
+/** A store outage (connection refused, reset, timed out): a clean 503, the request changed nothing. */
+function isStoreUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (code.startsWith("ERR_POSTGRES_CONNECTION") || code === "ERR_POSTGRES_IDLE_TIMEOUT" || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "SQLITE_BUSY")) return true;
+  return /connection (closed|refused|terminated)|ECONNREFUSED|database system is (starting up|shutting down)/i.test(err.message);
+}
+
 export function errorResponse(err: unknown, log: Logger, route: string): Response {
   if (err instanceof ValidationError) return json({ detail: err.issues }, 422);
   if (err instanceof TufError) return json({ detail: ValidationError.fromTuf(err, ["body"]).issues }, 422);
@@ -38,6 +46,10 @@ export function errorResponse(err: unknown, log: Logger, route: string): Respons
   if (err instanceof ConfigurationError) {
     log.error(`${route}: ${err.message}`, { hint: err.hint });
     return detail(503, "Service not ready", `${err.message}. Hint: ${err.hint}`);
+  }
+  if (isStoreUnavailable(err)) {
+    log.error(`${route}: store unavailable`, { error: err instanceof Error ? err.message : String(err) });
+    return detail(503, "Service Unavailable", "the database is unreachable; nothing was changed, retry later", { "retry-after": "5" });
   }
   const ref = randomUUID();
   log.error(`${route}: unexpected error`, { ref, error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
