@@ -371,7 +371,7 @@ const KEYS: readonly AnyKeySpec[] = [
   key("auth.admin_token", { env: ["TUFBOX_ADMIN_TOKEN"], secret: "value", default: null, parse: token }),
   key("auth.insecure_disable", { env: ["TUFBOX_INSECURE_DISABLE_AUTH"], flag: "insecure-disable-auth", default: false, parse: bool }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
-  key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 20000, parse: int(1, 1_000_000) }),
+  key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 50000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
   key("scheduler.period_seconds", { env: ["TUFBOX_SCHEDULER_PERIOD_SECONDS"], default: 60, parse: int(5, 3600) }),
   key("scheduler.resign_window_hours", { env: ["TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS"], default: 6, parse: int(1, 8760) }),

@@ -68,6 +68,8 @@ export function alreadyBootstrapped(state: string): string {
 }
 
 const BOOTSTRAP_PAYLOAD_KEY = "bootstrap_payload";
+/** documents signed between two event-loop turns while publishing */
+const YIELD_EVERY = 200;
 const SESSIONS_KEY = "signing_sessions";
 const DELETED_ROLES_KEY = "deleted_roles";
 
@@ -293,7 +295,9 @@ export class Repository {
     // The task, the bootstrap lock and the payload are written before the 202:
     // a crash after it resumes the bootstrap (or its signing session) on restart.
     const pendingResult = verification.verified ? null : taskResult("bootstrap", true, "Bootstrap pending signatures", { bootstrap: "Root v1 is pending signatures" }, this.#now());
-    await this.#store.accept({ id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "RUNNING", result: pendingResult }, [], false);
+    // Waiting for signatures is a finished task with status true, as RSTUF
+    // reports it: the rstuf CLI polls until SUCCESS/FAILURE/ERRORED.
+    await this.#store.accept({ id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult }, [], false);
     await this.#store.setSettings(settings);
     this.#bootstrap = record;
     if (verification.verified) void this.#runBootstrap();
@@ -1027,7 +1031,14 @@ export class Repository {
       newEntries.set(role, { version: signed.version, entries });
     }
 
+    let sinceYield = 0;
     for (const role of [...targetRoles].sort()) {
+      // Signing thousands of bins takes a while: let the event loop accept
+      // requests meanwhile, so the next batch grows instead of the queue.
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const head = st.heads.get(role)?.version ?? 0;
       const version = head + 1;
       let text: string;

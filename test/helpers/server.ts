@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
 import { createApp, startApp, type RunningApp } from "../../src/app.ts";
-import { silentLogger } from "../../src/log.ts";
+import { createLogger, silentLogger } from "../../src/log.ts";
 import { ONLINE_KEY_DIR } from "./fixtures.ts";
 
 export const TOKEN = "test-admin-token-0123456789";
@@ -17,7 +17,7 @@ export interface TestServer {
   app: RunningApp;
   url: string;
   dataDir: string;
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string }>;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
   waitTask(taskId: string, timeoutMs?: number): Promise<any>;
   stop(): Promise<void>;
 }
@@ -26,13 +26,24 @@ export function tempDir(prefix = "tufbox-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestServer(opts: { dataDir?: string; flags?: Record<string, string | boolean>; env?: Record<string, string> } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  dataDir?: string;
+  flags?: Record<string, string | boolean>;
+  env?: Record<string, string>;
+  /** when given, every log line (JSON, debug level) is appended here instead of being dropped */
+  logLines?: string[];
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const config = loadConfig({
     flags: { "data-dir": dataDir, listen: "127.0.0.1:0", "online-key-dir": ONLINE_KEY_DIR, ...opts.flags },
     env: { TUFBOX_ADMIN_TOKEN: TOKEN, TUFBOX_PUBLISHER_LINGER_MS: "2", ...opts.env },
   });
-  const log = process.env.TUFBOX_TEST_LOG ? (await import("../../src/log.ts")).createLogger({ level: "debug", format: "text" }) : silentLogger();
+  const lines = opts.logLines;
+  const log = lines
+    ? createLogger({ level: "debug", format: "json", write: (line) => void lines.push(line) })
+    : process.env.TUFBOX_TEST_LOG ? createLogger({ level: "debug", format: "text" }) : silentLogger();
   const app = await startApp(await createApp(config, log));
   const url = app.url;
   const api: TestServer["api"] = async (method, path, body, headers = {}) => {
@@ -46,7 +57,7 @@ export async function startTestServer(opts: { dataDir?: string; flags?: Record<s
     try {
       parsed = JSON.parse(text);
     } catch {}
-    return { status: res.status, body: parsed, text };
+    return { status: res.status, body: parsed, text, headers: res.headers };
   };
   const waitTask = async (taskId: string, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;

@@ -2,12 +2,14 @@
 import { Elysia } from "elysia";
 import type { App } from "../../app.ts";
 import { asObject, parseDelegations } from "../../repository/payloads.ts";
+import { ValidationError } from "../../repository/errors.ts";
 import { readJson } from "./errors.ts";
 import { accepted, guarded } from "./route.ts";
 
 export function delegationRoutes(app: App) {
   const body = async (request: Request, namesOnly: boolean) => {
     const top = asObject(await readJson(request, app.config.limits.max_body_bytes), ["body"], ["delegations"]);
+    if (top.delegations === undefined) throw ValidationError.at(["body", "delegations"], "Field required", "missing");
     return parseDelegations(top.delegations, ["body", "delegations"], { namesOnly });
   };
   const now = () => new Date().toISOString();
