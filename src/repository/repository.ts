@@ -136,6 +136,8 @@ export class Repository {
   readonly #requestedBumps = new Set<string>();
   readonly #wakeListeners: (() => void)[] = [];
   readonly #verifier = new VerifyPool();
+  /** bytes of the latest document of every targets role (metrics: largest bin vs the client cap) */
+  readonly #sizes = new Map<string, number>();
 
   constructor(opts: RepositoryOptions) {
     this.#store = opts.store;
@@ -231,6 +233,16 @@ export class Repository {
     return this.#state ? [...this.#state.heads.values()] : [];
   }
 
+  /** The largest targets-role document (bins and delegated roles), for metrics and status. */
+  largestTargetsRole(): { role: string; bytes: number } | null {
+    let best: { role: string; bytes: number } | null = null;
+    for (const [role, bytes] of this.#sizes) {
+      if (role === "root" || role === "snapshot" || role === "timestamp" || role === "targets") continue;
+      if (!best || bytes > best.bytes) best = { role, bytes };
+    }
+    return best;
+  }
+
   binsOf(): SuccinctBins | null {
     return this.#state?.bins ?? null;
   }
@@ -249,6 +261,7 @@ export class Repository {
 
   /** The names a document is served under; the digest travels along so the server does not hash again. */
   #filesFor(doc: DocumentRecord): PublishedFile[] {
+    this.#sizes.set(doc.role, doc.bytes.length);
     const file = (name: string): PublishedFile => ({ name, bytes: doc.bytes, sha256: doc.sha256 });
     if (doc.role === "timestamp") return [file("timestamp.json")];
     const files = [file(`${doc.version}.${doc.role}.json`)];

@@ -193,3 +193,21 @@ describe("before bootstrap", () => {
     }
   });
 });
+
+describe("metrics", () => {
+  test("/metrics reports versions, expiry, queue and the largest bin in Prometheus text", async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/plain");
+    const text = await res.text();
+    const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1]);
+    expect(value("tufbox_bootstrapped")).toBe(1);
+    const ts = server.app.repo.heads().find((h) => h.role === "timestamp")!;
+    expect(text).toContain(`tufbox_role_version{role="timestamp"} ${ts.version}`);
+    expect(value('tufbox_role_expires_in_seconds\\{role="timestamp"\\}')).toBeGreaterThan(0);
+    expect(value("tufbox_targets_roles")).toBe(16);
+    expect(value("tufbox_largest_targets_role_bytes")).toBeGreaterThan(100);
+    expect(value("tufbox_store_up")).toBe(1);
+    expect(text).not.toContain("PRIVATE");
+  });
+});

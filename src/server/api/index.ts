@@ -13,6 +13,7 @@ import { settingsRoutes } from "./settings.ts";
 import { healthRoutes } from "./health.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { delegationRoutes } from "./delegations.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { detail, json } from "./errors.ts";
 
 export function createApi(app: App): (request: Request) => Promise<Response> {
@@ -24,6 +25,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     .use(settingsRoutes(app))
     .use(metadataRoutes(app))
     .use(delegationRoutes(app))
+    .use(metricsRoutes(app))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
       return detail(500, "Internal error", "unexpected error");
