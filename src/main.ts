@@ -8,6 +8,11 @@ import { keyCommand } from "./cli/key.ts";
 import { ceremonyCommand } from "./cli/ceremony.ts";
 import { signCommand } from "./cli/sign.ts";
 import { rootCommand } from "./cli/root-update.ts";
+import { bootstrapCommand, sendCommand } from "./cli/send.ts";
+import { artifactCommand } from "./cli/artifact.ts";
+import { taskCommand } from "./cli/task.ts";
+import { statusCommand } from "./cli/status.ts";
+import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
 
@@ -24,7 +29,16 @@ Offline (root keys never touch the server):
   key          generate a key pair (key generate), show a key's keyid (key info)
   ceremony     write root v1 + settings as a bootstrap payload, signed by root keys
   sign         add a root key's signature to a bootstrap / metadata-update payload
+               (--server: sign what a server has pending, root or a delegated role)
   root         build root N+1 (root update): rotate root keys, the online key, expiry
+               (--server --trusted ROOT --send: build on the server's root and send it)
+
+Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json):
+  bootstrap    send a ceremony's bootstrap payload and follow the task
+  send         send a bootstrap / metadata-update / signature payload file
+  artifact     add files to the repository (artifact add), remove them (artifact delete)
+  task         show (or --wait for) a task
+  status       roles, versions, expiry, online key, bins, pending signatures
 
 Run 'tufbox <command> --help' for a command's flags.`;
 
@@ -33,8 +47,13 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   quickstart: quickstartCommand,
   key: (argv) => keyCommand(argv),
   ceremony: (argv) => ceremonyCommand(argv),
-  sign: (argv) => signCommand(argv),
-  root: (argv) => rootCommand(argv),
+  sign: withServerErrors("sign", (argv) => signCommand(argv)),
+  root: withServerErrors("root", (argv) => rootCommand(argv)),
+  bootstrap: withServerErrors("bootstrap", (argv) => bootstrapCommand(argv)),
+  send: withServerErrors("send", (argv) => sendCommand(argv)),
+  artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
+  task: withServerErrors("task", (argv) => taskCommand(argv)),
+  status: withServerErrors("status", (argv) => statusCommand(argv)),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },

@@ -1,12 +1,13 @@
 /**
  * `tufbox root update`: root N+1 from root N (keys added or removed, a new
  * threshold, a new online key, a new expiry), signed by the root keys at hand,
- * written as an RSTUF metadata-update payload (POST /api/v1/metadata).
+ * as an RSTUF metadata-update payload (POST /api/v1/metadata).
  *
- * Root N comes from a `CurrentRootSource`: a file now (`--in`: N.root.json or
- * a payload that carried root N); a server later (`--server URL`: its
- * published `/metadata/root.json`, verified against a root the operator
- * trusts before building on it).
+ * Root N comes from a file (`--in`: N.root.json or a payload that carried
+ * root N) or from a server (`--server URL`: its published `root.json`,
+ * reached from `--trusted` — a root the operator already trusts — by walking
+ * N.root.json the way a client does, before anything is built on it). The
+ * payload is written to `--out` and/or sent (`--send`, the task followed).
  */
 import { readRootFile, writeDocument, type RootFile } from "../offline/root-files.ts";
 import { readPublicKeyFile } from "../offline/key-files.ts";
@@ -18,26 +19,39 @@ import { parseDays } from "../offline/expiration.ts";
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
 import type { NativeSigner } from "../tuf/signer.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import { flagBool, flagString, flagStrings, parseCount, requireFlag } from "./flags.ts";
+import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { loadPrivateKey, passphraseFilesFor } from "./passphrase.ts";
-import { offlineCommand } from "./errors.ts";
-import { processTerminal, type Terminal } from "./terminal.ts";
+import type { Terminal } from "./terminal.ts";
+import {
+  apiClient, jsonFlag, outcomeOf, Output, serverCommand, serverTerminal, SERVER_FLAGS, SERVER_FLAGS_HELP, taskJson,
+  verifiedCurrentRoot, wantsServer, type ApiClient, type ServerTerminal,
+} from "./client.ts";
+import { sendRootUpdate } from "./send.ts";
 
 export const DEFAULT_UPDATE_OUT = "update-payload.json";
 export const DEFAULT_ROOT_DAYS = 365;
 
-export const ROOT_HELP = `tufbox root update --in CURRENT_ROOT.json
+export const ROOT_HELP = `tufbox root update (--in CURRENT_ROOT.json | --server URL --trusted ROOT.json)
                    [--add-key FILE.pub]... [--remove-key KEYID]... [--threshold N]
                    [--online-key FILE.pub [--online-key-uri fn:NAME]] [--expires DAYS]
                    [--sign FILE]... [--passphrase-file F]... [--out ${DEFAULT_UPDATE_OUT}] [--force]
+                   [--send [--token TOKEN] [--json]]
 
 Builds root N+1 from root N and writes the RSTUF metadata-update payload
 {"metadata": {"root": …}} (POST /api/v1/metadata). Root N+1 must be signed by
 the threshold of root N's root keys AND of its own (TUF spec 5.3.4): --sign
 takes keys of either; both counts are shown. Missing signatures can be added
-later with 'tufbox sign --key K --trusted CURRENT_ROOT.json --in OUT'.
+later with 'tufbox sign --key K --trusted CURRENT_ROOT.json --in OUT', or,
+once sent, with 'tufbox sign --key K --server URL'.
 
   --in FILE             root N: N.root.json, or the payload that carried it
+  --server URL          root N is the server's published root.json (default
+                        $TUFBOX_SERVER when --in is not given); it must be reached
+                        from --trusted by walking N.root.json, each verifying with
+                        the previous root's threshold and its own
+  --trusted FILE        with --server: a root you already trust (e.g. your 1.root.json)
+  --send                POST the payload to the server and follow the task (without
+                        --out nothing is written)
   --add-key FILE.pub    a new root key (repeat)
   --remove-key KEYID    a root key to drop (full keyid, or 8+ leading characters; repeat)
   --threshold N         the new root threshold (default: unchanged)
@@ -46,20 +60,24 @@ later with 'tufbox sign --key K --trusted CURRENT_ROOT.json --in OUT'.
   --expires DAYS        root N+1 expires DAYS from now (default ${DEFAULT_ROOT_DAYS})
   --sign FILE           a root private key of root N or N+1 (repeat)
   --passphrase-file F   passphrase of the --sign keys (one for all, or one per key)
-  --out FILE            default ${DEFAULT_UPDATE_OUT}; replaced only with --force`;
+  --out FILE            default ${DEFAULT_UPDATE_OUT} (unless --send); replaced only with --force
+${SERVER_FLAGS_HELP}
+  --no-wait             do not wait for tasks that wait for offline signatures`;
 
-/** Where root N comes from. */
-interface CurrentRootSource {
-  load(): RootFile;
+/** Root N, and how the messages name where it came from. */
+interface CurrentRoot {
+  file: RootFile;
+  /** for the "tufbox sign --trusted X" hint */
+  trustedHint: string;
+  api?: ApiClient;
 }
 
-function fileSource(path: string): CurrentRootSource {
-  return { load: () => readRootFile(path) };
-}
-
-export async function rootCommand(argv: string[], term: Terminal = processTerminal(), now: Date = new Date()): Promise<void> {
+export async function rootCommand(argv: string[], term: ServerTerminal = serverTerminal(), now: Date = new Date()): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub === "update") return offlineCommand("root", () => rootUpdate(rest, term, now));
+  if (sub === "update") {
+    let json = false;
+    return serverCommand("root", term, () => json, () => rootUpdate(rest, term, now, (j) => (json = j)));
+  }
   if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
     term.out(ROOT_HELP);
     if (sub === undefined) throw new UsageError("missing subcommand", "use 'tufbox root update'");
@@ -68,7 +86,34 @@ export async function rootCommand(argv: string[], term: Terminal = processTermin
   throw new UsageError(`unknown subcommand "${sub}"`, "use 'tufbox root update'");
 }
 
-async function rootUpdate(argv: string[], term: Terminal, now: Date): Promise<void> {
+/** Root N from --in, or the server's root verified from --trusted. */
+async function currentRoot(own: Record<string, string | boolean | string[] | undefined>, term: Terminal, out: Output): Promise<CurrentRoot> {
+  const inPath = flagString(own, "in");
+  const trustedPath = flagString(own, "trusted");
+  if (inPath !== undefined) {
+    if (flagString(own, "server") !== undefined) throw new UsageError("--in and --server exclude each other", "build on a root file (--in), or on the server's published root (--server with --trusted)");
+    if (trustedPath !== undefined) throw new UsageError("--trusted goes with --server", "with --in, the file given is root N");
+    if (flagBool(own, "send")) throw new UsageError("--send needs --server", `build on the server's root: --server URL --trusted YOUR_1.root.json, or send the file later: tufbox send update ${flagString(own, "out") ?? DEFAULT_UPDATE_OUT} --server URL`);
+    const file = readRootFile(inPath);
+    const signed = file.root.signed;
+    // Building on a root that does not verify with its own threshold is almost always a mistake (wrong file).
+    const selfCheck = verifyRole(signedBytesOf(file.root), file.root.signatures, signed.keys, signed.roles.root);
+    if (!selfCheck.verified) term.info(`warning: ${inPath} (root v${signed.version}) has ${selfCheck.signed.length} of ${signed.roles.root.threshold} required signatures: make sure it is the published root`);
+    return { file, trustedHint: inPath };
+  }
+  if (!wantsServer(own, term)) throw new UsageError("--in is required", "give root N: --in 1.root.json (or build on a server's published root: --server URL --trusted YOUR_1.root.json)");
+  const api = apiClient(own, term, "root update");
+  if (trustedPath === undefined) {
+    throw new UsageError("--trusted is required with --server", `give a root you already trust (e.g. the 1.root.json you kept from the ceremony): the server's root is only built on once it is reached from it`);
+  }
+  const trusted = readRootFile(trustedPath).root;
+  const { root, walked } = await verifiedCurrentRoot(api, trusted, trustedPath);
+  const v = root.signed.version;
+  out.say(`current root v${v} from ${api.opts.metadataUrl}/root.json: verified from ${trustedPath} (root v${trusted.signed.version})${walked.length > 0 ? ` through ${walked.map((n) => `${n}.root.json`).join(", ")}` : ""}`);
+  return { file: { kind: "metadata", root, content: root, source: `${api.opts.metadataUrl}/${v}.root.json` }, trustedHint: `${v}.root.json (from ${api.opts.metadataUrl}/)`, api };
+}
+
+async function rootUpdate(argv: string[], term: ServerTerminal, now: Date, setJson: (json: boolean) => void): Promise<void> {
   const args = parseCommandArgs("root", argv, {
     in: { type: "string" },
     "add-key": { type: "string", multiple: true },
@@ -81,17 +126,21 @@ async function rootUpdate(argv: string[], term: Terminal, now: Date): Promise<vo
     "passphrase-file": { type: "string", multiple: true },
     out: { type: "string" },
     force: { type: "boolean" },
+    trusted: { type: "string" },
+    send: { type: "boolean" },
+    "no-wait": { type: "boolean" },
+    ...SERVER_FLAGS,
   });
   const own = args.own;
+  const json = jsonFlag(own);
+  setJson(json);
   if (own.help) return term.out(ROOT_HELP);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox root update --help'");
-  const inPath = requireFlag(own, "in", "root update", "--in 1.root.json --online-key online2.pub --sign root1");
-  const current = fileSource(inPath).load();
-  const currentSigned = current.root.signed;
-
-  // Building on a root that does not verify with its own threshold is almost always a mistake (wrong file).
-  const selfCheck = verifyRole(signedBytesOf(current.root), current.root.signatures, currentSigned.keys, currentSigned.roles.root);
-  if (!selfCheck.verified) term.info(`warning: ${inPath} (root v${currentSigned.version}) has ${selfCheck.signed.length} of ${currentSigned.roles.root.threshold} required signatures: make sure it is the published root`);
+  const out = new Output(term, json);
+  const send = flagBool(own, "send");
+  if (json && !send) throw new UsageError("--json goes with --send", "without --send the result is the --out file");
+  const current = await currentRoot(own, term, out);
+  const currentSigned = current.file.root.signed;
 
   const onlineFile = flagString(own, "online-key");
   const uriFlag = flagString(own, "online-key-uri");
@@ -120,19 +169,31 @@ async function rootUpdate(argv: string[], term: Terminal, now: Date): Promise<vo
     }
   }
   const root = addRootSignatures({ signed, signatures: [] }, signers);
-  const summary = summarizeRoot(root, { kind: "update", trusted: current.root, now });
+  const summary = summarizeRoot(root, { kind: "update", trusted: current.file.root, now });
   if (summary.problems.length > 0) throw new UsageError(`root v${signed.version} would be refused: ${summary.problems.join("; ")}`, "check the changes given");
 
-  const out = flagString(own, "out") ?? DEFAULT_UPDATE_OUT;
-  writeDocument(out, { metadata: { root } }, { replace: flagBool(own, "force"), what: "metadata-update payload" });
+  const outFlag = flagString(own, "out");
+  const outPath = outFlag ?? (send ? undefined : DEFAULT_UPDATE_OUT);
+  if (outPath !== undefined) writeDocument(outPath, { metadata: { root } }, { replace: flagBool(own, "force"), what: "metadata-update payload" });
 
-  term.out(formatRootSummary(summary, currentSigned.keys));
-  term.out(`\nwrote ${out} (metadata-update payload for root v${signed.version}, public data only)`);
-  if (!thresholdsMet(summary)) {
-    term.out("still needed:");
-    for (const st of summary.status) if (!st.result.verified) term.out(`  ${formatStatus(st, st.of === "document" ? signed.keys : currentSigned.keys)}`);
-    term.out(`each missing signer runs: tufbox sign --key THEIR_KEY --trusted ${inPath} --in ${out} --out ${out}`);
+  out.say(formatRootSummary(summary, currentSigned.keys));
+  if (outPath !== undefined) out.say(`\nwrote ${outPath} (metadata-update payload for root v${signed.version}, public data only)`);
+  const onlineUri = changes.onlineKey?.uri;
+  const copyOnline = `copy the new online private key to the server's online-key directory${onlineUri?.startsWith("fn:") ? ` as ${onlineUri.slice(3)}` : ""}`;
+  if (!send || !current.api) {
+    if (!thresholdsMet(summary)) {
+      out.say("still needed:");
+      for (const st of summary.status) if (!st.result.verified) out.say(`  ${formatStatus(st, st.of === "document" ? signed.keys : currentSigned.keys)}`);
+      out.say(`each missing signer runs: tufbox sign --key THEIR_KEY --trusted ${current.trustedHint} --in ${outPath} --out ${outPath}`);
+    }
+    if (onlineKey) out.say(`before sending: ${copyOnline}`);
+    out.say(current.api
+      ? `send it: tufbox send update ${outPath} --server ${current.api.server} (the server publishes root v${signed.version} once both thresholds are met)`
+      : `send ${outPath} to POST /api/v1/metadata (tufbox send update ${outPath} --server URL; the server publishes root v${signed.version} once both thresholds are met)`);
+    return;
   }
-  if (onlineKey) term.out(`before sending: copy the new online private key to the server's online-key directory${changes.onlineKey!.uri.startsWith("fn:") ? ` as ${changes.onlineKey!.uri.slice(3)}` : ""}`);
-  term.out(`send ${out} to POST /api/v1/metadata (the server publishes root v${signed.version} once both thresholds are met)`);
+  // The server refuses root N+1 (422) while it cannot load the new online key: say what to do first.
+  if (onlineKey) out.say(`the server must have the new online private key: ${copyOnline}`);
+  const task = await sendRootUpdate(current.api, out, { metadata: { root } }, signed.version, flagBool(own, "no-wait"));
+  out.result(taskJson(task, { version: signed.version, outcome: outcomeOf(task) }));
 }

@@ -1,0 +1,591 @@
+/**
+ * The tufbox / RSTUF HTTP API from the command line (shared/RSTUF-API.md):
+ * the server URL and token, requests whose failures carry the server's
+ * `detail` (422: the field and why; 404: the state conflict; 401: why the
+ * token was refused) plus a hint, published metadata under `/metadata/`,
+ * following a task to its end with a progress display, and the root chain a
+ * client would walk (N.root.json one by one) from a root the operator trusts.
+ *
+ * Exit codes: a `ServerError` (the server said no, a task failed, the server
+ * cannot be reached or serves metadata that does not verify) is 1; a
+ * `UsageError` (flags, local files) is 2.
+ */
+import { canonicalJson } from "../tuf/canonical.ts";
+import { parseRoot, type Metadata, type RootSigned } from "../tuf/metadata.ts";
+import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
+import { TufError } from "../tuf/errors.ts";
+import { OfflineError } from "../offline/errors.ts";
+import { UsageError, type ParsedArgs } from "./args.ts";
+import { flagBool, flagString } from "./flags.ts";
+import { processTerminal, type Terminal } from "./terminal.ts";
+
+export const SERVER_ENV = "TUFBOX_SERVER";
+export const TOKEN_ENV = "TUFBOX_TOKEN";
+export const METADATA_URL_ENV = "TUFBOX_METADATA_URL";
+
+/** Flags every `--server` command takes. */
+export const SERVER_FLAGS = {
+  server: { type: "string" },
+  token: { type: "string" },
+  "metadata-url": { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+export const SERVER_FLAGS_HELP = `  --server URL          the tufbox (or RSTUF) API base URL, e.g. http://127.0.0.1:8080
+                        (default $${SERVER_ENV})
+  --token TOKEN         the admin token for changes (default $${TOKEN_ENV}; the server prints
+                        it once at first start, or takes it from TUFBOX_ADMIN_TOKEN)
+  --metadata-url URL    where the metadata is published (default $${METADATA_URL_ENV}, else
+                        SERVER/metadata)
+  --json                one JSON document on stdout (everything else goes to stderr)`;
+
+/** The server said no, a task failed, or the server cannot be reached: exit 1. */
+export class ServerError extends Error {
+  readonly hint: string;
+  /** HTTP status when the server answered */
+  readonly status: number | undefined;
+  /** the server's `detail` (or the task), for --json */
+  readonly detail: unknown;
+  /** the command already wrote its --json document (the failed task): no second one */
+  resultPrinted = false;
+  constructor(message: string, hint: string, opts: { status?: number; detail?: unknown } = {}) {
+    super(message);
+    this.name = "ServerError";
+    this.hint = hint;
+    this.status = opts.status;
+    this.detail = opts.detail;
+  }
+
+  /** Mark that the --json document was written already. */
+  printed(): this {
+    this.resultPrinted = true;
+    return this;
+  }
+}
+
+// ------------------------------------------------------------------ terminal
+
+/**
+ * A Terminal that may rewrite one status line in place (stderr is a TTY).
+ * Commands fall back to plain lines when `live` is missing (tests, pipes, CI).
+ */
+export interface ServerTerminal extends Terminal {
+  /** replace the status line with `text`; null clears it */
+  live?(text: string | null): void;
+}
+
+export function serverTerminal(): ServerTerminal {
+  const term: ServerTerminal = processTerminal();
+  if (process.stderr.isTTY === true && process.env.TERM !== "dumb") {
+    let shown = false;
+    term.live = (text) => {
+      if (text === null) {
+        if (shown) process.stderr.write("\r\x1b[2K");
+        shown = false;
+        return;
+      }
+      const cols = process.stderr.columns;
+      const width = cols !== undefined && cols > 20 ? cols - 1 : 79;
+      process.stderr.write(`\r\x1b[2K${text.length > width ? text.slice(0, width - 1) + "…" : text}`);
+      shown = true;
+    };
+  }
+  return term;
+}
+
+/**
+ * Where a command's human-readable output goes: stdout normally, stderr with
+ * --json (stdout then holds one JSON document and nothing else).
+ */
+export class Output {
+  readonly term: ServerTerminal;
+  readonly json: boolean;
+  constructor(term: ServerTerminal, json: boolean) {
+    this.term = term;
+    this.json = json;
+  }
+  say(text: string): void {
+    if (this.json) this.term.info(text);
+    else this.term.out(text);
+  }
+  /** the --json document (only with --json) */
+  result(value: unknown): void {
+    if (this.json) this.term.out(JSON.stringify(value, null, 2));
+  }
+}
+
+// ------------------------------------------------------------------ options
+
+export interface ServerOptions {
+  /** API base URL without a trailing slash, e.g. http://127.0.0.1:8080 */
+  server: string;
+  token: string | undefined;
+  /** published metadata base URL without a trailing slash */
+  metadataUrl: string;
+}
+
+function baseUrl(text: string, flag: string, envName: string): string {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new UsageError(`${flag} ${JSON.stringify(text)} is not a URL`, `give the server's base URL, e.g. ${flag} http://127.0.0.1:8080 (or set ${envName})`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${flag} ${text}: only http:// and https:// are supported`, `e.g. ${flag} https://tuf.example.com`);
+  if (url.search !== "" || url.hash !== "") throw new UsageError(`${flag} ${text} has a query or fragment`, "give the base URL only, e.g. https://tuf.example.com");
+  if (url.username !== "" || url.password !== "") throw new UsageError(`${flag} must not carry credentials in the URL`, `give the token with --token or ${TOKEN_ENV}`);
+  return url.href.replace(/\/+$/, "");
+}
+
+/** True when the command runs against a server (--server or TUFBOX_SERVER). */
+export function wantsServer(own: ParsedArgs["own"], term: Terminal): boolean {
+  return flagString(own, "server") !== undefined || (term.env[SERVER_ENV] ?? "") !== "";
+}
+
+export function serverOptions(own: ParsedArgs["own"], term: Terminal, command: string): ServerOptions {
+  const given = flagString(own, "server") ?? term.env[SERVER_ENV];
+  if (given === undefined || given === "") throw new UsageError("--server is required", `give the server's API base URL: tufbox ${command} --server http://127.0.0.1:8080 (or set ${SERVER_ENV})`);
+  // RSTUF documentation shows the API with /api/v1; the base is what we need.
+  const server = baseUrl(given, "--server", SERVER_ENV).replace(/\/api\/v1$/, "");
+  const metadataGiven = flagString(own, "metadata-url") ?? term.env[METADATA_URL_ENV];
+  const metadataUrl = metadataGiven !== undefined && metadataGiven !== "" ? baseUrl(metadataGiven, "--metadata-url", METADATA_URL_ENV) : `${server}/metadata`;
+  const token = flagString(own, "token") ?? term.env[TOKEN_ENV];
+  return { server, token: token === undefined || token === "" ? undefined : token, metadataUrl };
+}
+
+export function jsonFlag(own: ParsedArgs["own"]): boolean {
+  return flagBool(own, "json");
+}
+
+// ------------------------------------------------------------------ requests
+
+export interface RequestContext {
+  /** what the request does, for messages ("send the bootstrap payload") */
+  what: string;
+  /** hint for a 404 (RSTUF's state conflicts: not bootstrapped, already bootstrapped, …) */
+  hint404?: string;
+  /** hint for a 422 */
+  hint422?: string;
+}
+
+export interface ApiAnswer {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+/** Per-request limit: a server that accepts the connection and never answers should not hang a script forever. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The 422 issues as `loc: msg` lines (FastAPI shape: `{"detail": [{loc, msg, type}]}`). */
+export function validationIssues(detail: unknown): string[] {
+  if (!Array.isArray(detail)) return [];
+  return detail.map((d) => {
+    if (!isObject(d)) return String(d);
+    const loc = Array.isArray(d.loc) ? d.loc.map(String).join(".") : "";
+    const msg = typeof d.msg === "string" ? d.msg : JSON.stringify(d);
+    return loc ? `${loc}: ${msg}` : msg;
+  });
+}
+
+/** `detail.error` / `detail.message` of the `{"detail": {"message", "error"}}` shape. */
+function detailText(detail: unknown): string | undefined {
+  if (typeof detail === "string") return detail;
+  if (!isObject(detail)) return undefined;
+  const error = typeof detail.error === "string" ? detail.error : undefined;
+  const message = typeof detail.message === "string" ? detail.message : undefined;
+  if (error && message && error !== message) return `${message}: ${error}`;
+  return error ?? message;
+}
+
+export class ApiClient {
+  readonly opts: ServerOptions;
+  readonly #fetch: typeof fetch;
+
+  constructor(opts: ServerOptions, fetchFn: typeof fetch = fetch) {
+    this.opts = opts;
+    this.#fetch = fetchFn;
+  }
+
+  get server(): string {
+    return this.opts.server;
+  }
+
+  async #send(url: string, init: RequestInit, what: string): Promise<Response> {
+    try {
+      return await this.#fetch(url, { redirect: "manual", ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (err) {
+      const e = err as { name?: string; code?: string; message?: string };
+      const reason = e.name === "TimeoutError" ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e.code ?? e.message ?? String(err));
+      throw new ServerError(`cannot ${what}: ${new URL(url).origin} cannot be reached (${reason})`, `check --server (or ${SERVER_ENV}) and that the server is running: curl ${this.opts.server}/healthz`);
+    }
+  }
+
+  /** An API request; a non-2xx answer becomes a ServerError carrying the server's detail. */
+  async request(method: "GET" | "POST", path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
+    const url = `${this.opts.server}${path}`;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (method !== "GET" && this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    const res = await this.#send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, ctx.what);
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return { status: res.status, body: parsed };
+    throw this.#failure(method, path, res, parsed, ctx);
+  }
+
+  #failure(method: string, path: string, res: Response, parsed: unknown, ctx: RequestContext): ServerError {
+    const status = res.status;
+    const route = `${method} ${path.split("?")[0]}`;
+    const detail = isObject(parsed) ? parsed.detail : undefined;
+    const text = detailText(detail);
+    if (parsed === undefined) {
+      const ok = status >= 200 && status < 300;
+      return new ServerError(
+        `cannot ${ctx.what}: ${route} answered HTTP ${status}${ok ? " without a JSON body" : ""}${status >= 300 && status < 400 ? ` (redirect to ${res.headers.get("location") ?? "?"})` : ""}`,
+        `is ${this.opts.server} the tufbox / RSTUF API base URL? e.g. --server http://127.0.0.1:8080`,
+        { status },
+      );
+    }
+    if (status === 401 || status === 403) {
+      const reason = text ?? "Unauthorized";
+      const hint = this.opts.token === undefined
+        ? `give the server's admin token with --token TOKEN or ${TOKEN_ENV} (printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN)`
+        : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
+      return new ServerError(`cannot ${ctx.what}: the server refused the request (${status}): ${reason}`, hint, { status, detail });
+    }
+    if (status === 422) {
+      const issues = validationIssues(detail);
+      return new ServerError(
+        `cannot ${ctx.what}: the server rejected it (422): ${issues.length > 0 ? issues.join("; ") : (text ?? "invalid request")}`,
+        ctx.hint422 ?? "fix the field named above and send again",
+        { status, detail },
+      );
+    }
+    if (status === 404) {
+      return new ServerError(`cannot ${ctx.what}: ${text ?? `${route} not found`} (404)`, ctx.hint404 ?? `see the repository's state with: tufbox status --server ${this.opts.server}`, { status, detail });
+    }
+    if (status === 405) return new ServerError(`cannot ${ctx.what}: the server does not offer ${route} (405)`, "the route may be disabled on this server (RSTUF_DISABLE_ENDPOINTS), or the server is not tufbox / RSTUF", { status, detail });
+    if (status === 413) return new ServerError(`cannot ${ctx.what}: ${text ?? "request too large"} (413)`, "send fewer items per request", { status, detail });
+    if (status >= 500) return new ServerError(`cannot ${ctx.what}: the server failed (${status}): ${text ?? "internal error"}`, "see the server's log; retry once it is fixed", { status, detail });
+    return new ServerError(`cannot ${ctx.what}: ${route} answered ${status}${text ? `: ${text}` : ""}`, `see the repository's state with: tufbox status --server ${this.opts.server}`, { status, detail });
+  }
+
+  get(path: string, ctx: RequestContext): Promise<ApiAnswer> {
+    return this.request("GET", path, undefined, ctx);
+  }
+
+  post(path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
+    return this.request("POST", path, body, ctx);
+  }
+
+  /** A published metadata file as JSON; undefined when it does not exist (404). */
+  async metadata(name: string): Promise<unknown> {
+    const url = `${this.opts.metadataUrl}/${encodeURIComponent(name)}`;
+    // Metadata may live on other storage that redirects (RSTUF): follow, without credentials.
+    const res = await this.#send(url, { method: "GET", headers: { accept: "application/json" }, redirect: "follow" }, `fetch ${name}`);
+    if (res.status === 404) {
+      await res.arrayBuffer().catch(() => undefined);
+      return undefined;
+    }
+    const text = await res.text();
+    if (res.status !== 200) throw new ServerError(`cannot fetch ${url}: HTTP ${res.status}`, `check --metadata-url (or ${METADATA_URL_ENV}); default is SERVER/metadata`, { status: res.status });
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ServerError(`${url} is not JSON`, `check --metadata-url (or ${METADATA_URL_ENV}): it must point at the published TUF metadata`);
+    }
+  }
+
+  async task(taskId: string): Promise<TaskData> {
+    const r = await this.get(`/api/v1/task?task_id=${encodeURIComponent(taskId)}`, { what: `read task ${taskId}` });
+    const data = isObject(r.body) && isObject(r.body.data) ? r.body.data : undefined;
+    if (!data || typeof data.state !== "string") throw new ServerError(`GET /api/v1/task answered without data.state`, "is --server a tufbox / RSTUF API?", { detail: r.body });
+    return { task_id: taskId, state: data.state, result: isObject(data.result) ? (data.result as TaskResult) : null };
+  }
+}
+
+/** An API client for a command's --server / --token / --metadata-url flags. */
+export function apiClient(own: ParsedArgs["own"], term: Terminal, command: string, fetchFn?: typeof fetch): ApiClient {
+  return new ApiClient(serverOptions(own, term, command), fetchFn);
+}
+
+/** `data.task_id` of a 202 answer. */
+export function acceptedTaskId(answer: ApiAnswer, what: string): string {
+  const id = isObject(answer.body) && isObject(answer.body.data) ? answer.body.data.task_id : undefined;
+  if (typeof id !== "string" || id === "") throw new ServerError(`the server accepted the request to ${what} but gave no task id`, "is --server a tufbox / RSTUF API?", { detail: answer.body });
+  return id;
+}
+
+// ------------------------------------------------------------------ tasks
+
+export interface TaskResult {
+  task?: string;
+  status?: boolean;
+  message?: string;
+  error?: string;
+  last_update?: string;
+  details?: Record<string, unknown> | null;
+}
+
+export interface TaskData {
+  task_id: string;
+  state: string;
+  result: TaskResult | null;
+}
+
+export const FINAL_STATES = ["SUCCESS", "FAILURE", "ERRORED", "REVOKED"] as const;
+const FAILED_STATES = ["FAILURE", "ERRORED", "REVOKED"];
+
+export function isFinal(state: string): boolean {
+  return (FINAL_STATES as readonly string[]).includes(state);
+}
+
+/** "Root v1 is pending signatures" / "releases v2 is pending signatures" from a task's details. */
+export function pendingSignatures(task: TaskData): string | undefined {
+  const d = task.result?.details;
+  if (!d) return undefined;
+  for (const key of ["bootstrap", "update"]) {
+    const v = d[key];
+    if (typeof v === "string" && /is pending signatures/.test(v)) return v;
+  }
+  return undefined;
+}
+
+/** A bootstrap parked for root signatures: nothing changes until someone signs. */
+function bootstrapWaiting(task: TaskData): boolean {
+  const v = task.result?.details?.bootstrap;
+  return task.state === "RUNNING" && typeof v === "string" && /pending signatures/.test(v);
+}
+
+export interface FollowOptions {
+  /** keep waiting while the task waits for offline signatures (RUNNING); false = --no-wait */
+  waitForSigners: boolean;
+  /** command the hint for offline signers names */
+  signHint?: string;
+  /** milliseconds between polls at first (grows to `maxPollMs`) */
+  pollMs?: number;
+  maxPollMs?: number;
+}
+
+function short(id: string): string {
+  return id.length > 12 ? `${id.slice(0, 12)}…` : id;
+}
+
+function elapsed(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+}
+
+/**
+ * Poll a task until SUCCESS, FAILURE, ERRORED (or REVOKED). RUNNING means the
+ * task waits for offline signatures: a bootstrap waiting for root signatures
+ * returns at once (only `tufbox sign` moves it on); other tasks keep waiting
+ * unless `waitForSigners` is false. On a TTY one line shows state and
+ * elapsed time; otherwise each new state is one line on stderr.
+ */
+export async function followTask(api: ApiClient, term: ServerTerminal, taskId: string, opts: FollowOptions): Promise<TaskData> {
+  const started = performance.now();
+  let pause = opts.pollMs ?? 50;
+  const maxPause = opts.maxPollMs ?? 1000;
+  let lastState = "";
+  let waitingShown = false;
+  const onSigint = () => {
+    term.live?.(null);
+    term.info(`\nstopped following task ${taskId}; it continues on the server: tufbox task ${taskId} --server ${api.server} --wait`);
+    process.exit(130);
+  };
+  // Ctrl-C only stops watching; say how to pick the task up again.
+  const ownsProcess = term.live !== undefined;
+  if (ownsProcess) process.once("SIGINT", onSigint);
+  try {
+    for (;;) {
+      const task = await api.task(taskId);
+      const t = performance.now() - started;
+      if (term.live) term.live(`task ${short(taskId)} ${task.state} ${elapsed(t)}`);
+      else if (task.state !== lastState) term.info(`task ${taskId}: ${task.state}`);
+      lastState = task.state;
+      if (isFinal(task.state) || bootstrapWaiting(task)) return task;
+      if (task.state === "RUNNING") {
+        if (!opts.waitForSigners) return task;
+        if (!waitingShown) {
+          term.live?.(null);
+          const what = pendingSignatures(task) ?? task.result?.message ?? "waiting for offline signatures";
+          term.info(`waiting for signatures: ${what}`);
+          term.info(`  the role's key holders run: ${opts.signHint ?? `tufbox sign --key THEIR_KEY --role ROLE --server ${api.server}`}`);
+          term.info(`  (Ctrl-C stops waiting; the task goes on: tufbox task ${taskId} --server ${api.server} --wait)`);
+          waitingShown = true;
+        }
+        pause = Math.max(pause, 500);
+      }
+      await Bun.sleep(pause);
+      pause = Math.min(maxPause, Math.ceil(pause * 1.5));
+    }
+  } finally {
+    term.live?.(null);
+    if (ownsProcess) process.off("SIGINT", onSigint);
+  }
+}
+
+const DETAIL_LABELS: Record<string, string> = {
+  added_artifacts: "added",
+  invalid_paths: "invalid paths (no role covers them; not added)",
+  artifact_roles: "roles",
+  deleted_artifacts: "deleted",
+  not_found_artifacts: "not found",
+  updated_roles: "updated roles",
+  invalid_roles: "invalid roles",
+  delegated_roles: "delegated roles",
+  failed_roles: "failed roles",
+  deleted_roles: "deleted roles",
+};
+
+/** A task's details as `label: value` lines. */
+export function formatDetails(details: Record<string, unknown> | null | undefined): string[] {
+  if (!details) return [];
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(details)) {
+    if (Array.isArray(v) && v.length === 0) continue;
+    const label = DETAIL_LABELS[k] ?? k;
+    const value = Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ") : typeof v === "string" ? v : JSON.stringify(v);
+    lines.push(`${label}: ${value}`);
+  }
+  return lines;
+}
+
+export type Outcome = "finished" | "pending_signatures" | "waiting" | "failed";
+
+/** What a followed task came to, for messages and --json. */
+export function outcomeOf(task: TaskData): Outcome {
+  if (FAILED_STATES.includes(task.state)) return "failed";
+  if (bootstrapWaiting(task)) return "pending_signatures";
+  if (task.state === "RUNNING" || !isFinal(task.state)) return "waiting";
+  return pendingSignatures(task) !== undefined ? "pending_signatures" : "finished";
+}
+
+/** The ServerError for a failed task: the server's `result.error` (or message), and a hint. */
+export function taskFailure(task: TaskData, what: string, hint: string): ServerError {
+  const r = task.result;
+  const reason = r?.error ?? r?.message ?? "no reason given";
+  const message = r?.message && r.error && r.message !== r.error ? `${r.message}: ${r.error}` : reason;
+  return new ServerError(`${what} failed (task ${task.task_id} ${task.state}): ${message}`, hint, { detail: task });
+}
+
+export function taskJson(task: TaskData, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { task_id: task.task_id, state: task.state, outcome: outcomeOf(task), result: task.result, ...extra };
+}
+
+// ------------------------------------------------------------------ running
+
+/**
+ * A `--server` command body: offline-layer errors become UsageErrors (exit
+ * 2), ServerErrors stay (exit 1). With --json a ServerError is also written
+ * to stdout as `{"error": …}` so scripts always get one document.
+ */
+export async function serverCommand(command: string, term: Terminal, json: () => boolean, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    let e = err;
+    if (err instanceof OfflineError) e = new UsageError(err.message, err.hint);
+    else if (err instanceof TufError) e = new UsageError(err.message, `run 'tufbox ${command} --help'`);
+    if (json() && (e instanceof UsageError || (e instanceof ServerError && !e.resultPrinted))) {
+      const error: Record<string, unknown> = { message: e.message, hint: e.hint, exit_code: e instanceof ServerError ? 1 : 2 };
+      if (e instanceof ServerError && e.status !== undefined) error.status = e.status;
+      if (e instanceof ServerError && e.detail !== undefined) error.detail = e.detail;
+      term.out(JSON.stringify({ error }, null, 2));
+    }
+    throw e;
+  }
+}
+
+/**
+ * For src/main.ts's COMMANDS map: a ServerError is printed as message + hint
+ * and the process exits 1 (main.ts reports other errors itself: UsageError
+ * → 2). The exit code is set when the process exits on its own, so stdout
+ * (a --json document on a pipe) is flushed completely first.
+ */
+export function withServerErrors(command: string, run: (argv: string[]) => Promise<void>): (argv: string[]) => Promise<void> {
+  return async (argv) => {
+    try {
+      await run(argv);
+    } catch (err) {
+      if (!(err instanceof ServerError)) throw err;
+      process.stderr.write(`tufbox ${command}: ${err.message}\nhint: ${err.hint}\n`);
+      process.once("exit", () => {
+        process.exitCode = 1;
+      });
+    }
+  };
+}
+
+// ------------------------------------------------------------------ root chain
+
+export interface VerifiedRoot {
+  root: Metadata<RootSigned>;
+  /** versions walked after the trusted one */
+  walked: number[];
+}
+
+function sameSigned(a: Metadata<RootSigned>, b: Metadata<RootSigned>): boolean {
+  return canonicalJson(a.signed) === canonicalJson(b.signed);
+}
+
+function parseServerRoot(value: unknown, name: string, api: ApiClient): Metadata<RootSigned> {
+  try {
+    return parseRoot(value, name);
+  } catch (err) {
+    if (err instanceof TufError) throw new ServerError(`${api.opts.metadataUrl}/${name} is not valid root metadata: ${err.message}`, "do not build on it; check the server");
+    throw err;
+  }
+}
+
+/**
+ * The server's current root (`root.json`), reached from `trusted` the way a
+ * TUF client does (spec 5.3): each N.root.json in turn must verify with the
+ * previous root's root keys and threshold and with its own. Refuses a root
+ * it cannot reach: building on it would hand the repository to whoever
+ * forged it.
+ */
+export async function verifiedCurrentRoot(api: ApiClient, trusted: Metadata<RootSigned>, trustedSource: string): Promise<VerifiedRoot> {
+  const value = await api.metadata("root.json");
+  if (value === undefined) throw new ServerError(`${api.opts.metadataUrl}/root.json does not exist`, `is the repository bootstrapped? see: tufbox status --server ${api.server}`);
+  const latest = parseServerRoot(value, "root.json", api);
+  const t = trusted.signed.version;
+  const n = latest.signed.version;
+  const refuse = (why: string) => new ServerError(`refusing the server's root v${n}: ${why}`, `do not build on it: compare it with what the root key holders signed (--trusted ${trustedSource} is your starting point)`);
+  if (n < t) throw refuse(`it is older than the trusted root v${t} (${trustedSource})`);
+  if (n === t) {
+    if (!sameSigned(latest, trusted)) throw refuse(`it is not the trusted root v${t} (${trustedSource}), though it has the same version`);
+    return { root: latest, walked: [] };
+  }
+  let prev = trusted;
+  const walked: number[] = [];
+  for (let v = t + 1; v <= n; v++) {
+    const name = `${v}.root.json`;
+    const fetched = await api.metadata(name);
+    if (fetched === undefined) throw refuse(`${name} is missing, so the chain from root v${t} cannot be checked`);
+    const next = parseServerRoot(fetched, name, api);
+    if (next.signed.version !== v) throw refuse(`${name} holds version ${next.signed.version}`);
+    const bytes = signedBytesOf(next);
+    const byPrev = verifyRole(bytes, next.signatures, prev.signed.keys, prev.signed.roles.root);
+    if (!byPrev.verified) throw refuse(`root v${v} has ${byPrev.signed.length} valid signature(s) of root v${v - 1}'s keys; its threshold is ${byPrev.threshold}`);
+    const byOwn = verifyRole(bytes, next.signatures, next.signed.keys, next.signed.roles.root);
+    if (!byOwn.verified) throw refuse(`root v${v} has ${byOwn.signed.length} valid signature(s) of its own root keys; its threshold is ${byOwn.threshold}`);
+    walked.push(v);
+    prev = next;
+  }
+  if (!sameSigned(prev, latest)) throw refuse(`root.json differs from ${n}.root.json`);
+  return { root: prev, walked };
+}
