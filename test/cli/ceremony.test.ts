@@ -10,22 +10,11 @@ import { parseBootstrapPayload } from "../../src/repository/payloads.ts";
 import { verifyWithRoot } from "../../src/tuf/verify.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
 import { computeKeyId } from "../../src/tuf/keys.ts";
-import { fixturePath, hasStackTrace, pubFileFor, readJson, runCli, tempDir, testTerminal, writeText } from "./helpers.ts";
+import { fixturePath, hasStackTrace, pubFileFor, readJson, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
 
 const NOW = new Date("2030-01-02T03:04:05.678Z");
 
-async function failsWith(p: Promise<unknown>, pattern: RegExp): Promise<UsageError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(UsageError);
-  expect((caught as UsageError).message).toMatch(pattern);
-  expect((caught as UsageError).hint.length).toBeGreaterThan(0);
-  return caught as UsageError;
-}
+const failsWith = (p: Promise<unknown>, pattern: RegExp): Promise<UsageError> => rejects(p, UsageError, pattern);
 
 /** Two encrypted root keys (ed25519, ecdsa), an unencrypted online key (ed25519), an unrelated key. */
 let dir: string;

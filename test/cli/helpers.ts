@@ -1,3 +1,4 @@
+import { expect } from "bun:test";
 /**
  * Shared helpers for the offline CLI tests: a scripted Terminal (answers to
  * prompts, captured output), temporary directories, fixture paths, and
@@ -116,4 +117,18 @@ export function pubFileFor(fixtureKey: string, path: string, extra: Record<strin
   const key = publicKeyJSONFor(createPrivateKey(readFileSync(fixtureKeyFile(fixtureKey), "utf8")));
   writeFileSync(path, JSON.stringify({ ...key, ...extra }, null, 2));
   return path;
+}
+
+/** Awaits `p`, which must reject with `type`, a message matching `pattern` and a hint. */
+export async function rejects<T extends Error>(p: Promise<unknown>, type: new (...args: any[]) => T, pattern: RegExp): Promise<T> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(type);
+  expect((caught as Error).message).toMatch(pattern);
+  expect((caught as { hint?: string }).hint?.length ?? 0).toBeGreaterThan(0);
+  return caught as T;
 }

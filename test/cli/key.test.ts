@@ -6,7 +6,7 @@ import { keyCommand } from "../../src/cli/key.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { PublicKey, computeKeyId } from "../../src/tuf/keys.ts";
 import { PBKDF2_ITERATIONS } from "../../src/offline/pkcs8.ts";
-import { fixtureKeyFile, fixtureKeyid, hasStackTrace, runCli, tempDir, testTerminal, writeText } from "./helpers.ts";
+import { fixtureKeyFile, fixtureKeyid, hasStackTrace, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
 
 const EXPECTED = {
   ed25519: { keytype: "ed25519", scheme: "ed25519" },
@@ -22,18 +22,7 @@ function infoField(lines: string[], label: string): string | undefined {
   return undefined;
 }
 
-async function expectUsageError(p: Promise<unknown>, pattern: RegExp): Promise<UsageError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(UsageError);
-  expect((caught as UsageError).message).toMatch(pattern);
-  expect((caught as UsageError).hint.length).toBeGreaterThan(0);
-  return caught as UsageError;
-}
+const expectUsageError = (p: Promise<unknown>, pattern: RegExp): Promise<UsageError> => rejects(p, UsageError, pattern);
 
 describe("key generate → key info", () => {
   for (const type of ["ed25519", "ecdsa", "rsa"] as const) {

@@ -8,7 +8,7 @@ import { signCommand } from "../../src/cli/sign.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseRoot, type Metadata as TufMetadata, type RootSigned } from "../../src/tuf/metadata.ts";
 import { signedBytesOf, verifyRole, type VerificationResult } from "../../src/tuf/verify.ts";
-import { fixtureKeyFile, fixtureKeyid, fixturePath, hasStackTrace, pubFileFor, readJson, runCli, tempDir, testTerminal, writeText } from "./helpers.ts";
+import { fixtureKeyFile, fixtureKeyid, fixturePath, hasStackTrace, pubFileFor, readJson, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
 
 const NOW = new Date("2030-06-15T12:00:00Z");
 const ED = fixtureKeyid("root-ed25519");
@@ -16,18 +16,7 @@ const EC = fixtureKeyid("root-ecdsa");
 const OLD_ONLINE = fixtureKeyid("online-ed25519");
 const V1_FILE = fixturePath("bootstrap-bins.json");
 
-async function failsWith(p: Promise<unknown>, pattern: RegExp): Promise<UsageError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(UsageError);
-  expect((caught as UsageError).message).toMatch(pattern);
-  expect((caught as UsageError).hint.length).toBeGreaterThan(0);
-  return caught as UsageError;
-}
+const failsWith = (p: Promise<unknown>, pattern: RegExp): Promise<UsageError> => rejects(p, UsageError, pattern);
 
 function v1(): TufMetadata<RootSigned> {
   return parseRoot(readJson(V1_FILE).metadata.root);

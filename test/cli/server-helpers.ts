@@ -3,7 +3,9 @@ import { expect } from "bun:test";
 import { ServerError } from "../../src/cli/client.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { TOKEN } from "../helpers/server.ts";
-import { testTerminal, type TestTerminal } from "./helpers.ts";
+import { rejects, testTerminal, type TestTerminal } from "./helpers.ts";
+
+export { rejects };
 
 /** A scripted terminal whose environment names the server and the token (as an operator's shell would). */
 export function serverTerm(url: string, opts: { interactive?: boolean; answers?: string[]; token?: string | null; env?: Record<string, string> } = {}): TestTerminal {
@@ -12,18 +14,6 @@ export function serverTerm(url: string, opts: { interactive?: boolean; answers?:
   return testTerminal({ interactive: opts.interactive, answers: opts.answers, env });
 }
 
-export async function rejects<T extends Error>(p: Promise<unknown>, type: new (...args: any[]) => T, pattern: RegExp): Promise<T> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(type);
-  expect((caught as Error).message).toMatch(pattern);
-  expect((caught as { hint?: string }).hint?.length ?? 0).toBeGreaterThan(0);
-  return caught as T;
-}
 
 export const serverError = (p: Promise<unknown>, pattern: RegExp) => rejects(p, ServerError, pattern);
 export const usageError = (p: Promise<unknown>, pattern: RegExp) => rejects(p, UsageError, pattern);

@@ -6,23 +6,13 @@ import { keyCommand } from "../../src/cli/key.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
 import { verifyWithRoot, signedBytesOf, verifyRole } from "../../src/tuf/verify.ts";
-import { fixtureKeyFile, fixtureKeyid, fixturePath, hasStackTrace, readJson, runCli, tempDir, testTerminal, writeText } from "./helpers.ts";
+import { fixtureKeyFile, fixtureKeyid, fixturePath, hasStackTrace, readJson, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const ED = fixtureKeyid("root-ed25519");
 const EC = fixtureKeyid("root-ecdsa");
 
-async function failsWith(p: Promise<unknown>, pattern: RegExp): Promise<UsageError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(UsageError);
-  expect((caught as UsageError).message).toMatch(pattern);
-  return caught as UsageError;
-}
+const failsWith = (p: Promise<unknown>, pattern: RegExp): Promise<UsageError> => rejects(p, UsageError, pattern);
 
 function copyFixture(name: string, dir = tempDir()): string {
   const to = join(dir, name);
