@@ -16,6 +16,8 @@ import { Auth } from "./server/auth.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
+import { createNotifier, type Notifier } from "./notify/index.ts";
+import { LocalLeadership, PostgresLeadership, type Leadership } from "./store/leader.ts";
 
 export interface App {
   readonly config: Config;
@@ -26,6 +28,10 @@ export interface App {
   readonly scheduler: Scheduler;
   readonly auth: Auth;
   readonly metadata: PublishedMetadata;
+  /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
+  readonly notifier: Notifier;
+  /** whether this replica runs the scheduler's jobs (always, for SQLite) */
+  readonly leader: Leadership;
 }
 
 export interface RunningApp extends App {
@@ -60,24 +66,49 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const onlineKeys = new OnlineKeys({ dir: config.online_key_dir, pem: config.online_key ?? undefined });
   const repo = new Repository({ store, onlineKeys, sink: metadata, log: log.child({ component: "repository" }), maxBatch: config.publisher.max_batch });
   await repo.open();
-  const publisher = new Publisher(repo, log.child({ component: "publisher" }), { lingerMs: config.publisher.linger_ms, pollMs: 1000 });
-  const scheduler = new Scheduler({ repo, store, log: log.child({ component: "scheduler" }) }, {
+  const publisher = new Publisher(repo, log.child({ component: "publisher" }), { lingerMs: config.publisher.linger_ms, pollMs: config.publisher.poll_ms });
+  const notifier = createNotifier({ database: config.database, redis: config.redis, storeKind: store.kind, log: log.child({ component: "notify" }) });
+  wireNotifier(repo, publisher, notifier, log);
+  const leader: Leadership = store.kind === "postgres" ? new PostgresLeadership(config.database, log.child({ component: "scheduler" })) : new LocalLeadership();
+  const scheduler = new Scheduler({ repo, store, log: log.child({ component: "scheduler" }), leader }, {
     periodSeconds: config.scheduler.period_seconds,
     resignWindowHours: config.scheduler.resign_window_hours,
     taskRetentionHours: config.tasks.retention_hours,
   });
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata };
+  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader };
+}
+
+/**
+ * Replicas tell each other (notify/notifier.ts): a local accept wakes every
+ * publisher; a local publication makes every replica catch up at once. Only
+ * hints: the poll does the same work, later.
+ */
+function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier, log: Logger): void {
+  repo.onWake((reason) => {
+    if (reason === "accepted") notifier.announceChange();
+  });
+  repo.onPublished((version) => notifier.announcePublished(version));
+  notifier.onWake(() => publisher.wake());
+  notifier.onPublished((version) => {
+    if (version <= repo.timestampVersion) return;
+    repo.syncFromStore().catch((err) => {
+      // The poll tries again shortly.
+      log.debug("could not catch up after a notification", { error: err instanceof Error ? err.message : String(err) });
+    });
+  });
 }
 
 /** Start background work and the HTTP server. */
 export async function startApp(app: App): Promise<RunningApp> {
   const generatedToken = await app.auth.init(app.log);
+  await app.notifier.start();
   app.publisher.start();
   app.scheduler.start();
   await app.repo.resume();
-  // Catch up at once on anything that expired while the service was down.
-  void app.scheduler.runNow("resign-expiring");
+  // Catch up at once on anything that expired while the service was down
+  // (the scheduler leader does, if this replica is not it).
+  void app.scheduler.runIfLeader("resign-expiring");
   const api = createApi(app);
   const { config } = app;
   const http = startHttpServer({
@@ -101,6 +132,8 @@ export async function startApp(app: App): Promise<RunningApp> {
       app.scheduler.stop();
       await http.stop();
       await app.publisher.stop();
+      await app.notifier.close();
+      await app.leader.close();
       app.repo.close();
       await app.store.close();
     },

@@ -55,7 +55,8 @@ export interface Config {
   online_key: string | null;
   auth: { admin_token: string | null; insecure_disable: boolean };
   tasks: { retention_hours: number };
-  publisher: { max_batch: number; linger_ms: number };
+  /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
+  publisher: { max_batch: number; linger_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };
   targets: { dir: string; serve: boolean };
   limits: { max_body_bytes: number; max_artifacts_per_request: number };
@@ -371,8 +372,10 @@ const KEYS: readonly AnyKeySpec[] = [
   key("auth.admin_token", { env: ["TUFBOX_ADMIN_TOKEN"], secret: "value", default: null, parse: token }),
   key("auth.insecure_disable", { env: ["TUFBOX_INSECURE_DISABLE_AUTH"], flag: "insecure-disable-auth", default: false, parse: bool }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
-  key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 50000, parse: int(1, 1_000_000) }),
+  key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
+  // Several replicas share a PostgreSQL queue: poll it more often than a lone SQLite process.
+  key("publisher.poll_ms", { env: ["TUFBOX_PUBLISHER_POLL_MS"], default: (get) => (/^postgres(ql)?:/i.test(get("database")) ? 250 : 1000), parse: int(10, 600_000) }),
   key("scheduler.period_seconds", { env: ["TUFBOX_SCHEDULER_PERIOD_SECONDS"], default: 60, parse: int(5, 3600) }),
   key("scheduler.resign_window_hours", { env: ["TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS"], default: 6, parse: int(1, 8760) }),
   key("targets.dir", { env: ["TUFBOX_TARGETS_DIR"], flag: "targets-dir", default: (get) => join(get("data_dir"), "targets"), parse: path }),

@@ -1,11 +1,13 @@
 /**
  * Scheduled jobs (croner). Jobs have stable names, can be listed and run now,
  * and log what they did. Only the online roles are re-signed here: root is
- * signed offline.
+ * signed offline. With several replicas, only the scheduler leader
+ * (store/leader.ts) runs the timed jobs; the others skip their turn.
  */
 import { Cron } from "croner";
 import type { Repository, RepositoryLog } from "./repository/repository.ts";
 import type { Store } from "./store/store.ts";
+import { LocalLeadership, type Leadership } from "./store/leader.ts";
 
 export interface SchedulerOptions {
   periodSeconds: number;
@@ -40,10 +42,12 @@ export class Scheduler {
   readonly #jobs = new Map<string, Job>();
   readonly #log: RepositoryLog;
   readonly #opts: SchedulerOptions;
+  readonly #leader: Leadership;
 
-  constructor(deps: { repo: Repository; store: Store; log: RepositoryLog }, opts: SchedulerOptions) {
+  constructor(deps: { repo: Repository; store: Store; log: RepositoryLog; leader?: Leadership }, opts: SchedulerOptions) {
     this.#log = deps.log;
     this.#opts = opts;
+    this.#leader = deps.leader ?? new LocalLeadership();
     const windowMs = effectiveResignWindowMs(opts);
     this.#add("resign-expiring", "re-sign online roles (bins, targets, snapshot, timestamp) that expire within the re-sign window", async () => {
       const roles = deps.repo.expiringRoles(windowMs);
@@ -65,7 +69,7 @@ export class Scheduler {
   start(): void {
     for (const job of this.#jobs.values()) {
       const period = job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
-      job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () => this.runNow(job.name).then(() => undefined));
+      job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () => this.runIfLeader(job.name).then(() => undefined));
     }
   }
 
@@ -84,6 +88,17 @@ export class Scheduler {
       lastResult: j.lastResult,
       nextRun: j.cron?.nextRun()?.toISOString() ?? null,
     }));
+  }
+
+  /** Whether this replica runs the timed jobs (as of its last attempt). */
+  get leading(): boolean {
+    return this.#leader.leading;
+  }
+
+  /** Run a job if this replica is the scheduler leader (timed runs); null when it is not. */
+  async runIfLeader(name: string): Promise<string | null> {
+    if (!(await this.#leader.isLeader())) return null;
+    return this.runNow(name);
   }
 
   async runNow(name: string): Promise<string> {

@@ -60,7 +60,7 @@ describe("defaults", () => {
     expect(c.online_key).toBeNull();
     expect(c.auth).toEqual({ admin_token: null, insecure_disable: false });
     expect(c.tasks.retention_hours).toBe(24);
-    expect(c.publisher).toEqual({ max_batch: 50000, linger_ms: 5 });
+    expect(c.publisher).toEqual({ max_batch: 200000, linger_ms: 5, poll_ms: 1000 });
     expect(c.scheduler).toEqual({ period_seconds: 60, resign_window_hours: 6 });
     expect(c.targets).toEqual({ dir: "tufbox-data/targets", serve: true });
     expect(c.limits).toEqual({ max_body_bytes: 16 * 1024 * 1024, max_artifacts_per_request: 10000 });

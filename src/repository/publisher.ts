@@ -14,6 +14,19 @@ export interface PublisherOptions {
   retryMs?: number;
 }
 
+/**
+ * How long to gather changes before the next batch. A batch rewrites every
+ * bin it touches, so under heavy load fewer, larger batches publish more
+ * artifacts per second (each bin rewrite carries several artifacts). After a
+ * large batch we wait about half as long as it took (at most 1 s); small
+ * batches — interactive use — keep the configured linger, so their latency
+ * does not change.
+ */
+export function adaptiveLingerMs(configured: number, lastChanges: number, lastMs: number): number {
+  if (lastChanges < 1000) return configured;
+  return Math.max(configured, Math.min(1000, Math.round(lastMs / 2)));
+}
+
 export class Publisher {
   readonly #repo: Repository;
   readonly #log: RepositoryLog;
@@ -24,6 +37,7 @@ export class Publisher {
   #loop: Promise<void> | null = null;
   #idleWaiters: (() => void)[] = [];
   #busy = false;
+  #nextLingerMs: number;
   /** published batches since start (metrics) */
   batches = 0;
   lastError: string | null = null;
@@ -32,6 +46,7 @@ export class Publisher {
     this.#repo = repo;
     this.#log = log;
     this.#opts = { retryMs: 1000, ...opts };
+    this.#nextLingerMs = opts.lingerMs;
     repo.onWake(() => this.wake());
   }
 
@@ -65,10 +80,13 @@ export class Publisher {
   async #run(): Promise<void> {
     while (this.#running) {
       if (!this.#woken) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           this.#wakeup = resolve;
-          setTimeout(resolve, this.#opts.pollMs);
+          timer = setTimeout(resolve, this.#opts.pollMs);
         });
+        // A pending poll timer would keep a stopped process alive for up to pollMs.
+        clearTimeout(timer);
         this.#wakeup = null;
         if (!this.#running) break;
         // A poll tick: other replicas may have queued work or published.
@@ -82,13 +100,24 @@ export class Publisher {
       } catch (err) {
         this.#log.warn("could not read the store to catch up", { error: err instanceof Error ? err.message : String(err) });
       }
-      if (this.#opts.lingerMs > 0) await Bun.sleep(this.#opts.lingerMs);
+      const linger = this.#nextLingerMs;
+      if (linger > 0) await Bun.sleep(linger);
+      // The longer linger is for a burst in progress; the first round that
+      // finds nothing to do ends the burst (below), so a lone add after it
+      // waits only the configured linger.
+      let published = false;
       try {
         for (;;) {
+          const started = performance.now();
           const outcome = await this.#repo.publishOnce();
-          if (outcome.documents === 0 && outcome.changes === 0) break;
+          if (outcome.documents === 0 && outcome.changes === 0) {
+            if (!published) this.#nextLingerMs = this.#opts.lingerMs;
+            break;
+          }
+          published = true;
           this.batches++;
           this.lastError = null;
+          this.#nextLingerMs = adaptiveLingerMs(this.#opts.lingerMs, outcome.changes, performance.now() - started);
         }
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err);

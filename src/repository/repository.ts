@@ -56,6 +56,8 @@ export interface RepositoryOptions {
   now?: () => Date;
 }
 
+export type WakeReason = "accepted" | "published" | "bump";
+
 export interface BatchOutcome {
   changes: number;
   documents: number;
@@ -68,6 +70,8 @@ export function alreadyBootstrapped(state: string): string {
 }
 
 const BOOTSTRAP_PAYLOAD_KEY = "bootstrap_payload";
+/** documents read at once while catching up with another replica's publication */
+const SYNC_READS = 8;
 /** documents signed between two event-loop turns while publishing */
 const YIELD_EVERY = 200;
 const SESSIONS_KEY = "signing_sessions";
@@ -134,7 +138,11 @@ export class Repository {
   /** bin contents by role, valid for `version` (the role's head when cached) */
   readonly #entries = new Map<string, RoleEntries>();
   readonly #requestedBumps = new Set<string>();
-  readonly #wakeListeners: (() => void)[] = [];
+  readonly #wakeListeners: ((reason: WakeReason) => void)[] = [];
+  readonly #publishedListeners: ((timestampVersion: number) => void)[] = [];
+  /** the catch-up running now, and the one queued behind it (see syncFromStore) */
+  #syncRunning: Promise<boolean> | null = null;
+  #syncQueued: Promise<boolean> | null = null;
   readonly #verifier = new VerifyPool();
   /** bytes of the latest document of every targets role (metrics: largest bin vs the client cap) */
   readonly #sizes = new Map<string, number>();
@@ -163,31 +171,64 @@ export class Repository {
    * Catch up with documents another replica published: serve them (targets
    * roles, then snapshot, then timestamp) and reload the published state.
    * Cheap when nothing changed (one small read). Returns true if it moved.
+   *
+   * Called from several places at once (the publisher inside its lock,
+   * notifications from other replicas, poll ticks): runs one at a time, a
+   * call during a run waits for one more run after it (so it sees the
+   * database as of after the call), and a result is applied only if it is
+   * newer than what this process serves by then: a slow catch-up can never
+   * put back an older timestamp over one this process just published.
    */
-  async syncFromStore(): Promise<boolean> {
+  syncFromStore(): Promise<boolean> {
+    if (this.#syncQueued) return this.#syncQueued;
+    if (!this.#syncRunning) return this.#startSync();
+    const queued = this.#syncRunning.catch(() => false).then(() => {
+      this.#syncQueued = null;
+      return this.#startSync();
+    });
+    this.#syncQueued = queued;
+    return queued;
+  }
+
+  #startSync(): Promise<boolean> {
+    const run: Promise<boolean> = this.#syncOnce().finally(() => {
+      if (this.#syncRunning === run) this.#syncRunning = null;
+    });
+    this.#syncRunning = run;
+    return run;
+  }
+
+  async #syncOnce(): Promise<boolean> {
     if (!this.#state) {
       const record = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
       if (record?.state === this.#bootstrap?.state) return false;
       await this.open();
       return this.#state !== undefined;
     }
-    const latest = await this.#store.getLatestDocument("timestamp");
-    const local = this.#state.heads.get("timestamp")?.version ?? 0;
-    if (!latest || latest.version <= local) return false;
-    const before = this.#state.heads;
-    const heads = await this.#store.getHeads();
-    const files: PublishedFile[] = [];
-    const order = (r: string) => (r === "root" ? 0 : r === "snapshot" ? 2 : r === "timestamp" ? 3 : 1);
-    for (const h of heads.sort((a, b) => order(a.role) - order(b.role))) {
-      if ((before.get(h.role)?.version ?? 0) >= h.version) continue;
-      const doc = h.role === "timestamp" ? latest : await this.#store.getDocument(h.role, h.version);
-      if (doc) files.push(...this.#filesFor(doc));
-    }
+    // One small row tells whether anything moved (the heads of 16384 bins would be 16384).
+    const remote = (await this.#store.getLatestDocument("timestamp"))?.version ?? 0;
+    if (remote <= this.timestampVersion) return false;
     const settings = await this.#store.getSetting<RepositorySettings>(SETTINGS_KEY);
-    this.#bootstrap = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
-    this.#state = settings ? await loadPublishedState(this.#store, settings) : undefined;
-    this.#sink.publish(files);
-    this.#log.debug("caught up with documents published elsewhere", { documents: files.length, timestamp: latest.version });
+    const bootstrap = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
+    const state = settings ? await loadPublishedState(this.#store, settings) : undefined;
+    if (!state) return false;
+    // Serve exactly the versions the loaded state names (its own read of the
+    // heads): if another replica publishes meanwhile, this process is behind
+    // rather than ahead, and the next catch-up fixes it.
+    const order = (r: string) => (r === "root" ? 0 : r === "snapshot" ? 2 : r === "timestamp" ? 3 : 1);
+    const before = this.#state.heads;
+    const wanted = [...state.heads.values()].filter((h) => (before.get(h.role)?.version ?? 0) < h.version).sort((a, b) => order(a.role) - order(b.role));
+    const docs: (DocumentRecord | undefined)[] = [];
+    for (let i = 0; i < wanted.length; i += SYNC_READS) {
+      docs.push(...(await Promise.all(wanted.slice(i, i + SYNC_READS).map((h) => this.#store.getDocument(h.role, h.version)))));
+    }
+    const version = state.heads.get("timestamp")?.version ?? 0;
+    // This process may have published (under the lock) while we were reading.
+    if (version <= this.timestampVersion) return false;
+    this.#bootstrap = bootstrap;
+    this.#state = state;
+    this.#sink.publish(docs.flatMap((d) => (d ? this.#filesFor(d) : [])));
+    this.#log.debug("caught up with documents published elsewhere", { documents: wanted.length, timestamp: version });
     return true;
   }
 
@@ -204,12 +245,38 @@ export class Repository {
     this.#verifier.close();
   }
 
-  onWake(listener: () => void): void {
+  /**
+   * Called when there is work for a publisher: "accepted" = a change was
+   * durably queued (other replicas' publishers may take it too); "published"
+   * = a batch went out (more may be pending); "bump" = a re-sign was asked of
+   * this process (only its own publisher holds such requests).
+   */
+  onWake(listener: (reason: WakeReason) => void): void {
     this.#wakeListeners.push(listener);
   }
 
-  #wake(): void {
-    for (const l of this.#wakeListeners) l();
+  #wake(reason: WakeReason): void {
+    for (const l of this.#wakeListeners) l(reason);
+  }
+
+  /** Called after this process published a new timestamp (its version), so other replicas can catch up. */
+  onPublished(listener: (timestampVersion: number) => void): void {
+    this.#publishedListeners.push(listener);
+  }
+
+  #emitPublished(version: number): void {
+    for (const l of this.#publishedListeners) {
+      try {
+        l(version);
+      } catch (err) {
+        this.#log.error("publication listener failed", { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+
+  /** version of the timestamp this process serves (0 before bootstrap) */
+  get timestampVersion(): number {
+    return this.#state?.heads.get("timestamp")?.version ?? 0;
   }
 
   get bootstrapped(): boolean {
@@ -326,6 +393,7 @@ export class Repository {
     const record = this.#bootstrap!;
     const payload = await this.#store.getSetting<BootstrapPayload>(BOOTSTRAP_PAYLOAD_KEY);
     const now = this.#now();
+    let committed = false;
     try {
       if (!payload) throw new Error("bootstrap payload missing from the store");
       await this.#store.updateTasks([{ id: record.taskId, state: "STARTED", result: null }]);
@@ -340,17 +408,33 @@ export class Repository {
       }
       const { publication, settings } = built;
       await this.#store.commitPublication(publication);
+      committed = true;
       this.#bootstrap = { state: "finished", taskId: record.taskId };
       this.#state = await loadPublishedState(this.#store, settings);
       this.#sink.publish(publication.documents.flatMap((d) => this.#filesFor(d)));
       this.#log.info("bootstrap finished", { task_id: record.taskId, bins: settings.bins?.count ?? 0, documents: publication.documents.length, ms: Math.round(performance.now() - started) });
-      this.#wake();
+      this.#wake("published");
+      this.#emitPublished(1);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      if (committed) {
+        // Published; only reading it back failed (the database went away
+        // right after the commit). Not a failed bootstrap: the next
+        // catch-up (syncFromStore) loads it from the store.
+        this.#log.error("bootstrap published, but reading it back failed; loading it again shortly", { task_id: record.taskId, error: reason });
+        this.#bootstrap = undefined;
+        this.#state = undefined;
+        return;
+      }
       this.#log.error("bootstrap failed", { task_id: record.taskId, error: reason });
       this.#bootstrap = undefined;
-      await this.#store.setSettings({ [BOOTSTRAP_KEY]: undefined, [BOOTSTRAP_PAYLOAD_KEY]: undefined });
-      await this.#store.updateTasks([{ id: record.taskId, state: "FAILURE", result: taskResult("bootstrap", false, "Bootstrap failed", null, this.#now(), reason) }]);
+      try {
+        await this.#store.setSettings({ [BOOTSTRAP_KEY]: undefined, [BOOTSTRAP_PAYLOAD_KEY]: undefined });
+        await this.#store.updateTasks([{ id: record.taskId, state: "FAILURE", result: taskResult("bootstrap", false, "Bootstrap failed", null, this.#now(), reason) }]);
+      } catch (cleanup) {
+        // The store itself is unreachable: the record stays "pre" and the bootstrap resumes at the next start.
+        this.#log.error("could not record the failed bootstrap", { task_id: record.taskId, error: cleanup instanceof Error ? cleanup.message : String(cleanup) });
+      }
     }
   }
 
@@ -478,7 +562,7 @@ export class Repository {
     const paths = p.artifacts.map((a) => a.path);
     if (p.publish) {
       await this.#store.accept({ id: taskId, name: "add_artifacts", state: "PENDING" }, changes, false);
-      this.#wake();
+      this.#wake("accepted");
     } else {
       // Accepted and kept, not published until POST /artifacts/publish: the task itself is done.
       const roles = [...new Set(changes.map((c) => c.role))];
@@ -494,7 +578,7 @@ export class Repository {
     const changes: NewChange[] = p.paths.map((path) => ({ kind: "remove", path, role: this.#roleForPath(st, path), fragment: null }));
     if (p.publish) {
       await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "PENDING" }, changes, false);
-      this.#wake();
+      this.#wake("accepted");
     } else {
       const result = taskResult("remove_artifacts", true, "Artifact(s) Removed", { deleted_artifacts: p.paths, not_found_artifacts: [], published: false }, this.#now());
       await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "SUCCESS", result }, changes, true);
@@ -509,7 +593,7 @@ export class Repository {
     await this.#store.releaseHeldChanges();
     // A marker queued after the released changes completes once they are published.
     await this.#store.accept({ id: taskId, name: "publish_artifacts", state: "PENDING" }, [{ kind: "bump", path: "", role: "", fragment: null }], false);
-    this.#wake();
+    this.#wake("accepted");
     return { taskId };
   }
 
@@ -721,7 +805,7 @@ export class Repository {
   async #publishLocked(changes: ChangeRecord[], bumps: Set<string>, extra: PublishExtra): Promise<BatchOutcome> {
     try {
       const outcome = await this.#publish(changes, bumps, extra);
-      this.#wake();
+      this.#wake("published");
       return outcome;
     } catch (err) {
       for (const b of bumps) this.#requestedBumps.add(b);
@@ -804,7 +888,7 @@ export class Repository {
     });
     const taskId = newTaskId();
     await this.#store.accept({ id: taskId, name: "force_online_metadata_update", state: "PENDING" }, chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })), false);
-    this.#wake();
+    this.#wake("accepted");
     return { taskId, roles: chosen };
   }
 
@@ -839,7 +923,7 @@ export class Repository {
   /** Ask for new versions of online roles (scheduler re-signing, forced bumps). */
   requestBump(roles: Iterable<string>): void {
     for (const r of roles) this.#requestedBumps.add(r);
-    this.#wake();
+    this.#wake("bump");
   }
 
   /** Online roles whose expiry is closer than `windowMs`. */
@@ -1157,6 +1241,7 @@ export class Repository {
       changes: changes.length, documents: docs.length, timestamp: ts?.version,
       build_sign_ms: Math.round(tSigned - t0), commit_ms: Math.round(tCommitted - tSigned), serve_ms: Math.round(performance.now() - tCommitted),
     });
+    if (ts) this.#emitPublished(ts.version);
     return { changes: changes.length, documents: docs.length, timestampVersion: ts?.version ?? null };
   }
 

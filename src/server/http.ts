@@ -8,12 +8,15 @@
  * the newest version of each role) is served as static routes, rebuilt and
  * swapped with `server.reload()` after a publish; everything else (HEAD,
  * older versions, roles that did not fit) goes through `fetch`, which reads
- * the same PublishedMetadata and so is never behind it.
+ * the same PublishedMetadata and so is never behind it. (scripts/bench/serve.ts
+ * re-measures this against nginx; on the 2-core build machine nginx with its
+ * defaults and access_log off did ~140k for 1 KB, so the gain was ~1.1-1.3x.)
  *
  * Why a budget on static routes: registering routes costs time quadratic in
  * their number (measured on 2 cores, GET-only routes: 1024 → ~5 ms,
- * 2048 → ~16 ms, 4096 → ~57 ms; 16384 → ~7 s, and ~60 s when a route answers
- * every method). A repository with 16384 bins cannot make every bin static,
+ * 2048 → ~17 ms, 4096 → ~60 ms, 16384 → ~2.1 s; GET+HEAD doubles the count,
+ * so 16384 → ~7 s; a bare Response route answers every method and took ~60 s).
+ * A repository with 16384 bins cannot make every bin static,
  * so at most `maxStaticRoutes` files are: the unversioned files and top-level
  * roles first, then the roles `fetch` saw requested most.
  *

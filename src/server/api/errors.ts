@@ -30,12 +30,21 @@ export function detail(status: number, message: string, error: string, headers: 
   return json({ detail: { message, error } }, status, headers);
 }
 
-/** A store outage (connection refused, reset, timed out): a clean 503, the request changed nothing. */
-function isStoreUnavailable(err: unknown): boolean {
+/**
+ * A store outage (connection refused, reset, timed out; the server shutting
+ * down or restarting): a clean 503. SQLSTATE classes 08 (connection
+ * exception), 57P (operator intervention: admin/crash shutdown, cannot
+ * connect now) and 53 (insufficient resources: too many connections, disk
+ * full) come from PostgreSQL itself, e.g. 57P01 on every open session when
+ * it restarts.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (code.startsWith("ERR_POSTGRES_CONNECTION") || code === "ERR_POSTGRES_IDLE_TIMEOUT" || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "SQLITE_BUSY")) return true;
-  return /connection (closed|refused|terminated)|ECONNREFUSED|database system is (starting up|shutting down)/i.test(err.message);
+  const sqlstate = (err as { errno?: unknown }).errno;
+  if (code === "ERR_POSTGRES_SERVER_ERROR" && typeof sqlstate === "string" && /^(08|57P|53)/.test(sqlstate)) return true;
+  return /connection (closed|refused|terminated)|ECONNREFUSED|database system is (starting up|shutting down)|terminating connection due to administrator command/i.test(err.message);
 }
 
 export function errorResponse(err: unknown, log: Logger, route: string): Response {

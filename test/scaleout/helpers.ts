@@ -1,0 +1,219 @@
+/**
+ * Shared plumbing for the scale-out tests: real PostgreSQL and Redis servers
+ * (scripts/test-services.sh), one fresh database per test file, tufbox
+ * replicas as child processes, and outages of the servers themselves.
+ *
+ * Without TUFBOX_TEST_POSTGRES_URL / TUFBOX_TEST_REDIS_URL (and, for the
+ * outage tests, TUFBOX_TEST_SERVICES_ENV) a file FAILS under CI and skips
+ * with a message otherwise, so CI can never go green without running them.
+ */
+import { test } from "bun:test";
+import { SQL } from "bun";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { binsPayload } from "../helpers/fixtures.ts";
+import { call, spawnServer, waitTaskAt, type ServerProcess } from "../helpers/process.ts";
+import { tempDir } from "../helpers/server.ts";
+
+export const POSTGRES_URL = process.env.TUFBOX_TEST_POSTGRES_URL ?? "";
+export const REDIS_URL = process.env.TUFBOX_TEST_REDIS_URL ?? "";
+export const SERVICES_ENV = process.env.TUFBOX_TEST_SERVICES_ENV ?? "";
+const SERVICES_SCRIPT = fileURLToPath(new URL("../../scripts/test-services.sh", import.meta.url));
+
+/**
+ * Run `suite` if the servers it needs are configured; otherwise fail under
+ * CI and skip (saying why) elsewhere.
+ */
+export function withServices(file: string, needs: { redis?: boolean; outages?: boolean }, suite: () => void): void {
+  const missing = [
+    !POSTGRES_URL && "TUFBOX_TEST_POSTGRES_URL",
+    needs.redis && !REDIS_URL && "TUFBOX_TEST_REDIS_URL",
+    needs.outages && !SERVICES_ENV && "TUFBOX_TEST_SERVICES_ENV",
+  ].filter((m): m is string => typeof m === "string");
+  if (missing.length === 0) return suite();
+  const why = `${missing.join(", ")} not set: source the file that \`scripts/test-services.sh start\` prints`;
+  if (process.env.CI) {
+    test(`${file}: PostgreSQL/Redis test servers are available in CI`, () => {
+      throw new Error(`${why}; under CI the scale-out tests must run, not skip`);
+    });
+  } else {
+    console.warn(`${file}: skipped, ${why}`);
+    test.skip(`${file} (needs ${missing.join(", ")})`, () => {});
+  }
+}
+
+/** A fresh UTF8 database on the test server; `drop` removes it (connections and all). */
+export async function createDatabase(label: string): Promise<{ url: string; name: string; sql: SQL; drop: () => Promise<void> }> {
+  const name = `tufbox_${label}_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new SQL(POSTGRES_URL, { max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
+  const u = new URL(POSTGRES_URL);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const sql = new SQL(url, { max: 4 });
+  return {
+    url,
+    name,
+    sql,
+    async drop() {
+      await sql.close({ timeout: 2 }).catch(() => undefined);
+      // The server may have just restarted: retry a few times.
+      for (let i = 0; ; i++) {
+        try {
+          await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          break;
+        } catch (err) {
+          if (i >= 20) throw err;
+          await Bun.sleep(250);
+        }
+      }
+      await admin.close({ timeout: 2 });
+    },
+  };
+}
+
+/** `url` with `?application_name=NAME`, so pg_stat_activity tells replicas apart. */
+export function namedUrl(url: string, name: string): string {
+  const u = new URL(url);
+  u.searchParams.set("application_name", name);
+  return u.toString();
+}
+
+/** stop-postgres | start-postgres | stop-redis | start-redis (scripts/test-services.sh). */
+export function services(command: "stop-postgres" | "start-postgres" | "stop-redis" | "start-redis"): void {
+  const r = Bun.spawnSync(["bash", SERVICES_SCRIPT, command, SERVICES_ENV], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`test-services.sh ${command} failed (${r.exitCode}): ${r.stderr.toString()}${r.stdout.toString()}`);
+}
+
+export interface Replica {
+  name: string;
+  dataDir: string;
+  server: ServerProcess;
+  readonly url: string;
+  /** kill -9, and wait until the process is gone */
+  kill(): Promise<void>;
+  /** start it again (same database, data dir and flags; a new port) */
+  restart(): Promise<void>;
+  /** SIGTERM, wait, remove the data dir */
+  stop(): Promise<void>;
+}
+
+/**
+ * A tufbox replica (`serve`, child process) on `database` (+ `redis`), with
+ * the fixtures' online key dir. Its PostgreSQL sessions carry its name.
+ */
+export async function startReplica(name: string, database: string, opts: { redis?: string; env?: Record<string, string> } = {}): Promise<Replica> {
+  const dataDir = tempDir(`tufbox-${name}-`);
+  const args = ["--database", namedUrl(database, name), ...(opts.redis ? ["--redis", opts.redis] : [])];
+  const env = { TUFBOX_LOG_LEVEL: process.env.TUFBOX_TEST_LOG ? "debug" : "info", TUFBOX_SCHEDULER_PERIOD_SECONDS: "5", ...opts.env };
+  const spawn = () => spawnServer(dataDir, env, "serve", args);
+  const replica: Replica = {
+    name,
+    dataDir,
+    server: await spawn(),
+    get url() {
+      return replica.server.url;
+    },
+    async kill() {
+      replica.server.proc.kill("SIGKILL");
+      await replica.server.proc.exited;
+    },
+    async restart() {
+      replica.server = await spawn();
+    },
+    async stop() {
+      if (replica.server.proc.exitCode === null) {
+        replica.server.proc.kill("SIGTERM");
+        const exited = await Promise.race([replica.server.proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
+        if (!exited) {
+          replica.server.proc.kill("SIGKILL");
+          await replica.server.proc.exited;
+        }
+      }
+      if (process.env.TUFBOX_TEST_LOG) console.log(`--- ${name} output (last run):\n${replica.server.output().slice(-20_000)}`);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return replica;
+}
+
+/** Bootstrap with `bins` hash bins through `url`; resolves when published. */
+export async function bootstrap(url: string, bins: number): Promise<void> {
+  const r = await call(url, "POST", "/api/v1/bootstrap", binsPayload(bins));
+  if (r.status !== 202) throw new Error(`bootstrap refused: ${r.status} ${JSON.stringify(r.body)}`);
+  const task = await waitTaskAt(url, r.body.data.task_id, 60_000);
+  if (task.state !== "SUCCESS") throw new Error(`bootstrap failed: ${JSON.stringify(task)}`);
+}
+
+export async function readyz(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throws `what`). */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | null | false>, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
+export async function bytesOf(url: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export async function timestampOf(url: string): Promise<{ bytes: Uint8Array; version: number }> {
+  const bytes = await bytesOf(`${url}/metadata/timestamp.json`);
+  return { bytes, version: JSON.parse(new TextDecoder().decode(bytes)).signed.version };
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
+
+/** Target info for artifact `i` (the hash encodes the index, so each is checkable). */
+export function artifact(prefix: string, i: number) {
+  return { path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`, info: { length: 1000 + (i % 977), hashes: { sha256: i.toString(16).padStart(8, "0").repeat(8) } } };
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The invariants of the documents table: one row per (role, version), the
+ * versions of each role contiguous from 1, and each role's head row at its
+ * highest version. Returns the number of documents.
+ */
+export async function checkDocuments(sql: SQL): Promise<{ documents: number; roles: number }> {
+  const dup = await sql`SELECT role, version, count(*)::int AS n FROM documents GROUP BY role, version HAVING count(*) > 1`;
+  if (dup.length > 0) throw new Error(`(role, version) pairs with several rows: ${JSON.stringify([...dup].slice(0, 5))}`);
+  const gaps = await sql`
+    SELECT d.role, count(*)::int AS n, min(d.version)::int AS lo, max(d.version)::int AS hi, h.version::int AS head
+    FROM documents d LEFT JOIN heads h ON h.role = d.role
+    GROUP BY d.role, h.version
+    HAVING min(d.version) <> 1 OR max(d.version) <> count(*) OR h.version IS NULL OR h.version <> max(d.version)`;
+  if (gaps.length > 0) throw new Error(`roles whose versions are not 1..head: ${JSON.stringify([...gaps].slice(0, 5))}`);
+  const [row] = await sql`SELECT count(*)::int AS documents, count(DISTINCT role)::int AS roles FROM documents`;
+  return row;
+}
+
+export { call, waitTaskAt };
