@@ -132,6 +132,8 @@ export async function startApp(app: App): Promise<RunningApp> {
       app.scheduler.stop();
       await http.stop();
       await app.publisher.stop();
+      // Tasks already accepted finish (or fail cleanly) before the store closes.
+      await app.repo.drain();
       await app.notifier.close();
       await app.leader.close();
       app.repo.close();

@@ -144,6 +144,7 @@ export class Repository {
   #syncRunning: Promise<boolean> | null = null;
   #syncQueued: Promise<boolean> | null = null;
   readonly #verifier = new VerifyPool();
+  readonly #inFlight = new Set<Promise<void>>();
   /** bytes of the latest document of every targets role (metrics: largest bin vs the client cap) */
   readonly #sizes = new Map<string, number>();
 
@@ -236,8 +237,19 @@ export class Repository {
   async resume(): Promise<void> {
     if (this.#bootstrap?.state === "pre" && !this.#state) {
       this.#log.info("resuming an interrupted bootstrap", { task_id: this.#bootstrap.taskId });
-      void this.#runBootstrap();
+      this.#background(this.#runBootstrap());
     }
+  }
+
+  /** Work started by a request and finished in the background (tasks, bootstrap). */
+  #background(work: Promise<void>): void {
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work));
+  }
+
+  /** Wait for background work to finish (shutdown: before the store closes). */
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   /** Stop background helpers (the verification worker). */
@@ -380,7 +392,7 @@ export class Repository {
     await this.#store.accept({ id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult }, [], false);
     await this.#store.setSettings(settings);
     this.#bootstrap = record;
-    if (verification.verified) void this.#runBootstrap();
+    if (verification.verified) this.#background(this.#runBootstrap());
     return { taskId };
   }
 
@@ -635,14 +647,14 @@ export class Repository {
   async acceptSign(role: string, signature: { keyid: string; sig: string }): Promise<{ taskId: string }> {
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "sign_metadata", state: "PENDING" });
-    void this.#runTask(taskId, "sign_metadata", () => this.#processSign(role, signature));
+    this.#background(this.#runTask(taskId, "sign_metadata", () => this.#processSign(role, signature)));
     return { taskId };
   }
 
   async acceptSignDelete(role: string): Promise<{ taskId: string }> {
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "delete_sign_metadata", state: "PENDING" });
-    void this.#runTask(taskId, "delete_sign_metadata", async () => {
+    this.#background(this.#runTask(taskId, "delete_sign_metadata", async () => {
       return this.#store.withLock("publisher", async () => {
         const sessions = await this.#sessions();
         const session = sessions[role];
@@ -665,7 +677,7 @@ export class Repository {
         await this.#store.updateTasks(tasks);
         return { ok: true, message: "Metadata sign delete finished", details: { deleted_roles: [role] } };
       });
-    });
+    }));
     return { taskId };
   }
 
@@ -780,7 +792,7 @@ export class Repository {
     }
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "metadata_update", state: "PENDING" });
-    void this.#runTask(taskId, "metadata_update", () =>
+    this.#background(this.#runTask(taskId, "metadata_update", () =>
       this.#store.withLock("publisher", async () => {
         if (this.#rootComplete(meta, st.root)) {
           await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta });
@@ -791,7 +803,7 @@ export class Repository {
         await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
         return { ok: true, message: "Metadata Update Processed", details: { update: `Root v${meta.signed.version} is pending signatures` } };
       }),
-    );
+    ));
     return { taskId };
   }
 
@@ -825,7 +837,7 @@ export class Repository {
     if (st.bins) throw new StateError("this repository uses hash bins; custom delegations cannot be changed");
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "metadata_delegation", state: "PENDING" });
-    void this.#runTask(taskId, "metadata_delegation", () =>
+    this.#background(this.#runTask(taskId, "metadata_delegation", () =>
       this.#store.withLock("publisher", async () => {
         const cur = this.#state!;
         const onlineId = cur.settings.onlineKeyId;
@@ -872,7 +884,7 @@ export class Repository {
         if (deleted.length > 0) await this.#store.setSettings({ [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] });
         return { ok: true, message: "Metadata Delegation Processed", details: { delegated_roles: done, failed_roles: failed } };
       }),
-    );
+    ));
     return { taskId };
   }
 
@@ -897,7 +909,7 @@ export class Repository {
     this.#requireBootstrapped();
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "update_settings", state: "PENDING" });
-    void this.#runTask(taskId, "update_settings", () =>
+    this.#background(this.#runTask(taskId, "update_settings", () =>
       this.#store.withLock("publisher", async () => {
         const st = this.#state!;
         const updated: string[] = [];
@@ -914,7 +926,7 @@ export class Repository {
         this.#state = { ...st, settings };
         return { ok: updated.length > 0, message: updated.length > 0 ? "Settings Updated" : "Settings Update Failed", details: { updated_roles: updated, invalid_roles: invalid } };
       }),
-    );
+    ));
     return { taskId };
   }
 
