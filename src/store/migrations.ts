@@ -104,12 +104,7 @@ export function migrate(db: Database): void {
   const current = () =>
     (db.query("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
   const found = current();
-  if (found > newest) {
-    throw new Error(
-      `database schema is at version ${found} but this tufbox only knows up to ${newest}; ` +
-        `it was written by a newer tufbox (upgrade the binary, or restore a backup taken before the upgrade)`,
-    );
-  }
+  if (found > newest) throw newerSchemaError(found, newest);
   for (const m of migrations) {
     if (m.version <= found) continue;
     db.transaction(() => {
@@ -122,4 +117,12 @@ export function migrate(db: Database): void {
       );
     }).immediate();
   }
+}
+
+/** A database written by a newer tufbox: refuse it rather than guess at its schema. */
+export function newerSchemaError(found: number, newest: number): Error {
+  return new Error(
+    `database schema is at version ${found} but this tufbox only knows up to ${newest}; ` +
+      `it was written by a newer tufbox (upgrade the binary, or restore a backup taken before the upgrade)`,
+  );
 }

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { SQL } from "bun";
-import type { Migration } from "./migrations.ts";
+import { newerSchemaError, type Migration } from "./migrations.ts";
 import {
   FINISHED_STATES,
   checkChange,
@@ -657,12 +657,7 @@ async function migrate(sql: Sql): Promise<void> {
     )`;
     const [row] = await tx`SELECT coalesce(max(version), 0) AS v FROM schema_migrations`;
     const found = Number(row.v);
-    if (found > newest) {
-      throw new Error(
-        `database schema is at version ${found} but this tufbox only knows up to ${newest}; ` +
-          `it was written by a newer tufbox (upgrade the binary, or restore a backup taken before the upgrade)`,
-      );
-    }
+    if (found > newest) throw newerSchemaError(found, newest);
     for (const m of postgresMigrations) {
       if (m.version <= found) continue;
       await tx.unsafe(m.sql);

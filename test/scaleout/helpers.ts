@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { call, spawnServer, waitTaskAt, type ServerProcess } from "../helpers/process.ts";
 import { tempDir } from "../helpers/server.ts";
+import { prng } from "../helpers/random.ts";
+
+export { prng };
 
 export const POSTGRES_URL = process.env.TUFBOX_TEST_POSTGRES_URL ?? "";
 export const REDIS_URL = process.env.TUFBOX_TEST_REDIS_URL ?? "";
@@ -186,17 +189,6 @@ export function artifact(prefix: string, i: number) {
   return { path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`, info: { length: 1000 + (i % 977), hashes: { sha256: i.toString(16).padStart(8, "0").repeat(8) } } };
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing run can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The invariants of the documents table: one row per (role, version), the

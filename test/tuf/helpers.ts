@@ -8,6 +8,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { TufError } from "../../src/tuf/index.ts";
+import { prng } from "../helpers/random.ts";
+
+export { prng };
 
 export const FIXTURES_DIR = fileURLToPath(new URL("../../../shared/fixtures/rstuf/", import.meta.url));
 
@@ -55,17 +58,6 @@ export function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
-/** mulberry32: small, deterministic PRNG */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randInt(rnd: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rnd() * (hi - lo + 1));
