@@ -112,6 +112,8 @@ interface PublishExtra {
   tasks?: TaskUpdate[];
   /** the signing sessions as the caller changed them (written with the batch) */
   sessions?: Record<string, SigningSession>;
+  /** store settings to write in the same transaction */
+  settings?: Record<string, unknown>;
   /** a change of custom delegations: new targets delegations, roles to (re)publish, roles deleted */
   delegations?: { delegations: Delegations; publish: string[]; deleted: string[] };
 }
@@ -639,7 +641,10 @@ export class Repository {
     const out: Record<string, unknown> = {};
     for (const name of names) out[name] = sessions[name]!.metadata;
     if (this.#state && sessions.root) out.trusted_root = this.#state.root;
-    if (this.#state && names.some((n) => n !== "root")) out.trusted_targets = (await this.#store.getLatestDocument("targets")) ? JSON.parse(new TextDecoder().decode((await this.#store.getLatestDocument("targets"))!.bytes)) : undefined;
+    if (this.#state && names.some((n) => n !== "root")) {
+      const targets = await this.#store.getLatestDocument("targets");
+      if (targets) out.trusted_targets = JSON.parse(new TextDecoder().decode(targets.bytes));
+    }
     return out;
   }
 
@@ -876,12 +881,11 @@ export class Repository {
         const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
         for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
         for (const r of roles) for (const k of r.keyids) if (!keys[k]) return { ok: false, message: "Metadata Delegation Failed", details: { delegated_roles: [], failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }] } };
-        const settingsTasks: TaskUpdate[] = [];
         await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), {
           delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
-          tasks: settingsTasks,
+          // In the same transaction as the new targets: a deleted name can never come back.
+          settings: deleted.length > 0 ? { [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] } : undefined,
         });
-        if (deleted.length > 0) await this.#store.setSettings({ [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] });
         return { ok: true, message: "Metadata Delegation Processed", details: { delegated_roles: done, failed_roles: failed } };
       }),
     ));
@@ -1235,7 +1239,7 @@ export class Repository {
       consumedChanges: changes.map((c) => c.id),
       tasks,
     };
-    const settingsOut: Record<string, unknown> = {};
+    const settingsOut: Record<string, unknown> = { ...extra.settings };
     if (st.settings !== prev.settings) settingsOut[SETTINGS_KEY] = st.settings;
     if (sessionsChanged) settingsOut[SESSIONS_KEY] = sessions;
     if (Object.keys(settingsOut).length > 0) publication.settings = settingsOut;

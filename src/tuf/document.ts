@@ -4,7 +4,7 @@
  * escaped, see canonical.ts), so the bytes are reproducible and what clients
  * re-canonicalize is exactly what was signed.
  */
-import { canonicalJson, canonicalObjectFromEntries, canonicalString, jsonTextOf, utf8 } from "./canonical.ts";
+import { canonicalJson, canonicalObjectFromEntries, jsonTextOf, utf8 } from "./canonical.ts";
 import type { Signature, SignedBase } from "./metadata.ts";
 import type { Signer } from "./signer.ts";
 
@@ -46,4 +46,3 @@ export function signSigned(signed: SignedBase, signers: Signer[]): SignedDocumen
   return signText(canonicalJson(signed), signers);
 }
 
-export { canonicalString };
