@@ -23,7 +23,12 @@ const TARGETS = {
 } as const;
 type Target = keyof typeof TARGETS;
 // Docker's TARGETARCH names, so a Dockerfile can pass `linux-$TARGETARCH`.
-const ALIASES: Record<string, Target> = { "linux-amd64": "linux-x64", amd64: "linux-x64", x64: "linux-x64", arm64: "linux-arm64" };
+const ALIASES: Record<string, Target> = {
+  "linux-amd64": "linux-x64",
+  amd64: "linux-x64",
+  x64: "linux-x64",
+  arm64: "linux-arm64",
+};
 
 const root = join(import.meta.dir, "..");
 const entry = join(root, "src", "main.ts");
@@ -35,7 +40,11 @@ function fail(message: string): never {
 }
 
 function selectedTargets(): Target[] {
-  const { values } = parseArgs({ args: Bun.argv.slice(2), options: { target: { type: "string", multiple: true } }, strict: true });
+  const { values } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: { target: { type: "string", multiple: true } },
+    strict: true,
+  });
   if (!values.target) return Object.keys(TARGETS) as Target[];
   return values.target.map((t) => {
     const name = (ALIASES[t] ?? t) as Target;
@@ -67,7 +76,9 @@ function mib(bytes: number): string {
 const targets = selectedTargets();
 if (!existsSync(entry)) fail(`${entry} does not exist`);
 if (Bun.version !== pkg.engines.bun) {
-  console.warn(`build: warning: running Bun ${Bun.version}, but package.json pins ${pkg.engines.bun}; the binaries embed this Bun's runtime`);
+  console.warn(
+    `build: warning: running Bun ${Bun.version}, but package.json pins ${pkg.engines.bun}; the binaries embed this Bun's runtime`,
+  );
 }
 
 const version = pkg.version;
@@ -103,6 +114,8 @@ for (const target of targets) {
     fail(`compiling for ${target} failed (exit ${proc.exitCode})`);
   }
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
-  console.log(`  ${outfile.slice(root.length + 1).padEnd(24)} ${mib(statSync(outfile).size).padStart(10)}  ${seconds}s`);
+  console.log(
+    `  ${outfile.slice(root.length + 1).padEnd(24)} ${mib(statSync(outfile).size).padStart(10)}  ${seconds}s`,
+  );
 }
 console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)}s`);

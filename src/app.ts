@@ -64,17 +64,37 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   });
   const onlineKeys = new OnlineKeys({ dir: config.online_key_dir, pem: config.online_key ?? undefined });
-  const repo = new Repository({ store, onlineKeys, sink: metadata, log: log.child({ component: "repository" }), maxBatch: config.publisher.max_batch });
-  await repo.open();
-  const publisher = new Publisher(repo, log.child({ component: "publisher" }), { lingerMs: config.publisher.linger_ms, pollMs: config.publisher.poll_ms });
-  const notifier = createNotifier({ database: config.database, redis: config.redis, storeKind: store.kind, log: log.child({ component: "notify" }) });
-  wireNotifier(repo, publisher, notifier, log);
-  const leader: Leadership = store.kind === "postgres" ? new PostgresLeadership(config.database, log.child({ component: "scheduler" })) : new LocalLeadership();
-  const scheduler = new Scheduler({ repo, store, log: log.child({ component: "scheduler" }), leader }, {
-    periodSeconds: config.scheduler.period_seconds,
-    resignWindowHours: config.scheduler.resign_window_hours,
-    taskRetentionHours: config.tasks.retention_hours,
+  const repo = new Repository({
+    store,
+    onlineKeys,
+    sink: metadata,
+    log: log.child({ component: "repository" }),
+    maxBatch: config.publisher.max_batch,
   });
+  await repo.open();
+  const publisher = new Publisher(repo, log.child({ component: "publisher" }), {
+    lingerMs: config.publisher.linger_ms,
+    pollMs: config.publisher.poll_ms,
+  });
+  const notifier = createNotifier({
+    database: config.database,
+    redis: config.redis,
+    storeKind: store.kind,
+    log: log.child({ component: "notify" }),
+  });
+  wireNotifier(repo, publisher, notifier, log);
+  const leader: Leadership =
+    store.kind === "postgres"
+      ? new PostgresLeadership(config.database, log.child({ component: "scheduler" }))
+      : new LocalLeadership();
+  const scheduler = new Scheduler(
+    { repo, store, log: log.child({ component: "scheduler" }), leader },
+    {
+      periodSeconds: config.scheduler.period_seconds,
+      resignWindowHours: config.scheduler.resign_window_hours,
+      taskRetentionHours: config.tasks.retention_hours,
+    },
+  );
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
   return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader };
 }

@@ -116,7 +116,8 @@ interface Ctx {
 type Parser<T> = (raw: unknown, ctx: Ctx) => T;
 
 function text(raw: unknown, what = "a string"): string {
-  if (typeof raw !== "string") throw new Invalid(`expected ${what}${typeof raw === "number" ? " (quote it in YAML)" : ""}`);
+  if (typeof raw !== "string")
+    throw new Invalid(`expected ${what}${typeof raw === "number" ? " (quote it in YAML)" : ""}`);
   return raw;
 }
 
@@ -156,12 +157,24 @@ const oneOf =
     throw new Invalid(`expected one of ${allowed.join(", ")}`);
   };
 
-const UNITS: Record<string, number> = { "": 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
 const size =
   (min: number, max: number): Parser<number> =>
   (raw) => {
     const expected = `expected a size between ${showSize(min)} and ${showSize(max)}: bytes, or a number with KiB/MiB/GiB (or KB/MB/GB), e.g. 16MiB`;
-    const m = typeof raw === "number" ? ["", String(raw), ""] : /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(typeof raw === "string" ? raw : "");
+    const m =
+      typeof raw === "number"
+        ? ["", String(raw), ""]
+        : /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(typeof raw === "string" ? raw : "");
     const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
     if (!m || unit === undefined) throw new Invalid(expected);
     const n = Number(m[1]) * unit;
@@ -170,7 +183,11 @@ const size =
   };
 
 function showSize(n: number): string {
-  for (const [u, f] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+  for (const [u, f] of [
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const) {
     if (n >= f && n % f === 0) return `${n / f} ${u}`;
   }
   return `${n} bytes`;
@@ -179,10 +196,10 @@ function showSize(n: number): string {
 // The WHATWG fetch "bad port" list: browsers, Node's fetch (and so tuf-js and
 // python clients behind proxies that follow it) refuse these outright.
 const FETCH_BAD_PORTS = new Set([
-  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111,
-  113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548,
-  554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566,
-  6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
 ]);
 
 const listen: Parser<Listen> = (raw) => {
@@ -212,7 +229,8 @@ function url(raw: unknown, schemes: readonly string[], expected: string): string
 }
 
 const database: Parser<string> = (raw) => {
-  const expected = "expected sqlite:PATH (e.g. sqlite:/var/lib/tufbox/tufbox.db) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB";
+  const expected =
+    "expected sqlite:PATH (e.g. sqlite:/var/lib/tufbox/tufbox.db) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB";
   const s = text(raw, "a database URL").trim();
   if (s.startsWith("sqlite:")) {
     // `sqlite://x` is ambiguous (host? relative? absolute with 3 or 4
@@ -224,12 +242,18 @@ const database: Parser<string> = (raw) => {
 };
 
 const redis: Parser<string> = (raw) =>
-  url(raw, ["redis", "rediss", "redis+tls", "redis+unix", "redis+tls+unix"], "redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…");
+  url(
+    raw,
+    ["redis", "rediss", "redis+tls", "redis+unix", "redis+tls+unix"],
+    "redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…",
+  );
 
 const pem: Parser<string> = (raw) => {
   const s = text(raw, "PEM text").trim();
   if (!/^-----BEGIN [A-Z0-9 ]+-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]+-----$/.test(s)) {
-    throw new Invalid("expected PEM text (-----BEGIN … -----END …); to point at a file use TUFBOX_ONLINE_KEY_FILE or online_key_dir");
+    throw new Invalid(
+      "expected PEM text (-----BEGIN … -----END …); to point at a file use TUFBOX_ONLINE_KEY_FILE or online_key_dir",
+    );
   }
   return s;
 };
@@ -259,7 +283,8 @@ function endpointRule(entry: string): DisabledEndpoint {
   const methodsText = m ? m[1]! : undefined;
   const p = m ? m[2]! : s;
   const rule = endpointPath(p);
-  if (methodsText !== undefined) rule.methods = endpointMethods(methodsText.split(",").map((x) => x.replace(/['"\s]/g, "")));
+  if (methodsText !== undefined)
+    rule.methods = endpointMethods(methodsText.split(",").map((x) => x.replace(/['"\s]/g, "")));
   return rule;
 }
 
@@ -280,17 +305,23 @@ function endpointMethods(list: string[]): string[] {
 }
 
 const endpoints: Parser<DisabledEndpoint[]> = (raw) => {
-  if (typeof raw === "string") return raw.split(":").filter((e) => e.trim() !== "").map(endpointRule);
+  if (typeof raw === "string")
+    return raw
+      .split(":")
+      .filter((e) => e.trim() !== "")
+      .map(endpointRule);
   if (!Array.isArray(raw)) throw new Invalid(ENDPOINTS_EXPECTED);
   return raw.map((item): DisabledEndpoint => {
     if (typeof item === "string") return endpointRule(item);
     if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const { path: p, methods, ...rest } = item as Record<string, unknown>;
       const extra = Object.keys(rest)[0];
-      if (extra !== undefined) throw new Invalid(`unknown field ${JSON.stringify(extra)} in a rule; allowed: path, methods`);
+      if (extra !== undefined)
+        throw new Invalid(`unknown field ${JSON.stringify(extra)} in a rule; allowed: path, methods`);
       const rule = endpointPath(text(p, "a rule with a path"));
       if (methods !== undefined && methods !== null) {
-        const list = typeof methods === "string" ? methods.split(",") : Array.isArray(methods) ? methods.map(String) : null;
+        const list =
+          typeof methods === "string" ? methods.split(",") : Array.isArray(methods) ? methods.map(String) : null;
         if (list === null) throw new Invalid("expected methods as a list such as [POST, DELETE]");
         rule.methods = endpointMethods(list);
       }
@@ -362,27 +393,75 @@ function key<P extends string>(path: P, spec: KeySpec<At<Settings, P>>): AnyKeyS
 // Order matters only for derived defaults: data_dir comes first.
 const KEYS: readonly AnyKeySpec[] = [
   key("data_dir", { env: ["TUFBOX_DATA_DIR"], flag: "data-dir", default: "./tufbox-data", parse: path }),
-  key("listen", { env: ["TUFBOX_LISTEN"], flag: "listen", default: { host: "127.0.0.1", port: 8080 }, parse: listen, show: showListen }),
+  key("listen", {
+    env: ["TUFBOX_LISTEN"],
+    flag: "listen",
+    default: { host: "127.0.0.1", port: 8080 },
+    parse: listen,
+    show: showListen,
+  }),
   key("tls.cert", { env: ["TUFBOX_TLS_CERT"], flag: "tls-cert", default: null, parse: path }),
   key("tls.key", { env: ["TUFBOX_TLS_KEY"], flag: "tls-key", default: null, parse: path }),
-  key("database", { env: ["TUFBOX_DATABASE_URL"], flag: "database", secret: "url", default: (get) => `sqlite:${join(get("data_dir"), "tufbox.db")}`, parse: database }),
+  key("database", {
+    env: ["TUFBOX_DATABASE_URL"],
+    flag: "database",
+    secret: "url",
+    default: (get) => `sqlite:${join(get("data_dir"), "tufbox.db")}`,
+    parse: database,
+  }),
   key("redis", { env: ["TUFBOX_REDIS_URL"], flag: "redis", secret: "url", default: null, parse: redis }),
-  key("online_key_dir", { env: ["TUFBOX_ONLINE_KEY_DIR"], flag: "online-key-dir", default: (get) => join(get("data_dir"), "keys"), parse: path }),
+  key("online_key_dir", {
+    env: ["TUFBOX_ONLINE_KEY_DIR"],
+    flag: "online-key-dir",
+    default: (get) => join(get("data_dir"), "keys"),
+    parse: path,
+  }),
   key("online_key", { env: ["TUFBOX_ONLINE_KEY"], secret: "value", default: null, parse: pem }),
   key("auth.admin_token", { env: ["TUFBOX_ADMIN_TOKEN"], secret: "value", default: null, parse: token }),
-  key("auth.insecure_disable", { env: ["TUFBOX_INSECURE_DISABLE_AUTH"], flag: "insecure-disable-auth", default: false, parse: bool }),
+  key("auth.insecure_disable", {
+    env: ["TUFBOX_INSECURE_DISABLE_AUTH"],
+    flag: "insecure-disable-auth",
+    default: false,
+    parse: bool,
+  }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
   // Several replicas share a PostgreSQL queue: poll it more often than a lone SQLite process.
-  key("publisher.poll_ms", { env: ["TUFBOX_PUBLISHER_POLL_MS"], default: (get) => (/^postgres(ql)?:/i.test(get("database")) ? 250 : 1000), parse: int(10, 600_000) }),
+  key("publisher.poll_ms", {
+    env: ["TUFBOX_PUBLISHER_POLL_MS"],
+    default: (get) => (/^postgres(ql)?:/i.test(get("database")) ? 250 : 1000),
+    parse: int(10, 600_000),
+  }),
   key("scheduler.period_seconds", { env: ["TUFBOX_SCHEDULER_PERIOD_SECONDS"], default: 60, parse: int(5, 3600) }),
-  key("scheduler.resign_window_hours", { env: ["TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS"], default: 6, parse: int(1, 8760) }),
-  key("targets.dir", { env: ["TUFBOX_TARGETS_DIR"], flag: "targets-dir", default: (get) => join(get("data_dir"), "targets"), parse: path }),
+  key("scheduler.resign_window_hours", {
+    env: ["TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS"],
+    default: 6,
+    parse: int(1, 8760),
+  }),
+  key("targets.dir", {
+    env: ["TUFBOX_TARGETS_DIR"],
+    flag: "targets-dir",
+    default: (get) => join(get("data_dir"), "targets"),
+    parse: path,
+  }),
   key("targets.serve", { env: ["TUFBOX_TARGETS_SERVE"], default: true, parse: bool }),
-  key("limits.max_body_bytes", { env: ["TUFBOX_MAX_BODY_BYTES"], default: 16 * 1024 ** 2, parse: size(1024, 2 * 1024 ** 3) }),
-  key("limits.max_artifacts_per_request", { env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"], default: 10000, parse: int(1, 1_000_000) }),
-  key("disable_endpoints", { env: ["TUFBOX_DISABLE_ENDPOINTS", "RSTUF_DISABLE_ENDPOINTS"], default: [], parse: endpoints, show: (v) => v.map(showEndpoint) }),
+  key("limits.max_body_bytes", {
+    env: ["TUFBOX_MAX_BODY_BYTES"],
+    default: 16 * 1024 ** 2,
+    parse: size(1024, 2 * 1024 ** 3),
+  }),
+  key("limits.max_artifacts_per_request", {
+    env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"],
+    default: 10000,
+    parse: int(1, 1_000_000),
+  }),
+  key("disable_endpoints", {
+    env: ["TUFBOX_DISABLE_ENDPOINTS", "RSTUF_DISABLE_ENDPOINTS"],
+    default: [],
+    parse: endpoints,
+    show: (v) => v.map(showEndpoint),
+  }),
   key("log.level", { env: ["TUFBOX_LOG_LEVEL"], flag: "log-level", default: "info", parse: oneOf(LOG_LEVELS) }),
   key("log.format", {
     env: ["TUFBOX_LOG_FORMAT"],
@@ -401,9 +480,8 @@ function showListen(l: Listen): string {
 }
 
 /** Public view of the table, for docs, `tufbox config` and tests. */
-export const CONFIG_KEYS: readonly { path: string; env: readonly string[]; flag?: string; secret?: Secrecy }[] = KEYS.map(
-  ({ path: p, env, flag, secret }) => ({ path: p, env, flag, secret }),
-);
+export const CONFIG_KEYS: readonly { path: string; env: readonly string[]; flag?: string; secret?: Secrecy }[] =
+  KEYS.map(({ path: p, env, flag, secret }) => ({ path: p, env, flag, secret }));
 
 /**
  * Options to declare in `util.parseArgs` so every config flag is accepted by
@@ -411,7 +489,10 @@ export const CONFIG_KEYS: readonly { path: string; env: readonly string[]; flag?
  */
 export const CONFIG_FLAGS: Record<string, { type: "string" | "boolean" }> = Object.fromEntries([
   ["config", { type: "string" as const }],
-  ...KEYS.filter((k) => k.flag !== undefined).map((k) => [k.flag!, { type: k.parse === bool ? ("boolean" as const) : ("string" as const) }]),
+  ...KEYS.filter((k) => k.flag !== undefined).map((k) => [
+    k.flag!,
+    { type: k.parse === bool ? ("boolean" as const) : ("string" as const) },
+  ]),
 ]);
 
 // ---------------------------------------------------------------- loading
@@ -455,12 +536,20 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
         chosen = { value: spec.parse(c.raw, ctx), source: c.source };
       } catch (e) {
         if (!(e instanceof Invalid)) throw e;
-        problems.push({ key: spec.path, value: showRaw(c.raw, spec.secret), source: sourceLabel(c.source), expected: e.message });
+        problems.push({
+          key: spec.path,
+          value: showRaw(c.raw, spec.secret),
+          source: sourceLabel(c.source),
+          expected: e.message,
+        });
       }
     }
     if (chosen === undefined) {
       const d = spec.default;
-      chosen = { value: typeof d === "function" ? (d as (g: Get, c: Ctx) => unknown)(get, ctx) : structuredClone(d), source: "default" };
+      chosen = {
+        value: typeof d === "function" ? (d as (g: Get, c: Ctx) => unknown)(get, ctx) : structuredClone(d),
+        source: "default",
+      };
     }
     setAt(settings, spec.path, chosen.value);
     sources[spec.path] = chosen.source;
@@ -487,7 +576,11 @@ function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
-function configFile(flags: Map<string, string | boolean>, env: Env, problems: ConfigProblem[]): { path: string; source: string } | null {
+function configFile(
+  flags: Map<string, string | boolean>,
+  env: Env,
+  problems: ConfigProblem[],
+): { path: string; source: string } | null {
   const flag = flags.get("config");
   if (typeof flag === "boolean") {
     problems.push({ key: "config", source: "--config", expected: "expected a file path after --config" });
@@ -504,14 +597,23 @@ function readYaml(file: string, source: string, problems: ConfigProblem[]): Map<
   try {
     textContent = readFileSync(file, "utf8");
   } catch (e) {
-    problems.push({ key: "config", value: JSON.stringify(file), source: sourceLabel(source), expected: `cannot read the file (${errCode(e)})` });
+    problems.push({
+      key: "config",
+      value: JSON.stringify(file),
+      source: sourceLabel(source),
+      expected: `cannot read the file (${errCode(e)})`,
+    });
     return values;
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(textContent, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const err of doc.errors) {
-      problems.push({ key: "config", value: JSON.stringify(file), expected: `not valid YAML: ${err.message.split("\n")[0]}` });
+      problems.push({
+        key: "config",
+        value: JSON.stringify(file),
+        expected: `not valid YAML: ${err.message.split("\n")[0]}`,
+      });
     }
     return values;
   }
@@ -521,7 +623,11 @@ function readYaml(file: string, source: string, problems: ConfigProblem[]): Map<
   };
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return values; // empty file
   if (!isMap(doc.contents)) {
-    problems.push({ key: "config", value: JSON.stringify(file), expected: "expected a YAML mapping of keys (see config/tufbox.example.yaml)" });
+    problems.push({
+      key: "config",
+      value: JSON.stringify(file),
+      expected: "expected a YAML mapping of keys (see config/tufbox.example.yaml)",
+    });
     return values;
   }
   const leaves = new Set(KEYS.map((k) => k.path));
@@ -534,14 +640,24 @@ function readYaml(file: string, source: string, problems: ConfigProblem[]): Map<
       const value = isNode(valueNode) ? valueNode.toJS(doc) : valueNode;
       if (leaves.has(full)) {
         // `key:` or `key: null` in the file means "not set here".
-        if (value !== null && value !== undefined) values.set(full, { raw: value, source: where(valueNode ?? pair.key) });
+        if (value !== null && value !== undefined)
+          values.set(full, { raw: value, source: where(valueNode ?? pair.key) });
       } else if ([...leaves].some((l) => l.startsWith(full + "."))) {
         if (isMap(valueNode)) walk(valueNode, full + ".");
         else if (value !== null && value !== undefined) {
-          problems.push({ key: full, value: showRaw(value), source: where(valueNode), expected: `expected a mapping with keys ${childKeys(full).join(", ")}` });
+          problems.push({
+            key: full,
+            value: showRaw(value),
+            source: where(valueNode),
+            expected: `expected a mapping with keys ${childKeys(full).join(", ")}`,
+          });
         }
       } else {
-        problems.push({ key: full, source: where(pair.key), expected: `unknown key${suggest(full, leaves)}; allowed here: ${siblings(prefix).join(", ")}` });
+        problems.push({
+          key: full,
+          source: where(pair.key),
+          expected: `unknown key${suggest(full, leaves)}; allowed here: ${siblings(prefix).join(", ")}`,
+        });
       }
     }
   };
@@ -571,7 +687,9 @@ function suggest(got: string, leaves: Set<string>): string {
     const d = editDistance(got, c);
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(got.length / 4)) ? ` (did you mean "${best}"?)` : "";
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(got.length / 4))
+    ? ` (did you mean "${best}"?)`
+    : "";
 }
 
 function editDistance(a: string, b: string): number {
@@ -600,7 +718,11 @@ function envCandidate(spec: AnyKeySpec, env: Env, problems: ConfigProblem[]): Ca
       try {
         return { raw: readFileSync(filePath, "utf8").trim(), source: `env ${fileName}=${filePath}` };
       } catch (e) {
-        problems.push({ key: spec.path, source: `${fileName}=${filePath}`, expected: `cannot read the file (${errCode(e)})` });
+        problems.push({
+          key: spec.path,
+          source: `${fileName}=${filePath}`,
+          expected: `cannot read the file (${errCode(e)})`,
+        });
         return undefined;
       }
     }
@@ -625,7 +747,11 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
   const src = config.meta.sources;
   if ((config.tls.cert === null) !== (config.tls.key === null)) {
     const [set, unset] = config.tls.cert !== null ? ["tls.cert", "tls.key"] : ["tls.key", "tls.cert"];
-    problems.push({ key: unset, source: undefined, expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither` });
+    problems.push({
+      key: unset,
+      source: undefined,
+      expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither`,
+    });
   }
   if (FETCH_BAD_PORTS.has(config.listen.port)) {
     warnings.push(
@@ -633,7 +759,9 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
     );
   }
   if (config.auth.insecure_disable) {
-    warnings.push("auth.insecure_disable is true: every API route, including the mutating ones, is open to anyone who can reach it. Development only.");
+    warnings.push(
+      "auth.insecure_disable is true: every API route, including the mutating ones, is open to anyone who can reach it. Development only.",
+    );
   }
   const window = effectiveResignWindowSeconds(config);
   if (window > config.scheduler.resign_window_hours * 3600) {
@@ -643,12 +771,20 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
   }
 }
 
-const KNOWN_ENV = new Set(["TUFBOX_CONFIG", ...KEYS.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e])))]);
+const KNOWN_ENV = new Set([
+  "TUFBOX_CONFIG",
+  ...KEYS.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e]))),
+]);
 
 function warnUnknownEnv(env: Env, warnings: string[]): void {
   for (const name of Object.keys(env)) {
     // TUFBOX_TEST_* belongs to the test suite, not to the service.
-    if (name.startsWith("TUFBOX_") && !name.startsWith("TUFBOX_TEST_") && !KNOWN_ENV.has(name) && nonEmpty(env[name]) !== undefined) {
+    if (
+      name.startsWith("TUFBOX_") &&
+      !name.startsWith("TUFBOX_TEST_") &&
+      !KNOWN_ENV.has(name) &&
+      nonEmpty(env[name]) !== undefined
+    ) {
       warnings.push(`environment variable ${name} is not a tufbox setting and is ignored (typo?)`);
     }
   }
@@ -693,7 +829,10 @@ function redactUrl(s: string): string {
 function showRaw(raw: unknown, secret?: Secrecy): string {
   if (raw === undefined) return "(no value)";
   if (secret === "value") return "<redacted>";
-  let s = typeof raw === "string" ? JSON.stringify(secret === "url" ? redactUrl(raw) : raw) : JSON.stringify(raw) ?? String(raw);
+  let s =
+    typeof raw === "string"
+      ? JSON.stringify(secret === "url" ? redactUrl(raw) : raw)
+      : (JSON.stringify(raw) ?? String(raw));
   if (s.length > 120) s = s.slice(0, 117) + "...";
   return s;
 }

@@ -153,7 +153,11 @@ function redactValue(value: unknown, depth: number, seen: WeakSet<object>): unkn
     if (obj instanceof URL) return redactString(obj.href);
     if (Array.isArray(obj)) return obj.map((v) => redactValue(v, depth + 1, seen));
     if (obj instanceof Map) {
-      return redactEntries([...obj.entries()].map(([k, v]) => [String(k), v]), depth, seen);
+      return redactEntries(
+        [...obj.entries()].map(([k, v]) => [String(k), v]),
+        depth,
+        seen,
+      );
     }
     if (obj instanceof Set) return [...obj].map((v) => redactValue(v, depth + 1, seen));
     return redactEntries(Object.entries(obj), depth, seen);
@@ -245,7 +249,13 @@ function errorDetails(err: Record<string, unknown>, label: string, out: string[]
   const head = `${label}${String(err.name)}: ${String(err.message)}`;
   const stack = typeof err.stack === "string" ? err.stack : "";
   // A stack starts with "Name: message"; print that line once.
-  out.push(label === "" ? stack || head : stack.startsWith(`${String(err.name)}: `) ? label + stack : `${head}\n${stack}`.trimEnd());
+  out.push(
+    label === ""
+      ? stack || head
+      : stack.startsWith(`${String(err.name)}: `)
+        ? label + stack
+        : `${head}\n${stack}`.trimEnd(),
+  );
   if (isErrorRecord(err.cause)) errorDetails(err.cause, "caused by: ", out);
   if (Array.isArray(err.errors)) {
     err.errors.forEach((e, i) => {

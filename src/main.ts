@@ -80,10 +80,14 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof ConfigError) {
-      console.error(`tufbox ${command}: ${err.message}\nhint: fix the key named above in the config file, environment or flags; config/tufbox.example.yaml documents every key`);
+      console.error(
+        `tufbox ${command}: ${err.message}\nhint: fix the key named above in the config file, environment or flags; config/tufbox.example.yaml documents every key`,
+      );
       return 2;
     }
-    console.error(`tufbox ${command}: ${err instanceof Error ? err.message : String(err)}\nhint: run with --log-level debug for details`);
+    console.error(
+      `tufbox ${command}: ${err instanceof Error ? err.message : String(err)}\nhint: run with --log-level debug for details`,
+    );
     return 1;
   }
 }

@@ -44,17 +44,24 @@ export class Scheduler {
   readonly #opts: SchedulerOptions;
   readonly #leader: Leadership;
 
-  constructor(deps: { repo: Repository; store: Store; log: RepositoryLog; leader?: Leadership }, opts: SchedulerOptions) {
+  constructor(
+    deps: { repo: Repository; store: Store; log: RepositoryLog; leader?: Leadership },
+    opts: SchedulerOptions,
+  ) {
     this.#log = deps.log;
     this.#opts = opts;
     this.#leader = deps.leader ?? new LocalLeadership();
     const windowMs = effectiveResignWindowMs(opts);
-    this.#add("resign-expiring", "re-sign online roles (bins, targets, snapshot, timestamp) that expire within the re-sign window", async () => {
-      const roles = deps.repo.expiringRoles(windowMs);
-      if (roles.length === 0) return "nothing near expiry";
-      deps.repo.requestBump(roles);
-      return `re-signing ${roles.length} role(s): ${roles.slice(0, 5).join(", ")}${roles.length > 5 ? ", …" : ""}`;
-    });
+    this.#add(
+      "resign-expiring",
+      "re-sign online roles (bins, targets, snapshot, timestamp) that expire within the re-sign window",
+      async () => {
+        const roles = deps.repo.expiringRoles(windowMs);
+        if (roles.length === 0) return "nothing near expiry";
+        deps.repo.requestBump(roles);
+        return `re-signing ${roles.length} role(s): ${roles.slice(0, 5).join(", ")}${roles.length > 5 ? ", …" : ""}`;
+      },
+    );
     this.#add("prune-tasks", "delete finished task results older than the retention period", async () => {
       const before = new Date(Date.now() - opts.taskRetentionHours * 3_600_000).toISOString();
       const n = await deps.store.pruneTasks(before);
@@ -69,7 +76,9 @@ export class Scheduler {
   start(): void {
     for (const job of this.#jobs.values()) {
       const period = job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
-      job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () => this.runIfLeader(job.name).then(() => undefined));
+      job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () =>
+        this.runIfLeader(job.name).then(() => undefined),
+      );
     }
   }
 
@@ -108,7 +117,8 @@ export class Scheduler {
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
-      if (job.lastResult !== "nothing near expiry" && job.lastResult !== "pruned 0 task(s)") this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
+      if (job.lastResult !== "nothing near expiry" && job.lastResult !== "pruned 0 task(s)")
+        this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error(`job ${name} failed`, { job: name, error: job.lastResult });

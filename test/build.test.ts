@@ -16,7 +16,11 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 test("the compiled linux-x64 binary serves a quickstart repository that tuf-js verifies", async () => {
   if (process.arch !== "x64") return;
-  const build = Bun.spawnSync(["bun", "run", "build", "--", "--target", "linux-x64"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const build = Bun.spawnSync(["bun", "run", "build", "--", "--target", "linux-x64"], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   expect(build.exitCode).toBe(0);
   const binary = join(ROOT, "dist", "tufbox-linux-x64");
   expect(existsSync(binary)).toBe(true);
@@ -25,7 +29,12 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
 
   const dataDir = tempDir("tufbox-bin-");
   const clientDir = tempDir("tufbox-bin-client-");
-  const proc = Bun.spawn([binary, "quickstart", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--bins", "16"], { cwd: "/", stdout: "pipe", stderr: "pipe", env: { ...process.env, TUFBOX_LOG_FORMAT: "json" } });
+  const proc = Bun.spawn([binary, "quickstart", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--bins", "16"], {
+    cwd: "/",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, TUFBOX_LOG_FORMAT: "json" },
+  });
   try {
     let out = "";
     const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
@@ -43,7 +52,9 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
     const r = await fetch(`${url}/api/v1/artifacts`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ artifacts: [{ path: "bin/app.tar.gz", info: { length: 3, hashes: { sha256: "ab".repeat(32) } } }] }),
+      body: JSON.stringify({
+        artifacts: [{ path: "bin/app.tar.gz", info: { length: 3, hashes: { sha256: "ab".repeat(32) } } }],
+      }),
     });
     expect(r.status).toBe(202);
     const taskId = ((await r.json()) as any).data.task_id;
@@ -56,7 +67,11 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
     const client = tufClient(url!, clientDir, root);
     await client.refresh();
     const { Updater } = await import("tuf-js");
-    const u = new Updater({ metadataBaseUrl: `${url}/metadata`, metadataDir: join(clientDir, "metadata"), targetDir: join(clientDir, "t") });
+    const u = new Updater({
+      metadataBaseUrl: `${url}/metadata`,
+      metadataDir: join(clientDir, "metadata"),
+      targetDir: join(clientDir, "t"),
+    });
     await u.refresh();
     expect((await u.getTargetInfo("bin/app.tar.gz"))?.length).toBe(3);
   } finally {

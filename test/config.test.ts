@@ -96,7 +96,9 @@ describe("defaults", () => {
 });
 
 describe("precedence: defaults < file < env < flag", () => {
-  const yaml = file("data_dir: /from-file\nlisten: 10.0.0.1:9000\nlog:\n  level: warn\nscheduler:\n  period_seconds: 30\n");
+  const yaml = file(
+    "data_dir: /from-file\nlisten: 10.0.0.1:9000\nlog:\n  level: warn\nscheduler:\n  period_seconds: 30\n",
+  );
 
   test("file overrides defaults", () => {
     const c = load({ flags: { config: yaml } });
@@ -153,7 +155,10 @@ describe("precedence: defaults < file < env < flag", () => {
 
   test("flags: booleans, repeated flags, flags without a value", () => {
     expect(load({ flags: { "insecure-disable-auth": true } }).auth.insecure_disable).toBe(true);
-    expect(load({ flags: { "insecure-disable-auth": "false" }, env: { TUFBOX_INSECURE_DISABLE_AUTH: "yes" } }).auth.insecure_disable).toBe(false);
+    expect(
+      load({ flags: { "insecure-disable-auth": "false" }, env: { TUFBOX_INSECURE_DISABLE_AUTH: "yes" } }).auth
+        .insecure_disable,
+    ).toBe(false);
     expect(load({ flags: { listen: ["127.0.0.1:1", "127.0.0.1:2"] } }).listen.port).toBe(2);
     const e = loadError({ flags: { "data-dir": true } });
     expect(e.message).toContain("data_dir = (no value) (from --data-dir): expected a path");
@@ -214,7 +219,9 @@ describe("secrets", () => {
       },
     });
     expect(e.problems.map((p) => p.key).sort()).toEqual(["auth.admin_token", "database", "online_key", "redis"]);
-    expect(e.message).toContain("auth.admin_token = <redacted> (from TUFBOX_ADMIN_TOKEN): expected at least 16 characters");
+    expect(e.message).toContain(
+      "auth.admin_token = <redacted> (from TUFBOX_ADMIN_TOKEN): expected at least 16 characters",
+    );
     expect(e.message).toContain("online_key = <redacted> (from TUFBOX_ONLINE_KEY): expected PEM text");
     expect(e.message).toContain(`database = "mysql://root:<redacted>@db/x"`);
     for (const secret of [weak, "MC4CAQAwBQYDK2VwBCIEIHb1S9mK3Jp0eQx8", "s3cr3tpassword", "r3dispassword"]) {
@@ -232,13 +239,23 @@ describe("validation: every error names the key, the value, the source and what 
   const envCases: [string, string, string, string][] = [
     ["TUFBOX_SCHEDULER_PERIOD_SECONDS", "abc", "scheduler.period_seconds", "expected an integer between 5 and 3600"],
     ["TUFBOX_SCHEDULER_PERIOD_SECONDS", "4", "scheduler.period_seconds", "expected an integer between 5 and 3600"],
-    ["TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS", "1.5", "scheduler.resign_window_hours", "expected an integer between 1 and 8760"],
+    [
+      "TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS",
+      "1.5",
+      "scheduler.resign_window_hours",
+      "expected an integer between 1 and 8760",
+    ],
     ["TUFBOX_TASKS_RETENTION_HOURS", "0", "tasks.retention_hours", "expected an integer between 1 and 8760"],
     ["TUFBOX_PUBLISHER_MAX_BATCH", "-1", "publisher.max_batch", "expected an integer between 1 and 1000000"],
     ["TUFBOX_PUBLISHER_LINGER_MS", "60001", "publisher.linger_ms", "expected an integer between 0 and 60000"],
     ["TUFBOX_MAX_BODY_BYTES", "16 furlongs", "limits.max_body_bytes", "expected a size between 1 KiB and 2 GiB"],
     ["TUFBOX_MAX_BODY_BYTES", "3GiB", "limits.max_body_bytes", "expected a size between 1 KiB and 2 GiB"],
-    ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST", "lots", "limits.max_artifacts_per_request", "expected an integer between 1 and 1000000"],
+    [
+      "TUFBOX_MAX_ARTIFACTS_PER_REQUEST",
+      "lots",
+      "limits.max_artifacts_per_request",
+      "expected an integer between 1 and 1000000",
+    ],
     ["TUFBOX_LISTEN", "localhost", "listen", "expected HOST:PORT"],
     ["TUFBOX_LISTEN", "127.0.0.1:65536", "listen", "expected a port between 0 and 65535"],
     ["TUFBOX_LISTEN", "::1:8080", "listen", "expected HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080"],
@@ -273,7 +290,9 @@ describe("validation: every error names the key, the value, the source and what 
 
   test("flag values are validated and named by flag", () => {
     const e = loadError({ flags: { "log-level": "loud" } });
-    expect(e.message).toBe('invalid config: log.level = "loud" (from --log-level): expected one of debug, info, warn, error');
+    expect(e.message).toBe(
+      'invalid config: log.level = "loud" (from --log-level): expected one of debug, info, warn, error',
+    );
   });
 
   test("YAML values are validated and named by file and line", () => {
@@ -281,8 +300,12 @@ describe("validation: every error names the key, the value, the source and what 
     const e = loadError({ flags: { config: f } });
     expect(e.problems).toHaveLength(4);
     expect(e.message).toStartWith("invalid config (4 problems):\n");
-    expect(e.message).toContain(`publisher.max_batch = 0 (from ${f} line 2): expected an integer between 1 and 1000000`);
-    expect(e.message).toContain(`publisher.linger_ms = "fast" (from ${f} line 3): expected an integer between 0 and 60000`);
+    expect(e.message).toContain(
+      `publisher.max_batch = 0 (from ${f} line 2): expected an integer between 1 and 1000000`,
+    );
+    expect(e.message).toContain(
+      `publisher.linger_ms = "fast" (from ${f} line 3): expected an integer between 0 and 60000`,
+    );
     expect(e.message).toContain(`limits.max_body_bytes = 12.5 (from ${f} line 5): expected a size`);
     expect(e.message).toContain(`data_dir = 42 (from ${f} line 6): expected a path (quote it in YAML)`);
   });
@@ -294,8 +317,13 @@ describe("validation: every error names the key, the value, the source and what 
 
   test("tls.cert and tls.key: both or neither", () => {
     const e = loadError({ flags: { "tls-cert": "/etc/tufbox/cert.pem" } });
-    expect(e.message).toBe("invalid config: tls.key: must be set together with tls.cert (from --tls-cert): set both or neither");
-    expect(load({ env: { TUFBOX_TLS_CERT: "/c.pem", TUFBOX_TLS_KEY: "/k.pem" } }).tls).toEqual({ cert: "/c.pem", key: "/k.pem" });
+    expect(e.message).toBe(
+      "invalid config: tls.key: must be set together with tls.cert (from --tls-cert): set both or neither",
+    );
+    expect(load({ env: { TUFBOX_TLS_CERT: "/c.pem", TUFBOX_TLS_KEY: "/k.pem" } }).tls).toEqual({
+      cert: "/c.pem",
+      key: "/k.pem",
+    });
   });
 
   test("accepted forms", () => {
@@ -330,12 +358,18 @@ describe("warnings", () => {
   });
 
   test("insecure_disable is loud", () => {
-    expect(load({ flags: { "insecure-disable-auth": true } }).meta.warnings.join("\n")).toContain("auth.insecure_disable is true");
+    expect(load({ flags: { "insecure-disable-auth": true } }).meta.warnings.join("\n")).toContain(
+      "auth.insecure_disable is true",
+    );
   });
 
   test("unknown TUFBOX_ variables are warned about (typos), test-suite ones are not", () => {
-    const c = load({ env: { TUFBOX_SCHEDULER_PERIOD: "30", TUFBOX_TEST_DATABASE_URL: "postgres://x/y", PATH: "/bin" } });
-    expect(c.meta.warnings).toEqual(["environment variable TUFBOX_SCHEDULER_PERIOD is not a tufbox setting and is ignored (typo?)"]);
+    const c = load({
+      env: { TUFBOX_SCHEDULER_PERIOD: "30", TUFBOX_TEST_DATABASE_URL: "postgres://x/y", PATH: "/bin" },
+    });
+    expect(c.meta.warnings).toEqual([
+      "environment variable TUFBOX_SCHEDULER_PERIOD is not a tufbox setting and is ignored (typo?)",
+    ]);
   });
 
   test("the effective re-sign window is never below one period plus a margin", () => {
@@ -343,7 +377,9 @@ describe("warnings", () => {
     expect(effectiveResignWindowSeconds({ scheduler: { period_seconds: 30, resign_window_hours: 0 } })).toBe(90);
     const c = load({ env: { TUFBOX_SCHEDULER_PERIOD_SECONDS: "3600", TUFBOX_SCHEDULER_RESIGN_WINDOW_HOURS: "1" } });
     expect(effectiveResignWindowSeconds(c)).toBe(7200);
-    expect(c.meta.warnings.join("\n")).toContain("scheduler.resign_window_hours (1) is shorter than one scheduler period plus a margin; re-signing 7200 seconds");
+    expect(c.meta.warnings.join("\n")).toContain(
+      "scheduler.resign_window_hours (1) is shorter than one scheduler period plus a margin; re-signing 7200 seconds",
+    );
   });
 });
 
@@ -352,13 +388,17 @@ describe("YAML file", () => {
     const f = file("data_dir: /x\nsheduler:\n  period_seconds: 30\n");
     const e = loadError({ flags: { config: f } });
     expect(e.problems).toHaveLength(1);
-    expect(e.message).toStartWith(`invalid config: sheduler (from ${f} line 2): unknown key (did you mean "scheduler"?)`);
+    expect(e.message).toStartWith(
+      `invalid config: sheduler (from ${f} line 2): unknown key (did you mean "scheduler"?)`,
+    );
   });
 
   test("unknown nested key is rejected with its full path", () => {
     const f = file("scheduler:\n  period_second: 30\nauth:\n  token: x\n");
     const e = loadError({ flags: { config: f } });
-    expect(e.message).toContain(`scheduler.period_second (from ${f} line 2): unknown key (did you mean "scheduler.period_seconds"?)`);
+    expect(e.message).toContain(
+      `scheduler.period_second (from ${f} line 2): unknown key (did you mean "scheduler.period_seconds"?)`,
+    );
     expect(e.message).toContain(`auth.token (from ${f} line 4): unknown key`);
     expect(e.message).toContain("allowed here: admin_token, insecure_disable");
   });
@@ -387,7 +427,9 @@ describe("YAML file", () => {
   });
 
   test("secrets in the file are accepted (and redacted when shown)", () => {
-    const c = load({ flags: { config: file(`auth:\n  admin_token: ${TOKEN}\nonline_key: |\n  ${PEM.split("\n").join("\n  ")}\n`) } });
+    const c = load({
+      flags: { config: file(`auth:\n  admin_token: ${TOKEN}\nonline_key: |\n  ${PEM.split("\n").join("\n  ")}\n`) },
+    });
     expect(c.auth.admin_token).toBe(TOKEN);
     expect(c.online_key).toBe(PEM);
   });
@@ -395,7 +437,12 @@ describe("YAML file", () => {
 
 describe("disable_endpoints", () => {
   test("RSTUF's env var and notation", () => {
-    const c = load({ env: { RSTUF_DISABLE_ENDPOINTS: "{'POST'}/api/v1/bootstrap/:/api/v1/metadata/:/api/v1/token/:{'DELETE'}/api/v1/targets/" } });
+    const c = load({
+      env: {
+        RSTUF_DISABLE_ENDPOINTS:
+          "{'POST'}/api/v1/bootstrap/:/api/v1/metadata/:/api/v1/token/:{'DELETE'}/api/v1/targets/",
+      },
+    });
     expect(c.disable_endpoints).toEqual([
       { path: "/api/v1/bootstrap", methods: ["POST"] },
       { path: "/api/v1/metadata" },
@@ -406,7 +453,9 @@ describe("disable_endpoints", () => {
   });
 
   test("TUFBOX_DISABLE_ENDPOINTS wins over RSTUF_DISABLE_ENDPOINTS", () => {
-    const c = load({ env: { TUFBOX_DISABLE_ENDPOINTS: "POST,delete /api/v1/artifacts", RSTUF_DISABLE_ENDPOINTS: "/api/v1/token/" } });
+    const c = load({
+      env: { TUFBOX_DISABLE_ENDPOINTS: "POST,delete /api/v1/artifacts", RSTUF_DISABLE_ENDPOINTS: "/api/v1/token/" },
+    });
     expect(c.disable_endpoints).toEqual([{ path: "/api/v1/artifacts", methods: ["POST", "DELETE"] }]);
     expect(load({ env: { TUFBOX_DISABLE_ENDPOINTS: "POST/api/v1/x:/" } }).disable_endpoints).toEqual([
       { path: "/api/v1/x", methods: ["POST"] },
@@ -428,7 +477,11 @@ describe("disable_endpoints", () => {
   });
 
   test("matching: path prefixes on segment boundaries, methods, GET covers HEAD", () => {
-    const rules = [{ path: "/api/v1/bootstrap", methods: ["POST"] }, { path: "/api/v1/token" }, { path: "/api/v1/task", methods: ["GET"] }];
+    const rules = [
+      { path: "/api/v1/bootstrap", methods: ["POST"] },
+      { path: "/api/v1/token" },
+      { path: "/api/v1/task", methods: ["GET"] },
+    ];
     expect(isEndpointDisabled(rules, "POST", "/api/v1/bootstrap/")).toBe(true);
     expect(isEndpointDisabled(rules, "GET", "/api/v1/bootstrap")).toBe(false);
     expect(isEndpointDisabled(rules, "post", "/api/v1/token/new")).toBe(true);
@@ -458,7 +511,8 @@ describe("describeConfig", () => {
     expect(d.listen).toBe("[::]:8443");
     expect(d.disable_endpoints).toEqual(["POST /api/v1/bootstrap"]);
     const printed = JSON.stringify(d);
-    for (const secret of [TOKEN, "PRIVATE KEY", "MC4CAQAw", "hunter2hunter2", "redispass"]) expect(printed).not.toContain(secret);
+    for (const secret of [TOKEN, "PRIVATE KEY", "MC4CAQAw", "hunter2hunter2", "redispass"])
+      expect(printed).not.toContain(secret);
   });
 
   test("even the raw Config, logged by mistake, leaks no secret", () => {
@@ -487,7 +541,9 @@ describe("config/tufbox.example.yaml", () => {
 
   function leaves(obj: Record<string, unknown>, prefix = ""): string[] {
     return Object.entries(obj).flatMap(([k, v]) =>
-      v !== null && typeof v === "object" && !Array.isArray(v) ? leaves(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}`],
+      v !== null && typeof v === "object" && !Array.isArray(v)
+        ? leaves(v as Record<string, unknown>, `${prefix}${k}.`)
+        : [`${prefix}${k}`],
     );
   }
 

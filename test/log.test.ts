@@ -13,7 +13,12 @@ import {
 
 function capture(level: LogLevel = "debug", format: LogFormat = "json") {
   const lines: string[] = [];
-  const log = createLogger({ level, format, write: (l) => lines.push(l), now: () => new Date("2025-01-02T03:04:05.678Z") });
+  const log = createLogger({
+    level,
+    format,
+    write: (l) => lines.push(l),
+    now: () => new Date("2025-01-02T03:04:05.678Z"),
+  });
   return { log, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
@@ -50,7 +55,9 @@ describe("levels and formats", () => {
   test("JSON lines: time, level, msg first, then fields", () => {
     const { log, lines } = capture();
     log.info("published", { role: "timestamp", version: 7 });
-    expect(lines[0]).toBe('{"time":"2025-01-02T03:04:05.678Z","level":"info","msg":"published","role":"timestamp","version":7}');
+    expect(lines[0]).toBe(
+      '{"time":"2025-01-02T03:04:05.678Z","level":"info","msg":"published","role":"timestamp","version":7}',
+    );
   });
 
   test("fields cannot overwrite time, level or msg", () => {
@@ -78,9 +85,13 @@ describe("levels and formats", () => {
   });
 
   test("a failing writer or an odd value never throws into the caller", () => {
-    const log = createLogger({ level: "info", format: "json", write: () => {
-      throw new Error("disk full");
-    } });
+    const log = createLogger({
+      level: "info",
+      format: "json",
+      write: () => {
+        throw new Error("disk full");
+      },
+    });
     expect(() => log.info("x")).not.toThrow();
     const { log: ok, records } = capture();
     const circular: Record<string, unknown> = { name: "loop" };
@@ -149,7 +160,8 @@ describe("redaction by field name", () => {
       err,
     });
     const out = lines[0]!;
-    for (const s of ["pk-material", "abcdef123456", "deadbeef", "s1\"", "pw1", "pp1", "tok-123456"]) expect(out).not.toContain(s);
+    for (const s of ["pk-material", "abcdef123456", "deadbeef", 's1"', "pw1", "pp1", "tok-123456"])
+      expect(out).not.toContain(s);
     const r = records()[0]!;
     expect(r.signer).toEqual({ keyid: "abc", privateKey: REDACTED });
     expect(r.request).toEqual({ headers: { Authorization: REDACTED, "content-type": "application/json" } });
@@ -166,7 +178,9 @@ describe("redaction of private key material in values", () => {
     const r = records()[0]!;
     expect(r.msg).toBe(`loaded ${REDACTED_PRIVATE_KEY}\n`);
     expect(r.material).toBe(`${REDACTED_PRIVATE_KEY}\n`);
-    expect((r.nested as { deeper: { blob: string }[] }).deeper[0]!.blob).toBe(`prefix ${REDACTED_PRIVATE_KEY}\n suffix`);
+    expect((r.nested as { deeper: { blob: string }[] }).deeper[0]!.blob).toBe(
+      `prefix ${REDACTED_PRIVATE_KEY}\n suffix`,
+    );
   });
 
   test("in Error messages, stacks and causes, in both formats", () => {
@@ -188,7 +202,13 @@ describe("redaction of private key material in values", () => {
   });
 
   test("every private key flavour, and encrypted/OpenSSH headers", () => {
-    for (const header of ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "OPENSSH PRIVATE KEY"]) {
+    for (const header of [
+      "PRIVATE KEY",
+      "RSA PRIVATE KEY",
+      "EC PRIVATE KEY",
+      "ENCRYPTED PRIVATE KEY",
+      "OPENSSH PRIVATE KEY",
+    ]) {
       const pem = `-----BEGIN ${header}-----\nQUJDREVGR0g=\n-----END ${header}-----`;
       expect(redactString(`a ${pem} b`)).toBe(`a ${REDACTED_PRIVATE_KEY} b`);
     }
@@ -202,13 +222,22 @@ describe("redaction of private key material in values", () => {
     const { log, lines, records } = capture();
     const seed = ed.privateKey.export({ format: "der", type: "pkcs8" });
     log.info("x", { seed, raw: new Uint8Array([1, 2, 3]), keyObject: ed.privateKey, pub: ed.publicKey });
-    expect(records()[0]).toMatchObject({ seed: `<${seed.length} bytes>`, raw: "<3 bytes>", keyObject: "<private key object>", pub: "<public key object>" });
+    expect(records()[0]).toMatchObject({
+      seed: `<${seed.length} bytes>`,
+      raw: "<3 bytes>",
+      keyObject: "<private key object>",
+      pub: "<public key object>",
+    });
     expect(lines[0]).not.toContain(seed.toString("base64").slice(20, 40));
   });
 
   test("credentials in URLs and bearer tokens inside strings", () => {
-    expect(redactString("connect postgres://tufbox:hunter2@db:5432/x failed")).toBe(`connect postgres://tufbox:${REDACTED}@db:5432/x failed`);
-    expect(redactString("header was Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig")).toBe(`header was Authorization: Bearer ${REDACTED}`);
+    expect(redactString("connect postgres://tufbox:hunter2@db:5432/x failed")).toBe(
+      `connect postgres://tufbox:${REDACTED}@db:5432/x failed`,
+    );
+    expect(redactString("header was Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig")).toBe(
+      `header was Authorization: Bearer ${REDACTED}`,
+    );
     expect(redactString("plain https://example.org/a@b ok")).toBe("plain https://example.org/a@b ok");
   });
 

@@ -29,5 +29,15 @@ for (let i = 0; i < runs; i++) {
   }
 }
 times.sort((a, b) => a - b);
-console.log(`bootstrap of ${bins} bins: ${times.map((t) => t.toFixed(0) + " ms").join(", ")} (best ${times[0]!.toFixed(0)} ms)`);
-console.log(JSON.stringify({ bench: "bootstrap", bins, runs, best_ms: Math.round(times[0]!), median_ms: Math.round(times[Math.floor(times.length / 2)]!) }));
+console.log(
+  `bootstrap of ${bins} bins: ${times.map((t) => t.toFixed(0) + " ms").join(", ")} (best ${times[0]!.toFixed(0)} ms)`,
+);
+console.log(
+  JSON.stringify({
+    bench: "bootstrap",
+    bins,
+    runs,
+    best_ms: Math.round(times[0]!),
+    median_ms: Math.round(times[Math.floor(times.length / 2)]!),
+  }),
+);

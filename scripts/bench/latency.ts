@@ -26,27 +26,43 @@ try {
     const due = started + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await Bun.sleep(wait);
-    inflight.push((async () => {
-      const t0 = performance.now();
-      const versionBefore = i % 10 === 0 ? await timestampVersion(server.url) : 0;
-      const r = await call(server.url, "POST", "/api/v1/artifacts", { artifacts: artifacts("latency", i, 1) });
-      if (r.status !== 202) throw new Error(`refused: ${r.status}`);
-      const id = r.body.data.task_id;
-      for (;;) {
-        const t = await call(server.url, "GET", `/api/v1/task?task_id=${id}`);
-        if (t.body.data.state === "SUCCESS") break;
-        await Bun.sleep(1);
-      }
-      latencies.push(performance.now() - t0);
-      if (i % 10 === 0 && (await timestampVersion(server.url)) <= versionBefore) stale++;
-    })());
+    inflight.push(
+      (async () => {
+        const t0 = performance.now();
+        const versionBefore = i % 10 === 0 ? await timestampVersion(server.url) : 0;
+        const r = await call(server.url, "POST", "/api/v1/artifacts", { artifacts: artifacts("latency", i, 1) });
+        if (r.status !== 202) throw new Error(`refused: ${r.status}`);
+        const id = r.body.data.task_id;
+        for (;;) {
+          const t = await call(server.url, "GET", `/api/v1/task?task_id=${id}`);
+          if (t.body.data.state === "SUCCESS") break;
+          await Bun.sleep(1);
+        }
+        latencies.push(performance.now() - t0);
+        if (i % 10 === 0 && (await timestampVersion(server.url)) <= versionBefore) stale++;
+      })(),
+    );
   }
   await Promise.all(inflight);
   latencies.sort((a, b) => a - b);
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
-  console.log(`${total} single-artifact adds at ${rate}/s into ${bins} bins with ${existing} existing: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms; sampled timestamps not advanced: ${stale}`);
-  console.log(JSON.stringify({ bench: "latency", rate, requests: total, bins, existing, p50_ms: +p50.toFixed(1), p99_ms: +p99.toFixed(1), max_ms: +latencies.at(-1)!.toFixed(1), stale_samples: stale }));
+  console.log(
+    `${total} single-artifact adds at ${rate}/s into ${bins} bins with ${existing} existing: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms; sampled timestamps not advanced: ${stale}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: "latency",
+      rate,
+      requests: total,
+      bins,
+      existing,
+      p50_ms: +p50.toFixed(1),
+      p99_ms: +p99.toFixed(1),
+      max_ms: +latencies.at(-1)!.toFixed(1),
+      stale_samples: stale,
+    }),
+  );
 } finally {
   server.proc.kill("SIGTERM");
   await server.proc.exited;

@@ -10,7 +10,10 @@ export function flag(name: string, dflt: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
-export async function bootstrappedServer(bins: number, env: Record<string, string> = {}): Promise<{ server: ServerProcess; dataDir: string }> {
+export async function bootstrappedServer(
+  bins: number,
+  env: Record<string, string> = {},
+): Promise<{ server: ServerProcess; dataDir: string }> {
   const dataDir = tempDir("tufbox-bench-");
   const server = await spawnServer(dataDir, { TUFBOX_LOG_LEVEL: "warn", ...env });
   const r = await call(server.url, "POST", "/api/v1/bootstrap", binsPayload(bins));
@@ -22,7 +25,10 @@ export async function bootstrappedServer(bins: number, env: Record<string, strin
 export function artifacts(prefix: string, from: number, count: number) {
   const out = [];
   for (let i = from; i < from + count; i++) {
-    out.push({ path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`, info: { length: 1000 + (i % 977), hashes: { sha256: (i.toString(16).padStart(8, "0")).repeat(8) } } });
+    out.push({
+      path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`,
+      info: { length: 1000 + (i % 977), hashes: { sha256: i.toString(16).padStart(8, "0").repeat(8) } },
+    });
   }
   return out;
 }
@@ -33,7 +39,14 @@ export async function timestampVersion(url: string): Promise<number> {
 }
 
 /** Send `total` artifacts in requests of `perRequest`, `concurrency` at a time; returns task ids. */
-export async function addAll(url: string, prefix: string, start: number, total: number, perRequest: number, concurrency: number): Promise<string[]> {
+export async function addAll(
+  url: string,
+  prefix: string,
+  start: number,
+  total: number,
+  perRequest: number,
+  concurrency: number,
+): Promise<string[]> {
   const tasks: string[] = [];
   let next = start;
   const end = start + total;

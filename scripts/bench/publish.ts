@@ -18,7 +18,9 @@ try {
   const preload = await addAll(server.url, "existing", 0, existing, 10_000, 2);
   for (const id of preload) await waitTaskAt(server.url, id, 600_000);
   const preloadS = (performance.now() - t) / 1000;
-  console.log(`preloaded ${existing} artifacts into ${bins} bins in ${preloadS.toFixed(1)} s (${Math.round(existing / preloadS)}/s)`);
+  console.log(
+    `preloaded ${existing} artifacts into ${bins} bins in ${preloadS.toFixed(1)} s (${Math.round(existing / preloadS)}/s)`,
+  );
 
   const before = await timestampVersion(server.url);
   t = performance.now();
@@ -28,10 +30,28 @@ try {
   const visibleS = (performance.now() - t) / 1000;
   const after = await timestampVersion(server.url);
   const rate = Math.round(measure / visibleS);
-  console.log(`accepted ${measure} artifacts in ${acceptedS.toFixed(2)} s (${Math.round(measure / acceptedS)}/s over HTTP, ${perRequest} per request, ${concurrency} concurrent)`);
-  console.log(`all visible in the timestamp after ${visibleS.toFixed(2)} s: ${rate} artifacts/s end to end; timestamp ${before} → ${after} (${after - before} publishes)`);
+  console.log(
+    `accepted ${measure} artifacts in ${acceptedS.toFixed(2)} s (${Math.round(measure / acceptedS)}/s over HTTP, ${perRequest} per request, ${concurrency} concurrent)`,
+  );
+  console.log(
+    `all visible in the timestamp after ${visibleS.toFixed(2)} s: ${rate} artifacts/s end to end; timestamp ${before} → ${after} (${after - before} publishes)`,
+  );
   console.log(`server RSS ${rssMiB(server.proc.pid)} MiB`);
-  console.log(JSON.stringify({ bench: "publish", existing, bins, measured: measure, per_request: perRequest, concurrency, artifacts_per_s: rate, accept_per_s: Math.round(measure / acceptedS), publishes: after - before, preload_per_s: Math.round(existing / preloadS), rss_mib: rssMiB(server.proc.pid) }));
+  console.log(
+    JSON.stringify({
+      bench: "publish",
+      existing,
+      bins,
+      measured: measure,
+      per_request: perRequest,
+      concurrency,
+      artifacts_per_s: rate,
+      accept_per_s: Math.round(measure / acceptedS),
+      publishes: after - before,
+      preload_per_s: Math.round(existing / preloadS),
+      rss_mib: rssMiB(server.proc.pid),
+    }),
+  );
 } finally {
   server.proc.kill("SIGTERM");
   await server.proc.exited;

@@ -63,7 +63,8 @@ let pgUrl = process.env.TUFBOX_TEST_POSTGRES_URL ?? "";
 let redisUrl = process.env.TUFBOX_TEST_REDIS_URL ?? "";
 if (SETUPS.some((s) => s.postgres) && (!pgUrl || !redisUrl)) {
   const r = Bun.spawnSync(["bash", SERVICES, "start"], { stderr: "inherit" });
-  if (r.exitCode !== 0) throw new Error("scripts/test-services.sh start failed (apt-get install -y postgresql redis-server?)");
+  if (r.exitCode !== 0)
+    throw new Error("scripts/test-services.sh start failed (apt-get install -y postgresql redis-server?)");
   servicesEnv = r.stdout.toString().trim();
   const env = await Bun.file(servicesEnv).text();
   pgUrl = /TUFBOX_TEST_POSTGRES_URL=(\S+)/.exec(env)![1]!;
@@ -162,13 +163,18 @@ function watch(urls: string[]): { seen: Map<number, number>[]; stop: () => Promi
 async function allPublished(tasks: { url: string; id: string }[]): Promise<void> {
   let open = tasks;
   while (open.length > 0) {
-    const states = await Promise.all(open.map(async (t) => (await call(t.url, "GET", `/api/v1/task?task_id=${t.id}`)).body?.data?.state));
+    const states = await Promise.all(
+      open.map(async (t) => (await call(t.url, "GET", `/api/v1/task?task_id=${t.id}`)).body?.data?.state),
+    );
     open = open.filter((_, i) => states[i] !== "SUCCESS");
     if (open.length > 0) await Bun.sleep(5);
   }
 }
 
-async function throughput(r: Running, urls: string[]): Promise<{ artifacts_per_s: number; accept_per_s: number; publishes: number }> {
+async function throughput(
+  r: Running,
+  urls: string[],
+): Promise<{ artifacts_per_s: number; accept_per_s: number; publishes: number }> {
   const before = ((await (await fetch(`${urls[0]}/metadata/timestamp.json`)).json()) as any).signed.version as number;
   const t0 = performance.now();
   const tasks: { url: string; id: string }[] = [];
@@ -192,7 +198,11 @@ async function throughput(r: Running, urls: string[]): Promise<{ artifacts_per_s
   const visibleS = (performance.now() - t0) / 1000;
   const after = ((await (await fetch(`${urls[0]}/metadata/timestamp.json`)).json()) as any).signed.version as number;
   void r;
-  return { artifacts_per_s: Math.round(total / visibleS), accept_per_s: Math.round(total / acceptedS), publishes: after - before };
+  return {
+    artifacts_per_s: Math.round(total / visibleS),
+    accept_per_s: Math.round(total / acceptedS),
+    publishes: after - before,
+  };
 }
 
 async function latency(r: Running, urls: string[]) {
@@ -231,7 +241,11 @@ async function latency(r: Running, urls: string[]) {
   const store = await openStore(r.storeUrl);
   const docs = await store.listDocuments();
   const decode = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)).signed;
-  const versionsOf = (role: string) => docs.filter((d) => d.role === role).map((d) => d.version).sort((x, y) => x - y);
+  const versionsOf = (role: string) =>
+    docs
+      .filter((d) => d.role === role)
+      .map((d) => d.version)
+      .sort((x, y) => x - y);
   const succinct = new SuccinctBins(Math.log2(bins), "bins");
   const binVersionOf = new Map<string, number>(); // path → first bin version listing it
   const byBin = new Map<string, string[]>();
@@ -243,7 +257,7 @@ async function latency(r: Running, urls: string[]) {
     const want = new Set(paths);
     for (const v of versionsOf(bin)) {
       const targets = decode((await store.getDocument(bin, v))!.bytes).targets as Record<string, unknown>;
-      for (const p of want) if (p in targets) (binVersionOf.set(p, v), want.delete(p));
+      for (const p of want) if (p in targets) binVersionOf.set(p, v), want.delete(p);
       if (want.size === 0) break;
     }
   }
@@ -253,7 +267,8 @@ async function latency(r: Running, urls: string[]) {
   for (const v of snapshots) snapshotMeta.set(v, decode((await store.getDocument("snapshot", v))!.bytes).meta);
   const timestamps = versionsOf("timestamp");
   const timestampSnapshot = new Map<number, number>();
-  for (const v of timestamps) timestampSnapshot.set(v, decode((await store.getDocument("timestamp", v))!.bytes).meta["snapshot.json"].version);
+  for (const v of timestamps)
+    timestampSnapshot.set(v, decode((await store.getDocument("timestamp", v))!.bytes).meta["snapshot.json"].version);
   await store.close();
 
   const local: number[] = [];
@@ -288,7 +303,9 @@ async function latency(r: Running, urls: string[]) {
 const results: Record<string, unknown> = {};
 try {
   for (const setup of SETUPS) {
-    const label = setup.postgres ? `${setup.replicas} replica(s) on PostgreSQL${setup.redis ? " + Redis" : " (LISTEN/NOTIFY, no Redis)"}` : "1 server on SQLite";
+    const label = setup.postgres
+      ? `${setup.replicas} replica(s) on PostgreSQL${setup.redis ? " + Redis" : " (LISTEN/NOTIFY, no Redis)"}`
+      : "1 server on SQLite";
     const r = await start(setup);
     try {
       const urls = r.servers.map((s) => s.url);
@@ -299,13 +316,23 @@ try {
       for (const url of urls) while ((await fetch(`${url}/readyz`)).status !== 200) await Bun.sleep(10);
       while (!(await allServeSame(urls))) await Bun.sleep(10);
       const tput = await throughput(r, urls);
-      console.log(`${label}: ${total} artifacts in requests of ${perRequest}, ${concurrency} in flight → ${tput.artifacts_per_s}/s visible in every replica's timestamp (accepted at ${tput.accept_per_s}/s, ${tput.publishes} publishes)`);
+      console.log(
+        `${label}: ${total} artifacts in requests of ${perRequest}, ${concurrency} in flight → ${tput.artifacts_per_s}/s visible in every replica's timestamp (accepted at ${tput.accept_per_s}/s, ${tput.publishes} publishes)`,
+      );
       // Let the burst settle (PostgreSQL's autovacuum, the servers' GC): the
       // latency phase measures a steady state, not the tail of the burst.
       await Bun.sleep(3000);
       const lat = await latency(r, urls);
-      console.log(`${label}: ${lat.requests} single adds at ${rate}/s → visible on the replica that took it p50 ${lat.local_p50_ms} ms, p99 ${lat.local_p99_ms} ms; on every replica p50 ${lat.all_p50_ms} ms, p99 ${lat.all_p99_ms} ms (max ${lat.all_max_ms} ms)`);
-      results[setup.name] = { replicas: setup.replicas, store: setup.postgres ? "postgres" : "sqlite", redis: setup.redis, ...tput, ...lat };
+      console.log(
+        `${label}: ${lat.requests} single adds at ${rate}/s → visible on the replica that took it p50 ${lat.local_p50_ms} ms, p99 ${lat.local_p99_ms} ms; on every replica p50 ${lat.all_p50_ms} ms, p99 ${lat.all_p99_ms} ms (max ${lat.all_max_ms} ms)`,
+      );
+      results[setup.name] = {
+        replicas: setup.replicas,
+        store: setup.postgres ? "postgres" : "sqlite",
+        redis: setup.redis,
+        ...tput,
+        ...lat,
+      };
     } finally {
       await r.cleanup();
     }
@@ -313,4 +340,15 @@ try {
 } finally {
   if (servicesEnv) Bun.spawnSync(["bash", SERVICES, "stop", servicesEnv]);
 }
-console.log(JSON.stringify({ bench: "scaleout", bins, artifacts: total, per_request: perRequest, concurrency, rate, seconds, setups: results }));
+console.log(
+  JSON.stringify({
+    bench: "scaleout",
+    bins,
+    artifacts: total,
+    per_request: perRequest,
+    concurrency,
+    rate,
+    seconds,
+    setups: results,
+  }),
+);

@@ -73,7 +73,9 @@ function binJson(version: number): Uint8Array {
     // PyPI-style paths (PEP 458): blake2b-derived directories, then the file name.
     const h = hex(`path${i}`, 60);
     const name = `project-${hex(`name${i}`, 6)}`;
-    targets[`packages/${h.slice(0, 2)}/${h.slice(2, 4)}/${h.slice(4)}/${name}-${1 + (i % 7)}.${i % 13}.${i % 5}.tar.gz`] = {
+    targets[
+      `packages/${h.slice(0, 2)}/${h.slice(2, 4)}/${h.slice(4)}/${name}-${1 + (i % 7)}.${i % 13}.${i % 5}.tar.gz`
+    ] = {
       hashes: { sha256: hex(`target${i}`, 64) },
       length: 10_000 + i * 7919,
     };
@@ -101,7 +103,9 @@ function writeFiles(dir: string): Map<string, Uint8Array> {
 
 async function runChild(dir: string): Promise<void> {
   const names = [OLD_BIN, BIN, "3.snapshot.json", TIMESTAMP];
-  const files = await Promise.all(names.map(async (name) => ({ name, bytes: await Bun.file(join(dir, "www", "metadata", name)).bytes() })));
+  const files = await Promise.all(
+    names.map(async (name) => ({ name, bytes: await Bun.file(join(dir, "www", "metadata", name)).bytes() })),
+  );
   const metadata = new PublishedMetadata({ loader: async (name) => files.find((f) => f.name === name)?.bytes });
   metadata.publish(files);
   const http = startHttpServer({
@@ -188,8 +192,15 @@ interface WrkResult {
   latency: string;
 }
 
-async function wrk(wrkPath: string, url: string, opts: { threads: number; connections: number; seconds: number }): Promise<WrkResult> {
-  const proc = Bun.spawn([wrkPath, `-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.seconds}s`, url], { stdout: "pipe", stderr: "pipe" });
+async function wrk(
+  wrkPath: string,
+  url: string,
+  opts: { threads: number; connections: number; seconds: number },
+): Promise<WrkResult> {
+  const proc = Bun.spawn([wrkPath, `-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.seconds}s`, url], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const killer = setTimeout(() => proc.kill(), (opts.seconds + 20) * 1000);
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   await proc.exited;
@@ -206,14 +217,17 @@ async function wrk(wrkPath: string, url: string, opts: { threads: number; connec
 async function sameBytes(url: string, expected: Uint8Array): Promise<void> {
   const res = await fetch(url);
   const got = new Uint8Array(await res.arrayBuffer());
-  if (res.status !== 200 || !Buffer.from(got).equals(expected)) throw new Error(`${url} does not serve the benchmark file (status ${res.status})`);
+  if (res.status !== 200 || !Buffer.from(got).equals(expected))
+    throw new Error(`${url} does not serve the benchmark file (status ${res.status})`);
 }
 
 async function runBenchmark(): Promise<number> {
   const wrkPath = findTool("wrk");
   const nginxPath = findTool("nginx");
   if (!wrkPath || !nginxPath) {
-    console.error(`missing ${[!nginxPath && "nginx", !wrkPath && "wrk"].filter(Boolean).join(" and ")}: install with\n  apt-get install -y nginx-light wrk`);
+    console.error(
+      `missing ${[!nginxPath && "nginx", !wrkPath && "wrk"].filter(Boolean).join(" and ")}: install with\n  apt-get install -y nginx-light wrk`,
+    );
     return 1;
   }
   const seconds = flag("duration", 10);
@@ -236,22 +250,35 @@ async function runBenchmark(): Promise<number> {
     for (const t of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, "tmp", t), { recursive: true });
     const nginxPort = freePort();
     writeFileSync(join(dir, "nginx.conf"), nginxConfig(dir, nginxPort));
-    const nginx = Bun.spawn([nginxPath, "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], { stdout: "ignore", stderr: "inherit" });
+    const nginx = Bun.spawn([nginxPath, "-p", dir, "-c", join(dir, "nginx.conf"), "-e", join(dir, "nginx-error.log")], {
+      stdout: "ignore",
+      stderr: "inherit",
+    });
     children.push(nginx);
     const nginxUrl = `http://127.0.0.1:${nginxPort}`;
     await waitUntilServing(`${nginxUrl}/metadata/${TIMESTAMP}`, nginx, "nginx");
 
-    const tufbox = Bun.spawn([process.execPath, import.meta.path, "--child", dir], { stdout: "pipe", stderr: "inherit", env: { ...process.env, NODE_ENV: "production" } });
+    const tufbox = Bun.spawn([process.execPath, import.meta.path, "--child", dir], {
+      stdout: "pipe",
+      stderr: "inherit",
+      env: { ...process.env, NODE_ENV: "production" },
+    });
     children.push(tufbox);
-    const { url: tufboxUrl, static: staticNames } = JSON.parse(await readFirstLine(tufbox.stdout)) as { url: string; static: string[] };
+    const { url: tufboxUrl, static: staticNames } = JSON.parse(await readFirstLine(tufbox.stdout)) as {
+      url: string;
+      static: string[];
+    };
     await waitUntilServing(`${tufboxUrl}/metadata/${TIMESTAMP}`, tufbox, "tufbox");
     if (!staticNames.includes(TIMESTAMP) || !staticNames.includes(BIN) || staticNames.includes(OLD_BIN)) {
       throw new Error(`unexpected static route set: ${staticNames.join(", ")}`);
     }
 
-    for (const base of [nginxUrl, tufboxUrl]) for (const name of [TIMESTAMP, BIN, OLD_BIN]) await sameBytes(`${base}/metadata/${name}`, files.get(name)!);
+    for (const base of [nginxUrl, tufboxUrl])
+      for (const name of [TIMESTAMP, BIN, OLD_BIN]) await sameBytes(`${base}/metadata/${name}`, files.get(name)!);
 
-    console.log(`files: ${TIMESTAMP} ${files.get(TIMESTAMP)!.byteLength} B, ${BIN} ${files.get(BIN)!.byteLength} B; ${cpus().length} CPUs; wrk -t${load.threads} -c${load.connections} -d${seconds}s, median of ${rounds}`);
+    console.log(
+      `files: ${TIMESTAMP} ${files.get(TIMESTAMP)!.byteLength} B, ${BIN} ${files.get(BIN)!.byteLength} B; ${cpus().length} CPUs; wrk -t${load.threads} -c${load.connections} -d${seconds}s, median of ${rounds}`,
+    );
     const cases: { key: string; server: string; url: string }[] = [
       { key: "nginx_timestamp", server: "nginx", url: `${nginxUrl}/metadata/${TIMESTAMP}` },
       { key: "tufbox_timestamp", server: "tufbox (static route)", url: `${tufboxUrl}/metadata/${TIMESTAMP}` },
@@ -270,7 +297,8 @@ async function runBenchmark(): Promise<number> {
       }
     }
     const results: Record<string, WrkResult> = {};
-    for (const [key, list] of Object.entries(runs)) results[key] = [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!;
+    for (const [key, list] of Object.entries(runs))
+      results[key] = [...list].sort((a, b) => a.rps - b.rps)[Math.floor(list.length / 2)]!;
 
     const r = (k: string) => Math.round(results[k]!.rps);
     const ratio = (a: string, b: string) => Math.round((results[a]!.rps / results[b]!.rps) * 100) / 100;
@@ -280,7 +308,9 @@ async function runBenchmark(): Promise<number> {
     for (const c of cases) {
       const file = c.url.slice(c.url.lastIndexOf("/") + 1);
       const nginxKey = c.key.includes("timestamp") ? "nginx_timestamp" : "nginx_bin";
-      console.log(`| ${file} | ${c.server} | ${r(c.key)} | ${results[c.key]!.latency} | ${c.key.startsWith("nginx") ? "1.00" : ratio(c.key, nginxKey).toFixed(2)} |`);
+      console.log(
+        `| ${file} | ${c.server} | ${r(c.key)} | ${results[c.key]!.latency} | ${c.key.startsWith("nginx") ? "1.00" : ratio(c.key, nginxKey).toFixed(2)} |`,
+      );
     }
     console.log("");
     console.log(
@@ -316,28 +346,57 @@ async function runReloadCost(): Promise<number> {
   for (const n of counts) {
     const metadata = new PublishedMetadata();
     const batch = (v: number) => [
-      ...Array.from({ length: n }, (_, i) => ({ name: `${v}.bins-${i.toString(16).padStart(4, "0")}.json`, bytes: bin })),
+      ...Array.from({ length: n }, (_, i) => ({
+        name: `${v}.bins-${i.toString(16).padStart(4, "0")}.json`,
+        bytes: bin,
+      })),
       { name: "timestamp.json", bytes: timestampJson(v) },
     ];
     metadata.publish(batch(1));
-    const http = startHttpServer({ hostname: "127.0.0.1", port: 0, metadata, api: () => new Response(null, { status: 404 }), maxStaticRoutes: n + 1, log: { warn() {}, error() {} } });
+    const http = startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      metadata,
+      api: () => new Response(null, { status: 404 }),
+      maxStaticRoutes: n + 1,
+      log: { warn() {}, error() {} },
+    });
     metadata.publish(batch(2));
     await http.routesSettled();
     const { buildMs, reloadMs, names } = http.staticRoutes();
     rows[`reload_ms_${names.length}`] = Math.round(reloadMs * 10) / 10;
-    console.log(`${names.length} static routes: build ${buildMs.toFixed(1)} ms, server.reload() ${reloadMs.toFixed(1)} ms`);
+    console.log(
+      `${names.length} static routes: build ${buildMs.toFixed(1)} ms, server.reload() ${reloadMs.toFixed(1)} ms`,
+    );
     await http.stop(true);
   }
   // What a 16384-bin repository costs with the default budget.
   const metadata = new PublishedMetadata();
-  metadata.publish(Array.from({ length: largest }, (_, i) => ({ name: `1.bins-${i.toString(16).padStart(4, "0")}.json`, bytes: bin })));
-  const http = startHttpServer({ hostname: "127.0.0.1", port: 0, metadata, api: () => new Response(null, { status: 404 }) });
+  metadata.publish(
+    Array.from({ length: largest }, (_, i) => ({ name: `1.bins-${i.toString(16).padStart(4, "0")}.json`, bytes: bin })),
+  );
+  const http = startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    metadata,
+    api: () => new Response(null, { status: 404 }),
+  });
   metadata.publish([{ name: "timestamp.json", bytes: timestampJson(1) }]);
   await http.routesSettled();
   const { buildMs, reloadMs, names } = http.staticRoutes();
-  console.log(`${largest} bins with the default budget (${names.length} static): build ${buildMs.toFixed(1)} ms, server.reload() ${reloadMs.toFixed(1)} ms`);
+  console.log(
+    `${largest} bins with the default budget (${names.length} static): build ${buildMs.toFixed(1)} ms, server.reload() ${reloadMs.toFixed(1)} ms`,
+  );
   await http.stop(true);
-  console.log(JSON.stringify({ bench: "reload", ...rows, default_budget_routes: names.length, default_budget_build_ms: Math.round(buildMs * 10) / 10, default_budget_reload_ms: Math.round(reloadMs * 10) / 10 }));
+  console.log(
+    JSON.stringify({
+      bench: "reload",
+      ...rows,
+      default_budget_routes: names.length,
+      default_budget_build_ms: Math.round(buildMs * 10) / 10,
+      default_budget_reload_ms: Math.round(reloadMs * 10) / 10,
+    }),
+  );
   return 0;
 }
 

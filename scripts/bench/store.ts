@@ -66,8 +66,10 @@ async function postgresBackend(url: string): Promise<Backend> {
     // Tables with their indexes and TOAST: what the schema costs on disk.
     bytes: async () =>
       Number(
-        (await admin`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${schema} AND c.relkind = 'r'`)[0].n,
+        (
+          await admin`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${schema} AND c.relkind = 'r'`
+        )[0].n,
       ),
     finish: async (keep) => {
       if (!keep) await admin.unsafe(`DROP SCHEMA ${schema} CASCADE`);
@@ -115,7 +117,11 @@ console.log(
 // random pages, which keeps set-up well under the time budget.
 let t0 = performance.now();
 const BUILD_BATCH = 100_000;
-const all: ArtifactRecord[] = Array.from({ length: ARTIFACTS }, (_, i) => ({ path: pathOf(i), role: binOf(i), fragment: fragmentOf(i) }));
+const all: ArtifactRecord[] = Array.from({ length: ARTIFACTS }, (_, i) => ({
+  path: pathOf(i),
+  role: binOf(i),
+  fragment: fragmentOf(i),
+}));
 all.sort((a, b) => (a.role < b.role ? -1 : a.role > b.role ? 1 : a.path < b.path ? -1 : 1));
 for (let start = 0; start < ARTIFACTS; start += BUILD_BATCH) {
   const upsert = all.slice(start, start + BUILD_BATCH);
@@ -168,7 +174,9 @@ for (let version = 1; version <= 2; version++) {
 t0 = performance.now();
 for (let k = 0; k < DOCS_PER_PUBLICATION; k++) await store.listArtifactsInRole(binName((k * 2 + 1) % BINS));
 const batchReadSeconds = seconds(t0);
-console.log(`listArtifactsInRole: ${DOCS_PER_PUBLICATION} distinct roles (one batch) in ${round(batchReadSeconds, 3)} s`);
+console.log(
+  `listArtifactsInRole: ${DOCS_PER_PUBLICATION} distinct roles (one batch) in ${round(batchReadSeconds, 3)} s`,
+);
 let calls = 0;
 let rows = 0;
 t0 = performance.now();

@@ -24,9 +24,17 @@ export interface ParsedArgs {
 export function parseCommandArgs(command: string, argv: string[], own: FlagSpec = {}): ParsedArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...CONFIG_FLAGS, ...own, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...CONFIG_FLAGS, ...own, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err), `run 'tufbox ${command} --help' for the flags it takes`);
+    throw new UsageError(
+      err instanceof Error ? err.message : String(err),
+      `run 'tufbox ${command} --help' for the flags it takes`,
+    );
   }
   const config: Record<string, string | boolean | string[]> = {};
   const mine: Record<string, string | boolean | string[] | undefined> = {};

@@ -13,8 +13,23 @@ import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString } from "./flags.ts";
 import {
-  acceptedTaskId, apiClient, followTask, formatDetails, jsonFlag, outcomeOf, Output, serverCommand, serverTerminal,
-  SERVER_FLAGS, SERVER_FLAGS_HELP, ServerError, taskFailure, taskJson, type ApiClient, type ServerTerminal, type TaskData,
+  acceptedTaskId,
+  apiClient,
+  followTask,
+  formatDetails,
+  jsonFlag,
+  outcomeOf,
+  Output,
+  serverCommand,
+  serverTerminal,
+  SERVER_FLAGS,
+  SERVER_FLAGS_HELP,
+  ServerError,
+  taskFailure,
+  taskJson,
+  type ApiClient,
+  type ServerTerminal,
+  type TaskData,
 } from "./client.ts";
 
 export const ARTIFACT_HELP = `tufbox artifact add FILE... [--path TARGET | --prefix DIR/] [--custom JSON] --server URL
@@ -58,9 +73,16 @@ export async function hashFile(file: string): Promise<{ length: number; sha256: 
     info = await stat(file);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new UsageError(`${file}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? "error"})`}`, "give the artifact files to add");
+    throw new UsageError(
+      `${file}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? "error"})`}`,
+      "give the artifact files to add",
+    );
   }
-  if (!info.isFile()) throw new UsageError(`${file} is not a regular file`, "give the artifact files to add (directories are not walked)");
+  if (!info.isFile())
+    throw new UsageError(
+      `${file} is not a regular file`,
+      "give the artifact files to add (directories are not walked)",
+    );
   const sha256 = new Bun.CryptoHasher("sha256");
   const sha512 = new Bun.CryptoHasher("sha512");
   let length = 0;
@@ -71,7 +93,10 @@ export async function hashFile(file: string): Promise<{ length: number; sha256: 
       length += chunk.byteLength;
     }
   } catch (err) {
-    throw new UsageError(`${file}: cannot read (${(err as { code?: string }).code ?? "error"})`, "check the file's permissions");
+    throw new UsageError(
+      `${file}: cannot read (${(err as { code?: string }).code ?? "error"})`,
+      "check the file's permissions",
+    );
   }
   return { length, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
 }
@@ -80,7 +105,11 @@ function targetPath(path: string, flag: string): string {
   try {
     return checkTargetPath(path, "");
   } catch (err) {
-    if (err instanceof TufError) throw new UsageError(`${flag} ${JSON.stringify(path)}: ${err.message}`, "target paths are relative, '/'-separated, without '.' or '..' segments, e.g. releases/app-1.0.tar.gz");
+    if (err instanceof TufError)
+      throw new UsageError(
+        `${flag} ${JSON.stringify(path)}: ${err.message}`,
+        "target paths are relative, '/'-separated, without '.' or '..' segments, e.g. releases/app-1.0.tar.gz",
+      );
     throw err;
   }
 }
@@ -92,21 +121,41 @@ function parseCustom(text: string): Record<string, unknown> {
   } catch {
     throw new UsageError("--custom is not JSON", `give a JSON object, e.g. --custom '{"build": "1234"}'`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new UsageError("--custom must be a JSON object", `e.g. --custom '{"build": "1234"}'`);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new UsageError("--custom must be a JSON object", `e.g. --custom '{"build": "1234"}'`);
   try {
     assertCanonicalSafe(value, "custom");
   } catch (err) {
-    if (err instanceof TufError) throw new UsageError(`--custom: ${err.message}`, "TUF metadata is canonical JSON: integers, strings, booleans, null, lists and objects only");
+    if (err instanceof TufError)
+      throw new UsageError(
+        `--custom: ${err.message}`,
+        "TUF metadata is canonical JSON: integers, strings, booleans, null, lists and objects only",
+      );
     throw err;
   }
   return value as Record<string, unknown>;
 }
 
 /** The target entries for FILE... with --path / --prefix / --custom. */
-export async function artifactEntries(files: string[], opts: { path?: string; prefix?: string; custom?: string }): Promise<ArtifactEntry[]> {
-  if (files.length === 0) throw new UsageError("give at least one file to add", "e.g. tufbox artifact add dist/app-1.0.tar.gz --prefix releases/ --server URL");
-  if (opts.path !== undefined && files.length > 1) throw new UsageError(`--path names one target, but ${files.length} files were given`, "use --prefix DIR/ to put several files under one directory");
-  if (opts.path !== undefined && opts.prefix !== undefined) throw new UsageError("--path and --prefix exclude each other", "--path is the whole target path of one file; --prefix a directory for each file's name");
+export async function artifactEntries(
+  files: string[],
+  opts: { path?: string; prefix?: string; custom?: string },
+): Promise<ArtifactEntry[]> {
+  if (files.length === 0)
+    throw new UsageError(
+      "give at least one file to add",
+      "e.g. tufbox artifact add dist/app-1.0.tar.gz --prefix releases/ --server URL",
+    );
+  if (opts.path !== undefined && files.length > 1)
+    throw new UsageError(
+      `--path names one target, but ${files.length} files were given`,
+      "use --prefix DIR/ to put several files under one directory",
+    );
+  if (opts.path !== undefined && opts.prefix !== undefined)
+    throw new UsageError(
+      "--path and --prefix exclude each other",
+      "--path is the whole target path of one file; --prefix a directory for each file's name",
+    );
   let prefix = opts.prefix ?? "";
   if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
   const custom = opts.custom !== undefined ? parseCustom(opts.custom) : undefined;
@@ -114,7 +163,11 @@ export async function artifactEntries(files: string[], opts: { path?: string; pr
   const seen = new Set<string>();
   for (const file of files) {
     const path = targetPath(opts.path ?? prefix + basename(file), opts.path !== undefined ? "--path" : "target path");
-    if (seen.has(path)) throw new UsageError(`two files would both be ${path}`, "give each file a distinct name (or add them separately with --path)");
+    if (seen.has(path))
+      throw new UsageError(
+        `two files would both be ${path}`,
+        "give each file a distinct name (or add them separately with --path)",
+      );
     seen.add(path);
     const { length, sha256, sha512 } = await hashFile(file);
     entries.push({ path, info: { length, hashes: { sha256, sha512 }, ...(custom ? { custom } : {}) } });
@@ -127,7 +180,14 @@ function doneWith(task: TaskData, what: string, hint: string): TaskData {
   return task;
 }
 
-async function post(api: ApiClient, out: Output, path: string, body: unknown, what: string, noWait: boolean): Promise<TaskData> {
+async function post(
+  api: ApiClient,
+  out: Output,
+  path: string,
+  body: unknown,
+  what: string,
+  noWait: boolean,
+): Promise<TaskData> {
   const answer = await api.post(path, body, {
     what,
     hint404: `the repository is not bootstrapped yet: tufbox bootstrap PAYLOAD --server ${api.server} (tufbox status --server ${api.server} shows its state)`,
@@ -135,57 +195,122 @@ async function post(api: ApiClient, out: Output, path: string, body: unknown, wh
   });
   const taskId = acceptedTaskId(answer, what);
   out.say(`${typeof answer.body?.message === "string" ? answer.body.message : "accepted."} task ${taskId}`);
-  return followTask(api, out.term, taskId, { waitForSigners: !noWait, signHint: `tufbox sign --key THEIR_KEY --role ROLE --server ${api.server}` });
+  return followTask(api, out.term, taskId, {
+    waitForSigners: !noWait,
+    signHint: `tufbox sign --key THEIR_KEY --role ROLE --server ${api.server}`,
+  });
 }
 
 function report(out: Output, task: TaskData, api: ApiClient): void {
   for (const line of formatDetails(task.result?.details)) out.say(line);
-  if (task.state === "RUNNING") out.say(`waiting for offline signatures; follow it with: tufbox task ${task.task_id} --server ${api.server} --wait`);
+  if (task.state === "RUNNING")
+    out.say(
+      `waiting for offline signatures; follow it with: tufbox task ${task.task_id} --server ${api.server} --wait`,
+    );
 }
 
-async function add(api: ApiClient, out: Output, files: string[], own: Record<string, string | boolean | string[] | undefined>): Promise<void> {
-  const entries = await artifactEntries(files, { path: flagString(own, "path"), prefix: flagString(own, "prefix"), custom: flagString(own, "custom") });
+async function add(
+  api: ApiClient,
+  out: Output,
+  files: string[],
+  own: Record<string, string | boolean | string[] | undefined>,
+): Promise<void> {
+  const entries = await artifactEntries(files, {
+    path: flagString(own, "path"),
+    prefix: flagString(own, "prefix"),
+    custom: flagString(own, "custom"),
+  });
   for (const e of entries) out.say(`${e.path}: ${e.info.length} bytes, sha256 ${e.info.hashes.sha256}`);
   const publish = !flagBool(own, "no-publish");
-  const task = doneWith(await post(api, out, "/api/v1/artifacts", { artifacts: entries, publish_artifacts: publish }, `add ${entries.length} artifact(s)`, flagBool(own, "no-wait")), "adding artifacts",
-    "no artifact was added: the paths above are not covered by any delegated role; see tufbox status --server " + api.server);
+  const task = doneWith(
+    await post(
+      api,
+      out,
+      "/api/v1/artifacts",
+      { artifacts: entries, publish_artifacts: publish },
+      `add ${entries.length} artifact(s)`,
+      flagBool(own, "no-wait"),
+    ),
+    "adding artifacts",
+    "no artifact was added: the paths above are not covered by any delegated role; see tufbox status --server " +
+      api.server,
+  );
   report(out, task, api);
   const invalid = (task.result?.details?.invalid_paths as string[] | undefined) ?? [];
   out.result(taskJson(task, { artifacts: entries }));
-  if (invalid.length > 0) throw new ServerError(`not added: ${invalid.join(", ")} (no delegated role covers these paths)`, "choose paths that a role's paths or hash prefixes cover (tufbox status shows the roles), then add them again").printed();
-  if (task.state === "SUCCESS" && !out.json) out.say(`clients find the artifacts once their bytes are at ${api.server}/targets/PATH (or your artifact storage)`);
+  if (invalid.length > 0)
+    throw new ServerError(
+      `not added: ${invalid.join(", ")} (no delegated role covers these paths)`,
+      "choose paths that a role's paths or hash prefixes cover (tufbox status shows the roles), then add them again",
+    ).printed();
+  if (task.state === "SUCCESS" && !out.json)
+    out.say(`clients find the artifacts once their bytes are at ${api.server}/targets/PATH (or your artifact storage)`);
 }
 
-async function remove(api: ApiClient, out: Output, paths: string[], own: Record<string, string | boolean | string[] | undefined>): Promise<void> {
-  if (paths.length === 0) throw new UsageError("give at least one target path to delete", "e.g. tufbox artifact delete releases/app-1.0.tar.gz --server URL");
+async function remove(
+  api: ApiClient,
+  out: Output,
+  paths: string[],
+  own: Record<string, string | boolean | string[] | undefined>,
+): Promise<void> {
+  if (paths.length === 0)
+    throw new UsageError(
+      "give at least one target path to delete",
+      "e.g. tufbox artifact delete releases/app-1.0.tar.gz --server URL",
+    );
   for (const p of paths) targetPath(p, "path");
   if (new Set(paths).size !== paths.length) throw new UsageError("a path is given twice", "give each target path once");
   const publish = !flagBool(own, "no-publish");
-  const task = doneWith(await post(api, out, "/api/v1/artifacts/delete", { artifacts: paths, publish_artifacts: publish }, `delete ${paths.length} artifact(s)`, flagBool(own, "no-wait")), "deleting artifacts",
-    "none of the paths is in the repository; check them (they are target paths, not file names)");
+  const task = doneWith(
+    await post(
+      api,
+      out,
+      "/api/v1/artifacts/delete",
+      { artifacts: paths, publish_artifacts: publish },
+      `delete ${paths.length} artifact(s)`,
+      flagBool(own, "no-wait"),
+    ),
+    "deleting artifacts",
+    "none of the paths is in the repository; check them (they are target paths, not file names)",
+  );
   report(out, task, api);
   out.result(taskJson(task, { artifacts: paths }));
 }
 
 export async function artifactCommand(argv: string[], term: ServerTerminal = serverTerminal()): Promise<void> {
   let json = false;
-  return serverCommand("artifact", term, () => json, async () => {
-    const [sub, ...rest] = argv;
-    if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
-      term.out(ARTIFACT_HELP);
-      if (sub === undefined) throw new UsageError("missing subcommand", "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'");
-      return;
-    }
-    if (sub !== "add" && sub !== "delete") throw new UsageError(`unknown subcommand "${sub}"`, "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'");
-    const args = parseCommandArgs("artifact", rest, FLAGS);
-    json = jsonFlag(args.own);
-    if (args.own.help) return term.out(ARTIFACT_HELP);
-    if (sub === "delete") {
-      for (const f of ["path", "prefix", "custom"]) if (args.own[f] !== undefined) throw new UsageError(`--${f} is for artifact add`, "artifact delete takes target paths");
-    }
-    const api = apiClient(args.own, term, `artifact ${sub}`);
-    const out = new Output(term, json);
-    if (sub === "add") return add(api, out, args.positionals, args.own);
-    return remove(api, out, args.positionals, args.own);
-  });
+  return serverCommand(
+    "artifact",
+    term,
+    () => json,
+    async () => {
+      const [sub, ...rest] = argv;
+      if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
+        term.out(ARTIFACT_HELP);
+        if (sub === undefined)
+          throw new UsageError(
+            "missing subcommand",
+            "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'",
+          );
+        return;
+      }
+      if (sub !== "add" && sub !== "delete")
+        throw new UsageError(
+          `unknown subcommand "${sub}"`,
+          "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'",
+        );
+      const args = parseCommandArgs("artifact", rest, FLAGS);
+      json = jsonFlag(args.own);
+      if (args.own.help) return term.out(ARTIFACT_HELP);
+      if (sub === "delete") {
+        for (const f of ["path", "prefix", "custom"])
+          if (args.own[f] !== undefined)
+            throw new UsageError(`--${f} is for artifact add`, "artifact delete takes target paths");
+      }
+      const api = apiClient(args.own, term, `artifact ${sub}`);
+      const out = new Output(term, json);
+      if (sub === "add") return add(api, out, args.positionals, args.own);
+      return remove(api, out, args.positionals, args.own);
+    },
+  );
 }

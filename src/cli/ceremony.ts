@@ -5,9 +5,24 @@
  * flags; asks for what is missing when run in a terminal without --root-key.
  */
 import { readPublicKeyFile, type NamedKey } from "../offline/key-files.ts";
-import { DEFAULT_EXPIRATION, EXPIRING_ROLES, parseDays, parseExpirationList, type Expiration } from "../offline/expiration.ts";
+import {
+  DEFAULT_EXPIRATION,
+  EXPIRING_ROLES,
+  parseDays,
+  parseExpirationList,
+  type Expiration,
+} from "../offline/expiration.ts";
 import { readDelegationsFile } from "../offline/delegations.ts";
-import { bootstrapPayload, ceremonyRoot, checkBins, checkOnlineKeyUri, defaultOnlineKeyUri, defaultThreshold, type CeremonyPlan, type TargetsLayout } from "../offline/bootstrap-payload.ts";
+import {
+  bootstrapPayload,
+  ceremonyRoot,
+  checkBins,
+  checkOnlineKeyUri,
+  defaultOnlineKeyUri,
+  defaultThreshold,
+  type CeremonyPlan,
+  type TargetsLayout,
+} from "../offline/bootstrap-payload.ts";
 import { addRootSignatures, rootSignersFor } from "../offline/root-signing.ts";
 import { formatRootSummary, summarizeRoot, thresholdsMet } from "../offline/root-summary.ts";
 import { writeDocument } from "../offline/root-files.ts";
@@ -73,7 +88,12 @@ const FLAGS = {
 } as const;
 
 /** Ask until `parse` accepts the answer (a typo in a prompt should not end the ceremony). */
-async function askUntil<T>(term: Terminal, question: string, dflt: string | undefined, parse: (answer: string) => T): Promise<T> {
+async function askUntil<T>(
+  term: Terminal,
+  question: string,
+  dflt: string | undefined,
+  parse: (answer: string) => T,
+): Promise<T> {
   for (;;) {
     const answer = await term.ask(question, dflt);
     try {
@@ -85,7 +105,12 @@ async function askUntil<T>(term: Terminal, question: string, dflt: string | unde
   }
 }
 
-async function askList(term: Terminal, question: string, min: number, parse: (answer: string) => void): Promise<string[]> {
+async function askList(
+  term: Terminal,
+  question: string,
+  min: number,
+  parse: (answer: string) => void,
+): Promise<string[]> {
   const list: string[] = [];
   for (;;) {
     const answer = await term.ask(`${question} ${list.length + 1}${list.length >= min ? " (empty: done)" : ""}`, "");
@@ -113,7 +138,10 @@ function layoutFrom(answer: string, onlineKey: NamedKey): TargetsLayout {
 }
 
 function describeLayout(layout: TargetsLayout, expiration: Expiration): string[] {
-  if ("bins" in layout) return [`targets delegates to ${layout.bins} hash bins (TAP 15), signed by the online key, expiring after ${expiration.bins} day(s)`];
+  if ("bins" in layout)
+    return [
+      `targets delegates to ${layout.bins} hash bins (TAP 15), signed by the online key, expiring after ${expiration.bins} day(s)`,
+    ];
   return [
     `targets delegates to custom roles (${layout.source}):`,
     ...layout.delegations.roles.map((r) => {
@@ -124,44 +152,81 @@ function describeLayout(layout: TargetsLayout, expiration: Expiration): string[]
   ];
 }
 
-export async function ceremonyCommand(argv: string[], term: Terminal = processTerminal(), now: Date = new Date()): Promise<void> {
+export async function ceremonyCommand(
+  argv: string[],
+  term: Terminal = processTerminal(),
+  now: Date = new Date(),
+): Promise<void> {
   return offlineCommand("ceremony", async () => {
     const args = parseCommandArgs("ceremony", argv, FLAGS);
     if (args.own.help) return term.out(CEREMONY_HELP);
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox ceremony --help'");
+    if (args.positionals.length > 0)
+      throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox ceremony --help'");
     const own = args.own;
     const interactive = term.interactive && flagStrings(own, "root-key").length === 0;
     if (interactive) term.info("TUF ceremony: root v1 and repository settings. Press Enter to accept [defaults].\n");
 
     // Root keys and threshold.
-    const rootFiles = interactive ? await askList(term, "Root public key file (.pub)", 1, (f) => void readPublicKeyFile(f)) : flagStrings(own, "root-key");
-    if (rootFiles.length === 0) throw new UsageError("--root-key is required", "give each root key's .pub file: --root-key alice.pub --root-key bob.pub (or run in a terminal to be asked)");
+    const rootFiles = interactive
+      ? await askList(term, "Root public key file (.pub)", 1, (f) => void readPublicKeyFile(f))
+      : flagStrings(own, "root-key");
+    if (rootFiles.length === 0)
+      throw new UsageError(
+        "--root-key is required",
+        "give each root key's .pub file: --root-key alice.pub --root-key bob.pub (or run in a terminal to be asked)",
+      );
     const rootKeys = rootFiles.map(readPublicKeyFile);
     const thresholdFlag = flagString(own, "threshold");
     const thresholdHint = `a whole number from 1 to ${rootKeys.length} (the number of root keys)`;
-    const threshold = thresholdFlag !== undefined
-      ? parseCount(thresholdFlag, "--threshold", 1, thresholdHint)
-      : interactive
-        ? await askUntil(term, `Root threshold (signatures needed, of ${rootKeys.length})`, String(defaultThreshold(rootKeys.length)), (a) => {
-            const n = parseCount(a, "--threshold", 1, thresholdHint);
-            if (n > rootKeys.length) throw new UsageError(`--threshold ${n} is larger than the number of root keys (${rootKeys.length})`, thresholdHint);
-            return n;
-          })
-        : defaultThreshold(rootKeys.length);
+    const threshold =
+      thresholdFlag !== undefined
+        ? parseCount(thresholdFlag, "--threshold", 1, thresholdHint)
+        : interactive
+          ? await askUntil(
+              term,
+              `Root threshold (signatures needed, of ${rootKeys.length})`,
+              String(defaultThreshold(rootKeys.length)),
+              (a) => {
+                const n = parseCount(a, "--threshold", 1, thresholdHint);
+                if (n > rootKeys.length)
+                  throw new UsageError(
+                    `--threshold ${n} is larger than the number of root keys (${rootKeys.length})`,
+                    thresholdHint,
+                  );
+                return n;
+              },
+            )
+          : defaultThreshold(rootKeys.length);
 
     // Online key.
-    const onlineFile = flagString(own, "online-key") ?? (interactive ? await askUntil(term, "Online public key file (.pub)", undefined, (f) => (readPublicKeyFile(f), f)) : undefined);
-    if (onlineFile === undefined) throw new UsageError("--online-key is required", "give the online key's .pub file: --online-key online.pub");
+    const onlineFile =
+      flagString(own, "online-key") ??
+      (interactive
+        ? await askUntil(term, "Online public key file (.pub)", undefined, (f) => (readPublicKeyFile(f), f))
+        : undefined);
+    if (onlineFile === undefined)
+      throw new UsageError("--online-key is required", "give the online key's .pub file: --online-key online.pub");
     const onlineKey = readPublicKeyFile(onlineFile);
     const uriFlag = flagString(own, "online-key-uri");
-    const onlineKeyUri = uriFlag ?? (interactive
-      ? await askUntil(term, "Online key URI (where the server finds the private key)", defaultOnlineKeyUri(onlineKey.keyid), (u) => (checkOnlineKeyUri(u), u))
-      : defaultOnlineKeyUri(onlineKey.keyid));
+    const onlineKeyUri =
+      uriFlag ??
+      (interactive
+        ? await askUntil(
+            term,
+            "Online key URI (where the server finds the private key)",
+            defaultOnlineKeyUri(onlineKey.keyid),
+            (u) => (checkOnlineKeyUri(u), u),
+          )
+        : defaultOnlineKeyUri(onlineKey.keyid));
 
     // Bins or custom delegations.
     const binsFlag = flagString(own, "bins");
     const delegationsFlag = flagString(own, "delegations");
-    if (binsFlag !== undefined && delegationsFlag !== undefined) throw new UsageError("--bins and --delegations exclude each other", "targets delegates either to hash bins or to custom roles");
+    if (binsFlag !== undefined && delegationsFlag !== undefined)
+      throw new UsageError(
+        "--bins and --delegations exclude each other",
+        "targets delegates either to hash bins or to custom roles",
+      );
     let layout: TargetsLayout;
     if (binsFlag !== undefined) {
       layout = { bins: parseCount(binsFlag, "--bins", 0, "use a power of two between 2 and 16384, e.g. --bins 256") };
@@ -169,7 +234,12 @@ export async function ceremonyCommand(argv: string[], term: Terminal = processTe
     } else if (delegationsFlag !== undefined) {
       layout = { delegations: readDelegationsFile(delegationsFlag, onlineKey), source: delegationsFlag };
     } else if (interactive) {
-      layout = await askUntil(term, "Hash bins (a power of two) or a delegations .yaml file", String(DEFAULT_BINS), (a) => layoutFrom(a, onlineKey));
+      layout = await askUntil(
+        term,
+        "Hash bins (a power of two) or a delegations .yaml file",
+        String(DEFAULT_BINS),
+        (a) => layoutFrom(a, onlineKey),
+      );
     } else {
       layout = { bins: DEFAULT_BINS };
     }
@@ -179,12 +249,18 @@ export async function ceremonyCommand(argv: string[], term: Terminal = processTe
     const expiresFlag = flagString(own, "expires");
     if (expiresFlag !== undefined) {
       const given = parseExpirationList(expiresFlag);
-      if (given.bins !== undefined && !("bins" in layout)) throw new UsageError("--expires bins=… applies only with hash bins", "custom delegated roles set their expiry in the delegations file (expires: DAYS)");
+      if (given.bins !== undefined && !("bins" in layout))
+        throw new UsageError(
+          "--expires bins=… applies only with hash bins",
+          "custom delegated roles set their expiry in the delegations file (expires: DAYS)",
+        );
       Object.assign(expiration, given);
     } else if (interactive) {
       for (const role of EXPIRING_ROLES) {
         if (role === "bins" && !("bins" in layout)) continue;
-        expiration[role] = await askUntil(term, `Expiry of ${role} (days)`, String(expiration[role]), (a) => parseDays(a, `--expires ${role}`));
+        expiration[role] = await askUntil(term, `Expiry of ${role} (days)`, String(expiration[role]), (a) =>
+          parseDays(a, `--expires ${role}`),
+        );
       }
     }
 
@@ -192,32 +268,44 @@ export async function ceremonyCommand(argv: string[], term: Terminal = processTe
     const signed = ceremonyRoot(plan);
 
     // Signatures from the root keys at hand.
-    const signFiles = interactive && flagStrings(own, "sign").length === 0
-      ? await askList(term, "Sign now with root private key file", 0, () => undefined)
-      : flagStrings(own, "sign");
+    const signFiles =
+      interactive && flagStrings(own, "sign").length === 0
+        ? await askList(term, "Sign now with root private key file", 0, () => undefined)
+        : flagStrings(own, "sign");
     const passFiles = passphraseFilesFor(signFiles, flagStrings(own, "passphrase-file"));
     const signers: NativeSigner[] = [];
     for (const [i, file] of signFiles.entries()) {
       const privateKey = await loadPrivateKey(term, file, passFiles[i]);
       for (const s of rootSignersFor({ privateKey, source: file }, signed)) {
-        if (signers.some((o) => o.keyid === s.keyid)) throw new UsageError(`--sign ${file}: key ${s.keyid} is given twice`, "give each --sign key once");
+        if (signers.some((o) => o.keyid === s.keyid))
+          throw new UsageError(`--sign ${file}: key ${s.keyid} is given twice`, "give each --sign key once");
         signers.push(s);
       }
     }
     const root = addRootSignatures({ signed, signatures: [] }, signers);
 
-    const out = flagString(own, "out") ?? (interactive ? await term.ask("Write the payload to", DEFAULT_CEREMONY_OUT) : DEFAULT_CEREMONY_OUT);
+    const out =
+      flagString(own, "out") ??
+      (interactive ? await term.ask("Write the payload to", DEFAULT_CEREMONY_OUT) : DEFAULT_CEREMONY_OUT);
     writeDocument(out, bootstrapPayload(plan, root), { replace: flagBool(own, "force"), what: "bootstrap payload" });
 
     const summary = summarizeRoot(root, { kind: "bootstrap", now });
     term.out(formatRootSummary(summary));
     term.out(describeLayout(layout, expiration).join("\n"));
-    term.out(`expiry (days): ${EXPIRING_ROLES.filter((r) => r !== "bins" || "bins" in layout).map((r) => `${r}=${expiration[r]}`).join(", ")}`);
+    term.out(
+      `expiry (days): ${EXPIRING_ROLES.filter((r) => r !== "bins" || "bins" in layout)
+        .map((r) => `${r}=${expiration[r]}`)
+        .join(", ")}`,
+    );
     term.out(`\nwrote ${out} (bootstrap payload, public data only)`);
     if (!thresholdsMet(summary)) {
       const missing = summary.status[0]!.result;
-      term.out(`next: ${missing.threshold - missing.signed.length} more root signature(s): each key holder runs\n  tufbox sign --key THEIR_KEY --in ${out} --out ${out}\n  (or send it now: the server waits for the missing signatures in a signing session)`);
+      term.out(
+        `next: ${missing.threshold - missing.signed.length} more root signature(s): each key holder runs\n  tufbox sign --key THEIR_KEY --in ${out} --out ${out}\n  (or send it now: the server waits for the missing signatures in a signing session)`,
+      );
     }
-    term.out(`then: copy the online private key to the server's online-key directory${onlineKeyUri.startsWith("fn:") ? ` as ${onlineKeyUri.slice(3)}` : ""},\n  and send ${out} to POST /api/v1/bootstrap (rstuf admin send bootstrap ${out})`);
+    term.out(
+      `then: copy the online private key to the server's online-key directory${onlineKeyUri.startsWith("fn:") ? ` as ${onlineKeyUri.slice(3)}` : ""},\n  and send ${out} to POST /api/v1/bootstrap (rstuf admin send bootstrap ${out})`,
+    );
   });
 }

@@ -129,11 +129,26 @@ function baseUrl(text: string, flag: string, envName: string): string {
   try {
     url = new URL(text.trim());
   } catch {
-    throw new UsageError(`${flag} ${JSON.stringify(text)} is not a URL`, `give the server's base URL, e.g. ${flag} http://127.0.0.1:8080 (or set ${envName})`);
+    throw new UsageError(
+      `${flag} ${JSON.stringify(text)} is not a URL`,
+      `give the server's base URL, e.g. ${flag} http://127.0.0.1:8080 (or set ${envName})`,
+    );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError(`${flag} ${text}: only http:// and https:// are supported`, `e.g. ${flag} https://tuf.example.com`);
-  if (url.search !== "" || url.hash !== "") throw new UsageError(`${flag} ${text} has a query or fragment`, "give the base URL only, e.g. https://tuf.example.com");
-  if (url.username !== "" || url.password !== "") throw new UsageError(`${flag} must not carry credentials in the URL`, `give the token with --token or ${TOKEN_ENV}`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new UsageError(
+      `${flag} ${text}: only http:// and https:// are supported`,
+      `e.g. ${flag} https://tuf.example.com`,
+    );
+  if (url.search !== "" || url.hash !== "")
+    throw new UsageError(
+      `${flag} ${text} has a query or fragment`,
+      "give the base URL only, e.g. https://tuf.example.com",
+    );
+  if (url.username !== "" || url.password !== "")
+    throw new UsageError(
+      `${flag} must not carry credentials in the URL`,
+      `give the token with --token or ${TOKEN_ENV}`,
+    );
   return url.href.replace(/\/+$/, "");
 }
 
@@ -144,11 +159,18 @@ export function wantsServer(own: ParsedArgs["own"], term: Terminal): boolean {
 
 export function serverOptions(own: ParsedArgs["own"], term: Terminal, command: string): ServerOptions {
   const given = flagString(own, "server") ?? term.env[SERVER_ENV];
-  if (given === undefined || given === "") throw new UsageError("--server is required", `give the server's API base URL: tufbox ${command} --server http://127.0.0.1:8080 (or set ${SERVER_ENV})`);
+  if (given === undefined || given === "")
+    throw new UsageError(
+      "--server is required",
+      `give the server's API base URL: tufbox ${command} --server http://127.0.0.1:8080 (or set ${SERVER_ENV})`,
+    );
   // RSTUF documentation shows the API with /api/v1; the base is what we need.
   const server = baseUrl(given, "--server", SERVER_ENV).replace(/\/api\/v1$/, "");
   const metadataGiven = flagString(own, "metadata-url") ?? term.env[METADATA_URL_ENV];
-  const metadataUrl = metadataGiven !== undefined && metadataGiven !== "" ? baseUrl(metadataGiven, "--metadata-url", METADATA_URL_ENV) : `${server}/metadata`;
+  const metadataUrl =
+    metadataGiven !== undefined && metadataGiven !== ""
+      ? baseUrl(metadataGiven, "--metadata-url", METADATA_URL_ENV)
+      : `${server}/metadata`;
   const token = flagString(own, "token") ?? term.env[TOKEN_ENV];
   return { server, token: token === undefined || token === "" ? undefined : token, metadataUrl };
 }
@@ -220,8 +242,14 @@ export class ApiClient {
       return await this.#fetch(url, { redirect: "manual", ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
       const e = err as { name?: string; code?: string; message?: string };
-      const reason = e.name === "TimeoutError" ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e.code ?? e.message ?? String(err));
-      throw new ServerError(`cannot ${what}: ${new URL(url).origin} cannot be reached (${reason})`, `check --server (or ${SERVER_ENV}) and that the server is running: curl ${this.opts.server}/healthz`);
+      const reason =
+        e.name === "TimeoutError"
+          ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+          : (e.code ?? e.message ?? String(err));
+      throw new ServerError(
+        `cannot ${what}: ${new URL(url).origin} cannot be reached (${reason})`,
+        `check --server (or ${SERVER_ENV}) and that the server is running: curl ${this.opts.server}/healthz`,
+      );
     }
   }
 
@@ -231,7 +259,11 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (method !== "GET" && this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
-    const res = await this.#send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, ctx.what);
+    const res = await this.#send(
+      url,
+      { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+      ctx.what,
+    );
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -258,10 +290,14 @@ export class ApiClient {
     }
     if (status === 401 || status === 403) {
       const reason = text ?? "Unauthorized";
-      const hint = this.opts.token === undefined
-        ? `give the server's admin token with --token TOKEN or ${TOKEN_ENV} (printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN)`
-        : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
-      return new ServerError(`cannot ${ctx.what}: the server refused the request (${status}): ${reason}`, hint, { status, detail });
+      const hint =
+        this.opts.token === undefined
+          ? `give the server's admin token with --token TOKEN or ${TOKEN_ENV} (printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN)`
+          : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
+      return new ServerError(`cannot ${ctx.what}: the server refused the request (${status}): ${reason}`, hint, {
+        status,
+        detail,
+      });
     }
     if (status === 422) {
       const issues = validationIssues(detail);
@@ -272,12 +308,35 @@ export class ApiClient {
       );
     }
     if (status === 404) {
-      return new ServerError(`cannot ${ctx.what}: ${text ?? `${route} not found`} (404)`, ctx.hint404 ?? `see the repository's state with: tufbox status --server ${this.opts.server}`, { status, detail });
+      return new ServerError(
+        `cannot ${ctx.what}: ${text ?? `${route} not found`} (404)`,
+        ctx.hint404 ?? `see the repository's state with: tufbox status --server ${this.opts.server}`,
+        { status, detail },
+      );
     }
-    if (status === 405) return new ServerError(`cannot ${ctx.what}: the server does not offer ${route} (405)`, "the route may be disabled on this server (RSTUF_DISABLE_ENDPOINTS), or the server is not tufbox / RSTUF", { status, detail });
-    if (status === 413) return new ServerError(`cannot ${ctx.what}: ${text ?? "request too large"} (413)`, "send fewer items per request", { status, detail });
-    if (status >= 500) return new ServerError(`cannot ${ctx.what}: the server failed (${status}): ${text ?? "internal error"}`, "see the server's log; retry once it is fixed", { status, detail });
-    return new ServerError(`cannot ${ctx.what}: ${route} answered ${status}${text ? `: ${text}` : ""}`, `see the repository's state with: tufbox status --server ${this.opts.server}`, { status, detail });
+    if (status === 405)
+      return new ServerError(
+        `cannot ${ctx.what}: the server does not offer ${route} (405)`,
+        "the route may be disabled on this server (RSTUF_DISABLE_ENDPOINTS), or the server is not tufbox / RSTUF",
+        { status, detail },
+      );
+    if (status === 413)
+      return new ServerError(
+        `cannot ${ctx.what}: ${text ?? "request too large"} (413)`,
+        "send fewer items per request",
+        { status, detail },
+      );
+    if (status >= 500)
+      return new ServerError(
+        `cannot ${ctx.what}: the server failed (${status}): ${text ?? "internal error"}`,
+        "see the server's log; retry once it is fixed",
+        { status, detail },
+      );
+    return new ServerError(
+      `cannot ${ctx.what}: ${route} answered ${status}${text ? `: ${text}` : ""}`,
+      `see the repository's state with: tufbox status --server ${this.opts.server}`,
+      { status, detail },
+    );
   }
 
   get(path: string, ctx: RequestContext): Promise<ApiAnswer> {
@@ -292,24 +351,39 @@ export class ApiClient {
   async metadata(name: string): Promise<unknown> {
     const url = `${this.opts.metadataUrl}/${encodeURIComponent(name)}`;
     // Metadata may live on other storage that redirects (RSTUF): follow, without credentials.
-    const res = await this.#send(url, { method: "GET", headers: { accept: "application/json" }, redirect: "follow" }, `fetch ${name}`);
+    const res = await this.#send(
+      url,
+      { method: "GET", headers: { accept: "application/json" }, redirect: "follow" },
+      `fetch ${name}`,
+    );
     if (res.status === 404) {
       await res.arrayBuffer().catch(() => undefined);
       return undefined;
     }
     const text = await res.text();
-    if (res.status !== 200) throw new ServerError(`cannot fetch ${url}: HTTP ${res.status}`, `check --metadata-url (or ${METADATA_URL_ENV}); default is SERVER/metadata`, { status: res.status });
+    if (res.status !== 200)
+      throw new ServerError(
+        `cannot fetch ${url}: HTTP ${res.status}`,
+        `check --metadata-url (or ${METADATA_URL_ENV}); default is SERVER/metadata`,
+        { status: res.status },
+      );
     try {
       return JSON.parse(text);
     } catch {
-      throw new ServerError(`${url} is not JSON`, `check --metadata-url (or ${METADATA_URL_ENV}): it must point at the published TUF metadata`);
+      throw new ServerError(
+        `${url} is not JSON`,
+        `check --metadata-url (or ${METADATA_URL_ENV}): it must point at the published TUF metadata`,
+      );
     }
   }
 
   async task(taskId: string): Promise<TaskData> {
     const r = await this.get(`/api/v1/task?task_id=${encodeURIComponent(taskId)}`, { what: `read task ${taskId}` });
     const data = isObject(r.body) && isObject(r.body.data) ? r.body.data : undefined;
-    if (!data || typeof data.state !== "string") throw new ServerError(`GET /api/v1/task answered without data.state`, "is --server a tufbox / RSTUF API?", { detail: r.body });
+    if (!data || typeof data.state !== "string")
+      throw new ServerError(`GET /api/v1/task answered without data.state`, "is --server a tufbox / RSTUF API?", {
+        detail: r.body,
+      });
     return { task_id: taskId, state: data.state, result: isObject(data.result) ? (data.result as TaskResult) : null };
   }
 }
@@ -322,7 +396,12 @@ export function apiClient(own: ParsedArgs["own"], term: Terminal, command: strin
 /** `data.task_id` of a 202 answer. */
 export function acceptedTaskId(answer: ApiAnswer, what: string): string {
   const id = isObject(answer.body) && isObject(answer.body.data) ? answer.body.data.task_id : undefined;
-  if (typeof id !== "string" || id === "") throw new ServerError(`the server accepted the request to ${what} but gave no task id`, "is --server a tufbox / RSTUF API?", { detail: answer.body });
+  if (typeof id !== "string" || id === "")
+    throw new ServerError(
+      `the server accepted the request to ${what} but gave no task id`,
+      "is --server a tufbox / RSTUF API?",
+      { detail: answer.body },
+    );
   return id;
 }
 
@@ -395,7 +474,12 @@ function elapsed(ms: number): string {
  * unless `waitForSigners` is false. On a TTY one line shows state and
  * elapsed time; otherwise each new state is one line on stderr.
  */
-export async function followTask(api: ApiClient, term: ServerTerminal, taskId: string, opts: FollowOptions): Promise<TaskData> {
+export async function followTask(
+  api: ApiClient,
+  term: ServerTerminal,
+  taskId: string,
+  opts: FollowOptions,
+): Promise<TaskData> {
   const started = performance.now();
   let pause = opts.pollMs ?? 50;
   const maxPause = opts.maxPollMs ?? 1000;
@@ -403,7 +487,9 @@ export async function followTask(api: ApiClient, term: ServerTerminal, taskId: s
   let waitingShown = false;
   const onSigint = () => {
     term.live?.(null);
-    term.info(`\nstopped following task ${taskId}; it continues on the server: tufbox task ${taskId} --server ${api.server} --wait`);
+    term.info(
+      `\nstopped following task ${taskId}; it continues on the server: tufbox task ${taskId} --server ${api.server} --wait`,
+    );
     process.exit(130);
   };
   // Ctrl-C only stops watching; say how to pick the task up again.
@@ -423,7 +509,9 @@ export async function followTask(api: ApiClient, term: ServerTerminal, taskId: s
           term.live?.(null);
           const what = pendingSignatures(task) ?? task.result?.message ?? "waiting for offline signatures";
           term.info(`waiting for signatures: ${what}`);
-          term.info(`  the role's key holders run: ${opts.signHint ?? `tufbox sign --key THEIR_KEY --role ROLE --server ${api.server}`}`);
+          term.info(
+            `  the role's key holders run: ${opts.signHint ?? `tufbox sign --key THEIR_KEY --role ROLE --server ${api.server}`}`,
+          );
           term.info(`  (Ctrl-C stops waiting; the task goes on: tufbox task ${taskId} --server ${api.server} --wait)`);
           waitingShown = true;
         }
@@ -458,7 +546,11 @@ export function formatDetails(details: Record<string, unknown> | null | undefine
   for (const [k, v] of Object.entries(details)) {
     if (Array.isArray(v) && v.length === 0) continue;
     const label = DETAIL_LABELS[k] ?? k;
-    const value = Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ") : typeof v === "string" ? v : JSON.stringify(v);
+    const value = Array.isArray(v)
+      ? v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ")
+      : typeof v === "string"
+        ? v
+        : JSON.stringify(v);
     lines.push(`${label}: ${value}`);
   }
   return lines;
@@ -493,7 +585,12 @@ export function taskJson(task: TaskData, extra: Record<string, unknown> = {}): R
  * 2), ServerErrors stay (exit 1). With --json a ServerError is also written
  * to stdout as `{"error": …}` so scripts always get one document.
  */
-export async function serverCommand(command: string, term: Terminal, json: () => boolean, body: () => Promise<void>): Promise<void> {
+export async function serverCommand(
+  command: string,
+  term: Terminal,
+  json: () => boolean,
+  body: () => Promise<void>,
+): Promise<void> {
   try {
     await body();
   } catch (err) {
@@ -501,7 +598,11 @@ export async function serverCommand(command: string, term: Terminal, json: () =>
     if (err instanceof OfflineError) e = new UsageError(err.message, err.hint);
     else if (err instanceof TufError) e = new UsageError(err.message, `run 'tufbox ${command} --help'`);
     if (json() && (e instanceof UsageError || (e instanceof ServerError && !e.resultPrinted))) {
-      const error: Record<string, unknown> = { message: e.message, hint: e.hint, exit_code: e instanceof ServerError ? 1 : 2 };
+      const error: Record<string, unknown> = {
+        message: e.message,
+        hint: e.hint,
+        exit_code: e instanceof ServerError ? 1 : 2,
+      };
       if (e instanceof ServerError && e.status !== undefined) error.status = e.status;
       if (e instanceof ServerError && e.detail !== undefined) error.detail = e.detail;
       term.out(JSON.stringify({ error }, null, 2));
@@ -516,7 +617,10 @@ export async function serverCommand(command: string, term: Terminal, json: () =>
  * → 2). The exit code is set when the process exits on its own, so stdout
  * (a --json document on a pipe) is flushed completely first.
  */
-export function withServerErrors(command: string, run: (argv: string[]) => Promise<void>): (argv: string[]) => Promise<void> {
+export function withServerErrors(
+  command: string,
+  run: (argv: string[]) => Promise<void>,
+): (argv: string[]) => Promise<void> {
   return async (argv) => {
     try {
       await run(argv);
@@ -546,7 +650,11 @@ function parseServerRoot(value: unknown, name: string, api: ApiClient): Metadata
   try {
     return parseRoot(value, name);
   } catch (err) {
-    if (err instanceof TufError) throw new ServerError(`${api.opts.metadataUrl}/${name} is not valid root metadata: ${err.message}`, "do not build on it; check the server");
+    if (err instanceof TufError)
+      throw new ServerError(
+        `${api.opts.metadataUrl}/${name} is not valid root metadata: ${err.message}`,
+        "do not build on it; check the server",
+      );
     throw err;
   }
 }
@@ -558,16 +666,29 @@ function parseServerRoot(value: unknown, name: string, api: ApiClient): Metadata
  * it cannot reach: building on it would hand the repository to whoever
  * forged it.
  */
-export async function verifiedCurrentRoot(api: ApiClient, trusted: Metadata<RootSigned>, trustedSource: string): Promise<VerifiedRoot> {
+export async function verifiedCurrentRoot(
+  api: ApiClient,
+  trusted: Metadata<RootSigned>,
+  trustedSource: string,
+): Promise<VerifiedRoot> {
   const value = await api.metadata("root.json");
-  if (value === undefined) throw new ServerError(`${api.opts.metadataUrl}/root.json does not exist`, `is the repository bootstrapped? see: tufbox status --server ${api.server}`);
+  if (value === undefined)
+    throw new ServerError(
+      `${api.opts.metadataUrl}/root.json does not exist`,
+      `is the repository bootstrapped? see: tufbox status --server ${api.server}`,
+    );
   const latest = parseServerRoot(value, "root.json", api);
   const t = trusted.signed.version;
   const n = latest.signed.version;
-  const refuse = (why: string) => new ServerError(`refusing the server's root v${n}: ${why}`, `do not build on it: compare it with what the root key holders signed (--trusted ${trustedSource} is your starting point)`);
+  const refuse = (why: string) =>
+    new ServerError(
+      `refusing the server's root v${n}: ${why}`,
+      `do not build on it: compare it with what the root key holders signed (--trusted ${trustedSource} is your starting point)`,
+    );
   if (n < t) throw refuse(`it is older than the trusted root v${t} (${trustedSource})`);
   if (n === t) {
-    if (!sameSigned(latest, trusted)) throw refuse(`it is not the trusted root v${t} (${trustedSource}), though it has the same version`);
+    if (!sameSigned(latest, trusted))
+      throw refuse(`it is not the trusted root v${t} (${trustedSource}), though it has the same version`);
     return { root: latest, walked: [] };
   }
   let prev = trusted;
@@ -580,9 +701,15 @@ export async function verifiedCurrentRoot(api: ApiClient, trusted: Metadata<Root
     if (next.signed.version !== v) throw refuse(`${name} holds version ${next.signed.version}`);
     const bytes = signedBytesOf(next);
     const byPrev = verifyRole(bytes, next.signatures, prev.signed.keys, prev.signed.roles.root);
-    if (!byPrev.verified) throw refuse(`root v${v} has ${byPrev.signed.length} valid signature(s) of root v${v - 1}'s keys; its threshold is ${byPrev.threshold}`);
+    if (!byPrev.verified)
+      throw refuse(
+        `root v${v} has ${byPrev.signed.length} valid signature(s) of root v${v - 1}'s keys; its threshold is ${byPrev.threshold}`,
+      );
     const byOwn = verifyRole(bytes, next.signatures, next.signed.keys, next.signed.roles.root);
-    if (!byOwn.verified) throw refuse(`root v${v} has ${byOwn.signed.length} valid signature(s) of its own root keys; its threshold is ${byOwn.threshold}`);
+    if (!byOwn.verified)
+      throw refuse(
+        `root v${v} has ${byOwn.signed.length} valid signature(s) of its own root keys; its threshold is ${byOwn.threshold}`,
+      );
     walked.push(v);
     prev = next;
   }

@@ -4,7 +4,15 @@
  */
 import { basename } from "node:path";
 import { computeKeyId, computeLegacyKeyId, type KeyJSON } from "../tuf/keys.ts";
-import { KEY_TYPES, generatePrivateKey, publicKeyOf, readPrivateKeyFile, readPublicKeyFile, writeKeyPair, type KeyType } from "../offline/key-files.ts";
+import {
+  KEY_TYPES,
+  generatePrivateKey,
+  publicKeyOf,
+  readPrivateKeyFile,
+  readPublicKeyFile,
+  writeKeyPair,
+  type KeyType,
+} from "../offline/key-files.ts";
 import { PBKDF2_ITERATIONS } from "../offline/pkcs8.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, requireFlag } from "./flags.ts";
@@ -53,17 +61,28 @@ async function keyGenerate(argv: string[], term: Terminal): Promise<void> {
     force: { type: "boolean" },
   });
   if (args.own.help) return term.out(KEY_HELP);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "the output file is given with --out NAME");
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "the output file is given with --out NAME");
   const type = flagString(args.own, "type") ?? "ed25519";
-  if (!(KEY_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type ${type} is not supported`, `use one of ${KEY_TYPES.join(", ")}`);
+  if (!(KEY_TYPES as readonly string[]).includes(type))
+    throw new UsageError(`--type ${type} is not supported`, `use one of ${KEY_TYPES.join(", ")}`);
   const out = requireFlag(args.own, "out", "key generate", "--type ed25519 --out root1");
-  if (out.endsWith(".pub")) throw new UsageError(`--out ${out} ends with .pub`, "--out names the private key file; the public key is written beside it as NAME.pub");
+  if (out.endsWith(".pub"))
+    throw new UsageError(
+      `--out ${out} ends with .pub`,
+      "--out names the private key file; the public key is written beside it as NAME.pub",
+    );
   const force = flagBool(args.own, "force");
   const passphrase = await newKeyPassphrase(term, out, flagString(args.own, "passphrase-file"));
   const key = generatePrivateKey(type as KeyType);
   const written = writeKeyPair(out, key, { name: flagString(args.own, "name") ?? basename(out), passphrase, force });
-  term.info(`wrote ${out} (${type} private key, ${passphrase === undefined ? "NOT encrypted" : "encrypted"}, mode 0600) and ${written.source} (public key)`);
-  if (passphrase === undefined) term.info("warning: the private key is not encrypted; that is only right for the online key, which the server uses unattended");
+  term.info(
+    `wrote ${out} (${type} private key, ${passphrase === undefined ? "NOT encrypted" : "encrypted"}, mode 0600) and ${written.source} (public key)`,
+  );
+  if (passphrase === undefined)
+    term.info(
+      "warning: the private key is not encrypted; that is only right for the online key, which the server uses unattended",
+    );
   term.out(written.keyid);
 }
 
@@ -83,9 +102,12 @@ async function keyInfo(argv: string[], term: Terminal): Promise<void> {
   const args = parseCommandArgs("key", argv, { "passphrase-file": { type: "string" }, json: { type: "boolean" } });
   if (args.own.help) return term.out(KEY_HELP);
   const [file, extra] = args.positionals;
-  if (file === undefined || extra !== undefined) throw new UsageError("give exactly one key file", "e.g. tufbox key info root1.pub");
+  if (file === undefined || extra !== undefined)
+    throw new UsageError("give exactly one key file", "e.g. tufbox key info root1.pub");
   let info: Record<string, string>;
-  const text = await Bun.file(file).text().catch(() => "");
+  const text = await Bun.file(file)
+    .text()
+    .catch(() => "");
   if (text.trimStart().startsWith("{")) {
     const pub = readPublicKeyFile(file);
     info = { file, kind: "public key", ...describe(pub.key, pub.keyid) };
@@ -93,7 +115,11 @@ async function keyInfo(argv: string[], term: Terminal): Promise<void> {
     const encrypted = readPrivateKeyFile(file).encrypted;
     const key = await loadPrivateKey(term, file, flagString(args.own, "passphrase-file"));
     const pub = publicKeyOf(key);
-    info = { file, kind: `private key (${encrypted ? "encrypted" : "NOT encrypted"})`, ...describe(pub, computeKeyId(pub)) };
+    info = {
+      file,
+      kind: `private key (${encrypted ? "encrypted" : "NOT encrypted"})`,
+      ...describe(pub, computeKeyId(pub)),
+    };
   }
   if (flagBool(args.own, "json")) return term.out(JSON.stringify(info, null, 2));
   const labels: Record<string, string> = { legacy_keyid: "legacy keyid", online_key_uri: "online key uri" };

@@ -20,11 +20,15 @@ function readPassphraseFile(path: string): string {
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new UsageError(`--passphrase-file ${path}: ${code === "ENOENT" ? "no such file" : "cannot read it"}`, "give a file whose first line is the passphrase");
+    throw new UsageError(
+      `--passphrase-file ${path}: ${code === "ENOENT" ? "no such file" : "cannot read it"}`,
+      "give a file whose first line is the passphrase",
+    );
   }
   // The first line: editors and `echo` add a trailing newline.
   const passphrase = text.split(/\r?\n/, 1)[0]!;
-  if (passphrase === "") throw new UsageError(`--passphrase-file ${path} is empty`, "put the passphrase on the first line of the file");
+  if (passphrase === "")
+    throw new UsageError(`--passphrase-file ${path} is empty`, "put the passphrase on the first line of the file");
   return passphrase;
 }
 
@@ -37,7 +41,11 @@ function envPassphrase(term: Terminal): string | undefined {
  * The passphrase for a key about to be written; undefined = write it
  * unencrypted (asked explicitly in a terminal, warned about otherwise).
  */
-export async function newKeyPassphrase(term: Terminal, keyPath: string, passphraseFile?: string): Promise<string | undefined> {
+export async function newKeyPassphrase(
+  term: Terminal,
+  keyPath: string,
+  passphraseFile?: string,
+): Promise<string | undefined> {
   if (passphraseFile !== undefined) return readPassphraseFile(passphraseFile);
   const env = envPassphrase(term);
   if (env !== undefined) return env;
@@ -60,7 +68,10 @@ export async function loadPrivateKey(term: Terminal, path: string, passphraseFil
   const env = envPassphrase(term);
   if (env !== undefined) return openPrivateKey(file, env);
   if (!term.interactive) {
-    throw new UsageError(`${path} is encrypted and no passphrase was given`, `give it with --passphrase-file FILE or ${PASSPHRASE_ENV}, or run in a terminal to be asked`);
+    throw new UsageError(
+      `${path} is encrypted and no passphrase was given`,
+      `give it with --passphrase-file FILE or ${PASSPHRASE_ENV}, or run in a terminal to be asked`,
+    );
   }
   for (let attempt = 1; ; attempt++) {
     try {
@@ -80,5 +91,8 @@ export function passphraseFilesFor(keys: string[], files: string[], flag = "--si
   if (files.length === 0) return keys.map(() => undefined);
   if (files.length === 1) return keys.map(() => files[0]);
   if (files.length === keys.length) return files;
-  throw new UsageError(`${files.length} --passphrase-file flags for ${keys.length} ${flag} keys`, `give one --passphrase-file for all keys, or one per ${flag} key in the same order`);
+  throw new UsageError(
+    `${files.length} --passphrase-file flags for ${keys.length} ${flag} keys`,
+    `give one --passphrase-file for all keys, or one per ${flag} key in the same order`,
+  );
 }

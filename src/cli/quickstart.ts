@@ -77,12 +77,18 @@ export function developmentPayload(opts: { dataDir: string; onlineKeyDir: string
 }
 
 /** Wait for an accepted bootstrap to finish; throws with the task's error if it failed. */
-export async function waitForBootstrap(repo: Repository, store: Store, taskId: string, timeoutMs = 120_000): Promise<void> {
+export async function waitForBootstrap(
+  repo: Repository,
+  store: Store,
+  taskId: string,
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (repo.bootstrapped) return;
     const task = await store.getTask(taskId);
-    if (task && (task.state === "FAILURE" || task.state === "ERRORED")) throw new Error(`bootstrap failed: ${task.result?.error ?? task.result?.message ?? "unknown error"}`);
+    if (task && (task.state === "FAILURE" || task.state === "ERRORED"))
+      throw new Error(`bootstrap failed: ${task.result?.error ?? task.result?.message ?? "unknown error"}`);
     await Bun.sleep(20);
   }
   throw new Error("bootstrap did not finish in time");
@@ -96,7 +102,10 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
   }
   const bins = args.own.bins === undefined ? 256 : Number(args.own.bins);
   if (!Number.isInteger(bins) || bins < 2 || bins > 16384 || (bins & (bins - 1)) !== 0) {
-    throw new UsageError(`--bins ${String(args.own.bins)} is not allowed`, "use a power of two between 2 and 16384, e.g. --bins 256");
+    throw new UsageError(
+      `--bins ${String(args.own.bins)} is not allowed`,
+      "use a power of two between 2 and 16384, e.g. --bins 256",
+    );
   }
   const config = loadConfig({ flags: args.config });
   const log = loggerFor(config);
@@ -109,7 +118,9 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
     const keyPath = resolve(config.data_dir, "DEVELOPMENT-root-key.pem");
     log.warn("=".repeat(72));
     log.warn("QUICKSTART: generated DEVELOPMENT keys, for evaluation only.");
-    log.warn(`The root private key is UNENCRYPTED at ${keyPath}; a real repository keeps root keys offline (tufbox ceremony).`);
+    log.warn(
+      `The root private key is UNENCRYPTED at ${keyPath}; a real repository keeps root keys offline (tufbox ceremony).`,
+    );
     log.warn("=".repeat(72));
     log.info(`bootstrapped a repository with ${bins} hash bins`);
   } else if (existsSync(join(config.data_dir, "DEVELOPMENT-root-key.pem"))) {

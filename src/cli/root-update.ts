@@ -23,8 +23,19 @@ import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { loadPrivateKey, passphraseFilesFor } from "./passphrase.ts";
 import type { Terminal } from "./terminal.ts";
 import {
-  apiClient, jsonFlag, outcomeOf, Output, serverCommand, serverTerminal, SERVER_FLAGS, SERVER_FLAGS_HELP, taskJson,
-  verifiedCurrentRoot, wantsServer, type ApiClient, type ServerTerminal,
+  apiClient,
+  jsonFlag,
+  outcomeOf,
+  Output,
+  serverCommand,
+  serverTerminal,
+  SERVER_FLAGS,
+  SERVER_FLAGS_HELP,
+  taskJson,
+  verifiedCurrentRoot,
+  wantsServer,
+  type ApiClient,
+  type ServerTerminal,
 } from "./client.ts";
 import { sendRootUpdate } from "./send.ts";
 
@@ -72,11 +83,20 @@ interface CurrentRoot {
   api?: ApiClient;
 }
 
-export async function rootCommand(argv: string[], term: ServerTerminal = serverTerminal(), now: Date = new Date()): Promise<void> {
+export async function rootCommand(
+  argv: string[],
+  term: ServerTerminal = serverTerminal(),
+  now: Date = new Date(),
+): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === "update") {
     let json = false;
-    return serverCommand("root", term, () => json, () => rootUpdate(rest, term, now, (j) => (json = j)));
+    return serverCommand(
+      "root",
+      term,
+      () => json,
+      () => rootUpdate(rest, term, now, (j) => (json = j)),
+    );
   }
   if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
     term.out(ROOT_HELP);
@@ -87,33 +107,67 @@ export async function rootCommand(argv: string[], term: ServerTerminal = serverT
 }
 
 /** Root N from --in, or the server's root verified from --trusted. */
-async function currentRoot(own: Record<string, string | boolean | string[] | undefined>, term: Terminal, out: Output): Promise<CurrentRoot> {
+async function currentRoot(
+  own: Record<string, string | boolean | string[] | undefined>,
+  term: Terminal,
+  out: Output,
+): Promise<CurrentRoot> {
   const inPath = flagString(own, "in");
   const trustedPath = flagString(own, "trusted");
   if (inPath !== undefined) {
-    if (flagString(own, "server") !== undefined) throw new UsageError("--in and --server exclude each other", "build on a root file (--in), or on the server's published root (--server with --trusted)");
-    if (trustedPath !== undefined) throw new UsageError("--trusted goes with --server", "with --in, the file given is root N");
-    if (flagBool(own, "send")) throw new UsageError("--send needs --server", `build on the server's root: --server URL --trusted YOUR_1.root.json, or send the file later: tufbox send update ${flagString(own, "out") ?? DEFAULT_UPDATE_OUT} --server URL`);
+    if (flagString(own, "server") !== undefined)
+      throw new UsageError(
+        "--in and --server exclude each other",
+        "build on a root file (--in), or on the server's published root (--server with --trusted)",
+      );
+    if (trustedPath !== undefined)
+      throw new UsageError("--trusted goes with --server", "with --in, the file given is root N");
+    if (flagBool(own, "send"))
+      throw new UsageError(
+        "--send needs --server",
+        `build on the server's root: --server URL --trusted YOUR_1.root.json, or send the file later: tufbox send update ${flagString(own, "out") ?? DEFAULT_UPDATE_OUT} --server URL`,
+      );
     const file = readRootFile(inPath);
     const signed = file.root.signed;
     // Building on a root that does not verify with its own threshold is almost always a mistake (wrong file).
     const selfCheck = verifyRole(signedBytesOf(file.root), file.root.signatures, signed.keys, signed.roles.root);
-    if (!selfCheck.verified) term.info(`warning: ${inPath} (root v${signed.version}) has ${selfCheck.signed.length} of ${signed.roles.root.threshold} required signatures: make sure it is the published root`);
+    if (!selfCheck.verified)
+      term.info(
+        `warning: ${inPath} (root v${signed.version}) has ${selfCheck.signed.length} of ${signed.roles.root.threshold} required signatures: make sure it is the published root`,
+      );
     return { file, trustedHint: inPath };
   }
-  if (!wantsServer(own, term)) throw new UsageError("--in is required", "give root N: --in 1.root.json (or build on a server's published root: --server URL --trusted YOUR_1.root.json)");
+  if (!wantsServer(own, term))
+    throw new UsageError(
+      "--in is required",
+      "give root N: --in 1.root.json (or build on a server's published root: --server URL --trusted YOUR_1.root.json)",
+    );
   const api = apiClient(own, term, "root update");
   if (trustedPath === undefined) {
-    throw new UsageError("--trusted is required with --server", `give a root you already trust (e.g. the 1.root.json you kept from the ceremony): the server's root is only built on once it is reached from it`);
+    throw new UsageError(
+      "--trusted is required with --server",
+      `give a root you already trust (e.g. the 1.root.json you kept from the ceremony): the server's root is only built on once it is reached from it`,
+    );
   }
   const trusted = readRootFile(trustedPath).root;
   const { root, walked } = await verifiedCurrentRoot(api, trusted, trustedPath);
   const v = root.signed.version;
-  out.say(`current root v${v} from ${api.opts.metadataUrl}/root.json: verified from ${trustedPath} (root v${trusted.signed.version})${walked.length > 0 ? ` through ${walked.map((n) => `${n}.root.json`).join(", ")}` : ""}`);
-  return { file: { kind: "metadata", root, content: root, source: `${api.opts.metadataUrl}/${v}.root.json` }, trustedHint: `${v}.root.json (from ${api.opts.metadataUrl}/)`, api };
+  out.say(
+    `current root v${v} from ${api.opts.metadataUrl}/root.json: verified from ${trustedPath} (root v${trusted.signed.version})${walked.length > 0 ? ` through ${walked.map((n) => `${n}.root.json`).join(", ")}` : ""}`,
+  );
+  return {
+    file: { kind: "metadata", root, content: root, source: `${api.opts.metadataUrl}/${v}.root.json` },
+    trustedHint: `${v}.root.json (from ${api.opts.metadataUrl}/)`,
+    api,
+  };
 }
 
-async function rootUpdate(argv: string[], term: ServerTerminal, now: Date, setJson: (json: boolean) => void): Promise<void> {
+async function rootUpdate(
+  argv: string[],
+  term: ServerTerminal,
+  now: Date,
+  setJson: (json: boolean) => void,
+): Promise<void> {
   const args = parseCommandArgs("root", argv, {
     in: { type: "string" },
     "add-key": { type: "string", multiple: true },
@@ -135,7 +189,8 @@ async function rootUpdate(argv: string[], term: ServerTerminal, now: Date, setJs
   const json = jsonFlag(own);
   setJson(json);
   if (own.help) return term.out(ROOT_HELP);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox root update --help'");
+  if (args.positionals.length > 0)
+    throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox root update --help'");
   const out = new Output(term, json);
   const send = flagBool(own, "send");
   if (json && !send) throw new UsageError("--json goes with --send", "without --send the result is the --out file");
@@ -144,14 +199,21 @@ async function rootUpdate(argv: string[], term: ServerTerminal, now: Date, setJs
 
   const onlineFile = flagString(own, "online-key");
   const uriFlag = flagString(own, "online-key-uri");
-  if (uriFlag !== undefined && onlineFile === undefined) throw new UsageError("--online-key-uri needs --online-key", "give the new online key's .pub file with --online-key");
+  if (uriFlag !== undefined && onlineFile === undefined)
+    throw new UsageError(
+      "--online-key-uri needs --online-key",
+      "give the new online key's .pub file with --online-key",
+    );
   const onlineKey = onlineFile !== undefined ? readPublicKeyFile(onlineFile) : undefined;
   const thresholdFlag = flagString(own, "threshold");
   const expiresFlag = flagString(own, "expires");
   const changes: RootChanges = {
     addKeys: flagStrings(own, "add-key").map(readPublicKeyFile),
     removeKeyids: flagStrings(own, "remove-key"),
-    threshold: thresholdFlag !== undefined ? parseCount(thresholdFlag, "--threshold", 1, "the root threshold is a whole number of keys, at least 1") : undefined,
+    threshold:
+      thresholdFlag !== undefined
+        ? parseCount(thresholdFlag, "--threshold", 1, "the root threshold is a whole number of keys, at least 1")
+        : undefined,
     onlineKey: onlineKey ? { key: onlineKey, uri: uriFlag ?? defaultOnlineKeyUri(onlineKey.keyid) } : undefined,
     expiresDays: expiresFlag !== undefined ? parseDays(expiresFlag, "--expires") : DEFAULT_ROOT_DAYS,
     now,
@@ -164,32 +226,49 @@ async function rootUpdate(argv: string[], term: ServerTerminal, now: Date, setJs
   for (const [i, file] of signFiles.entries()) {
     const privateKey = await loadPrivateKey(term, file, passFiles[i]);
     for (const s of rootSignersFor({ privateKey, source: file }, signed, currentSigned)) {
-      if (signers.some((o) => o.keyid === s.keyid)) throw new UsageError(`--sign ${file}: key ${s.keyid} is given twice`, "give each --sign key once");
+      if (signers.some((o) => o.keyid === s.keyid))
+        throw new UsageError(`--sign ${file}: key ${s.keyid} is given twice`, "give each --sign key once");
       signers.push(s);
     }
   }
   const root = addRootSignatures({ signed, signatures: [] }, signers);
   const summary = summarizeRoot(root, { kind: "update", trusted: current.file.root, now });
-  if (summary.problems.length > 0) throw new UsageError(`root v${signed.version} would be refused: ${summary.problems.join("; ")}`, "check the changes given");
+  if (summary.problems.length > 0)
+    throw new UsageError(
+      `root v${signed.version} would be refused: ${summary.problems.join("; ")}`,
+      "check the changes given",
+    );
 
   const outFlag = flagString(own, "out");
   const outPath = outFlag ?? (send ? undefined : DEFAULT_UPDATE_OUT);
-  if (outPath !== undefined) writeDocument(outPath, { metadata: { root } }, { replace: flagBool(own, "force"), what: "metadata-update payload" });
+  if (outPath !== undefined)
+    writeDocument(
+      outPath,
+      { metadata: { root } },
+      { replace: flagBool(own, "force"), what: "metadata-update payload" },
+    );
 
   out.say(formatRootSummary(summary, currentSigned.keys));
-  if (outPath !== undefined) out.say(`\nwrote ${outPath} (metadata-update payload for root v${signed.version}, public data only)`);
+  if (outPath !== undefined)
+    out.say(`\nwrote ${outPath} (metadata-update payload for root v${signed.version}, public data only)`);
   const onlineUri = changes.onlineKey?.uri;
   const copyOnline = `copy the new online private key to the server's online-key directory${onlineUri?.startsWith("fn:") ? ` as ${onlineUri.slice(3)}` : ""}`;
   if (!send || !current.api) {
     if (!thresholdsMet(summary)) {
       out.say("still needed:");
-      for (const st of summary.status) if (!st.result.verified) out.say(`  ${formatStatus(st, st.of === "document" ? signed.keys : currentSigned.keys)}`);
-      out.say(`each missing signer runs: tufbox sign --key THEIR_KEY --trusted ${current.trustedHint} --in ${outPath} --out ${outPath}`);
+      for (const st of summary.status)
+        if (!st.result.verified)
+          out.say(`  ${formatStatus(st, st.of === "document" ? signed.keys : currentSigned.keys)}`);
+      out.say(
+        `each missing signer runs: tufbox sign --key THEIR_KEY --trusted ${current.trustedHint} --in ${outPath} --out ${outPath}`,
+      );
     }
     if (onlineKey) out.say(`before sending: ${copyOnline}`);
-    out.say(current.api
-      ? `send it: tufbox send update ${outPath} --server ${current.api.server} (the server publishes root v${signed.version} once both thresholds are met)`
-      : `send ${outPath} to POST /api/v1/metadata (tufbox send update ${outPath} --server URL; the server publishes root v${signed.version} once both thresholds are met)`);
+    out.say(
+      current.api
+        ? `send it: tufbox send update ${outPath} --server ${current.api.server} (the server publishes root v${signed.version} once both thresholds are met)`
+        : `send ${outPath} to POST /api/v1/metadata (tufbox send update ${outPath} --server URL; the server publishes root v${signed.version} once both thresholds are met)`,
+    );
     return;
   }
   // The server refuses root N+1 (422) while it cannot load the new online key: say what to do first.

@@ -12,7 +12,9 @@ under /metadata/, artifact bytes under /targets/. Every configuration key can
 also be set in the YAML file (--config) or as TUFBOX_* environment variables;
 see config/tufbox.example.yaml.`;
 
-export function loggerFor(config: { log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" } }): Logger {
+export function loggerFor(config: {
+  log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
+}): Logger {
   return createLogger({ level: config.log.level, format: config.log.format });
 }
 
@@ -22,11 +24,18 @@ export async function runUntilSignal(app: App, log: Logger, before?: (running: R
   before?.(running);
   if (running.generatedToken) {
     // Printed once, to stdout only (never to the log): only its hash is stored.
-    console.log(`\nAdmin API token (shown once, store it now):\n\n  ${running.generatedToken}\n\nUse it as: Authorization: Bearer <token>\n`);
+    console.log(
+      `\nAdmin API token (shown once, store it now):\n\n  ${running.generatedToken}\n\nUse it as: Authorization: Bearer <token>\n`,
+    );
   }
   // Always on stdout, whatever the log level: scripts and supervisors wait for this line.
-  console.log(`tufbox ${VERSION} listening on ${running.url} (metadata: ${running.url}/metadata/, API: ${running.url}/api/v1/)`);
-  if (!app.repo.bootstrapped) log.warn("repository not bootstrapped yet: POST a ceremony payload to /api/v1/bootstrap (RSTUF CLI: rstuf admin send bootstrap)");
+  console.log(
+    `tufbox ${VERSION} listening on ${running.url} (metadata: ${running.url}/metadata/, API: ${running.url}/api/v1/)`,
+  );
+  if (!app.repo.bootstrapped)
+    log.warn(
+      "repository not bootstrapped yet: POST a ceremony payload to /api/v1/bootstrap (RSTUF CLI: rstuf admin send bootstrap)",
+    );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

@@ -19,7 +19,15 @@ import { canonicalJson, utf8 } from "../tuf/canonical.ts";
 import { parseExpires } from "../tuf/dates.ts";
 import { roleMatchesPath } from "../tuf/delegation.ts";
 import { TufError } from "../tuf/errors.ts";
-import { parseRoot, parseTargets, type DelegatedRole, type Metadata, type RootSigned, type TargetFile, type TargetsSigned } from "../tuf/metadata.ts";
+import {
+  parseRoot,
+  parseTargets,
+  type DelegatedRole,
+  type Metadata,
+  type RootSigned,
+  type TargetFile,
+  type TargetsSigned,
+} from "../tuf/metadata.ts";
 import { signedBytesOf, verifyRole, type VerificationResult } from "../tuf/verify.ts";
 import { readRootFile, withRoot, writeDocument, type RootFile } from "../offline/root-files.ts";
 import { reviewRoot, signRoot, type RootSignature, type RootToSign } from "../offline/root-signing.ts";
@@ -30,8 +38,21 @@ import { flagBool, flagString, requireFlag } from "./flags.ts";
 import { loadPrivateKey } from "./passphrase.ts";
 import { confirm, type Terminal } from "./terminal.ts";
 import {
-  apiClient, jsonFlag, outcomeOf, Output, serverCommand, ServerError, serverTerminal, SERVER_FLAGS, SERVER_FLAGS_HELP, taskJson,
-  verifiedCurrentRoot, wantsServer, type ApiClient, type ServerTerminal, type TaskData,
+  apiClient,
+  jsonFlag,
+  outcomeOf,
+  Output,
+  serverCommand,
+  ServerError,
+  serverTerminal,
+  SERVER_FLAGS,
+  SERVER_FLAGS_HELP,
+  taskJson,
+  verifiedCurrentRoot,
+  wantsServer,
+  type ApiClient,
+  type ServerTerminal,
+  type TaskData,
 } from "./client.ts";
 import { postSignature, signOutcome } from "./send.ts";
 
@@ -90,7 +111,13 @@ interface SignOptions {
 }
 
 /** Show, confirm, sign a root. Returns undefined when the signer declines. */
-async function signRootDoc(term: Terminal, say: (text: string) => void, doc: RootToSign, keyFile: string, opts: SignOptions): Promise<RootSignature | undefined> {
+async function signRootDoc(
+  term: Terminal,
+  say: (text: string) => void,
+  doc: RootToSign,
+  keyFile: string,
+  opts: SignOptions,
+): Promise<RootSignature | undefined> {
   const before = reviewRoot(doc, opts.now);
   say(formatRootSummary(before, doc.trusted?.signed.keys));
   const privateKey = await loadPrivateKey(term, keyFile, opts.passphraseFile);
@@ -102,26 +129,49 @@ async function signRootDoc(term: Terminal, say: (text: string) => void, doc: Roo
 }
 
 function declined(where: string): UsageError {
-  return new UsageError("not signed: the signature was declined", `${where}; run the command again and answer y (or pass --yes)`);
+  return new UsageError(
+    "not signed: the signature was declined",
+    `${where}; run the command again and answer y (or pass --yes)`,
+  );
 }
 
 function signedAs(signed: RootSignature): string {
-  return signed.keyids.map((id) => `${id}${signed.replaced.includes(id) ? " (replacing its earlier signature)" : ""}`).join(", ");
+  return signed.keyids
+    .map((id) => `${id}${signed.replaced.includes(id) ? " (replacing its earlier signature)" : ""}`)
+    .join(", ");
 }
 
-export async function signCommand(argv: string[], term: ServerTerminal = serverTerminal(), now: Date = new Date()): Promise<void> {
+export async function signCommand(
+  argv: string[],
+  term: ServerTerminal = serverTerminal(),
+  now: Date = new Date(),
+): Promise<void> {
   let json = false;
-  return serverCommand("sign", term, () => json, async () => {
-    const args = parseCommandArgs("sign", argv, FLAGS);
-    json = jsonFlag(args.own);
-    if (args.own.help) return term.out(SIGN_HELP);
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "the document is given with --in FILE, or comes from --server URL");
-    const inPath = flagString(args.own, "in");
-    if (inPath !== undefined && flagString(args.own, "server") !== undefined) throw new UsageError("--in and --server exclude each other", "sign a file offline (--in), or what a server has pending (--server)");
-    if (inPath === undefined && wantsServer(args.own, term)) return signOnServer(args, term, now, json);
-    if (json) throw new UsageError("--json is for --server mode", "offline signing writes the signed document to --out");
-    return signOffline(args, term, now);
-  });
+  return serverCommand(
+    "sign",
+    term,
+    () => json,
+    async () => {
+      const args = parseCommandArgs("sign", argv, FLAGS);
+      json = jsonFlag(args.own);
+      if (args.own.help) return term.out(SIGN_HELP);
+      if (args.positionals.length > 0)
+        throw new UsageError(
+          `unexpected argument "${args.positionals[0]}"`,
+          "the document is given with --in FILE, or comes from --server URL",
+        );
+      const inPath = flagString(args.own, "in");
+      if (inPath !== undefined && flagString(args.own, "server") !== undefined)
+        throw new UsageError(
+          "--in and --server exclude each other",
+          "sign a file offline (--in), or what a server has pending (--server)",
+        );
+      if (inPath === undefined && wantsServer(args.own, term)) return signOnServer(args, term, now, json);
+      if (json)
+        throw new UsageError("--json is for --server mode", "offline signing writes the signed document to --out");
+      return signOffline(args, term, now);
+    },
+  );
 }
 
 // ------------------------------------------------------------------ offline
@@ -129,21 +179,43 @@ export async function signCommand(argv: string[], term: ServerTerminal = serverT
 async function signOffline(args: ParsedArgs, term: Terminal, now: Date): Promise<void> {
   const own = args.own;
   const role = flagString(own, "role") ?? "root";
-  if (role !== "root") throw new UsageError(`--role ${role} cannot be signed offline`, `offline signing handles root documents; a delegated role pending signatures is signed against the server: tufbox sign --key FILE --role ${role} --server URL`);
+  if (role !== "root")
+    throw new UsageError(
+      `--role ${role} cannot be signed offline`,
+      `offline signing handles root documents; a delegated role pending signatures is signed against the server: tufbox sign --key FILE --role ${role} --server URL`,
+    );
   const keyFile = requireFlag(own, "key", "sign", "--key root1 --in ceremony-payload.json");
   const inPath = requireFlag(own, "in", "sign", "--key root1 --in ceremony-payload.json");
   const outPath = flagString(own, "out") ?? inPath;
   const trustedPath = flagString(own, "trusted");
   const file: RootFile = readRootFile(inPath);
-  if (trustedPath !== undefined && file.kind === "bootstrap") throw new UsageError("--trusted does not apply to a bootstrap payload", "root v1 follows no earlier root; drop --trusted");
-  const doc: RootToSign = { root: file.root, kind: file.kind, trusted: trustedPath !== undefined ? readRootFile(trustedPath).root : undefined };
-  const signed = await signRootDoc(term, (t) => term.out(t), doc, keyFile, { passphraseFile: flagString(own, "passphrase-file"), yes: flagBool(own, "yes"), now });
+  if (trustedPath !== undefined && file.kind === "bootstrap")
+    throw new UsageError(
+      "--trusted does not apply to a bootstrap payload",
+      "root v1 follows no earlier root; drop --trusted",
+    );
+  const doc: RootToSign = {
+    root: file.root,
+    kind: file.kind,
+    trusted: trustedPath !== undefined ? readRootFile(trustedPath).root : undefined,
+  };
+  const signed = await signRootDoc(term, (t) => term.out(t), doc, keyFile, {
+    passphraseFile: flagString(own, "passphrase-file"),
+    yes: flagBool(own, "yes"),
+    now,
+  });
   if (!signed) throw declined("nothing was written");
   const inPlace = resolve(outPath) === resolve(inPath);
-  writeDocument(outPath, withRoot(file, signed.root), { replace: inPlace || flagBool(own, "force"), what: "signed document" });
+  writeDocument(outPath, withRoot(file, signed.root), {
+    replace: inPlace || flagBool(own, "force"),
+    what: "signed document",
+  });
   const where = inPlace ? `${outPath} (in place)` : outPath;
   term.out(`\nsigned root v${signed.root.signed.version} as ${signedAs(signed)}; wrote ${where}`);
-  for (const st of signed.after.status) term.out(`  ${formatStatus(st, st.of === "document" ? signed.root.signed.keys : (doc.trusted?.signed.keys ?? {}))}`);
+  for (const st of signed.after.status)
+    term.out(
+      `  ${formatStatus(st, st.of === "document" ? signed.root.signed.keys : (doc.trusted?.signed.keys ?? {}))}`,
+    );
   if (thresholdsMet(signed.after)) term.out("every threshold is met: the document is ready to send to the server");
 }
 
@@ -154,7 +226,11 @@ function fromServer<T>(api: ApiClient, what: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof TufError) throw new ServerError(`the server's ${what} is not valid TUF metadata: ${err.message}`, `do not sign it; check the server (tufbox status --server ${api.server})`);
+    if (err instanceof TufError)
+      throw new ServerError(
+        `the server's ${what} is not valid TUF metadata: ${err.message}`,
+        `do not sign it; check the server (tufbox status --server ${api.server})`,
+      );
     throw err;
   }
 }
@@ -163,7 +239,9 @@ function fromServer<T>(api: ApiClient, what: string, fn: () => T): T {
 export async function pendingDocuments(api: ApiClient): Promise<Record<string, unknown> | undefined> {
   const r = await api.get("/api/v1/metadata/sign", { what: "read the documents pending signatures" });
   const metadata = r.body?.data?.metadata;
-  return metadata && typeof metadata === "object" && Object.keys(metadata).length > 0 ? (metadata as Record<string, unknown>) : undefined;
+  return metadata && typeof metadata === "object" && Object.keys(metadata).length > 0
+    ? (metadata as Record<string, unknown>)
+    : undefined;
 }
 
 export function pendingRoles(pending: Record<string, unknown>): string[] {
@@ -172,7 +250,11 @@ export function pendingRoles(pending: Record<string, unknown>): string[] {
 
 async function signOnServer(args: ParsedArgs, term: ServerTerminal, now: Date, json: boolean): Promise<void> {
   const own = args.own;
-  if (flagString(own, "out") !== undefined || flagBool(own, "force")) throw new UsageError("--out and --force are for offline signing (--in)", "against a server the signature is sent to it");
+  if (flagString(own, "out") !== undefined || flagBool(own, "force"))
+    throw new UsageError(
+      "--out and --force are for offline signing (--in)",
+      "against a server the signature is sent to it",
+    );
   const api = apiClient(own, term, "sign");
   const out = new Output(term, json);
   const role = flagString(own, "role") ?? "root";
@@ -180,47 +262,91 @@ async function signOnServer(args: ParsedArgs, term: ServerTerminal, now: Date, j
   const opts: SignOptions = { passphraseFile: flagString(own, "passphrase-file"), yes: flagBool(own, "yes"), now };
   const pending = await pendingDocuments(api);
   if (!pending) {
-    throw new ServerError(`nothing is pending signatures on ${api.server}`, `a bootstrap or root update short of its threshold, or artifacts for a role signed by offline keys, open a signing session; see tufbox status --server ${api.server}`);
+    throw new ServerError(
+      `nothing is pending signatures on ${api.server}`,
+      `a bootstrap or root update short of its threshold, or artifacts for a role signed by offline keys, open a signing session; see tufbox status --server ${api.server}`,
+    );
   }
   const roles = pendingRoles(pending);
   if (!roles.includes(role)) {
-    throw new ServerError(`${role} is not pending signatures on ${api.server}`, roles.length > 0 ? `pending: ${roles.join(", ")}; choose with --role NAME` : `see tufbox status --server ${api.server}`);
+    throw new ServerError(
+      `${role} is not pending signatures on ${api.server}`,
+      roles.length > 0
+        ? `pending: ${roles.join(", ")}; choose with --role NAME`
+        : `see tufbox status --server ${api.server}`,
+    );
   }
   const noWait = flagBool(own, "no-wait");
   if (role === "root") return signRootOnServer(api, out, pending, keyFile, flagString(own, "trusted"), opts, noWait);
-  if (flagString(own, "trusted") !== undefined) throw new UsageError("--trusted applies to root", `the keys of ${role} come from the published targets metadata`);
+  if (flagString(own, "trusted") !== undefined)
+    throw new UsageError("--trusted applies to root", `the keys of ${role} come from the published targets metadata`);
   return signDelegatedOnServer(api, out, pending, role, keyFile, opts, noWait);
 }
 
-async function signRootOnServer(api: ApiClient, out: Output, pending: Record<string, unknown>, keyFile: string, trustedFile: string | undefined, opts: SignOptions, noWait: boolean): Promise<void> {
+async function signRootOnServer(
+  api: ApiClient,
+  out: Output,
+  pending: Record<string, unknown>,
+  keyFile: string,
+  trustedFile: string | undefined,
+  opts: SignOptions,
+  noWait: boolean,
+): Promise<void> {
   const root = fromServer(api, "pending root", () => parseRoot(pending.root, "root"));
-  const trusted = pending.trusted_root !== undefined ? fromServer(api, "trusted_root", () => parseRoot(pending.trusted_root, "trusted_root")) : undefined;
+  const trusted =
+    pending.trusted_root !== undefined
+      ? fromServer(api, "trusted_root", () => parseRoot(pending.trusted_root, "trusted_root"))
+      : undefined;
   if (trustedFile !== undefined) {
-    if (!trusted) throw new UsageError("--trusted does not apply: the pending root is v1 (a bootstrap)", "root v1 follows no earlier root; drop --trusted");
+    if (!trusted)
+      throw new UsageError(
+        "--trusted does not apply: the pending root is v1 (a bootstrap)",
+        "root v1 follows no earlier root; drop --trusted",
+      );
     const mine = readRootFile(trustedFile).root;
     const verified = await verifiedCurrentRoot(api, mine, trustedFile);
     if (canonicalJson(verified.root.signed) !== canonicalJson(trusted.signed)) {
-      throw new ServerError(`the signing session's trusted_root (v${trusted.signed.version}) is not the published root v${verified.root.signed.version} verified from ${trustedFile}`, "do not sign: the server shows a different root than the one it publishes");
+      throw new ServerError(
+        `the signing session's trusted_root (v${trusted.signed.version}) is not the published root v${verified.root.signed.version} verified from ${trustedFile}`,
+        "do not sign: the server shows a different root than the one it publishes",
+      );
     }
-    out.say(`trusted root v${trusted.signed.version}: verified from ${trustedFile} (root v${mine.signed.version})${verified.walked.length > 0 ? ` through ${verified.walked.map((v) => `${v}.root.json`).join(", ")}` : ""}`);
+    out.say(
+      `trusted root v${trusted.signed.version}: verified from ${trustedFile} (root v${mine.signed.version})${verified.walked.length > 0 ? ` through ${verified.walked.map((v) => `${v}.root.json`).join(", ")}` : ""}`,
+    );
   } else if (trusted) {
-    out.say(`note: the trusted root v${trusted.signed.version} below is the server's; pass --trusted YOUR_1.root.json to check it against a root you already trust`);
+    out.say(
+      `note: the trusted root v${trusted.signed.version} below is the server's; pass --trusted YOUR_1.root.json to check it against a root you already trust`,
+    );
   }
   const doc: RootToSign = { root, trusted, kind: trusted ? "update" : "bootstrap" };
   out.say(`pending on ${api.server}:`);
   const signed = await signRootDoc(out.term, (t) => out.say(t), doc, keyFile, opts);
   if (!signed) throw declined("nothing was sent");
   const version = root.signed.version;
-  out.say(`\nsigned root v${version} as ${signedAs(signed)}; sending ${signed.signatures.length === 1 ? "the signature" : `${signed.signatures.length} signatures`}`);
+  out.say(
+    `\nsigned root v${version} as ${signedAs(signed)}; sending ${signed.signatures.length === 1 ? "the signature" : `${signed.signatures.length} signatures`}`,
+  );
   const tasks: TaskData[] = [];
-  for (const signature of signed.signatures) tasks.push(await postSignature(api, out, "root", { keyid: signature.keyid, sig: signature.sig }, noWait));
+  for (const signature of signed.signatures)
+    tasks.push(await postSignature(api, out, "root", { keyid: signature.keyid, sig: signature.sig }, noWait));
   const last = tasks[tasks.length - 1]!;
-  for (const st of signed.after.status) out.say(`  ${formatStatus(st, st.of === "document" ? signed.root.signed.keys : (trusted?.signed.keys ?? {}))}`);
+  for (const st of signed.after.status)
+    out.say(`  ${formatStatus(st, st.of === "document" ? signed.root.signed.keys : (trusted?.signed.keys ?? {}))}`);
   out.say(signOutcome(last));
-  if (outcomeOf(last) === "pending_signatures") out.say(`next: each remaining root key holder runs\n  tufbox sign --key THEIR_KEY --server ${api.server}`);
-  else if (version === 1) out.say(`the repository is live at ${api.opts.metadataUrl}/ (clients start from 1.root.json)`);
+  if (outcomeOf(last) === "pending_signatures")
+    out.say(`next: each remaining root key holder runs\n  tufbox sign --key THEIR_KEY --server ${api.server}`);
+  else if (version === 1)
+    out.say(`the repository is live at ${api.opts.metadataUrl}/ (clients start from 1.root.json)`);
   else out.say(`root v${version} published: clients pick it up on their next update`);
-  out.result({ role: "root", version, keyids: signed.keyids, outcome: outcomeOf(last), message: signOutcome(last), tasks: tasks.map((t) => taskJson(t)) });
+  out.result({
+    role: "root",
+    version,
+    keyids: signed.keyids,
+    outcome: outcomeOf(last),
+    message: signOutcome(last),
+    tasks: tasks.map((t) => taskJson(t)),
+  });
 }
 
 // ------------------------------------------------------------------ delegated roles
@@ -240,10 +366,19 @@ function describeTarget(info: TargetFile): string {
 const MAX_LISTED = 50;
 
 /** Target changes of the pending version against the published one, one line each. */
-export function targetChanges(pending: Record<string, TargetFile>, published: Record<string, TargetFile>): { added: string[]; removed: string[]; changed: string[]; lines: string[] } {
-  const added = Object.keys(pending).filter((p) => !(p in published)).sort();
-  const removed = Object.keys(published).filter((p) => !(p in pending)).sort();
-  const changed = Object.keys(pending).filter((p) => p in published && canonicalJson(pending[p]) !== canonicalJson(published[p])).sort();
+export function targetChanges(
+  pending: Record<string, TargetFile>,
+  published: Record<string, TargetFile>,
+): { added: string[]; removed: string[]; changed: string[]; lines: string[] } {
+  const added = Object.keys(pending)
+    .filter((p) => !(p in published))
+    .sort();
+  const removed = Object.keys(published)
+    .filter((p) => !(p in pending))
+    .sort();
+  const changed = Object.keys(pending)
+    .filter((p) => p in published && canonicalJson(pending[p]) !== canonicalJson(published[p]))
+    .sort();
   const lines: string[] = [];
   for (const p of added) lines.push(`+ ${p} (${describeTarget(pending[p]!)})`);
   for (const p of removed) lines.push(`- ${p}`);
@@ -268,22 +403,45 @@ function statusLine(role: string, version: number, r: VerificationResult, keys: 
   const n = r.signed.length + r.unsigned.length;
   let line = `${role} v${version}: ${r.signed.length} of ${n} signed, threshold ${r.threshold}${r.verified ? " — met" : ` — ${r.threshold - r.signed.length} more needed`}`;
   const missing = r.unsigned.filter((id) => !r.invalid.includes(id));
-  if (!r.verified && missing.length > 0) line += `\n    unsigned: ${missing.map((id) => keyLabel(keys, id)).join(", ")}`;
+  if (!r.verified && missing.length > 0)
+    line += `\n    unsigned: ${missing.map((id) => keyLabel(keys, id)).join(", ")}`;
   if (r.invalid.length > 0) line += `\n    INVALID signature from: ${r.invalid.join(", ")}`;
   return line;
 }
 
-function findSigningKeyid(privateKey: KeyObject, role: DelegatedRole, keys: Record<string, KeyJSON>): string | undefined {
+function findSigningKeyid(
+  privateKey: KeyObject,
+  role: DelegatedRole,
+  keys: Record<string, KeyJSON>,
+): string | undefined {
   return role.keyids.find((id) => keys[id] !== undefined && isKeyOf(privateKey, keys[id]!));
 }
 
-async function signDelegatedOnServer(api: ApiClient, out: Output, pending: Record<string, unknown>, role: string, keyFile: string, opts: SignOptions, noWait: boolean): Promise<void> {
+async function signDelegatedOnServer(
+  api: ApiClient,
+  out: Output,
+  pending: Record<string, unknown>,
+  role: string,
+  keyFile: string,
+  opts: SignOptions,
+  noWait: boolean,
+): Promise<void> {
   const doc = fromServer(api, `pending ${role}`, () => parseTargets(pending[role], role)) as Metadata<TargetsSigned>;
-  if (pending.trusted_targets === undefined) throw new ServerError(`the server sent ${role} without trusted_targets`, "the published targets metadata names the role's keys; is the server tufbox / RSTUF ≥ 1.0?");
-  const trustedTargets = fromServer(api, "trusted_targets", () => parseTargets(pending.trusted_targets, "trusted_targets"));
+  if (pending.trusted_targets === undefined)
+    throw new ServerError(
+      `the server sent ${role} without trusted_targets`,
+      "the published targets metadata names the role's keys; is the server tufbox / RSTUF ≥ 1.0?",
+    );
+  const trustedTargets = fromServer(api, "trusted_targets", () =>
+    parseTargets(pending.trusted_targets, "trusted_targets"),
+  );
   const delegations = trustedTargets.signed.delegations;
   const def = delegations?.roles?.find((r) => r.name === role);
-  if (!delegations || !def) throw new ServerError(`${role} is not a delegated role of the published targets v${trustedTargets.signed.version}`, `see tufbox status --server ${api.server}`);
+  if (!delegations || !def)
+    throw new ServerError(
+      `${role} is not a delegated role of the published targets v${trustedTargets.signed.version}`,
+      `see tufbox status --server ${api.server}`,
+    );
   const keys = delegations.keys;
   const signed = doc.signed;
   const version = signed.version;
@@ -292,47 +450,90 @@ async function signDelegatedOnServer(api: ApiClient, out: Output, pending: Recor
   let published: Metadata<TargetsSigned> | undefined;
   if (version > 1) {
     const value = await api.metadata(`${version - 1}.${role}.json`);
-    if (value !== undefined) published = fromServer(api, `${version - 1}.${role}.json`, () => parseTargets(value, role));
+    if (value !== undefined)
+      published = fromServer(api, `${version - 1}.${role}.json`, () => parseTargets(value, role));
   }
   const problems: string[] = [];
   const warnings: string[] = [];
-  if (parseExpires(signed.expires).getTime() <= opts.now.getTime()) problems.push(`${role} v${version} expired at ${signed.expires}`);
-  if (published && published.signed.version !== version - 1) problems.push(`${version - 1}.${role}.json holds version ${published.signed.version}`);
-  if (version > 1 && !published) warnings.push(`${role} v${version - 1} is not published at ${api.opts.metadataUrl}/${version - 1}.${role}.json: changes cannot be shown`);
+  if (parseExpires(signed.expires).getTime() <= opts.now.getTime())
+    problems.push(`${role} v${version} expired at ${signed.expires}`);
+  if (published && published.signed.version !== version - 1)
+    problems.push(`${version - 1}.${role}.json holds version ${published.signed.version}`);
+  if (version > 1 && !published)
+    warnings.push(
+      `${role} v${version - 1} is not published at ${api.opts.metadataUrl}/${version - 1}.${role}.json: changes cannot be shown`,
+    );
   const outside = Object.keys(signed.targets).filter((p) => !roleMatchesPath(def, p));
-  if (outside.length > 0) warnings.push(`${outside.length} target(s) outside the role's ${def.paths ? `paths ${def.paths.join(" ")}` : "hash prefixes"} (clients ignore them): ${outside.slice(0, 5).join(", ")}${outside.length > 5 ? ", …" : ""}`);
+  if (outside.length > 0)
+    warnings.push(
+      `${outside.length} target(s) outside the role's ${def.paths ? `paths ${def.paths.join(" ")}` : "hash prefixes"} (clients ignore them): ${outside.slice(0, 5).join(", ")}${outside.length > 5 ? ", …" : ""}`,
+    );
 
   const bytes = signedBytesOf(doc);
   const before = verifyRole(bytes, doc.signatures, keys, def);
   const lines: string[] = [];
   lines.push(`${role} v${version} — delegated targets role, pending signatures on ${api.server}`);
   lines.push(`  expires      ${signed.expires}`);
-  lines.push(`  targets      ${Object.keys(signed.targets).length}${published ? ` (published v${published.signed.version}: ${Object.keys(published.signed.targets).length})` : ""}`);
-  lines.push(`  delegation   ${def.paths ? `paths ${def.paths.join(" ")}` : `hash prefixes ${def.path_hash_prefixes?.join(" ") ?? ""}`}${def.terminating ? ", terminating" : ""}`);
-  lines.push(`  signers      threshold ${def.threshold} of ${def.keyids.length} (published targets v${trustedTargets.signed.version}):`);
+  lines.push(
+    `  targets      ${Object.keys(signed.targets).length}${published ? ` (published v${published.signed.version}: ${Object.keys(published.signed.targets).length})` : ""}`,
+  );
+  lines.push(
+    `  delegation   ${def.paths ? `paths ${def.paths.join(" ")}` : `hash prefixes ${def.path_hash_prefixes?.join(" ") ?? ""}`}${def.terminating ? ", terminating" : ""}`,
+  );
+  lines.push(
+    `  signers      threshold ${def.threshold} of ${def.keyids.length} (published targets v${trustedTargets.signed.version}):`,
+  );
   for (const id of def.keyids) lines.push(`                 ${keyLabel(keys, id)}`);
   const changes = targetChanges(signed.targets, published?.signed.targets ?? {});
-  lines.push(published ? `changes from published v${published.signed.version}: ${changes.added.length} added, ${changes.removed.length} removed, ${changes.changed.length} changed` : version === 1 ? "new role: first version" : "changes: unknown (previous version not found)");
+  lines.push(
+    published
+      ? `changes from published v${published.signed.version}: ${changes.added.length} added, ${changes.removed.length} removed, ${changes.changed.length} changed`
+      : version === 1
+        ? "new role: first version"
+        : "changes: unknown (previous version not found)",
+  );
   for (const l of changes.lines) lines.push(`  ${l}`);
   lines.push("signatures:");
   lines.push(`  ${statusLine(role, version, before, keys)}`);
   for (const w of warnings) lines.push(`warning: ${w}`);
   for (const p of problems) lines.push(`PROBLEM: ${p}`);
   out.say(lines.join("\n"));
-  if (problems.length > 0) throw new ServerError(`refusing to sign ${role} v${version}: ${problems.join("; ")}`, `the pending version cannot be published as it is; see tufbox status --server ${api.server}`);
+  if (problems.length > 0)
+    throw new ServerError(
+      `refusing to sign ${role} v${version}: ${problems.join("; ")}`,
+      `the pending version cannot be published as it is; see tufbox status --server ${api.server}`,
+    );
 
   const privateKey = await loadPrivateKey(out.term, keyFile, opts.passphraseFile);
   const keyid = findSigningKeyid(privateKey, def, keys);
   if (keyid === undefined) {
-    throw new UsageError(`key ${computeKeyId(publicKeyOf(privateKey))} (${keyFile}) is not a signing key of ${role}`, `${role} is signed by: ${def.keyids.map((id) => keyLabel(keys, id)).join(", ")}`);
+    throw new UsageError(
+      `key ${computeKeyId(publicKeyOf(privateKey))} (${keyFile}) is not a signing key of ${role}`,
+      `${role} is signed by: ${def.keyids.map((id) => keyLabel(keys, id)).join(", ")}`,
+    );
   }
-  if (out.term.interactive && !opts.yes && !(await confirm(out.term, `Sign ${role} v${version} with key ${keyid} (${keyFile})?`))) throw declined("nothing was sent");
+  if (
+    out.term.interactive &&
+    !opts.yes &&
+    !(await confirm(out.term, `Sign ${role} v${version} with key ${keyid} (${keyFile})?`))
+  )
+    throw declined("nothing was sent");
   const sig = signerAs(privateKey, keyid, keys[keyid]!).sign(utf8(canonicalJson(signed)));
   const after = verifyRole(bytes, [...doc.signatures.filter((s) => s.keyid !== keyid), { keyid, sig }], keys, def);
   out.say(`\nsigned ${role} v${version} as ${keyid}; sending the signature`);
   const task = await postSignature(api, out, role, { keyid, sig }, noWait);
   out.say(`  ${statusLine(role, version, after, keys)}`);
   out.say(signOutcome(task));
-  if (outcomeOf(task) === "pending_signatures") out.say(`next: each remaining key holder of ${role} runs\n  tufbox sign --key THEIR_KEY --role ${role} --server ${api.server}`);
-  out.result({ role, version, keyids: [keyid], outcome: outcomeOf(task), message: signOutcome(task), tasks: [taskJson(task)] });
+  if (outcomeOf(task) === "pending_signatures")
+    out.say(
+      `next: each remaining key holder of ${role} runs\n  tufbox sign --key THEIR_KEY --role ${role} --server ${api.server}`,
+    );
+  out.result({
+    role,
+    version,
+    keyids: [keyid],
+    outcome: outcomeOf(task),
+    message: signOutcome(task),
+    tasks: [taskJson(task)],
+  });
 }

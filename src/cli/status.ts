@@ -6,11 +6,31 @@
  * sessions of GET /api/v1/metadata/sign (k of n signatures each).
  */
 import { parseExpires } from "../tuf/dates.ts";
-import { parseRoot, parseSnapshot, parseTargets, parseTimestamp, type Metadata, type RootSigned, type SignedBase, type TargetsSigned } from "../tuf/metadata.ts";
+import {
+  parseRoot,
+  parseSnapshot,
+  parseTargets,
+  parseTimestamp,
+  type Metadata,
+  type RootSigned,
+  type SignedBase,
+  type TargetsSigned,
+} from "../tuf/metadata.ts";
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import { apiClient, jsonFlag, Output, serverCommand, ServerError, serverTerminal, SERVER_FLAGS, SERVER_FLAGS_HELP, type ApiClient, type ServerTerminal } from "./client.ts";
+import {
+  apiClient,
+  jsonFlag,
+  Output,
+  serverCommand,
+  ServerError,
+  serverTerminal,
+  SERVER_FLAGS,
+  SERVER_FLAGS_HELP,
+  type ApiClient,
+  type ServerTerminal,
+} from "./client.ts";
 import { pendingDocuments, pendingRoles } from "./sign.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
@@ -48,7 +68,16 @@ export interface RepositoryStatus {
   roles: Partial<Record<"root" | "targets" | "snapshot" | "timestamp", RoleStatus>>;
   online_keyid: string | null;
   bins: number | null;
-  delegated_roles: { name: string; keyids: string[]; threshold: number; online: boolean; paths?: string[]; path_hash_prefixes?: string[] }[] | null;
+  delegated_roles:
+    | {
+        name: string;
+        keyids: string[];
+        threshold: number;
+        online: boolean;
+        paths?: string[];
+        path_hash_prefixes?: string[];
+      }[]
+    | null;
   pending: PendingStatus[];
   config: Record<string, unknown>;
 }
@@ -56,21 +85,41 @@ export interface RepositoryStatus {
 /** "in 364 days", "in 5 h", "EXPIRED 2 h ago". */
 export function timeLeft(seconds: number): string {
   const abs = Math.abs(seconds);
-  const text = abs >= 2 * 86_400 ? `${Math.floor(abs / 86_400)} days` : abs >= 2 * 3600 ? `${Math.floor(abs / 3600)} h` : abs >= 120 ? `${Math.floor(abs / 60)} min` : `${Math.floor(abs)} s`;
+  const text =
+    abs >= 2 * 86_400
+      ? `${Math.floor(abs / 86_400)} days`
+      : abs >= 2 * 3600
+        ? `${Math.floor(abs / 3600)} h`
+        : abs >= 120
+          ? `${Math.floor(abs / 60)} min`
+          : `${Math.floor(abs)} s`;
   return seconds > 0 ? `in ${text}` : `EXPIRED ${text} ago`;
 }
 
-function published<T extends SignedBase>(api: ApiClient, name: string, value: unknown, parse: (v: unknown, field: string) => Metadata<T>): Metadata<T> {
+function published<T extends SignedBase>(
+  api: ApiClient,
+  name: string,
+  value: unknown,
+  parse: (v: unknown, field: string) => Metadata<T>,
+): Metadata<T> {
   try {
     return parse(value, name);
   } catch (err) {
-    if (err instanceof TufError) throw new ServerError(`${api.opts.metadataUrl}/${name} is not valid TUF metadata: ${err.message}`, "check the server (or --metadata-url)");
+    if (err instanceof TufError)
+      throw new ServerError(
+        `${api.opts.metadataUrl}/${name} is not valid TUF metadata: ${err.message}`,
+        "check the server (or --metadata-url)",
+      );
     throw err;
   }
 }
 
 function roleStatus(signed: SignedBase, now: Date): RoleStatus {
-  return { version: signed.version, expires: signed.expires, seconds_left: Math.round((parseExpires(signed.expires).getTime() - now.getTime()) / 1000) };
+  return {
+    version: signed.version,
+    expires: signed.expires,
+    seconds_left: Math.round((parseExpires(signed.expires).getTime() - now.getTime()) / 1000),
+  };
 }
 
 export async function repositoryStatus(api: ApiClient, now: Date): Promise<RepositoryStatus> {
@@ -86,7 +135,11 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
   const status: RepositoryStatus = {
     server: api.server,
     metadata_url: api.opts.metadataUrl,
-    bootstrap: { bootstrap: b.bootstrap === true, state: typeof b.state === "string" ? b.state : null, task_id: typeof b.id === "string" ? b.id : null },
+    bootstrap: {
+      bootstrap: b.bootstrap === true,
+      state: typeof b.state === "string" ? b.state : null,
+      task_id: typeof b.id === "string" ? b.id : null,
+    },
     roles: {},
     online_keyid: null,
     bins: null,
@@ -99,58 +152,107 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
   let root: Metadata<RootSigned> | undefined;
   if (rootValue !== undefined) {
     root = published(api, "root.json", rootValue, parseRoot);
-    status.roles.root = { ...roleStatus(root.signed, now), threshold: root.signed.roles.root.threshold, keyids: root.signed.roles.root.keyids };
+    status.roles.root = {
+      ...roleStatus(root.signed, now),
+      threshold: root.signed.roles.root.threshold,
+      keyids: root.signed.roles.root.keyids,
+    };
     status.online_keyid = root.signed.roles.timestamp.keyids[0] ?? null;
   }
   const tsValue = await api.metadata("timestamp.json");
   if (tsValue !== undefined && root) {
     const ts = published(api, "timestamp.json", tsValue, parseTimestamp);
-    status.roles.timestamp = { ...roleStatus(ts.signed, now), threshold: root.signed.roles.timestamp.threshold, keyids: root.signed.roles.timestamp.keyids };
+    status.roles.timestamp = {
+      ...roleStatus(ts.signed, now),
+      threshold: root.signed.roles.timestamp.threshold,
+      keyids: root.signed.roles.timestamp.keyids,
+    };
     const snapVersion = ts.signed.meta["snapshot.json"]?.version;
-    const snapName = root.signed.consistent_snapshot && snapVersion !== undefined ? `${snapVersion}.snapshot.json` : "snapshot.json";
+    const snapName =
+      root.signed.consistent_snapshot && snapVersion !== undefined ? `${snapVersion}.snapshot.json` : "snapshot.json";
     const snapValue = await api.metadata(snapName);
     if (snapValue !== undefined) {
       const snap = published(api, snapName, snapValue, parseSnapshot);
-      status.roles.snapshot = { ...roleStatus(snap.signed, now), threshold: root.signed.roles.snapshot.threshold, keyids: root.signed.roles.snapshot.keyids };
+      status.roles.snapshot = {
+        ...roleStatus(snap.signed, now),
+        threshold: root.signed.roles.snapshot.threshold,
+        keyids: root.signed.roles.snapshot.keyids,
+      };
       const targetsVersion = snap.signed.meta["targets.json"]?.version;
-      const targetsName = root.signed.consistent_snapshot && targetsVersion !== undefined ? `${targetsVersion}.targets.json` : "targets.json";
+      const targetsName =
+        root.signed.consistent_snapshot && targetsVersion !== undefined
+          ? `${targetsVersion}.targets.json`
+          : "targets.json";
       const targetsValue = await api.metadata(targetsName);
       if (targetsValue !== undefined) {
         const targets: Metadata<TargetsSigned> = published(api, targetsName, targetsValue, parseTargets);
-        status.roles.targets = { ...roleStatus(targets.signed, now), threshold: root.signed.roles.targets.threshold, keyids: root.signed.roles.targets.keyids };
+        status.roles.targets = {
+          ...roleStatus(targets.signed, now),
+          threshold: root.signed.roles.targets.threshold,
+          keyids: root.signed.roles.targets.keyids,
+        };
         const d = targets.signed.delegations;
         if (d?.succinct_roles) status.bins = 2 ** d.succinct_roles.bit_length;
         if (d?.roles) {
           status.delegated_roles = d.roles.map((r) => ({
-            name: r.name, keyids: r.keyids, threshold: r.threshold, online: r.keyids.length === 1 && r.keyids[0] === status.online_keyid,
-            ...(r.paths ? { paths: r.paths } : {}), ...(r.path_hash_prefixes ? { path_hash_prefixes: r.path_hash_prefixes } : {}),
+            name: r.name,
+            keyids: r.keyids,
+            threshold: r.threshold,
+            online: r.keyids.length === 1 && r.keyids[0] === status.online_keyid,
+            ...(r.paths ? { paths: r.paths } : {}),
+            ...(r.path_hash_prefixes ? { path_hash_prefixes: r.path_hash_prefixes } : {}),
           }));
         }
       }
     }
   }
-  if (typeof status.config.number_of_delegated_bins === "number" && status.bins === null) status.bins = status.config.number_of_delegated_bins;
+  if (typeof status.config.number_of_delegated_bins === "number" && status.bins === null)
+    status.bins = status.config.number_of_delegated_bins;
 
   const pending = await pendingDocuments(api);
   if (pending) {
-    const trustedTargets = pending.trusted_targets !== undefined ? published(api, "trusted_targets", pending.trusted_targets, parseTargets) : undefined;
+    const trustedTargets =
+      pending.trusted_targets !== undefined
+        ? published(api, "trusted_targets", pending.trusted_targets, parseTargets)
+        : undefined;
     for (const role of pendingRoles(pending)) {
       if (role === "root") {
         const doc = published(api, "pending root", pending.root, parseRoot);
         const bytes = signedBytesOf(doc);
         const own = verifyRole(bytes, doc.signatures, doc.signed.keys, doc.signed.roles.root);
-        const entry: PendingStatus = { role, version: doc.signed.version, expires: doc.signed.expires, signed: own.signed.length, threshold: own.threshold, of: doc.signed.roles.root.keyids.length };
+        const entry: PendingStatus = {
+          role,
+          version: doc.signed.version,
+          expires: doc.signed.expires,
+          signed: own.signed.length,
+          threshold: own.threshold,
+          of: doc.signed.roles.root.keyids.length,
+        };
         if (pending.trusted_root !== undefined) {
           const trusted = published(api, "trusted_root", pending.trusted_root, parseRoot);
           const t = verifyRole(bytes, doc.signatures, trusted.signed.keys, trusted.signed.roles.root);
-          entry.trusted = { version: trusted.signed.version, signed: t.signed.length, threshold: t.threshold, of: trusted.signed.roles.root.keyids.length };
+          entry.trusted = {
+            version: trusted.signed.version,
+            signed: t.signed.length,
+            threshold: t.threshold,
+            of: trusted.signed.roles.root.keyids.length,
+          };
         }
         status.pending.push(entry);
       } else {
         const doc = published(api, `pending ${role}`, pending[role], parseTargets);
         const def = trustedTargets?.signed.delegations?.roles?.find((r) => r.name === role);
-        const r = def ? verifyRole(signedBytesOf(doc), doc.signatures, trustedTargets!.signed.delegations!.keys, def) : undefined;
-        status.pending.push({ role, version: doc.signed.version, expires: doc.signed.expires, signed: r?.signed.length ?? doc.signatures.length, threshold: def?.threshold ?? 0, of: def?.keyids.length ?? 0 });
+        const r = def
+          ? verifyRole(signedBytesOf(doc), doc.signatures, trustedTargets!.signed.delegations!.keys, def)
+          : undefined;
+        status.pending.push({
+          role,
+          version: doc.signed.version,
+          expires: doc.signed.expires,
+          signed: r?.signed.length ?? doc.signatures.length,
+          threshold: def?.threshold ?? 0,
+          of: def?.keyids.length ?? 0,
+        });
       }
     }
   }
@@ -162,31 +264,48 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
   lines.push(`server        ${s.server}`);
   lines.push(`metadata      ${s.metadata_url}/`);
   const b = s.bootstrap;
-  lines.push(`bootstrap     ${b.state === null ? "not bootstrapped (available for bootstrap)" : b.state === "signing" ? "waiting for root v1 signatures" : b.state}${b.task_id ? ` (task ${b.task_id})` : ""}`);
+  lines.push(
+    `bootstrap     ${b.state === null ? "not bootstrapped (available for bootstrap)" : b.state === "signing" ? "waiting for root v1 signatures" : b.state}${b.task_id ? ` (task ${b.task_id})` : ""}`,
+  );
   if (s.roles.root) {
     lines.push("");
-    lines.push(`${"role".padEnd(13)} ${"version".padEnd(8)} ${"expires".padEnd(21)} ${"time left".padEnd(18)} signatures`);
+    lines.push(
+      `${"role".padEnd(13)} ${"version".padEnd(8)} ${"expires".padEnd(21)} ${"time left".padEnd(18)} signatures`,
+    );
     for (const name of ["root", "targets", "snapshot", "timestamp"] as const) {
       const r = s.roles[name];
       if (!r) {
         lines.push(`${name.padEnd(13)} (not published)`);
         continue;
       }
-      const keys = r.keyids ? `threshold ${r.threshold} of ${r.keyids.length}${name !== "root" && r.keyids.length === 1 && r.keyids[0] === s.online_keyid ? " (online key)" : ""}` : "";
-      lines.push(`${name.padEnd(13)} ${`v${r.version}`.padEnd(8)} ${r.expires.padEnd(21)} ${timeLeft(r.seconds_left).padEnd(18)} ${keys}`);
+      const keys = r.keyids
+        ? `threshold ${r.threshold} of ${r.keyids.length}${name !== "root" && r.keyids.length === 1 && r.keyids[0] === s.online_keyid ? " (online key)" : ""}`
+        : "";
+      lines.push(
+        `${name.padEnd(13)} ${`v${r.version}`.padEnd(8)} ${r.expires.padEnd(21)} ${timeLeft(r.seconds_left).padEnd(18)} ${keys}`,
+      );
     }
     lines.push("");
     if (s.online_keyid) lines.push(`online key    ${s.online_keyid}`);
-    if (s.bins !== null && s.delegated_roles === null) lines.push(`bins          ${s.bins} hash bins${typeof s.config.bins_expiration === "number" ? `, expiring after ${s.config.bins_expiration} day(s)` : ""}`);
+    if (s.bins !== null && s.delegated_roles === null)
+      lines.push(
+        `bins          ${s.bins} hash bins${typeof s.config.bins_expiration === "number" ? `, expiring after ${s.config.bins_expiration} day(s)` : ""}`,
+      );
     if (s.delegated_roles) {
       lines.push(`delegations   ${s.delegated_roles.length} role(s):`);
       for (const r of s.delegated_roles) {
-        const where = r.paths ? `paths ${r.paths.join(" ")}` : `hash prefixes ${(r.path_hash_prefixes ?? []).join(" ")}`;
-        lines.push(`  ${r.name}: ${r.online ? "online key" : `${r.threshold} of ${r.keyids.length} offline key(s)`}; ${where}`);
+        const where = r.paths
+          ? `paths ${r.paths.join(" ")}`
+          : `hash prefixes ${(r.path_hash_prefixes ?? []).join(" ")}`;
+        lines.push(
+          `  ${r.name}: ${r.online ? "online key" : `${r.threshold} of ${r.keyids.length} offline key(s)`}; ${where}`,
+        );
       }
     }
   } else {
-    lines.push(s.bootstrap.state === null ? `next: tufbox bootstrap PAYLOAD --server ${s.server}` : "no metadata published yet");
+    lines.push(
+      s.bootstrap.state === null ? `next: tufbox bootstrap PAYLOAD --server ${s.server}` : "no metadata published yet",
+    );
   }
   lines.push("");
   if (s.pending.length === 0) {
@@ -195,27 +314,45 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
     lines.push("pending signatures:");
     for (const p of s.pending) {
       let line = `  ${p.role} v${p.version}: ${p.signed} of ${p.of} signed, threshold ${p.threshold}`;
-      if (p.trusted) line += `; root v${p.trusted.version} (trusted): ${p.trusted.signed} of ${p.trusted.of}, threshold ${p.trusted.threshold}`;
+      if (p.trusted)
+        line += `; root v${p.trusted.version} (trusted): ${p.trusted.signed} of ${p.trusted.of}, threshold ${p.trusted.threshold}`;
       lines.push(line);
-      lines.push(`    sign: tufbox sign --key THEIR_KEY${p.role === "root" ? "" : ` --role ${p.role}`} --server ${s.server}`);
+      lines.push(
+        `    sign: tufbox sign --key THEIR_KEY${p.role === "root" ? "" : ` --role ${p.role}`} --server ${s.server}`,
+      );
     }
   }
-  const expired = Object.entries(s.roles).filter(([, r]) => r.seconds_left <= 0).map(([n]) => n);
-  if (expired.length > 0) lines.push(`\nwarning: ${expired.join(", ")} EXPIRED: clients refuse this repository until it is re-signed${expired.includes("root") ? " (root: tufbox root update --server … --send)" : ""}`);
+  const expired = Object.entries(s.roles)
+    .filter(([, r]) => r.seconds_left <= 0)
+    .map(([n]) => n);
+  if (expired.length > 0)
+    lines.push(
+      `\nwarning: ${expired.join(", ")} EXPIRED: clients refuse this repository until it is re-signed${expired.includes("root") ? " (root: tufbox root update --server … --send)" : ""}`,
+    );
   return lines;
 }
 
-export async function statusCommand(argv: string[], term: ServerTerminal = serverTerminal(), now: Date = new Date()): Promise<void> {
+export async function statusCommand(
+  argv: string[],
+  term: ServerTerminal = serverTerminal(),
+  now: Date = new Date(),
+): Promise<void> {
   let json = false;
-  return serverCommand("status", term, () => json, async () => {
-    const args = parseCommandArgs("status", argv, SERVER_FLAGS);
-    json = jsonFlag(args.own);
-    if (args.own.help) return term.out(STATUS_HELP);
-    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
-    const api = apiClient(args.own, term, "status");
-    const out = new Output(term, json);
-    const status = await repositoryStatus(api, now);
-    if (json) return out.result(status);
-    for (const line of formatStatusReport(status)) out.say(line);
-  });
+  return serverCommand(
+    "status",
+    term,
+    () => json,
+    async () => {
+      const args = parseCommandArgs("status", argv, SERVER_FLAGS);
+      json = jsonFlag(args.own);
+      if (args.own.help) return term.out(STATUS_HELP);
+      if (args.positionals.length > 0)
+        throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
+      const api = apiClient(args.own, term, "status");
+      const out = new Output(term, json);
+      const status = await repositoryStatus(api, now);
+      if (json) return out.result(status);
+      for (const line of formatStatusReport(status)) out.say(line);
+    },
+  );
 }

@@ -5,8 +5,22 @@
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool } from "./flags.ts";
 import {
-  apiClient, followTask, formatDetails, isFinal, jsonFlag, outcomeOf, Output, pendingSignatures, serverCommand, serverTerminal,
-  SERVER_FLAGS, SERVER_FLAGS_HELP, taskFailure, taskJson, type ServerTerminal, type TaskData,
+  apiClient,
+  followTask,
+  formatDetails,
+  isFinal,
+  jsonFlag,
+  outcomeOf,
+  Output,
+  pendingSignatures,
+  serverCommand,
+  serverTerminal,
+  SERVER_FLAGS,
+  SERVER_FLAGS_HELP,
+  taskFailure,
+  taskJson,
+  type ServerTerminal,
+  type TaskData,
 } from "./client.ts";
 
 export const TASK_HELP = `tufbox task TASK_ID --server URL [--wait [--no-wait]] [--json]
@@ -37,26 +51,50 @@ export function describeTask(task: TaskData): string[] {
 
 export async function taskCommand(argv: string[], term: ServerTerminal = serverTerminal()): Promise<void> {
   let json = false;
-  return serverCommand("task", term, () => json, async () => {
-    const args = parseCommandArgs("task", argv, FLAGS);
-    json = jsonFlag(args.own);
-    if (args.own.help) return term.out(TASK_HELP);
-    const [id, extra] = args.positionals;
-    if (id === undefined || extra !== undefined) throw new UsageError("give exactly one task id", "e.g. tufbox task 3f2c…(32 hex) --server URL; commands that post print it");
-    if (!/^[A-Za-z0-9_-]{1,128}$/.test(id)) throw new UsageError(`"${id}" is not a task id`, "task ids are what the server answered with a request (32 lower-case hex characters for tufbox)");
-    if (flagBool(args.own, "no-wait") && !flagBool(args.own, "wait")) throw new UsageError("--no-wait only changes --wait", "use --wait --no-wait to follow a task until it ends or waits for signatures");
-    const api = apiClient(args.own, term, "task");
-    const out = new Output(term, json);
-    const task = flagBool(args.own, "wait")
-      ? await followTask(api, term, id, { waitForSigners: !flagBool(args.own, "no-wait") })
-      : await api.task(id);
-    for (const line of describeTask(task)) out.say(line);
-    if (task.state === "RUNNING" || pendingSignatures(task)) {
-      out.say(`waiting for signatures: the key holders run tufbox sign --key THEIR_KEY [--role ROLE] --server ${api.server}`);
-    } else if (!isFinal(task.state) && !flagBool(args.own, "wait")) {
-      out.say(`not finished; follow it with: tufbox task ${id} --server ${api.server} --wait`);
-    }
-    out.result(taskJson(task));
-    if (outcomeOf(task) === "failed") throw taskFailure(task, `task ${id}`, `the error above is the server's reason; see tufbox status --server ${api.server}`).printed();
-  });
+  return serverCommand(
+    "task",
+    term,
+    () => json,
+    async () => {
+      const args = parseCommandArgs("task", argv, FLAGS);
+      json = jsonFlag(args.own);
+      if (args.own.help) return term.out(TASK_HELP);
+      const [id, extra] = args.positionals;
+      if (id === undefined || extra !== undefined)
+        throw new UsageError(
+          "give exactly one task id",
+          "e.g. tufbox task 3f2c…(32 hex) --server URL; commands that post print it",
+        );
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(id))
+        throw new UsageError(
+          `"${id}" is not a task id`,
+          "task ids are what the server answered with a request (32 lower-case hex characters for tufbox)",
+        );
+      if (flagBool(args.own, "no-wait") && !flagBool(args.own, "wait"))
+        throw new UsageError(
+          "--no-wait only changes --wait",
+          "use --wait --no-wait to follow a task until it ends or waits for signatures",
+        );
+      const api = apiClient(args.own, term, "task");
+      const out = new Output(term, json);
+      const task = flagBool(args.own, "wait")
+        ? await followTask(api, term, id, { waitForSigners: !flagBool(args.own, "no-wait") })
+        : await api.task(id);
+      for (const line of describeTask(task)) out.say(line);
+      if (task.state === "RUNNING" || pendingSignatures(task)) {
+        out.say(
+          `waiting for signatures: the key holders run tufbox sign --key THEIR_KEY [--role ROLE] --server ${api.server}`,
+        );
+      } else if (!isFinal(task.state) && !flagBool(args.own, "wait")) {
+        out.say(`not finished; follow it with: tufbox task ${id} --server ${api.server} --wait`);
+      }
+      out.result(taskJson(task));
+      if (outcomeOf(task) === "failed")
+        throw taskFailure(
+          task,
+          `task ${id}`,
+          `the error above is the server's reason; see tufbox status --server ${api.server}`,
+        ).printed();
+    },
+  );
 }

@@ -79,7 +79,11 @@ export function processTerminal(): Terminal {
     out: (text) => void process.stdout.write(text + "\n"),
     info: (text) => void process.stderr.write(text + "\n"),
     ask: async (question, defaultAnswer) => {
-      const answer = (await readLine(defaultAnswer !== undefined && defaultAnswer !== "" ? `${question} [${defaultAnswer}]: ` : `${question}: `)).trim();
+      const answer = (
+        await readLine(
+          defaultAnswer !== undefined && defaultAnswer !== "" ? `${question} [${defaultAnswer}]: ` : `${question}: `,
+        )
+      ).trim();
       return answer === "" ? (defaultAnswer ?? "") : answer;
     },
     askSecret: (question) => readHidden(`${question}: `),

@@ -11,7 +11,12 @@ export { RedisNotifier } from "./redis.ts";
  * Redis when configured; else LISTEN/NOTIFY when the store is PostgreSQL;
  * else (SQLite, one process) nothing crosses the process boundary.
  */
-export function createNotifier(opts: { database: string; redis: string | null; storeKind: "sqlite" | "postgres"; log: RepositoryLog }): Notifier {
+export function createNotifier(opts: {
+  database: string;
+  redis: string | null;
+  storeKind: "sqlite" | "postgres";
+  log: RepositoryLog;
+}): Notifier {
   if (opts.redis) return new RedisNotifier(opts.redis, opts.log, { channelPrefix: channelPrefix(opts.database) });
   if (opts.storeKind === "postgres") return new PostgresNotifier(opts.database, opts.log);
   return new LocalNotifier(opts.log);

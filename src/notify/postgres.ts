@@ -29,7 +29,12 @@ export class PostgresNotifier extends BaseNotifier implements Notifier {
   constructor(url: string, log: RepositoryLog) {
     super(log);
     this.#sql = new SQL(url, { max: 1, connectionTimeout: 5 });
-    const schema = new URL(url).searchParams.get("search_path")?.split(",")[0]?.trim().replace(/[^A-Za-z0-9_]/g, "_") ?? "";
+    const schema =
+      new URL(url).searchParams
+        .get("search_path")
+        ?.split(",")[0]
+        ?.trim()
+        .replace(/[^A-Za-z0-9_]/g, "_") ?? "";
     const suffix = schema ? `_${schema}`.slice(0, 40) : "";
     this.#wakeChannel = `tufbox_wake${suffix}`;
     this.#publishedChannel = `tufbox_published${suffix}`;
@@ -50,7 +55,9 @@ export class PostgresNotifier extends BaseNotifier implements Notifier {
       first = false;
     } catch (err) {
       // The store opened a moment ago, so this is rare: retry in the background.
-      this.#errors.failure("cannot LISTEN for PostgreSQL notifications; replicas rely on polling until it works", { error: errorText(err) });
+      this.#errors.failure("cannot LISTEN for PostgreSQL notifications; replicas rely on polling until it works", {
+        error: errorText(err),
+      });
       await this.#unlisten();
       if (!this.#closed) {
         this.#retryTimer = setTimeout(() => {
@@ -85,7 +92,10 @@ export class PostgresNotifier extends BaseNotifier implements Notifier {
     if (this.#closed) return;
     this.#sql.notify(channel, message).then(
       () => this.#errors.recovered("PostgreSQL notifications are sent again"),
-      (err) => this.#errors.failure("could not send a PostgreSQL notification; replicas rely on polling", { error: errorText(err) }),
+      (err) =>
+        this.#errors.failure("could not send a PostgreSQL notification; replicas rely on polling", {
+          error: errorText(err),
+        }),
     );
   }
 

@@ -46,7 +46,14 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
   constructor(url: string, log: RepositoryLog, opts: RedisNotifierOptions) {
     super(log);
     this.#url = url;
-    this.#opts = { connectTimeoutMs: 2000, minBackoffMs: 100, maxBackoffMs: 5000, healthCheckMs: 15_000, pingTimeoutMs: 1000, ...opts };
+    this.#opts = {
+      connectTimeoutMs: 2000,
+      minBackoffMs: 100,
+      maxBackoffMs: 5000,
+      healthCheckMs: 15_000,
+      pingTimeoutMs: 1000,
+      ...opts,
+    };
     this.#wakeChannel = `${opts.channelPrefix}:wake`;
     this.#publishedChannel = `${opts.channelPrefix}:published`;
     this.#errors = new RateLimitedLog(log);
@@ -85,7 +92,11 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
   async ping(): Promise<boolean> {
     const pub = this.#pub;
     if (!pub?.connected || !this.#sub?.connected) return false;
-    return withTimeout(pub.ping().then((r) => r === "PONG"), this.#opts.pingTimeoutMs, false);
+    return withTimeout(
+      pub.ping().then((r) => r === "PONG"),
+      this.#opts.pingTimeoutMs,
+      false,
+    );
   }
 
   async close(): Promise<void> {
@@ -124,7 +135,9 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
     } catch (err) {
       pub.close();
       sub.close();
-      this.#errors.failure(`Redis at ${this.where} is unreachable; replicas fall back to polling until it is back`, { error: errorText(err) });
+      this.#errors.failure(`Redis at ${this.where} is unreachable; replicas fall back to polling until it is back`, {
+        error: errorText(err),
+      });
       this.#scheduleRetry();
       return;
     }
@@ -139,7 +152,10 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
     sub.onclose = (err) => this.#lost(err, sub);
     this.#backoffMs = this.#opts.minBackoffMs;
     this.#errors.recovered(`Redis at ${this.where} is reachable again`);
-    this.log.debug("subscribed to Redis notifications", { redis: this.where, channels: [this.#wakeChannel, this.#publishedChannel] });
+    this.log.debug("subscribed to Redis notifications", {
+      redis: this.where,
+      channels: [this.#wakeChannel, this.#publishedChannel],
+    });
     // Whatever was announced while we were away is lost: catch up now.
     this.received("wake", null);
   }
@@ -150,7 +166,10 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
     // A late close of a client already replaced is not news.
     if (client && client !== this.#pub && client !== this.#sub) return;
     if (!this.#pub && !this.#sub) return;
-    this.#errors.failure(`lost the connection to Redis at ${this.where}; replicas fall back to polling until it is back`, { error: errorText(err) });
+    this.#errors.failure(
+      `lost the connection to Redis at ${this.where}; replicas fall back to polling until it is back`,
+      { error: errorText(err) },
+    );
     this.#drop();
     this.#scheduleRetry();
   }
@@ -184,7 +203,11 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
     const pub = this.#pub;
     const sub = this.#sub;
     if (!pub || !sub || this.#connecting) return;
-    const ok = await withTimeout(Promise.all([pub.ping(), sub.ping()]).then(() => true), this.#opts.pingTimeoutMs * 3, false);
+    const ok = await withTimeout(
+      Promise.all([pub.ping(), sub.ping()]).then(() => true),
+      this.#opts.pingTimeoutMs * 3,
+      false,
+    );
     if (!ok) this.#lost(new Error("Redis did not answer a ping"), pub);
   }
 }

@@ -45,11 +45,18 @@ const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
 const FN_NAME = /^[A-Za-z0-9._-]+$/;
 
 export function checkOnlineKeyUri(uri: string): void {
-  if (!URI.test(uri)) throw new OfflineError(`--online-key-uri "${uri}" is not a URI`, "use fn:NAME: the server reads the online key from the file NAME in its online-key directory");
+  if (!URI.test(uri))
+    throw new OfflineError(
+      `--online-key-uri "${uri}" is not a URI`,
+      "use fn:NAME: the server reads the online key from the file NAME in its online-key directory",
+    );
   if (uri.startsWith("fn:")) {
     const name = uri.slice(3);
     if (!FN_NAME.test(name) || name === "." || name === "..") {
-      throw new OfflineError(`--online-key-uri "${uri}": the file name may only use letters, digits, '.', '_' and '-'`, "use fn:NAME with a plain file name (no directories)");
+      throw new OfflineError(
+        `--online-key-uri "${uri}": the file name may only use letters, digits, '.', '_' and '-'`,
+        "use fn:NAME with a plain file name (no directories)",
+      );
     }
   }
 }
@@ -58,34 +65,70 @@ export function checkBins(bins: number, flag = "--bins"): void {
   try {
     bitLengthForBins(bins);
   } catch {
-    throw new OfflineError(`${flag} ${bins} is not allowed`, `use a power of two between ${MIN_BINS} and ${MAX_BINS}, e.g. ${flag} 256`);
+    throw new OfflineError(
+      `${flag} ${bins} is not allowed`,
+      `use a power of two between ${MIN_BINS} and ${MAX_BINS}, e.g. ${flag} 256`,
+    );
   }
 }
 
 /** Checks a plan; every error names the flag (or prompt) it came from. */
 export function checkPlan(plan: CeremonyPlan): void {
-  if (plan.rootKeys.length === 0) throw new OfflineError("--root-key: at least one root key is required", "give each root key holder's NAME.pub: --root-key alice.pub --root-key bob.pub");
+  if (plan.rootKeys.length === 0)
+    throw new OfflineError(
+      "--root-key: at least one root key is required",
+      "give each root key holder's NAME.pub: --root-key alice.pub --root-key bob.pub",
+    );
   plan.rootKeys.forEach((k, i) => {
     const dup = plan.rootKeys.findIndex((o, j) => j < i && (o.keyid === k.keyid || sameKeyMaterial(o.key, k.key)));
-    if (dup >= 0) throw new OfflineError(`--root-key: ${k.source} is the same key as ${plan.rootKeys[dup]!.source} (${k.keyid})`, "give each root key once");
+    if (dup >= 0)
+      throw new OfflineError(
+        `--root-key: ${k.source} is the same key as ${plan.rootKeys[dup]!.source} (${k.keyid})`,
+        "give each root key once",
+      );
   });
-  if (!Number.isSafeInteger(plan.threshold) || plan.threshold < 1) throw new OfflineError(`--threshold ${plan.threshold} is not allowed`, "the root threshold is a whole number of keys, at least 1");
+  if (!Number.isSafeInteger(plan.threshold) || plan.threshold < 1)
+    throw new OfflineError(
+      `--threshold ${plan.threshold} is not allowed`,
+      "the root threshold is a whole number of keys, at least 1",
+    );
   if (plan.threshold > plan.rootKeys.length) {
-    throw new OfflineError(`--threshold ${plan.threshold} is larger than the number of root keys (${plan.rootKeys.length})`, `use at most ${plan.rootKeys.length}, or add root keys with --root-key`);
+    throw new OfflineError(
+      `--threshold ${plan.threshold} is larger than the number of root keys (${plan.rootKeys.length})`,
+      `use at most ${plan.rootKeys.length}, or add root keys with --root-key`,
+    );
   }
-  const clash = plan.rootKeys.find((k) => k.keyid === plan.onlineKey.keyid || sameKeyMaterial(k.key, plan.onlineKey.key));
-  if (clash) throw new OfflineError(`--online-key ${plan.onlineKey.source} is also a root key (${clash.source})`, "the online key lives on the server; root keys stay offline: generate a separate online key");
+  const clash = plan.rootKeys.find(
+    (k) => k.keyid === plan.onlineKey.keyid || sameKeyMaterial(k.key, plan.onlineKey.key),
+  );
+  if (clash)
+    throw new OfflineError(
+      `--online-key ${plan.onlineKey.source} is also a root key (${clash.source})`,
+      "the online key lives on the server; root keys stay offline: generate a separate online key",
+    );
   checkOnlineKeyUri(plan.onlineKeyUri);
   if ("bins" in plan.layout) checkBins(plan.layout.bins);
   for (const [role, days] of Object.entries(plan.expiration)) {
-    if (!Number.isSafeInteger(days) || days <= 0) throw new OfflineError(`--expires ${role}=${days}: days must be a whole number greater than 0`, "e.g. --expires root=365,targets=365,snapshot=1,timestamp=1,bins=1");
+    if (!Number.isSafeInteger(days) || days <= 0)
+      throw new OfflineError(
+        `--expires ${role}=${days}: days must be a whole number greater than 0`,
+        "e.g. --expires root=365,targets=365,snapshot=1,timestamp=1,bins=1",
+      );
   }
   if ("delegations" in plan.layout) {
     const source = `--delegations ${plan.layout.source}`;
     for (const [keyid, key] of Object.entries(plan.layout.delegations.keys)) {
-      if (keyid === plan.onlineKey.keyid || sameKeyMaterial(key, plan.onlineKey.key)) throw new OfflineError(`${source}: the online key is listed as an offline key`, 'use "online: true" for roles signed by the online key');
+      if (keyid === plan.onlineKey.keyid || sameKeyMaterial(key, plan.onlineKey.key))
+        throw new OfflineError(
+          `${source}: the online key is listed as an offline key`,
+          'use "online: true" for roles signed by the online key',
+        );
       const root = plan.rootKeys.find((k) => k.keyid === keyid || sameKeyMaterial(k.key, key));
-      if (root) throw new OfflineError(`${source}: key ${keyid} is also a root key (${root.source})`, "delegated roles get their own keys: root keys sign only root");
+      if (root)
+        throw new OfflineError(
+          `${source}: key ${keyid} is also a root key (${root.source})`,
+          "delegated roles get their own keys: root keys sign only root",
+        );
     }
   }
 }
@@ -115,7 +158,8 @@ export function ceremonyRoot(plan: CeremonyPlan): RootSigned {
     assertCanonicalSafe(signed, "root");
     parseRoot({ signed, signatures: [] });
   } catch (err) {
-    if (err instanceof TufError) throw new OfflineError(`root v1 would be invalid: ${err.message}`, "check the key files given to the ceremony");
+    if (err instanceof TufError)
+      throw new OfflineError(`root v1 would be invalid: ${err.message}`, "check the key files given to the ceremony");
     throw err;
   }
   return signed;

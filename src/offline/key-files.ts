@@ -52,11 +52,19 @@ export function publicKeyText(key: KeyJSON): string {
  * Write `path` (PKCS#8 PEM, mode 0600) and `path.pub` (TUF key JSON). Refuses
  * to replace either file unless `force`: an overwritten root key is gone.
  */
-export function writeKeyPair(path: string, privateKey: KeyObject, opts: { name: string; passphrase?: string; force?: boolean }): NamedKey {
+export function writeKeyPair(
+  path: string,
+  privateKey: KeyObject,
+  opts: { name: string; passphrase?: string; force?: boolean },
+): NamedKey {
   const pubPath = publicKeyPath(path);
   if (!opts.force) {
     for (const p of [path, pubPath]) {
-      if (existsSync(p)) throw new OfflineError(`${p} already exists`, "choose another --out, or pass --force to replace it (the old key is lost)");
+      if (existsSync(p))
+        throw new OfflineError(
+          `${p} already exists`,
+          "choose another --out, or pass --force to replace it (the old key is lost)",
+        );
     }
   }
   const key = publicKeyJSONFor(privateKey, { "x-rstuf-key-name": opts.name });
@@ -74,7 +82,8 @@ function readText(path: string, what: string): string {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new OfflineError(`${path}: no such file`, `check the path of the ${what}`);
-    if (code === "EACCES") throw new OfflineError(`${path}: permission denied`, `make the ${what} readable by this user`);
+    if (code === "EACCES")
+      throw new OfflineError(`${path}: permission denied`, `make the ${what} readable by this user`);
     if (code === "EISDIR") throw new OfflineError(`${path} is a directory`, `give the path of the ${what} file`);
     throw new OfflineError(`${path}: cannot read (${code ?? "error"})`, `check the path of the ${what}`);
   }
@@ -91,31 +100,47 @@ const PRIVATE_PEM = /-----BEGIN (?:ENCRYPTED |RSA |EC |OPENSSH )?PRIVATE KEY----
 export function readPublicKeyFile(path: string): NamedKey {
   const text = readText(path, "public key (.pub)");
   if (PRIVATE_PEM.test(text)) {
-    throw new OfflineError(`${path} is a private key`, `give its public key file instead (${path}.pub, written by 'tufbox key generate'); private keys are only for --sign / --key`);
+    throw new OfflineError(
+      `${path} is a private key`,
+      `give its public key file instead (${path}.pub, written by 'tufbox key generate'); private keys are only for --sign / --key`,
+    );
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new OfflineError(`${path} is not a TUF public key file (not JSON)`, "give the NAME.pub file written by 'tufbox key generate'");
+    throw new OfflineError(
+      `${path} is not a TUF public key file (not JSON)`,
+      "give the NAME.pub file written by 'tufbox key generate'",
+    );
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new OfflineError(`${path} is not a TUF public key object`, "expected {\"keytype\", \"scheme\", \"keyval\": {\"public\"}} as written by 'tufbox key generate'");
+    throw new OfflineError(
+      `${path} is not a TUF public key object`,
+      'expected {"keytype", "scheme", "keyval": {"public"}} as written by \'tufbox key generate\'',
+    );
   }
   const { keyid: givenKeyid, ...key } = value as Record<string, unknown>;
   const keyval = key.keyval as Record<string, unknown> | undefined;
   if (keyval && typeof keyval === "object" && "private" in keyval) {
-    throw new OfflineError(`${path} contains a private key (keyval.private)`, "export the public part only; never put private keys into metadata");
+    throw new OfflineError(
+      `${path} contains a private key (keyval.private)`,
+      "export the public part only; never put private keys into metadata",
+    );
   }
   let parsed: PublicKey;
   try {
     parsed = PublicKey.fromJSON(key, "key");
   } catch (err) {
-    if (err instanceof TufError) throw new OfflineError(`${path}: ${err.message}`, "give the NAME.pub file written by 'tufbox key generate'");
+    if (err instanceof TufError)
+      throw new OfflineError(`${path}: ${err.message}`, "give the NAME.pub file written by 'tufbox key generate'");
     throw err;
   }
   if (givenKeyid !== undefined && (typeof givenKeyid !== "string" || !/^[0-9a-f]{64}$/.test(givenKeyid))) {
-    throw new OfflineError(`${path}: keyid must be 64 lower-case hex characters`, "remove the keyid field to have it computed");
+    throw new OfflineError(
+      `${path}: keyid must be 64 lower-case hex characters`,
+      "remove the keyid field to have it computed",
+    );
   }
   const json = parsed.json;
   if (json["x-rstuf-key-name"] === undefined) json["x-rstuf-key-name"] = basename(path).replace(/\.pub$/, "");
@@ -131,11 +156,21 @@ export interface PrivateKeyFile {
 export function readPrivateKeyFile(path: string): PrivateKeyFile {
   const pem = readText(path, "private key");
   if (!PRIVATE_PEM.test(pem)) {
-    if (pem.trimStart().startsWith("{")) throw new OfflineError(`${path} is a public key file`, "signing needs the private key file (the one without .pub)");
-    throw new OfflineError(`${path} is not a PEM private key`, "give a PKCS#8 PEM file as written by 'tufbox key generate'");
+    if (pem.trimStart().startsWith("{"))
+      throw new OfflineError(
+        `${path} is a public key file`,
+        "signing needs the private key file (the one without .pub)",
+      );
+    throw new OfflineError(
+      `${path} is not a PEM private key`,
+      "give a PKCS#8 PEM file as written by 'tufbox key generate'",
+    );
   }
   if (pem.includes("-----BEGIN OPENSSH PRIVATE KEY-----")) {
-    throw new OfflineError(`${path} is an OpenSSH key`, "convert it to PKCS#8 PEM (ssh-keygen -p -m PKCS8 -f FILE), or generate one with 'tufbox key generate'");
+    throw new OfflineError(
+      `${path} is an OpenSSH key`,
+      "convert it to PKCS#8 PEM (ssh-keygen -p -m PKCS8 -f FILE), or generate one with 'tufbox key generate'",
+    );
   }
   // PKCS#8 encrypted, or OpenSSL's legacy "Proc-Type: 4,ENCRYPTED" header.
   const encrypted = pem.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----") || /Proc-Type:\s*4,ENCRYPTED/.test(pem);
@@ -146,24 +181,37 @@ export function readPrivateKeyFile(path: string): PrivateKeyFile {
 export function openPrivateKey(file: PrivateKeyFile, passphrase?: string): KeyObject {
   let key: KeyObject;
   try {
-    key = createPrivateKey(passphrase !== undefined ? { key: file.pem, format: "pem", passphrase } : { key: file.pem, format: "pem" });
+    key = createPrivateKey(
+      passphrase !== undefined ? { key: file.pem, format: "pem", passphrase } : { key: file.pem, format: "pem" },
+    );
   } catch {
     if (file.encrypted) {
-      throw new OfflineError(`${file.path}: wrong passphrase (cannot decrypt the private key)`, "check --passphrase-file or TUFBOX_KEY_PASSPHRASE", "wrong-passphrase");
+      throw new OfflineError(
+        `${file.path}: wrong passphrase (cannot decrypt the private key)`,
+        "check --passphrase-file or TUFBOX_KEY_PASSPHRASE",
+        "wrong-passphrase",
+      );
     }
-    throw new OfflineError(`${file.path}: cannot parse the private key`, "give a PKCS#8 PEM file as written by 'tufbox key generate'");
+    throw new OfflineError(
+      `${file.path}: cannot parse the private key`,
+      "give a PKCS#8 PEM file as written by 'tufbox key generate'",
+    );
   }
   try {
     publicKeyJSONFor(key);
   } catch (err) {
-    throw new OfflineError(`${file.path}: ${err instanceof Error ? err.message : String(err)}`, "supported key types: ed25519, ecdsa (P-256), rsa");
+    throw new OfflineError(
+      `${file.path}: ${err instanceof Error ? err.message : String(err)}`,
+      "supported key types: ed25519, ecdsa (P-256), rsa",
+    );
   }
   return key;
 }
 
 function spki(key: KeyJSON): Buffer | undefined {
   try {
-    if (key.keytype === "ed25519") return Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), Buffer.from(key.keyval.public, "hex")]);
+    if (key.keytype === "ed25519")
+      return Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), Buffer.from(key.keyval.public, "hex")]);
     return createPublicKey(key.keyval.public).export({ format: "der", type: "spki" });
   } catch {
     return undefined;

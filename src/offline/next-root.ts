@@ -31,10 +31,17 @@ function resolveRootKeyid(current: RootSigned, given: string): string {
   const matches = id.length >= 8 ? rootIds.filter((k) => k.startsWith(id)) : [];
   if (matches.length === 1) return matches[0]!;
   if (current.roles.timestamp.keyids.some((k) => k === id || (id.length >= 8 && k.startsWith(id)))) {
-    throw new OfflineError(`--remove-key ${given} is the online key, not a root key`, "replace the online key with --online-key NEW.pub");
+    throw new OfflineError(
+      `--remove-key ${given} is the online key, not a root key`,
+      "replace the online key with --online-key NEW.pub",
+    );
   }
-  if (matches.length > 1) throw new OfflineError(`--remove-key ${given} matches several root keys`, "give more characters of the keyid");
-  throw new OfflineError(`--remove-key ${given} is not a root key of root v${current.version}`, `root keys: ${rootIds.join(", ")}`);
+  if (matches.length > 1)
+    throw new OfflineError(`--remove-key ${given} matches several root keys`, "give more characters of the keyid");
+  throw new OfflineError(
+    `--remove-key ${given} is not a root key of root v${current.version}`,
+    `root keys: ${rootIds.join(", ")}`,
+  );
 }
 
 /** Keys no role uses any more are dropped from `keys`. */
@@ -46,13 +53,18 @@ function dropUnusedKeys(signed: RootSigned): void {
 export function nextRoot(current: RootSigned, changes: RootChanges): RootSigned {
   const next = structuredClone(current);
   next.version = current.version + 1;
-  if (!Number.isSafeInteger(changes.expiresDays) || changes.expiresDays <= 0) throw new OfflineError(`--expires ${changes.expiresDays}: days must be a whole number greater than 0`, "e.g. --expires 365");
+  if (!Number.isSafeInteger(changes.expiresDays) || changes.expiresDays <= 0)
+    throw new OfflineError(
+      `--expires ${changes.expiresDays}: days must be a whole number greater than 0`,
+      "e.g. --expires 365",
+    );
   next.expires = expiresIn(changes.now, changes.expiresDays);
 
   const onlineNow = current.roles.timestamp.keyids;
   for (const given of changes.removeKeyids) {
     const keyid = resolveRootKeyid(current, given);
-    if (!next.roles.root.keyids.includes(keyid)) throw new OfflineError(`--remove-key ${given} is given twice`, "remove each key once");
+    if (!next.roles.root.keyids.includes(keyid))
+      throw new OfflineError(`--remove-key ${given} is given twice`, "remove each key once");
     next.roles.root.keyids = next.roles.root.keyids.filter((k) => k !== keyid);
   }
 
@@ -60,10 +72,23 @@ export function nextRoot(current: RootSigned, changes: RootChanges): RootSigned 
   for (const added of changes.addKeys) {
     const where = `--add-key ${added.source}`;
     const same = Object.entries(next.keys).find(([id, key]) => id === added.keyid || sameKeyMaterial(key, added.key));
-    if (same && next.roles.root.keyids.includes(same[0])) throw new OfflineError(`${where} is already a root key (${same[0]})`, "a key is listed once; to replace a key, --remove-key the old one and --add-key the new one");
-    if (same && onlineNow.includes(same[0])) throw new OfflineError(`${where} is the online key of root v${current.version}`, "a key that has been on the server must never become a root key: generate a new root key");
-    if (newOnline && (newOnline.key.keyid === added.keyid || sameKeyMaterial(newOnline.key.key, added.key))) throw new OfflineError(`${where} is also given as --online-key`, "the online key must not be a root key");
-    if (same && same[0] !== added.keyid) throw new OfflineError(`${where} is key ${same[0]} under another keyid`, "use the same .pub file for the same key");
+    if (same && next.roles.root.keyids.includes(same[0]))
+      throw new OfflineError(
+        `${where} is already a root key (${same[0]})`,
+        "a key is listed once; to replace a key, --remove-key the old one and --add-key the new one",
+      );
+    if (same && onlineNow.includes(same[0]))
+      throw new OfflineError(
+        `${where} is the online key of root v${current.version}`,
+        "a key that has been on the server must never become a root key: generate a new root key",
+      );
+    if (newOnline && (newOnline.key.keyid === added.keyid || sameKeyMaterial(newOnline.key.key, added.key)))
+      throw new OfflineError(`${where} is also given as --online-key`, "the online key must not be a root key");
+    if (same && same[0] !== added.keyid)
+      throw new OfflineError(
+        `${where} is key ${same[0]} under another keyid`,
+        "use the same .pub file for the same key",
+      );
     next.keys[added.keyid] = added.key;
     next.roles.root.keyids.push(added.keyid);
   }
@@ -71,31 +96,56 @@ export function nextRoot(current: RootSigned, changes: RootChanges): RootSigned 
   if (newOnline) {
     checkOnlineKeyUri(newOnline.uri);
     const { key } = newOnline;
-    if (onlineNow.length === 1 && (onlineNow[0] === key.keyid || sameKeyMaterial(current.keys[onlineNow[0]!]!, key.key))) {
-      throw new OfflineError(`--online-key ${key.source} is already the online key`, "generate a new online key to rotate to");
+    if (
+      onlineNow.length === 1 &&
+      (onlineNow[0] === key.keyid || sameKeyMaterial(current.keys[onlineNow[0]!]!, key.key))
+    ) {
+      throw new OfflineError(
+        `--online-key ${key.source} is already the online key`,
+        "generate a new online key to rotate to",
+      );
     }
     const rootClash = next.roles.root.keyids.find((id) => id === key.keyid || sameKeyMaterial(next.keys[id]!, key.key));
-    if (rootClash) throw new OfflineError(`--online-key ${key.source} is a root key (${rootClash})`, "the online key lives on the server; root keys stay offline: generate a separate online key");
+    if (rootClash)
+      throw new OfflineError(
+        `--online-key ${key.source} is a root key (${rootClash})`,
+        "the online key lives on the server; root keys stay offline: generate a separate online key",
+      );
     next.keys[key.keyid] = { ...key.key, [ONLINE_KEY_URI]: newOnline.uri };
     for (const role of ONLINE_ROLES) next.roles[role] = { ...next.roles[role], keyids: [key.keyid], threshold: 1 };
   }
 
   if (changes.threshold !== undefined) {
-    if (!Number.isSafeInteger(changes.threshold) || changes.threshold < 1) throw new OfflineError(`--threshold ${changes.threshold} is not allowed`, "the root threshold is a whole number of keys, at least 1");
+    if (!Number.isSafeInteger(changes.threshold) || changes.threshold < 1)
+      throw new OfflineError(
+        `--threshold ${changes.threshold} is not allowed`,
+        "the root threshold is a whole number of keys, at least 1",
+      );
     next.roles.root.threshold = changes.threshold;
   }
   const n = next.roles.root.keyids.length;
-  if (n === 0) throw new OfflineError(`root v${next.version} would have no root keys`, "add a root key with --add-key before removing the last one");
+  if (n === 0)
+    throw new OfflineError(
+      `root v${next.version} would have no root keys`,
+      "add a root key with --add-key before removing the last one",
+    );
   if (next.roles.root.threshold > n) {
-    const flag = changes.threshold !== undefined ? `--threshold ${changes.threshold}` : `the threshold (${next.roles.root.threshold}, unchanged)`;
-    throw new OfflineError(`${flag} is larger than the number of root keys of root v${next.version} (${n})`, `pass --threshold ${n} or lower, or keep more root keys`);
+    const flag =
+      changes.threshold !== undefined
+        ? `--threshold ${changes.threshold}`
+        : `the threshold (${next.roles.root.threshold}, unchanged)`;
+    throw new OfflineError(
+      `${flag} is larger than the number of root keys of root v${next.version} (${n})`,
+      `pass --threshold ${n} or lower, or keep more root keys`,
+    );
   }
   dropUnusedKeys(next);
   try {
     assertCanonicalSafe(next, "root");
     parseRoot({ signed: next, signatures: [] });
   } catch (err) {
-    if (err instanceof TufError) throw new OfflineError(`root v${next.version} would be invalid: ${err.message}`, "check the key files given");
+    if (err instanceof TufError)
+      throw new OfflineError(`root v${next.version} would be invalid: ${err.message}`, "check the key files given");
     throw err;
   }
   return next;

@@ -61,7 +61,10 @@ export function privateKeyPem(key: KeyObject, passphrase?: string, iterations = 
   kek.fill(0);
   const algorithm = sequence(
     OID_PBES2,
-    sequence(sequence(OID_PBKDF2, sequence(octets(salt), integer(iterations), sequence(OID_HMAC_SHA256, NULL))), sequence(OID_AES256_CBC, octets(iv))),
+    sequence(
+      sequence(OID_PBKDF2, sequence(octets(salt), integer(iterations), sequence(OID_HMAC_SHA256, NULL))),
+      sequence(OID_AES256_CBC, octets(iv)),
+    ),
   );
   return pem("ENCRYPTED PRIVATE KEY", sequence(algorithm, octets(encrypted)));
 }

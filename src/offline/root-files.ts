@@ -26,7 +26,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-export const ROOT_FILE_HINT = "expected a bootstrap payload (tufbox ceremony), a metadata-update payload (tufbox root update) or a root metadata file (N.root.json)";
+export const ROOT_FILE_HINT =
+  "expected a bootstrap payload (tufbox ceremony), a metadata-update payload (tufbox root update) or a root metadata file (N.root.json)";
 
 /** Find and check the root in a parsed file. `source` names the file in errors. */
 export function rootFileFrom(value: unknown, source: string): RootFile {
@@ -48,7 +49,11 @@ export function rootFileFrom(value: unknown, source: string): RootFile {
   try {
     root = parseRoot(rootValue, field);
   } catch (err) {
-    if (err instanceof TufError) throw new OfflineError(`${source}: ${err.message}`, "the root in this file is not valid TUF root metadata; regenerate it with tufbox ceremony or tufbox root update");
+    if (err instanceof TufError)
+      throw new OfflineError(
+        `${source}: ${err.message}`,
+        "the root in this file is not valid TUF root metadata; regenerate it with tufbox ceremony or tufbox root update",
+      );
     throw err;
   }
   return { kind, root, content: value, source };
@@ -60,7 +65,10 @@ export function readRootFile(path: string): RootFile {
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new OfflineError(`${path}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? "error"})`}`, ROOT_FILE_HINT);
+    throw new OfflineError(
+      `${path}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? "error"})`}`,
+      ROOT_FILE_HINT,
+    );
   }
   let value: unknown;
   try {
@@ -90,8 +98,16 @@ export function documentText(value: unknown): string {
 export function writeDocument(path: string, value: unknown, opts: { replace: boolean; what: string }): void {
   const text = documentText(value);
   // Defence in depth: these documents are public by design.
-  if (/PRIVATE KEY/.test(text)) throw new OfflineError(`refusing to write ${path}: it would contain private key material`, "this is a bug in tufbox; please report it");
-  if (!opts.replace && existsSync(path)) throw new OfflineError(`${path} already exists`, `choose another --out for the ${opts.what}, or pass --force to replace it`);
+  if (/PRIVATE KEY/.test(text))
+    throw new OfflineError(
+      `refusing to write ${path}: it would contain private key material`,
+      "this is a bug in tufbox; please report it",
+    );
+  if (!opts.replace && existsSync(path))
+    throw new OfflineError(
+      `${path} already exists`,
+      `choose another --out for the ${opts.what}, or pass --force to replace it`,
+    );
   const mode = existsSync(path) ? statSync(path).mode & 0o777 : 0o644;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   writeFileSync(tmp, text, { mode });

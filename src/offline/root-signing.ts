@@ -49,15 +49,24 @@ export function rootSignersFor(key: SigningKey, doc: RootSigned, trusted?: RootS
   if (matches.length > 0) return matches.map((m) => signerAs(key.privateKey, m.keyid, m.root.keys[m.keyid]!));
   const pub = publicKeyOf(key.privateKey);
   const keyid = computeKeyId(pub);
-  const isOnline = [doc, trusted].some((r) => r?.roles.timestamp.keyids.some((id) => r.keys[id] && isKeyOf(key.privateKey, r.keys[id]!)));
+  const isOnline = [doc, trusted].some((r) =>
+    r?.roles.timestamp.keyids.some((id) => r.keys[id] && isKeyOf(key.privateKey, r.keys[id]!)),
+  );
   if (isOnline) {
-    throw new OfflineError(`key ${keyid} (${key.source}) is the online key, not a root key of root v${doc.version}`, "root metadata is signed by root keys; give a root key's private key file");
+    throw new OfflineError(
+      `key ${keyid} (${key.source}) is the online key, not a root key of root v${doc.version}`,
+      "root metadata is signed by root keys; give a root key's private key file",
+    );
   }
   const rootIds = doc.roles.root.keyids.join(", ");
-  const hint = trusted || doc.version === 1
-    ? `root v${doc.version} root keys: ${rootIds}`
-    : `root v${doc.version} root keys: ${rootIds}; if this key is a root key of the previous root (removed by this update), pass --trusted with that root`;
-  throw new OfflineError(`key ${keyid} (${key.source}; legacy keyid ${computeLegacyKeyId(pub)}) is not a root key of root v${doc.version}`, hint);
+  const hint =
+    trusted || doc.version === 1
+      ? `root v${doc.version} root keys: ${rootIds}`
+      : `root v${doc.version} root keys: ${rootIds}; if this key is a root key of the previous root (removed by this update), pass --trusted with that root`;
+  throw new OfflineError(
+    `key ${keyid} (${key.source}; legacy keyid ${computeLegacyKeyId(pub)}) is not a root key of root v${doc.version}`,
+    hint,
+  );
 }
 
 /** `root` with one signature per signer added; an older signature of the same keyid is replaced. */
@@ -82,7 +91,10 @@ export interface RootToSign {
 export function reviewRoot(doc: RootToSign, now = new Date()): RootSummary {
   const summary = summarizeRoot(doc.root, { kind: doc.kind, trusted: doc.trusted, now });
   if (summary.problems.length > 0) {
-    throw new OfflineError(`refusing to sign root v${doc.root.signed.version}: ${summary.problems.join("; ")}`, "check that you are signing the document you mean to (and --trusted is the root it follows)");
+    throw new OfflineError(
+      `refusing to sign root v${doc.root.signed.version}: ${summary.problems.join("; ")}`,
+      "check that you are signing the document you mean to (and --trusted is the root it follows)",
+    );
   }
   return summary;
 }

@@ -6,7 +6,7 @@
  * and (later) pending documents fetched from a server.
  */
 import { parseExpires } from "../tuf/dates.ts";
-import { type Metadata, type RootSigned, type TopLevelRole } from "../tuf/metadata.ts";
+import type { Metadata, RootSigned, TopLevelRole } from "../tuf/metadata.ts";
 import { signedBytesOf, verifyRole, type VerificationResult } from "../tuf/verify.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { sameKeyMaterial } from "./key-files.ts";
@@ -48,17 +48,24 @@ function keyLabel(keys: Record<string, KeyJSON>, keyid: string): string {
 function rootChanges(doc: RootSigned, trusted: RootSigned, problems: string[]): string[] {
   const changes: string[] = [];
   if (doc.expires !== trusted.expires) changes.push(`expires ${trusted.expires} → ${doc.expires}`);
-  if (doc.consistent_snapshot !== trusted.consistent_snapshot) changes.push(`consistent_snapshot ${trusted.consistent_snapshot} → ${doc.consistent_snapshot}`);
-  if (doc.spec_version !== trusted.spec_version) changes.push(`spec_version ${trusted.spec_version} → ${doc.spec_version}`);
+  if (doc.consistent_snapshot !== trusted.consistent_snapshot)
+    changes.push(`consistent_snapshot ${trusted.consistent_snapshot} → ${doc.consistent_snapshot}`);
+  if (doc.spec_version !== trusted.spec_version)
+    changes.push(`spec_version ${trusted.spec_version} → ${doc.spec_version}`);
   const oldRoot = trusted.roles.root;
   const newRoot = doc.roles.root;
-  for (const id of newRoot.keyids) if (!oldRoot.keyids.includes(id)) changes.push(`+ root key ${keyLabel(doc.keys, id)}`);
-  for (const id of oldRoot.keyids) if (!newRoot.keyids.includes(id)) changes.push(`- root key ${keyLabel(trusted.keys, id)}`);
-  if (oldRoot.threshold !== newRoot.threshold) changes.push(`root threshold ${oldRoot.threshold} → ${newRoot.threshold}`);
+  for (const id of newRoot.keyids)
+    if (!oldRoot.keyids.includes(id)) changes.push(`+ root key ${keyLabel(doc.keys, id)}`);
+  for (const id of oldRoot.keyids)
+    if (!newRoot.keyids.includes(id)) changes.push(`- root key ${keyLabel(trusted.keys, id)}`);
+  if (oldRoot.threshold !== newRoot.threshold)
+    changes.push(`root threshold ${oldRoot.threshold} → ${newRoot.threshold}`);
   const oldOnline = trusted.roles.timestamp.keyids.join(", ");
   const newOnline = doc.roles.timestamp.keyids.join(", ");
   if (oldOnline !== newOnline) {
-    changes.push(`online key ${trusted.roles.timestamp.keyids.map((id) => keyLabel(trusted.keys, id)).join(", ")} → ${doc.roles.timestamp.keyids.map((id) => keyLabel(doc.keys, id)).join(", ")}`);
+    changes.push(
+      `online key ${trusted.roles.timestamp.keyids.map((id) => keyLabel(trusted.keys, id)).join(", ")} → ${doc.roles.timestamp.keyids.map((id) => keyLabel(doc.keys, id)).join(", ")}`,
+    );
   }
   for (const role of ONLINE_ROLES) {
     const a = trusted.roles[role];
@@ -77,13 +84,20 @@ function rootChanges(doc: RootSigned, trusted: RootSigned, problems: string[]): 
     }
     const oldUri = old["x-rstuf-online-key-uri"];
     const newUri = key["x-rstuf-online-key-uri"];
-    if (oldUri !== newUri) changes.push(`online key uri of ${id}: ${String(oldUri ?? "none")} → ${String(newUri ?? "none")}`);
-    if (old["x-rstuf-key-name"] !== key["x-rstuf-key-name"]) changes.push(`name of ${id}: ${String(old["x-rstuf-key-name"] ?? "none")} → ${String(key["x-rstuf-key-name"] ?? "none")}`);
+    if (oldUri !== newUri)
+      changes.push(`online key uri of ${id}: ${String(oldUri ?? "none")} → ${String(newUri ?? "none")}`);
+    if (old["x-rstuf-key-name"] !== key["x-rstuf-key-name"])
+      changes.push(
+        `name of ${id}: ${String(old["x-rstuf-key-name"] ?? "none")} → ${String(key["x-rstuf-key-name"] ?? "none")}`,
+      );
   }
   return changes;
 }
 
-export function summarizeRoot(doc: Metadata<RootSigned>, opts: { kind: RootFileKind; trusted?: Metadata<RootSigned>; now?: Date }): RootSummary {
+export function summarizeRoot(
+  doc: Metadata<RootSigned>,
+  opts: { kind: RootFileKind; trusted?: Metadata<RootSigned>; now?: Date },
+): RootSummary {
   const now = opts.now ?? new Date();
   const signed = doc.signed;
   const problems: string[] = [];
@@ -92,28 +106,49 @@ export function summarizeRoot(doc: Metadata<RootSigned>, opts: { kind: RootFileK
   const trusted = opts.trusted?.signed;
   if (trusted) {
     // Spec 5.3.5: a client only accepts root N+1 after root N.
-    if (signed.version !== trusted.version + 1) problems.push(`root v${signed.version} does not follow the trusted root v${trusted.version} (expected v${trusted.version + 1})`);
+    if (signed.version !== trusted.version + 1)
+      problems.push(
+        `root v${signed.version} does not follow the trusted root v${trusted.version} (expected v${trusted.version + 1})`,
+      );
     changes = rootChanges(signed, trusted, problems);
   } else if (opts.kind === "bootstrap") {
     if (signed.version !== 1) problems.push(`a bootstrap root must be v1, this one is v${signed.version}`);
     changes = ["new repository: root v1 (bootstrap)"];
   } else if (signed.version > 1) {
-    warnings.push(`no trusted root v${signed.version - 1} given (--trusted): changes cannot be shown and its threshold cannot be counted`);
+    warnings.push(
+      `no trusted root v${signed.version - 1} given (--trusted): changes cannot be shown and its threshold cannot be counted`,
+    );
   }
-  if (parseExpires(signed.expires).getTime() <= now.getTime()) problems.push(`root v${signed.version} expired at ${signed.expires}`);
+  if (parseExpires(signed.expires).getTime() <= now.getTime())
+    problems.push(`root v${signed.version} expired at ${signed.expires}`);
   const onlineKeyid = signed.roles.timestamp.keyids[0];
   for (const role of ONLINE_ROLES) {
     const r = signed.roles[role];
     if (r.keyids.length !== 1 || r.keyids[0] !== onlineKeyid || r.threshold !== 1) {
-      warnings.push(`${role} is not signed by the one online key with threshold 1: RSTUF and tufbox servers expect that`);
+      warnings.push(
+        `${role} is not signed by the one online key with threshold 1: RSTUF and tufbox servers expect that`,
+      );
     }
   }
-  if (onlineKeyid && signed.roles.root.keyids.includes(onlineKeyid)) problems.push(`the online key ${onlineKeyid} is also a root key`);
-  if (signed.roles.root.threshold === 1 && signed.roles.root.keyids.length > 1) warnings.push("root threshold is 1: any single root key can sign a new root");
+  if (onlineKeyid && signed.roles.root.keyids.includes(onlineKeyid))
+    problems.push(`the online key ${onlineKeyid} is also a root key`);
+  if (signed.roles.root.threshold === 1 && signed.roles.root.keyids.length > 1)
+    warnings.push("root threshold is 1: any single root key can sign a new root");
 
   const bytes = signedBytesOf(doc);
-  const status: ThresholdStatus[] = [{ of: "document", version: signed.version, result: verifyRole(bytes, doc.signatures, signed.keys, signed.roles.root) }];
-  if (trusted) status.push({ of: "trusted", version: trusted.version, result: verifyRole(bytes, doc.signatures, trusted.keys, trusted.roles.root) });
+  const status: ThresholdStatus[] = [
+    {
+      of: "document",
+      version: signed.version,
+      result: verifyRole(bytes, doc.signatures, signed.keys, signed.roles.root),
+    },
+  ];
+  if (trusted)
+    status.push({
+      of: "trusted",
+      version: trusted.version,
+      result: verifyRole(bytes, doc.signatures, trusted.keys, trusted.roles.root),
+    });
   return {
     kind: opts.kind,
     version: signed.version,
@@ -140,7 +175,8 @@ export function formatStatus(s: ThresholdStatus, keys: Record<string, KeyJSON>):
   const whose = s.of === "document" ? `root v${s.version} (this root)` : `root v${s.version} (trusted)`;
   let line = `${whose}: ${r.signed.length} of ${n} signed, threshold ${r.threshold}${r.verified ? " — met" : ` — ${r.threshold - r.signed.length} more needed`}`;
   const missing = r.unsigned.filter((id) => !r.invalid.includes(id));
-  if (!r.verified && missing.length > 0) line += `\n    unsigned: ${missing.map((id) => keyLabel(keys, id)).join(", ")}`;
+  if (!r.verified && missing.length > 0)
+    line += `\n    unsigned: ${missing.map((id) => keyLabel(keys, id)).join(", ")}`;
   if (r.invalid.length > 0) line += `\n    INVALID signature from: ${r.invalid.join(", ")}`;
   return line;
 }
@@ -153,17 +189,26 @@ const KIND_LABEL: Record<RootFileKind, string> = {
 
 export function formatRootSummary(s: RootSummary, trustedKeys: Record<string, KeyJSON> = {}): string {
   const lines: string[] = [];
-  lines.push(`root v${s.version} — ${KIND_LABEL[s.kind]}${s.trustedVersion !== undefined ? ` (trusted: root v${s.trustedVersion})` : ""}`);
+  lines.push(
+    `root v${s.version} — ${KIND_LABEL[s.kind]}${s.trustedVersion !== undefined ? ` (trusted: root v${s.trustedVersion})` : ""}`,
+  );
   lines.push(`  expires      ${s.expires}`);
   lines.push(`  root         threshold ${s.roles.root.threshold} of ${s.roles.root.keyids.length}:`);
   for (const id of s.roles.root.keyids) lines.push(`                 ${keyLabel(s.keys, id)}`);
-  const shared = s.onlineKeyid !== undefined && ONLINE_ROLES.every((r) => s.roles[r].keyids.length === 1 && s.roles[r].keyids[0] === s.onlineKeyid && s.roles[r].threshold === 1);
+  const shared =
+    s.onlineKeyid !== undefined &&
+    ONLINE_ROLES.every(
+      (r) => s.roles[r].keyids.length === 1 && s.roles[r].keyids[0] === s.onlineKeyid && s.roles[r].threshold === 1,
+    );
   if (shared) {
     const uri = s.keys[s.onlineKeyid!]?.["x-rstuf-online-key-uri"];
     lines.push(`  online key   ${keyLabel(s.keys, s.onlineKeyid!)}${typeof uri === "string" ? ` ${uri}` : ""}`);
     lines.push("               signs targets, snapshot, timestamp (threshold 1)");
   } else {
-    for (const r of ONLINE_ROLES) lines.push(`  ${r.padEnd(12)} threshold ${s.roles[r].threshold}: ${s.roles[r].keyids.map((id) => keyLabel(s.keys, id)).join(", ")}`);
+    for (const r of ONLINE_ROLES)
+      lines.push(
+        `  ${r.padEnd(12)} threshold ${s.roles[r].threshold}: ${s.roles[r].keyids.map((id) => keyLabel(s.keys, id)).join(", ")}`,
+      );
   }
   if (s.changes.length > 0) {
     lines.push(s.trustedVersion !== undefined ? `changes from root v${s.trustedVersion}:` : "changes:");

@@ -2,7 +2,7 @@
  * Errors of the repository layer. The HTTP layer maps them to responses in one
  * place (src/server/api/errors.ts); messages never contain key material.
  */
-import { TufError } from "../tuf/errors.ts";
+import type { TufError } from "../tuf/errors.ts";
 
 export interface ValidationIssue {
   loc: (string | number)[];

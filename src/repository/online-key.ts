@@ -55,7 +55,9 @@ export class OnlineKeys {
       try {
         return signerFromPem(this.#pem, { keyJSON: key, keyid });
       } catch (err) {
-        errors.push(`the online key given in TUFBOX_ONLINE_KEY ${err instanceof TufError ? err.message.replace(/^private key: /, "") : "could not be read"}`);
+        errors.push(
+          `the online key given in TUFBOX_ONLINE_KEY ${err instanceof TufError ? err.message.replace(/^private key: /, "") : "could not be read"}`,
+        );
       }
     }
     const uri = key[ONLINE_KEY_URI];
@@ -73,7 +75,9 @@ export class OnlineKeys {
           try {
             return signerFromPem(readFileSync(path, "utf8"), { keyJSON: key, keyid });
           } catch (err) {
-            errors.push(`online key file ${path}: ${err instanceof TufError ? err.message.replace(/^private key: /, "") : "could not be read"}`);
+            errors.push(
+              `online key file ${path}: ${err instanceof TufError ? err.message.replace(/^private key: /, "") : "could not be read"}`,
+            );
           }
         }
       }

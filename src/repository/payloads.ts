@@ -5,7 +5,16 @@
  */
 import { TufError } from "../tuf/errors.ts";
 import { assertCanonicalSafe } from "../tuf/canonical.ts";
-import { checkHashes, checkTargetPath, parseRoot, ROLE_NAME, type DelegatedRole, type Metadata, type RootSigned, type TargetFile } from "../tuf/metadata.ts";
+import {
+  checkHashes,
+  checkTargetPath,
+  parseRoot,
+  ROLE_NAME,
+  type DelegatedRole,
+  type Metadata,
+  type RootSigned,
+  type TargetFile,
+} from "../tuf/metadata.ts";
 import { PublicKey, type KeyJSON } from "../tuf/keys.ts";
 import { bitLengthForBins } from "../tuf/bins.ts";
 import { ValidationError } from "./errors.ts";
@@ -18,9 +27,12 @@ function fail(loc: Loc, msg: string, type = "value_error"): never {
 }
 
 export function asObject(v: unknown, loc: Loc, allowed?: readonly string[]): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(loc, "Input should be a valid dictionary", "dict_type");
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    fail(loc, "Input should be a valid dictionary", "dict_type");
   if (allowed) {
-    for (const k of Object.keys(v)) if (!allowed.includes(k)) fail([...loc, k], `Extra inputs are not permitted (allowed: ${allowed.join(", ")})`, "extra_forbidden");
+    for (const k of Object.keys(v))
+      if (!allowed.includes(k))
+        fail([...loc, k], `Extra inputs are not permitted (allowed: ${allowed.join(", ")})`, "extra_forbidden");
   }
   return v as Record<string, unknown>;
 }
@@ -70,7 +82,15 @@ export interface BootstrapPayload {
 }
 
 export const EXPIRE_POLICY = "x-rstuf-expire-policy";
-const DELEGATED_ROLE_KEYS = ["name", "terminating", "keyids", "threshold", "paths", "path_hash_prefixes", EXPIRE_POLICY] as const;
+const DELEGATED_ROLE_KEYS = [
+  "name",
+  "terminating",
+  "keyids",
+  "threshold",
+  "paths",
+  "path_hash_prefixes",
+  EXPIRE_POLICY,
+] as const;
 
 /** The RSTUF `delegations` object (bootstrap settings and /api/v1/delegations). */
 export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: boolean } = {}): DelegationsInput {
@@ -84,26 +104,32 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
     }
   }
   const list = required(d, "roles", loc);
-  if (opts.namesOnly && d.keys !== undefined && Object.keys(d.keys as object).length > 0) fail([...loc, "keys"], "delete takes role names only");
-  if (!Array.isArray(list) || list.length === 0) fail([...loc, "roles"], "Input should be a non-empty list", "list_type");
+  if (opts.namesOnly && d.keys !== undefined && Object.keys(d.keys as object).length > 0)
+    fail([...loc, "keys"], "delete takes role names only");
+  if (!Array.isArray(list) || list.length === 0)
+    fail([...loc, "roles"], "Input should be a non-empty list", "list_type");
   const names = new Set<string>();
   const roles = list.map((item, i): DelegatedRole => {
     const rl: Loc = [...loc, "roles", i];
     const r = asObject(item, rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
     const name = required(r, "name", rl);
     if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
-    if (["root", "targets", "snapshot", "timestamp"].includes(name) || name.startsWith("bins-")) fail([...rl, "name"], `"${name}" is reserved`);
+    if (["root", "targets", "snapshot", "timestamp"].includes(name) || name.startsWith("bins-"))
+      fail([...rl, "name"], `"${name}" is reserved`);
     if (names.has(name)) fail([...rl, "name"], `duplicate role name ${name}`);
     names.add(name);
     if (opts.namesOnly) return { name, keyids: [], threshold: 1, terminating: false };
     const keyids = r.keyids === undefined ? [] : r.keyids;
-    if (!Array.isArray(keyids) || keyids.some((k) => typeof k !== "string")) fail([...rl, "keyids"], "Input should be a list of keyids", "list_type");
+    if (!Array.isArray(keyids) || keyids.some((k) => typeof k !== "string"))
+      fail([...rl, "keyids"], "Input should be a list of keyids", "list_type");
     (keyids as string[]).forEach((k, j) => {
       if (!(k in keys)) fail([...rl, "keyids", j], `keyid ${k} is not in delegations.keys`);
     });
     const threshold = r.threshold === undefined ? 1 : asPositiveInt(r.threshold, [...rl, "threshold"]);
-    if (keyids.length > 0 && threshold > keyids.length) fail([...rl, "threshold"], `threshold ${threshold} is larger than the number of keys (${keyids.length})`);
-    if (keyids.length === 0 && threshold !== 1) fail([...rl, "threshold"], "a role signed by the online key has threshold 1");
+    if (keyids.length > 0 && threshold > keyids.length)
+      fail([...rl, "threshold"], `threshold ${threshold} is larger than the number of keys (${keyids.length})`);
+    if (keyids.length === 0 && threshold !== 1)
+      fail([...rl, "threshold"], "a role signed by the online key has threshold 1");
     const terminating = asBool(r.terminating, [...rl, "terminating"], false);
     const hasPaths = r.paths !== undefined;
     const hasPrefixes = r.path_hash_prefixes !== undefined;
@@ -111,8 +137,14 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
     const role: DelegatedRole = { name, terminating, keyids: keyids as string[], threshold };
     const field = hasPaths ? "paths" : "path_hash_prefixes";
     const patterns = r[field];
-    if (!Array.isArray(patterns) || patterns.length === 0 || patterns.some((p) => typeof p !== "string" || p.length === 0)) fail([...rl, field], "Input should be a non-empty list of strings", "list_type");
-    if (hasPrefixes && (patterns as string[]).some((p) => !/^[0-9a-f]+$/.test(p))) fail([...rl, field], "path hash prefixes are lower-case hex");
+    if (
+      !Array.isArray(patterns) ||
+      patterns.length === 0 ||
+      patterns.some((p) => typeof p !== "string" || p.length === 0)
+    )
+      fail([...rl, field], "Input should be a non-empty list of strings", "list_type");
+    if (hasPrefixes && (patterns as string[]).some((p) => !/^[0-9a-f]+$/.test(p)))
+      fail([...rl, field], "path hash prefixes are lower-case hex");
     role[field] = patterns as string[];
     role[EXPIRE_POLICY] = r[EXPIRE_POLICY] === undefined ? 1 : asPositiveInt(r[EXPIRE_POLICY], [...rl, EXPIRE_POLICY]);
     tuf(() => assertCanonicalSafe(role, ""), rl);
@@ -135,8 +167,10 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
   }
   const bins = roles.bins ?? null;
   const delegationsValue = roles.delegations ?? null;
-  if (bins !== null && delegationsValue !== null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations, not both");
-  if (bins === null && delegationsValue === null) fail(["body", "settings", "roles"], "set exactly one of bins or delegations");
+  if (bins !== null && delegationsValue !== null)
+    fail(["body", "settings", "roles"], "set exactly one of bins or delegations, not both");
+  if (bins === null && delegationsValue === null)
+    fail(["body", "settings", "roles"], "set exactly one of bins or delegations");
   let binsCount: number | null = null;
   let bitLength: number | null = null;
   let delegations: DelegationsInput | null = null;
@@ -155,23 +189,31 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
   const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
   const root = tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
   const signed = root.signed;
-  if (signed.version !== 1) fail(["body", "metadata", "root", "signed", "version"], "the bootstrap root must be version 1");
+  if (signed.version !== 1)
+    fail(["body", "metadata", "root", "signed", "version"], "the bootstrap root must be version 1");
   // RSTUF: one online key signs targets, snapshot, timestamp (and the bins).
   const online = signed.roles.timestamp;
   for (const name of ["timestamp", "snapshot", "targets"] as const) {
     const role = signed.roles[name];
     const loc: Loc = ["body", "metadata", "root", "signed", "roles", name];
-    if (role.keyids.length !== 1 || role.threshold !== 1) fail(loc, "online roles must have exactly one key (the online key) and threshold 1");
-    if (role.keyids[0] !== online.keyids[0]) fail([...loc, "keyids"], "targets, snapshot and timestamp must use the same online key");
+    if (role.keyids.length !== 1 || role.threshold !== 1)
+      fail(loc, "online roles must have exactly one key (the online key) and threshold 1");
+    if (role.keyids[0] !== online.keyids[0])
+      fail([...loc, "keyids"], "targets, snapshot and timestamp must use the same online key");
   }
-  if (signed.roles.root.keyids.includes(online.keyids[0]!)) fail(["body", "metadata", "root", "signed", "roles", "root", "keyids"], "the online key must not be a root key");
+  if (signed.roles.root.keyids.includes(online.keyids[0]!))
+    fail(["body", "metadata", "root", "signed", "roles", "root", "keyids"], "the online key must not be a root key");
   let timeout: number | undefined;
   if (top.timeout !== undefined) timeout = asPositiveInt(top.timeout, ["body", "timeout"]);
   if (delegations) {
     const onlineId = online.keyids[0]!;
     for (const keyid of Object.keys(delegations.keys)) {
       if (keyid === onlineId) continue;
-      if (signed.roles.root.keyids.includes(keyid)) fail(["body", "settings", "roles", "delegations", "keys", keyid], "a delegated role key must not be a root key");
+      if (signed.roles.root.keyids.includes(keyid))
+        fail(
+          ["body", "settings", "roles", "delegations", "keys", keyid],
+          "a delegated role key must not be a root key",
+        );
     }
   }
   return { expiration, binsCount, bitLength, delegations, root, timeout };
@@ -195,7 +237,12 @@ export function parseAddArtifacts(body: unknown, maxArtifacts: number): AddArtif
   const list = required(top, "artifacts", ["body"]);
   if (!Array.isArray(list)) fail(["body", "artifacts"], "Input should be a valid list", "list_type");
   if (list.length === 0) fail(["body", "artifacts"], "List should have at least 1 item", "too_short");
-  if (list.length > maxArtifacts) fail(["body", "artifacts"], `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`, "too_long");
+  if (list.length > maxArtifacts)
+    fail(
+      ["body", "artifacts"],
+      `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`,
+      "too_long",
+    );
   const seen = new Set<string>();
   const artifacts = list.map((item, i): ArtifactAddition => {
     const loc: Loc = ["body", "artifacts", i];
@@ -205,7 +252,8 @@ export function parseAddArtifacts(body: unknown, maxArtifacts: number): AddArtif
     seen.add(path);
     const info = asObject(required(a, "info", loc), [...loc, "info"], ["length", "hashes", "custom"]);
     const length = required(info, "length", [...loc, "info"]);
-    if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) fail([...loc, "info", "length"], "Input should be a non-negative integer", "int_type");
+    if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0)
+      fail([...loc, "info", "length"], "Input should be a non-negative integer", "int_type");
     tuf(() => checkHashes(required(info, "hashes", [...loc, "info"]), "hashes"), [...loc, "info"]);
     if (info.custom !== undefined) {
       asObject(info.custom, [...loc, "info", "custom"]);
@@ -230,7 +278,12 @@ export function parseRemoveArtifacts(body: unknown, maxArtifacts: number): Remov
   const list = required(top, "artifacts", ["body"]);
   if (!Array.isArray(list)) fail(["body", "artifacts"], "Input should be a valid list", "list_type");
   if (list.length === 0) fail(["body", "artifacts"], "List should have at least 1 item", "too_short");
-  if (list.length > maxArtifacts) fail(["body", "artifacts"], `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`, "too_long");
+  if (list.length > maxArtifacts)
+    fail(
+      ["body", "artifacts"],
+      `at most ${maxArtifacts} artifacts per request (got ${list.length}); split the request`,
+      "too_long",
+    );
   const paths = [...new Set(list.map((p, i) => tuf(() => checkTargetPath(p, ""), ["body", "artifacts", i])))];
   return { paths, publish: asBool(top.publish_artifacts, ["body", "publish_artifacts"], true) };
 }
@@ -259,9 +312,11 @@ export function parseSign(body: unknown): SignPayload {
   const role = roleName(required(top, "role", ["body"]), ["body", "role"]);
   const sig = asObject(required(top, "signature", ["body"]), ["body", "signature"], ["keyid", "sig"]);
   const keyid = required(sig, "keyid", ["body", "signature"]);
-  if (typeof keyid !== "string" || !/^[0-9a-f]{64}$/.test(keyid)) fail(["body", "signature", "keyid"], "expected 64 lower-case hex characters");
+  if (typeof keyid !== "string" || !/^[0-9a-f]{64}$/.test(keyid))
+    fail(["body", "signature", "keyid"], "expected 64 lower-case hex characters");
   const value = required(sig, "sig", ["body", "signature"]);
-  if (typeof value !== "string" || !/^[0-9a-f]+$/.test(value)) fail(["body", "signature", "sig"], "expected a lower-case hex signature");
+  if (typeof value !== "string" || !/^[0-9a-f]+$/.test(value))
+    fail(["body", "signature", "sig"], "expected a lower-case hex signature");
   return { role, signature: { keyid, sig: value } };
 }
 
@@ -282,7 +337,8 @@ export function parseSettingsUpdate(body: unknown): Record<string, number> {
   const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["expiration"]);
   const exp = asObject(required(settings, "expiration", ["body", "settings"]), ["body", "settings", "expiration"]);
   const out: Record<string, number> = {};
-  for (const [role, days] of Object.entries(exp)) out[role] = asPositiveInt(days, ["body", "settings", "expiration", role]);
+  for (const [role, days] of Object.entries(exp))
+    out[role] = asPositiveInt(days, ["body", "settings", "expiration", role]);
   if (Object.keys(out).length === 0) fail(["body", "settings", "expiration"], "name at least one role");
   return out;
 }

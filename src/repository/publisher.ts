@@ -98,7 +98,9 @@ export class Publisher {
         // Serve what other replicas published, even when this one has nothing to do.
         await this.#repo.syncFromStore();
       } catch (err) {
-        this.#log.warn("could not read the store to catch up", { error: err instanceof Error ? err.message : String(err) });
+        this.#log.warn("could not read the store to catch up", {
+          error: err instanceof Error ? err.message : String(err),
+        });
       }
       const linger = this.#nextLingerMs;
       if (linger > 0) await Bun.sleep(linger);

@@ -13,19 +13,38 @@ import { StoreConflictError } from "../store/store.ts";
 import { canonicalJson, canonicalObjectFromEntries, canonicalString, utf8 } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
-import { SPEC_VERSION, type Delegations, type DelegatedRole, type Metadata, type RootSigned, type TargetsSigned } from "../tuf/metadata.ts";
+import {
+  SPEC_VERSION,
+  type Delegations,
+  type DelegatedRole,
+  type Metadata,
+  type RootSigned,
+  type TargetsSigned,
+} from "../tuf/metadata.ts";
 import { firstRoleForPath } from "../tuf/delegation.ts";
 import { canonicalTargetsText, serializeEnvelope } from "../tuf/document.ts";
 import type { Signer } from "../tuf/signer.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { verifyRole } from "../tuf/verify.ts";
-import { OnlineKeys } from "./online-key.ts";
+import type { OnlineKeys } from "./online-key.ts";
 import { VerifierUnavailable, VerifyPool, type VerifyBatch } from "./verify-pool.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
-import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type ExpiringRole, type RepositorySettings } from "./settings.ts";
+import {
+  BOOTSTRAP_KEY,
+  SETTINGS_KEY,
+  type BootstrapRecord,
+  type ExpiringRole,
+  type RepositorySettings,
+} from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
-import { EXPIRE_POLICY, type AddArtifactsPayload, type BootstrapPayload, type DelegationsInput, type RemoveArtifactsPayload } from "./payloads.ts";
+import {
+  EXPIRE_POLICY,
+  type AddArtifactsPayload,
+  type BootstrapPayload,
+  type DelegationsInput,
+  type RemoveArtifactsPayload,
+} from "./payloads.ts";
 
 export interface PublishedFile {
   name: string;
@@ -185,10 +204,12 @@ export class Repository {
   syncFromStore(): Promise<boolean> {
     if (this.#syncQueued) return this.#syncQueued;
     if (!this.#syncRunning) return this.#startSync();
-    const queued = this.#syncRunning.catch(() => false).then(() => {
-      this.#syncQueued = null;
-      return this.#startSync();
-    });
+    const queued = this.#syncRunning
+      .catch(() => false)
+      .then(() => {
+        this.#syncQueued = null;
+        return this.#startSync();
+      });
     this.#syncQueued = queued;
     return queued;
   }
@@ -220,10 +241,14 @@ export class Repository {
     // rather than ahead, and the next catch-up fixes it.
     const order = (r: string) => (r === "root" ? 0 : r === "snapshot" ? 2 : r === "timestamp" ? 3 : 1);
     const before = this.#state.heads;
-    const wanted = [...state.heads.values()].filter((h) => (before.get(h.role)?.version ?? 0) < h.version).sort((a, b) => order(a.role) - order(b.role));
+    const wanted = [...state.heads.values()]
+      .filter((h) => (before.get(h.role)?.version ?? 0) < h.version)
+      .sort((a, b) => order(a.role) - order(b.role));
     const docs: (DocumentRecord | undefined)[] = [];
     for (let i = 0; i < wanted.length; i += SYNC_READS) {
-      docs.push(...(await Promise.all(wanted.slice(i, i + SYNC_READS).map((h) => this.#store.getDocument(h.role, h.version)))));
+      docs.push(
+        ...(await Promise.all(wanted.slice(i, i + SYNC_READS).map((h) => this.#store.getDocument(h.role, h.version)))),
+      );
     }
     const version = state.heads.get("timestamp")?.version ?? 0;
     // This process may have published (under the lock) while we were reading.
@@ -359,13 +384,24 @@ export class Repository {
   async acceptBootstrap(payload: BootstrapPayload): Promise<{ taskId: string }> {
     if (this.#bootstrap) throw new StateError(alreadyBootstrapped(this.#bootstrap.state));
     const root = payload.root;
-    const verification = verifyRole(utf8(canonicalJson(root.signed)), root.signatures, root.signed.keys, root.signed.roles.root);
+    const verification = verifyRole(
+      utf8(canonicalJson(root.signed)),
+      root.signatures,
+      root.signed.keys,
+      root.signed.roles.root,
+    );
     if (verification.invalid.length > 0) {
-      throw ValidationError.at(["body", "metadata", "root", "signatures"], `signature by ${verification.invalid.join(", ")} does not verify`);
+      throw ValidationError.at(
+        ["body", "metadata", "root", "signatures"],
+        `signature by ${verification.invalid.join(", ")} does not verify`,
+      );
     }
     for (const sig of root.signatures) {
       if (!root.signed.roles.root.keyids.includes(sig.keyid)) {
-        throw ValidationError.at(["body", "metadata", "root", "signatures"], `signature by ${sig.keyid}, which is not a root key`);
+        throw ValidationError.at(
+          ["body", "metadata", "root", "signatures"],
+          `signature by ${sig.keyid}, which is not a root key`,
+        );
       }
     }
     const onlineId = root.signed.roles.timestamp.keyids[0]!;
@@ -373,7 +409,10 @@ export class Repository {
       this.#keys.signerFor(onlineId, root.signed.keys[onlineId]!);
     } catch (err) {
       if (err instanceof ConfigurationError) {
-        throw ValidationError.at(["body", "metadata", "root", "signed", "keys", onlineId], `${err.message} (hint: ${err.hint})`);
+        throw ValidationError.at(
+          ["body", "metadata", "root", "signed", "keys", onlineId],
+          `${err.message} (hint: ${err.hint})`,
+        );
       }
       throw err;
     }
@@ -388,10 +427,22 @@ export class Repository {
     }
     // The task, the bootstrap lock and the payload are written before the 202:
     // a crash after it resumes the bootstrap (or its signing session) on restart.
-    const pendingResult = verification.verified ? null : taskResult("bootstrap", true, "Bootstrap pending signatures", { bootstrap: "Root v1 is pending signatures" }, this.#now());
+    const pendingResult = verification.verified
+      ? null
+      : taskResult(
+          "bootstrap",
+          true,
+          "Bootstrap pending signatures",
+          { bootstrap: "Root v1 is pending signatures" },
+          this.#now(),
+        );
     // Waiting for signatures is a finished task with status true, as RSTUF
     // reports it: the rstuf CLI polls until SUCCESS/FAILURE/ERRORED.
-    await this.#store.accept({ id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult }, [], false);
+    await this.#store.accept(
+      { id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult },
+      [],
+      false,
+    );
     await this.#store.setSettings(settings);
     this.#bootstrap = record;
     if (verification.verified) this.#background(this.#runBootstrap());
@@ -426,7 +477,12 @@ export class Repository {
       this.#bootstrap = { state: "finished", taskId: record.taskId };
       this.#state = await loadPublishedState(this.#store, settings);
       this.#sink.publish(publication.documents.flatMap((d) => this.#filesFor(d)));
-      this.#log.info("bootstrap finished", { task_id: record.taskId, bins: settings.bins?.count ?? 0, documents: publication.documents.length, ms: Math.round(performance.now() - started) });
+      this.#log.info("bootstrap finished", {
+        task_id: record.taskId,
+        bins: settings.bins?.count ?? 0,
+        documents: publication.documents.length,
+        ms: Math.round(performance.now() - started),
+      });
       this.#wake("published");
       this.#emitPublished(1);
     } catch (err) {
@@ -435,7 +491,10 @@ export class Repository {
         // Published; only reading it back failed (the database went away
         // right after the commit). Not a failed bootstrap: the next
         // catch-up (syncFromStore) loads it from the store.
-        this.#log.error("bootstrap published, but reading it back failed; loading it again shortly", { task_id: record.taskId, error: reason });
+        this.#log.error("bootstrap published, but reading it back failed; loading it again shortly", {
+          task_id: record.taskId,
+          error: reason,
+        });
         this.#bootstrap = undefined;
         this.#state = undefined;
         return;
@@ -444,15 +503,29 @@ export class Repository {
       this.#bootstrap = undefined;
       try {
         await this.#store.setSettings({ [BOOTSTRAP_KEY]: undefined, [BOOTSTRAP_PAYLOAD_KEY]: undefined });
-        await this.#store.updateTasks([{ id: record.taskId, state: "FAILURE", result: taskResult("bootstrap", false, "Bootstrap failed", null, this.#now(), reason) }]);
+        await this.#store.updateTasks([
+          {
+            id: record.taskId,
+            state: "FAILURE",
+            result: taskResult("bootstrap", false, "Bootstrap failed", null, this.#now(), reason),
+          },
+        ]);
       } catch (cleanup) {
         // The store itself is unreachable: the record stays "pre" and the bootstrap resumes at the next start.
-        this.#log.error("could not record the failed bootstrap", { task_id: record.taskId, error: cleanup instanceof Error ? cleanup.message : String(cleanup) });
+        this.#log.error("could not record the failed bootstrap", {
+          task_id: record.taskId,
+          error: cleanup instanceof Error ? cleanup.message : String(cleanup),
+        });
       }
     }
   }
 
-  #buildBootstrap(payload: BootstrapPayload, record: BootstrapRecord, now: Date, sessions: Record<string, SigningSession>): { publication: Publication; settings: RepositorySettings; verified: Promise<void> } {
+  #buildBootstrap(
+    payload: BootstrapPayload,
+    record: BootstrapRecord,
+    now: Date,
+    sessions: Record<string, SigningSession>,
+  ): { publication: Publication; settings: RepositorySettings; verified: Promise<void> } {
     const root = payload.root;
     const onlineId = root.signed.roles.timestamp.keyids[0]!;
     const onlineKey = root.signed.keys[onlineId]!;
@@ -471,10 +544,15 @@ export class Repository {
 
     let delegations: Delegations;
     if (bins) {
-      delegations = { keys: { [onlineId]: onlineKey }, succinct_roles: { bit_length: bins.bitLength, name_prefix: bins.prefix, keyids: [onlineId], threshold: 1 } };
+      delegations = {
+        keys: { [onlineId]: onlineKey },
+        succinct_roles: { bit_length: bins.bitLength, name_prefix: bins.prefix, keyids: [onlineId], threshold: 1 },
+      };
     } else {
       // RSTUF: an empty keyids list means "signed by the online key".
-      const roles = payload.delegations!.roles.map((r) => (r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r));
+      const roles = payload.delegations!.roles.map((r) =>
+        r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r,
+      );
       delegations = { keys: { [onlineId]: onlineKey, ...payload.delegations!.keys }, roles };
     }
     const targets: TargetsSigned = {
@@ -500,8 +578,21 @@ export class Repository {
         snapshotMeta.push([`${name}.json`, '{"version":1}']);
       } else {
         // Offline-key role: v1 waits for its signers; snapshot lists it once signed.
-        const signed: TargetsSigned = { _type: "targets", spec_version: SPEC_VERSION, version: 1, expires, targets: {} };
-        newSessions[name] = { role: name, kind: "delegation", taskId: "", metadata: { signed, signatures: [] }, createdAt: now.toISOString(), tasks: [] };
+        const signed: TargetsSigned = {
+          _type: "targets",
+          spec_version: SPEC_VERSION,
+          version: 1,
+          expires,
+          targets: {},
+        };
+        newSessions[name] = {
+          role: name,
+          kind: "delegation",
+          taskId: "",
+          metadata: { signed, signatures: [] },
+          createdAt: now.toISOString(),
+          tasks: [],
+        };
       }
     }
     const snapshotDoc = this.#snapshotDoc(1, expiresIn(now, payload.expiration.snapshot), snapshotMeta, signer, verify);
@@ -510,8 +601,19 @@ export class Repository {
     const publication: Publication = {
       expectedHeads: Object.fromEntries(docs.map((d) => [d.role, 0])),
       documents: docs,
-      tasks: [{ id: record.taskId, state: "SUCCESS", result: taskResult("bootstrap", true, "Bootstrap finished", { bootstrap: "Bootstrap Finished" }, now) }],
-      settings: { [SETTINGS_KEY]: settings, [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId }, [BOOTSTRAP_PAYLOAD_KEY]: undefined, [SESSIONS_KEY]: newSessions },
+      tasks: [
+        {
+          id: record.taskId,
+          state: "SUCCESS",
+          result: taskResult("bootstrap", true, "Bootstrap finished", { bootstrap: "Bootstrap Finished" }, now),
+        },
+      ],
+      settings: {
+        [SETTINGS_KEY]: settings,
+        [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId },
+        [BOOTSTRAP_PAYLOAD_KEY]: undefined,
+        [SESSIONS_KEY]: newSessions,
+      },
     };
     return { publication, settings, verified: verify.done() };
   }
@@ -523,7 +625,14 @@ export class Repository {
   }
 
   /** Sign with the online key; `verify` checks the signature (on another core) before anything is written. */
-  #signed(role: string, version: number, expires: string, signedText: string, signer: Signer, verify: VerifyBatch): DocumentRecord {
+  #signed(
+    role: string,
+    version: number,
+    expires: string,
+    signedText: string,
+    signer: Signer,
+    verify: VerifyBatch,
+  ): DocumentRecord {
     const data = utf8(signedText);
     const sig = signer.sign(data);
     const bytes = serializeEnvelope(signedText, [{ keyid: signer.keyid, sig }]);
@@ -531,7 +640,13 @@ export class Repository {
     return this.#record(role, version, expires, bytes);
   }
 
-  #snapshotDoc(version: number, expires: string, meta: [string, string][], signer: Signer, verify: VerifyBatch): DocumentRecord {
+  #snapshotDoc(
+    version: number,
+    expires: string,
+    meta: [string, string][],
+    signer: Signer,
+    verify: VerifyBatch,
+  ): DocumentRecord {
     const text = canonicalObjectFromEntries([
       ["_type", '"snapshot"'],
       ["expires", canonicalString(expires)],
@@ -542,13 +657,25 @@ export class Repository {
     return this.#signed("snapshot", version, expires, text, signer, verify);
   }
 
-  #timestampDoc(version: number, expires: string, snapshot: DocumentRecord, signer: Signer, verify: VerifyBatch): DocumentRecord {
+  #timestampDoc(
+    version: number,
+    expires: string,
+    snapshot: DocumentRecord,
+    signer: Signer,
+    verify: VerifyBatch,
+  ): DocumentRecord {
     const signed = {
       _type: "timestamp",
       spec_version: SPEC_VERSION,
       version,
       expires,
-      meta: { "snapshot.json": { version: snapshot.version, length: snapshot.bytes.length, hashes: { sha256: snapshot.sha256 } } },
+      meta: {
+        "snapshot.json": {
+          version: snapshot.version,
+          length: snapshot.bytes.length,
+          hashes: { sha256: snapshot.sha256 },
+        },
+      },
     };
     return this.#signed("timestamp", version, expires, canonicalJson(signed), signer, verify);
   }
@@ -570,7 +697,9 @@ export class Repository {
     const st = this.#requireBootstrapped();
     const taskId = newTaskId();
     const changes: NewChange[] = p.artifacts.map((a) => {
-      const info = p.addTaskIdToCustom ? { ...a.info, custom: { ...(a.info.custom ?? {}), added_by_task_id: taskId } } : a.info;
+      const info = p.addTaskIdToCustom
+        ? { ...a.info, custom: { ...(a.info.custom ?? {}), added_by_task_id: taskId } }
+        : a.info;
       return { kind: "add", path: a.path, role: this.#roleForPath(st, a.path), fragment: canonicalJson(info) };
     });
     const paths = p.artifacts.map((a) => a.path);
@@ -580,7 +709,13 @@ export class Repository {
     } else {
       // Accepted and kept, not published until POST /artifacts/publish: the task itself is done.
       const roles = [...new Set(changes.map((c) => c.role))];
-      const result = taskResult("add_artifacts", true, "Artifact(s) Added", { added_artifacts: paths, invalid_paths: [], artifact_roles: roles, published: false }, this.#now());
+      const result = taskResult(
+        "add_artifacts",
+        true,
+        "Artifact(s) Added",
+        { added_artifacts: paths, invalid_paths: [], artifact_roles: roles, published: false },
+        this.#now(),
+      );
       await this.#store.accept({ id: taskId, name: "add_artifacts", state: "SUCCESS", result }, changes, true);
     }
     return { taskId, paths };
@@ -589,12 +724,23 @@ export class Repository {
   async acceptRemove(p: RemoveArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
     const st = this.#requireBootstrapped();
     const taskId = newTaskId();
-    const changes: NewChange[] = p.paths.map((path) => ({ kind: "remove", path, role: this.#roleForPath(st, path), fragment: null }));
+    const changes: NewChange[] = p.paths.map((path) => ({
+      kind: "remove",
+      path,
+      role: this.#roleForPath(st, path),
+      fragment: null,
+    }));
     if (p.publish) {
       await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "PENDING" }, changes, false);
       this.#wake("accepted");
     } else {
-      const result = taskResult("remove_artifacts", true, "Artifact(s) Removed", { deleted_artifacts: p.paths, not_found_artifacts: [], published: false }, this.#now());
+      const result = taskResult(
+        "remove_artifacts",
+        true,
+        "Artifact(s) Removed",
+        { deleted_artifacts: p.paths, not_found_artifacts: [], published: false },
+        this.#now(),
+      );
       await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "SUCCESS", result }, changes, true);
     }
     return { taskId, paths: p.paths };
@@ -606,7 +752,11 @@ export class Repository {
     const taskId = newTaskId();
     await this.#store.releaseHeldChanges();
     // A marker queued after the released changes completes once they are published.
-    await this.#store.accept({ id: taskId, name: "publish_artifacts", state: "PENDING" }, [{ kind: "bump", path: "", role: "", fragment: null }], false);
+    await this.#store.accept(
+      { id: taskId, name: "publish_artifacts", state: "PENDING" },
+      [{ kind: "bump", path: "", role: "", fragment: null }],
+      false,
+    );
     this.#wake("accepted");
     return { taskId };
   }
@@ -659,43 +809,75 @@ export class Repository {
   async acceptSignDelete(role: string): Promise<{ taskId: string }> {
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "delete_sign_metadata", state: "PENDING" });
-    this.#background(this.#runTask(taskId, "delete_sign_metadata", async () => {
-      return this.#store.withLock("publisher", async () => {
-        const sessions = await this.#sessions();
-        const session = sessions[role];
-        if (!session) return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
-        if (session.kind === "delegation") {
-          return { ok: false, message: "Metadata sign delete failed", error: `${role} holds accepted artifact changes; it cannot be cancelled, only signed` };
-        }
-        delete sessions[role];
-        const settings: Record<string, unknown> = { [SESSIONS_KEY]: sessions };
-        const tasks: TaskUpdate[] = [];
-        const cancelled = taskResult(session.kind === "bootstrap" ? "bootstrap" : "metadata_update", false, "Signing cancelled", null, this.#now(), `signing of ${role} v${session.metadata.signed.version} was cancelled`);
-        tasks.push({ id: session.taskId, state: "REVOKED", result: cancelled });
-        if (session.kind === "bootstrap") {
-          // Cancelling a pending bootstrap frees the repository for a new one.
-          settings[BOOTSTRAP_KEY] = undefined;
-          settings[BOOTSTRAP_PAYLOAD_KEY] = undefined;
-          this.#bootstrap = undefined;
-        }
-        await this.#store.setSettings(settings);
-        await this.#store.updateTasks(tasks);
-        return { ok: true, message: "Metadata sign delete finished", details: { deleted_roles: [role] } };
-      });
-    }));
+    this.#background(
+      this.#runTask(taskId, "delete_sign_metadata", async () => {
+        return this.#store.withLock("publisher", async () => {
+          const sessions = await this.#sessions();
+          const session = sessions[role];
+          if (!session)
+            return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
+          if (session.kind === "delegation") {
+            return {
+              ok: false,
+              message: "Metadata sign delete failed",
+              error: `${role} holds accepted artifact changes; it cannot be cancelled, only signed`,
+            };
+          }
+          delete sessions[role];
+          const settings: Record<string, unknown> = { [SESSIONS_KEY]: sessions };
+          const tasks: TaskUpdate[] = [];
+          const cancelled = taskResult(
+            session.kind === "bootstrap" ? "bootstrap" : "metadata_update",
+            false,
+            "Signing cancelled",
+            null,
+            this.#now(),
+            `signing of ${role} v${session.metadata.signed.version} was cancelled`,
+          );
+          tasks.push({ id: session.taskId, state: "REVOKED", result: cancelled });
+          if (session.kind === "bootstrap") {
+            // Cancelling a pending bootstrap frees the repository for a new one.
+            settings[BOOTSTRAP_KEY] = undefined;
+            settings[BOOTSTRAP_PAYLOAD_KEY] = undefined;
+            this.#bootstrap = undefined;
+          }
+          await this.#store.setSettings(settings);
+          await this.#store.updateTasks(tasks);
+          return { ok: true, message: "Metadata sign delete finished", details: { deleted_roles: [role] } };
+        });
+      }),
+    );
     return { taskId };
   }
 
   /** Run a background task body and record its outcome; never throws. */
-  async #runTask(taskId: string, name: string, body: () => Promise<{ ok: boolean; message: string; details?: Record<string, unknown>; error?: string }>): Promise<void> {
+  async #runTask(
+    taskId: string,
+    name: string,
+    body: () => Promise<{ ok: boolean; message: string; details?: Record<string, unknown>; error?: string }>,
+  ): Promise<void> {
     try {
       await this.#store.updateTasks([{ id: taskId, state: "STARTED", result: null }]);
       const r = await body();
-      await this.#store.updateTasks([{ id: taskId, state: r.ok ? "SUCCESS" : "ERRORED", result: taskResult(name, r.ok, r.message, r.details ?? null, this.#now(), r.error) }]);
+      await this.#store.updateTasks([
+        {
+          id: taskId,
+          state: r.ok ? "SUCCESS" : "ERRORED",
+          result: taskResult(name, r.ok, r.message, r.details ?? null, this.#now(), r.error),
+        },
+      ]);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.#log.error(`${name} failed`, { task_id: taskId, error: reason });
-      await this.#store.updateTasks([{ id: taskId, state: "FAILURE", result: taskResult(name, false, `${name} failed`, null, this.#now(), reason) }]).catch(() => undefined);
+      await this.#store
+        .updateTasks([
+          {
+            id: taskId,
+            state: "FAILURE",
+            result: taskResult(name, false, `${name} failed`, null, this.#now(), reason),
+          },
+        ])
+        .catch(() => undefined);
     }
   }
 
@@ -718,7 +900,8 @@ export class Repository {
       if (session.kind === "delegation") {
         const st = this.#requireBootstrapped();
         delegated = this.#delegatedRole(st, role);
-        if (!delegated) return { ok: false, message: "Signature Failed", error: `${role} is no longer a delegated role` };
+        if (!delegated)
+          return { ok: false, message: "Signature Failed", error: `${role} is no longer a delegated role` };
         keys = st.targets.delegations!.keys;
         allowed = new Set(delegated.keyids);
       } else {
@@ -726,31 +909,58 @@ export class Repository {
         allowed = new Set([...meta.signed.roles.root.keyids, ...(trusted?.signed.roles.root.keyids ?? [])]);
       }
       const text = utf8(canonicalJson(meta.signed));
-      const check = verifyRole(text, [signature], keys, { keyids: allowed.has(signature.keyid) ? [signature.keyid] : [], threshold: 1 });
+      const check = verifyRole(text, [signature], keys, {
+        keyids: allowed.has(signature.keyid) ? [signature.keyid] : [],
+        threshold: 1,
+      });
       if (!check.verified) return { ok: false, message: "Signature Failed", error: "Invalid signature" };
-      meta.signatures = [...meta.signatures.filter((s: { keyid: string }) => s.keyid !== signature.keyid), { keyid: signature.keyid, sig: signature.sig }];
-      const complete = delegated ? verifyRole(text, meta.signatures, keys, delegated).verified : this.#rootComplete(meta, trusted);
+      meta.signatures = [
+        ...meta.signatures.filter((s: { keyid: string }) => s.keyid !== signature.keyid),
+        { keyid: signature.keyid, sig: signature.sig },
+      ];
+      const complete = delegated
+        ? verifyRole(text, meta.signatures, keys, delegated).verified
+        : this.#rootComplete(meta, trusted);
       if (!complete) {
         await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
         const pending = `${role === "root" ? "Root" : role} v${version} is pending signatures`;
-        return { ok: true, message: "Signature Processed", details: session.kind === "bootstrap" ? { bootstrap: pending } : { update: pending } };
+        return {
+          ok: true,
+          message: "Signature Processed",
+          details: session.kind === "bootstrap" ? { bootstrap: pending } : { update: pending },
+        };
       }
       delete sessions[role];
       if (session.kind === "bootstrap") {
         const payload = (await this.#store.getSetting<BootstrapPayload>(BOOTSTRAP_PAYLOAD_KEY))!;
         payload.root = meta;
         const record: BootstrapRecord = { state: "pre", taskId: session.taskId };
-        await this.#store.setSettings({ [SESSIONS_KEY]: sessions, [BOOTSTRAP_KEY]: record, [BOOTSTRAP_PAYLOAD_KEY]: payload });
+        await this.#store.setSettings({
+          [SESSIONS_KEY]: sessions,
+          [BOOTSTRAP_KEY]: record,
+          [BOOTSTRAP_PAYLOAD_KEY]: payload,
+        });
         this.#bootstrap = record;
         await this.#runBootstrapLocked();
-        if (!this.#state) return { ok: false, message: "Signature Failed", error: "the bootstrap failed after the last signature; see the bootstrap task" };
+        if (!this.#state)
+          return {
+            ok: false,
+            message: "Signature Failed",
+            error: "the bootstrap failed after the last signature; see the bootstrap task",
+          };
         return { ok: true, message: "Signature Processed", details: { bootstrap: "Bootstrap Finished" } };
       }
       if (session.kind === "delegation") {
         await this.#publishLocked([], new Set(), { signedRole: session, sessions });
         return { ok: true, message: "Signature Processed", details: { update: `Role ${role} signing complete` } };
       }
-      const tasks: TaskUpdate[] = [{ id: session.taskId, state: "SUCCESS", result: taskResult("metadata_update", true, "Metadata Update Processed", { role: "root" }, this.#now()) }];
+      const tasks: TaskUpdate[] = [
+        {
+          id: session.taskId,
+          state: "SUCCESS",
+          result: taskResult("metadata_update", true, "Metadata Update Processed", { role: "root" }, this.#now()),
+        },
+      ];
       await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta, tasks, sessions });
       return { ok: true, message: "Signature Processed", details: { update: "Metadata update finished" } };
     });
@@ -773,42 +983,74 @@ export class Repository {
     const st = this.#requireBootstrapped();
     const loc = ["body", "metadata", "root"];
     const current = st.root.signed.version;
-    if (meta.signed.version !== current + 1) throw ValidationError.at([...loc, "signed", "version"], `must be ${current + 1} (the trusted root is version ${current})`);
-    if ((await this.#sessions()).root) throw new StateError(`Root v${current + 1} is already pending signatures; sign it or cancel it with POST /api/v1/metadata/sign/delete`);
+    if (meta.signed.version !== current + 1)
+      throw ValidationError.at(
+        [...loc, "signed", "version"],
+        `must be ${current + 1} (the trusted root is version ${current})`,
+      );
+    if ((await this.#sessions()).root)
+      throw new StateError(
+        `Root v${current + 1} is already pending signatures; sign it or cancel it with POST /api/v1/metadata/sign/delete`,
+      );
     const text = utf8(canonicalJson(meta.signed));
     const allowed = new Set([...meta.signed.roles.root.keyids, ...st.root.signed.roles.root.keyids]);
     const keys = { ...st.root.signed.keys, ...meta.signed.keys };
     for (const [i, sig] of meta.signatures.entries()) {
-      if (!allowed.has(sig.keyid)) throw ValidationError.at([...loc, "signatures", i, "keyid"], `${sig.keyid} is not a root key of root v${current} or v${current + 1}`);
-      if (!verifyRole(text, [sig], keys, { keyids: [sig.keyid], threshold: 1 }).verified) throw ValidationError.at([...loc, "signatures", i, "sig"], "Invalid signature");
+      if (!allowed.has(sig.keyid))
+        throw ValidationError.at(
+          [...loc, "signatures", i, "keyid"],
+          `${sig.keyid} is not a root key of root v${current} or v${current + 1}`,
+        );
+      if (!verifyRole(text, [sig], keys, { keyids: [sig.keyid], threshold: 1 }).verified)
+        throw ValidationError.at([...loc, "signatures", i, "sig"], "Invalid signature");
     }
     for (const name of ["timestamp", "snapshot", "targets"] as const) {
       const role = meta.signed.roles[name];
-      if (role.keyids.length !== 1 || role.threshold !== 1 || role.keyids[0] !== meta.signed.roles.timestamp.keyids[0]) {
-        throw ValidationError.at([...loc, "signed", "roles", name], "targets, snapshot and timestamp must use the same single online key with threshold 1");
+      if (
+        role.keyids.length !== 1 ||
+        role.threshold !== 1 ||
+        role.keyids[0] !== meta.signed.roles.timestamp.keyids[0]
+      ) {
+        throw ValidationError.at(
+          [...loc, "signed", "roles", name],
+          "targets, snapshot and timestamp must use the same single online key with threshold 1",
+        );
       }
     }
     const onlineId = meta.signed.roles.timestamp.keyids[0]!;
     try {
       this.#keys.signerFor(onlineId, meta.signed.keys[onlineId]!);
     } catch (err) {
-      if (err instanceof ConfigurationError) throw ValidationError.at([...loc, "signed", "keys", onlineId], `${err.message} (hint: ${err.hint})`);
+      if (err instanceof ConfigurationError)
+        throw ValidationError.at([...loc, "signed", "keys", onlineId], `${err.message} (hint: ${err.hint})`);
       throw err;
     }
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "metadata_update", state: "PENDING" });
-    this.#background(this.#runTask(taskId, "metadata_update", () =>
-      this.#store.withLock("publisher", async () => {
-        if (this.#rootComplete(meta, st.root)) {
-          await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta });
-          return { ok: true, message: "Metadata Update Processed", details: { role: "root" } };
-        }
-        const sessions = await this.#sessions();
-        sessions.root = { role: "root", kind: "root_update", taskId, metadata: meta, createdAt: this.#now().toISOString() };
-        await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
-        return { ok: true, message: "Metadata Update Processed", details: { update: `Root v${meta.signed.version} is pending signatures` } };
-      }),
-    ));
+    this.#background(
+      this.#runTask(taskId, "metadata_update", () =>
+        this.#store.withLock("publisher", async () => {
+          if (this.#rootComplete(meta, st.root)) {
+            await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta });
+            return { ok: true, message: "Metadata Update Processed", details: { role: "root" } };
+          }
+          const sessions = await this.#sessions();
+          sessions.root = {
+            role: "root",
+            kind: "root_update",
+            taskId,
+            metadata: meta,
+            createdAt: this.#now().toISOString(),
+          };
+          await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
+          return {
+            ok: true,
+            message: "Metadata Update Processed",
+            details: { update: `Root v${meta.signed.version} is pending signatures` },
+          };
+        }),
+      ),
+    );
     return { taskId };
   }
 
@@ -842,53 +1084,75 @@ export class Repository {
     if (st.bins) throw new StateError("this repository uses hash bins; custom delegations cannot be changed");
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "metadata_delegation", state: "PENDING" });
-    this.#background(this.#runTask(taskId, "metadata_delegation", () =>
-      this.#store.withLock("publisher", async () => {
-        const cur = this.#state!;
-        const onlineId = cur.settings.onlineKeyId;
-        const deletedBefore = (await this.#store.getSetting<string[]>(DELETED_ROLES_KEY)) ?? [];
-        const roles = [...(cur.targets.delegations?.roles ?? [])];
-        const keys = { ...(cur.targets.delegations?.keys ?? {}), ...input.keys };
-        const done: string[] = [];
-        const failed: { role: string; reason: string }[] = [];
-        const publish: string[] = [];
-        const deleted: string[] = [];
-        for (const r of input.roles) {
-          const at = roles.findIndex((x) => x.name === r.name);
-          const role = r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r;
-          if (op === "add") {
-            if (at >= 0) failed.push({ role: r.name, reason: "role already exists" });
-            else if (deletedBefore.includes(r.name)) failed.push({ role: r.name, reason: "role name was deleted before and cannot be reused" });
-            else {
-              roles.push(role);
+    this.#background(
+      this.#runTask(taskId, "metadata_delegation", () =>
+        this.#store.withLock("publisher", async () => {
+          const cur = this.#state!;
+          const onlineId = cur.settings.onlineKeyId;
+          const deletedBefore = (await this.#store.getSetting<string[]>(DELETED_ROLES_KEY)) ?? [];
+          const roles = [...(cur.targets.delegations?.roles ?? [])];
+          const keys = { ...(cur.targets.delegations?.keys ?? {}), ...input.keys };
+          const done: string[] = [];
+          const failed: { role: string; reason: string }[] = [];
+          const publish: string[] = [];
+          const deleted: string[] = [];
+          for (const r of input.roles) {
+            const at = roles.findIndex((x) => x.name === r.name);
+            const role = r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r;
+            if (op === "add") {
+              if (at >= 0) failed.push({ role: r.name, reason: "role already exists" });
+              else if (deletedBefore.includes(r.name))
+                failed.push({ role: r.name, reason: "role name was deleted before and cannot be reused" });
+              else {
+                roles.push(role);
+                publish.push(r.name);
+                done.push(r.name);
+              }
+            } else if (at < 0) {
+              failed.push({ role: r.name, reason: "role does not exist" });
+            } else if (op === "update") {
+              roles[at] = role;
               publish.push(r.name);
               done.push(r.name);
+            } else {
+              roles.splice(at, 1);
+              deleted.push(r.name);
+              done.push(r.name);
             }
-          } else if (at < 0) {
-            failed.push({ role: r.name, reason: "role does not exist" });
-          } else if (op === "update") {
-            roles[at] = role;
-            publish.push(r.name);
-            done.push(r.name);
-          } else {
-            roles.splice(at, 1);
-            deleted.push(r.name);
-            done.push(r.name);
           }
-        }
-        if (done.length === 0) return { ok: false, message: "Metadata Delegation Failed", details: { delegated_roles: [], failed_roles: failed } };
-        // Keep only keys some role (or the online key) still uses.
-        const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
-        for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
-        for (const r of roles) for (const k of r.keyids) if (!keys[k]) return { ok: false, message: "Metadata Delegation Failed", details: { delegated_roles: [], failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }] } };
-        await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), {
-          delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
-          // In the same transaction as the new targets: a deleted name can never come back.
-          settings: deleted.length > 0 ? { [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] } : undefined,
-        });
-        return { ok: true, message: "Metadata Delegation Processed", details: { delegated_roles: done, failed_roles: failed } };
-      }),
-    ));
+          if (done.length === 0)
+            return {
+              ok: false,
+              message: "Metadata Delegation Failed",
+              details: { delegated_roles: [], failed_roles: failed },
+            };
+          // Keep only keys some role (or the online key) still uses.
+          const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
+          for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
+          for (const r of roles)
+            for (const k of r.keyids)
+              if (!keys[k])
+                return {
+                  ok: false,
+                  message: "Metadata Delegation Failed",
+                  details: {
+                    delegated_roles: [],
+                    failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }],
+                  },
+                };
+          await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), {
+            delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
+            // In the same transaction as the new targets: a deleted name can never come back.
+            settings: deleted.length > 0 ? { [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] } : undefined,
+          });
+          return {
+            ok: true,
+            message: "Metadata Delegation Processed",
+            details: { delegated_roles: done, failed_roles: failed },
+          };
+        }),
+      ),
+    );
     return { taskId };
   }
 
@@ -900,10 +1164,18 @@ export class Repository {
     const all = ["targets", "snapshot", "timestamp", ...(st.bins ? ["bins"] : [])];
     const chosen = roles.length === 0 ? all : roles;
     chosen.forEach((r, i) => {
-      if (!all.includes(r) && !st.bins?.isBin(r) && !this.#delegatedRole(st, r)) throw ValidationError.at(["body", "roles", i], `"${r}" is not an online role (online roles: ${all.join(", ")}, a bin name or a delegated role)`);
+      if (!all.includes(r) && !st.bins?.isBin(r) && !this.#delegatedRole(st, r))
+        throw ValidationError.at(
+          ["body", "roles", i],
+          `"${r}" is not an online role (online roles: ${all.join(", ")}, a bin name or a delegated role)`,
+        );
     });
     const taskId = newTaskId();
-    await this.#store.accept({ id: taskId, name: "force_online_metadata_update", state: "PENDING" }, chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })), false);
+    await this.#store.accept(
+      { id: taskId, name: "force_online_metadata_update", state: "PENDING" },
+      chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })),
+      false,
+    );
     this.#wake("accepted");
     return { taskId, roles: chosen };
   }
@@ -913,24 +1185,30 @@ export class Repository {
     this.#requireBootstrapped();
     const taskId = newTaskId();
     await this.#store.createTask({ id: taskId, name: "update_settings", state: "PENDING" });
-    this.#background(this.#runTask(taskId, "update_settings", () =>
-      this.#store.withLock("publisher", async () => {
-        const st = this.#state!;
-        const updated: string[] = [];
-        const invalid: string[] = [];
-        const next = { ...st.settings.expiration };
-        for (const [role, days] of Object.entries(expiration)) {
-          if (role in next) {
-            next[role as ExpiringRole] = days;
-            updated.push(role);
-          } else invalid.push(role);
-        }
-        const settings = { ...st.settings, expiration: next };
-        await this.#store.setSettings({ [SETTINGS_KEY]: settings });
-        this.#state = { ...st, settings };
-        return { ok: updated.length > 0, message: updated.length > 0 ? "Settings Updated" : "Settings Update Failed", details: { updated_roles: updated, invalid_roles: invalid } };
-      }),
-    ));
+    this.#background(
+      this.#runTask(taskId, "update_settings", () =>
+        this.#store.withLock("publisher", async () => {
+          const st = this.#state!;
+          const updated: string[] = [];
+          const invalid: string[] = [];
+          const next = { ...st.settings.expiration };
+          for (const [role, days] of Object.entries(expiration)) {
+            if (role in next) {
+              next[role as ExpiringRole] = days;
+              updated.push(role);
+            } else invalid.push(role);
+          }
+          const settings = { ...st.settings, expiration: next };
+          await this.#store.setSettings({ [SETTINGS_KEY]: settings });
+          this.#state = { ...st, settings };
+          return {
+            ok: updated.length > 0,
+            message: updated.length > 0 ? "Settings Updated" : "Settings Update Failed",
+            details: { updated_roles: updated, invalid_roles: invalid },
+          };
+        }),
+      ),
+    );
     return { taskId };
   }
 
@@ -965,7 +1243,8 @@ export class Repository {
       // Another replica may have published since we last looked: build on its latest.
       await this.syncFromStore();
       const changes = await this.#takeBatch();
-      if (changes.length === 0 && this.#requestedBumps.size === 0) return { changes: 0, documents: 0, timestampVersion: null };
+      if (changes.length === 0 && this.#requestedBumps.size === 0)
+        return { changes: 0, documents: 0, timestampVersion: null };
       // A conflict means someone else published in between (another replica):
       // #publishLocked reloads, and the publisher loop retries.
       return this.#publishLocked(changes, this.#drainBumps(), {});
@@ -1026,7 +1305,14 @@ export class Repository {
         const key = root.signed.keys[onlineId]!;
         const d = targets.delegations;
         if (d?.succinct_roles) {
-          targets = { ...targets, delegations: { ...d, keys: { [onlineId]: key }, succinct_roles: { ...d.succinct_roles, keyids: [onlineId] } } };
+          targets = {
+            ...targets,
+            delegations: {
+              ...d,
+              keys: { [onlineId]: key },
+              succinct_roles: { ...d.succinct_roles, keyids: [onlineId] },
+            },
+          };
         } else if (d?.roles) {
           const keys = { ...d.keys, [onlineId]: key };
           delete keys[oldId];
@@ -1037,7 +1323,14 @@ export class Repository {
         for (const r of ["targets", "snapshot", "timestamp", "bins"]) bumps.add(r);
       }
       st = { ...st, root, settings, targets };
-      firstDocs.push(this.#record("root", root.signed.version, root.signed.expires, serializeEnvelope(canonicalJson(root.signed), root.signatures)));
+      firstDocs.push(
+        this.#record(
+          "root",
+          root.signed.version,
+          root.signed.expires,
+          serializeEnvelope(canonicalJson(root.signed), root.signatures),
+        ),
+      );
     }
     const signer = this.#onlineSigner(st);
     const verify = this.#verifier.batch(signer.publicKey);
@@ -1063,8 +1356,13 @@ export class Repository {
       let w = working.get(role);
       if (!w) {
         // An offline role with a pending version builds on that version.
-        const pending = sessions[role]?.kind === "delegation" ? sessions[role]!.metadata.signed.targets as Record<string, unknown> : undefined;
-        w = pending ? new Map(Object.entries(pending).map(([p, info]) => [p, canonicalJson(info)])) : new Map(await this.#roleEntries(role, st.heads.get(role)?.version ?? 0));
+        const pending =
+          sessions[role]?.kind === "delegation"
+            ? (sessions[role]!.metadata.signed.targets as Record<string, unknown>)
+            : undefined;
+        w = pending
+          ? new Map(Object.entries(pending).map(([p, info]) => [p, canonicalJson(info)]))
+          : new Map(await this.#roleEntries(role, st.heads.get(role)?.version ?? 0));
         working.set(role, w);
       }
       return w;
@@ -1072,7 +1370,11 @@ export class Repository {
 
     for (const c of changes) {
       let t = outcomes.get(c.taskId);
-      if (!t) outcomes.set(c.taskId, (t = { kinds: new Set(), added: [], deleted: [], notFound: [], invalid: [], roles: new Set(), bumped: [] }));
+      if (!t)
+        outcomes.set(
+          c.taskId,
+          (t = { kinds: new Set(), added: [], deleted: [], notFound: [], invalid: [], roles: new Set(), bumped: [] }),
+        );
       t.kinds.add(c.kind === "bump" && c.role === "" ? "marker" : c.kind);
       if (c.kind !== "bump" && (c.role === "" || (!st.bins && !this.#delegatedRole(st, c.role)))) {
         // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
@@ -1105,10 +1407,15 @@ export class Repository {
 
     // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
     const targetRoles = new Set<string>();
-    for (const r of [...touched, ...forced]) if (r !== "snapshot" && r !== "timestamp" && r !== "root") targetRoles.add(r);
+    for (const r of [...touched, ...forced])
+      if (r !== "snapshot" && r !== "timestamp" && r !== "root") targetRoles.add(r);
     const offlineRoles = new Set([...targetRoles].filter((r) => this.#isOfflineRole(st, r)));
     const signedRole = extra.signedRole;
-    const writeSnapshot = targetRoles.size > offlineRoles.size || forced.has("snapshot") || signedRole !== undefined || deletedRoles.length > 0;
+    const writeSnapshot =
+      targetRoles.size > offlineRoles.size ||
+      forced.has("snapshot") ||
+      signedRole !== undefined ||
+      deletedRoles.length > 0;
     const writeTimestamp = writeSnapshot || forced.has("timestamp");
 
     const docs: DocumentRecord[] = [...firstDocs];
@@ -1134,9 +1441,17 @@ export class Repository {
       const role = signedRole.role;
       const signed = signedRole.metadata.signed as TargetsSigned;
       const head = st.heads.get(role)?.version ?? 0;
-      if (signed.version !== head + 1) throw new Error(`${role} v${signed.version} no longer follows the published v${head}`);
+      if (signed.version !== head + 1)
+        throw new Error(`${role} v${signed.version} no longer follows the published v${head}`);
       expectedHeads[role] = head;
-      docs.push(this.#record(role, signed.version, signed.expires, serializeEnvelope(canonicalJson(signed), signedRole.metadata.signatures)));
+      docs.push(
+        this.#record(
+          role,
+          signed.version,
+          signed.expires,
+          serializeEnvelope(canonicalJson(signed), signedRole.metadata.signatures),
+        ),
+      );
       newSnapshotMeta.set(`${role}.json`, `{"version":${signed.version}}`);
       const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
       for (const row of await this.#roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
@@ -1169,11 +1484,19 @@ export class Repository {
           // A re-sign request for a role already waiting for signers keeps the
           // pending version (and the signatures it has collected).
           if (!touched.has(role) && sessions[role]?.kind === "delegation") continue;
-          const targets = Object.fromEntries([...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([p, f]) => [p, JSON.parse(f)]));
+          const targets = Object.fromEntries(
+            [...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([p, f]) => [p, JSON.parse(f)]),
+          );
           const old = sessions[role];
           sessions[role] = {
-            role, kind: "delegation", taskId: "", createdAt: now.toISOString(),
-            metadata: { signed: { _type: "targets", spec_version: SPEC_VERSION, version, expires, targets }, signatures: [] },
+            role,
+            kind: "delegation",
+            taskId: "",
+            createdAt: now.toISOString(),
+            metadata: {
+              signed: { _type: "targets", spec_version: SPEC_VERSION, version, expires, targets },
+              signatures: [],
+            },
             tasks: old?.tasks ?? [],
           };
           sessionsChanged = true;
@@ -1222,9 +1545,22 @@ export class Repository {
       if (waitingOn.length > 0) {
         // Finished only when the offline role is signed and published.
         const final: TaskUpdate = { id, state: result.status ? "SUCCESS" : "ERRORED", result };
-        for (const r of waitingOn) sessions[r]!.tasks = [...(sessions[r]!.tasks ?? []).filter((x) => x.id !== id), final];
-        const pending = waitingOn.map((r) => `${r} v${sessions[r]!.metadata.signed.version} is pending signatures`).join("; ");
-        tasks.push({ id, state: "RUNNING", result: taskResult(result.task, true, "Waiting for signatures", { ...(result.details ?? {}), update: pending }, now) });
+        for (const r of waitingOn)
+          sessions[r]!.tasks = [...(sessions[r]!.tasks ?? []).filter((x) => x.id !== id), final];
+        const pending = waitingOn
+          .map((r) => `${r} v${sessions[r]!.metadata.signed.version} is pending signatures`)
+          .join("; ");
+        tasks.push({
+          id,
+          state: "RUNNING",
+          result: taskResult(
+            result.task,
+            true,
+            "Waiting for signatures",
+            { ...(result.details ?? {}), update: pending },
+            now,
+          ),
+        });
       } else {
         tasks.push({ id, state: result.status ? "SUCCESS" : "ERRORED", result });
       }
@@ -1235,7 +1571,10 @@ export class Repository {
     const publication: Publication = {
       expectedHeads,
       documents: docs,
-      artifacts: { upsert: [...upsert].map(([path, v]) => ({ path, role: v.role, fragment: v.fragment })), remove: [...removed] },
+      artifacts: {
+        upsert: [...upsert].map(([path, v]) => ({ path, role: v.role, fragment: v.fragment })),
+        remove: [...removed],
+      },
       consumedChanges: changes.map((c) => c.id),
       tasks,
     };
@@ -1254,8 +1593,12 @@ export class Repository {
     this.#sink.publish(docs.flatMap((d) => this.#filesFor(d)));
     const ts = docs.find((d) => d.role === "timestamp");
     this.#log.debug("published", {
-      changes: changes.length, documents: docs.length, timestamp: ts?.version,
-      build_sign_ms: Math.round(tSigned - t0), commit_ms: Math.round(tCommitted - tSigned), serve_ms: Math.round(performance.now() - tCommitted),
+      changes: changes.length,
+      documents: docs.length,
+      timestamp: ts?.version,
+      build_sign_ms: Math.round(tSigned - t0),
+      commit_ms: Math.round(tCommitted - tSigned),
+      serve_ms: Math.round(performance.now() - tCommitted),
     });
     if (ts) this.#emitPublished(ts.version);
     return { changes: changes.length, documents: docs.length, timestampVersion: ts?.version ?? null };
@@ -1272,13 +1615,32 @@ export class Repository {
     const roles = [...t.roles].sort();
     if (t.kinds.has("add")) {
       const ok = t.added.length > 0;
-      return taskResult("add_artifacts", ok, ok ? "Artifact(s) Added" : "Artifact(s) Not Added", { added_artifacts: t.added, invalid_paths: t.invalid, artifact_roles: roles }, now);
+      return taskResult(
+        "add_artifacts",
+        ok,
+        ok ? "Artifact(s) Added" : "Artifact(s) Not Added",
+        { added_artifacts: t.added, invalid_paths: t.invalid, artifact_roles: roles },
+        now,
+      );
     }
     if (t.kinds.has("remove")) {
       const ok = t.deleted.length > 0;
-      return taskResult("remove_artifacts", ok, ok ? "Artifact(s) Removed" : "Artifact(s) Not Found", { deleted_artifacts: t.deleted, not_found_artifacts: t.notFound, artifact_roles: roles }, now);
+      return taskResult(
+        "remove_artifacts",
+        ok,
+        ok ? "Artifact(s) Removed" : "Artifact(s) Not Found",
+        { deleted_artifacts: t.deleted, not_found_artifacts: t.notFound, artifact_roles: roles },
+        now,
+      );
     }
-    if (t.kinds.has("marker")) return taskResult("publish_artifacts", true, "Artifact(s) Published", { artifact_roles: roles }, now);
-    return taskResult("force_online_metadata_update", true, "Force online metadata update finished", { updated_roles: t.bumped }, now);
+    if (t.kinds.has("marker"))
+      return taskResult("publish_artifacts", true, "Artifact(s) Published", { artifact_roles: roles }, now);
+    return taskResult(
+      "force_online_metadata_update",
+      true,
+      "Force online metadata update finished",
+      { updated_roles: t.bumped },
+      now,
+    );
   }
 }

@@ -5,7 +5,14 @@
  * batch cannot leave it half-updated.
  */
 import type { Store, RoleHead } from "../store/store.ts";
-import { parseRoot, parseSnapshot, parseTargets, type Metadata, type RootSigned, type TargetsSigned } from "../tuf/metadata.ts";
+import {
+  parseRoot,
+  parseSnapshot,
+  parseTargets,
+  type Metadata,
+  type RootSigned,
+  type TargetsSigned,
+} from "../tuf/metadata.ts";
 import { canonicalJson } from "../tuf/canonical.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
 import type { RepositorySettings } from "./settings.ts";
@@ -23,13 +30,17 @@ export interface PublishedState {
 
 const decoder = new TextDecoder();
 
-export async function loadPublishedState(store: Store, settings: RepositorySettings): Promise<PublishedState | undefined> {
+export async function loadPublishedState(
+  store: Store,
+  settings: RepositorySettings,
+): Promise<PublishedState | undefined> {
   const heads = new Map((await store.getHeads()).map((h) => [h.role, h]));
   if (!heads.has("timestamp")) return undefined;
   const rootDoc = await store.getLatestDocument("root");
   const targetsDoc = await store.getLatestDocument("targets");
   const snapshotDoc = await store.getLatestDocument("snapshot");
-  if (!rootDoc || !targetsDoc || !snapshotDoc) throw new Error("store holds a timestamp but not root, targets and snapshot: the database is damaged");
+  if (!rootDoc || !targetsDoc || !snapshotDoc)
+    throw new Error("store holds a timestamp but not root, targets and snapshot: the database is damaged");
   const root = parseRoot(JSON.parse(decoder.decode(rootDoc.bytes)));
   const targets = parseTargets(JSON.parse(decoder.decode(targetsDoc.bytes))).signed;
   const snapshot = parseSnapshot(JSON.parse(decoder.decode(snapshotDoc.bytes))).signed;

@@ -11,7 +11,14 @@ export function nowIso(now: Date = new Date()): string {
   return now.toISOString();
 }
 
-export function taskResult(task: string, status: boolean, message: string, details: Record<string, unknown> | null, now: Date, error?: string): TaskResult {
+export function taskResult(
+  task: string,
+  status: boolean,
+  message: string,
+  details: Record<string, unknown> | null,
+  now: Date,
+  error?: string,
+): TaskResult {
   const r: TaskResult = { task, status, last_update: nowIso(now), message, details };
   if (error !== undefined) r.error = error;
   return r;

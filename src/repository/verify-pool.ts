@@ -35,7 +35,9 @@ export class VerifyPool {
     try {
       // In a compiled binary every entry point sits under the bundle's root
       // (scripts/build.ts embeds the worker as src/repository/verify-worker.ts).
-      const spec = import.meta.url.includes("/$bunfs/") ? new URL("./repository/verify-worker.ts", import.meta.url) : new URL("./verify-worker.ts", import.meta.url);
+      const spec = import.meta.url.includes("/$bunfs/")
+        ? new URL("./repository/verify-worker.ts", import.meta.url)
+        : new URL("./verify-worker.ts", import.meta.url);
       const w = new Worker(spec.href);
       w.onmessage = (e: MessageEvent<{ id: number; failed: string[] }>) => {
         const resolve = this.#waiting.get(e.data.id);
@@ -68,7 +70,10 @@ export class VerifyPool {
       const items = chunk;
       chunk = [];
       pending.push(new Promise((resolve) => this.#waiting.set(id, resolve)));
-      worker.postMessage({ id, keyid: key.keyid, key: key.json, items }, items.map((i) => i.data.buffer as ArrayBuffer));
+      worker.postMessage(
+        { id, keyid: key.keyid, key: key.json, items },
+        items.map((i) => i.data.buffer as ArrayBuffer),
+      );
     };
     return {
       add(name, data, sig) {
@@ -85,7 +90,10 @@ export class VerifyPool {
         flush();
         const failed = [...inlineFailed, ...(await Promise.all(pending)).flat()];
         if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();
-        if (failed.length > 0) throw new Error(`signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`);
+        if (failed.length > 0)
+          throw new Error(
+            `signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`,
+          );
       },
     };
   }

@@ -36,13 +36,20 @@ export class Auth {
    */
   async init(log: Logger): Promise<string | null> {
     if (this.#disabled) {
-      log.warn("AUTHENTICATION IS DISABLED (--insecure-disable-auth): anyone who can reach this port can change the repository. Development use only.");
+      log.warn(
+        "AUTHENTICATION IS DISABLED (--insecure-disable-auth): anyone who can reach this port can change the repository. Development use only.",
+      );
       return null;
     }
     if (this.#envTokenHash) return null;
     if ((await this.#store.countTokens()) > 0) return null;
     const token = "tufbox_" + randomBytes(24).toString("base64url");
-    await this.#store.putToken({ hash: hashToken(token), name: "admin", scopes: ["admin"], createdAt: new Date().toISOString() });
+    await this.#store.putToken({
+      hash: hashToken(token),
+      name: "admin",
+      scopes: ["admin"],
+      createdAt: new Date().toISOString(),
+    });
     return token;
   }
 
@@ -53,7 +60,8 @@ export class Auth {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) return { ok: false, reason: "Authorization header must be 'Bearer <token>'" };
     const hash = hashToken(m[1]!);
-    if (this.#envTokenHash && timingSafeEqual(this.#envTokenHash, Buffer.from(hash, "hex"))) return { ok: true, subject: "admin" };
+    if (this.#envTokenHash && timingSafeEqual(this.#envTokenHash, Buffer.from(hash, "hex")))
+      return { ok: true, subject: "admin" };
     const stored = await this.#store.findToken(hash);
     if (stored) return { ok: true, subject: stored.name };
     return { ok: false, reason: "invalid token" };

@@ -249,7 +249,10 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     lastBuildMs = built - started;
     lastReloadMs = lastReloadAt - built;
     if (lastReloadAt - started > SLOW_RELOAD_MS) {
-      log.warn("static route rebuild is slow; lower maxStaticRoutes", { ms: Math.round(lastReloadAt - started), routes: staticNames.length });
+      log.warn("static route rebuild is slow; lower maxStaticRoutes", {
+        ms: Math.round(lastReloadAt - started),
+        routes: staticNames.length,
+      });
     }
   }
 
@@ -347,7 +350,11 @@ const headersOf = new WeakMap<PublishedFile, Headers>();
 function metadataHeaders(file: PublishedFile): Headers {
   let headers = headersOf.get(file);
   if (!headers) {
-    headers = new Headers({ "Content-Type": "application/json", ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE });
+    headers = new Headers({
+      "Content-Type": "application/json",
+      ETag: file.etag,
+      "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE,
+    });
     headersOf.set(file, headers);
   }
   return headers;
@@ -355,7 +362,10 @@ function metadataHeaders(file: PublishedFile): Headers {
 
 function metadataResponse(req: Request, file: PublishedFile): Response {
   if (etagMatches(req.headers.get("if-none-match"), file.etag)) {
-    return new Response(null, { status: 304, headers: { ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE } });
+    return new Response(null, {
+      status: 304,
+      headers: { ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE },
+    });
   }
   // Bun drops the body of a HEAD response and keeps its Content-Length.
   return new Response(file.bytes, { headers: metadataHeaders(file) });
@@ -430,7 +440,7 @@ function callApi(api: HttpServerOptions["api"], req: Request): Response | Promis
 function listingBody(names: string[]): string {
   const rows = names.map((n) => `<a href="${escapeHtml(encodeURIComponent(n))}">${escapeHtml(n)}</a>`);
   return (
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of /metadata/</title></head>\n" +
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Index of /metadata/</title></head>\n' +
     `<body><h1>Index of /metadata/</h1><pre>\n${rows.join("\n")}\n</pre></body></html>\n`
   );
 }

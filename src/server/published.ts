@@ -87,7 +87,8 @@ export function parseMetadataName(name: string): ParsedName | undefined {
 }
 
 function makeFile(name: string, parsed: ParsedName, bytes: Uint8Array, sha256?: string): PublishedFile {
-  const digest = sha256 && /^[0-9a-f]{64}$/.test(sha256) ? sha256 : new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
+  const digest =
+    sha256 && /^[0-9a-f]{64}$/.test(sha256) ? sha256 : new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   return {
     name,
     bytes,
@@ -148,12 +149,15 @@ export class PublishedMetadata {
     for (const f of files) {
       const parsed = parseMetadataName(f.name);
       if (!parsed) throw new PublishedMetadataError(`cannot publish "${f.name}": not a metadata file name`);
-      if (!(f.bytes instanceof Uint8Array)) throw new PublishedMetadataError(`cannot publish "${f.name}": bytes must be a Uint8Array`);
+      if (!(f.bytes instanceof Uint8Array))
+        throw new PublishedMetadataError(`cannot publish "${f.name}": bytes must be a Uint8Array`);
       const file = makeFile(f.name, parsed, f.bytes, f.sha256);
       if (file.immutable) {
         const known = inBatch.get(file.name) ?? this.#resident.get(file.name) ?? this.#older.get(file.name)?.file;
         if (known && (known.etag !== file.etag || !sameBytes(known.bytes, file.bytes))) {
-          throw new PublishedMetadataError(`refusing to publish "${f.name}": that version is already published with different bytes`);
+          throw new PublishedMetadataError(
+            `refusing to publish "${f.name}": that version is already published with different bytes`,
+          );
         }
       }
       inBatch.set(file.name, file);
@@ -277,7 +281,12 @@ export class PublishedMetadata {
   stats(): { residentFiles: number; residentBytes: number; cachedFiles: number; cachedBytes: number } {
     let residentBytes = 0;
     for (const f of this.#resident.values()) residentBytes += f.bytes.byteLength;
-    return { residentFiles: this.#resident.size, residentBytes, cachedFiles: this.#older.size, cachedBytes: this.#olderBytes };
+    return {
+      residentFiles: this.#resident.size,
+      residentBytes,
+      cachedFiles: this.#older.size,
+      cachedBytes: this.#olderBytes,
+    };
   }
 
   #remember(file: PublishedFile): void {

@@ -120,7 +120,9 @@ export class PostgresLeadership implements Leadership {
       // Unreachable database: not the leader. If the answer was lost we cannot
       // know whether the lock was taken: closing the session guarantees it is not.
       conn?.close();
-      this.#log.debug("could not ask for scheduler leadership", { error: err instanceof Error ? err.message : String(err) });
+      this.#log.debug("could not ask for scheduler leadership", {
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     this.#leading = false;
     return false;

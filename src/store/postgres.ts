@@ -150,7 +150,7 @@ type ChangeRow = Omit<ChangeRecord, "id"> & { id: string };
 type TaskRow = Omit<TaskRecord, "result"> & { result: string | null };
 type TokenRow = Omit<TokenRecord, "scopes"> & { scopes: string };
 
-const DOCUMENT_COLUMNS = "role, version, bytes, expires, sha256, published_at AS \"publishedAt\"";
+const DOCUMENT_COLUMNS = 'role, version, bytes, expires, sha256, published_at AS "publishedAt"';
 const TASK_COLUMNS = 'id, name, state, result, created_at AS "createdAt", updated_at AS "updatedAt"';
 const FINISHED = FINISHED_STATES as TaskState[];
 
@@ -189,8 +189,7 @@ export class PostgresStore implements Store {
 
   async open(): Promise<void> {
     const sql =
-      this.sql ??
-      new SQL(this.url, { max: this.opts.max, connectionTimeout: this.opts.connectionTimeoutSeconds });
+      this.sql ?? new SQL(this.url, { max: this.opts.max, connectionTimeout: this.opts.connectionTimeoutSeconds });
     try {
       const [enc] = await sql`SHOW server_encoding`;
       // COLLATE "C" is byte order; it equals code point order only in UTF-8.
@@ -257,10 +256,10 @@ export class PostgresStore implements Store {
   // ---- documents ----
 
   async getDocument(role: string, version: number): Promise<DocumentRecord | undefined> {
-    const [row] = await this.db.unsafe(
-      `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE role = $1 AND version = $2`,
-      [role, version],
-    );
+    const [row] = await this.db.unsafe(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE role = $1 AND version = $2`, [
+      role,
+      version,
+    ]);
     return row ? toDocument(row) : undefined;
   }
 
@@ -319,7 +318,9 @@ export class PostgresStore implements Store {
       const to = prefixUpperBound(opts.prefix);
       prefix = to === undefined ? sql`AND path >= ${opts.prefix}` : sql`AND path >= ${opts.prefix} AND path < ${to}`;
     }
-    return [...(await sql`SELECT path, role, fragment FROM artifacts WHERE true ${after} ${prefix} ORDER BY path LIMIT ${limit}`)];
+    return [
+      ...(await sql`SELECT path, role, fragment FROM artifacts WHERE true ${after} ${prefix} ORDER BY path LIMIT ${limit}`),
+    ];
   }
 
   // ---- queue and tasks ----
@@ -404,7 +405,8 @@ export class PostgresStore implements Store {
     // Same shape as the stored toISOString() values, or "…:00Z" vs "…:00.500Z" sorts wrong.
     const cutoff = normaliseInstant(before, "pruneTasks(before)");
     return this.statement(
-      async (sql) => (await sql`DELETE FROM tasks WHERE state = ANY(${FINISHED}::text[]) AND updated_at < ${cutoff}`).count,
+      async (sql) =>
+        (await sql`DELETE FROM tasks WHERE state = ANY(${FINISHED}::text[]) AND updated_at < ${cutoff}`).count,
     );
   }
 
@@ -438,7 +440,9 @@ export class PostgresStore implements Store {
       if (roles.length > 0) {
         const rows = await tx`
           SELECT role, version FROM heads WHERE role = ANY(${roles}::text[]) ORDER BY role FOR UPDATE`;
-        const heads = new Map<string, number>(rows.map((r: { role: string; version: string }) => [r.role, Number(r.version)]));
+        const heads = new Map<string, number>(
+          rows.map((r: { role: string; version: string }) => [r.role, Number(r.version)]),
+        );
         for (const role of roles) {
           const head = heads.get(role) ?? 0;
           if (head !== pub.expectedHeads[role]) {
@@ -719,7 +723,9 @@ function describeConstraint(table: string | undefined): string {
 
 async function putSettings(sql: Sql, entries: Record<string, unknown>) {
   const put = Object.entries(entries).filter(([, v]) => v !== undefined);
-  const drop = Object.entries(entries).filter(([, v]) => v === undefined).map(([k]) => k);
+  const drop = Object.entries(entries)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => k);
   if (put.length > 0) {
     await sql`
       INSERT INTO settings (key, value)

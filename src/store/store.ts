@@ -11,15 +11,7 @@
  */
 
 /** RSTUF task states (RSTUF-API.md). ERRORED = finished with result.status false. */
-export type TaskState =
-  | "PENDING"
-  | "RECEIVED"
-  | "STARTED"
-  | "RUNNING"
-  | "SUCCESS"
-  | "FAILURE"
-  | "ERRORED"
-  | "REVOKED";
+export type TaskState = "PENDING" | "RECEIVED" | "STARTED" | "RUNNING" | "SUCCESS" | "FAILURE" | "ERRORED" | "REVOKED";
 
 export interface TaskResult {
   task: string;
@@ -171,7 +163,11 @@ export interface Store {
    * Durably record a task and its changes in one transaction. When this
    * resolves the request may be answered 202.
    */
-  accept(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }, changes: NewChange[], held: boolean): Promise<void>;
+  accept(
+    task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
+    changes: NewChange[],
+    held: boolean,
+  ): Promise<void>;
   /** oldest (lowest id) first, not held, at most `limit` */
   pendingChanges(limit: number): Promise<ChangeRecord[]>;
   /** changes not held (what pendingChanges would eventually return) */

@@ -26,7 +26,8 @@ export class SuccinctBins {
   readonly #names: string[];
 
   constructor(bitLength: number, prefix = "bins") {
-    if (!Number.isInteger(bitLength) || bitLength < 1 || bitLength > 32) throw new TufError("bit_length", "must be an integer between 1 and 32");
+    if (!Number.isInteger(bitLength) || bitLength < 1 || bitLength > 32)
+      throw new TufError("bit_length", "must be an integer between 1 and 32");
     this.bitLength = bitLength;
     this.prefix = prefix;
     this.count = 2 ** bitLength;

@@ -37,7 +37,8 @@ export function assertCanonicalSafe(value: unknown, field = ""): void {
       if (!value.isWellFormed()) throw new TufError(field, "string contains a lone surrogate (not valid Unicode)");
       return;
     case "number":
-      if (!Number.isSafeInteger(value)) throw new TufError(field, `number ${value} is not allowed: signed metadata holds only integers in ±(2^53-1)`);
+      if (!Number.isSafeInteger(value))
+        throw new TufError(field, `number ${value} is not allowed: signed metadata holds only integers in ±(2^53-1)`);
       return;
     case "boolean":
       return;
@@ -50,7 +51,11 @@ export function assertCanonicalSafe(value: unknown, field = ""): void {
       for (const [k, v] of Object.entries(value)) {
         if (v === undefined) continue; // omitted by canonicalJson, as by JSON
         const sub = joinField(field, k);
-        if (SURROGATE.test(k)) throw new TufError(sub, "object keys must not contain characters outside the Basic Multilingual Plane (clients disagree on their sort order)");
+        if (SURROGATE.test(k))
+          throw new TufError(
+            sub,
+            "object keys must not contain characters outside the Basic Multilingual Plane (clients disagree on their sort order)",
+          );
         assertCanonicalSafe(v, sub);
       }
       return;
@@ -96,7 +101,9 @@ function encode(value: unknown, out: string[]): void {
       }
       const obj = value as Record<string, unknown>;
       // Keys whose value is undefined do not exist in JSON.
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort(byCodeUnit);
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort(byCodeUnit);
       out.push("{");
       for (let i = 0; i < keys.length; i++) {
         if (i > 0) out.push(",");
@@ -132,12 +139,18 @@ export function jsonTextOf(canonicalText: string): string {
   if (!CONTROL.test(canonicalText)) return canonicalText;
   return canonicalText.replace(CONTROL_G, (c) => {
     switch (c) {
-      case "\n": return "\\n";
-      case "\r": return "\\r";
-      case "\t": return "\\t";
-      case "\b": return "\\b";
-      case "\f": return "\\f";
-      default: return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+      case "\n":
+        return "\\n";
+      case "\r":
+        return "\\r";
+      case "\t":
+        return "\\t";
+      case "\b":
+        return "\\b";
+      case "\f":
+        return "\\f";
+      default:
+        return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
     }
   });
 }

@@ -21,7 +21,10 @@ export interface SignedDocument {
  * `canonicalJson(signed)` with the full map (tests prove it), but avoids
  * re-serializing thousands of target entries per bin on every publish.
  */
-export function canonicalTargetsText(signedWithoutTargets: Omit<SignedBase, never>, fragments: [string, string][]): string {
+export function canonicalTargetsText(
+  signedWithoutTargets: Omit<SignedBase, never>,
+  fragments: [string, string][],
+): string {
   const entries: [string, string][] = [];
   for (const [k, v] of Object.entries(signedWithoutTargets)) {
     if (k === "targets" || v === undefined) continue;
@@ -45,4 +48,3 @@ export function signText(signedText: string, signers: Signer[], existing: Signat
 export function signSigned(signed: SignedBase, signers: Signer[]): SignedDocument {
   return signText(canonicalJson(signed), signers);
 }
-

@@ -36,7 +36,12 @@ export function computeKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "keyval">
  * either form as given and match private keys to public keys by material.
  */
 export function computeLegacyKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "keyval">): string {
-  const material = { keytype: key.keytype, scheme: key.scheme, keyid_hash_algorithms: ["sha256", "sha512"], keyval: key.keyval };
+  const material = {
+    keytype: key.keytype,
+    scheme: key.scheme,
+    keyid_hash_algorithms: ["sha256", "sha512"],
+    keyval: key.keyval,
+  };
   return createHash("sha256").update(canonicalJson(material)).digest("hex");
 }
 
@@ -66,13 +71,15 @@ export class PublicKey {
    * key (older tooling computed them differently), clients only look them up.
    */
   static fromJSON(value: unknown, field = "key", keyid?: string): PublicKey {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new TufError(field, "expected a key object");
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw new TufError(field, "expected a key object");
     const obj = value as Record<string, unknown>;
     assertCanonicalSafe(obj, field);
     const { keytype, scheme, keyval } = obj;
     if (typeof keytype !== "string") throw new TufError(joinField(field, "keytype"), "expected a string");
     if (typeof scheme !== "string") throw new TufError(joinField(field, "scheme"), "expected a string");
-    if (typeof keyval !== "object" || keyval === null || Array.isArray(keyval)) throw new TufError(joinField(field, "keyval"), "expected an object");
+    if (typeof keyval !== "object" || keyval === null || Array.isArray(keyval))
+      throw new TufError(joinField(field, "keyval"), "expected an object");
     const pub = (keyval as Record<string, unknown>).public;
     const pubField = joinField(joinField(field, "keyval"), "public");
     if (typeof pub !== "string") throw new TufError(pubField, "expected a string");
@@ -81,27 +88,44 @@ export class PublicKey {
     let kind: KeyScheme;
     try {
       if (keytype === "ed25519") {
-        if (scheme !== "ed25519") throw new TufError(joinField(field, "scheme"), `ed25519 keys use scheme "ed25519", got "${scheme}"`);
-        if (!HEX64.test(pub)) throw new TufError(pubField, "expected 64 lower-case hex characters (raw ed25519 public key)");
-        keyObject = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(pub, "hex")]), format: "der", type: "spki" });
+        if (scheme !== "ed25519")
+          throw new TufError(joinField(field, "scheme"), `ed25519 keys use scheme "ed25519", got "${scheme}"`);
+        if (!HEX64.test(pub))
+          throw new TufError(pubField, "expected 64 lower-case hex characters (raw ed25519 public key)");
+        keyObject = createPublicKey({
+          key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(pub, "hex")]),
+          format: "der",
+          type: "spki",
+        });
         kind = "ed25519";
       } else if (keytype === "ecdsa" || keytype === "ecdsa-sha2-nistp256") {
-        if (scheme !== "ecdsa-sha2-nistp256") throw new TufError(joinField(field, "scheme"), `ecdsa keys use scheme "ecdsa-sha2-nistp256", got "${scheme}"`);
-        if (!PEM_PUBLIC.test(pub)) throw new TufError(pubField, "expected a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        if (scheme !== "ecdsa-sha2-nistp256")
+          throw new TufError(
+            joinField(field, "scheme"),
+            `ecdsa keys use scheme "ecdsa-sha2-nistp256", got "${scheme}"`,
+          );
+        if (!PEM_PUBLIC.test(pub))
+          throw new TufError(pubField, "expected a PEM public key (-----BEGIN PUBLIC KEY-----)");
         keyObject = createPublicKey(pub);
         if (keyObject.asymmetricKeyType !== "ec" || keyObject.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
           throw new TufError(pubField, "expected a NIST P-256 public key");
         }
         kind = "ecdsa-sha2-nistp256";
       } else if (keytype === "rsa") {
-        if (scheme !== "rsassa-pss-sha256") throw new TufError(joinField(field, "scheme"), `rsa keys use scheme "rsassa-pss-sha256", got "${scheme}"`);
-        if (!PEM_PUBLIC.test(pub)) throw new TufError(pubField, "expected a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        if (scheme !== "rsassa-pss-sha256")
+          throw new TufError(joinField(field, "scheme"), `rsa keys use scheme "rsassa-pss-sha256", got "${scheme}"`);
+        if (!PEM_PUBLIC.test(pub))
+          throw new TufError(pubField, "expected a PEM public key (-----BEGIN PUBLIC KEY-----)");
         keyObject = createPublicKey(pub);
         if (keyObject.asymmetricKeyType !== "rsa") throw new TufError(pubField, "expected an RSA public key");
-        if ((keyObject.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new TufError(pubField, "RSA keys must have at least 2048 bits");
+        if ((keyObject.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)
+          throw new TufError(pubField, "RSA keys must have at least 2048 bits");
         kind = "rsassa-pss-sha256";
       } else {
-        throw new TufError(joinField(field, "keytype"), `unsupported key type "${keytype}" (supported: ed25519, ecdsa, ecdsa-sha2-nistp256, rsa)`);
+        throw new TufError(
+          joinField(field, "keytype"),
+          `unsupported key type "${keytype}" (supported: ed25519, ecdsa, ecdsa-sha2-nistp256, rsa)`,
+        );
       }
     } catch (err) {
       if (err instanceof TufError) throw err;
@@ -112,7 +136,8 @@ export class PublicKey {
 
   /** True when `sigHex` is a valid signature of `data` by this key. Never throws. */
   verify(data: Uint8Array, sigHex: string): boolean {
-    if (typeof sigHex !== "string" || sigHex.length === 0 || sigHex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(sigHex)) return false;
+    if (typeof sigHex !== "string" || sigHex.length === 0 || sigHex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(sigHex))
+      return false;
     const sig = Buffer.from(sigHex, "hex");
     try {
       switch (this.scheme) {
@@ -123,7 +148,16 @@ export class PublicKey {
         case "rsassa-pss-sha256":
           // Verify with automatic salt length: securesystemslib versions
           // differ (digest length vs maximum); both are valid PSS.
-          return nodeVerify("sha256", data, { key: this.keyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, sig);
+          return nodeVerify(
+            "sha256",
+            data,
+            {
+              key: this.keyObject,
+              padding: constants.RSA_PKCS1_PSS_PADDING,
+              saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+            },
+            sig,
+          );
       }
     } catch {
       return false;

@@ -131,16 +131,20 @@ export function checkHashes(v: unknown, field: string): Record<string, string> {
   if (names.length === 0) throw new TufError(field, "at least one hash is required");
   for (const name of names) {
     const value = hashes[name];
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new TufError(joinField(field, name), "hash algorithm names are lower-case (e.g. sha256, blake2b-256)");
-    if (typeof value !== "string" || !HEX.test(value) || value.length % 2 !== 0) throw new TufError(joinField(field, name), "expected a lower-case hex digest");
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
+      throw new TufError(joinField(field, name), "hash algorithm names are lower-case (e.g. sha256, blake2b-256)");
+    if (typeof value !== "string" || !HEX.test(value) || value.length % 2 !== 0)
+      throw new TufError(joinField(field, name), "expected a lower-case hex digest");
   }
   return hashes as Record<string, string>;
 }
 
 function checkSignedBase(signed: Record<string, unknown>, type: string, field: string): void {
-  if (signed._type !== type) throw new TufError(joinField(field, "_type"), `expected "${type}", got ${JSON.stringify(signed._type)}`);
+  if (signed._type !== type)
+    throw new TufError(joinField(field, "_type"), `expected "${type}", got ${JSON.stringify(signed._type)}`);
   const spec = expectString(signed.spec_version, joinField(field, "spec_version"));
-  if (!/^1\.\d+(\.\d+)?$/.test(spec)) throw new TufError(joinField(field, "spec_version"), `unsupported spec version "${spec}" (1.x supported)`);
+  if (!/^1\.\d+(\.\d+)?$/.test(spec))
+    throw new TufError(joinField(field, "spec_version"), `unsupported spec version "${spec}" (1.x supported)`);
   expectInt(signed.version, joinField(field, "version"), 1);
   parseExpires(signed.expires, joinField(field, "expires"));
 }
@@ -154,7 +158,11 @@ function checkRoleKeys(v: unknown, field: string, keys?: Record<string, unknown>
     keyids.forEach((id, i) => {
       if (!(id in keys)) throw new TufError(joinField(joinField(field, "keyids"), i), `keyid ${id} is not in keys`);
     });
-    if (threshold > keyids.length) throw new TufError(joinField(field, "threshold"), `threshold ${threshold} is larger than the number of keys (${keyids.length})`);
+    if (threshold > keyids.length)
+      throw new TufError(
+        joinField(field, "threshold"),
+        `threshold ${threshold} is larger than the number of keys (${keyids.length})`,
+      );
   }
   return role as RoleKeys;
 }
@@ -162,7 +170,8 @@ function checkRoleKeys(v: unknown, field: string, keys?: Record<string, unknown>
 function checkKeys(v: unknown, field: string): Record<string, KeyJSON> {
   const keys = expectObject(v, field);
   for (const [keyid, key] of Object.entries(keys)) {
-    if (!/^[0-9a-f]{64}$/.test(keyid)) throw new TufError(joinField(field, keyid), "keyids are 64 lower-case hex characters");
+    if (!/^[0-9a-f]{64}$/.test(keyid))
+      throw new TufError(joinField(field, keyid), "keyids are 64 lower-case hex characters");
     PublicKey.fromJSON(key, joinField(field, keyid), keyid);
   }
   return keys as Record<string, KeyJSON>;
@@ -186,7 +195,10 @@ export function checkSignatures(v: unknown, field: string): Signature[] {
 
 // ---------------------------------------------------------------- parsers
 
-function parseEnvelope(value: unknown, field: string): { meta: Record<string, unknown>; signed: Record<string, unknown> } {
+function parseEnvelope(
+  value: unknown,
+  field: string,
+): { meta: Record<string, unknown>; signed: Record<string, unknown> } {
   const meta = expectObject(value, field);
   assertCanonicalSafe(meta, field);
   const signed = expectObject(meta.signed, joinField(field, "signed"));
@@ -206,7 +218,8 @@ export function parseRoot(value: unknown, field = "root"): Metadata<RootSigned> 
     checkRoleKeys(roles[name], joinField(joinField(sf, "roles"), name), keys);
   }
   for (const name of Object.keys(roles)) {
-    if (!(TOP_LEVEL_ROLES as readonly string[]).includes(name)) throw new TufError(joinField(joinField(sf, "roles"), name), "not a top-level role");
+    if (!(TOP_LEVEL_ROLES as readonly string[]).includes(name))
+      throw new TufError(joinField(joinField(sf, "roles"), name), "not a top-level role");
   }
   return meta as unknown as Metadata<RootSigned>;
 }
@@ -252,7 +265,8 @@ export function checkDelegations(v: unknown, field: string): Delegations {
   const keys = checkKeys(d.keys, joinField(field, "keys"));
   const hasRoles = d.roles !== undefined;
   const hasSuccinct = d.succinct_roles !== undefined;
-  if (hasRoles === hasSuccinct) throw new TufError(field, "exactly one of roles and succinct_roles must be set (TAP 15)");
+  if (hasRoles === hasSuccinct)
+    throw new TufError(field, "exactly one of roles and succinct_roles must be set (TAP 15)");
   if (hasRoles) {
     if (!Array.isArray(d.roles)) throw new TufError(joinField(field, "roles"), "expected an array");
     const names = new Set<string>();
@@ -260,7 +274,8 @@ export function checkDelegations(v: unknown, field: string): Delegations {
       const f = joinField(joinField(field, "roles"), i);
       const role = checkRoleKeys(r, f, keys) as DelegatedRole;
       const name = expectString(role.name, joinField(f, "name"));
-      if ((TOP_LEVEL_ROLES as readonly string[]).includes(name)) throw new TufError(joinField(f, "name"), "delegated roles cannot use a top-level role name");
+      if ((TOP_LEVEL_ROLES as readonly string[]).includes(name))
+        throw new TufError(joinField(f, "name"), "delegated roles cannot use a top-level role name");
       if (names.has(name)) throw new TufError(joinField(f, "name"), `duplicate role name ${name}`);
       names.add(name);
       expectBool(role.terminating, joinField(f, "terminating"));
@@ -270,7 +285,8 @@ export function checkDelegations(v: unknown, field: string): Delegations {
       if (hasPaths) expectStringArray(role.paths, joinField(f, "paths"));
       if (hasPrefixes) {
         expectStringArray(role.path_hash_prefixes, joinField(f, "path_hash_prefixes")).forEach((p, j) => {
-          if (!/^[0-9a-f]+$/.test(p)) throw new TufError(joinField(joinField(f, "path_hash_prefixes"), j), "expected lower-case hex");
+          if (!/^[0-9a-f]+$/.test(p))
+            throw new TufError(joinField(joinField(f, "path_hash_prefixes"), j), "expected lower-case hex");
         });
       }
     });
@@ -309,9 +325,10 @@ export function checkTargetPath(path: unknown, field: string): string {
   if (/[\u0000-\u001f\u007f]/.test(path)) throw new TufError(field, "must not contain control characters");
   if (!path.isWellFormed()) throw new TufError(field, "must be valid Unicode");
   for (const seg of path.split("/")) {
-    if (seg === "" ) throw new TufError(field, "must not contain empty segments ('//' or a trailing '/')");
+    if (seg === "") throw new TufError(field, "must not contain empty segments ('//' or a trailing '/')");
     if (seg === "." || seg === "..") throw new TufError(field, "must not contain '.' or '..' segments");
   }
-  if (/[\ud800-\udfff]/.test(path)) throw new TufError(field, "characters outside the Basic Multilingual Plane are not supported in target paths");
+  if (/[\ud800-\udfff]/.test(path))
+    throw new TufError(field, "characters outside the Basic Multilingual Plane are not supported in target paths");
   return path;
 }

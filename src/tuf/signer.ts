@@ -7,7 +7,14 @@
  * deterministic (RFC 8032), so both produce identical signatures — a test
  * proves it.
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign, constants, createHash, type KeyObject } from "node:crypto";
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as nodeSign,
+  constants,
+  createHash,
+  type KeyObject,
+} from "node:crypto";
 import * as ed from "@noble/ed25519";
 import { PublicKey, type KeyJSON, type KeyScheme } from "./keys.ts";
 import { TufError } from "./errors.ts";
@@ -25,15 +32,34 @@ export function publicKeyJSONFor(privateKey: KeyObject, extra: Record<string, un
   switch (privateKey.asymmetricKeyType) {
     case "ed25519": {
       const der = pub.export({ format: "der", type: "spki" });
-      return { keytype: "ed25519", scheme: "ed25519", keyval: { public: Buffer.from(der.subarray(der.length - 32)).toString("hex") }, ...extra };
+      return {
+        keytype: "ed25519",
+        scheme: "ed25519",
+        keyval: { public: Buffer.from(der.subarray(der.length - 32)).toString("hex") },
+        ...extra,
+      };
     }
     case "ec":
-      if (pub.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new TufError("key", "only NIST P-256 ecdsa keys are supported");
-      return { keytype: "ecdsa", scheme: "ecdsa-sha2-nistp256", keyval: { public: pub.export({ format: "pem", type: "spki" }).toString() }, ...extra };
+      if (pub.asymmetricKeyDetails?.namedCurve !== "prime256v1")
+        throw new TufError("key", "only NIST P-256 ecdsa keys are supported");
+      return {
+        keytype: "ecdsa",
+        scheme: "ecdsa-sha2-nistp256",
+        keyval: { public: pub.export({ format: "pem", type: "spki" }).toString() },
+        ...extra,
+      };
     case "rsa":
-      return { keytype: "rsa", scheme: "rsassa-pss-sha256", keyval: { public: pub.export({ format: "pem", type: "spki" }).toString() }, ...extra };
+      return {
+        keytype: "rsa",
+        scheme: "rsassa-pss-sha256",
+        keyval: { public: pub.export({ format: "pem", type: "spki" }).toString() },
+        ...extra,
+      };
     default:
-      throw new TufError("key", `unsupported private key type ${privateKey.asymmetricKeyType ?? "unknown"} (supported: ed25519, ecdsa P-256, rsa)`);
+      throw new TufError(
+        "key",
+        `unsupported private key type ${privateKey.asymmetricKeyType ?? "unknown"} (supported: ed25519, ecdsa P-256, rsa)`,
+      );
   }
 }
 
@@ -58,7 +84,11 @@ export class NativeSigner implements Signer {
       case "ecdsa-sha2-nistp256":
         return nodeSign("sha256", data, { key: this.#key, dsaEncoding: "der" }).toString("hex");
       case "rsassa-pss-sha256":
-        return nodeSign("sha256", data, { key: this.#key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }).toString("hex");
+        return nodeSign("sha256", data, {
+          key: this.#key,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        }).toString("hex");
     }
   }
 
@@ -77,12 +107,21 @@ export class NativeSigner implements Signer {
  * known: its keyid is then used (and the key must match it), which keeps
  * `x-…` fields and keyids computed by other tools.
  */
-export function signerFromPem(pem: string, opts: { passphrase?: string; keyJSON?: KeyJSON; keyid?: string } = {}): NativeSigner {
+export function signerFromPem(
+  pem: string,
+  opts: { passphrase?: string; keyJSON?: KeyJSON; keyid?: string } = {},
+): NativeSigner {
   let priv: KeyObject;
   try {
-    priv = createPrivateKey(opts.passphrase !== undefined ? { key: pem, format: "pem", passphrase: opts.passphrase } : { key: pem, format: "pem" });
+    priv = createPrivateKey(
+      opts.passphrase !== undefined
+        ? { key: pem, format: "pem", passphrase: opts.passphrase }
+        : { key: pem, format: "pem" },
+    );
   } catch (err) {
-    const msg = /passphrase|decrypt|bad decrypt/i.test(String((err as Error)?.message)) ? "wrong passphrase, or the key is encrypted and no passphrase was given" : "not a PEM private key";
+    const msg = /passphrase|decrypt|bad decrypt/i.test(String((err as Error)?.message))
+      ? "wrong passphrase, or the key is encrypted and no passphrase was given"
+      : "not a PEM private key";
     throw new TufError("private key", msg);
   }
   const derivedJSON = publicKeyJSONFor(priv);
@@ -90,17 +129,22 @@ export function signerFromPem(pem: string, opts: { passphrase?: string; keyJSON?
     const derived = PublicKey.fromJSON(derivedJSON);
     const published = PublicKey.fromJSON(opts.keyJSON, "key", opts.keyid);
     // The private key must belong to the published public key: compare key material, not keyids.
-    if (!samePublicMaterial(derived.json, published.json)) throw new TufError("private key", `does not match public key ${published.keyid}`);
+    if (!samePublicMaterial(derived.json, published.json))
+      throw new TufError("private key", `does not match public key ${published.keyid}`);
     return new NativeSigner(priv, published);
   }
   return new NativeSigner(priv, PublicKey.fromJSON(derivedJSON, "key", opts.keyid));
 }
 
 function samePublicMaterial(a: KeyJSON, b: KeyJSON): boolean {
-  if (a.keytype === "ed25519" || b.keytype === "ed25519") return a.keyval.public.toLowerCase() === b.keyval.public.toLowerCase();
+  if (a.keytype === "ed25519" || b.keytype === "ed25519")
+    return a.keyval.public.toLowerCase() === b.keyval.public.toLowerCase();
   // PEM text may differ in line endings; compare DER.
   const der = (k: KeyJSON) => createPublicKey(k.keyval.public).export({ format: "der", type: "spki" });
-  return Buffer.compare(der(a), der(b)) === 0 && (a.keytype === b.keytype || (a.keytype.startsWith("ecdsa") && b.keytype.startsWith("ecdsa")));
+  return (
+    Buffer.compare(der(a), der(b)) === 0 &&
+    (a.keytype === b.keytype || (a.keytype.startsWith("ecdsa") && b.keytype.startsWith("ecdsa")))
+  );
 }
 
 // @noble/ed25519 v3 needs a SHA-512; plug in the native one (sync).
@@ -116,7 +160,12 @@ export class NobleEd25519Signer implements Signer {
     if (seed.length !== 32) throw new TufError("seed", "ed25519 seeds are 32 bytes");
     this.#seed = seed;
     const pub = ed.getPublicKey(seed);
-    this.publicKey = PublicKey.fromJSON({ keytype: "ed25519", scheme: "ed25519", keyval: { public: Buffer.from(pub).toString("hex") }, ...extra });
+    this.publicKey = PublicKey.fromJSON({
+      keytype: "ed25519",
+      scheme: "ed25519",
+      keyval: { public: Buffer.from(pub).toString("hex") },
+      ...extra,
+    });
     this.keyid = this.publicKey.keyid;
   }
 

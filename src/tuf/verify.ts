@@ -35,7 +35,12 @@ function toPublicKey(key: KeyJSON | PublicKey, keyid: string): PublicKey | undef
   }
 }
 
-export function verifyRole(signedBytes: Uint8Array, signatures: Signature[], keys: KeyLookup, role: RoleKeys): VerificationResult {
+export function verifyRole(
+  signedBytes: Uint8Array,
+  signatures: Signature[],
+  keys: KeyLookup,
+  role: RoleKeys,
+): VerificationResult {
   const byKeyid = new Map<string, string>();
   for (const s of signatures) if (!byKeyid.has(s.keyid)) byKeyid.set(s.keyid, s.sig);
   const signed: string[] = [];
@@ -62,6 +67,10 @@ export function signedBytesOf(meta: Metadata<SignedBase>): Uint8Array {
 }
 
 /** Verify `meta` as role `roleName` of `root` (root itself, or any top-level role). */
-export function verifyWithRoot(meta: Metadata<SignedBase>, root: RootSigned, roleName: keyof RootSigned["roles"]): VerificationResult {
+export function verifyWithRoot(
+  meta: Metadata<SignedBase>,
+  root: RootSigned,
+  roleName: keyof RootSigned["roles"],
+): VerificationResult {
   return verifyRole(signedBytesOf(meta), meta.signatures, root.keys, root.roles[roleName]);
 }

@@ -28,33 +28,175 @@ afterAll(() => server?.stop());
 
 const good = { path: "a/b.tar.gz", info: { length: 3, hashes: { sha256: "ab".repeat(32) } } };
 
-const cases: { name: string; path: string; body: unknown; status: number; loc?: (string | number)[]; msg?: RegExp }[] = [
-  { name: "malformed JSON", path: "/api/v1/artifacts", body: "{\"artifacts\": [", status: 422, loc: ["body"], msg: /JSON decode error/ },
-  { name: "empty body", path: "/api/v1/artifacts", body: "", status: 422, loc: ["body"] },
-  { name: "body is an array", path: "/api/v1/artifacts", body: [good], status: 422, loc: ["body"] },
-  { name: "artifacts missing", path: "/api/v1/artifacts", body: {}, status: 422, loc: ["body", "artifacts"], msg: /required/ },
-  { name: "artifacts not a list", path: "/api/v1/artifacts", body: { artifacts: "x" }, status: 422, loc: ["body", "artifacts"] },
-  { name: "artifacts empty", path: "/api/v1/artifacts", body: { artifacts: [] }, status: 422, loc: ["body", "artifacts"] },
-  { name: "length is a string", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { ...good.info, length: "3" } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "length"] },
-  { name: "negative length", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { ...good.info, length: -1 } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "length"] },
-  { name: "float length", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { ...good.info, length: 1.5 } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "length"] },
-  { name: "hashes empty", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { length: 3, hashes: {} } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "hashes"] },
-  { name: "hash not hex", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { length: 3, hashes: { sha256: "xyz" } } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "hashes", "sha256"] },
-  { name: "path traversal ..", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, path: "../etc/passwd" }] }, status: 422, loc: ["body", "artifacts", 0, "path"], msg: /'\.\.'/ },
-  { name: "path traversal in the middle", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, path: "a/../../b" }] }, status: 422, loc: ["body", "artifacts", 0, "path"] },
-  { name: "absolute path", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, path: "/etc/passwd" }] }, status: 422, loc: ["body", "artifacts", 0, "path"] },
-  { name: "backslash path", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, path: "a\\..\\b" }] }, status: 422, loc: ["body", "artifacts", 0, "path"] },
-  { name: "control character in path", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, path: "a\nb" }] }, status: 422, loc: ["body", "artifacts", 0, "path"] },
-  { name: "duplicate path", path: "/api/v1/artifacts", body: { artifacts: [good, good] }, status: 422, loc: ["body", "artifacts", 1, "path"] },
-  { name: "unknown top-level field", path: "/api/v1/artifacts", body: { artifacts: [good], publish_artifact: false }, status: 422, loc: ["body", "publish_artifact"], msg: /Extra inputs/ },
-  { name: "unknown artifact field", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, size: 3 }] }, status: 422, loc: ["body", "artifacts", 0, "size"] },
-  { name: "unknown info field", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { ...good.info, sha: 1 } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "sha"] },
-  { name: "float in custom", path: "/api/v1/artifacts", body: { artifacts: [{ ...good, info: { ...good.info, custom: { v: 1.5 } } }] }, status: 422, loc: ["body", "artifacts", 0, "info", "custom", "v"] },
-  { name: "publish_artifacts not boolean", path: "/api/v1/artifacts", body: { artifacts: [good], publish_artifacts: "yes" }, status: 422, loc: ["body", "publish_artifacts"] },
-  { name: "delete: paths not strings", path: "/api/v1/artifacts/delete", body: { artifacts: [1] }, status: 422, loc: ["body", "artifacts", 0] },
-  { name: "delete: traversal", path: "/api/v1/artifacts/delete", body: { artifacts: ["../x"] }, status: 422, loc: ["body", "artifacts", 0] },
-  { name: "oversized body", path: "/api/v1/artifacts", body: JSON.stringify({ artifacts: [{ ...good, info: { ...good.info, custom: { pad: "x".repeat(70_000) } } }] }), status: 413 },
-];
+const cases: { name: string; path: string; body: unknown; status: number; loc?: (string | number)[]; msg?: RegExp }[] =
+  [
+    {
+      name: "malformed JSON",
+      path: "/api/v1/artifacts",
+      body: '{"artifacts": [',
+      status: 422,
+      loc: ["body"],
+      msg: /JSON decode error/,
+    },
+    { name: "empty body", path: "/api/v1/artifacts", body: "", status: 422, loc: ["body"] },
+    { name: "body is an array", path: "/api/v1/artifacts", body: [good], status: 422, loc: ["body"] },
+    {
+      name: "artifacts missing",
+      path: "/api/v1/artifacts",
+      body: {},
+      status: 422,
+      loc: ["body", "artifacts"],
+      msg: /required/,
+    },
+    {
+      name: "artifacts not a list",
+      path: "/api/v1/artifacts",
+      body: { artifacts: "x" },
+      status: 422,
+      loc: ["body", "artifacts"],
+    },
+    {
+      name: "artifacts empty",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [] },
+      status: 422,
+      loc: ["body", "artifacts"],
+    },
+    {
+      name: "length is a string",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { ...good.info, length: "3" } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "length"],
+    },
+    {
+      name: "negative length",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { ...good.info, length: -1 } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "length"],
+    },
+    {
+      name: "float length",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { ...good.info, length: 1.5 } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "length"],
+    },
+    {
+      name: "hashes empty",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { length: 3, hashes: {} } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "hashes"],
+    },
+    {
+      name: "hash not hex",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { length: 3, hashes: { sha256: "xyz" } } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "hashes", "sha256"],
+    },
+    {
+      name: "path traversal ..",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, path: "../etc/passwd" }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "path"],
+      msg: /'\.\.'/,
+    },
+    {
+      name: "path traversal in the middle",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, path: "a/../../b" }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "path"],
+    },
+    {
+      name: "absolute path",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, path: "/etc/passwd" }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "path"],
+    },
+    {
+      name: "backslash path",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, path: "a\\..\\b" }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "path"],
+    },
+    {
+      name: "control character in path",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, path: "a\nb" }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "path"],
+    },
+    {
+      name: "duplicate path",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [good, good] },
+      status: 422,
+      loc: ["body", "artifacts", 1, "path"],
+    },
+    {
+      name: "unknown top-level field",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [good], publish_artifact: false },
+      status: 422,
+      loc: ["body", "publish_artifact"],
+      msg: /Extra inputs/,
+    },
+    {
+      name: "unknown artifact field",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, size: 3 }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "size"],
+    },
+    {
+      name: "unknown info field",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { ...good.info, sha: 1 } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "sha"],
+    },
+    {
+      name: "float in custom",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [{ ...good, info: { ...good.info, custom: { v: 1.5 } } }] },
+      status: 422,
+      loc: ["body", "artifacts", 0, "info", "custom", "v"],
+    },
+    {
+      name: "publish_artifacts not boolean",
+      path: "/api/v1/artifacts",
+      body: { artifacts: [good], publish_artifacts: "yes" },
+      status: 422,
+      loc: ["body", "publish_artifacts"],
+    },
+    {
+      name: "delete: paths not strings",
+      path: "/api/v1/artifacts/delete",
+      body: { artifacts: [1] },
+      status: 422,
+      loc: ["body", "artifacts", 0],
+    },
+    {
+      name: "delete: traversal",
+      path: "/api/v1/artifacts/delete",
+      body: { artifacts: ["../x"] },
+      status: 422,
+      loc: ["body", "artifacts", 0],
+    },
+    {
+      name: "oversized body",
+      path: "/api/v1/artifacts",
+      body: JSON.stringify({ artifacts: [{ ...good, info: { ...good.info, custom: { pad: "x".repeat(70_000) } } }] }),
+      status: 413,
+    },
+  ];
 
 describe("bad input is a clear 4xx with no state change", () => {
   for (const c of cases) {
@@ -123,7 +265,10 @@ describe("routes and state conflicts", () => {
     expect(r.body.detail[0].loc).toEqual(["query", "task_id"]);
     const u = await server.api("GET", "/api/v1/task/?task_id=ffffffffffffffffffffffffffffffff");
     expect(u.status).toBe(200);
-    expect(u.body).toEqual({ data: { task_id: "ffffffffffffffffffffffffffffffff", state: "PENDING", result: null }, message: "Task state." });
+    expect(u.body).toEqual({
+      data: { task_id: "ffffffffffffffffffffffffffffffff", state: "PENDING", result: null },
+      message: "Task state.",
+    });
   });
 
   test("GET /api/v1/config shows the settings and no key material", async () => {
@@ -165,7 +310,10 @@ describe("before bootstrap", () => {
     const fresh = await startTestServer();
     try {
       const b = await fresh.api("GET", "/api/v1/bootstrap");
-      expect(b.body).toEqual({ data: { bootstrap: false, state: null, id: null }, message: "System available for bootstrap." });
+      expect(b.body).toEqual({
+        data: { bootstrap: false, state: null, id: null },
+        message: "System available for bootstrap.",
+      });
       const r = await fresh.api("POST", "/api/v1/artifacts", { artifacts: [good] });
       expect(r.status).toBe(404);
       expect(r.body.detail.error).toBe("System has not a Repository Metadata");

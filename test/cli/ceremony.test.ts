@@ -10,7 +10,17 @@ import { parseBootstrapPayload } from "../../src/repository/payloads.ts";
 import { verifyWithRoot } from "../../src/tuf/verify.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
 import { computeKeyId } from "../../src/tuf/keys.ts";
-import { fixturePath, hasStackTrace, pubFileFor, readJson, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
+import {
+  fixturePath,
+  hasStackTrace,
+  pubFileFor,
+  readJson,
+  runCli,
+  tempDir,
+  testTerminal,
+  writeText,
+  rejects,
+} from "./helpers.ts";
 
 const NOW = new Date("2030-01-02T03:04:05.678Z");
 
@@ -24,15 +34,34 @@ const ids: Record<string, string> = {};
 beforeAll(async () => {
   dir = tempDir();
   pass = writeText(join(dir, "pass"), "root key passphrase\n");
-  for (const [name, type, encrypted] of [["root1", "ed25519", true], ["root2", "ecdsa", true], ["online", "ed25519", false], ["stranger", "ed25519", false]] as const) {
+  for (const [name, type, encrypted] of [
+    ["root1", "ed25519", true],
+    ["root2", "ecdsa", true],
+    ["online", "ed25519", false],
+    ["stranger", "ed25519", false],
+  ] as const) {
     const t = testTerminal();
-    await keyCommand(["generate", "--type", type, "--out", join(dir, name), ...(encrypted ? ["--passphrase-file", pass] : [])], t.term);
+    await keyCommand(
+      ["generate", "--type", type, "--out", join(dir, name), ...(encrypted ? ["--passphrase-file", pass] : [])],
+      t.term,
+    );
     ids[name] = t.out[0]!;
   }
 });
 
 function baseArgs(out: string): string[] {
-  return ["--root-key", join(dir, "root1.pub"), "--root-key", join(dir, "root2.pub"), "--threshold", "2", "--online-key", join(dir, "online.pub"), "--out", out];
+  return [
+    "--root-key",
+    join(dir, "root1.pub"),
+    "--root-key",
+    join(dir, "root2.pub"),
+    "--threshold",
+    "2",
+    "--online-key",
+    join(dir, "online.pub"),
+    "--out",
+    out,
+  ];
 }
 
 async function ceremony(args: string[], term = testTerminal().term) {
@@ -63,7 +92,8 @@ describe("ceremony → bootstrap payload", () => {
     expect(signed.consistent_snapshot).toBe(true);
     expect(signed.expires).toBe("2031-01-02T03:04:05Z");
     expect(signed.roles.root).toEqual({ keyids: [ids.root1!, ids.root2!], threshold: 2 });
-    for (const role of ["targets", "snapshot", "timestamp"] as const) expect(signed.roles[role]).toEqual({ keyids: [ids.online!], threshold: 1 });
+    for (const role of ["targets", "snapshot", "timestamp"] as const)
+      expect(signed.roles[role]).toEqual({ keyids: [ids.online!], threshold: 1 });
     expect(signed.keys[ids.online!]!["x-rstuf-online-key-uri"]).toBe(`fn:${ids.online}`);
     expect(signed.keys[ids.online!]!["x-rstuf-key-name"]).toBe("online");
     expect(signed.keys[ids.root2!]!["x-rstuf-key-name"]).toBe("root2");
@@ -80,17 +110,31 @@ describe("ceremony → bootstrap payload", () => {
     const s = testTerminal();
     await signCommand(["--key", join(dir, "root2"), "--in", out, "--out", out, "--passphrase-file", pass], s.term, NOW);
     const after = parseRoot(readJson(out).metadata.root);
-    expect(verifyWithRoot(after, after.signed, "root")).toMatchObject({ verified: true, signed: [ids.root1!, ids.root2!] });
+    expect(verifyWithRoot(after, after.signed, "root")).toMatchObject({
+      verified: true,
+      signed: [ids.root1!, ids.root2!],
+    });
     expect(readJson(out).settings).toEqual(payload.settings);
     expect(after.signed).toEqual(signed);
   });
 
   test("signed by both keys: 2 of 2, and tuf-js agrees", async () => {
     const out = join(dir, "two-of-two.json");
-    await ceremony([...baseArgs(out), "--sign", join(dir, "root1"), "--sign", join(dir, "root2"), "--passphrase-file", pass]);
+    await ceremony([
+      ...baseArgs(out),
+      "--sign",
+      join(dir, "root1"),
+      "--sign",
+      join(dir, "root2"),
+      "--passphrase-file",
+      pass,
+    ]);
     const payload = readJson(out);
     const root = parseRoot(payload.metadata.root);
-    expect(verifyWithRoot(root, root.signed, "root")).toMatchObject({ verified: true, signed: [ids.root1!, ids.root2!] });
+    expect(verifyWithRoot(root, root.signed, "root")).toMatchObject({
+      verified: true,
+      signed: [ids.root1!, ids.root2!],
+    });
     expect(parseBootstrapPayload(payload).binsCount).toBe(256);
     const independent = Metadata.fromJSON(MetadataKind.Root, payload.metadata.root);
     expect(() => independent.verifyDelegate("root", independent)).not.toThrow();
@@ -106,7 +150,22 @@ describe("ceremony → bootstrap payload", () => {
 
   test("--online-key-uri, --expires and the default threshold (a majority)", async () => {
     const out = join(dir, "opts.json");
-    await ceremony(["--root-key", join(dir, "root1.pub"), "--root-key", join(dir, "root2.pub"), "--online-key", join(dir, "online.pub"), "--online-key-uri", "fn:online.pem", "--expires", "root=730, snapshot=2,bins=3", "--bins", "16384", "--out", out]);
+    await ceremony([
+      "--root-key",
+      join(dir, "root1.pub"),
+      "--root-key",
+      join(dir, "root2.pub"),
+      "--online-key",
+      join(dir, "online.pub"),
+      "--online-key-uri",
+      "fn:online.pem",
+      "--expires",
+      "root=730, snapshot=2,bins=3",
+      "--bins",
+      "16384",
+      "--out",
+      out,
+    ]);
     const payload = readJson(out);
     const p = parseBootstrapPayload(payload);
     expect(p.expiration).toEqual({ root: 730, targets: 365, snapshot: 2, timestamp: 1, bins: 3 });
@@ -120,7 +179,10 @@ describe("ceremony → bootstrap payload", () => {
     const out = join(dir, "exists.json");
     await ceremony(baseArgs(out));
     const before = readFileSync(out, "utf8");
-    await failsWith(ceremony([...baseArgs(out), "--sign", join(dir, "root1"), "--passphrase-file", pass]), /exists\.json already exists/);
+    await failsWith(
+      ceremony([...baseArgs(out), "--sign", join(dir, "root1"), "--passphrase-file", pass]),
+      /exists\.json already exists/,
+    );
     expect(readFileSync(out, "utf8")).toBe(before);
     await ceremony([...baseArgs(out), "--sign", join(dir, "root1"), "--passphrase-file", pass, "--force"]);
     expect(readJson(out).metadata.root.signatures).toHaveLength(1);
@@ -129,27 +191,124 @@ describe("ceremony → bootstrap payload", () => {
 
 describe("ceremony input checks name the flag", () => {
   const cases: [string, () => string[], RegExp][] = [
-    ["threshold above the number of root keys", () => [...baseArgs(join(dir, "x.json")), "--threshold", "3"], /--threshold 3 is larger than the number of root keys \(2\)/],
+    [
+      "threshold above the number of root keys",
+      () => [...baseArgs(join(dir, "x.json")), "--threshold", "3"],
+      /--threshold 3 is larger than the number of root keys \(2\)/,
+    ],
     ["threshold 0", () => [...baseArgs(join(dir, "x.json")), "--threshold", "0"], /--threshold 0/],
-    ["online key also a root key", () => ["--root-key", join(dir, "root1.pub"), "--online-key", join(dir, "root1.pub"), "--out", join(dir, "x.json")], /--online-key .*root1\.pub is also a root key/],
-    ["the same root key twice", () => ["--root-key", join(dir, "root1.pub"), "--root-key", join(dir, "root1.pub"), "--online-key", join(dir, "online.pub"), "--out", join(dir, "x.json")], /--root-key: .* is the same key/],
+    [
+      "online key also a root key",
+      () => [
+        "--root-key",
+        join(dir, "root1.pub"),
+        "--online-key",
+        join(dir, "root1.pub"),
+        "--out",
+        join(dir, "x.json"),
+      ],
+      /--online-key .*root1\.pub is also a root key/,
+    ],
+    [
+      "the same root key twice",
+      () => [
+        "--root-key",
+        join(dir, "root1.pub"),
+        "--root-key",
+        join(dir, "root1.pub"),
+        "--online-key",
+        join(dir, "online.pub"),
+        "--out",
+        join(dir, "x.json"),
+      ],
+      /--root-key: .* is the same key/,
+    ],
     ["bins not a power of two", () => [...baseArgs(join(dir, "x.json")), "--bins", "100"], /--bins 100 is not allowed/],
     ["bins too small", () => [...baseArgs(join(dir, "x.json")), "--bins", "1"], /--bins 1 is not allowed/],
     ["bins too large", () => [...baseArgs(join(dir, "x.json")), "--bins", "32768"], /--bins 32768 is not allowed/],
     ["bins not a number", () => [...baseArgs(join(dir, "x.json")), "--bins", "many"], /--bins many/],
-    ["unknown --expires role", () => [...baseArgs(join(dir, "x.json")), "--expires", "root=365,tagrets=30"], /--expires: unknown role "tagrets"/],
-    ["zero days", () => [...baseArgs(join(dir, "x.json")), "--expires", "timestamp=0"], /--expires timestamp: "0" is not a positive number of days/],
-    ["negative days", () => [...baseArgs(join(dir, "x.json")), "--expires", "root=-5"], /--expires root: "-5" is not a positive number of days/],
-    ["malformed --expires", () => [...baseArgs(join(dir, "x.json")), "--expires", "root:365"], /--expires: "root:365" is not ROLE=DAYS/],
-    ["bins and delegations", () => [...baseArgs(join(dir, "x.json")), "--bins", "16", "--delegations", "d.yaml"], /--bins and --delegations exclude each other/],
-    ["no root key (not a terminal)", () => ["--online-key", join(dir, "online.pub"), "--out", join(dir, "x.json")], /--root-key is required/],
-    ["no online key", () => ["--root-key", join(dir, "root1.pub"), "--out", join(dir, "x.json")], /--online-key is required/],
-    ["a private key where a .pub is expected", () => ["--root-key", join(dir, "root1"), "--online-key", join(dir, "online.pub"), "--out", join(dir, "x.json")], /root1 is a private key/],
-    ["a missing .pub", () => ["--root-key", join(dir, "nope.pub"), "--online-key", join(dir, "online.pub"), "--out", join(dir, "x.json")], /nope\.pub: no such file/],
-    ["a bad online key URI", () => [...baseArgs(join(dir, "x.json")), "--online-key-uri", "fn:../../etc/key"], /--online-key-uri "fn:\.\.\/\.\.\/etc\/key"/],
-    ["signing with a key that is not a root key", () => [...baseArgs(join(dir, "x.json")), "--sign", join(dir, "stranger")], /key [0-9a-f]{64} \(.*stranger.*\) is not a root key of root v1/],
-    ["signing with the online key", () => [...baseArgs(join(dir, "x.json")), "--sign", join(dir, "online")], /is the online key, not a root key/],
-    ["passphrase files not matching --sign", () => [...baseArgs(join(dir, "x.json")), "--sign", join(dir, "root1"), "--passphrase-file", pass, "--passphrase-file", pass, "--passphrase-file", pass], /3 --passphrase-file flags for 1 --sign keys/],
+    [
+      "unknown --expires role",
+      () => [...baseArgs(join(dir, "x.json")), "--expires", "root=365,tagrets=30"],
+      /--expires: unknown role "tagrets"/,
+    ],
+    [
+      "zero days",
+      () => [...baseArgs(join(dir, "x.json")), "--expires", "timestamp=0"],
+      /--expires timestamp: "0" is not a positive number of days/,
+    ],
+    [
+      "negative days",
+      () => [...baseArgs(join(dir, "x.json")), "--expires", "root=-5"],
+      /--expires root: "-5" is not a positive number of days/,
+    ],
+    [
+      "malformed --expires",
+      () => [...baseArgs(join(dir, "x.json")), "--expires", "root:365"],
+      /--expires: "root:365" is not ROLE=DAYS/,
+    ],
+    [
+      "bins and delegations",
+      () => [...baseArgs(join(dir, "x.json")), "--bins", "16", "--delegations", "d.yaml"],
+      /--bins and --delegations exclude each other/,
+    ],
+    [
+      "no root key (not a terminal)",
+      () => ["--online-key", join(dir, "online.pub"), "--out", join(dir, "x.json")],
+      /--root-key is required/,
+    ],
+    [
+      "no online key",
+      () => ["--root-key", join(dir, "root1.pub"), "--out", join(dir, "x.json")],
+      /--online-key is required/,
+    ],
+    [
+      "a private key where a .pub is expected",
+      () => ["--root-key", join(dir, "root1"), "--online-key", join(dir, "online.pub"), "--out", join(dir, "x.json")],
+      /root1 is a private key/,
+    ],
+    [
+      "a missing .pub",
+      () => [
+        "--root-key",
+        join(dir, "nope.pub"),
+        "--online-key",
+        join(dir, "online.pub"),
+        "--out",
+        join(dir, "x.json"),
+      ],
+      /nope\.pub: no such file/,
+    ],
+    [
+      "a bad online key URI",
+      () => [...baseArgs(join(dir, "x.json")), "--online-key-uri", "fn:../../etc/key"],
+      /--online-key-uri "fn:\.\.\/\.\.\/etc\/key"/,
+    ],
+    [
+      "signing with a key that is not a root key",
+      () => [...baseArgs(join(dir, "x.json")), "--sign", join(dir, "stranger")],
+      /key [0-9a-f]{64} \(.*stranger.*\) is not a root key of root v1/,
+    ],
+    [
+      "signing with the online key",
+      () => [...baseArgs(join(dir, "x.json")), "--sign", join(dir, "online")],
+      /is the online key, not a root key/,
+    ],
+    [
+      "passphrase files not matching --sign",
+      () => [
+        ...baseArgs(join(dir, "x.json")),
+        "--sign",
+        join(dir, "root1"),
+        "--passphrase-file",
+        pass,
+        "--passphrase-file",
+        pass,
+        "--passphrase-file",
+        pass,
+      ],
+      /3 --passphrase-file flags for 1 --sign keys/,
+    ],
   ];
   for (const [name, args, pattern] of cases) {
     test(name, async () => {
@@ -164,9 +323,14 @@ describe("custom delegations (--delegations FILE.yaml)", () => {
     const d = tempDir();
     // The fixture's offline key, with the keyid and name it was published with.
     const fixture = readJson(fixturePath("bootstrap-delegations.json"));
-    const [keyid, key] = Object.entries(fixture.settings.roles.delegations.keys)[0] as [string, Record<string, unknown>];
+    const [keyid, key] = Object.entries(fixture.settings.roles.delegations.keys)[0] as [
+      string,
+      Record<string, unknown>,
+    ];
     pubFileFor("offline-ed25519", join(d, "release-team.pub"), { keyid, "x-rstuf-key-name": key["x-rstuf-key-name"] });
-    const yaml = writeText(join(d, "delegations.yaml"), `roles:
+    const yaml = writeText(
+      join(d, "delegations.yaml"),
+      `roles:
   - name: nightly
     paths: ["nightly/*"]
     terminating: true
@@ -180,7 +344,8 @@ describe("custom delegations (--delegations FILE.yaml)", () => {
     keys: [release-team.pub]
     threshold: 1
     expires: 30
-`);
+`,
+    );
     const out = join(d, "payload.json");
     const t = testTerminal();
     await ceremony([...baseArgs(out), "--delegations", yaml], t.term);
@@ -192,44 +357,84 @@ describe("custom delegations (--delegations FILE.yaml)", () => {
     const parsed = parseBootstrapPayload(payload);
     expect(parsed.delegations?.roles.map((r) => r.name)).toEqual(["nightly", "releases"]);
     expect(parsed.binsCount).toBeNull();
-    expect(t.out.join("\n")).toContain("releases: paths releases/* releases/*/*; 1 of 1 offline key(s); terminating; expires after 30 day(s)");
+    expect(t.out.join("\n")).toContain(
+      "releases: paths releases/* releases/*/*; 1 of 1 offline key(s); terminating; expires after 30 day(s)",
+    );
   });
 
   test("defaults, path_hash_prefixes, and a top-level list", async () => {
     const d = tempDir();
     pubFileFor("offline-ed25519", join(d, "team.pub"));
-    const yaml = writeText(join(d, "d.yaml"), `- name: a
+    const yaml = writeText(
+      join(d, "d.yaml"),
+      `- name: a
   path_hash_prefixes: ["00", "01"]
   online: true
 - name: b_2
   paths: ["b/*"]
   keys: [team.pub]
-`);
+`,
+    );
     const out = join(d, "payload.json");
     await ceremony([...baseArgs(out), "--delegations", yaml]);
     const deleg = readJson(out).settings.roles.delegations;
     const teamId = computeKeyId(JSON.parse(readFileSync(join(d, "team.pub"), "utf8")));
     expect(deleg.roles).toEqual([
-      { name: "a", terminating: false, keyids: [], threshold: 1, path_hash_prefixes: ["00", "01"], "x-rstuf-expire-policy": 1 },
+      {
+        name: "a",
+        terminating: false,
+        keyids: [],
+        threshold: 1,
+        path_hash_prefixes: ["00", "01"],
+        "x-rstuf-expire-policy": 1,
+      },
       { name: "b_2", terminating: false, keyids: [teamId], threshold: 1, paths: ["b/*"], "x-rstuf-expire-policy": 365 },
     ]);
     expect(deleg.keys[teamId]["x-rstuf-key-name"]).toBe("team");
   });
 
   const bad: [string, string, RegExp][] = [
-    ["unknown field", "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n    expire: 3\n", /unknown field "expire"/],
-    ["both paths and prefixes", "roles:\n  - name: a\n    paths: [a/*]\n    path_hash_prefixes: [aa]\n    online: true\n", /exactly one of paths or path_hash_prefixes/],
+    [
+      "unknown field",
+      "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n    expire: 3\n",
+      /unknown field "expire"/,
+    ],
+    [
+      "both paths and prefixes",
+      "roles:\n  - name: a\n    paths: [a/*]\n    path_hash_prefixes: [aa]\n    online: true\n",
+      /exactly one of paths or path_hash_prefixes/,
+    ],
     ["neither online nor keys", "roles:\n  - name: a\n    paths: [a/*]\n", /either "online: true" or "keys/],
-    ["threshold above keys", "roles:\n  - name: a\n    paths: [a/*]\n    keys: [team.pub]\n    threshold: 2\n", /threshold: 2 is larger than the number of keys \(1\)/],
+    [
+      "threshold above keys",
+      "roles:\n  - name: a\n    paths: [a/*]\n    keys: [team.pub]\n    threshold: 2\n",
+      /threshold: 2 is larger than the number of keys \(1\)/,
+    ],
     ["top-level role name", "roles:\n  - name: snapshot\n    paths: [a/*]\n    online: true\n", /top-level role name/],
     ["bad role name", "roles:\n  - name: a/b\n    paths: [a/*]\n    online: true\n", /name: expected a name/],
-    ["duplicate names", "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n  - name: a\n    paths: [b/*]\n    online: true\n", /defined twice/],
-    ["non-positive expiry", "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n    expires: 0\n", /expires: expected a whole number greater than 0/],
-    ["online key as an offline key", "roles:\n  - name: a\n    paths: [a/*]\n    keys: [online.pub]\n", /is the online key/],
+    [
+      "duplicate names",
+      "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n  - name: a\n    paths: [b/*]\n    online: true\n",
+      /defined twice/,
+    ],
+    [
+      "non-positive expiry",
+      "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n    expires: 0\n",
+      /expires: expected a whole number greater than 0/,
+    ],
+    [
+      "online key as an offline key",
+      "roles:\n  - name: a\n    paths: [a/*]\n    keys: [online.pub]\n",
+      /is the online key/,
+    ],
     ["not YAML", "roles: [\n", /not valid YAML/],
     ["no roles", "{}\n", /expected "roles:"/],
     ["a bins- name", "roles:\n  - name: bins-3\n    paths: [a/*]\n    online: true\n", /reserved for hash bins/],
-    ["a root key as a delegated key", "roles:\n  - name: a\n    paths: [a/*]\n    keys: [root1.pub]\n", /is also a root key/],
+    [
+      "a root key as a delegated key",
+      "roles:\n  - name: a\n    paths: [a/*]\n    keys: [root1.pub]\n",
+      /is also a root key/,
+    ],
   ];
   for (const [name, yaml, pattern] of bad) {
     test(`rejected: ${name}`, async () => {
@@ -247,7 +452,10 @@ describe("custom delegations (--delegations FILE.yaml)", () => {
   test("--expires bins=… with delegations is refused", async () => {
     const d = tempDir();
     const file = writeText(join(d, "d.yaml"), "roles:\n  - name: a\n    paths: [a/*]\n    online: true\n");
-    await failsWith(ceremony([...baseArgs(join(d, "p.json")), "--delegations", file, "--expires", "bins=2"]), /--expires bins=… applies only with hash bins/);
+    await failsWith(
+      ceremony([...baseArgs(join(d, "p.json")), "--delegations", file, "--expires", "bins=2"]),
+      /--expires bins=… applies only with hash bins/,
+    );
   });
 });
 
@@ -266,7 +474,11 @@ describe("interactive ceremony (a terminal, no --root-key)", () => {
         "", // online key URI: default fn:<keyid>
         "100", // not a power of two: asked again
         "32",
-        "", "", "", "", "9", // expiry: defaults except bins = 9
+        "",
+        "",
+        "",
+        "",
+        "9", // expiry: defaults except bins = 9
         join(dir, "root2"),
         "", // done signing
         out,
@@ -298,7 +510,10 @@ describe("interactive ceremony (a terminal, no --root-key)", () => {
 
 describe("ceremony as a subprocess", () => {
   test("exit 0 and a payload; bad input: exit 2, message naming the flag, hint, no stack trace", async () => {
-    const ok = await runCli(["ceremony", ...baseArgs("payload.json"), "--sign", join(dir, "root1"), "--passphrase-file", pass], { cwd: dir });
+    const ok = await runCli(
+      ["ceremony", ...baseArgs("payload.json"), "--sign", join(dir, "root1"), "--passphrase-file", pass],
+      { cwd: dir },
+    );
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("wrote payload.json (bootstrap payload, public data only)");
     expect(readFileSync(join(dir, "payload.json"), "utf8")).not.toContain("PRIVATE KEY");
@@ -306,7 +521,9 @@ describe("ceremony as a subprocess", () => {
 
     const bad = await runCli(["ceremony", ...baseArgs("bad.json"), "--bins", "3"], { cwd: dir });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("tufbox ceremony: --bins 3 is not allowed\nhint: use a power of two between 2 and 16384");
+    expect(bad.stderr).toContain(
+      "tufbox ceremony: --bins 3 is not allowed\nhint: use a power of two between 2 and 16384",
+    );
     expect(hasStackTrace(bad.stderr)).toBe(false);
     expect(existsSync(join(dir, "bad.json"))).toBe(false);
 

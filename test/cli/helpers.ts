@@ -65,7 +65,9 @@ export interface TestTerminal {
  * the test. `env` is empty unless given, so the runner's environment
  * (TUFBOX_KEY_PASSPHRASE) never leaks in.
  */
-export function testTerminal(opts: { interactive?: boolean; answers?: string[]; secrets?: string[]; env?: Record<string, string> } = {}): TestTerminal {
+export function testTerminal(
+  opts: { interactive?: boolean; answers?: string[]; secrets?: string[]; env?: Record<string, string> } = {},
+): TestTerminal {
   const out: string[] = [];
   const info: string[] = [];
   const asked: string[] = [];
@@ -102,8 +104,18 @@ export interface CliResult {
 export async function runCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "TUFBOX_KEY_PASSPHRASE") env[k] = v;
-  const proc = Bun.spawn(["bun", MAIN, ...args], { cwd: opts.cwd, env: { ...env, NO_COLOR: "1", ...opts.env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const proc = Bun.spawn(["bun", MAIN, ...args], {
+    cwd: opts.cwd,
+    env: { ...env, NO_COLOR: "1", ...opts.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -120,7 +132,11 @@ export function pubFileFor(fixtureKey: string, path: string, extra: Record<strin
 }
 
 /** Awaits `p`, which must reject with `type`, a message matching `pattern` and a hint. */
-export async function rejects<T extends Error>(p: Promise<unknown>, type: new (...args: any[]) => T, pattern: RegExp): Promise<T> {
+export async function rejects<T extends Error>(
+  p: Promise<unknown>,
+  type: new (...args: any[]) => T,
+  pattern: RegExp,
+): Promise<T> {
   let caught: unknown;
   try {
     await p;

@@ -6,7 +6,16 @@ import { keyCommand } from "../../src/cli/key.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { PublicKey, computeKeyId } from "../../src/tuf/keys.ts";
 import { PBKDF2_ITERATIONS } from "../../src/offline/pkcs8.ts";
-import { fixtureKeyFile, fixtureKeyid, hasStackTrace, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
+import {
+  fixtureKeyFile,
+  fixtureKeyid,
+  hasStackTrace,
+  runCli,
+  tempDir,
+  testTerminal,
+  writeText,
+  rejects,
+} from "./helpers.ts";
 
 const EXPECTED = {
   ed25519: { keytype: "ed25519", scheme: "ed25519" },
@@ -90,7 +99,10 @@ describe("key generate → key info", () => {
 
     const only = join(dir, "only-pub");
     writeText(`${only}.pub`, "{}");
-    await expectUsageError(keyCommand(["generate", "--out", only], testTerminal().term), /only-pub\.pub already exists/);
+    await expectUsageError(
+      keyCommand(["generate", "--out", only], testTerminal().term),
+      /only-pub\.pub already exists/,
+    );
     expect(existsSync(only)).toBe(false);
 
     const t = testTerminal();
@@ -102,11 +114,20 @@ describe("key generate → key info", () => {
 
   test("bad flags are usage errors with a hint", async () => {
     const dir = tempDir();
-    await expectUsageError(keyCommand(["generate", "--type", "dsa", "--out", join(dir, "x")], testTerminal().term), /--type dsa/);
+    await expectUsageError(
+      keyCommand(["generate", "--type", "dsa", "--out", join(dir, "x")], testTerminal().term),
+      /--type dsa/,
+    );
     await expectUsageError(keyCommand(["generate"], testTerminal().term), /--out is required/);
-    await expectUsageError(keyCommand(["generate", "--out", join(dir, "x.pub")], testTerminal().term), /ends with \.pub/);
+    await expectUsageError(
+      keyCommand(["generate", "--out", join(dir, "x.pub")], testTerminal().term),
+      /ends with \.pub/,
+    );
     // A passphrase is never a command-line value.
-    await expectUsageError(keyCommand(["generate", "--out", join(dir, "x"), "--passphrase", "s3cret"], testTerminal().term), /passphrase/);
+    await expectUsageError(
+      keyCommand(["generate", "--out", join(dir, "x"), "--passphrase", "s3cret"], testTerminal().term),
+      /passphrase/,
+    );
     await expectUsageError(keyCommand(["frobnicate"], testTerminal().term), /unknown subcommand/);
     await expectUsageError(keyCommand(["info", join(dir, "missing")], testTerminal().term), /missing: no such file/);
   });
@@ -124,7 +145,9 @@ describe("encrypted keys", () => {
     // The trailing newline of the file is not part of the passphrase.
     const priv = createPrivateKey({ key: pem, format: "pem", passphrase: "correct horse battery" });
     expect(computeKeyId(JSON.parse(readFileSync(`${out}.pub`, "utf8")))).toBe(gen.out[0]!);
-    expect(createPublicKey(priv).export({ format: "pem", type: "spki" }).toString()).toBe(JSON.parse(readFileSync(`${out}.pub`, "utf8")).keyval.public);
+    expect(createPublicKey(priv).export({ format: "pem", type: "spki" }).toString()).toBe(
+      JSON.parse(readFileSync(`${out}.pub`, "utf8")).keyval.public,
+    );
 
     const viaFile = testTerminal();
     await keyCommand(["info", out, "--passphrase-file", pass], viaFile.term);
@@ -140,7 +163,12 @@ describe("encrypted keys", () => {
     const dir = tempDir();
     const out = join(dir, "k");
     await keyCommand(["generate", "--out", out], testTerminal({ env: { TUFBOX_KEY_PASSPHRASE: "pw" } }).term);
-    const der = Buffer.from(readFileSync(out, "utf8").replace(/-----[A-Z ]+-----/g, "").replace(/\s/g, ""), "base64");
+    const der = Buffer.from(
+      readFileSync(out, "utf8")
+        .replace(/-----[A-Z ]+-----/g, "")
+        .replace(/\s/g, ""),
+      "base64",
+    );
     // INTEGER 600000 = 02 03 09 27 c0
     expect(PBKDF2_ITERATIONS).toBe(600_000);
     expect(der.includes(Buffer.from("02030927c0", "hex"))).toBe(true);
@@ -149,15 +177,27 @@ describe("encrypted keys", () => {
   test("wrong passphrase: a clean error naming the file", async () => {
     const dir = tempDir();
     const out = join(dir, "root1");
-    await keyCommand(["generate", "--out", out, "--passphrase-file", writeText(join(dir, "good"), "good")], testTerminal().term);
-    const err = await expectUsageError(keyCommand(["info", out, "--passphrase-file", writeText(join(dir, "bad"), "bad")], testTerminal().term), /wrong passphrase/);
+    await keyCommand(
+      ["generate", "--out", out, "--passphrase-file", writeText(join(dir, "good"), "good")],
+      testTerminal().term,
+    );
+    const err = await expectUsageError(
+      keyCommand(["info", out, "--passphrase-file", writeText(join(dir, "bad"), "bad")], testTerminal().term),
+      /wrong passphrase/,
+    );
     expect(err.message).toContain(out);
-    await expectUsageError(keyCommand(["info", out], testTerminal({ env: { TUFBOX_KEY_PASSPHRASE: "bad" } }).term), /root1: wrong passphrase/);
+    await expectUsageError(
+      keyCommand(["info", out], testTerminal({ env: { TUFBOX_KEY_PASSPHRASE: "bad" } }).term),
+      /root1: wrong passphrase/,
+    );
     // Not a terminal and no passphrase: says how to give one.
     const none = await expectUsageError(keyCommand(["info", out], testTerminal().term), /encrypted and no passphrase/);
     expect(none.hint).toContain("--passphrase-file");
     // An empty passphrase file is refused rather than tried.
-    await expectUsageError(keyCommand(["info", out, "--passphrase-file", writeText(join(dir, "empty"), "\n")], testTerminal().term), /is empty/);
+    await expectUsageError(
+      keyCommand(["info", out, "--passphrase-file", writeText(join(dir, "empty"), "\n")], testTerminal().term),
+      /is empty/,
+    );
   });
 
   test("in a terminal: asked twice without echo when generating, asked again after a wrong one", async () => {
@@ -203,7 +243,10 @@ describe("as a subprocess", () => {
     const gen = await runCli(["key", "generate", "--out", "root1", "--passphrase-file", "good"], { cwd: dir });
     expect(gen.code).toBe(0);
     for (const args of [["--passphrase-file", "bad"], []]) {
-      const r = await runCli(["key", "info", "root1", ...args], { cwd: dir, env: args.length === 0 ? { TUFBOX_KEY_PASSPHRASE: "wrong" } : {} });
+      const r = await runCli(["key", "info", "root1", ...args], {
+        cwd: dir,
+        env: args.length === 0 ? { TUFBOX_KEY_PASSPHRASE: "wrong" } : {},
+      });
       expect(r.code).not.toBe(0);
       expect(r.stdout).toBe("");
       const lines = r.stderr.trim().split("\n");

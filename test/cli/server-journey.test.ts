@@ -53,7 +53,10 @@ describe("operator journey: no keys → live repository → root rotations", () 
 
   async function generate(name: string, out: string, encrypted: boolean): Promise<void> {
     const t = testTerminal();
-    await keyCommand(["generate", "--type", "ed25519", "--out", out, ...(encrypted ? ["--passphrase-file", pass] : [])], t.term);
+    await keyCommand(
+      ["generate", "--type", "ed25519", "--out", out, ...(encrypted ? ["--passphrase-file", pass] : [])],
+      t.term,
+    );
     ids[name] = t.out[0]!;
     expect(ids[name]).toMatch(/^[0-9a-f]{64}$/);
   }
@@ -68,11 +71,29 @@ describe("operator journey: no keys → live repository → root rotations", () 
 
   test("ceremony: threshold 2, signed by root1 only", async () => {
     const t = testTerminal();
-    await ceremonyCommand([
-      "--root-key", join(dir, "root1.pub"), "--root-key", join(dir, "root2.pub"), "--threshold", "2",
-      "--online-key", join(onlineDir, "online.pub"), "--online-key-uri", "fn:online", "--bins", "4",
-      "--sign", join(dir, "root1"), "--passphrase-file", pass, "--out", join(dir, "ceremony-payload.json"),
-    ], t.term);
+    await ceremonyCommand(
+      [
+        "--root-key",
+        join(dir, "root1.pub"),
+        "--root-key",
+        join(dir, "root2.pub"),
+        "--threshold",
+        "2",
+        "--online-key",
+        join(onlineDir, "online.pub"),
+        "--online-key-uri",
+        "fn:online",
+        "--bins",
+        "4",
+        "--sign",
+        join(dir, "root1"),
+        "--passphrase-file",
+        pass,
+        "--out",
+        join(dir, "ceremony-payload.json"),
+      ],
+      t.term,
+    );
     expect(t.out.join("\n")).toContain("1 of 2 signed, threshold 2 — 1 more needed");
   });
 
@@ -80,9 +101,13 @@ describe("operator journey: no keys → live repository → root rotations", () 
     const r = await sub(["bootstrap", "ceremony-payload.json"]);
     expect(r.stderr).not.toContain("hint: run with --log-level");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("bootstrap payload ceremony-payload.json: root v1 (this root): 1 of 2 signed, threshold 2 — 1 more needed");
+    expect(r.stdout).toContain(
+      "bootstrap payload ceremony-payload.json: root v1 (this root): 1 of 2 signed, threshold 2 — 1 more needed",
+    );
     expect(r.stdout).toContain("Bootstrap accepted.");
-    expect(r.stdout).toContain("Root v1 is pending signatures: the repository goes live once the root threshold is met");
+    expect(r.stdout).toContain(
+      "Root v1 is pending signatures: the repository goes live once the root threshold is met",
+    );
     expect(r.stdout).toContain(`tufbox sign --key THEIR_KEY --server ${server.url}`);
     // RSTUF reports the waiting bootstrap as a finished task (SUCCESS) with these details; RUNNING is handled the same.
     expect(r.stderr).toMatch(/task [0-9a-f]{32}: (SUCCESS|RUNNING)/);
@@ -124,8 +149,12 @@ describe("operator journey: no keys → live repository → root rotations", () 
     expect(doc.outcome).toBe("finished");
     expect(doc.result.details.added_artifacts).toEqual(["releases/app-1.0.tar.gz"]);
     expect(doc.artifacts[0].info.length).toBe(18);
-    expect(doc.artifacts[0].info.hashes.sha256).toBe(new Bun.CryptoHasher("sha256").update("the first release\n").digest("hex"));
-    expect(doc.artifacts[0].info.hashes.sha512).toBe(new Bun.CryptoHasher("sha512").update("the first release\n").digest("hex"));
+    expect(doc.artifacts[0].info.hashes.sha256).toBe(
+      new Bun.CryptoHasher("sha256").update("the first release\n").digest("hex"),
+    );
+    expect(doc.artifacts[0].info.hashes.sha512).toBe(
+      new Bun.CryptoHasher("sha512").update("the first release\n").digest("hex"),
+    );
     await client.refresh();
     expect(new TextDecoder().decode(await client.download("releases/app-1.0.tar.gz"))).toBe("the first release\n");
   });
@@ -147,13 +176,29 @@ describe("operator journey: no keys → live repository → root rotations", () 
     // The new online key goes to the server first: it signs as soon as root v2 is published.
     await generate("online2", join(onlineDir, "online2"), false);
     const r = await sub([
-      "root", "update", "--trusted", "1.root.json", "--add-key", "root3.pub",
-      "--online-key", join(onlineDir, "online2.pub"), "--online-key-uri", "fn:online2",
-      "--sign", "root1", "--sign", "root2", "--passphrase-file", pass, "--send",
+      "root",
+      "update",
+      "--trusted",
+      "1.root.json",
+      "--add-key",
+      "root3.pub",
+      "--online-key",
+      join(onlineDir, "online2.pub"),
+      "--online-key-uri",
+      "fn:online2",
+      "--sign",
+      "root1",
+      "--sign",
+      "root2",
+      "--passphrase-file",
+      pass,
+      "--send",
     ]);
     expect(r.stderr).toBe(r.stderr.replace("hint: run with", "")); // no generic failure
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`current root v1 from ${server.url}/metadata/root.json: verified from 1.root.json (root v1)`);
+    expect(r.stdout).toContain(
+      `current root v1 from ${server.url}/metadata/root.json: verified from 1.root.json (root v1)`,
+    );
     expect(r.stdout).toContain(`+ root key ${ids.root3}`);
     expect(r.stdout).toContain("root v2 (this root): 2 of 3 signed, threshold 2 — met");
     expect(r.stdout).toContain("root v1 (trusted): 2 of 2 signed, threshold 2 — met");
@@ -163,14 +208,32 @@ describe("operator journey: no keys → live repository → root rotations", () 
 
     await client.refresh();
     expect(client.version("root")).toBe(2);
-    const ts = await (await fetch(`${server.url}/metadata/timestamp.json`)).json() as { signatures: { keyid: string }[] };
+    const ts = (await (await fetch(`${server.url}/metadata/timestamp.json`)).json()) as {
+      signatures: { keyid: string }[];
+    };
     expect(ts.signatures.map((s) => s.keyid)).toEqual([ids.online2!]);
     expect(new TextDecoder().decode(await client.download("releases/app-1.0.tar.gz"))).toBe("the first release\n");
   });
 
   test("a second rotation removes root1: pending until root3 signs with tufbox sign --server --trusted ceremony-payload.json; tuf-js follows 1 → 2 → 3", async () => {
     const t = serverTerm(server.url);
-    await rootCommand(["update", "--trusted", join(dir, "1.root.json"), "--remove-key", ids.root1!, "--sign", join(dir, "root1"), "--sign", join(dir, "root2"), "--passphrase-file", pass, "--send"], t.term);
+    await rootCommand(
+      [
+        "update",
+        "--trusted",
+        join(dir, "1.root.json"),
+        "--remove-key",
+        ids.root1!,
+        "--sign",
+        join(dir, "root1"),
+        "--sign",
+        join(dir, "root2"),
+        "--passphrase-file",
+        pass,
+        "--send",
+      ],
+      t.term,
+    );
     let text = t.out.join("\n");
     expect(text).toContain("verified from");
     expect(text).toContain("through 2.root.json");
@@ -186,7 +249,10 @@ describe("operator journey: no keys → live repository → root rotations", () 
 
     const s = serverTerm(server.url);
     // The ceremony payload carries the same root v1: an operator with only tufbox's files can start the chain from it.
-    await signCommand(["--key", join(dir, "root3"), "--passphrase-file", pass, "--trusted", join(dir, "ceremony-payload.json")], s.term);
+    await signCommand(
+      ["--key", join(dir, "root3"), "--passphrase-file", pass, "--trusted", join(dir, "ceremony-payload.json")],
+      s.term,
+    );
     text = s.out.join("\n");
     expect(text).toContain("trusted root v2: verified from");
     expect(text).toContain("root v3 — metadata-update payload (trusted: root v2)");

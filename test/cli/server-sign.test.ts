@@ -57,7 +57,9 @@ describe("a delegated role signed by an offline key", () => {
     expect(text).toContain("new role: first version");
     expect(text).toContain("targets      0");
     expect(text).toContain("delegation   paths releases/* releases/*/*, terminating");
-    expect(text).toContain(`signers      threshold 1 of 1 (published targets v1):\n                 ${OFFLINE} "Release team" (ed25519)`);
+    expect(text).toContain(
+      `signers      threshold 1 of 1 (published targets v1):\n                 ${OFFLINE} "Release team" (ed25519)`,
+    );
     expect(text).toContain("releases v1: 0 of 1 signed, threshold 1 — 1 more needed");
     expect(text).toContain("releases v1: 1 of 1 signed, threshold 1 — met");
     expect(text).toContain("Role releases signing complete");
@@ -66,15 +68,25 @@ describe("a delegated role signed by an offline key", () => {
 
   test("artifact add --no-wait for an offline role: exit 0, says it waits for signatures", async () => {
     const t = serverTerm(server.url);
-    await artifactCommand(["add", artifact("app-1.0.tar.gz", "one"), "--prefix", "releases", "--no-wait", "--json"], t.term);
+    await artifactCommand(
+      ["add", artifact("app-1.0.tar.gz", "one"), "--prefix", "releases", "--no-wait", "--json"],
+      t.term,
+    );
     const doc = JSON.parse(t.out.join("\n"));
-    expect(doc).toMatchObject({ state: "RUNNING", outcome: "waiting", result: { details: { update: "releases v2 is pending signatures" } } });
+    expect(doc).toMatchObject({
+      state: "RUNNING",
+      outcome: "waiting",
+      result: { details: { update: "releases v2 is pending signatures" } },
+    });
     expect(t.info.join("\n")).toContain("waiting for offline signatures; follow it with: tufbox task");
   });
 
   test("task --wait keeps waiting while RUNNING; the signer's review shows what was added; then the task ends", async () => {
     const t1 = serverTerm(server.url);
-    await artifactCommand(["add", artifact("app-1.1.tar.gz", "one point one"), "--path", "releases/v1/app-1.1.tar.gz", "--no-wait"], t1.term);
+    await artifactCommand(
+      ["add", artifact("app-1.1.tar.gz", "one point one"), "--path", "releases/v1/app-1.1.tar.gz", "--no-wait"],
+      t1.term,
+    );
     const id = /task ([0-9a-f]{32})/.exec(t1.out.join("\n"))![1]!;
     const w = serverTerm(server.url);
     let finished = false;
@@ -103,10 +115,16 @@ describe("a delegated role signed by an offline key", () => {
   test("a removal shows as removed; a key that is not the role's is refused; declining sends nothing", async () => {
     const t = serverTerm(server.url);
     await artifactCommand(["delete", "releases/app-1.0.tar.gz", "--no-wait"], t.term);
-    const wrong = await usageError(signCommand(["--role", "releases", "--key", fixtureKeyFile("root-ed25519")], serverTerm(server.url).term), /key [0-9a-f]{64} \(.*root-ed25519\.pem\) is not a signing key of releases/);
+    const wrong = await usageError(
+      signCommand(["--role", "releases", "--key", fixtureKeyFile("root-ed25519")], serverTerm(server.url).term),
+      /key [0-9a-f]{64} \(.*root-ed25519\.pem\) is not a signing key of releases/,
+    );
     expect(wrong.hint).toBe(`releases is signed by: ${OFFLINE} "Release team" (ed25519)`);
     const no = serverTerm(server.url, { interactive: true, answers: ["n"] });
-    await usageError(signCommand(["--role", "releases", "--key", fixtureKeyFile("offline-ed25519")], no.term), /declined/);
+    await usageError(
+      signCommand(["--role", "releases", "--key", fixtureKeyFile("offline-ed25519")], no.term),
+      /declined/,
+    );
     expect(no.asked[0]).toBe(`Sign releases v3 with key ${OFFLINE} (${fixtureKeyFile("offline-ed25519")})? [y/N]`);
     expect(no.out.join("\n")).toContain("- releases/app-1.0.tar.gz");
     expect(no.out.join("\n")).toContain("changes from published v2: 0 added, 1 removed, 0 changed");
@@ -123,19 +141,31 @@ describe("a delegated role signed by an offline key", () => {
     expect(text).toContain(`    sign: tufbox sign --key THEIR_KEY --role releases --server ${server.url}`);
 
     // --role that is not pending / root when only a delegated role is.
-    await serverError(signCommand(["--role", "nightly", "--key", fixtureKeyFile("offline-ed25519")], serverTerm(server.url).term), /nightly is not pending signatures/);
-    const e = await serverError(signCommand(["--key", fixtureKeyFile("root-ed25519")], serverTerm(server.url).term), /root is not pending signatures/);
+    await serverError(
+      signCommand(["--role", "nightly", "--key", fixtureKeyFile("offline-ed25519")], serverTerm(server.url).term),
+      /nightly is not pending signatures/,
+    );
+    const e = await serverError(
+      signCommand(["--key", fixtureKeyFile("root-ed25519")], serverTerm(server.url).term),
+      /root is not pending signatures/,
+    );
     expect(e.hint).toContain("pending: releases");
   });
 
   test("a path no role covers is not added: exit 1 (subprocess)", async () => {
     const f = artifact("mixed.bin", "m");
-    const r = await runCli(["artifact", "add", f, "--prefix", "elsewhere"], { cwd: dir, env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: TOKEN } });
+    const r = await runCli(["artifact", "add", f, "--prefix", "elsewhere"], {
+      cwd: dir,
+      env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: TOKEN },
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/adding artifacts failed \(task [0-9a-f]{32} ERRORED\): Artifact\(s\) Not Added/);
     const ok = artifact("n.bin", "n");
     copyFileSync(ok, join(dir, "n2.bin"));
-    const api = await runCli(["artifact", "add", ok, join(dir, "n2.bin"), "--prefix", "nightly", "--json"], { cwd: dir, env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: TOKEN } });
+    const api = await runCli(["artifact", "add", ok, join(dir, "n2.bin"), "--prefix", "nightly", "--json"], {
+      cwd: dir,
+      env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: TOKEN },
+    });
     expect(api.code).toBe(0);
     expect(JSON.parse(api.stdout).result.details.added_artifacts).toEqual(["nightly/n.bin", "nightly/n2.bin"]);
   });
@@ -171,7 +201,11 @@ describe("root signing sessions and root chains", () => {
     writeFileSync(sigFile, JSON.stringify({ role: "root", signature: sig }));
     const t = serverTerm(server.url);
     await sendCommand(["sign", sigFile, "--json"], t.term);
-    expect(JSON.parse(t.out.join("\n"))).toMatchObject({ state: "SUCCESS", outcome: "finished", result: { details: { bootstrap: "Bootstrap Finished" } } });
+    expect(JSON.parse(t.out.join("\n"))).toMatchObject({
+      state: "SUCCESS",
+      outcome: "finished",
+      result: { details: { bootstrap: "Bootstrap Finished" } },
+    });
     expect(t.info.join("\n")).toContain("Bootstrap Finished");
   });
 
@@ -186,20 +220,54 @@ describe("root signing sessions and root chains", () => {
     // A root v1 of other keys: the server's v2 does not follow from it.
     const k = testTerminal();
     for (const n of ["a", "b"]) await keyCommand(["generate", "--out", join(dir, n)], k.term);
-    await ceremonyCommand(["--root-key", join(dir, "a.pub"), "--online-key", join(dir, "b.pub"), "--threshold", "1", "--sign", join(dir, "a"), "--out", join(dir, "forged.json")], testTerminal().term);
+    await ceremonyCommand(
+      [
+        "--root-key",
+        join(dir, "a.pub"),
+        "--online-key",
+        join(dir, "b.pub"),
+        "--threshold",
+        "1",
+        "--sign",
+        join(dir, "a"),
+        "--out",
+        join(dir, "forged.json"),
+      ],
+      testTerminal().term,
+    );
     forgedRoot = join(dir, "forged.json");
-    const base = ["update", "--server", server.url, "--sign", fixtureKeyFile("root-ed25519"), "--out", join(dir, "never.json")];
-    await serverError(rootCommand([...base, "--trusted", forgedRoot], testTerminal().term), /refusing the server's root v2: root v2 has 0 valid signature\(s\) of root v1's keys; its threshold is 1/);
+    const base = [
+      "update",
+      "--server",
+      server.url,
+      "--sign",
+      fixtureKeyFile("root-ed25519"),
+      "--out",
+      join(dir, "never.json"),
+    ];
+    await serverError(
+      rootCommand([...base, "--trusted", forgedRoot], testTerminal().term),
+      /refusing the server's root v2: root v2 has 0 valid signature\(s\) of root v1's keys; its threshold is 1/,
+    );
 
     // Same version, other content.
     const v2 = readJson(fixturePath("metadata-update-root-v2-online-ecdsa.json"));
     v2.metadata.root.signed.expires = "2035-01-01T00:00:00Z";
     const other = join(dir, "other-v2.json");
     writeFileSync(other, JSON.stringify(v2));
-    await serverError(rootCommand([...base, "--trusted", other], testTerminal().term), /it is not the trusted root v2 \(.*other-v2\.json\), though it has the same version/);
+    await serverError(
+      rootCommand([...base, "--trusted", other], testTerminal().term),
+      /it is not the trusted root v2 \(.*other-v2\.json\), though it has the same version/,
+    );
 
     // Newer than the server's.
-    await serverError(rootCommand([...base, "--trusted", fixturePath("metadata-update-root-v3-online-rsa-1-of-2.json")], testTerminal().term), /it is older than the trusted root v3/);
+    await serverError(
+      rootCommand(
+        [...base, "--trusted", fixturePath("metadata-update-root-v3-online-rsa-1-of-2.json")],
+        testTerminal().term,
+      ),
+      /it is older than the trusted root v3/,
+    );
   });
 
   test("a forged server whose root v2 is signed only by its own new keys is refused", async () => {
@@ -213,7 +281,8 @@ describe("root signing sessions and root chains", () => {
     signed.roles.root = { keyids: [keyid], threshold: 1 };
     const v2 = { signed, signatures: [{ keyid, sig: signerAs(key, keyid, pub).sign(utf8(canonicalJson(signed))) }] };
     const fake = Bun.serve({
-      port: 0, hostname: "127.0.0.1",
+      port: 0,
+      hostname: "127.0.0.1",
       fetch(req) {
         const path = new URL(req.url).pathname;
         if (path === "/metadata/root.json" || path === "/metadata/2.root.json") return Response.json(v2);
@@ -223,7 +292,18 @@ describe("root signing sessions and root chains", () => {
     });
     try {
       const err = await serverError(
-        rootCommand(["update", "--server", `http://127.0.0.1:${fake.port}`, "--trusted", fixturePath("bootstrap-bins.json"), "--sign", fixtureKeyFile("root-ed25519")], testTerminal().term),
+        rootCommand(
+          [
+            "update",
+            "--server",
+            `http://127.0.0.1:${fake.port}`,
+            "--trusted",
+            fixturePath("bootstrap-bins.json"),
+            "--sign",
+            fixtureKeyFile("root-ed25519"),
+          ],
+          testTerminal().term,
+        ),
         /refusing the server's root v2: root v2 has 0 valid signature\(s\) of root v1's keys; its threshold is 2/,
       );
       expect(err.hint).toContain("do not build on it");
@@ -235,9 +315,26 @@ describe("root signing sessions and root chains", () => {
   test("root update --server --trusted (the bootstrap payload) builds v3 on the verified v2 and writes --out", async () => {
     const out = join(dir, "v3.json");
     const t = testTerminal();
-    await rootCommand(["update", "--server", server.url, "--trusted", fixturePath("bootstrap-bins.json"), "--expires", "30", "--sign", fixtureKeyFile("root-ed25519"), "--out", out], t.term);
+    await rootCommand(
+      [
+        "update",
+        "--server",
+        server.url,
+        "--trusted",
+        fixturePath("bootstrap-bins.json"),
+        "--expires",
+        "30",
+        "--sign",
+        fixtureKeyFile("root-ed25519"),
+        "--out",
+        out,
+      ],
+      t.term,
+    );
     const text = t.out.join("\n");
-    expect(text).toContain(`current root v2 from ${server.url}/metadata/root.json: verified from ${fixturePath("bootstrap-bins.json")} (root v1) through 2.root.json`);
+    expect(text).toContain(
+      `current root v2 from ${server.url}/metadata/root.json: verified from ${fixturePath("bootstrap-bins.json")} (root v1) through 2.root.json`,
+    );
     expect(text).toContain(`wrote ${out}`);
     expect(text).toContain(`tufbox send update ${out} --server ${server.url}`);
     expect(readJson(out).metadata.root.signed.version).toBe(3);
@@ -247,11 +344,23 @@ describe("root signing sessions and root chains", () => {
     const t = serverTerm(server.url);
     await sendCommand(["update", fixturePath("metadata-update-root-v3-online-rsa-1-of-2.json")], t.term);
     expect(t.out.join("\n")).toContain("Root v3 is pending signatures");
-    await serverError(signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--trusted", forgedRoot], serverTerm(server.url).term), /refusing the server's root v2/);
+    await serverError(
+      signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--trusted", forgedRoot], serverTerm(server.url).term),
+      /refusing the server's root v2/,
+    );
     const s = serverTerm(server.url);
-    await signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--trusted", fixturePath("bootstrap-bins.json"), "--json"], s.term);
+    await signCommand(
+      ["--key", fixtureKeyFile("root-ecdsa"), "--trusted", fixturePath("bootstrap-bins.json"), "--json"],
+      s.term,
+    );
     const doc = JSON.parse(s.out.join("\n"));
-    expect(doc).toMatchObject({ role: "root", version: 3, keyids: [EC], outcome: "finished", message: "Metadata update finished" });
+    expect(doc).toMatchObject({
+      role: "root",
+      version: 3,
+      keyids: [EC],
+      outcome: "finished",
+      message: "Metadata update finished",
+    });
     expect(s.info.join("\n")).toContain("trusted root v2: verified from");
     expect(s.info.join("\n")).toContain("root v3 (this root): 2 of 2 signed");
     expect((await fetch(`${server.url}/metadata/3.root.json`)).status).toBe(200);

@@ -6,7 +6,18 @@ import { keyCommand } from "../../src/cli/key.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
 import { verifyWithRoot, signedBytesOf, verifyRole } from "../../src/tuf/verify.ts";
-import { fixtureKeyFile, fixtureKeyid, fixturePath, hasStackTrace, readJson, runCli, tempDir, testTerminal, writeText, rejects } from "./helpers.ts";
+import {
+  fixtureKeyFile,
+  fixtureKeyid,
+  fixturePath,
+  hasStackTrace,
+  readJson,
+  runCli,
+  tempDir,
+  testTerminal,
+  writeText,
+  rejects,
+} from "./helpers.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const ED = fixtureKeyid("root-ed25519");
@@ -58,8 +69,15 @@ describe("sign a bootstrap payload", () => {
     await signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--out", out], testTerminal().term, NOW);
     expect(readFileSync(file, "utf8")).toBe(original);
     expect(readJson(out).metadata.root.signatures).toHaveLength(2);
-    await failsWith(signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--out", out], testTerminal().term, NOW), /signed\.json already exists/);
-    await signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--out", out, "--force"], testTerminal().term, NOW);
+    await failsWith(
+      signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--out", out], testTerminal().term, NOW),
+      /signed\.json already exists/,
+    );
+    await signCommand(
+      ["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--out", out, "--force"],
+      testTerminal().term,
+      NOW,
+    );
   });
 
   test("refuses a key that is not a root key, naming its keyid; the file is unchanged", async () => {
@@ -68,22 +86,51 @@ describe("sign a bootstrap payload", () => {
     const original = readFileSync(file, "utf8");
     const t = testTerminal();
     await keyCommand(["generate", "--out", join(dir, "stranger")], t.term);
-    const err = await failsWith(signCommand(["--key", join(dir, "stranger"), "--in", file], testTerminal().term, NOW), new RegExp(`key ${t.out[0]} \\(.*stranger.*\\) is not a root key of root v1`));
+    const err = await failsWith(
+      signCommand(["--key", join(dir, "stranger"), "--in", file], testTerminal().term, NOW),
+      new RegExp(`key ${t.out[0]} \\(.*stranger.*\\) is not a root key of root v1`),
+    );
     expect(err.hint).toContain(ED);
-    await failsWith(signCommand(["--key", fixtureKeyFile("online-ed25519"), "--in", file], testTerminal().term, NOW), /is the online key, not a root key/);
+    await failsWith(
+      signCommand(["--key", fixtureKeyFile("online-ed25519"), "--in", file], testTerminal().term, NOW),
+      /is the online key, not a root key/,
+    );
     // A delegated role's offline key is not a root key either.
-    await failsWith(signCommand(["--key", fixtureKeyFile("offline-ed25519"), "--in", file], testTerminal().term, NOW), /not a root key/);
+    await failsWith(
+      signCommand(["--key", fixtureKeyFile("offline-ed25519"), "--in", file], testTerminal().term, NOW),
+      /not a root key/,
+    );
     expect(readFileSync(file, "utf8")).toBe(original);
   });
 
   test("refuses an expired root, a .pub as --key, another role, and --trusted on a bootstrap payload", async () => {
     const file = copyFixture("bootstrap-bins-1-of-2-signatures.json");
-    await failsWith(signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file], testTerminal().term, new Date("2036-01-02T00:00:00Z")), /refusing to sign root v1: root v1 expired at 2036-01-01T00:00:00Z/);
+    await failsWith(
+      signCommand(
+        ["--key", fixtureKeyFile("root-ecdsa"), "--in", file],
+        testTerminal().term,
+        new Date("2036-01-02T00:00:00Z"),
+      ),
+      /refusing to sign root v1: root v1 expired at 2036-01-01T00:00:00Z/,
+    );
     const pub = writeText(join(tempDir(), "k.pub"), '{"keytype": "ed25519"}');
     await failsWith(signCommand(["--key", pub, "--in", file], testTerminal().term, NOW), /is a public key file/);
-    await failsWith(signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--role", "targets"], testTerminal().term, NOW), /--role targets cannot be signed offline/);
-    await failsWith(signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--trusted", fixturePath("bootstrap-bins.json")], testTerminal().term, NOW), /--trusted does not apply to a bootstrap payload/);
-    await failsWith(signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", fixturePath("README.md")], testTerminal().term, NOW), /README\.md is not JSON/);
+    await failsWith(
+      signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--role", "targets"], testTerminal().term, NOW),
+      /--role targets cannot be signed offline/,
+    );
+    await failsWith(
+      signCommand(
+        ["--key", fixtureKeyFile("root-ecdsa"), "--in", file, "--trusted", fixturePath("bootstrap-bins.json")],
+        testTerminal().term,
+        NOW,
+      ),
+      /--trusted does not apply to a bootstrap payload/,
+    );
+    await failsWith(
+      signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--in", fixturePath("README.md")], testTerminal().term, NOW),
+      /README\.md is not JSON/,
+    );
     await failsWith(signCommand(["--in", file], testTerminal().term, NOW), /--key is required/);
   });
 
@@ -108,7 +155,11 @@ describe("sign a metadata-update payload", () => {
     const file = copyFixture("metadata-update-root-v2-online-ecdsa.json");
     const fixture = readJson(file);
     const t = testTerminal();
-    await signCommand(["--key", fixtureKeyFile("root-ed25519"), "--trusted", fixturePath("bootstrap-bins.json"), "--in", file], t.term, NOW);
+    await signCommand(
+      ["--key", fixtureKeyFile("root-ed25519"), "--trusted", fixturePath("bootstrap-bins.json"), "--in", file],
+      t.term,
+      NOW,
+    );
     const after = readJson(file);
     expect(after).toEqual(fixture); // ed25519 is deterministic: the same signature replaced in place
     const text = t.out.join("\n");
@@ -125,7 +176,11 @@ describe("sign a metadata-update payload", () => {
     const file = writeText(join(dir, "update.json"), JSON.stringify(fixture));
     const trusted = fixturePath("bootstrap-bins.json");
     const v1 = readJson(trusted).metadata.root.signed;
-    await signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--trusted", trusted, "--in", file], testTerminal().term, NOW);
+    await signCommand(
+      ["--key", fixtureKeyFile("root-ecdsa"), "--trusted", trusted, "--in", file],
+      testTerminal().term,
+      NOW,
+    );
     let root = parseRoot(readJson(file).metadata.root);
     expect(verifyWithRoot(root, root.signed, "root")).toMatchObject({ verified: false, signed: [EC] });
     const t = testTerminal();
@@ -148,11 +203,26 @@ describe("sign a metadata-update payload", () => {
   test("refuses a document that does not follow --trusted", async () => {
     const file = copyFixture("metadata-update-root-v3-online-rsa-1-of-2.json");
     await failsWith(
-      signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--trusted", fixturePath("bootstrap-bins.json"), "--in", file], testTerminal().term, NOW),
+      signCommand(
+        ["--key", fixtureKeyFile("root-ecdsa"), "--trusted", fixturePath("bootstrap-bins.json"), "--in", file],
+        testTerminal().term,
+        NOW,
+      ),
       /root v3 does not follow the trusted root v1 \(expected v2\)/,
     );
     // With the right trusted root it is fine.
-    await signCommand(["--key", fixtureKeyFile("root-ecdsa"), "--trusted", fixturePath("metadata-update-root-v2-online-ecdsa.json"), "--in", file], testTerminal().term, NOW);
+    await signCommand(
+      [
+        "--key",
+        fixtureKeyFile("root-ecdsa"),
+        "--trusted",
+        fixturePath("metadata-update-root-v2-online-ecdsa.json"),
+        "--in",
+        file,
+      ],
+      testTerminal().term,
+      NOW,
+    );
     const root = parseRoot(readJson(file).metadata.root);
     expect(verifyWithRoot(root, root.signed, "root").verified).toBe(true);
   });

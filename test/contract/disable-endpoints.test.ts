@@ -44,8 +44,19 @@ const cases: Case[] = [
     env: { TUFBOX_DISABLE_ENDPOINTS: "POST /api/v1/artifacts" },
     given: "bins",
     probes: [
-      { method: "POST", path: "/api/v1/artifacts", body: () => ({ artifacts: [item(`d/${fresh()}.txt`)] }), expect: "disabled" },
-      { method: "POST", path: "/api/v1/artifacts", body: () => ({ artifacts: [item(`d/${fresh()}.txt`)] }), expect: "disabled", noToken: true },
+      {
+        method: "POST",
+        path: "/api/v1/artifacts",
+        body: () => ({ artifacts: [item(`d/${fresh()}.txt`)] }),
+        expect: "disabled",
+      },
+      {
+        method: "POST",
+        path: "/api/v1/artifacts",
+        body: () => ({ artifacts: [item(`d/${fresh()}.txt`)] }),
+        expect: "disabled",
+        noToken: true,
+      },
       // Disabled before validation: a malformed body is not looked at.
       { method: "POST", path: "/api/v1/artifacts", body: () => "{not json", expect: "disabled" },
       // Rules are route prefixes (RSTUF-API.md): the routes below /artifacts go with it.
@@ -62,12 +73,23 @@ const cases: Case[] = [
     given: "empty",
     probes: [
       { method: "POST", path: "/api/v1/bootstrap", body: () => fixture("bootstrap-bins.json"), expect: "disabled" },
-      { method: "POST", path: "/api/v1/bootstrap", body: () => fixture("bootstrap-bins.json"), expect: "disabled", noToken: true },
+      {
+        method: "POST",
+        path: "/api/v1/bootstrap",
+        body: () => fixture("bootstrap-bins.json"),
+        expect: "disabled",
+        noToken: true,
+      },
       // Same path, another method: still served.
       { method: "GET", path: "/api/v1/bootstrap", expect: 200 },
       // A bare prefix disables every method.
       { method: "GET", path: "/api/v1/config", expect: "disabled" },
-      { method: "PUT", path: "/api/v1/config", body: () => ({ settings: { expiration: { targets: 3 } } }), expect: "disabled" },
+      {
+        method: "PUT",
+        path: "/api/v1/config",
+        body: () => ({ settings: { expiration: { targets: 3 } } }),
+        expect: "disabled",
+      },
       { method: "GET", path: "/api/v1/metadata/sign", expect: 200 },
       { method: "POST", path: "/api/v1/artifacts", body: () => ({ artifacts: [item("x.txt")] }), expect: 404 },
     ],
@@ -80,11 +102,31 @@ const cases: Case[] = [
       { method: "GET", path: "/api/v1/metadata/sign", expect: "disabled" },
       { method: "HEAD", path: "/api/v1/metadata/sign", expect: "disabled" },
       // POST on the same path and on the route below it are not in the method set.
-      { method: "POST", path: "/api/v1/metadata/sign", body: () => ({ role: "releases", signature: { keyid: "ab".repeat(32), sig: "00" } }), expect: 202 },
+      {
+        method: "POST",
+        path: "/api/v1/metadata/sign",
+        body: () => ({ role: "releases", signature: { keyid: "ab".repeat(32), sig: "00" } }),
+        expect: 202,
+      },
       { method: "POST", path: "/api/v1/metadata/sign/delete", body: () => ({ role: "nosuch" }), expect: 202 },
-      { method: "PUT", path: "/api/v1/delegations", body: () => ({ delegations: { roles: [{ name: "nightly", keyids: [], paths: ["nightly/*"] }] } }), expect: "disabled" },
-      { method: "POST", path: "/api/v1/delegations", body: () => ({ delegations: { roles: [{ name: `r${fresh()}`, keyids: [], paths: [`r${n}/*`] }] } }), expect: 202 },
-      { method: "POST", path: "/api/v1/delegations/delete", body: () => ({ delegations: { roles: [{ name: "nosuch" }] } }), expect: 202 },
+      {
+        method: "PUT",
+        path: "/api/v1/delegations",
+        body: () => ({ delegations: { roles: [{ name: "nightly", keyids: [], paths: ["nightly/*"] }] } }),
+        expect: "disabled",
+      },
+      {
+        method: "POST",
+        path: "/api/v1/delegations",
+        body: () => ({ delegations: { roles: [{ name: `r${fresh()}`, keyids: [], paths: [`r${n}/*`] }] } }),
+        expect: 202,
+      },
+      {
+        method: "POST",
+        path: "/api/v1/delegations/delete",
+        body: () => ({ delegations: { roles: [{ name: "nosuch" }] } }),
+        expect: 202,
+      },
     ],
   },
   {
@@ -145,7 +187,12 @@ for (const c of cases) {
             if (p.method === "HEAD") {
               expect(r.text).toBe("");
             } else {
-              expect(r.body).toEqual({ detail: { message: "Endpoint disabled", error: `${p.method} ${p.path}${slash} is disabled by configuration (disable_endpoints)` } });
+              expect(r.body).toEqual({
+                detail: {
+                  message: "Endpoint disabled",
+                  error: `${p.method} ${p.path}${slash} is disabled by configuration (disable_endpoints)`,
+                },
+              });
             }
             await s.app.publisher.idle();
             expect(await state(s)).toEqual(before);

@@ -35,9 +35,19 @@ interface TestKey {
 
 function generate(type: KeyType): TestKey {
   const { privateKey } =
-    type === "ed25519" ? generateKeyPairSync("ed25519") : type === "ecdsa" ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : generateKeyPairSync("rsa", { modulusLength: 3072 });
+    type === "ed25519"
+      ? generateKeyPairSync("ed25519")
+      : type === "ecdsa"
+        ? generateKeyPairSync("ec", { namedCurve: "P-256" })
+        : generateKeyPairSync("rsa", { modulusLength: 3072 });
   const json = publicKeyJSONFor(privateKey);
-  return { type, privateKey, pem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(), keyid: computeKeyId(json), json };
+  return {
+    type,
+    privateKey,
+    pem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    keyid: computeKeyId(json),
+    json,
+  };
 }
 
 /** Strings that would give the private key away, in the encodings it could leak in. */
@@ -54,7 +64,11 @@ function secretsOf(key: TestKey): string[] {
 }
 
 /** A bootstrap payload (16 bins) whose root v1 is built and signed here. */
-function bootstrapPayload(root: TestKey, online: TestKey, onlineExtra: Record<string, unknown> = { "x-rstuf-online-key-uri": `fn:${online.keyid}` }) {
+function bootstrapPayload(
+  root: TestKey,
+  online: TestKey,
+  onlineExtra: Record<string, unknown> = { "x-rstuf-online-key-uri": `fn:${online.keyid}` },
+) {
   const onlineRole = { keyids: [online.keyid], threshold: 1 };
   const signed = {
     _type: "root",
@@ -66,12 +80,21 @@ function bootstrapPayload(root: TestKey, online: TestKey, onlineExtra: Record<st
       [root.keyid]: { ...root.json, "x-rstuf-key-name": `root ${root.type}` },
       [online.keyid]: { ...online.json, "x-rstuf-key-name": `online ${online.type}`, ...onlineExtra },
     },
-    roles: { root: { keyids: [root.keyid], threshold: 1 }, timestamp: onlineRole, snapshot: onlineRole, targets: onlineRole },
+    roles: {
+      root: { keyids: [root.keyid], threshold: 1 },
+      timestamp: onlineRole,
+      snapshot: onlineRole,
+      targets: onlineRole,
+    },
   };
   const signer = new NativeSigner(root.privateKey, PublicKey.fromJSON(signed.keys[root.keyid]!, "key", root.keyid));
   const settings = fixture("bootstrap-bins.json").settings;
   expect(settings.roles.bins.number_of_delegated_bins).toBe(16);
-  return { settings, metadata: { root: { signed, signatures: [{ keyid: root.keyid, sig: signer.sign(utf8(canonicalJson(signed))) }] } }, timeout: 300 };
+  return {
+    settings,
+    metadata: { root: { signed, signatures: [{ keyid: root.keyid, sig: signer.sign(utf8(canonicalJson(signed))) }] } },
+    timeout: 300,
+  };
 }
 
 /** A server whose every response body and log line is kept, to look for key material. */
@@ -97,7 +120,8 @@ async function watchedServer(opts: { keyDir: string; env?: Record<string, string
 /** Everything a client can read: API answers so far, config, signing view, the /metadata/ listing and every file in it. */
 async function everythingServed(w: Watched): Promise<string[]> {
   const out = [...w.seen];
-  for (const path of ["/api/v1/config", "/api/v1/metadata/sign", "/api/v1/bootstrap", "/healthz"]) out.push((await w.api("GET", path)).text);
+  for (const path of ["/api/v1/config", "/api/v1/metadata/sign", "/api/v1/bootstrap", "/healthz"])
+    out.push((await w.api("GET", path)).text);
   const listing = await fetch(`${w.server.url}/metadata/`);
   expect(listing.status).toBe(200);
   const html = await listing.text();
@@ -116,11 +140,15 @@ async function expectNoLeak(w: Watched, keys: TestKey[]) {
   expect(w.logs.length).toBeGreaterThan(0);
   for (const key of keys) {
     const secrets = secretsOf(key);
-    for (const [where, texts] of [["a response", served], ["a log line", w.logs]] as const) {
+    for (const [where, texts] of [
+      ["a response", served],
+      ["a log line", w.logs],
+    ] as const) {
       for (const text of texts) {
         expect(text).not.toContain("PRIVATE KEY");
         for (const secret of secrets) {
-          if (text.includes(secret)) throw new Error(`the ${key.type} online private key appears in ${where}: ${text.slice(0, 200)}`);
+          if (text.includes(secret))
+            throw new Error(`the ${key.type} online private key appears in ${where}: ${text.slice(0, 200)}`);
         }
       }
     }
@@ -128,7 +156,13 @@ async function expectNoLeak(w: Watched, keys: TestKey[]) {
 }
 
 /** Bootstrap, add one artifact with its bytes in the targets directory, and have tuf-js download and verify it. */
-async function bootstrapAddAndVerify(w: Watched, payload: ReturnType<typeof bootstrapPayload>, root: TestKey, online: TestKey, clientDir: string) {
+async function bootstrapAddAndVerify(
+  w: Watched,
+  payload: ReturnType<typeof bootstrapPayload>,
+  root: TestKey,
+  online: TestKey,
+  clientDir: string,
+) {
   const b = await w.api("POST", "/api/v1/bootstrap", payload);
   expect(b.status).toBe(202);
   expect(b.body.message).toBe("Bootstrap accepted.");
@@ -140,7 +174,11 @@ async function bootstrapAddAndVerify(w: Watched, payload: ReturnType<typeof boot
   const file = join(w.server.app.config.targets.dir, path);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, bytes);
-  const a = await w.api("POST", "/api/v1/artifacts", { artifacts: [{ path, info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } } }] });
+  const a = await w.api("POST", "/api/v1/artifacts", {
+    artifacts: [
+      { path, info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } } },
+    ],
+  });
   expect(a.status).toBe(202);
   expect((await w.server.waitTask(a.body.data.task_id)).state).toBe("SUCCESS");
 
@@ -207,7 +245,13 @@ describe("online key from the environment (containers)", () => {
     test(`TUFBOX_ONLINE_KEY holds the ${onlineType} PEM; no fn: file exists`, async () => {
       const online = onlines[onlineType];
       const w = await watch({ keyDir: emptyKeyDir, env: { TUFBOX_ONLINE_KEY: online.pem } });
-      await bootstrapAddAndVerify(w, bootstrapPayload(roots.ed25519, online), roots.ed25519, online, join(scratch, `client-env-${onlineType}`));
+      await bootstrapAddAndVerify(
+        w,
+        bootstrapPayload(roots.ed25519, online),
+        roots.ed25519,
+        online,
+        join(scratch, `client-env-${onlineType}`),
+      );
       await expectNoLeak(w, [online]);
       await w.server.stop();
     }, 30_000);
@@ -227,11 +271,29 @@ describe("online key from the environment (containers)", () => {
 });
 
 describe("a missing online key makes the bootstrap a 422 naming the key", () => {
-  const cases: { name: string; online: () => TestKey; dir: () => string; env?: () => Record<string, string>; msg: RegExp }[] = [
-    { name: "no fn: file, no environment", online: () => onlines.rsa, dir: () => emptyKeyDir, msg: /online key file .* does not exist/ },
-    { name: "TUFBOX_ONLINE_KEY holds another key", online: () => onlines.ed25519, dir: () => emptyKeyDir, env: () => ({ TUFBOX_ONLINE_KEY: onlines.ecdsa.pem }), msg: /TUFBOX_ONLINE_KEY does not match public key/ },
+  const cases: {
+    name: string;
+    online: () => TestKey;
+    dir: () => string;
+    env?: () => Record<string, string>;
+    msg: RegExp;
+  }[] = [
     {
-      name: "the fn: file holds another key", online: () => onlines.ecdsa,
+      name: "no fn: file, no environment",
+      online: () => onlines.rsa,
+      dir: () => emptyKeyDir,
+      msg: /online key file .* does not exist/,
+    },
+    {
+      name: "TUFBOX_ONLINE_KEY holds another key",
+      online: () => onlines.ed25519,
+      dir: () => emptyKeyDir,
+      env: () => ({ TUFBOX_ONLINE_KEY: onlines.ecdsa.pem }),
+      msg: /TUFBOX_ONLINE_KEY does not match public key/,
+    },
+    {
+      name: "the fn: file holds another key",
+      online: () => onlines.ecdsa,
       dir: () => {
         const d = join(scratch, "wrong-file");
         mkdirSync(d, { recursive: true });
@@ -257,7 +319,8 @@ describe("a missing online key makes the bootstrap a 422 naming the key", () => 
       const served = await everythingServed(w);
       for (const text of [...served, ...w.logs]) {
         expect(text).not.toContain("PRIVATE KEY");
-        for (const key of Object.values(onlines)) for (const secret of secretsOf(key)) expect(text.includes(secret)).toBe(false);
+        for (const key of Object.values(onlines))
+          for (const secret of secretsOf(key)) expect(text.includes(secret)).toBe(false);
       }
       await w.server.stop();
     });

@@ -57,12 +57,19 @@ describe("a bootstrap waiting for its second root signature", () => {
     const r = await server.api("POST", "/api/v1/bootstrap", bootstrap);
     expect(r.status).toBe(202);
     bootstrapTask = r.body.data.task_id;
-    expect((await server.api("GET", "/api/v1/bootstrap")).body.data).toEqual({ bootstrap: false, state: "signing", id: bootstrapTask });
+    expect((await server.api("GET", "/api/v1/bootstrap")).body.data).toEqual({
+      bootstrap: false,
+      state: "signing",
+      id: bootstrapTask,
+    });
   });
 
   test("is still pending after a restart, with the same task", async () => {
     server = await restart(server);
-    expect((await server.api("GET", "/api/v1/bootstrap")).body).toEqual({ data: { bootstrap: false, state: "signing", id: bootstrapTask }, message: "System LOCKED for bootstrap." });
+    expect((await server.api("GET", "/api/v1/bootstrap")).body).toEqual({
+      data: { bootstrap: false, state: "signing", id: bootstrapTask },
+      message: "System LOCKED for bootstrap.",
+    });
     const pending = await server.api("GET", "/api/v1/metadata/sign");
     expect(pending.status).toBe(200);
     expect(pending.body.message).toBe("Metadata role(s) pending signing");
@@ -82,7 +89,10 @@ describe("a bootstrap waiting for its second root signature", () => {
   });
 
   test("the second signature (root-ecdsa) publishes it; tuf-js trusts the result", async () => {
-    const r = await server.api("POST", "/api/v1/metadata/sign", { role: "root", signature: signatureFor(root, "root-ecdsa") });
+    const r = await server.api("POST", "/api/v1/metadata/sign", {
+      role: "root",
+      signature: signatureFor(root, "root-ecdsa"),
+    });
     expect(r.status).toBe(202);
     expect(r.body.message).toBe("Metadata sign accepted.");
     const sign = await server.waitTask(r.body.data.task_id);
@@ -91,11 +101,19 @@ describe("a bootstrap waiting for its second root signature", () => {
     const boot = await server.waitTask(bootstrapTask);
     expect(boot.state).toBe("SUCCESS");
     expect(boot.result.task).toBe("bootstrap");
-    expect((await server.api("GET", "/api/v1/bootstrap")).body.data).toEqual({ bootstrap: true, state: "finished", id: bootstrapTask });
-    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+    expect((await server.api("GET", "/api/v1/bootstrap")).body.data).toEqual({
+      bootstrap: true,
+      state: "finished",
+      id: bootstrapTask,
+    });
+    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+      message: "No metadata pending signing available",
+    });
 
     const published: any = await (await fetch(`${server.url}/metadata/1.root.json`)).json();
-    expect(published.signatures.map((s: any) => s.keyid).sort()).toEqual([fixtureKey("root-ed25519").keyid, fixtureKey("root-ecdsa").keyid].sort());
+    expect(published.signatures.map((s: any) => s.keyid).sort()).toEqual(
+      [fixtureKey("root-ed25519").keyid, fixtureKey("root-ecdsa").keyid].sort(),
+    );
     const trusted = new Uint8Array(await (await fetch(`${server.url}/metadata/1.root.json`)).arrayBuffer());
     const client = tufClient(server.url, join(dataDir(), "client"), trusted);
     await client.refresh();
@@ -106,7 +124,9 @@ describe("a bootstrap waiting for its second root signature", () => {
     server = await restart(server);
     expect(server.app.repo.bootstrapped).toBe(true);
     expect((await server.api("GET", "/api/v1/bootstrap")).body.data.state).toBe("finished");
-    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+      message: "No metadata pending signing available",
+    });
   });
 });
 
@@ -124,8 +144,14 @@ describe("a cancelled bootstrap session stays cancelled across a restart", () =>
     expect(cancelled.body.data.state).toBe("REVOKED");
     expect(cancelled.body.data.result.error).toBe("signing of root v1 was cancelled");
     server = await restart(server);
-    expect((await server.api("GET", "/api/v1/bootstrap")).body.data).toEqual({ bootstrap: false, state: null, id: null });
-    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+    expect((await server.api("GET", "/api/v1/bootstrap")).body.data).toEqual({
+      bootstrap: false,
+      state: null,
+      id: null,
+    });
+    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+      message: "No metadata pending signing available",
+    });
     // Free means free: a full bootstrap now goes through.
     const b = await server.api("POST", "/api/v1/bootstrap", fixture("bootstrap-bins.json"));
     expect(b.status).toBe(202);
@@ -166,7 +192,10 @@ describe("a root update waiting for its second signature", () => {
   });
 
   test("the second signature (root-ecdsa) publishes root v3 and rotates the online key to rsa", async () => {
-    const r = await server.api("POST", "/api/v1/metadata/sign", { role: "root", signature: signatureFor(v3.metadata.root, "root-ecdsa") });
+    const r = await server.api("POST", "/api/v1/metadata/sign", {
+      role: "root",
+      signature: signatureFor(v3.metadata.root, "root-ecdsa"),
+    });
     const sign = await server.waitTask(r.body.data.task_id);
     expect(sign.state).toBe("SUCCESS");
     expect(sign.result.details).toEqual({ update: "Metadata update finished" });
@@ -174,7 +203,9 @@ describe("a root update waiting for its second signature", () => {
     expect(update.state).toBe("SUCCESS");
     expect(update.result.task).toBe("metadata_update");
     expect(update.result.details).toEqual({ role: "root" });
-    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+      message: "No metadata pending signing available",
+    });
 
     expect((await fetch(`${server.url}/metadata/3.root.json`)).status).toBe(200);
     const rsa = v3.metadata.root.signed.roles.timestamp.keyids[0];

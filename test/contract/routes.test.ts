@@ -80,18 +80,38 @@ async function accepted(s: TestServer, method: Method, path: string, body?: unkn
   return s.waitTask(r.body.data.task_id);
 }
 
-const onlineRole = (name: string, paths: string[]) => ({ name, terminating: true, keyids: [], threshold: 1, paths, "x-rstuf-expire-policy": 2 });
+const onlineRole = (name: string, paths: string[]) => ({
+  name,
+  terminating: true,
+  keyids: [],
+  threshold: 1,
+  paths,
+  "x-rstuf-expire-policy": 2,
+});
 
 // ------------------------------------------------------------------ the table
 
 const rows: Row[] = [
   // ---------------------------------------------------------- GET /bootstrap
   {
-    name: "available before bootstrap", method: "GET", path: "/api/v1/bootstrap", given: "empty", status: 200,
-    check: (b) => expect(b).toEqual({ data: { bootstrap: false, state: null, id: null }, message: "System available for bootstrap." }),
+    name: "available before bootstrap",
+    method: "GET",
+    path: "/api/v1/bootstrap",
+    given: "empty",
+    status: 200,
+    check: (b) =>
+      expect(b).toEqual({
+        data: { bootstrap: false, state: null, id: null },
+        message: "System available for bootstrap.",
+      }),
   },
   {
-    name: "locked once bootstrapped; no token needed", method: "GET", path: "/api/v1/bootstrap", auth: false, given: "bins", status: 200,
+    name: "locked once bootstrapped; no token needed",
+    method: "GET",
+    path: "/api/v1/bootstrap",
+    auth: false,
+    given: "bins",
+    status: 200,
     message: "System LOCKED for bootstrap.",
     check: (b) => {
       expect(Object.keys(b.data).sort()).toEqual(["bootstrap", "id", "state"]);
@@ -101,7 +121,11 @@ const rows: Row[] = [
     },
   },
   {
-    name: "locked while the bootstrap waits for signatures", method: "GET", path: "/api/v1/bootstrap", given: "signing", status: 200,
+    name: "locked while the bootstrap waits for signatures",
+    method: "GET",
+    path: "/api/v1/bootstrap",
+    given: "signing",
+    status: 200,
     message: "System LOCKED for bootstrap.",
     check: (b) => {
       expect(b.data.bootstrap).toBe(false);
@@ -112,42 +136,104 @@ const rows: Row[] = [
 
   // ---------------------------------------------------------- POST /bootstrap
   {
-    name: "accepted", method: "POST", path: "/api/v1/bootstrap", given: "empty", own: true, body: () => fixture("bootstrap-bins.json"),
-    status: 202, message: "Bootstrap accepted.",
-    task: { name: "bootstrap", state: "SUCCESS", details: (d) => expect(d).toEqual({ bootstrap: "Bootstrap Finished" }) },
+    name: "accepted",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    given: "empty",
+    own: true,
+    body: () => fixture("bootstrap-bins.json"),
+    status: 202,
+    message: "Bootstrap accepted.",
+    task: {
+      name: "bootstrap",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ bootstrap: "Bootstrap Finished" }),
+    },
     check: async (b, { s }) => {
       const state = (await s.api("GET", "/api/v1/bootstrap")).body;
-      expect(state).toEqual({ data: { bootstrap: true, state: "finished", id: b.data.task_id }, message: "System LOCKED for bootstrap." });
+      expect(state).toEqual({
+        data: { bootstrap: true, state: "finished", id: b.data.task_id },
+        message: "System LOCKED for bootstrap.",
+      });
     },
   },
   {
-    name: "already bootstrapped", method: "POST", path: "/api/v1/bootstrap", given: "bins", body: () => fixture("bootstrap-bins.json"),
-    status: 404, error: "System already has a Metadata. State: finished",
+    name: "already bootstrapped",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    given: "bins",
+    body: () => fixture("bootstrap-bins.json"),
+    status: 404,
+    error: "System already has a Metadata. State: finished",
   },
   {
-    name: "a bootstrap is waiting for signatures", method: "POST", path: "/api/v1/bootstrap", given: "signing", body: () => fixture("bootstrap-bins.json"),
-    status: 404, error: "System already has a Metadata. State: signing",
+    name: "a bootstrap is waiting for signatures",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    given: "signing",
+    body: () => fixture("bootstrap-bins.json"),
+    status: 404,
+    error: "System already has a Metadata. State: signing",
   },
-  { name: "no token", method: "POST", path: "/api/v1/bootstrap", auth: false, given: "empty", body: () => fixture("bootstrap-bins.json"), status: 401 },
-  { name: "settings missing", method: "POST", path: "/api/v1/bootstrap", given: "empty", body: () => ({ metadata: {} }), status: 422, loc: ["body", "settings"], type: "missing" },
-  { name: "malformed JSON", method: "POST", path: "/api/v1/bootstrap", given: "empty", body: () => '{"settings": ', status: 422, loc: ["body"], type: "json_invalid" },
+  {
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    auth: false,
+    given: "empty",
+    body: () => fixture("bootstrap-bins.json"),
+    status: 401,
+  },
+  {
+    name: "settings missing",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    given: "empty",
+    body: () => ({ metadata: {} }),
+    status: 422,
+    loc: ["body", "settings"],
+    type: "missing",
+  },
+  {
+    name: "malformed JSON",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    given: "empty",
+    body: () => '{"settings": ',
+    status: 422,
+    loc: ["body"],
+    type: "json_invalid",
+  },
   // RSTUF DIFFERENCE (README): unknown fields are refused, RSTUF ignores them.
   {
-    name: "unknown field", method: "POST", path: "/api/v1/bootstrap", given: "empty", body: () => ({ ...(fixture("bootstrap-bins.json") as Record<string, unknown>), timout: 300 }),
-    status: 422, loc: ["body", "timout"], type: "extra_forbidden",
+    name: "unknown field",
+    method: "POST",
+    path: "/api/v1/bootstrap",
+    given: "empty",
+    body: () => ({ ...(fixture("bootstrap-bins.json") as Record<string, unknown>), timout: 300 }),
+    status: 422,
+    loc: ["body", "timout"],
+    type: "extra_forbidden",
   },
 
   // ---------------------------------------------------------- POST /artifacts
   {
-    name: "accepted", method: "POST", path: "/api/v1/artifacts", given: "bins", body: ({ tag }) => ({ artifacts: [item(`contract/${tag}.txt`)], add_task_id_to_custom: true }),
-    status: 202, message: "New Artifact(s) successfully submitted.", dataKeys: ["artifacts", "last_update", "task_id"],
+    name: "accepted",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    given: "bins",
+    body: ({ tag }) => ({ artifacts: [item(`contract/${tag}.txt`)], add_task_id_to_custom: true }),
+    status: 202,
+    message: "New Artifact(s) successfully submitted.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
     check: async (b, { s, tag }) => {
       expect(b.data.artifacts).toEqual([`contract/${tag}.txt`]);
       const published = await s.app.store.getArtifact(`contract/${tag}.txt`);
       expect(JSON.parse(published!.fragment).custom).toEqual({ added_by_task_id: b.data.task_id });
     },
     task: {
-      name: "add_artifacts", state: "SUCCESS",
+      name: "add_artifacts",
+      state: "SUCCESS",
       details: (d, { tag }) => {
         expect(d.added_artifacts).toEqual([`contract/${tag}.txt`]);
         expect(d.invalid_paths).toEqual([]);
@@ -157,34 +243,96 @@ const rows: Row[] = [
     },
   },
   {
-    name: "accepted, publishing skipped", method: "POST", path: "/api/v1/artifacts", given: "bins",
+    name: "accepted, publishing skipped",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    given: "bins",
     body: ({ tag }) => ({ artifacts: [item(`held/${tag}.txt`)], publish_artifacts: false }),
-    status: 202, message: "New Artifact(s) successfully submitted. Publishing will be skipped.", dataKeys: ["artifacts", "last_update", "task_id"],
-    task: { name: "add_artifacts", state: "SUCCESS", details: (d, { tag }) => expect(d.added_artifacts).toEqual([`held/${tag}.txt`]) },
-  },
-  {
-    name: "paths no delegation covers are reported invalid", method: "POST", path: "/api/v1/artifacts", given: "delegations",
-    body: ({ tag }) => ({ artifacts: [item(`nightly/${tag}.tar.gz`), item(`nowhere/${tag}.bin`)] }),
-    status: 202, message: "New Artifact(s) successfully submitted.", dataKeys: ["artifacts", "last_update", "task_id"],
+    status: 202,
+    message: "New Artifact(s) successfully submitted. Publishing will be skipped.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
     task: {
-      name: "add_artifacts", state: "SUCCESS",
-      details: (d, { tag }) => expect(d).toEqual({ added_artifacts: [`nightly/${tag}.tar.gz`], invalid_paths: [`nowhere/${tag}.bin`], artifact_roles: ["nightly"] }),
+      name: "add_artifacts",
+      state: "SUCCESS",
+      details: (d, { tag }) => expect(d.added_artifacts).toEqual([`held/${tag}.txt`]),
     },
   },
-  { name: "not bootstrapped", method: "POST", path: "/api/v1/artifacts", given: "empty", body: () => ({ artifacts: [item("a.txt")] }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "bootstrap still signing", method: "POST", path: "/api/v1/artifacts", given: "signing", body: () => ({ artifacts: [item("a.txt")] }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "no token", method: "POST", path: "/api/v1/artifacts", auth: false, given: "bins", body: () => ({ artifacts: [item("a.txt")] }), status: 401 },
-  { name: "artifacts not a list", method: "POST", path: "/api/v1/artifacts", given: "bins", body: () => ({ artifacts: "a.txt" }), status: 422, loc: ["body", "artifacts"], type: "list_type" },
+  {
+    name: "paths no delegation covers are reported invalid",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    given: "delegations",
+    body: ({ tag }) => ({ artifacts: [item(`nightly/${tag}.tar.gz`), item(`nowhere/${tag}.bin`)] }),
+    status: 202,
+    message: "New Artifact(s) successfully submitted.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
+    task: {
+      name: "add_artifacts",
+      state: "SUCCESS",
+      details: (d, { tag }) =>
+        expect(d).toEqual({
+          added_artifacts: [`nightly/${tag}.tar.gz`],
+          invalid_paths: [`nowhere/${tag}.bin`],
+          artifact_roles: ["nightly"],
+        }),
+    },
+  },
+  {
+    name: "not bootstrapped",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    given: "empty",
+    body: () => ({ artifacts: [item("a.txt")] }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "bootstrap still signing",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    given: "signing",
+    body: () => ({ artifacts: [item("a.txt")] }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    auth: false,
+    given: "bins",
+    body: () => ({ artifacts: [item("a.txt")] }),
+    status: 401,
+  },
+  {
+    name: "artifacts not a list",
+    method: "POST",
+    path: "/api/v1/artifacts",
+    given: "bins",
+    body: () => ({ artifacts: "a.txt" }),
+    status: 422,
+    loc: ["body", "artifacts"],
+    type: "list_type",
+  },
 
   // ---------------------------------------------------------- POST /artifacts/delete
   {
-    name: "accepted", method: "POST", path: "/api/v1/artifacts/delete", given: "bins",
-    before: async ({ s, tag }) => void expect((await accepted(s, "POST", "/api/v1/artifacts", { artifacts: [item(`gone/${tag}.txt`)] })).state).toBe("SUCCESS"),
+    name: "accepted",
+    method: "POST",
+    path: "/api/v1/artifacts/delete",
+    given: "bins",
+    before: async ({ s, tag }) =>
+      void expect(
+        (await accepted(s, "POST", "/api/v1/artifacts", { artifacts: [item(`gone/${tag}.txt`)] })).state,
+      ).toBe("SUCCESS"),
     body: ({ tag }) => ({ artifacts: [`gone/${tag}.txt`, `never/${tag}.txt`] }),
-    status: 202, message: "Remove Artifact(s) successfully submitted.", dataKeys: ["artifacts", "last_update", "task_id"],
+    status: 202,
+    message: "Remove Artifact(s) successfully submitted.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
     check: (b, { tag }) => expect(b.data.artifacts).toEqual([`gone/${tag}.txt`, `never/${tag}.txt`]),
     task: {
-      name: "remove_artifacts", state: "SUCCESS",
+      name: "remove_artifacts",
+      state: "SUCCESS",
       details: (d, { tag }) => {
         expect(d.deleted_artifacts).toEqual([`gone/${tag}.txt`]);
         expect(d.not_found_artifacts).toEqual([`never/${tag}.txt`]);
@@ -192,44 +340,104 @@ const rows: Row[] = [
     },
   },
   {
-    name: "nothing to remove", method: "POST", path: "/api/v1/artifacts/delete", given: "bins", body: ({ tag }) => ({ artifacts: [`never/${tag}.txt`] }),
-    status: 202, message: "Remove Artifact(s) successfully submitted.", dataKeys: ["artifacts", "last_update", "task_id"],
-    task: { name: "remove_artifacts", state: "ERRORED", details: (d, { tag }) => expect(d.not_found_artifacts).toEqual([`never/${tag}.txt`]) },
+    name: "nothing to remove",
+    method: "POST",
+    path: "/api/v1/artifacts/delete",
+    given: "bins",
+    body: ({ tag }) => ({ artifacts: [`never/${tag}.txt`] }),
+    status: 202,
+    message: "Remove Artifact(s) successfully submitted.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
+    task: {
+      name: "remove_artifacts",
+      state: "ERRORED",
+      details: (d, { tag }) => expect(d.not_found_artifacts).toEqual([`never/${tag}.txt`]),
+    },
   },
   {
-    name: "accepted, publishing skipped", method: "POST", path: "/api/v1/artifacts/delete", given: "bins",
+    name: "accepted, publishing skipped",
+    method: "POST",
+    path: "/api/v1/artifacts/delete",
+    given: "bins",
     body: ({ tag }) => ({ artifacts: [`held/${tag}.txt`], publish_artifacts: false }),
-    status: 202, message: "Remove Artifact(s) successfully submitted. Publishing will be skipped.", dataKeys: ["artifacts", "last_update", "task_id"],
+    status: 202,
+    message: "Remove Artifact(s) successfully submitted. Publishing will be skipped.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
     task: { name: "remove_artifacts", state: "SUCCESS" },
   },
-  { name: "not bootstrapped", method: "POST", path: "/api/v1/artifacts/delete", given: "empty", body: () => ({ artifacts: ["a.txt"] }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "no token", method: "POST", path: "/api/v1/artifacts/delete", auth: false, given: "bins", body: () => ({ artifacts: ["a.txt"] }), status: 401 },
-  { name: "artifacts missing", method: "POST", path: "/api/v1/artifacts/delete", given: "bins", body: () => ({}), status: 422, loc: ["body", "artifacts"], type: "missing" },
+  {
+    name: "not bootstrapped",
+    method: "POST",
+    path: "/api/v1/artifacts/delete",
+    given: "empty",
+    body: () => ({ artifacts: ["a.txt"] }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/artifacts/delete",
+    auth: false,
+    given: "bins",
+    body: () => ({ artifacts: ["a.txt"] }),
+    status: 401,
+  },
+  {
+    name: "artifacts missing",
+    method: "POST",
+    path: "/api/v1/artifacts/delete",
+    given: "bins",
+    body: () => ({}),
+    status: 422,
+    loc: ["body", "artifacts"],
+    type: "missing",
+  },
 
   // ---------------------------------------------------------- POST /artifacts/publish
   {
-    name: "accepted", method: "POST", path: "/api/v1/artifacts/publish", given: "bins",
+    name: "accepted",
+    method: "POST",
+    path: "/api/v1/artifacts/publish",
+    given: "bins",
     before: async ({ s, tag }) => {
-      const r = await s.api("POST", "/api/v1/artifacts", { artifacts: [item(`later/${tag}.txt`)], publish_artifacts: false });
+      const r = await s.api("POST", "/api/v1/artifacts", {
+        artifacts: [item(`later/${tag}.txt`)],
+        publish_artifacts: false,
+      });
       expect(r.status).toBe(202);
     },
-    status: 202, message: "Publish artifacts successfully submitted.", dataKeys: ["artifacts", "last_update", "task_id"],
+    status: 202,
+    message: "Publish artifacts successfully submitted.",
+    dataKeys: ["artifacts", "last_update", "task_id"],
     check: (b) => expect(b.data.artifacts).toEqual([]),
     task: { name: "publish_artifacts", state: "SUCCESS" },
   },
   // RSTUF DIFFERENCE: RSTUF's API queues a publish task without checking the bootstrap state; tufbox answers the 404 state conflict.
-  { name: "not bootstrapped", method: "POST", path: "/api/v1/artifacts/publish", given: "empty", status: 404, error: NOT_BOOTSTRAPPED },
+  {
+    name: "not bootstrapped",
+    method: "POST",
+    path: "/api/v1/artifacts/publish",
+    given: "empty",
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
   { name: "no token", method: "POST", path: "/api/v1/artifacts/publish", auth: false, given: "bins", status: 401 },
 
   // ---------------------------------------------------------- GET /task
   {
-    name: "state of a finished task", method: "GET", path: "/api/v1/task", given: "bins",
+    name: "state of a finished task",
+    method: "GET",
+    path: "/api/v1/task",
+    given: "bins",
     before: async ({ s, tag, stash }) => {
       const r = await s.api("POST", "/api/v1/artifacts", { artifacts: [item(`task/${tag}.txt`)] });
       stash.id = r.body.data.task_id;
       await s.waitTask(stash.id);
     },
-    query: ({ stash }) => `task_id=${stash.id}`, status: 200, message: "Task state.",
+    query: ({ stash }) => `task_id=${stash.id}`,
+    status: 200,
+    message: "Task state.",
     check: (b, { stash, tag }) => {
       expect(Object.keys(b.data).sort()).toEqual(["result", "state", "task_id"]);
       expect(b.data.task_id).toBe(stash.id);
@@ -242,62 +450,152 @@ const rows: Row[] = [
     },
   },
   {
-    name: "an unknown id is PENDING", method: "GET", path: "/api/v1/task", given: "bins", query: () => "task_id=0123456789abcdef0123456789abcdef", status: 200, message: "Task state.",
-    check: (b) => expect(b.data).toEqual({ task_id: "0123456789abcdef0123456789abcdef", state: "PENDING", result: null }),
+    name: "an unknown id is PENDING",
+    method: "GET",
+    path: "/api/v1/task",
+    given: "bins",
+    query: () => "task_id=0123456789abcdef0123456789abcdef",
+    status: 200,
+    message: "Task state.",
+    check: (b) =>
+      expect(b.data).toEqual({ task_id: "0123456789abcdef0123456789abcdef", state: "PENDING", result: null }),
   },
-  { name: "task_id missing", method: "GET", path: "/api/v1/task", given: "bins", status: 422, loc: ["query", "task_id"], type: "missing" },
+  {
+    name: "task_id missing",
+    method: "GET",
+    path: "/api/v1/task",
+    given: "bins",
+    status: 422,
+    loc: ["query", "task_id"],
+    type: "missing",
+  },
 
   // ---------------------------------------------------------- GET /config
   {
-    name: "current settings, no private material", method: "GET", path: "/api/v1/config", given: "bins", status: 200, message: "Current Settings",
+    name: "current settings, no private material",
+    method: "GET",
+    path: "/api/v1/config",
+    given: "bins",
+    status: 200,
+    message: "Current Settings",
     check: (b) => {
       expect(b.data).toMatchObject({
-        number_of_delegated_bins: 16, targets_online_key: true,
-        root_expiration: 365, targets_expiration: 365, snapshot_expiration: 1, timestamp_expiration: 1, bins_expiration: 1,
-        root_threshold: 2, root_num_keys: 2, timestamp_threshold: 1, timestamp_num_keys: 1,
+        number_of_delegated_bins: 16,
+        targets_online_key: true,
+        root_expiration: 365,
+        targets_expiration: 365,
+        snapshot_expiration: 1,
+        timestamp_expiration: 1,
+        bins_expiration: 1,
+        root_threshold: 2,
+        root_num_keys: 2,
+        timestamp_threshold: 1,
+        timestamp_num_keys: 1,
       });
       expect(JSON.stringify(b)).not.toContain("PRIVATE");
     },
   },
   // GET /config before bootstrap: RSTUF answers 404 ("No Repository Settings/Config found."), a "not bootstrapped" state conflict.
-  { name: "not bootstrapped", method: "GET", path: "/api/v1/config", given: "empty", status: 404, error: NOT_BOOTSTRAPPED },
+  {
+    name: "not bootstrapped",
+    method: "GET",
+    path: "/api/v1/config",
+    given: "empty",
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
 
   // ---------------------------------------------------------- PUT /config
   {
-    name: "accepted", method: "PUT", path: "/api/v1/config", given: "bins", body: () => ({ settings: { expiration: { targets: 100, nosuch: 2 } } }),
-    status: 202, message: "Settings successfully submitted.",
-    task: { name: "update_settings", state: "SUCCESS", details: (d) => expect(d).toEqual({ updated_roles: ["targets"], invalid_roles: ["nosuch"] }) },
+    name: "accepted",
+    method: "PUT",
+    path: "/api/v1/config",
+    given: "bins",
+    body: () => ({ settings: { expiration: { targets: 100, nosuch: 2 } } }),
+    status: 202,
+    message: "Settings successfully submitted.",
+    task: {
+      name: "update_settings",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ updated_roles: ["targets"], invalid_roles: ["nosuch"] }),
+    },
     check: async (_b, { s }) => expect((await s.api("GET", "/api/v1/config")).body.data.targets_expiration).toBe(100),
   },
   // RSTUF DIFFERENCE: RSTUF's worker reports this SUCCESS (status true, nothing updated); tufbox reports ERRORED.
   {
-    name: "only unknown roles", method: "PUT", path: "/api/v1/config", given: "bins", body: () => ({ settings: { expiration: { nosuch: 2 } } }),
-    status: 202, message: "Settings successfully submitted.",
-    task: { name: "update_settings", state: "ERRORED", details: (d) => expect(d).toEqual({ updated_roles: [], invalid_roles: ["nosuch"] }) },
+    name: "only unknown roles",
+    method: "PUT",
+    path: "/api/v1/config",
+    given: "bins",
+    body: () => ({ settings: { expiration: { nosuch: 2 } } }),
+    status: 202,
+    message: "Settings successfully submitted.",
+    task: {
+      name: "update_settings",
+      state: "ERRORED",
+      details: (d) => expect(d).toEqual({ updated_roles: [], invalid_roles: ["nosuch"] }),
+    },
   },
-  { name: "not bootstrapped", method: "PUT", path: "/api/v1/config", given: "empty", body: () => ({ settings: { expiration: { targets: 100 } } }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "no token", method: "PUT", path: "/api/v1/config", auth: false, given: "bins", body: () => ({ settings: { expiration: { targets: 100 } } }), status: 401 },
   {
-    name: "expiration not positive", method: "PUT", path: "/api/v1/config", given: "bins", body: () => ({ settings: { expiration: { targets: 0 } } }),
-    status: 422, loc: ["body", "settings", "expiration", "targets"], type: "greater_than",
+    name: "not bootstrapped",
+    method: "PUT",
+    path: "/api/v1/config",
+    given: "empty",
+    body: () => ({ settings: { expiration: { targets: 100 } } }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "no token",
+    method: "PUT",
+    path: "/api/v1/config",
+    auth: false,
+    given: "bins",
+    body: () => ({ settings: { expiration: { targets: 100 } } }),
+    status: 401,
+  },
+  {
+    name: "expiration not positive",
+    method: "PUT",
+    path: "/api/v1/config",
+    given: "bins",
+    body: () => ({ settings: { expiration: { targets: 0 } } }),
+    status: 422,
+    loc: ["body", "settings", "expiration", "targets"],
+    type: "greater_than",
   },
 
   // ---------------------------------------------------------- POST /metadata
   {
-    name: "root update accepted and published", method: "POST", path: "/api/v1/metadata", given: "bins", own: true, body: () => fixture("metadata-update-root-v2-online-ecdsa.json"),
-    status: 202, message: "Metadata update accepted.",
+    name: "root update accepted and published",
+    method: "POST",
+    path: "/api/v1/metadata",
+    given: "bins",
+    own: true,
+    body: () => fixture("metadata-update-root-v2-online-ecdsa.json"),
+    status: 202,
+    message: "Metadata update accepted.",
     task: { name: "metadata_update", state: "SUCCESS", details: (d) => expect(d).toEqual({ role: "root" }) },
     check: async (_b, { s }) => expect((await fetch(`${s.url}/metadata/2.root.json`)).status).toBe(200),
   },
   {
-    name: "root update short of signatures waits", method: "POST", path: "/api/v1/metadata", given: "bins", own: true,
+    name: "root update short of signatures waits",
+    method: "POST",
+    path: "/api/v1/metadata",
+    given: "bins",
+    own: true,
     body: () => {
       const update = fixture("metadata-update-root-v2-online-ecdsa.json");
       update.metadata.root.signatures = update.metadata.root.signatures.slice(0, 1);
       return update;
     },
-    status: 202, message: "Metadata update accepted.",
-    task: { name: "metadata_update", state: "SUCCESS", details: (d) => expect(d).toEqual({ update: "Root v2 is pending signatures" }) },
+    status: 202,
+    message: "Metadata update accepted.",
+    task: {
+      name: "metadata_update",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ update: "Root v2 is pending signatures" }),
+    },
     check: async (_b, { s }) => {
       const pending = (await s.api("GET", "/api/v1/metadata/sign")).body;
       expect(pending.message).toBe("Metadata role(s) pending signing");
@@ -306,21 +604,59 @@ const rows: Row[] = [
       // A second root v2 while the first waits is a state conflict ("nothing pending"'s mirror image).
       const again = await s.api("POST", "/api/v1/metadata", fixture("metadata-update-root-v2-online-ecdsa.json"));
       expect(again.status).toBe(404);
-      expect(again.body.detail.error).toBe("Root v2 is already pending signatures; sign it or cancel it with POST /api/v1/metadata/sign/delete");
+      expect(again.body.detail.error).toBe(
+        "Root v2 is already pending signatures; sign it or cancel it with POST /api/v1/metadata/sign/delete",
+      );
     },
   },
-  { name: "not bootstrapped", method: "POST", path: "/api/v1/metadata", given: "empty", body: () => fixture("metadata-update-root-v2-online-ecdsa.json"), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "no token", method: "POST", path: "/api/v1/metadata", auth: false, given: "bins", body: () => fixture("metadata-update-root-v2-online-ecdsa.json"), status: 401 },
-  { name: "root missing", method: "POST", path: "/api/v1/metadata", given: "bins", body: () => ({ metadata: {} }), status: 422, loc: ["body", "metadata", "root"], type: "missing" },
+  {
+    name: "not bootstrapped",
+    method: "POST",
+    path: "/api/v1/metadata",
+    given: "empty",
+    body: () => fixture("metadata-update-root-v2-online-ecdsa.json"),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/metadata",
+    auth: false,
+    given: "bins",
+    body: () => fixture("metadata-update-root-v2-online-ecdsa.json"),
+    status: 401,
+  },
+  {
+    name: "root missing",
+    method: "POST",
+    path: "/api/v1/metadata",
+    given: "bins",
+    body: () => ({ metadata: {} }),
+    status: 422,
+    loc: ["body", "metadata", "root"],
+    type: "missing",
+  },
   // RSTUF DIFFERENCE: a root that does not follow the trusted one is refused up front (RSTUF fails the task later).
   {
-    name: "root version does not follow", method: "POST", path: "/api/v1/metadata", given: "bins", body: () => fixture("metadata-update-root-v3-online-rsa-1-of-2.json"),
-    status: 422, loc: ["body", "metadata", "root", "signed", "version"],
+    name: "root version does not follow",
+    method: "POST",
+    path: "/api/v1/metadata",
+    given: "bins",
+    body: () => fixture("metadata-update-root-v3-online-rsa-1-of-2.json"),
+    status: 422,
+    loc: ["body", "metadata", "root", "signed", "version"],
   },
 
   // ---------------------------------------------------------- GET /metadata/sign
   {
-    name: "pending bootstrap root", method: "GET", path: "/api/v1/metadata/sign", auth: false, given: "signing", status: 200, message: "Metadata role(s) pending signing",
+    name: "pending bootstrap root",
+    method: "GET",
+    path: "/api/v1/metadata/sign",
+    auth: false,
+    given: "signing",
+    status: 200,
+    message: "Metadata role(s) pending signing",
     check: (b) => {
       expect(Object.keys(b.data.metadata)).toEqual(["root"]);
       expect(b.data.metadata.root.signed.version).toBe(1);
@@ -329,7 +665,12 @@ const rows: Row[] = [
   },
   {
     // tufbox keeps delegated role names exact here (RSTUF mangles names with "_" or capitals; RSTUF-API.md).
-    name: "pending delegated role with the trusted targets", method: "GET", path: "/api/v1/metadata/sign", given: "delegations", status: 200, message: "Metadata role(s) pending signing",
+    name: "pending delegated role with the trusted targets",
+    method: "GET",
+    path: "/api/v1/metadata/sign",
+    given: "delegations",
+    status: 200,
+    message: "Metadata role(s) pending signing",
     check: (b) => {
       expect(Object.keys(b.data.metadata).sort()).toEqual(["releases", "trusted_targets"]);
       expect(b.data.metadata.releases.signed._type).toBe("targets");
@@ -337,133 +678,447 @@ const rows: Row[] = [
     },
   },
   // Nothing pending: message only, never `"data": null`.
-  { name: "nothing pending", method: "GET", path: "/api/v1/metadata/sign", given: "bins", status: 200, check: (b) => expect(b).toEqual({ message: "No metadata pending signing available" }) },
+  {
+    name: "nothing pending",
+    method: "GET",
+    path: "/api/v1/metadata/sign",
+    given: "bins",
+    status: 200,
+    check: (b) => expect(b).toEqual({ message: "No metadata pending signing available" }),
+  },
   // RSTUF DIFFERENCE: before bootstrap RSTUF answers with a `detail` body ("Requires bootstrap started"); tufbox gives the plain "nothing pending" answer.
-  { name: "nothing pending before bootstrap", method: "GET", path: "/api/v1/metadata/sign", given: "empty", status: 200, check: (b) => expect(b).toEqual({ message: "No metadata pending signing available" }) },
+  {
+    name: "nothing pending before bootstrap",
+    method: "GET",
+    path: "/api/v1/metadata/sign",
+    given: "empty",
+    status: 200,
+    check: (b) => expect(b).toEqual({ message: "No metadata pending signing available" }),
+  },
 
   // ---------------------------------------------------------- POST /metadata/sign
   {
-    name: "the last signature finishes the bootstrap", method: "POST", path: "/api/v1/metadata/sign", given: "signing", own: true,
-    body: () => ({ role: "root", signature: rootSignature(fixture("bootstrap-bins-1-of-2-signatures.json").metadata.root, "root-ecdsa") }),
-    status: 202, message: "Metadata sign accepted.",
-    task: { name: "sign_metadata", state: "SUCCESS", details: (d) => expect(d).toEqual({ bootstrap: "Bootstrap Finished" }) },
+    name: "the last signature finishes the bootstrap",
+    method: "POST",
+    path: "/api/v1/metadata/sign",
+    given: "signing",
+    own: true,
+    body: () => ({
+      role: "root",
+      signature: rootSignature(fixture("bootstrap-bins-1-of-2-signatures.json").metadata.root, "root-ecdsa"),
+    }),
+    status: 202,
+    message: "Metadata sign accepted.",
+    task: {
+      name: "sign_metadata",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ bootstrap: "Bootstrap Finished" }),
+    },
     check: async (_b, { s }) => expect((await s.api("GET", "/api/v1/bootstrap")).body.data.state).toBe("finished"),
   },
   {
-    name: "an invalid signature", method: "POST", path: "/api/v1/metadata/sign", given: "signing",
+    name: "an invalid signature",
+    method: "POST",
+    path: "/api/v1/metadata/sign",
+    given: "signing",
     body: () => {
       const root = fixture("bootstrap-bins-1-of-2-signatures.json").metadata.root;
       const sig = rootSignature(root, "root-ecdsa");
-      return { role: "root", signature: { keyid: sig.keyid, sig: rootSignature({ signed: { ...root.signed, version: 7 } }, "root-ecdsa").sig } };
+      return {
+        role: "root",
+        signature: {
+          keyid: sig.keyid,
+          sig: rootSignature({ signed: { ...root.signed, version: 7 } }, "root-ecdsa").sig,
+        },
+      };
     },
-    status: 202, message: "Metadata sign accepted.",
+    status: 202,
+    message: "Metadata sign accepted.",
     task: { name: "sign_metadata", state: "ERRORED", error: "Invalid signature" },
   },
   // RSTUF DIFFERENCE: with nothing to sign, RSTUF's API may refuse up front (a `detail` body, "No signing pending.");
   // tufbox accepts and the task reports RSTUF's worker error.
   {
-    name: "nothing pending", method: "POST", path: "/api/v1/metadata/sign", given: "bins",
-    body: () => ({ role: "root", signature: rootSignature(fixture("bootstrap-bins.json").metadata.root, "root-ecdsa") }),
-    status: 202, message: "Metadata sign accepted.",
+    name: "nothing pending",
+    method: "POST",
+    path: "/api/v1/metadata/sign",
+    given: "bins",
+    body: () => ({
+      role: "root",
+      signature: rootSignature(fixture("bootstrap-bins.json").metadata.root, "root-ecdsa"),
+    }),
+    status: 202,
+    message: "Metadata sign accepted.",
     task: { name: "sign_metadata", state: "ERRORED", error: "No signatures pending for root" },
   },
-  { name: "no token", method: "POST", path: "/api/v1/metadata/sign", auth: false, given: "signing", body: () => ({ role: "root", signature: { keyid: "ab".repeat(32), sig: "00" } }), status: 401 },
   {
-    name: "keyid not hex", method: "POST", path: "/api/v1/metadata/sign", given: "signing", body: () => ({ role: "root", signature: { keyid: "zz", sig: "00" } }),
-    status: 422, loc: ["body", "signature", "keyid"],
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/metadata/sign",
+    auth: false,
+    given: "signing",
+    body: () => ({ role: "root", signature: { keyid: "ab".repeat(32), sig: "00" } }),
+    status: 401,
   },
-  { name: "signature missing", method: "POST", path: "/api/v1/metadata/sign", given: "signing", body: () => ({ role: "root" }), status: 422, loc: ["body", "signature"], type: "missing" },
+  {
+    name: "keyid not hex",
+    method: "POST",
+    path: "/api/v1/metadata/sign",
+    given: "signing",
+    body: () => ({ role: "root", signature: { keyid: "zz", sig: "00" } }),
+    status: 422,
+    loc: ["body", "signature", "keyid"],
+  },
+  {
+    name: "signature missing",
+    method: "POST",
+    path: "/api/v1/metadata/sign",
+    given: "signing",
+    body: () => ({ role: "root" }),
+    status: 422,
+    loc: ["body", "signature"],
+    type: "missing",
+  },
 
   // ---------------------------------------------------------- POST /metadata/sign/delete
   {
-    name: "cancelling a pending bootstrap frees the repository", method: "POST", path: "/api/v1/metadata/sign/delete", given: "signing", own: true, body: () => ({ role: "root" }),
-    status: 202, message: "Metadata sign delete accepted.",
-    task: { name: "delete_sign_metadata", state: "SUCCESS", details: (d) => expect(d).toEqual({ deleted_roles: ["root"] }) },
+    name: "cancelling a pending bootstrap frees the repository",
+    method: "POST",
+    path: "/api/v1/metadata/sign/delete",
+    given: "signing",
+    own: true,
+    body: () => ({ role: "root" }),
+    status: 202,
+    message: "Metadata sign delete accepted.",
+    task: {
+      name: "delete_sign_metadata",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ deleted_roles: ["root"] }),
+    },
     check: async (b, { s }) => {
-      expect((await s.api("GET", "/api/v1/bootstrap")).body).toEqual({ data: { bootstrap: false, state: null, id: null }, message: "System available for bootstrap." });
-      expect((await s.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+      expect((await s.api("GET", "/api/v1/bootstrap")).body).toEqual({
+        data: { bootstrap: false, state: null, id: null },
+        message: "System available for bootstrap.",
+      });
+      expect((await s.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+        message: "No metadata pending signing available",
+      });
       expect(b.data.task_id).toMatch(TASK_ID);
     },
   },
   // RSTUF DIFFERENCE: RSTUF's API refuses up front ("No signing process for root."); tufbox accepts and the task errors.
   {
-    name: "nothing pending", method: "POST", path: "/api/v1/metadata/sign/delete", given: "bins", body: () => ({ role: "root" }),
-    status: 202, message: "Metadata sign delete accepted.",
+    name: "nothing pending",
+    method: "POST",
+    path: "/api/v1/metadata/sign/delete",
+    given: "bins",
+    body: () => ({ role: "root" }),
+    status: 202,
+    message: "Metadata sign delete accepted.",
     task: { name: "delete_sign_metadata", state: "ERRORED", error: "No signatures pending for root" },
   },
-  { name: "no token", method: "POST", path: "/api/v1/metadata/sign/delete", auth: false, given: "signing", body: () => ({ role: "root" }), status: 401 },
-  { name: "role missing", method: "POST", path: "/api/v1/metadata/sign/delete", given: "signing", body: () => ({}), status: 422, loc: ["body", "role"], type: "missing" },
+  {
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/metadata/sign/delete",
+    auth: false,
+    given: "signing",
+    body: () => ({ role: "root" }),
+    status: 401,
+  },
+  {
+    name: "role missing",
+    method: "POST",
+    path: "/api/v1/metadata/sign/delete",
+    given: "signing",
+    body: () => ({}),
+    status: 422,
+    loc: ["body", "role"],
+    type: "missing",
+  },
 
   // ---------------------------------------------------------- POST /metadata/online
   {
-    name: "named roles", method: "POST", path: "/api/v1/metadata/online", given: "bins", body: () => ({ roles: ["snapshot"] }),
-    status: 202, message: "Force online metadata update accepted.",
-    task: { name: "force_online_metadata_update", state: "SUCCESS", details: (d) => expect(d).toEqual({ updated_roles: ["snapshot"] }) },
+    name: "named roles",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    given: "bins",
+    body: () => ({ roles: ["snapshot"] }),
+    status: 202,
+    message: "Force online metadata update accepted.",
+    task: {
+      name: "force_online_metadata_update",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ updated_roles: ["snapshot"] }),
+    },
   },
   {
-    name: "an empty list bumps every online role", method: "POST", path: "/api/v1/metadata/online", given: "bins", body: () => ({ roles: [] }),
-    status: 202, message: "Force online metadata update accepted.",
-    task: { name: "force_online_metadata_update", state: "SUCCESS", details: (d) => expect(d).toEqual({ updated_roles: ["targets", "snapshot", "timestamp", "bins"] }) },
+    name: "an empty list bumps every online role",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    given: "bins",
+    body: () => ({ roles: [] }),
+    status: 202,
+    message: "Force online metadata update accepted.",
+    task: {
+      name: "force_online_metadata_update",
+      state: "SUCCESS",
+      details: (d) => expect(d).toEqual({ updated_roles: ["targets", "snapshot", "timestamp", "bins"] }),
+    },
   },
   // RSTUF DIFFERENCE: RSTUF requires `roles` (422 without it); tufbox reads an empty body as "every online role".
   {
-    name: "no body bumps every online role", method: "POST", path: "/api/v1/metadata/online", given: "bins",
-    status: 202, message: "Force online metadata update accepted.",
-    task: { name: "force_online_metadata_update", state: "SUCCESS", details: (d) => expect(d.updated_roles).toEqual(["targets", "snapshot", "timestamp", "bins"]) },
+    name: "no body bumps every online role",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    given: "bins",
+    status: 202,
+    message: "Force online metadata update accepted.",
+    task: {
+      name: "force_online_metadata_update",
+      state: "SUCCESS",
+      details: (d) => expect(d.updated_roles).toEqual(["targets", "snapshot", "timestamp", "bins"]),
+    },
   },
-  { name: "not bootstrapped", method: "POST", path: "/api/v1/metadata/online", given: "empty", body: () => ({ roles: [] }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "no token", method: "POST", path: "/api/v1/metadata/online", auth: false, given: "bins", body: () => ({ roles: [] }), status: 401 },
-  { name: "roles not a list", method: "POST", path: "/api/v1/metadata/online", given: "bins", body: () => ({ roles: "targets" }), status: 422, loc: ["body", "roles"], type: "list_type" },
-  { name: "root is not an online role", method: "POST", path: "/api/v1/metadata/online", given: "bins", body: () => ({ roles: ["targets", "root"] }), status: 422, loc: ["body", "roles", 1] },
+  {
+    name: "not bootstrapped",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    given: "empty",
+    body: () => ({ roles: [] }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "no token",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    auth: false,
+    given: "bins",
+    body: () => ({ roles: [] }),
+    status: 401,
+  },
+  {
+    name: "roles not a list",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    given: "bins",
+    body: () => ({ roles: "targets" }),
+    status: 422,
+    loc: ["body", "roles"],
+    type: "list_type",
+  },
+  {
+    name: "root is not an online role",
+    method: "POST",
+    path: "/api/v1/metadata/online",
+    given: "bins",
+    body: () => ({ roles: ["targets", "root"] }),
+    status: 422,
+    loc: ["body", "roles", 1],
+  },
 
   // ---------------------------------------------------------- POST/PUT /delegations, POST /delegations/delete
   {
-    name: "add accepted", method: "POST", path: "/api/v1/delegations", given: "delegations", body: ({ tag }) => ({ delegations: { roles: [onlineRole(`add-${tag}`, [`add-${tag}/*`])] } }),
-    status: 202, message: "Metadata delegation add accepted.",
-    task: { name: "metadata_delegation", state: "SUCCESS", details: (d, { tag }) => expect(d).toEqual({ delegated_roles: [`add-${tag}`], failed_roles: [] }) },
+    name: "add accepted",
+    method: "POST",
+    path: "/api/v1/delegations",
+    given: "delegations",
+    body: ({ tag }) => ({ delegations: { roles: [onlineRole(`add-${tag}`, [`add-${tag}/*`])] } }),
+    status: 202,
+    message: "Metadata delegation add accepted.",
+    task: {
+      name: "metadata_delegation",
+      state: "SUCCESS",
+      details: (d, { tag }) => expect(d).toEqual({ delegated_roles: [`add-${tag}`], failed_roles: [] }),
+    },
   },
   {
-    name: "add of an existing role fails in the task", method: "POST", path: "/api/v1/delegations", given: "delegations", body: () => ({ delegations: { roles: [onlineRole("nightly", ["x/*"])] } }),
-    status: 202, message: "Metadata delegation add accepted.",
-    task: { name: "metadata_delegation", state: "ERRORED", details: (d) => expect(d).toEqual({ delegated_roles: [], failed_roles: [{ role: "nightly", reason: "role already exists" }] }) },
+    name: "add of an existing role fails in the task",
+    method: "POST",
+    path: "/api/v1/delegations",
+    given: "delegations",
+    body: () => ({ delegations: { roles: [onlineRole("nightly", ["x/*"])] } }),
+    status: 202,
+    message: "Metadata delegation add accepted.",
+    task: {
+      name: "metadata_delegation",
+      state: "ERRORED",
+      details: (d) =>
+        expect(d).toEqual({ delegated_roles: [], failed_roles: [{ role: "nightly", reason: "role already exists" }] }),
+    },
   },
   {
-    name: "update accepted", method: "PUT", path: "/api/v1/delegations", given: "delegations",
-    before: async ({ s, tag }) => void expect((await accepted(s, "POST", "/api/v1/delegations", { delegations: { roles: [onlineRole(`upd-${tag}`, [`upd-${tag}/*`])] } })).state).toBe("SUCCESS"),
+    name: "update accepted",
+    method: "PUT",
+    path: "/api/v1/delegations",
+    given: "delegations",
+    before: async ({ s, tag }) =>
+      void expect(
+        (
+          await accepted(s, "POST", "/api/v1/delegations", {
+            delegations: { roles: [onlineRole(`upd-${tag}`, [`upd-${tag}/*`])] },
+          })
+        ).state,
+      ).toBe("SUCCESS"),
     body: ({ tag }) => ({ delegations: { roles: [onlineRole(`upd-${tag}`, [`upd-${tag}/*`, `upd-${tag}/*/*`])] } }),
-    status: 202, message: "Metadata delegation update accepted.",
-    task: { name: "metadata_delegation", state: "SUCCESS", details: (d, { tag }) => expect(d).toEqual({ delegated_roles: [`upd-${tag}`], failed_roles: [] }) },
+    status: 202,
+    message: "Metadata delegation update accepted.",
+    task: {
+      name: "metadata_delegation",
+      state: "SUCCESS",
+      details: (d, { tag }) => expect(d).toEqual({ delegated_roles: [`upd-${tag}`], failed_roles: [] }),
+    },
   },
   {
-    name: "delete accepted", method: "POST", path: "/api/v1/delegations/delete", given: "delegations",
-    before: async ({ s, tag }) => void expect((await accepted(s, "POST", "/api/v1/delegations", { delegations: { roles: [onlineRole(`del-${tag}`, [`del-${tag}/*`])] } })).state).toBe("SUCCESS"),
+    name: "delete accepted",
+    method: "POST",
+    path: "/api/v1/delegations/delete",
+    given: "delegations",
+    before: async ({ s, tag }) =>
+      void expect(
+        (
+          await accepted(s, "POST", "/api/v1/delegations", {
+            delegations: { roles: [onlineRole(`del-${tag}`, [`del-${tag}/*`])] },
+          })
+        ).state,
+      ).toBe("SUCCESS"),
     body: ({ tag }) => ({ delegations: { roles: [{ name: `del-${tag}` }] } }),
-    status: 202, message: "Metadata delegation delete accepted.",
-    task: { name: "metadata_delegation", state: "SUCCESS", details: (d, { tag }) => expect(d).toEqual({ delegated_roles: [`del-${tag}`], failed_roles: [] }) },
+    status: 202,
+    message: "Metadata delegation delete accepted.",
+    task: {
+      name: "metadata_delegation",
+      state: "SUCCESS",
+      details: (d, { tag }) => expect(d).toEqual({ delegated_roles: [`del-${tag}`], failed_roles: [] }),
+    },
   },
   // RSTUF DIFFERENCE: RSTUF accepts delegation changes on a hash-bins repository and fails the task; tufbox answers the 404 state conflict.
-  { name: "add on a bins repository", method: "POST", path: "/api/v1/delegations", given: "bins", body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }), status: 404, error: BINS_REPOSITORY },
-  { name: "update on a bins repository", method: "PUT", path: "/api/v1/delegations", given: "bins", body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }), status: 404, error: BINS_REPOSITORY },
-  { name: "delete on a bins repository", method: "POST", path: "/api/v1/delegations/delete", given: "bins", body: () => ({ delegations: { roles: [{ name: "x" }] } }), status: 404, error: BINS_REPOSITORY },
-  { name: "add not bootstrapped", method: "POST", path: "/api/v1/delegations", given: "empty", body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "update not bootstrapped", method: "PUT", path: "/api/v1/delegations", given: "empty", body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "delete not bootstrapped", method: "POST", path: "/api/v1/delegations/delete", given: "empty", body: () => ({ delegations: { roles: [{ name: "x" }] } }), status: 404, error: NOT_BOOTSTRAPPED },
-  { name: "add no token", method: "POST", path: "/api/v1/delegations", auth: false, given: "delegations", body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }), status: 401 },
-  { name: "update no token", method: "PUT", path: "/api/v1/delegations", auth: false, given: "delegations", body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }), status: 401 },
-  { name: "delete no token", method: "POST", path: "/api/v1/delegations/delete", auth: false, given: "delegations", body: () => ({ delegations: { roles: [{ name: "x" }] } }), status: 401 },
-  { name: "add with an empty role list", method: "POST", path: "/api/v1/delegations", given: "delegations", body: () => ({ delegations: { roles: [] } }), status: 422, loc: ["body", "delegations", "roles"], type: "list_type" },
-  { name: "update without delegations", method: "PUT", path: "/api/v1/delegations", given: "delegations", body: () => ({}), status: 422, loc: ["body", "delegations"], type: "missing" },
   {
-    name: "delete takes names only", method: "POST", path: "/api/v1/delegations/delete", given: "delegations", body: () => ({ delegations: { roles: [{ name: "nightly", paths: ["x/*"] }] } }),
-    status: 422, loc: ["body", "delegations", "roles", 0, "paths"], type: "extra_forbidden",
+    name: "add on a bins repository",
+    method: "POST",
+    path: "/api/v1/delegations",
+    given: "bins",
+    body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }),
+    status: 404,
+    error: BINS_REPOSITORY,
+  },
+  {
+    name: "update on a bins repository",
+    method: "PUT",
+    path: "/api/v1/delegations",
+    given: "bins",
+    body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }),
+    status: 404,
+    error: BINS_REPOSITORY,
+  },
+  {
+    name: "delete on a bins repository",
+    method: "POST",
+    path: "/api/v1/delegations/delete",
+    given: "bins",
+    body: () => ({ delegations: { roles: [{ name: "x" }] } }),
+    status: 404,
+    error: BINS_REPOSITORY,
+  },
+  {
+    name: "add not bootstrapped",
+    method: "POST",
+    path: "/api/v1/delegations",
+    given: "empty",
+    body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "update not bootstrapped",
+    method: "PUT",
+    path: "/api/v1/delegations",
+    given: "empty",
+    body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "delete not bootstrapped",
+    method: "POST",
+    path: "/api/v1/delegations/delete",
+    given: "empty",
+    body: () => ({ delegations: { roles: [{ name: "x" }] } }),
+    status: 404,
+    error: NOT_BOOTSTRAPPED,
+  },
+  {
+    name: "add no token",
+    method: "POST",
+    path: "/api/v1/delegations",
+    auth: false,
+    given: "delegations",
+    body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }),
+    status: 401,
+  },
+  {
+    name: "update no token",
+    method: "PUT",
+    path: "/api/v1/delegations",
+    auth: false,
+    given: "delegations",
+    body: () => ({ delegations: { roles: [onlineRole("x", ["x/*"])] } }),
+    status: 401,
+  },
+  {
+    name: "delete no token",
+    method: "POST",
+    path: "/api/v1/delegations/delete",
+    auth: false,
+    given: "delegations",
+    body: () => ({ delegations: { roles: [{ name: "x" }] } }),
+    status: 401,
+  },
+  {
+    name: "add with an empty role list",
+    method: "POST",
+    path: "/api/v1/delegations",
+    given: "delegations",
+    body: () => ({ delegations: { roles: [] } }),
+    status: 422,
+    loc: ["body", "delegations", "roles"],
+    type: "list_type",
+  },
+  {
+    name: "update without delegations",
+    method: "PUT",
+    path: "/api/v1/delegations",
+    given: "delegations",
+    body: () => ({}),
+    status: 422,
+    loc: ["body", "delegations"],
+    type: "missing",
+  },
+  {
+    name: "delete takes names only",
+    method: "POST",
+    path: "/api/v1/delegations/delete",
+    given: "delegations",
+    body: () => ({ delegations: { roles: [{ name: "nightly", paths: ["x/*"] }] } }),
+    status: 422,
+    loc: ["body", "delegations", "roles", 0, "paths"],
+    type: "extra_forbidden",
   },
 ];
 
 // ------------------------------------------------------------------ running the table
 
 const ALL_TASK_NAMES = [
-  "add_artifacts", "remove_artifacts", "bootstrap", "update_settings", "publish_artifacts",
-  "metadata_update", "metadata_delegation", "sign_metadata", "delete_sign_metadata", "force_online_metadata_update",
+  "add_artifacts",
+  "remove_artifacts",
+  "bootstrap",
+  "update_settings",
+  "publish_artifacts",
+  "metadata_update",
+  "metadata_delegation",
+  "sign_metadata",
+  "delete_sign_metadata",
+  "force_online_metadata_update",
 ];
 const observedTaskNames = new Set<string>();
 const shared = new Map<string, Promise<TestServer>>();
@@ -478,7 +1133,8 @@ async function serverIn(given: Given): Promise<TestServer> {
     return r.body.data.task_id as string;
   };
   if (given === "bins") expect((await s.waitTask(await boot("bootstrap-bins.json"))).state).toBe("SUCCESS");
-  if (given === "delegations") expect((await s.waitTask(await boot("bootstrap-delegations.json"))).state).toBe("SUCCESS");
+  if (given === "delegations")
+    expect((await s.waitTask(await boot("bootstrap-delegations.json"))).state).toBe("SUCCESS");
   if (given === "signing") {
     await boot("bootstrap-bins-1-of-2-signatures.json");
     expect((await s.api("GET", "/api/v1/bootstrap")).body.data.state).toBe("signing");
@@ -553,7 +1209,11 @@ for (const slash of ["", "/"]) {
         if (row.task) {
           const task = await s.waitTask(body.data.task_id);
           expect(task.task_id).toBe(body.data.task_id);
-          expect({ state: task.state, task: task.result.task, error: task.result.error }).toEqual({ state: row.task.state, task: row.task.name, error: row.task.error });
+          expect({ state: task.state, task: task.result.task, error: task.result.error }).toEqual({
+            state: row.task.state,
+            task: row.task.name,
+            error: row.task.error,
+          });
           expect(task.result.status).toBe(row.task.state === "SUCCESS");
           expect(task.result.last_update).toMatch(ISO_DATE_TIME);
           observedTaskNames.add(task.result.task);

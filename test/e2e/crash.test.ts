@@ -54,10 +54,16 @@ test("every artifact acknowledged with 202 before a kill -9 is published after r
     const client = tufClient(server.url, join(clientDir, "c"), trustedRoot);
     await client.refresh();
     const { Updater } = await import("tuf-js");
-    const updater = new Updater({ metadataBaseUrl: `${server.url}/metadata`, metadataDir: join(clientDir, "c", "metadata"), targetDir: join(clientDir, "c", "t") });
+    const updater = new Updater({
+      metadataBaseUrl: `${server.url}/metadata`,
+      metadataDir: join(clientDir, "c", "metadata"),
+      targetDir: join(clientDir, "c", "t"),
+    });
     await updater.refresh();
     for (const { path } of acknowledged) expect((await updater.getTargetInfo(path))?.path).toBe(path);
-    console.log(`crash test: ${sent} requests sent, ${acknowledged.length} artifacts acknowledged before kill -9, all published after restart`);
+    console.log(
+      `crash test: ${sent} requests sent, ${acknowledged.length} artifacts acknowledged before kill -9, all published after restart`,
+    );
   } finally {
     server.proc.kill("SIGKILL");
     await server.proc.exited;

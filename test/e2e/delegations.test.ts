@@ -18,7 +18,12 @@ const item = (path: string) => ({ path, info: { length: 4, hashes: { sha256: "cd
 describe("custom delegations", () => {
   let server: TestServer;
   const dir = tempDir("tufbox-deleg-client-");
-  const client = () => new Updater({ metadataBaseUrl: `${server.url}/metadata`, metadataDir: join(dir, "metadata"), targetDir: join(dir, "t") });
+  const client = () =>
+    new Updater({
+      metadataBaseUrl: `${server.url}/metadata`,
+      metadataDir: join(dir, "metadata"),
+      targetDir: join(dir, "t"),
+    });
   let releasesTask = "";
 
   beforeAll(async () => {
@@ -26,7 +31,10 @@ describe("custom delegations", () => {
     const r = await server.api("POST", "/api/v1/bootstrap", fixture("bootstrap-delegations.json"));
     expect(r.status).toBe(202);
     expect((await server.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
-    await Bun.write(join(dir, "metadata", "root.json"), await (await fetch(`${server.url}/metadata/1.root.json`)).arrayBuffer());
+    await Bun.write(
+      join(dir, "metadata", "root.json"),
+      await (await fetch(`${server.url}/metadata/1.root.json`)).arrayBuffer(),
+    );
   });
   afterAll(async () => {
     await server?.stop();
@@ -49,7 +57,9 @@ describe("custom delegations", () => {
   });
 
   test("artifacts route to the first matching role; uncovered paths are invalid", async () => {
-    const r = await server.api("POST", "/api/v1/artifacts", { artifacts: [item("nightly/app-2026-11-22.tar.gz"), item("elsewhere/x.bin")] });
+    const r = await server.api("POST", "/api/v1/artifacts", {
+      artifacts: [item("nightly/app-2026-11-22.tar.gz"), item("elsewhere/x.bin")],
+    });
     const t = await server.waitTask(r.body.data.task_id);
     expect(t.state).toBe("SUCCESS");
     expect(t.result.details.added_artifacts).toEqual(["nightly/app-2026-11-22.tar.gz"]);
@@ -59,29 +69,40 @@ describe("custom delegations", () => {
     await u.refresh();
     expect((await u.getTargetInfo("nightly/app-2026-11-22.tar.gz"))?.length).toBe(4);
 
-    const rel = await server.api("POST", "/api/v1/artifacts", { artifacts: [item("releases/app-1.0.tar.gz"), item("releases/v1/app.tar.gz")] });
+    const rel = await server.api("POST", "/api/v1/artifacts", {
+      artifacts: [item("releases/app-1.0.tar.gz"), item("releases/v1/app.tar.gz")],
+    });
     releasesTask = rel.body.data.task_id;
     await server.app.publisher.idle();
     const waiting = await server.api("GET", `/api/v1/task?task_id=${releasesTask}`);
     expect(waiting.body.data.state).toBe("RUNNING");
     expect(waiting.body.data.result.details.update).toBe("releases v1 is pending signatures");
     const pending = await server.api("GET", "/api/v1/metadata/sign");
-    expect(Object.keys(pending.body.data.metadata.releases.signed.targets).sort()).toEqual(["releases/app-1.0.tar.gz", "releases/v1/app.tar.gz"]);
+    expect(Object.keys(pending.body.data.metadata.releases.signed.targets).sort()).toEqual([
+      "releases/app-1.0.tar.gz",
+      "releases/v1/app.tar.gz",
+    ]);
   });
 
   test("signing the offline role publishes it and finishes the waiting task", async () => {
     const pending = (await server.api("GET", "/api/v1/metadata/sign")).body.data.metadata.releases;
     const { pem, keyid } = fixtureKey("offline-ed25519");
-    const delegationKeys = ((await (await fetch(`${server.url}/metadata/1.targets.json`)).json()) as any).signed.delegations.keys;
+    const delegationKeys = ((await (await fetch(`${server.url}/metadata/1.targets.json`)).json()) as any).signed
+      .delegations.keys;
     const signer = signerFromPem(pem, { keyJSON: delegationKeys[keyid], keyid });
-    const r = await server.api("POST", "/api/v1/metadata/sign", { role: "releases", signature: { keyid, sig: signer.sign(utf8(canonicalJson(pending.signed))) } });
+    const r = await server.api("POST", "/api/v1/metadata/sign", {
+      role: "releases",
+      signature: { keyid, sig: signer.sign(utf8(canonicalJson(pending.signed))) },
+    });
     const t = await server.waitTask(r.body.data.task_id);
     expect(t.state).toBe("SUCCESS");
     expect(t.result.details).toEqual({ update: "Role releases signing complete" });
     const done = await server.waitTask(releasesTask);
     expect(done.state).toBe("SUCCESS");
     expect(done.result.details.added_artifacts).toEqual(["releases/app-1.0.tar.gz", "releases/v1/app.tar.gz"]);
-    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+      message: "No metadata pending signing available",
+    });
 
     const u = client();
     await u.refresh();
@@ -102,18 +123,32 @@ describe("custom delegations", () => {
   });
 
   test("delegations can be added, updated and deleted; a deleted name is never reused", async () => {
-    const add = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "beta", terminating: true, keyids: [], threshold: 1, paths: ["beta/*"], "x-rstuf-expire-policy": 3 }, { name: "nightly", terminating: true, keyids: [], threshold: 1, paths: ["x/*"] }] } });
+    const add = await server.api("POST", "/api/v1/delegations", {
+      delegations: {
+        roles: [
+          { name: "beta", terminating: true, keyids: [], threshold: 1, paths: ["beta/*"], "x-rstuf-expire-policy": 3 },
+          { name: "nightly", terminating: true, keyids: [], threshold: 1, paths: ["x/*"] },
+        ],
+      },
+    });
     expect(add.status).toBe(202);
     expect(add.body.message).toBe("Metadata delegation add accepted.");
     const t = await server.waitTask(add.body.data.task_id);
     expect(t.state).toBe("SUCCESS");
     expect(t.result.task).toBe("metadata_delegation");
-    expect(t.result.details).toEqual({ delegated_roles: ["beta"], failed_roles: [{ role: "nightly", reason: "role already exists" }] });
+    expect(t.result.details).toEqual({
+      delegated_roles: ["beta"],
+      failed_roles: [{ role: "nightly", reason: "role already exists" }],
+    });
     expect((await fetch(`${server.url}/metadata/1.beta.json`)).status).toBe(200);
     const b = await server.api("POST", "/api/v1/artifacts", { artifacts: [item("beta/one.bin")] });
     expect((await server.waitTask(b.body.data.task_id)).result.details.artifact_roles).toEqual(["beta"]);
 
-    const upd = await server.api("PUT", "/api/v1/delegations/", { delegations: { roles: [{ name: "beta", terminating: false, keyids: [], threshold: 1, paths: ["beta/*", "beta/*/*"] }] } });
+    const upd = await server.api("PUT", "/api/v1/delegations/", {
+      delegations: {
+        roles: [{ name: "beta", terminating: false, keyids: [], threshold: 1, paths: ["beta/*", "beta/*/*"] }],
+      },
+    });
     expect(upd.body.message).toBe("Metadata delegation update accepted.");
     expect((await server.waitTask(upd.body.data.task_id)).result.details.delegated_roles).toEqual(["beta"]);
 
@@ -123,28 +158,45 @@ describe("custom delegations", () => {
 
     const del = await server.api("POST", "/api/v1/delegations/delete", { delegations: { roles: [{ name: "beta" }] } });
     expect(del.body.message).toBe("Metadata delegation delete accepted.");
-    expect((await server.waitTask(del.body.data.task_id)).result.details).toEqual({ delegated_roles: ["beta"], failed_roles: [] });
+    expect((await server.waitTask(del.body.data.task_id)).result.details).toEqual({
+      delegated_roles: ["beta"],
+      failed_roles: [],
+    });
     expect(await server.app.store.getArtifact("beta/one.bin")).toBeUndefined();
     const u2 = client();
     await u2.refresh();
     expect(await u2.getTargetInfo("beta/one.bin")).toBeUndefined();
-    const snapshot: any = await (await fetch(`${server.url}/metadata/${server.app.repo.heads().find((h) => h.role === "snapshot")!.version}.snapshot.json`)).json();
+    const snapshot: any = await (
+      await fetch(
+        `${server.url}/metadata/${server.app.repo.heads().find((h) => h.role === "snapshot")!.version}.snapshot.json`,
+      )
+    ).json();
     // Kept: clients reject a snapshot that drops a previously listed file.
     expect(Object.keys(snapshot.signed.meta)).toContain("beta.json");
-    const targets: any = await (await fetch(`${server.url}/metadata/${server.app.repo.heads().find((h) => h.role === "targets")!.version}.targets.json`)).json();
+    const targets: any = await (
+      await fetch(
+        `${server.url}/metadata/${server.app.repo.heads().find((h) => h.role === "targets")!.version}.targets.json`,
+      )
+    ).json();
     expect(targets.signed.delegations.roles.map((r: any) => r.name)).not.toContain("beta");
 
-    const again = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "beta", terminating: true, keyids: [], threshold: 1, paths: ["beta/*"] }] } });
+    const again = await server.api("POST", "/api/v1/delegations", {
+      delegations: { roles: [{ name: "beta", terminating: true, keyids: [], threshold: 1, paths: ["beta/*"] }] },
+    });
     const ta = await server.waitTask(again.body.data.task_id);
     expect(ta.state).toBe("ERRORED");
     expect(ta.result.details.failed_roles[0].reason).toBe("role name was deleted before and cannot be reused");
   }, 30_000);
 
   test("delegation payload errors name the field", async () => {
-    const r = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "bad name", paths: ["x/*"] }] } });
+    const r = await server.api("POST", "/api/v1/delegations", {
+      delegations: { roles: [{ name: "bad name", paths: ["x/*"] }] },
+    });
     expect(r.status).toBe(422);
     expect(r.body.detail[0].loc).toEqual(["body", "delegations", "roles", 0, "name"]);
-    const r2 = await server.api("POST", "/api/v1/delegations", { delegations: { roles: [{ name: "ok", paths: ["x/*"], path_hash_prefixes: ["ab"] }] } });
+    const r2 = await server.api("POST", "/api/v1/delegations", {
+      delegations: { roles: [{ name: "ok", paths: ["x/*"], path_hash_prefixes: ["ab"] }] },
+    });
     expect(r2.status).toBe(422);
     expect(r2.body.detail[0].loc).toEqual(["body", "delegations", "roles", 0]);
   });

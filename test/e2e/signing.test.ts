@@ -26,9 +26,14 @@ describe("signing sessions and root rotation", () => {
   let server: TestServer;
   const clientDir = tempDir("tufbox-sign-client-");
   let updaterDir: string;
-  let added: string[] = [];
+  const added: string[] = [];
 
-  const client = () => new Updater({ metadataBaseUrl: `${server.url}/metadata`, metadataDir: join(updaterDir, "metadata"), targetDir: join(updaterDir, "t") });
+  const client = () =>
+    new Updater({
+      metadataBaseUrl: `${server.url}/metadata`,
+      metadataDir: join(updaterDir, "metadata"),
+      targetDir: join(updaterDir, "t"),
+    });
 
   beforeAll(async () => {
     server = await startTestServer();
@@ -72,13 +77,18 @@ describe("signing sessions and root rotation", () => {
 
   test("the second signature publishes the repository", async () => {
     const root = fixture("bootstrap-bins-1-of-2-signatures.json").metadata.root;
-    const r = await server.api("POST", "/api/v1/metadata/sign", { role: "root", signature: signatureFor(root, "root-ecdsa") });
+    const r = await server.api("POST", "/api/v1/metadata/sign", {
+      role: "root",
+      signature: signatureFor(root, "root-ecdsa"),
+    });
     const task = await server.waitTask(r.body.data.task_id);
     expect(task.state).toBe("SUCCESS");
     expect(task.result.details).toEqual({ bootstrap: "Bootstrap Finished" });
     expect(server.app.repo.bootstrapped).toBe(true);
     expect((await server.api("GET", "/api/v1/bootstrap")).body.data.state).toBe("finished");
-    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({ message: "No metadata pending signing available" });
+    expect((await server.api("GET", "/api/v1/metadata/sign")).body).toEqual({
+      message: "No metadata pending signing available",
+    });
 
     updaterDir = join(clientDir, "returning");
     const trusted = new Uint8Array(await (await fetch(`${server.url}/metadata/1.root.json`)).arrayBuffer());
@@ -94,7 +104,9 @@ describe("signing sessions and root rotation", () => {
     const adding = (async () => {
       while (!stop && n < 400) {
         const path = `rotation/a-${n++}.bin`;
-        const r = await server.api("POST", "/api/v1/artifacts", { artifacts: [{ path, info: { length: 1, hashes: { sha256: "aa".repeat(32) } } }] });
+        const r = await server.api("POST", "/api/v1/artifacts", {
+          artifacts: [{ path, info: { length: 1, hashes: { sha256: "aa".repeat(32) } } }],
+        });
         expect(r.status).toBe(202);
         added.push(path);
       }
@@ -134,7 +146,10 @@ describe("signing sessions and root rotation", () => {
     expect(pending.body.data.metadata.trusted_root.signed.version).toBe(2);
     expect((await fetch(`${server.url}/metadata/3.root.json`)).status).toBe(404);
 
-    const s = await server.api("POST", "/api/v1/metadata/sign", { role: "root", signature: signatureFor(update.metadata.root, "root-ecdsa") });
+    const s = await server.api("POST", "/api/v1/metadata/sign", {
+      role: "root",
+      signature: signatureFor(update.metadata.root, "root-ecdsa"),
+    });
     const st = await server.waitTask(s.body.data.task_id);
     expect(st.state).toBe("SUCCESS");
     expect(st.result.details).toEqual({ update: "Metadata update finished" });
@@ -173,7 +188,9 @@ describe("signing sessions and root rotation", () => {
     expect(bad.status).toBe(422);
     expect(bad.body.detail[0].loc).toEqual(["body", "roles", 0]);
 
-    const c = await server.api("PUT", "/api/v1/config/", { settings: { expiration: { targets: 100, snapshot: 5, nosuch: 3 } } });
+    const c = await server.api("PUT", "/api/v1/config/", {
+      settings: { expiration: { targets: 100, snapshot: 5, nosuch: 3 } },
+    });
     expect(c.status).toBe(202);
     expect(c.body.message).toBe("Settings successfully submitted.");
     const ct = await server.waitTask(c.body.data.task_id);

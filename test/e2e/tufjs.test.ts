@@ -22,7 +22,11 @@ function artifact(server: TestServer, path: string, content: string) {
   const file = join(server.app.config.targets.dir, path);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, bytes);
-  return { path, info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } }, bytes };
+  return {
+    path,
+    info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } },
+    bytes,
+  };
 }
 
 for (const bins of [4, 16384]) {
@@ -49,69 +53,86 @@ for (const bins of [4, 16384]) {
       rmSync(clientDir, { recursive: true, force: true });
     });
 
-    test("a fresh client downloads and verifies artifacts added through the API", async () => {
-      const items = [
-        artifact(server, "releases/app-1.0.tar.gz", "app one point oh"),
-        artifact(server, "releases/app-1.1.tar.gz", "app one point one"),
-        artifact(server, "docs/readme ü.txt", "unicode path"),
-        artifact(server, "top-level.bin", "x".repeat(5000)),
-      ];
-      const r = await server.api("POST", "/api/v1/artifacts", { artifacts: items.map(({ path, info }) => ({ path, info })) });
-      expect(r.status).toBe(202);
-      expect(r.body.message).toBe("New Artifact(s) successfully submitted.");
-      expect(r.body.data.artifacts).toEqual(items.map((i) => i.path));
-      expect(r.body.data.task_id).toMatch(/^[0-9a-f]{32}$/);
-      const task = await server.waitTask(r.body.data.task_id);
-      expect(task.state).toBe("SUCCESS");
-      expect(task.result.task).toBe("add_artifacts");
-      expect(task.result.details.added_artifacts).toEqual(items.map((i) => i.path));
-      for (const role of task.result.details.artifact_roles) expect(role).toMatch(bins === 4 ? /^bins-[0-3]$/ : /^bins-[0-9a-f]{4}$/);
-      for (const i of items) files[i.path] = i.bytes;
+    test(
+      "a fresh client downloads and verifies artifacts added through the API",
+      async () => {
+        const items = [
+          artifact(server, "releases/app-1.0.tar.gz", "app one point oh"),
+          artifact(server, "releases/app-1.1.tar.gz", "app one point one"),
+          artifact(server, "docs/readme ü.txt", "unicode path"),
+          artifact(server, "top-level.bin", "x".repeat(5000)),
+        ];
+        const r = await server.api("POST", "/api/v1/artifacts", {
+          artifacts: items.map(({ path, info }) => ({ path, info })),
+        });
+        expect(r.status).toBe(202);
+        expect(r.body.message).toBe("New Artifact(s) successfully submitted.");
+        expect(r.body.data.artifacts).toEqual(items.map((i) => i.path));
+        expect(r.body.data.task_id).toMatch(/^[0-9a-f]{32}$/);
+        const task = await server.waitTask(r.body.data.task_id);
+        expect(task.state).toBe("SUCCESS");
+        expect(task.result.task).toBe("add_artifacts");
+        expect(task.result.details.added_artifacts).toEqual(items.map((i) => i.path));
+        for (const role of task.result.details.artifact_roles)
+          expect(role).toMatch(bins === 4 ? /^bins-[0-3]$/ : /^bins-[0-9a-f]{4}$/);
+        for (const i of items) files[i.path] = i.bytes;
 
-      const client = tufClient(server.url, join(clientDir, "fresh"), trustedRoot);
-      await client.refresh();
-      for (const i of items) expect(await client.download(i.path)).toEqual(i.bytes);
-      expect(await client.download("not/added.txt")).toBeUndefined();
-      returning = client;
-    }, slow);
+        const client = tufClient(server.url, join(clientDir, "fresh"), trustedRoot);
+        await client.refresh();
+        for (const i of items) expect(await client.download(i.path)).toEqual(i.bytes);
+        expect(await client.download("not/added.txt")).toBeUndefined();
+        returning = client;
+      },
+      slow,
+    );
 
-    test("a returning client follows a removal", async () => {
-      const client = returning;
-      const before = client.version("timestamp");
+    test(
+      "a returning client follows a removal",
+      async () => {
+        const client = returning;
+        const before = client.version("timestamp");
 
-      const r = await server.api("POST", "/api/v1/artifacts/delete", { artifacts: ["releases/app-1.0.tar.gz", "never/existed"] });
-      expect(r.status).toBe(202);
-      expect(r.body.message).toBe("Remove Artifact(s) successfully submitted.");
-      const task = await server.waitTask(r.body.data.task_id);
-      expect(task.state).toBe("SUCCESS");
-      expect(task.result.details.deleted_artifacts).toEqual(["releases/app-1.0.tar.gz"]);
-      expect(task.result.details.not_found_artifacts).toEqual(["never/existed"]);
+        const r = await server.api("POST", "/api/v1/artifacts/delete", {
+          artifacts: ["releases/app-1.0.tar.gz", "never/existed"],
+        });
+        expect(r.status).toBe(202);
+        expect(r.body.message).toBe("Remove Artifact(s) successfully submitted.");
+        const task = await server.waitTask(r.body.data.task_id);
+        expect(task.state).toBe("SUCCESS");
+        expect(task.result.details.deleted_artifacts).toEqual(["releases/app-1.0.tar.gz"]);
+        expect(task.result.details.not_found_artifacts).toEqual(["never/existed"]);
 
-      await client.refresh();
-      expect(client.version("timestamp")).toBeGreaterThan(before);
-      expect(await client.download("releases/app-1.0.tar.gz")).toBeUndefined();
-      expect(await client.download("releases/app-1.1.tar.gz")).toEqual(files["releases/app-1.1.tar.gz"]!);
-    }, slow);
+        await client.refresh();
+        expect(client.version("timestamp")).toBeGreaterThan(before);
+        expect(await client.download("releases/app-1.0.tar.gz")).toBeUndefined();
+        expect(await client.download("releases/app-1.1.tar.gz")).toEqual(files["releases/app-1.1.tar.gz"]!);
+      },
+      slow,
+    );
 
-    test("a returning client follows scheduled re-signing of every online role", async () => {
-      const client = returning;
-      const heads = new Map(server.app.repo.heads().map((h) => [h.role, h.version]));
-      // Every online role expires within two days (bins/snapshot/timestamp: 1 day,
-      // targets: 365 days is outside); ask the scheduler with a 400-day window.
-      const roles = server.app.repo.expiringRoles(400 * 86_400_000);
-      expect(roles.length).toBe(bins + 3);
-      server.app.repo.requestBump(roles);
-      await server.app.publisher.idle();
-      const after = new Map(server.app.repo.heads().map((h) => [h.role, h.version]));
-      for (const role of roles) expect(after.get(role)).toBe(heads.get(role)! + 1);
-      expect(after.get("root")).toBe(heads.get("root")!);
+    test(
+      "a returning client follows scheduled re-signing of every online role",
+      async () => {
+        const client = returning;
+        const heads = new Map(server.app.repo.heads().map((h) => [h.role, h.version]));
+        // Every online role expires within two days (bins/snapshot/timestamp: 1 day,
+        // targets: 365 days is outside); ask the scheduler with a 400-day window.
+        const roles = server.app.repo.expiringRoles(400 * 86_400_000);
+        expect(roles.length).toBe(bins + 3);
+        server.app.repo.requestBump(roles);
+        await server.app.publisher.idle();
+        const after = new Map(server.app.repo.heads().map((h) => [h.role, h.version]));
+        for (const role of roles) expect(after.get(role)).toBe(heads.get(role)! + 1);
+        expect(after.get("root")).toBe(heads.get("root")!);
 
-      await client.refresh();
-      expect(client.version("timestamp")).toBe(after.get("timestamp")!);
-      expect(client.version("targets")).toBe(after.get("targets")!);
-      expect(await client.download("top-level.bin")).toEqual(files["top-level.bin"]!);
-      expect(await client.download("docs/readme ü.txt")).toEqual(files["docs/readme ü.txt"]!);
-    }, slow);
+        await client.refresh();
+        expect(client.version("timestamp")).toBe(after.get("timestamp")!);
+        expect(client.version("targets")).toBe(after.get("targets")!);
+        expect(await client.download("top-level.bin")).toEqual(files["top-level.bin"]!);
+        expect(await client.download("docs/readme ü.txt")).toEqual(files["docs/readme ü.txt"]!);
+      },
+      slow,
+    );
 
     test("the scheduler job re-signs what is near expiry, and only that", async () => {
       const heads = new Map(server.app.repo.heads().map((h) => [h.role, h.version]));

@@ -10,7 +10,10 @@ export function fixture<T = any>(name: string): T {
 }
 
 export function fixtureKey(name: string): { pem: string; keyid: string } {
-  return { pem: readFileSync(`${FIXTURES}keys/${name}.pem`, "utf8"), keyid: readFileSync(`${FIXTURES}keys/${name}.keyid`, "utf8").trim() };
+  return {
+    pem: readFileSync(`${FIXTURES}keys/${name}.pem`, "utf8"),
+    keyid: readFileSync(`${FIXTURES}keys/${name}.keyid`, "utf8").trim(),
+  };
 }
 
 /** The bins bootstrap payload with another bin count (settings are not signed). */

@@ -12,12 +12,31 @@ export interface ServerProcess {
   output(): string;
 }
 
-export async function spawnServer(dataDir: string, extraEnv: Record<string, string> = {}, command = "serve", extraArgs: string[] = []): Promise<ServerProcess> {
-  const proc = Bun.spawn(["bun", MAIN, command, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--online-key-dir", ONLINE_KEY_DIR, ...extraArgs], {
-    env: { ...process.env, TUFBOX_ADMIN_TOKEN: TOKEN, TUFBOX_LOG_FORMAT: "json", ...extraEnv },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+export async function spawnServer(
+  dataDir: string,
+  extraEnv: Record<string, string> = {},
+  command = "serve",
+  extraArgs: string[] = [],
+): Promise<ServerProcess> {
+  const proc = Bun.spawn(
+    [
+      "bun",
+      MAIN,
+      command,
+      "--data-dir",
+      dataDir,
+      "--listen",
+      "127.0.0.1:0",
+      "--online-key-dir",
+      ONLINE_KEY_DIR,
+      ...extraArgs,
+    ],
+    {
+      env: { ...process.env, TUFBOX_ADMIN_TOKEN: TOKEN, TUFBOX_LOG_FORMAT: "json", ...extraEnv },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   let out = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
@@ -38,8 +57,17 @@ export async function spawnServer(dataDir: string, extraEnv: Record<string, stri
   }
 }
 
-export async function call(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   let parsed: any;
   try {

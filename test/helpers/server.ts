@@ -17,7 +17,12 @@ export interface TestServer {
   app: RunningApp;
   url: string;
   dataDir: string;
-  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; text: string; headers: Headers }>;
   waitTask(taskId: string, timeoutMs?: number): Promise<any>;
   stop(): Promise<void>;
 }
@@ -43,7 +48,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const lines = opts.logLines;
   const log = lines
     ? createLogger({ level: "debug", format: "json", write: (line) => void lines.push(line) })
-    : process.env.TUFBOX_TEST_LOG ? createLogger({ level: "debug", format: "text" }) : silentLogger();
+    : process.env.TUFBOX_TEST_LOG
+      ? createLogger({ level: "debug", format: "text" })
+      : silentLogger();
   const app = await startApp(await createApp(config, log));
   const url = app.url;
   const api: TestServer["api"] = async (method, path, body, headers = {}) => {
@@ -53,7 +60,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    let parsed: any = undefined;
+    let parsed: any;
     try {
       parsed = JSON.parse(text);
     } catch {}
@@ -70,7 +77,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     }
   };
   return {
-    app, url, dataDir, api, waitTask,
+    app,
+    url,
+    dataDir,
+    api,
+    waitTask,
     async stop() {
       await app.stop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });

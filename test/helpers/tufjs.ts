@@ -16,8 +16,16 @@ export function tufClient(baseUrl: string, dir: string, trustedRoot?: Uint8Array
   const targetDir = join(dir, "targets");
   mkdirSync(metadataDir, { recursive: true });
   mkdirSync(targetDir, { recursive: true });
-  if (trustedRoot && !existsSync(join(metadataDir, "root.json"))) writeFileSync(join(metadataDir, "root.json"), trustedRoot);
-  const updater = () => new Updater({ metadataBaseUrl: `${baseUrl}/metadata`, targetBaseUrl: `${baseUrl}/targets`, metadataDir, targetDir, config: { fetchRetries: 0 } });
+  if (trustedRoot && !existsSync(join(metadataDir, "root.json")))
+    writeFileSync(join(metadataDir, "root.json"), trustedRoot);
+  const updater = () =>
+    new Updater({
+      metadataBaseUrl: `${baseUrl}/metadata`,
+      targetBaseUrl: `${baseUrl}/targets`,
+      metadataDir,
+      targetDir,
+      config: { fetchRetries: 0 },
+    });
   let current: Updater | null = null;
   return {
     dir,
@@ -34,7 +42,10 @@ export function tufClient(baseUrl: string, dir: string, trustedRoot?: Uint8Array
       return new Uint8Array(readFileSync(file));
     },
     version(role: string) {
-      const name = role === "timestamp" || role === "root" || role === "snapshot" || role === "targets" ? `${role}.json` : `${role}.json`;
+      const name =
+        role === "timestamp" || role === "root" || role === "snapshot" || role === "targets"
+          ? `${role}.json`
+          : `${role}.json`;
       return JSON.parse(readFileSync(join(metadataDir, name), "utf8")).signed.version;
     },
   };

@@ -46,7 +46,9 @@ export function withServices(file: string, needs: { redis?: boolean; outages?: b
 }
 
 /** A fresh UTF8 database on the test server; `drop` removes it (connections and all). */
-export async function createDatabase(label: string): Promise<{ url: string; name: string; sql: SQL; drop: () => Promise<void> }> {
+export async function createDatabase(
+  label: string,
+): Promise<{ url: string; name: string; sql: SQL; drop: () => Promise<void> }> {
   const name = `tufbox_${label}_${process.pid}_${Date.now().toString(36)}`;
   const admin = new SQL(POSTGRES_URL, { max: 1 });
   await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
@@ -85,7 +87,8 @@ export function namedUrl(url: string, name: string): string {
 /** stop-postgres | start-postgres | stop-redis | start-redis (scripts/test-services.sh). */
 export function services(command: "stop-postgres" | "start-postgres" | "stop-redis" | "start-redis"): void {
   const r = Bun.spawnSync(["bash", SERVICES_SCRIPT, command, SERVICES_ENV], { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`test-services.sh ${command} failed (${r.exitCode}): ${r.stderr.toString()}${r.stdout.toString()}`);
+  if (r.exitCode !== 0)
+    throw new Error(`test-services.sh ${command} failed (${r.exitCode}): ${r.stderr.toString()}${r.stdout.toString()}`);
 }
 
 export interface Replica {
@@ -105,10 +108,18 @@ export interface Replica {
  * A tufbox replica (`serve`, child process) on `database` (+ `redis`), with
  * the fixtures' online key dir. Its PostgreSQL sessions carry its name.
  */
-export async function startReplica(name: string, database: string, opts: { redis?: string; env?: Record<string, string> } = {}): Promise<Replica> {
+export async function startReplica(
+  name: string,
+  database: string,
+  opts: { redis?: string; env?: Record<string, string> } = {},
+): Promise<Replica> {
   const dataDir = tempDir(`tufbox-${name}-`);
   const args = ["--database", namedUrl(database, name), ...(opts.redis ? ["--redis", opts.redis] : [])];
-  const env = { TUFBOX_LOG_LEVEL: process.env.TUFBOX_TEST_LOG ? "debug" : "info", TUFBOX_SCHEDULER_PERIOD_SECONDS: "5", ...opts.env };
+  const env = {
+    TUFBOX_LOG_LEVEL: process.env.TUFBOX_TEST_LOG ? "debug" : "info",
+    TUFBOX_SCHEDULER_PERIOD_SECONDS: "5",
+    ...opts.env,
+  };
   const spawn = () => spawnServer(dataDir, env, "serve", args);
   const replica: Replica = {
     name,
@@ -127,13 +138,17 @@ export async function startReplica(name: string, database: string, opts: { redis
     async stop() {
       if (replica.server.proc.exitCode === null) {
         replica.server.proc.kill("SIGTERM");
-        const exited = await Promise.race([replica.server.proc.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
+        const exited = await Promise.race([
+          replica.server.proc.exited.then(() => true),
+          Bun.sleep(10_000).then(() => false),
+        ]);
         if (!exited) {
           replica.server.proc.kill("SIGKILL");
           await replica.server.proc.exited;
         }
       }
-      if (process.env.TUFBOX_TEST_LOG) console.log(`--- ${name} output (last run):\n${replica.server.output().slice(-20_000)}`);
+      if (process.env.TUFBOX_TEST_LOG)
+        console.log(`--- ${name} output (last run):\n${replica.server.output().slice(-20_000)}`);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -154,7 +169,12 @@ export async function readyz(url: string): Promise<{ status: number; body: any }
 }
 
 /** Poll `check` until it returns a truthy value or `timeoutMs` passes (then throws `what`). */
-export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | null | false>, everyMs = 25): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined | null | false>,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -164,7 +184,10 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+      );
     await Bun.sleep(everyMs);
   }
 }
@@ -186,9 +209,11 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Target info for artifact `i` (the hash encodes the index, so each is checkable). */
 export function artifact(prefix: string, i: number) {
-  return { path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`, info: { length: 1000 + (i % 977), hashes: { sha256: i.toString(16).padStart(8, "0").repeat(8) } } };
+  return {
+    path: `${prefix}/pkg-${i}/pkg-${i}.tar.gz`,
+    info: { length: 1000 + (i % 977), hashes: { sha256: i.toString(16).padStart(8, "0").repeat(8) } },
+  };
 }
-
 
 /**
  * The invariants of the documents table: one row per (role, version), the
@@ -196,14 +221,17 @@ export function artifact(prefix: string, i: number) {
  * highest version. Returns the number of documents.
  */
 export async function checkDocuments(sql: SQL): Promise<{ documents: number; roles: number }> {
-  const dup = await sql`SELECT role, version, count(*)::int AS n FROM documents GROUP BY role, version HAVING count(*) > 1`;
-  if (dup.length > 0) throw new Error(`(role, version) pairs with several rows: ${JSON.stringify([...dup].slice(0, 5))}`);
+  const dup =
+    await sql`SELECT role, version, count(*)::int AS n FROM documents GROUP BY role, version HAVING count(*) > 1`;
+  if (dup.length > 0)
+    throw new Error(`(role, version) pairs with several rows: ${JSON.stringify([...dup].slice(0, 5))}`);
   const gaps = await sql`
     SELECT d.role, count(*)::int AS n, min(d.version)::int AS lo, max(d.version)::int AS hi, h.version::int AS head
     FROM documents d LEFT JOIN heads h ON h.role = d.role
     GROUP BY d.role, h.version
     HAVING min(d.version) <> 1 OR max(d.version) <> count(*) OR h.version IS NULL OR h.version <> max(d.version)`;
-  if (gaps.length > 0) throw new Error(`roles whose versions are not 1..head: ${JSON.stringify([...gaps].slice(0, 5))}`);
+  if (gaps.length > 0)
+    throw new Error(`roles whose versions are not 1..head: ${JSON.stringify([...gaps].slice(0, 5))}`);
   const [row] = await sql`SELECT count(*)::int AS documents, count(DISTINCT role)::int AS roles FROM documents`;
   return row;
 }

@@ -16,7 +16,16 @@ import { silentLogger } from "../../src/log.ts";
 import type { Repository } from "../../src/repository/repository.ts";
 import type { Store } from "../../src/store/store.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { REDIS_URL, bootstrap, createDatabase, eventually, namedUrl, sameBytes, timestampOf, withServices } from "./helpers.ts";
+import {
+  REDIS_URL,
+  bootstrap,
+  createDatabase,
+  eventually,
+  namedUrl,
+  sameBytes,
+  timestampOf,
+  withServices,
+} from "./helpers.ts";
 
 /** "tufl": PostgresLeadership's lock space */
 const LEADER_LOCK_SPACE = 0x7475666c;
@@ -52,7 +61,8 @@ withServices("test/scaleout/leader-notify.test.ts", { redis: true }, () => {
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
         expect(killed.length).toBe(1);
         await eventually("the lock released", 5000, async () => {
-          const [row] = await db.sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = ${LEADER_LOCK_SPACE}`;
+          const [row] =
+            await db.sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = ${LEADER_LOCK_SPACE}`;
           return row.n === 0;
         });
         expect(await b.isLeader()).toBe(true);
@@ -104,7 +114,11 @@ withServices("test/scaleout/leader-notify.test.ts", { redis: true }, () => {
     async function exchange(make: () => Notifier) {
       const [a, b, c] = [make(), make(), make()];
       const heard: string[] = [];
-      for (const [name, n] of [["a", a], ["b", b], ["c", c]] as const) {
+      for (const [name, n] of [
+        ["a", a],
+        ["b", b],
+        ["c", c],
+      ] as const) {
         n.onWake(() => heard.push(`${name} wake`));
         n.onPublished((v) => heard.push(`${name} published ${v}`));
       }
@@ -147,7 +161,12 @@ withServices("test/scaleout/leader-notify.test.ts", { redis: true }, () => {
           // A poll far longer than the wait below: only the "published" message can explain a catch-up.
           const env = { TUFBOX_PUBLISHER_POLL_MS: "60000" };
           for (const name of ["pa", "pb"]) {
-            servers.push(await startTestServer({ flags: { database: namedUrl(other.url, name), ...(redis ? { redis } : {}) }, env }));
+            servers.push(
+              await startTestServer({
+                flags: { database: namedUrl(other.url, name), ...(redis ? { redis } : {}) },
+                env,
+              }),
+            );
           }
           const [a, b] = servers as [TestServer, TestServer];
           expect(a.app.notifier.kind).toBe(redis ? "redis" : "postgres");
@@ -159,7 +178,12 @@ withServices("test/scaleout/leader-notify.test.ts", { redis: true }, () => {
             a.app.repo.requestBump(["timestamp"]);
             await eventually("a published", 5000, async () => a.app.repo.timestampVersion > before, 2);
             const t0 = performance.now();
-            await eventually("b serving a's new timestamp", 2000, async () => sameBytes((await timestampOf(b.url)).bytes, (await timestampOf(a.url)).bytes), 2);
+            await eventually(
+              "b serving a's new timestamp",
+              2000,
+              async () => sameBytes((await timestampOf(b.url)).bytes, (await timestampOf(a.url)).bytes),
+              2,
+            );
             expect(performance.now() - t0).toBeLessThan(1000);
           }
         } finally {

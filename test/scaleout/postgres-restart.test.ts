@@ -9,8 +9,19 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { TOKEN } from "../helpers/server.ts";
 import {
-  artifact, bootstrap, call, checkDocuments, createDatabase, eventually, readyz, sameBytes, services, startReplica,
-  timestampOf, withServices, type Replica,
+  artifact,
+  bootstrap,
+  call,
+  checkDocuments,
+  createDatabase,
+  eventually,
+  readyz,
+  sameBytes,
+  services,
+  startReplica,
+  timestampOf,
+  withServices,
+  type Replica,
 } from "./helpers.ts";
 
 /** Long, so a catch-up well under it can only come from a notification. */
@@ -38,17 +49,28 @@ withServices("test/scaleout/postgres-restart.test.ts", { outages: true }, () => 
   async function propagation(from: Replica, to: Replica, i: number): Promise<number> {
     const r = await call(from.url, "POST", "/api/v1/artifacts", { artifacts: [artifact("propagation", i)] });
     expect(r.status).toBe(202);
-    await eventually("the add published", 10_000, async () => {
-      const t = await call(from.url, "GET", `/api/v1/task?task_id=${r.body.data.task_id}`);
-      return t.body?.data?.state === "SUCCESS";
-    }, 2);
+    await eventually(
+      "the add published",
+      10_000,
+      async () => {
+        const t = await call(from.url, "GET", `/api/v1/task?task_id=${r.body.data.task_id}`);
+        return t.body?.data?.state === "SUCCESS";
+      },
+      2,
+    );
     const t0 = performance.now();
-    const [latest] = await db.sql`SELECT d.bytes FROM documents d JOIN heads h ON h.role = d.role AND h.version = d.version WHERE d.role = 'timestamp'`;
+    const [latest] =
+      await db.sql`SELECT d.bytes FROM documents d JOIN heads h ON h.role = d.role AND h.version = d.version WHERE d.role = 'timestamp'`;
     const newest = new Uint8Array(latest.bytes);
-    await eventually("both replicas serving it", 3 * POLL_MS, async () => {
-      const served = await Promise.all([from, to].map((x) => timestampOf(x.url)));
-      return served.every((s) => sameBytes(s.bytes, newest));
-    }, 2);
+    await eventually(
+      "both replicas serving it",
+      3 * POLL_MS,
+      async () => {
+        const served = await Promise.all([from, to].map((x) => timestampOf(x.url)));
+        return served.every((s) => sameBytes(s.bytes, newest));
+      },
+      2,
+    );
     return performance.now() - t0;
   }
 
@@ -57,7 +79,9 @@ withServices("test/scaleout/postgres-restart.test.ts", { outages: true }, () => 
     replicas.push(await startReplica("pgr-a", db.url, { env }), await startReplica("pgr-b", db.url, { env }));
     const [a, b] = replicas as [Replica, Replica];
     await bootstrap(a.url, 64);
-    await eventually("both replicas ready", 3 * POLL_MS, async () => (await Promise.all(replicas.map((r) => readyz(r.url)))).every((x) => x.status === 200));
+    await eventually("both replicas ready", 3 * POLL_MS, async () =>
+      (await Promise.all(replicas.map((r) => readyz(r.url)))).every((x) => x.status === 200),
+    );
 
     // LISTEN/NOTIFY: B catches up with A's publications well before its poll would.
     const before = [await propagation(a, b, 0), await propagation(a, b, 1), await propagation(a, b, 2)];
@@ -92,7 +116,10 @@ withServices("test/scaleout/postgres-restart.test.ts", { outages: true }, () => 
         const body: any = await res.json().catch(() => null);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status === 202) {
-          acked.set(body.data.task_id, items.map((x) => x.path));
+          acked.set(
+            body.data.task_id,
+            items.map((x) => x.path),
+          );
           if (phase === "after") ackedAfter++;
         } else {
           outageBodies.push({ status: res.status, body, retryAfter: res.headers.get("retry-after") });
@@ -130,16 +157,24 @@ withServices("test/scaleout/postgres-restart.test.ts", { outages: true }, () => 
     expect([...statuses.keys()].sort()).toEqual([202, 503]);
     for (const o of outageBodies) {
       expect(o.status).toBe(503);
-      expect(o.body).toEqual({ detail: { message: "Service Unavailable", error: expect.stringContaining("database is unreachable") } });
+      expect(o.body).toEqual({
+        detail: { message: "Service Unavailable", error: expect.stringContaining("database is unreachable") },
+      });
       expect(o.retryAfter).toBe("5");
     }
 
     // Every acknowledged artifact is published (in the database and served).
     const ids = [...acked.keys()];
-    await eventually("every acknowledged task published", 60_000, async () => {
-      const [row] = await db.sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${ids}::text[]) AND state = 'SUCCESS'`;
-      return row.n === ids.length;
-    }, 100);
+    await eventually(
+      "every acknowledged task published",
+      60_000,
+      async () => {
+        const [row] =
+          await db.sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${ids}::text[]) AND state = 'SUCCESS'`;
+        return row.n === ids.length;
+      },
+      100,
+    );
     const paths = [...acked.values()].flat();
     const [published] = await db.sql`SELECT count(*)::int AS n FROM artifacts WHERE path = ANY(${paths}::text[])`;
     expect(published.n).toBe(paths.length);
@@ -149,7 +184,8 @@ withServices("test/scaleout/postgres-restart.test.ts", { outages: true }, () => 
       await eventually(`${r.name} ready again`, 15_000, async () => (await readyz(r.url)).status === 200, 100);
     }
     // Both serve the newest timestamp (B catches up at the latest by its poll).
-    const [latest] = await db.sql`SELECT d.bytes FROM documents d JOIN heads h ON h.role = d.role AND h.version = d.version WHERE d.role = 'timestamp'`;
+    const [latest] =
+      await db.sql`SELECT d.bytes FROM documents d JOIN heads h ON h.role = d.role AND h.version = d.version WHERE d.role = 'timestamp'`;
     await eventually("both replicas serving the newest timestamp", 3 * POLL_MS, async () => {
       const served = await Promise.all(replicas.map((r) => timestampOf(r.url)));
       return served.every((s) => sameBytes(s.bytes, new Uint8Array(latest.bytes)));
@@ -157,12 +193,17 @@ withServices("test/scaleout/postgres-restart.test.ts", { outages: true }, () => 
 
     // LISTEN reconnects by itself (Bun retries with backoff): wait until each
     // replica's listening session is back, then notifications are fast again.
-    await eventually("both replicas listening again", 30_000, async () => {
-      const rows = await db.sql`
+    await eventually(
+      "both replicas listening again",
+      30_000,
+      async () => {
+        const rows = await db.sql`
         SELECT DISTINCT application_name AS name FROM pg_stat_activity
         WHERE datname = current_database() AND query ILIKE 'LISTEN%tufbox_published%'`;
-      return replicas.every((r) => rows.some((x: { name: string }) => x.name === r.name));
-    }, 100);
+        return replicas.every((r) => rows.some((x: { name: string }) => x.name === r.name));
+      },
+      100,
+    );
     const after = [await propagation(a, b, 3), await propagation(b, a, 4), await propagation(a, b, 5)];
     expect(Math.max(...after)).toBeLessThan(1500);
     console.log(

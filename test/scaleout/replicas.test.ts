@@ -13,8 +13,20 @@ import { Updater } from "tuf-js";
 import { tempDir } from "../helpers/server.ts";
 import { binsPayload } from "../helpers/fixtures.ts";
 import {
-  REDIS_URL, artifact, bytesOf, call, checkDocuments, createDatabase, eventually, prng, readyz, sameBytes, startReplica,
-  timestampOf, withServices, type Replica,
+  REDIS_URL,
+  artifact,
+  bytesOf,
+  call,
+  checkDocuments,
+  createDatabase,
+  eventually,
+  prng,
+  readyz,
+  sameBytes,
+  startReplica,
+  timestampOf,
+  withServices,
+  type Replica,
 } from "./helpers.ts";
 
 const TOTAL = 20_000;
@@ -46,7 +58,8 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
 
   test("20,000 artifacts through three replicas, one killed -9 and restarted: nothing lost, no fork", async () => {
     const started = performance.now();
-    for (const name of ["replica0", "replica1", "replica2"]) replicas.push(await startReplica(name, db.url, { redis: REDIS_URL }));
+    for (const name of ["replica0", "replica1", "replica2"])
+      replicas.push(await startReplica(name, db.url, { redis: REDIS_URL }));
     const b = await call(replicas[0]!.url, "POST", "/api/v1/bootstrap", binsPayload(BINS));
     expect(b.status).toBe(202);
     // The others learn about the bootstrap from the notification (or their poll).
@@ -111,16 +124,26 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
     };
 
     const killer = async () => {
-      await eventually("a third of the artifacts acknowledged", 60_000, async () => failed || ackedArtifacts >= TOTAL / 3, 5);
+      await eventually(
+        "a third of the artifacts acknowledged",
+        60_000,
+        async () => failed || ackedArtifacts >= TOTAL / 3,
+        5,
+      );
       // Kill the replica that holds the publisher lock right now, if one does
       // within a second: the worst moment to die, mid-publication.
-      const holder = await eventually("a publisher lock holder", 1000, async () => {
-        const rows = await db.sql`
+      const holder = await eventually(
+        "a publisher lock holder",
+        1000,
+        async () => {
+          const rows = await db.sql`
           SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
           WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ${PUBLISHER_LOCK_SPACE}
             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
-        return rows[0]?.name as string | undefined;
-      }, 2).catch(() => undefined);
+          return rows[0]?.name as string | undefined;
+        },
+        2,
+      ).catch(() => undefined);
       victim = replicas.find((r) => r.name === holder) ?? replicas[1]!;
       let restarted!: () => void;
       restarting = new Promise<void>((resolve) => (restarted = resolve));
@@ -132,7 +155,10 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
       return { name: victim.name, heldLock: holder === victim.name, killedAt };
     };
 
-    const [kill] = await Promise.all([killer(), ...replicas.flatMap((r) => Array.from({ length: WORKERS_PER_REPLICA }, () => worker(r)))]);
+    const [kill] = await Promise.all([
+      killer(),
+      ...replicas.flatMap((r) => Array.from({ length: WORKERS_PER_REPLICA }, () => worker(r))),
+    ]);
     expect(acked.size).toBe(chunks.length);
     expect(ackedArtifacts).toBe(TOTAL);
     expect([...statuses.keys()]).toEqual([202]);
@@ -140,10 +166,16 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
 
     // Every task (so every artifact acknowledged with 202) is published.
     const ids = [...acked.values()];
-    await eventually("every acknowledged task published", 120_000, async () => {
-      const [row] = await db.sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${ids}::text[]) AND state = 'SUCCESS'`;
-      return row.n === ids.length;
-    }, 100);
+    await eventually(
+      "every acknowledged task published",
+      120_000,
+      async () => {
+        const [row] =
+          await db.sql`SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${ids}::text[]) AND state = 'SUCCESS'`;
+        return row.n === ids.length;
+      },
+      100,
+    );
     const [pending] = await db.sql`SELECT count(*)::int AS n FROM changes`;
     expect(pending.n).toBe(0);
     const paths = Array.from({ length: TOTAL }, (_, i) => artifact("replicas", i).path);
@@ -155,7 +187,8 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
     expect(docs.roles).toBe(BINS + 4);
 
     // Every replica ends serving the same timestamp: the newest one in the database.
-    const [latest] = await db.sql`SELECT d.bytes FROM documents d JOIN heads h ON h.role = d.role AND h.version = d.version WHERE d.role = 'timestamp'`;
+    const [latest] =
+      await db.sql`SELECT d.bytes FROM documents d JOIN heads h ON h.role = d.role AND h.version = d.version WHERE d.role = 'timestamp'`;
     const latestBytes = new Uint8Array(latest.bytes);
     await eventually("every replica serving the newest timestamp", 15_000, async () => {
       const served = await Promise.all(replicas.map((r) => bytesOf(`${r.url}/metadata/timestamp.json`)));
@@ -174,7 +207,8 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
     for (const r of replicas) {
       for (const row of sample) {
         const served = await bytesOf(`${r.url}/metadata/${row.version}.${row.role}.json`);
-        if (!sameBytes(served, new Uint8Array(row.bytes))) throw new Error(`${r.name} serves ${row.version}.${row.role}.json with other bytes than the database holds`);
+        if (!sameBytes(served, new Uint8Array(row.bytes)))
+          throw new Error(`${r.name} serves ${row.version}.${row.role}.json with other bytes than the database holds`);
       }
     }
 
@@ -184,7 +218,13 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
       const dir = join(clientDir, r.name);
       const metadataDir = join(dir, "metadata");
       await Bun.write(join(metadataDir, "root.json"), trustedRoot);
-      const updater = new Updater({ metadataBaseUrl: `${r.url}/metadata`, targetBaseUrl: `${r.url}/targets`, metadataDir, targetDir: join(dir, "targets"), config: { fetchRetries: 0 } });
+      const updater = new Updater({
+        metadataBaseUrl: `${r.url}/metadata`,
+        targetBaseUrl: `${r.url}/targets`,
+        metadataDir,
+        targetDir: join(dir, "targets"),
+        config: { fetchRetries: 0 },
+      });
       await updater.refresh();
       for (let k = 0; k < 40; k++) {
         const i = Math.floor(pick() * TOTAL);
@@ -197,10 +237,17 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
     }
 
     // Exactly one replica runs the scheduler's jobs (another took over if the victim did).
-    await eventually("exactly one scheduler leader", 15_000, async () => {
-      const leaders = (await Promise.all(replicas.map((r) => readyz(r.url)))).filter((x) => x.body.scheduler_leader === true);
-      return leaders.length === 1;
-    }, 250);
+    await eventually(
+      "exactly one scheduler leader",
+      15_000,
+      async () => {
+        const leaders = (await Promise.all(replicas.map((r) => readyz(r.url)))).filter(
+          (x) => x.body.scheduler_leader === true,
+        );
+        return leaders.length === 1;
+      },
+      250,
+    );
 
     const [ts] = await db.sql`SELECT version::int AS v FROM heads WHERE role = 'timestamp'`;
     // Publications went on during the adds (not one big batch at the end).

@@ -26,7 +26,11 @@ function fakeStore() {
 /** A repository that publishes like the engine: bins, then snapshot, then timestamp, and root aliases. */
 function repository(opts: { cacheBytes?: number } = {}) {
   const store = fakeStore();
-  const metadata = new PublishedMetadata({ loader: store.loader, lister: store.lister, cacheBytes: opts.cacheBytes ?? 1 << 20 });
+  const metadata = new PublishedMetadata({
+    loader: store.loader,
+    lister: store.lister,
+    cacheBytes: opts.cacheBytes ?? 1 << 20,
+  });
   let version = 0;
   return {
     store,
@@ -41,7 +45,12 @@ function repository(opts: { cacheBytes?: number } = {}) {
         ...extra,
         { name: `${version}.bins-0.json`, bytes: enc(JSON.stringify({ signed: { _type: "targets", version } })) },
         { name: `${version}.snapshot.json`, bytes: enc(JSON.stringify({ signed: { _type: "snapshot", version } })) },
-        { name: "timestamp.json", bytes: enc(JSON.stringify({ signed: { _type: "timestamp", version, meta: { "snapshot.json": { version } } } })) },
+        {
+          name: "timestamp.json",
+          bytes: enc(
+            JSON.stringify({ signed: { _type: "timestamp", version, meta: { "snapshot.json": { version } } } }),
+          ),
+        },
       ];
       for (const f of files) store.files.set(f.name, f.bytes);
       metadata.publish(files);
@@ -62,7 +71,10 @@ afterEach(async () => {
 
 function start(metadata: PublishedMetadata, extra: Partial<HttpServerOptions> = {}): HttpServer {
   const api: HttpServerOptions["api"] = async (req) =>
-    Response.json({ api: true, method: req.method, url: req.url, body: req.method === "POST" ? await req.text() : null }, { status: 418 });
+    Response.json(
+      { api: true, method: req.method, url: req.url, body: req.method === "POST" ? await req.text() : null },
+      { status: 418 },
+    );
   const s = startHttpServer({ hostname: "127.0.0.1", port: 0, metadata, api, ...extra });
   servers.push(s);
   return s;
@@ -145,7 +157,18 @@ describe("/metadata/", () => {
     repo.publishFiles(rootFiles(1));
     repo.publish();
     const s = start(repo.metadata);
-    for (const name of ["2.root.json", "3.root.json", "2.snapshot.json", "7.bins-ff.json", "nothing.json", "0.root.json", "01.root.json", "x", "%2e%2e%2froot.json", "sub%2Froot.json"]) {
+    for (const name of [
+      "2.root.json",
+      "3.root.json",
+      "2.snapshot.json",
+      "7.bins-ff.json",
+      "nothing.json",
+      "0.root.json",
+      "01.root.json",
+      "x",
+      "%2e%2e%2froot.json",
+      "sub%2Froot.json",
+    ]) {
       const res = await fetch(`${s.url}/metadata/${name}`);
       expect(res.status).toBe(404);
       expect(res.headers.get("content-type")).toBe("application/json");
@@ -202,7 +225,9 @@ describe("/metadata/", () => {
     const second = await fetch(`${s.url}/metadata/timestamp.json`);
     expect(JSON.parse(await second.text()).signed.version).toBe(2);
     expect(second.headers.get("etag")).not.toBe(etag1);
-    expect((await fetch(`${s.url}/metadata/timestamp.json`, { headers: { "If-None-Match": etag1! } })).status).toBe(200);
+    expect((await fetch(`${s.url}/metadata/timestamp.json`, { headers: { "If-None-Match": etag1! } })).status).toBe(
+      200,
+    );
 
     for (const name of ["1.snapshot.json", "1.bins-0.json", "2.snapshot.json", "2.bins-0.json"]) {
       const res = await fetch(`${s.url}/metadata/${name}`);
@@ -376,12 +401,34 @@ describe("TLS", () => {
   test.skipIf(!Bun.which("openssl"))("serves HTTPS from PEM file paths or PEM text", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tufbox-tls-"));
     try {
-      const made = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stderr: "pipe" });
+      const made = Bun.spawnSync(
+        [
+          "openssl",
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=127.0.0.1",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+        ],
+        { stderr: "pipe" },
+      );
       expect(made.exitCode).toBe(0);
       const repo = repository();
       repo.publish();
       const fromFiles = start(repo.metadata, { tls: { cert: join(dir, "cert.pem"), key: join(dir, "key.pem") } });
-      const fromText = start(repo.metadata, { tls: { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") } });
+      const fromText = start(repo.metadata, {
+        tls: { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") },
+      });
       for (const s of [fromFiles, fromText]) {
         expect(s.url).toStartWith("https://127.0.0.1:");
         const res = await fetch(`${s.url}/metadata/timestamp.json`, { tls: { rejectUnauthorized: false } });

@@ -44,12 +44,22 @@ describe("parseMetadataName", () => {
     expect(parseMetadataName(name)).toEqual(parsed);
   });
 
-  test.each(["", "root", "0.root.json", "01.root.json", ".json", "../root.json", "a/b.json", "a\\b.json", "x\u0000.json", ".hidden.json", "99999999999999999.root.json", `${"a".repeat(300)}.json`])(
-    "rejects %p",
-    (name) => {
-      expect(parseMetadataName(name)).toBeUndefined();
-    },
-  );
+  test.each([
+    "",
+    "root",
+    "0.root.json",
+    "01.root.json",
+    ".json",
+    "../root.json",
+    "a/b.json",
+    "a\\b.json",
+    "x\u0000.json",
+    ".hidden.json",
+    "99999999999999999.root.json",
+    `${"a".repeat(300)}.json`,
+  ])("rejects %p", (name) => {
+    expect(parseMetadataName(name)).toBeUndefined();
+  });
 });
 
 describe("PublishedMetadata", () => {
@@ -72,7 +82,12 @@ describe("PublishedMetadata", () => {
     const md = new PublishedMetadata({ loader: store.loader, cacheBytes: 1 });
     md.publish(store.add(batch(1)));
     md.publish(store.add(batch(2)));
-    expect(md.hotFiles().map((f) => f.name).sort()).toEqual(["2.bins-0.json", "2.snapshot.json", "timestamp.json"]);
+    expect(
+      md
+        .hotFiles()
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(["2.bins-0.json", "2.snapshot.json", "timestamp.json"]);
     expect(text((await md.get("timestamp.json"))?.bytes)).toBe('{"timestamp":2}');
     // cacheBytes: 1 keeps nothing old in memory: v1 must come from the loader.
     expect(md.peek("1.snapshot.json")).toBeUndefined();
@@ -97,7 +112,12 @@ describe("PublishedMetadata", () => {
   test("a version above the newest is missing without asking the store", async () => {
     const store = fakeStore();
     const md = new PublishedMetadata({ loader: store.loader });
-    md.publish(store.add([{ name: "1.root.json", bytes: enc("{}") }, { name: "root.json", bytes: enc("{}") }]));
+    md.publish(
+      store.add([
+        { name: "1.root.json", bytes: enc("{}") },
+        { name: "root.json", bytes: enc("{}") },
+      ]),
+    );
     expect(await md.get("2.root.json")).toBeUndefined();
     expect(store.loads).toEqual([]);
     // Unknown roles do go to the store (it knows every role), and the answer is remembered briefly.
@@ -170,7 +190,11 @@ describe("PublishedMetadata", () => {
   test("listNames merges the store's names with memory, in version order", async () => {
     const store = fakeStore();
     const md = new PublishedMetadata({ loader: store.loader, lister: store.lister });
-    store.add([{ name: "1.root.json", bytes: enc("{}") }, { name: "2.root.json", bytes: enc("{}") }, { name: "10.root.json", bytes: enc("{}") }]);
+    store.add([
+      { name: "1.root.json", bytes: enc("{}") },
+      { name: "2.root.json", bytes: enc("{}") },
+      { name: "10.root.json", bytes: enc("{}") },
+    ]);
     md.publish([{ name: "timestamp.json", bytes: enc("{}") }]);
     expect(await md.listNames()).toEqual(["1.root.json", "2.root.json", "10.root.json", "timestamp.json"]);
   });

@@ -59,7 +59,11 @@ async function raw(path: string, method = "GET", withHost = true): Promise<{ sta
     },
   });
   // Without a Host header Bun leaves the path as sent (no dot-segment normalization).
-  socket.write(withHost ? `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n` : `${method} ${path} HTTP/1.0\r\n\r\n`);
+  socket.write(
+    withHost
+      ? `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`
+      : `${method} ${path} HTTP/1.0\r\n\r\n`,
+  );
   await Promise.race([closed, Bun.sleep(2000)]);
   socket.end();
   return { status: Number(out.split(" ")[1]), text: out };
@@ -89,7 +93,13 @@ describe("/targets/", () => {
   test("a wrong, truncated or upper-case digest is 404", async () => {
     const good = sha256(ARTIFACT);
     const wrong = sha256("something else");
-    for (const name of [`${wrong}.file1.tar.gz`, `${good.slice(0, 63)}.file1.tar.gz`, `${good.toUpperCase()}.file1.tar.gz`, `${good}.missing.tar.gz`, `${good}.file1.tar.gz.x`]) {
+    for (const name of [
+      `${wrong}.file1.tar.gz`,
+      `${good.slice(0, 63)}.file1.tar.gz`,
+      `${good.toUpperCase()}.file1.tar.gz`,
+      `${good}.missing.tar.gz`,
+      `${good}.file1.tar.gz.x`,
+    ]) {
       const res = await fetch(`${server.url}/targets/pkg/${name}`);
       expect(res.status).toBe(404);
       expect(await res.text()).not.toContain("artifact bytes");
@@ -158,7 +168,11 @@ describe("/targets/", () => {
     "/targets/%252e%252e/secret.txt",
     "/targets/./pkg/file1.tar.gz/../../../secret.txt",
   ])("traversal %s is refused without contents", async (path) => {
-    for (const [method, withHost] of [["GET", true], ["HEAD", true], ["GET", false]] as const) {
+    for (const [method, withHost] of [
+      ["GET", true],
+      ["HEAD", true],
+      ["GET", false],
+    ] as const) {
       const res = await raw(path, method, withHost);
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
@@ -179,9 +193,12 @@ describe("targetSegments", () => {
   test("accepts nested, encoded names", () => {
     expect(targetSegments("a/b%20c/d.tar.gz")).toEqual(["a", "b c", "d.tar.gz"]);
   });
-  test.each(["", "..", "a/../b", "./a", "a//b", "/a", "a/", "a%2Fb", "a%5Cb", "a\\b", "%00", "%E0%A4%A", "%2e%2e"])("rejects %p", (p) => {
-    expect(targetSegments(p)).toBeUndefined();
-  });
+  test.each(["", "..", "a/../b", "./a", "a//b", "/a", "a/", "a%2Fb", "a%5Cb", "a\\b", "%00", "%E0%A4%A", "%2e%2e"])(
+    "rejects %p",
+    (p) => {
+      expect(targetSegments(p)).toBeUndefined();
+    },
+  );
 });
 
 describe("TargetFiles", () => {

@@ -174,7 +174,11 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
 
         // An "add" without its target info would publish a broken bin later.
         await expect(
-          store.accept({ id: "U", name: "add_artifacts", state: "PENDING" }, [add("ok"), { ...add("bad"), fragment: null }], false),
+          store.accept(
+            { id: "U", name: "add_artifacts", state: "PENDING" },
+            [add("ok"), { ...add("bad"), fragment: null }],
+            false,
+          ),
         ).rejects.toThrow(/fragment/);
         expect(await store.getTask("U")).toBeUndefined();
         expect(await store.countPendingChanges()).toBe(1);
@@ -239,15 +243,27 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       });
 
       test("an artifact can move to another role (re-binning)", async () => {
-        await store.commitPublication({ expectedHeads: {}, documents: [], artifacts: { upsert: [artifact("p", "r1")], remove: [] } });
-        await store.commitPublication({ expectedHeads: {}, documents: [], artifacts: { upsert: [artifact("p", "r2")], remove: [] } });
+        await store.commitPublication({
+          expectedHeads: {},
+          documents: [],
+          artifacts: { upsert: [artifact("p", "r1")], remove: [] },
+        });
+        await store.commitPublication({
+          expectedHeads: {},
+          documents: [],
+          artifacts: { upsert: [artifact("p", "r2")], remove: [] },
+        });
         expect(await store.listArtifactsInRole("r1")).toEqual([]);
         expect(await store.listArtifactsInRole("r2")).toEqual([artifact("p", "r2")]);
         expect(await store.countArtifacts()).toBe(1);
       });
 
       test("a path both removed and upserted in one publication stays published", async () => {
-        await store.commitPublication({ expectedHeads: {}, documents: [], artifacts: { upsert: [artifact("p")], remove: [] } });
+        await store.commitPublication({
+          expectedHeads: {},
+          documents: [],
+          artifacts: { upsert: [artifact("p")], remove: [] },
+        });
         await store.commitPublication({
           expectedHeads: {},
           documents: [],
@@ -304,7 +320,11 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
           const { before, attempt } = await seed();
           await expectConflict(
             store.commitPublication(
-              attempt({ "bins-0": 1, snapshot: 0, timestamp: 1 }, [doc("bins-0", 2), doc("snapshot", 1), doc("timestamp", 2)]),
+              attempt({ "bins-0": 1, snapshot: 0, timestamp: 1 }, [
+                doc("bins-0", 2),
+                doc("snapshot", 1),
+                doc("timestamp", 2),
+              ]),
             ),
             /snapshot/,
           );
@@ -405,12 +425,23 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
 
       test("bytes round-trip exactly, including non-UTF-8 and views into larger buffers", async () => {
         const all = Uint8Array.from({ length: 256 }, (_, i) => i);
-        const invalidUtf8 = Uint8Array.from([0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0xff, 0xfe, 0x00, 0x00]);
+        const invalidUtf8 = Uint8Array.from([
+          0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc, 0xff, 0xfe, 0x00, 0x00,
+        ]);
         const backing = Uint8Array.from({ length: 64 }, (_, i) => 255 - i);
         const view = backing.subarray(10, 30);
         const big = crypto.getRandomValues(new Uint8Array(65536));
-        const docs = [doc("r-all", 1, all), doc("r-bad", 1, invalidUtf8), doc("r-view", 1, view), doc("r-big", 1, big), doc("r-empty", 1, new Uint8Array(0))];
-        await store.commitPublication({ expectedHeads: Object.fromEntries(docs.map((d) => [d.role, 0])), documents: docs });
+        const docs = [
+          doc("r-all", 1, all),
+          doc("r-bad", 1, invalidUtf8),
+          doc("r-view", 1, view),
+          doc("r-big", 1, big),
+          doc("r-empty", 1, new Uint8Array(0)),
+        ];
+        await store.commitPublication({
+          expectedHeads: Object.fromEntries(docs.map((d) => [d.role, 0])),
+          documents: docs,
+        });
         for (const d of docs) {
           const got = await store.getDocument(d.role, 1);
           expect(got?.bytes).toBeInstanceOf(Uint8Array);
@@ -419,7 +450,13 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
           expect((await store.getLatestDocument(d.role))?.bytes).toEqual(d.bytes);
         }
         const lengths = Object.fromEntries((await store.listDocuments()).map((d) => [d.role, d.length]));
-        expect(lengths).toEqual({ "r-all": 256, "r-bad": invalidUtf8.length, "r-big": 65536, "r-empty": 0, "r-view": 20 });
+        expect(lengths).toEqual({
+          "r-all": 256,
+          "r-bad": invalidUtf8.length,
+          "r-big": 65536,
+          "r-empty": 0,
+          "r-view": 20,
+        });
       });
     });
 
@@ -458,8 +495,16 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       test("listArtifacts pages by path with after and a literal prefix", async () => {
         const paths = [
           ...Array.from({ length: 23 }, (_, i) => `pkg/${String(i).padStart(3, "0")}.tar.gz`),
-          "dir%/x", "dirA/x", "dir_/y", "dirB/y", "Dir%/z", "dir%", "dir",
-          "a\uFFFFx", "a\u{10000}", "a\uFFFF",
+          "dir%/x",
+          "dirA/x",
+          "dir_/y",
+          "dirB/y",
+          "Dir%/z",
+          "dir%",
+          "dir",
+          "a\uFFFFx",
+          "a\u{10000}",
+          "a\uFFFF",
         ];
         await store.commitPublication({
           expectedHeads: {},
@@ -487,13 +532,30 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         expect(await pageAll("dir%")).toEqual(["dir%", "dir%/x"]);
         expect(await pageAll("dir_")).toEqual(["dir_/y"]);
         expect(await pageAll("dir")).toEqual(["dir", "dir%", "dir%/x", "dirA/x", "dirB/y", "dir_/y"]);
-        expect(await pageAll("pkg/01")).toEqual(["pkg/010.tar.gz", "pkg/011.tar.gz", "pkg/012.tar.gz", "pkg/013.tar.gz", "pkg/014.tar.gz", "pkg/015.tar.gz", "pkg/016.tar.gz", "pkg/017.tar.gz", "pkg/018.tar.gz", "pkg/019.tar.gz"]);
+        expect(await pageAll("pkg/01")).toEqual([
+          "pkg/010.tar.gz",
+          "pkg/011.tar.gz",
+          "pkg/012.tar.gz",
+          "pkg/013.tar.gz",
+          "pkg/014.tar.gz",
+          "pkg/015.tar.gz",
+          "pkg/016.tar.gz",
+          "pkg/017.tar.gz",
+          "pkg/018.tar.gz",
+          "pkg/019.tar.gz",
+        ]);
         expect(await pageAll("a\uFFFF")).toEqual(["a\uFFFF", "a\uFFFFx"]);
         expect(await pageAll("nothing-here")).toEqual([]);
 
         // after below the prefix range starts at the prefix; inside it continues.
-        expect((await store.listArtifacts({ after: "a", prefix: "dir", limit: 2 })).map((a) => a.path)).toEqual(["dir", "dir%"]);
-        expect((await store.listArtifacts({ after: "dir%", prefix: "dir", limit: 2 })).map((a) => a.path)).toEqual(["dir%/x", "dirA/x"]);
+        expect((await store.listArtifacts({ after: "a", prefix: "dir", limit: 2 })).map((a) => a.path)).toEqual([
+          "dir",
+          "dir%",
+        ]);
+        expect((await store.listArtifacts({ after: "dir%", prefix: "dir", limit: 2 })).map((a) => a.path)).toEqual([
+          "dir%/x",
+          "dirA/x",
+        ]);
         expect(await store.listArtifacts({ after: "zzz", prefix: "dir", limit: 2 })).toEqual([]);
         expect(await store.listArtifacts({ limit: 0 })).toEqual([]);
         const first = await store.listArtifacts({ limit: 1 });
@@ -514,7 +576,13 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         await expectConflict(store.createTask({ id: "t", name: "bootstrap", state: "PENDING" }));
 
         await sleep(5);
-        const result = { task: "bootstrap", status: false, last_update: "2024-01-01T00:00:00Z", error: "boom", details: null };
+        const result = {
+          task: "bootstrap",
+          status: false,
+          last_update: "2024-01-01T00:00:00Z",
+          error: "boom",
+          details: null,
+        };
         await store.updateTasks([
           { id: "t", state: "ERRORED", result },
           { id: "gone", state: "SUCCESS", result: null },
@@ -561,7 +629,12 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       test("put, find, count, overwrite", async () => {
         expect(await store.countTokens()).toBe(0);
         expect(await store.findToken("ab")).toBeUndefined();
-        const t = { hash: "ab".repeat(32), name: "ci", scopes: ["write:targets", "read:tasks"], createdAt: "2024-01-01T00:00:00.000Z" };
+        const t = {
+          hash: "ab".repeat(32),
+          name: "ci",
+          scopes: ["write:targets", "read:tasks"],
+          createdAt: "2024-01-01T00:00:00.000Z",
+        };
         await store.putToken(t);
         await store.putToken({ ...t, hash: "cd".repeat(32), name: "other", scopes: [] });
         expect(await store.findToken(t.hash)).toEqual(t);

@@ -28,7 +28,7 @@ if (!serverUrl) {
   } else {
     console.warn(
       "test/store/postgres.test.ts: skipped, TUFBOX_TEST_POSTGRES_URL is not set " +
-        "(source \"$(scripts/test-services.sh start)\" runs it against a throwaway server)",
+        '(source "$(scripts/test-services.sh start)" runs it against a throwaway server)',
     );
     test.skip("PostgreSQL store (set TUFBOX_TEST_POSTGRES_URL to run)", () => {});
   }
@@ -175,7 +175,10 @@ function postgresSuite(server: string) {
       u.port = "1";
       u.password = "hunter2";
       const down = new PostgresStore(u.toString(), { connectionTimeoutSeconds: 2 });
-      const err = await down.open().then(() => undefined, (e: Error) => e);
+      const err = await down.open().then(
+        () => undefined,
+        (e: Error) => e,
+      );
       expect(err?.message).toMatch(/cannot open PostgreSQL store at .*:1\//);
       expect(err?.message).not.toContain("hunter2");
     });
@@ -184,7 +187,11 @@ function postgresSuite(server: string) {
       await using r = await replicas(2);
       const [a, b] = r.stores as [PostgresStore, PostgresStore];
       const bytes = Uint8Array.from([0xff, 0x00, 0xfe, 0x80, 0x5c, 0x78]); // includes "\x"
-      await a.accept({ id: "t1", name: "add_artifacts", state: "PENDING" }, [{ kind: "add", path: "a", role: "bins-0", fragment: "{}" }], true);
+      await a.accept(
+        { id: "t1", name: "add_artifacts", state: "PENDING" },
+        [{ kind: "add", path: "a", role: "bins-0", fragment: "{}" }],
+        true,
+      );
       await a.commitPublication({
         expectedHeads: { timestamp: 0 },
         documents: [{ role: "timestamp", version: 1, bytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
@@ -194,7 +201,12 @@ function postgresSuite(server: string) {
       expect((await b.getLatestDocument("timestamp"))?.bytes).toEqual(bytes);
       expect(await b.releaseHeldChanges()).toBe(1);
       expect((await a.pendingChanges(10)).map((c) => c.path)).toEqual(["a"]);
-      expect(await b.findToken("h")).toEqual({ hash: "h", name: "n", scopes: ["s"], createdAt: "2024-01-01T00:00:00.000Z" });
+      expect(await b.findToken("h")).toEqual({
+        hash: "h",
+        name: "n",
+        scopes: ["s"],
+        createdAt: "2024-01-01T00:00:00.000Z",
+      });
     });
 
     test("withLock: callers on two replicas never overlap", async () => {
@@ -252,7 +264,9 @@ function postgresSuite(server: string) {
               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
           expect(killed.length).toBe(1);
           // Replica b can now take the lock: this is the window the re-check closes.
-          expect(await Promise.race([b.withLock("publisher", async () => "b got it"), sleep(2000).then(() => "blocked")])).toBe("b got it");
+          expect(
+            await Promise.race([b.withLock("publisher", async () => "b got it"), sleep(2000).then(() => "blocked")]),
+          ).toBe("b got it");
           await a.commitPublication({ expectedHeads: { timestamp: 0 }, documents: [doc("timestamp", 1, "a")] });
           return "committed";
         })
@@ -267,7 +281,11 @@ function postgresSuite(server: string) {
 
     describe("two replicas commit at once", () => {
       type Outcome = { ok: boolean; err?: unknown };
-      const settle = (p: Promise<unknown>): Promise<Outcome> => p.then(() => ({ ok: true }), (err) => ({ ok: false, err }));
+      const settle = (p: Promise<unknown>): Promise<Outcome> =>
+        p.then(
+          () => ({ ok: true }),
+          (err) => ({ ok: false, err }),
+        );
 
       /** Exactly one of the pair committed; the other got StoreConflictError. */
       function oneWinner(outcomes: Outcome[]): number {
@@ -286,7 +304,11 @@ function postgresSuite(server: string) {
           documents: [doc("bins-0", 1, "b1"), doc("snapshot", 1, "s1"), doc("timestamp", 1, "t1")],
         });
         for (let round = 1; round <= 8; round++) {
-          await stores[0]!.accept({ id: `T${round}`, name: "add_artifacts", state: "PENDING" }, [{ kind: "add", path: `p${round}`, role: "bins-0", fragment: "{}" }], false);
+          await stores[0]!.accept(
+            { id: `T${round}`, name: "add_artifacts", state: "PENDING" },
+            [{ kind: "add", path: `p${round}`, role: "bins-0", fragment: "{}" }],
+            false,
+          );
           const ids = (await stores[1]!.pendingChanges(10)).map((c) => c.id);
           const attempt = (who: number): Publication => ({
             expectedHeads: { "bins-0": round, snapshot: round, timestamp: round },
@@ -297,7 +319,13 @@ function postgresSuite(server: string) {
             ],
             artifacts: { upsert: [{ path: `by-${who}-${round}`, role: "bins-0", fragment: "{}" }], remove: [] },
             consumedChanges: ids,
-            tasks: [{ id: `T${round}`, state: "SUCCESS", result: { task: "add_artifacts", status: true, last_update: `${who}` } }],
+            tasks: [
+              {
+                id: `T${round}`,
+                state: "SUCCESS",
+                result: { task: "add_artifacts", status: true, last_update: `${who}` },
+              },
+            ],
             settings: { winner: who },
           });
           const outcomes = await Promise.all(stores.map((s, who) => settle(s.commitPublication(attempt(who)))));
@@ -327,7 +355,11 @@ function postgresSuite(server: string) {
         // role, so only the row-locked re-check of the heads can notice.
         for (const [label, otherWrite, expectedHeads] of [
           ["moved head", `UPDATE ${schema}.heads SET version = 2 WHERE role = 'snapshot'`, { snapshot: 1 }],
-          ["new role", `INSERT INTO ${schema}.heads (role, version, expires) VALUES ('bins-new', 1, 'x')`, { "bins-new": 0 }],
+          [
+            "new role",
+            `INSERT INTO ${schema}.heads (role, version, expires) VALUES ('bins-new', 1, 'x')`,
+            { "bins-new": 0 },
+          ],
         ] as const) {
           let commitOther!: () => void;
           let otherHasWritten!: () => void;
@@ -339,7 +371,9 @@ function postgresSuite(server: string) {
           });
           await written;
           const role = `mine-${label.replace(" ", "-")}`;
-          const ours = settle(store.commitPublication({ expectedHeads: { ...expectedHeads, [role]: 0 }, documents: [doc(role, 1, "x")] }));
+          const ours = settle(
+            store.commitPublication({ expectedHeads: { ...expectedHeads, [role]: 0 }, documents: [doc(role, 1, "x")] }),
+          );
           try {
             expect(await Promise.race([ours.then(() => "finished"), sleep(300).then(() => "waiting")])).toBe("waiting");
           } finally {
@@ -358,7 +392,9 @@ function postgresSuite(server: string) {
         for (let round = 1; round <= 8; round++) {
           const role = `new-${round}`;
           const outcomes = await Promise.all(
-            r.stores.map((s, who) => settle(s.commitPublication({ expectedHeads: { [role]: 0 }, documents: [doc(role, 1, `by ${who}`)] }))),
+            r.stores.map((s, who) =>
+              settle(s.commitPublication({ expectedHeads: { [role]: 0 }, documents: [doc(role, 1, `by ${who}`)] })),
+            ),
           );
           const w = oneWinner(outcomes);
           expect(new TextDecoder().decode((await r.stores[0]!.getLatestDocument(role))!.bytes)).toBe(`by ${w}`);
@@ -370,15 +406,21 @@ function postgresSuite(server: string) {
       test("the same queue changes: exactly one consumes them, even with no document in common", async () => {
         await using r = await replicas(2);
         for (let round = 1; round <= 8; round++) {
-          await r.stores[0]!.accept({ id: `T${round}`, name: "add_artifacts", state: "PENDING" }, [{ kind: "add", path: "x", role: "bins-0", fragment: "{}" }], false);
+          await r.stores[0]!.accept(
+            { id: `T${round}`, name: "add_artifacts", state: "PENDING" },
+            [{ kind: "add", path: "x", role: "bins-0", fragment: "{}" }],
+            false,
+          );
           const ids = (await r.stores[0]!.pendingChanges(10)).map((c) => c.id);
           const outcomes = await Promise.all(
             r.stores.map((s, who) =>
-              settle(s.commitPublication({
-                expectedHeads: { [`only-${who}-${round}`]: 0 },
-                documents: [doc(`only-${who}-${round}`, 1, "x")],
-                consumedChanges: ids,
-              })),
+              settle(
+                s.commitPublication({
+                  expectedHeads: { [`only-${who}-${round}`]: 0 },
+                  documents: [doc(`only-${who}-${round}`, 1, "x")],
+                  consumedChanges: ids,
+                }),
+              ),
             ),
           );
           const w = oneWinner(outcomes);
@@ -390,7 +432,12 @@ function postgresSuite(server: string) {
     test("bulk writes: 10,000 changes in one accept, 600 documents and 10,000 upserts in one publication", async () => {
       await using r = await replicas(1);
       const store = r.stores[0]!;
-      const changes = Array.from({ length: 10_000 }, (_, i) => ({ kind: "add" as const, path: `pkg/${i}`, role: `bins-${i % 600}`, fragment: `{"i":${i}}` }));
+      const changes = Array.from({ length: 10_000 }, (_, i) => ({
+        kind: "add" as const,
+        path: `pkg/${i}`,
+        role: `bins-${i % 600}`,
+        fragment: `{"i":${i}}`,
+      }));
       await store.accept({ id: "big", name: "add_artifacts", state: "PENDING" }, changes, false);
       const pending = await store.pendingChanges(20_000);
       expect(pending.map((c) => c.path)).toEqual(changes.map((c) => c.path));
@@ -405,7 +452,10 @@ function postgresSuite(server: string) {
         documents: docs,
         artifacts: { upsert, remove: [] },
         consumedChanges: pending.map((c) => c.id),
-        tasks: [{ id: "big", state: "SUCCESS", result: null }, { id: "big", state: "FAILURE", result: null }],
+        tasks: [
+          { id: "big", state: "SUCCESS", result: null },
+          { id: "big", state: "FAILURE", result: null },
+        ],
       });
       expect(await store.countArtifacts()).toBe(10_000);
       expect((await store.getArtifact("pkg/7"))?.fragment).toBe("last");

@@ -49,7 +49,11 @@ describe("bitLengthForBins", () => {
     for (const bad of ["16", null, undefined, true, [16], { n: 16 }, 16n]) {
       expectTufError(() => bitLengthForBins(bad), "number_of_delegated_bins", /integer/);
     }
-    expectTufError(() => bitLengthForBins(100, "settings.roles.bins.number_of_delegated_bins"), "settings.roles.bins.number_of_delegated_bins", /power of two/);
+    expectTufError(
+      () => bitLengthForBins(100, "settings.roles.bins.number_of_delegated_bins"),
+      "settings.roles.bins.number_of_delegated_bins",
+      /power of two/,
+    );
   });
 });
 
@@ -139,7 +143,7 @@ describe("SuccinctBins for every count 2 … 16384", () => {
 
   test("paths are hashed as UTF-8", () => {
     const b = new SuccinctBins(14);
-    for (const p of ["é", "中文/文件.txt", "Ａ", "a\"b"]) expect(b.indexForPath(p)).toBe(refIndex(p, 14));
+    for (const p of ["é", "中文/文件.txt", "Ａ", 'a"b']) expect(b.indexForPath(p)).toBe(refIndex(p, 14));
   });
 
   test("bit lengths beyond 14 (up to 32) compute the same prefix", () => {

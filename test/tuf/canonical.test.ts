@@ -10,7 +10,17 @@ import {
   jsonTextOf,
   utf8,
 } from "../../src/tuf/index.ts";
-import { PAYLOADS, clone, expectTufError, fixtureJson, fixtureJsonFiles, pick, prng, randInt, shuffle } from "./helpers.ts";
+import {
+  PAYLOADS,
+  clone,
+  expectTufError,
+  fixtureJson,
+  fixtureJsonFiles,
+  pick,
+  prng,
+  randInt,
+  shuffle,
+} from "./helpers.ts";
 
 describe("canonicalJson: fixed vectors", () => {
   const vectors: [string, unknown, string][] = [
@@ -41,7 +51,7 @@ describe("canonicalJson: fixed vectors", () => {
     ["upper case sorts before lower case", { a: 1, B: 2, A: 3, _: 4 }, '{"A":3,"B":2,"_":4,"a":1}'],
     ["empty key first", { a: 1, "": 0 }, '{"":0,"a":1}'],
     ["prefix sorts first", { ab: 1, a: 2, abc: 3 }, '{"a":2,"ab":1,"abc":3}'],
-    ["keys by UTF-16 code unit, not locale", { "é": 1, z: 2, "Ａ": 3, e: 4 }, '{"e":4,"z":2,"é":1,"Ａ":3}'],
+    ["keys by UTF-16 code unit, not locale", { é: 1, z: 2, Ａ: 3, e: 4 }, '{"e":4,"z":2,"é":1,"Ａ":3}'],
     ["numeric-looking keys sorted as strings", { "10": 1, "9": 2, "1": 3 }, '{"1":3,"10":1,"9":2}'],
     ["keys escaped like strings", { 'q"': 1, "b\\": 2, "n\n": 3 }, '{"b\\\\":2,"n\n":3,"q\\"":1}'],
     ["undefined values omitted", { a: undefined, b: 1, c: undefined }, '{"b":1}'],
@@ -146,7 +156,7 @@ describe("assertCanonicalSafe / canonicalJsonChecked: rejections name the field"
       z: null,
       e: {},
       ea: [],
-      "é": "BMP keys are fine",
+      é: "BMP keys are fine",
     };
     expect(() => assertCanonicalSafe(value)).not.toThrow();
     expect(canonicalJsonChecked(value)).toBe(canonicalJson(value));
@@ -163,7 +173,37 @@ describe("assertCanonicalSafe / canonicalJsonChecked: rejections name the field"
 // ------------------------------------------------------------------ differential
 
 const CONTROL = Array.from({ length: 32 }, (_, i) => String.fromCharCode(i));
-const KEY_CHARS = ["a", "b", "c", "z", "A", "Z", "0", "9", "_", "-", ".", "/", " ", '"', "\\", "é", "ü", "ß", "中", "文", "Ａ", "\ue000", "\ufffd", "\uffff", "\u2028", "\u007f", ...CONTROL.slice(0, 4), "\n", "\t"];
+const KEY_CHARS = [
+  "a",
+  "b",
+  "c",
+  "z",
+  "A",
+  "Z",
+  "0",
+  "9",
+  "_",
+  "-",
+  ".",
+  "/",
+  " ",
+  '"',
+  "\\",
+  "é",
+  "ü",
+  "ß",
+  "中",
+  "文",
+  "Ａ",
+  "\ue000",
+  "\ufffd",
+  "\uffff",
+  "\u2028",
+  "\u007f",
+  ...CONTROL.slice(0, 4),
+  "\n",
+  "\t",
+];
 const VALUE_CHARS = [...KEY_CHARS, ...CONTROL, "😀", "🎉", "𝄞", "\u{10ffff}", "'", "{", "}", "[", "]", ":", ","];
 
 function randString(rnd: () => number, chars: readonly string[], max: number): string {
@@ -175,22 +215,32 @@ function randString(rnd: () => number, chars: readonly string[], max: number): s
 
 function randInteger(rnd: () => number): number {
   switch (randInt(rnd, 0, 5)) {
-    case 0: return randInt(rnd, -10, 10);
-    case 1: return randInt(rnd, -1_000_000, 1_000_000);
-    case 2: return pick(rnd, [0, -0, 1, -1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 31, -(2 ** 31), 2 ** 32]);
-    case 3: return Math.floor((rnd() * 2 - 1) * Number.MAX_SAFE_INTEGER);
-    default: return randInt(rnd, 0, 1 << 30);
+    case 0:
+      return randInt(rnd, -10, 10);
+    case 1:
+      return randInt(rnd, -1_000_000, 1_000_000);
+    case 2:
+      return pick(rnd, [0, -0, 1, -1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 31, -(2 ** 31), 2 ** 32]);
+    case 3:
+      return Math.floor((rnd() * 2 - 1) * Number.MAX_SAFE_INTEGER);
+    default:
+      return randInt(rnd, 0, 1 << 30);
   }
 }
 
 function randValue(rnd: () => number, depth: number): unknown {
   const kind = depth <= 0 ? randInt(rnd, 0, 4) : randInt(rnd, 0, 7);
   switch (kind) {
-    case 0: return randString(rnd, VALUE_CHARS, 12);
-    case 1: return randInteger(rnd);
-    case 2: return pick(rnd, [true, false]);
-    case 3: return null;
-    case 4: return randString(rnd, KEY_CHARS, 4);
+    case 0:
+      return randString(rnd, VALUE_CHARS, 12);
+    case 1:
+      return randInteger(rnd);
+    case 2:
+      return pick(rnd, [true, false]);
+    case 3:
+      return null;
+    case 4:
+      return randString(rnd, KEY_CHARS, 4);
     case 5: {
       const n = randInt(rnd, 0, 5);
       return Array.from({ length: n }, () => randValue(rnd, depth - 1));
@@ -231,7 +281,10 @@ describe("differential against @tufjs/canonical-json", () => {
     for (const { name, value } of items) {
       const ours = canonicalJsonChecked(value);
       const theirs = canonicalize(value);
-      expect({ name, bytes: Buffer.from(utf8(ours)).toString("hex") }).toEqual({ name, bytes: Buffer.from(theirs, "utf8").toString("hex") });
+      expect({ name, bytes: Buffer.from(utf8(ours)).toString("hex") }).toEqual({
+        name,
+        bytes: Buffer.from(theirs, "utf8").toString("hex"),
+      });
       if (ours.includes("\n")) sawNewline = true;
     }
     // the corpus does exercise raw control characters (PEM public keys)
@@ -282,7 +335,10 @@ describe("jsonTextOf", () => {
   });
 
   test("escapes each control character so the text is valid JSON for the same value", () => {
-    const value = { "k\n": Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join(""), pem: "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n" };
+    const value = {
+      "k\n": Array.from({ length: 32 }, (_, i) => String.fromCharCode(i)).join(""),
+      pem: "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n",
+    };
     const t = canonicalJson(value);
     expect(() => JSON.parse(t)).toThrow();
     const j = jsonTextOf(t);
@@ -315,14 +371,23 @@ describe("canonicalObjectFromEntries", () => {
       const obj: Record<string, unknown> = {};
       const n = randInt(rnd, 0, 12);
       for (let j = 0; j < n; j++) obj[randString(rnd, KEY_CHARS, 5)] = randValue(rnd, 2);
-      const entries = shuffle(rnd, Object.entries(obj).map(([k, v]) => [k, canonicalJson(v)] as [string, string]));
+      const entries = shuffle(
+        rnd,
+        Object.entries(obj).map(([k, v]) => [k, canonicalJson(v)] as [string, string]),
+      );
       expect(canonicalObjectFromEntries(entries)).toBe(canonicalJson(obj));
     }
   });
 
   test("empty and fixed example", () => {
     expect(canonicalObjectFromEntries([])).toBe("{}");
-    expect(canonicalObjectFromEntries([["b", "1"], ['a"', "[]"], ["A", "{}"]])).toBe('{"A":{},"a\\"":[],"b":1}');
+    expect(
+      canonicalObjectFromEntries([
+        ["b", "1"],
+        ['a"', "[]"],
+        ["A", "{}"],
+      ]),
+    ).toBe('{"A":{},"a\\"":[],"b":1}');
   });
 
   test("fixture root.signed reassembled from entries", () => {

@@ -28,7 +28,27 @@ import { clone, fixtureJson, keyIdFile, keyPem, pick, prng, randInt, shuffle } f
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
-const PATH_CHARS = ["a", "b", "c", "z", "0", "-", "_", ".", "/", " ", '"', "'", "é", "ü", "中", "文", "Ａ", "\ufffd", "\\"];
+const PATH_CHARS = [
+  "a",
+  "b",
+  "c",
+  "z",
+  "0",
+  "-",
+  "_",
+  ".",
+  "/",
+  " ",
+  '"',
+  "'",
+  "é",
+  "ü",
+  "中",
+  "文",
+  "Ａ",
+  "\ufffd",
+  "\\",
+];
 
 function randTargets(rnd: () => number): Record<string, TargetFile> {
   const n = randInt(rnd, 0, 40);
@@ -37,8 +57,16 @@ function randTargets(rnd: () => number): Record<string, TargetFile> {
     let path = "";
     const len = randInt(rnd, 1, 16);
     for (let j = 0; j < len; j++) path += pick(rnd, PATH_CHARS);
-    const file: TargetFile = { length: randInt(rnd, 0, 1 << 30), hashes: { sha256: randInt(rnd, 0, 1e9).toString(16).padStart(64, "0") } };
-    if (rnd() < 0.4) file.custom = { "x-task": `t-${i}`, note: pick(rnd, ['a"b', "c\\d", "line\nbreak", "😀", "中"]), n: randInt(rnd, -5, 5) };
+    const file: TargetFile = {
+      length: randInt(rnd, 0, 1 << 30),
+      hashes: { sha256: randInt(rnd, 0, 1e9).toString(16).padStart(64, "0") },
+    };
+    if (rnd() < 0.4)
+      file.custom = {
+        "x-task": `t-${i}`,
+        note: pick(rnd, ['a"b', "c\\d", "line\nbreak", "😀", "中"]),
+        n: randInt(rnd, -5, 5),
+      };
     targets[path] = file;
   }
   return targets;
@@ -51,7 +79,7 @@ function baseTargets(rnd: () => number): Omit<TargetsSigned, "targets"> & Record
     version: randInt(rnd, 1, 1000),
     expires: "2030-01-01T00:00:00Z",
   };
-  if (rnd() < 0.5) base["x-tufbox"] = { generator: "tufbox", "é": [1, "two\n"] };
+  if (rnd() < 0.5) base["x-tufbox"] = { generator: "tufbox", é: [1, "two\n"] };
   if (rnd() < 0.3) base.unset = undefined;
   return base;
 }
@@ -62,10 +90,16 @@ describe("canonicalTargetsText", () => {
     for (let i = 0; i < 400; i++) {
       const base = baseTargets(rnd);
       const targets = randTargets(rnd);
-      const fragments = shuffle(rnd, Object.entries(targets).map(([p, f]) => [p, canonicalJson(f)] as [string, string]));
+      const fragments = shuffle(
+        rnd,
+        Object.entries(targets).map(([p, f]) => [p, canonicalJson(f)] as [string, string]),
+      );
       const text = canonicalTargetsText(base, fragments);
       // fragments parsed back, as the brief states the invariant
-      const expected = canonicalJson({ ...base, targets: Object.fromEntries(fragments.map(([p, f]) => [p, JSON.parse(jsonTextOf(f))])) });
+      const expected = canonicalJson({
+        ...base,
+        targets: Object.fromEntries(fragments.map(([p, f]) => [p, JSON.parse(jsonTextOf(f))])),
+      });
       if (text !== expected) expect({ i, text }).toEqual({ i, text: expected });
       // and equal to the independent implementation
       const plain = JSON.parse(jsonTextOf(text));
@@ -75,14 +109,28 @@ describe("canonicalTargetsText", () => {
   });
 
   test("a targets key in the base is ignored in favour of the fragments", () => {
-    const base = { _type: "targets", spec_version: "1.0.31", version: 1, expires: "2030-01-01T00:00:00Z", targets: { stale: { length: 1, hashes: { sha256: "00" } } } };
+    const base = {
+      _type: "targets",
+      spec_version: "1.0.31",
+      version: 1,
+      expires: "2030-01-01T00:00:00Z",
+      targets: { stale: { length: 1, hashes: { sha256: "00" } } },
+    };
     const text = canonicalTargetsText(base, [["fresh", '{"hashes":{"sha256":"11"},"length":2}']]);
-    expect(text).toBe('{"_type":"targets","expires":"2030-01-01T00:00:00Z","spec_version":"1.0.31","targets":{"fresh":{"hashes":{"sha256":"11"},"length":2}},"version":1}');
+    expect(text).toBe(
+      '{"_type":"targets","expires":"2030-01-01T00:00:00Z","spec_version":"1.0.31","targets":{"fresh":{"hashes":{"sha256":"11"},"length":2}},"version":1}',
+    );
   });
 
   test("no fragments gives an empty targets map; delegations are serialized from the base", () => {
     const bins = { keys: {}, succinct_roles: { name_prefix: "bins", bit_length: 4, keyids: [], threshold: 1 } };
-    const base = { _type: "targets", spec_version: "1.0.31", version: 1, expires: "2030-01-01T00:00:00Z", delegations: bins };
+    const base = {
+      _type: "targets",
+      spec_version: "1.0.31",
+      version: 1,
+      expires: "2030-01-01T00:00:00Z",
+      delegations: bins,
+    };
     expect(canonicalTargetsText(base, [])).toBe(canonicalJson({ ...base, targets: {} }));
     expect(canonicalTargetsText(base, [])).toContain('"targets":{}');
   });
@@ -136,7 +184,13 @@ describe("signText / signSigned", () => {
     expect(canonicalJson(parsed.signed)).toBe(doc.signedText);
     expect(parsed.signed.keys[ecdsa.keyid].keyval.public).toBe(ecdsa.publicKey.json.keyval.public);
     const r = parseRoot(parsed);
-    expect(verifyWithRoot(r, r.signed, "root")).toEqual({ verified: true, threshold: 2, signed: [ecdsa.keyid, rsa.keyid], unsigned: [], invalid: [] });
+    expect(verifyWithRoot(r, r.signed, "root")).toEqual({
+      verified: true,
+      threshold: 2,
+      signed: [ecdsa.keyid, rsa.keyid],
+      unsigned: [],
+      invalid: [],
+    });
     // tuf-js agrees
     const md = Metadata.fromJSON(MetadataKind.Root, parsed);
     expect(() => md.verifyDelegate("root", md)).not.toThrow();
@@ -145,7 +199,13 @@ describe("signText / signSigned", () => {
   test("signSigned equals signText of the canonical text (deterministic ed25519: same bytes)", () => {
     const ed = signerFromPem(keyPem("offline-ed25519"));
     const noble = new NobleEd25519Signer(ed25519Seed(createPrivateKey(keyPem("offline-ed25519"))));
-    const signed: SignedBase = { _type: "snapshot", spec_version: "1.0.31", version: 2, expires: "2030-01-01T00:00:00Z", meta: { "targets.json": { version: 1 } } };
+    const signed: SignedBase = {
+      _type: "snapshot",
+      spec_version: "1.0.31",
+      version: 2,
+      expires: "2030-01-01T00:00:00Z",
+      meta: { "targets.json": { version: 1 } },
+    };
     const a = signSigned(signed, [ed]);
     const b = signText(canonicalJson(signed), [ed]);
     const c = signSigned(signed, [noble]);
@@ -153,12 +213,20 @@ describe("signText / signSigned", () => {
     expect(Buffer.from(a.bytes).equals(Buffer.from(c.bytes))).toBe(true);
     // without control characters the file is itself canonical JSON
     expect(canonicalJson(JSON.parse(decode(a.bytes)))).toBe(decode(a.bytes));
-    expect(decode(a.bytes)).toBe(`{"signatures":[{"keyid":"${ed.keyid}","sig":"${a.signatures[0]!.sig}"}],"signed":${a.signedText}}`);
+    expect(decode(a.bytes)).toBe(
+      `{"signatures":[{"keyid":"${ed.keyid}","sig":"${a.signatures[0]!.sig}"}],"signed":${a.signedText}}`,
+    );
   });
 
   test("existing signatures are kept, and replaced for keys that sign again", () => {
     const [ed, ec] = signers() as [Signer, Signer];
-    const text = canonicalJson({ _type: "timestamp", spec_version: "1.0.31", version: 1, expires: "2030-01-01T00:00:00Z", meta: { "snapshot.json": { version: 1 } } });
+    const text = canonicalJson({
+      _type: "timestamp",
+      spec_version: "1.0.31",
+      version: 1,
+      expires: "2030-01-01T00:00:00Z",
+      meta: { "snapshot.json": { version: 1 } },
+    });
     const first = signText(text, [ec]);
     const stale = { keyid: ed.keyid, sig: "00" };
     const second = signText(text, [ed], [...first.signatures, stale]);
@@ -181,7 +249,10 @@ describe("signText / signSigned", () => {
     const rnd = prng(77);
     const online = signerFromPem(keyPem("online-ed25519"), { keyid: keyIdFile("online-ed25519") });
     const rootSigner = new NobleEd25519Signer(ed25519Seed(createPrivateKey(keyPem("root-ed25519"))));
-    const keys: Record<string, KeyJSON> = { [online.keyid]: online.publicKey.json, [rootSigner.keyid]: rootSigner.publicKey.json };
+    const keys: Record<string, KeyJSON> = {
+      [online.keyid]: online.publicKey.json,
+      [rootSigner.keyid]: rootSigner.publicKey.json,
+    };
     const root: RootSigned = {
       _type: "root",
       spec_version: "1.0.31",
@@ -201,7 +272,10 @@ describe("signText / signSigned", () => {
       const targets = randTargets(rnd);
       // tuf-js refuses nothing here, but keep paths sane for a client
       const fragments = Object.entries(targets).map(([p, f]) => [p, canonicalJson(f)] as [string, string]);
-      const text = canonicalTargetsText({ _type: "targets", spec_version: "1.0.31", version: i + 1, expires: "2030-01-01T00:00:00Z" }, fragments);
+      const text = canonicalTargetsText(
+        { _type: "targets", spec_version: "1.0.31", version: i + 1, expires: "2030-01-01T00:00:00Z" },
+        fragments,
+      );
       const doc = signText(text, [online]);
       const md = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(decode(doc.bytes)));
       expect(() => rootMd.verifyDelegate("targets", md)).not.toThrow();

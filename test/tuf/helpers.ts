@@ -14,7 +14,14 @@ export { prng };
 
 export const FIXTURES_DIR = fileURLToPath(new URL("../../../shared/fixtures/rstuf/", import.meta.url));
 
-export const KEY_NAMES = ["root-ed25519", "root-ecdsa", "online-ed25519", "online-ecdsa", "online-rsa", "offline-ed25519"] as const;
+export const KEY_NAMES = [
+  "root-ed25519",
+  "root-ecdsa",
+  "online-ed25519",
+  "online-ecdsa",
+  "online-rsa",
+  "offline-ed25519",
+] as const;
 export type KeyName = (typeof KEY_NAMES)[number];
 
 export function fixtureText(rel: string): string {
@@ -57,7 +64,6 @@ export const PAYLOADS = [
 export function clone<T>(v: T): T {
   return structuredClone(v);
 }
-
 
 export function randInt(rnd: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rnd() * (hi - lo + 1));

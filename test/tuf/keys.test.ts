@@ -1,7 +1,22 @@
 import { describe, expect, test } from "bun:test";
-import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign } from "node:crypto";
+import {
+  constants,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+} from "node:crypto";
 import { canonicalize } from "@tufjs/canonical-json";
-import { PublicKey, TufError, computeKeyId, computeLegacyKeyId, publicKeyJSONFor, utf8, type KeyJSON } from "../../src/tuf/index.ts";
+import {
+  PublicKey,
+  TufError,
+  computeKeyId,
+  computeLegacyKeyId,
+  publicKeyJSONFor,
+  utf8,
+  type KeyJSON,
+} from "../../src/tuf/index.ts";
 import { KEY_NAMES, PAYLOADS, clone, expectTufError, fixtureJson, keyIdFile, keyPem, type KeyName } from "./helpers.ts";
 
 function sha256hex(text: string): string {
@@ -13,13 +28,21 @@ function refKeyId(k: KeyJSON): string {
   return sha256hex(canonicalize({ keytype: k.keytype, scheme: k.scheme, keyval: k.keyval }));
 }
 function refLegacyKeyId(k: KeyJSON): string {
-  return sha256hex(canonicalize({ keytype: k.keytype, scheme: k.scheme, keyid_hash_algorithms: ["sha256", "sha512"], keyval: k.keyval }));
+  return sha256hex(
+    canonicalize({
+      keytype: k.keytype,
+      scheme: k.scheme,
+      keyid_hash_algorithms: ["sha256", "sha512"],
+      keyval: k.keyval,
+    }),
+  );
 }
 
 function fixtureRootKeys(): [string, KeyJSON, string][] {
   const out: [string, KeyJSON, string][] = [];
   for (const p of PAYLOADS) {
-    for (const [id, k] of Object.entries(fixtureJson(p).metadata.root.signed.keys as Record<string, KeyJSON>)) out.push([id, k, p]);
+    for (const [id, k] of Object.entries(fixtureJson(p).metadata.root.signed.keys as Record<string, KeyJSON>))
+      out.push([id, k, p]);
   }
   return out;
 }
@@ -51,7 +74,9 @@ describe("keyids", () => {
     expect(computeLegacyKeyId(derived)).not.toBe(keyIdFile("online-rsa"));
     const asPublished: KeyJSON = { ...derived, keyval: { public: derived.keyval.public.trimEnd() } };
     expect(computeLegacyKeyId(asPublished)).toBe(keyIdFile("online-rsa"));
-    const published = fixtureJson("metadata-update-root-v3-online-rsa-1-of-2.json").metadata.root.signed.keys[keyIdFile("online-rsa")];
+    const published = fixtureJson("metadata-update-root-v3-online-rsa-1-of-2.json").metadata.root.signed.keys[
+      keyIdFile("online-rsa")
+    ];
     expect(published.keyval.public).toBe(asPublished.keyval.public);
   });
 
@@ -117,7 +142,9 @@ describe("PublicKey.fromJSON", () => {
     expect(PublicKey.fromJSON(root.keys[EC_ID]).scheme).toBe("ecdsa-sha2-nistp256");
     expect(PublicKey.fromJSON(derivedKeyJSON("online-rsa")).scheme).toBe("rsassa-pss-sha256");
     // keytype spelled as the scheme is accepted too
-    expect(PublicKey.fromJSON({ ...root.keys[EC_ID], keytype: "ecdsa-sha2-nistp256" }).scheme).toBe("ecdsa-sha2-nistp256");
+    expect(PublicKey.fromJSON({ ...root.keys[EC_ID], keytype: "ecdsa-sha2-nistp256" }).scheme).toBe(
+      "ecdsa-sha2-nistp256",
+    );
   });
 
   test("keyid defaults to computeKeyId", () => {
@@ -139,12 +166,26 @@ describe("PublicKey.fromJSON", () => {
     expectTufError(() => PublicKey.fromJSON({ ...ed, keyval: {} }, "k"), "k.keyval.public");
     expectTufError(() => PublicKey.fromJSON({ ...ed, keytype: "dsa" }, "k"), "k.keytype", /unsupported/);
     expectTufError(() => PublicKey.fromJSON({ ...ed, scheme: "ecdsa-sha2-nistp256" }, "k"), "k.scheme");
-    expectTufError(() => PublicKey.fromJSON({ ...ed, keyval: { public: ed.keyval.public.toUpperCase() } }, "k"), "k.keyval.public");
-    expectTufError(() => PublicKey.fromJSON({ ...ed, keyval: { public: ed.keyval.public.slice(2) } }, "k"), "k.keyval.public");
+    expectTufError(
+      () => PublicKey.fromJSON({ ...ed, keyval: { public: ed.keyval.public.toUpperCase() } }, "k"),
+      "k.keyval.public",
+    );
+    expectTufError(
+      () => PublicKey.fromJSON({ ...ed, keyval: { public: ed.keyval.public.slice(2) } }, "k"),
+      "k.keyval.public",
+    );
     expectTufError(() => PublicKey.fromJSON({ ...ed, keyval: { public: ec.keyval.public } }, "k"), "k.keyval.public");
     expectTufError(() => PublicKey.fromJSON({ ...ec, scheme: "ed25519" }, "k"), "k.scheme");
     expectTufError(() => PublicKey.fromJSON({ ...ec, keyval: { public: "3913ce" } }, "k"), "k.keyval.public", /PEM/);
-    expectTufError(() => PublicKey.fromJSON({ ...ec, keyval: { public: "-----BEGIN PUBLIC KEY-----\nnot base64!!\n-----END PUBLIC KEY-----\n" } }, "k"), "k.keyval.public", /could not be parsed/);
+    expectTufError(
+      () =>
+        PublicKey.fromJSON(
+          { ...ec, keyval: { public: "-----BEGIN PUBLIC KEY-----\nnot base64!!\n-----END PUBLIC KEY-----\n" } },
+          "k",
+        ),
+      "k.keyval.public",
+      /could not be parsed/,
+    );
     expectTufError(() => PublicKey.fromJSON({ ...ec, keyval: rsa.keyval }, "k"), "k.keyval.public", /P-256/);
     expectTufError(() => PublicKey.fromJSON({ ...rsa, keyval: ec.keyval }, "k"), "k.keyval.public", /RSA/);
     expectTufError(() => PublicKey.fromJSON({ ...rsa, scheme: "rsassa-pkcs1v15-sha256" }, "k"), "k.scheme");
@@ -153,10 +194,22 @@ describe("PublicKey.fromJSON", () => {
   });
 
   test("P-384 ecdsa and < 2048-bit rsa keys are refused", () => {
-    const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" }).publicKey.export({ format: "pem", type: "spki" }).toString();
-    expectTufError(() => PublicKey.fromJSON({ keytype: "ecdsa", scheme: "ecdsa-sha2-nistp256", keyval: { public: p384 } }, "k"), "k.keyval.public", /P-256/);
-    const rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "pem", type: "spki" }).toString();
-    expectTufError(() => PublicKey.fromJSON({ keytype: "rsa", scheme: "rsassa-pss-sha256", keyval: { public: rsa1024 } }, "k"), "k.keyval.public", /2048/);
+    const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" })
+      .publicKey.export({ format: "pem", type: "spki" })
+      .toString();
+    expectTufError(
+      () => PublicKey.fromJSON({ keytype: "ecdsa", scheme: "ecdsa-sha2-nistp256", keyval: { public: p384 } }, "k"),
+      "k.keyval.public",
+      /P-256/,
+    );
+    const rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024 })
+      .publicKey.export({ format: "pem", type: "spki" })
+      .toString();
+    expectTufError(
+      () => PublicKey.fromJSON({ keytype: "rsa", scheme: "rsassa-pss-sha256", keyval: { public: rsa1024 } }, "k"),
+      "k.keyval.public",
+      /2048/,
+    );
   });
 });
 
@@ -164,7 +217,11 @@ describe("PublicKey.verify", () => {
   const data = utf8("hello tuf");
 
   test("each fixture key: own signature verifies, tampered data and wrong key fail", () => {
-    const pks = KEY_NAMES.map((n) => ({ n, priv: createPrivateKey(keyPem(n)), pub: PublicKey.fromJSON(derivedKeyJSON(n)) }));
+    const pks = KEY_NAMES.map((n) => ({
+      n,
+      priv: createPrivateKey(keyPem(n)),
+      pub: PublicKey.fromJSON(derivedKeyJSON(n)),
+    }));
     for (const { n, priv, pub } of pks) {
       const sig =
         pub.scheme === "ed25519"
@@ -175,7 +232,9 @@ describe("PublicKey.verify", () => {
       const hex = sig.toString("hex");
       expect({ n, ok: pub.verify(data, hex) }).toEqual({ n, ok: true });
       expect(pub.verify(utf8("hello tuF"), hex)).toBe(false);
-      for (const other of pks) if (other.n !== n) expect({ n, o: other.n, ok: other.pub.verify(data, hex) }).toEqual({ n, o: other.n, ok: false });
+      for (const other of pks)
+        if (other.n !== n)
+          expect({ n, o: other.n, ok: other.pub.verify(data, hex) }).toEqual({ n, o: other.n, ok: false });
       // flipping one bit of the signature breaks it
       const flipped = Buffer.from(sig);
       flipped[flipped.length - 1]! ^= 1;
@@ -186,7 +245,21 @@ describe("PublicKey.verify", () => {
   test("never throws on garbage signatures", () => {
     for (const n of KEY_NAMES) {
       const pub = PublicKey.fromJSON(derivedKeyJSON(n));
-      for (const garbage of ["", "zz", "abc", "0", "00", "30", "3000", "30ff", "0".repeat(128), "f".repeat(10_000), "not hex at all", " 00", "00\n"]) {
+      for (const garbage of [
+        "",
+        "zz",
+        "abc",
+        "0",
+        "00",
+        "30",
+        "3000",
+        "30ff",
+        "0".repeat(128),
+        "f".repeat(10_000),
+        "not hex at all",
+        " 00",
+        "00\n",
+      ]) {
         expect(pub.verify(data, garbage)).toBe(false);
       }
       for (const notString of [null, undefined, 42, {}, ["00"]]) {
@@ -207,10 +280,13 @@ describe("PublicKey.verify", () => {
   test("rsa: PSS with digest-length and maximum salt verify; PKCS#1 v1.5 does not", () => {
     const priv = createPrivateKey(keyPem("online-rsa"));
     const pub = PublicKey.fromJSON(derivedKeyJSON("online-rsa"));
-    const pss = (saltLength: number) => nodeSign("sha256", data, { key: priv, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }).toString("hex");
+    const pss = (saltLength: number) =>
+      nodeSign("sha256", data, { key: priv, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }).toString("hex");
     expect(pub.verify(data, pss(32))).toBe(true);
     expect(pub.verify(data, pss(constants.RSA_PSS_SALTLEN_MAX_SIGN))).toBe(true);
-    expect(pub.verify(data, nodeSign("sha256", data, { key: priv, padding: constants.RSA_PKCS1_PADDING }).toString("hex"))).toBe(false);
+    expect(
+      pub.verify(data, nodeSign("sha256", data, { key: priv, padding: constants.RSA_PKCS1_PADDING }).toString("hex")),
+    ).toBe(false);
   });
 
   test("a key built from the raw ed25519 hex equals node's own view of the public key", () => {

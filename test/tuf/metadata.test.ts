@@ -51,7 +51,10 @@ function targetsDoc(): any {
 
 function binsTargetsDoc(): any {
   const d = targetsDoc();
-  d.signed.delegations = { keys: { [ONLINE]: onlineKey() }, succinct_roles: { name_prefix: "bins", bit_length: 4, keyids: [ONLINE], threshold: 1 } };
+  d.signed.delegations = {
+    keys: { [ONLINE]: onlineKey() },
+    succinct_roles: { name_prefix: "bins", bit_length: 4, keyids: [ONLINE], threshold: 1 },
+  };
   return d;
 }
 
@@ -104,7 +107,7 @@ describe("parsers accept valid documents and keep unknown fields", () => {
 
   test("unknown fields in signed, in roles, in keys, in signatures and in the envelope survive", () => {
     const input = rootDoc();
-    input.signed["x-custom"] = { nested: ["a\nb", 1], "é": null };
+    input.signed["x-custom"] = { nested: ["a\nb", 1], é: null };
     input.signed.unknown_future_field = true;
     input.signed.roles.root["x-role-note"] = "kept";
     input.signed.keys[ED_ID].keyval["x-extra"] = "kept";
@@ -157,30 +160,74 @@ describe("parseRoot rejections name the field", () => {
     ["expires without Z", (d) => (d.signed.expires = "2030-01-01T00:00:00"), "root.signed.expires"],
     ["expires with offset", (d) => (d.signed.expires = "2030-01-01T00:00:00+00:00"), "root.signed.expires"],
     ["expires impossible date", (d) => (d.signed.expires = "2030-02-30T00:00:00Z"), "root.signed.expires"],
-    ["consistent_snapshot not boolean", (d) => (d.signed.consistent_snapshot = "true"), "root.signed.consistent_snapshot"],
+    [
+      "consistent_snapshot not boolean",
+      (d) => (d.signed.consistent_snapshot = "true"),
+      "root.signed.consistent_snapshot",
+    ],
     ["keys not an object", (d) => (d.signed.keys = []), "root.signed.keys"],
     ["threshold > keys", (d) => (d.signed.roles.root.threshold = 3), "root.signed.roles.root.threshold", /larger than/],
     ["threshold 0", (d) => (d.signed.roles.targets.threshold = 0), "root.signed.roles.targets.threshold"],
     ["threshold missing", (d) => delete d.signed.roles.snapshot.threshold, "root.signed.roles.snapshot.threshold"],
-    ["keyid not in keys", (d) => (d.signed.roles.timestamp.keyids = [ONLINE, "cd".repeat(32)]), "root.signed.roles.timestamp.keyids[1]", /not in keys/],
-    ["duplicate keyids in a role", (d) => (d.signed.roles.root.keyids = [ED_ID, ED_ID]), "root.signed.roles.root.keyids", /duplicate/],
+    [
+      "keyid not in keys",
+      (d) => (d.signed.roles.timestamp.keyids = [ONLINE, "cd".repeat(32)]),
+      "root.signed.roles.timestamp.keyids[1]",
+      /not in keys/,
+    ],
+    [
+      "duplicate keyids in a role",
+      (d) => (d.signed.roles.root.keyids = [ED_ID, ED_ID]),
+      "root.signed.roles.root.keyids",
+      /duplicate/,
+    ],
     ["keyids not an array", (d) => (d.signed.roles.root.keyids = ED_ID), "root.signed.roles.root.keyids"],
     ["keyid not a string", (d) => (d.signed.roles.root.keyids = [ED_ID, 5]), "root.signed.roles.root.keyids[1]"],
     ["missing top-level role", (d) => delete d.signed.roles.timestamp, "root.signed.roles.timestamp", /missing/],
-    ["extra role", (d) => (d.signed.roles.mirror = { keyids: [ONLINE], threshold: 1 }), "root.signed.roles.mirror", /not a top-level/],
+    [
+      "extra role",
+      (d) => (d.signed.roles.mirror = { keyids: [ONLINE], threshold: 1 }),
+      "root.signed.roles.mirror",
+      /not a top-level/,
+    ],
     ["roles missing", (d) => delete d.signed.roles, "root.signed.roles"],
-    ["keyid in keys not hex", (d) => (d.signed.keys["NOT-A-KEYID"] = d.signed.keys[ED_ID]), "root.signed.keys.NOT-A-KEYID"],
-    ["keyid in keys upper case", (d) => (d.signed.keys[ED_ID.toUpperCase()] = d.signed.keys[ED_ID]), `root.signed.keys.${ED_ID.toUpperCase()}`],
+    [
+      "keyid in keys not hex",
+      (d) => (d.signed.keys["NOT-A-KEYID"] = d.signed.keys[ED_ID]),
+      "root.signed.keys.NOT-A-KEYID",
+    ],
+    [
+      "keyid in keys upper case",
+      (d) => (d.signed.keys[ED_ID.toUpperCase()] = d.signed.keys[ED_ID]),
+      `root.signed.keys.${ED_ID.toUpperCase()}`,
+    ],
     ["bad public key", (d) => (d.signed.keys[ED_ID].keyval.public = "xyz"), `root.signed.keys.${ED_ID}.keyval.public`],
-    ["bad PEM", (d) => (d.signed.keys[EC_ID].keyval.public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), `root.signed.keys.${EC_ID}.keyval.public`],
+    [
+      "bad PEM",
+      (d) => (d.signed.keys[EC_ID].keyval.public = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"),
+      `root.signed.keys.${EC_ID}.keyval.public`,
+    ],
     ["unsupported keytype", (d) => (d.signed.keys[ED_ID].keytype = "ed448"), `root.signed.keys.${ED_ID}.keytype`],
-    ["duplicate signature keyids", (d) => d.signatures.push({ ...d.signatures[0] }), "root.signatures[2].keyid", /duplicate/],
+    [
+      "duplicate signature keyids",
+      (d) => d.signatures.push({ ...d.signatures[0] }),
+      "root.signatures[2].keyid",
+      /duplicate/,
+    ],
     ["signature not hex", (d) => (d.signatures[1].sig = "XYZ"), "root.signatures[1].sig"],
-    ["signature upper-case hex", (d) => (d.signatures[0].sig = d.signatures[0].sig.toUpperCase()), "root.signatures[0].sig"],
+    [
+      "signature upper-case hex",
+      (d) => (d.signatures[0].sig = d.signatures[0].sig.toUpperCase()),
+      "root.signatures[0].sig",
+    ],
     ["signature keyid missing", (d) => delete d.signatures[0].keyid, "root.signatures[0].keyid"],
     ["signatures not an array", (d) => (d.signatures = {}), "root.signatures"],
     ["float in an x- field", (d) => (d.signed.keys[ED_ID]["x-weight"] = 0.5), `root.signed.keys.${ED_ID}.x-weight`],
-    ["lone surrogate in a key name", (d) => (d.signed.keys[ED_ID]["x-rstuf-key-name"] = "bad \ud800"), `root.signed.keys.${ED_ID}.x-rstuf-key-name`],
+    [
+      "lone surrogate in a key name",
+      (d) => (d.signed.keys[ED_ID]["x-rstuf-key-name"] = "bad \ud800"),
+      `root.signed.keys.${ED_ID}.x-rstuf-key-name`,
+    ],
     ["astral character in an object key", (d) => (d.signed["x-😀"] = 1), "root.signed.x-😀"],
   ];
   for (const [name, mutate, field, msg] of cases) {
@@ -214,28 +261,85 @@ describe("parseTargets rejections name the field", () => {
     ["length negative", (d) => (d.signed.targets["a/b-1.0.tar.gz"].length = -1), `${T}.a/b-1.0.tar.gz.length`],
     ["length missing", (d) => delete d.signed.targets["a/b-1.0.tar.gz"].length, `${T}.a/b-1.0.tar.gz.length`],
     ["hashes missing", (d) => delete d.signed.targets["a/b-1.0.tar.gz"].hashes, `${T}.a/b-1.0.tar.gz.hashes`],
-    ["hashes empty", (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes = {}), `${T}.a/b-1.0.tar.gz.hashes`, /at least one/],
-    ["hash upper-case hex", (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = H.toUpperCase()), `${T}.a/b-1.0.tar.gz.hashes.sha256`],
-    ["hash odd length", (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = "abc"), `${T}.a/b-1.0.tar.gz.hashes.sha256`],
-    ["hash not a string", (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = 12), `${T}.a/b-1.0.tar.gz.hashes.sha256`],
-    ["hash empty string", (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = ""), `${T}.a/b-1.0.tar.gz.hashes.sha256`],
-    ["hash algorithm upper case", (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes = { SHA256: H }), `${T}.a/b-1.0.tar.gz.hashes.SHA256`],
+    [
+      "hashes empty",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes = {}),
+      `${T}.a/b-1.0.tar.gz.hashes`,
+      /at least one/,
+    ],
+    [
+      "hash upper-case hex",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = H.toUpperCase()),
+      `${T}.a/b-1.0.tar.gz.hashes.sha256`,
+    ],
+    [
+      "hash odd length",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = "abc"),
+      `${T}.a/b-1.0.tar.gz.hashes.sha256`,
+    ],
+    [
+      "hash not a string",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = 12),
+      `${T}.a/b-1.0.tar.gz.hashes.sha256`,
+    ],
+    [
+      "hash empty string",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes.sha256 = ""),
+      `${T}.a/b-1.0.tar.gz.hashes.sha256`,
+    ],
+    [
+      "hash algorithm upper case",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].hashes = { SHA256: H }),
+      `${T}.a/b-1.0.tar.gz.hashes.SHA256`,
+    ],
     ["custom not an object", (d) => (d.signed.targets["a/b-1.0.tar.gz"].custom = [1]), `${T}.a/b-1.0.tar.gz.custom`],
-    ["float in custom", (d) => (d.signed.targets["a/b-1.0.tar.gz"].custom = { size: 1.5 }), `${T}.a/b-1.0.tar.gz.custom.size`],
-    ["both roles and succinct_roles", (d) => (d.signed.delegations.succinct_roles = { name_prefix: "bins", bit_length: 4, keyids: [ONLINE], threshold: 1 }), D, /exactly one/],
+    [
+      "float in custom",
+      (d) => (d.signed.targets["a/b-1.0.tar.gz"].custom = { size: 1.5 }),
+      `${T}.a/b-1.0.tar.gz.custom.size`,
+    ],
+    [
+      "both roles and succinct_roles",
+      (d) =>
+        (d.signed.delegations.succinct_roles = { name_prefix: "bins", bit_length: 4, keyids: [ONLINE], threshold: 1 }),
+      D,
+      /exactly one/,
+    ],
     ["neither roles nor succinct_roles", (d) => delete d.signed.delegations.roles, D, /exactly one/],
     ["delegation keys missing", (d) => delete d.signed.delegations.keys, `${D}.keys`],
     ["roles not an array", (d) => (d.signed.delegations.roles = {}), `${D}.roles`],
     ["role name is a top-level role", (d) => (d.signed.delegations.roles[0].name = "snapshot"), `${D}.roles[0].name`],
-    ["duplicate role names", (d) => (d.signed.delegations.roles[1].name = "nightly"), `${D}.roles[1].name`, /duplicate/],
+    [
+      "duplicate role names",
+      (d) => (d.signed.delegations.roles[1].name = "nightly"),
+      `${D}.roles[1].name`,
+      /duplicate/,
+    ],
     ["role name missing", (d) => delete d.signed.delegations.roles[0].name, `${D}.roles[0].name`],
     ["terminating missing", (d) => delete d.signed.delegations.roles[0].terminating, `${D}.roles[0].terminating`],
-    ["paths and path_hash_prefixes", (d) => (d.signed.delegations.roles[0].path_hash_prefixes = ["00"]), `${D}.roles[0]`, /mutually exclusive/],
+    [
+      "paths and path_hash_prefixes",
+      (d) => (d.signed.delegations.roles[0].path_hash_prefixes = ["00"]),
+      `${D}.roles[0]`,
+      /mutually exclusive/,
+    ],
     ["paths not strings", (d) => (d.signed.delegations.roles[0].paths = ["ok/*", 3]), `${D}.roles[0].paths[1]`],
-    ["hash prefix not hex", (d) => (d.signed.delegations.roles[1].path_hash_prefixes = ["00", "0G"]), `${D}.roles[1].path_hash_prefixes[1]`],
-    ["role keyid not in delegation keys", (d) => (d.signed.delegations.roles[1].keyids = ["cd".repeat(32)]), `${D}.roles[1].keyids[0]`],
+    [
+      "hash prefix not hex",
+      (d) => (d.signed.delegations.roles[1].path_hash_prefixes = ["00", "0G"]),
+      `${D}.roles[1].path_hash_prefixes[1]`,
+    ],
+    [
+      "role keyid not in delegation keys",
+      (d) => (d.signed.delegations.roles[1].keyids = ["cd".repeat(32)]),
+      `${D}.roles[1].keyids[0]`,
+    ],
     ["role threshold > keys", (d) => (d.signed.delegations.roles[0].threshold = 2), `${D}.roles[0].threshold`],
-    ["bad delegation key", (d) => (d.signed.delegations.keys[ONLINE].scheme = "rsassa-pss-sha256"), `${D}.keys.${ONLINE}.scheme`],
+    [
+      "bad delegation key",
+      (d) => (d.signed.delegations.keys[ONLINE].scheme = "rsassa-pss-sha256"),
+      `${D}.keys.${ONLINE}.scheme`,
+    ],
   ];
   for (const [name, mutate, field, msg] of cases) {
     test(name, () => {

@@ -18,7 +18,18 @@ import {
   type RootSigned,
   type Signer,
 } from "../../src/tuf/index.ts";
-import { KEY_NAMES, PAYLOADS, expectTufError, fixtureJson, fixtureText, keyIdFile, keyPem, prng, randInt, type KeyName } from "./helpers.ts";
+import {
+  KEY_NAMES,
+  PAYLOADS,
+  expectTufError,
+  fixtureJson,
+  fixtureText,
+  keyIdFile,
+  keyPem,
+  prng,
+  randInt,
+  type KeyName,
+} from "./helpers.ts";
 
 /** the public key as a fixture payload publishes it (with its x-… fields and legacy keyid) */
 function publishedKey(name: KeyName): KeyJSON {
@@ -96,7 +107,11 @@ describe("signerFromPem with every fixture key", () => {
       ["online-rsa", "online-ecdsa"],
     ];
     for (const [pemName, keyName] of cases) {
-      const err = expectTufError(() => signerFromPem(keyPem(pemName), { keyJSON: publishedKey(keyName), keyid: keyIdFile(keyName) }), "private key", /does not match/);
+      const err = expectTufError(
+        () => signerFromPem(keyPem(pemName), { keyJSON: publishedKey(keyName), keyid: keyIdFile(keyName) }),
+        "private key",
+        /does not match/,
+      );
       expect(err.message).toContain(keyIdFile(keyName));
     }
   });
@@ -116,7 +131,9 @@ describe("signerFromPem with every fixture key", () => {
   });
 
   test("unsupported private key types are refused", () => {
-    const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const p384 = generateKeyPairSync("ec", { namedCurve: "secp384r1" })
+      .privateKey.export({ format: "pem", type: "pkcs8" })
+      .toString();
     expectTufError(() => signerFromPem(p384), "key", /P-256/);
     const x25519 = generateKeyPairSync("x25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     expectTufError(() => signerFromPem(x25519), "key", /unsupported/);
@@ -125,10 +142,14 @@ describe("signerFromPem with every fixture key", () => {
   test("PKCS#1 (rsa) and SEC1 (ec) PEMs load too", () => {
     const rsa1 = createPrivateKey(keyPem("online-rsa")).export({ format: "pem", type: "pkcs1" }).toString();
     expect(rsa1).toContain("BEGIN RSA PRIVATE KEY");
-    expect(signerFromPem(rsa1, { keyJSON: publishedKey("online-rsa"), keyid: keyIdFile("online-rsa") }).keyid).toBe(keyIdFile("online-rsa"));
+    expect(signerFromPem(rsa1, { keyJSON: publishedKey("online-rsa"), keyid: keyIdFile("online-rsa") }).keyid).toBe(
+      keyIdFile("online-rsa"),
+    );
     const sec1 = createPrivateKey(keyPem("online-ecdsa")).export({ format: "pem", type: "sec1" }).toString();
     expect(sec1).toContain("BEGIN EC PRIVATE KEY");
-    expect(signerFromPem(sec1, { keyJSON: publishedKey("online-ecdsa"), keyid: keyIdFile("online-ecdsa") }).keyid).toBe(keyIdFile("online-ecdsa"));
+    expect(signerFromPem(sec1, { keyJSON: publishedKey("online-ecdsa"), keyid: keyIdFile("online-ecdsa") }).keyid).toBe(
+      keyIdFile("online-ecdsa"),
+    );
   });
 });
 
@@ -151,7 +172,9 @@ describe("encrypted PKCS#8", () => {
       expect(s.publicKey.verify(data, sig)).toBe(true);
       // verifies with the public half generated alongside
       const nodeOk =
-        kind === "ed25519" ? nodeVerify(null, data, publicKey, Buffer.from(sig, "hex")) : nodeVerify("sha256", data, { key: publicKey, dsaEncoding: "der" }, Buffer.from(sig, "hex"));
+        kind === "ed25519"
+          ? nodeVerify(null, data, publicKey, Buffer.from(sig, "hex"))
+          : nodeVerify("sha256", data, { key: publicKey, dsaEncoding: "der" }, Buffer.from(sig, "hex"));
       expect(nodeOk).toBe(true);
 
       for (const opts of [{}, { passphrase: "wrong" }, { passphrase: "" }, { passphrase: "correct horse " }]) {
@@ -206,9 +229,18 @@ describe("ed25519: native and noble signers agree byte for byte", () => {
     const seed = Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex");
     const noble = new NobleEd25519Signer(new Uint8Array(seed));
     expect(noble.publicKey.json.keyval.public).toBe("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
-    const expected = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+    const expected =
+      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
     expect(noble.sign(new Uint8Array(0))).toBe(expected);
-    const native = signerFromPem(createPrivateKey({ key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]), format: "der", type: "pkcs8" }).export({ format: "pem", type: "pkcs8" }).toString());
+    const native = signerFromPem(
+      createPrivateKey({
+        key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]),
+        format: "der",
+        type: "pkcs8",
+      })
+        .export({ format: "pem", type: "pkcs8" })
+        .toString(),
+    );
     expect(native.sign(new Uint8Array(0))).toBe(expected);
   });
 });
@@ -237,9 +269,13 @@ describe("ecdsa and rsa signature encodings", () => {
     const data = utf8("pss please");
     const sig = Buffer.from(s.sign(data), "hex");
     const key = createPrivateKey(keyPem("online-rsa"));
-    expect(sig.length).toBe((key.asymmetricKeyDetails!.modulusLength! / 8));
-    expect(nodeVerify("sha256", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig)).toBe(true);
-    expect(nodeVerify("sha256", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }, sig)).toBe(false);
+    expect(sig.length).toBe(key.asymmetricKeyDetails!.modulusLength! / 8);
+    expect(nodeVerify("sha256", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig)).toBe(
+      true,
+    );
+    expect(nodeVerify("sha256", data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 20 }, sig)).toBe(
+      false,
+    );
     expect(nodeVerify("sha256", data, { key, padding: constants.RSA_PKCS1_PADDING }, sig)).toBe(false);
     expect(s.publicKey.verify(data, sig.toString("hex"))).toBe(true);
   });
@@ -263,11 +299,26 @@ function rootFor(signers: Signer[]): RootSigned {
 
 describe("tuf-js (@tufjs/models) verifies what our signers sign", () => {
   const kinds: [string, () => Signer][] = [
-    ["ed25519 native", () => signerFromPem(keyPem("root-ed25519"), { keyJSON: publishedKey("root-ed25519"), keyid: keyIdFile("root-ed25519") })],
+    [
+      "ed25519 native",
+      () =>
+        signerFromPem(keyPem("root-ed25519"), {
+          keyJSON: publishedKey("root-ed25519"),
+          keyid: keyIdFile("root-ed25519"),
+        }),
+    ],
     ["ed25519 noble", () => new NobleEd25519Signer(ed25519Seed(createPrivateKey(keyPem("offline-ed25519"))))],
-    ["ecdsa", () => signerFromPem(keyPem("root-ecdsa"), { keyJSON: publishedKey("root-ecdsa"), keyid: keyIdFile("root-ecdsa") })],
+    [
+      "ecdsa",
+      () =>
+        signerFromPem(keyPem("root-ecdsa"), { keyJSON: publishedKey("root-ecdsa"), keyid: keyIdFile("root-ecdsa") }),
+    ],
     ["ecdsa (derived key, modern keyid)", () => signerFromPem(keyPem("online-ecdsa"))],
-    ["rsa", () => signerFromPem(keyPem("online-rsa"), { keyJSON: publishedKey("online-rsa"), keyid: keyIdFile("online-rsa") })],
+    [
+      "rsa",
+      () =>
+        signerFromPem(keyPem("online-rsa"), { keyJSON: publishedKey("online-rsa"), keyid: keyIdFile("online-rsa") }),
+    ],
   ];
   for (const [name, make] of kinds) {
     test(`${name}: root signed by it passes Metadata.verifyDelegate("root")`, () => {
@@ -297,7 +348,10 @@ describe("tuf-js (@tufjs/models) verifies what our signers sign", () => {
   test("fixture roots: tuf-js agrees with the fixtures' README (bins fully signed, 1-of-2 not)", () => {
     const full = Metadata.fromJSON(MetadataKind.Root, fixtureJson("bootstrap-bins.json").metadata.root);
     expect(() => full.verifyDelegate("root", full)).not.toThrow();
-    const half = Metadata.fromJSON(MetadataKind.Root, fixtureJson("bootstrap-bins-1-of-2-signatures.json").metadata.root);
+    const half = Metadata.fromJSON(
+      MetadataKind.Root,
+      fixtureJson("bootstrap-bins-1-of-2-signatures.json").metadata.root,
+    );
     expect(() => half.verifyDelegate("root", half)).toThrow();
   });
 });
@@ -335,7 +389,8 @@ describe("signers never reveal key material", () => {
         ];
         for (const out of outputs) {
           expect(out).not.toContain("PRIVATE KEY");
-          for (const secret of secrets) if (out.includes(secret)) throw new Error(`${name}: output leaks key material: ${out}`);
+          for (const secret of secrets)
+            if (out.includes(secret)) throw new Error(`${name}: output leaks key material: ${out}`);
         }
         // it does say which key it is
         expect(JSON.stringify(s)).toContain(s.keyid);

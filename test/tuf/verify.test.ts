@@ -141,22 +141,41 @@ describe("verification failures", () => {
     expect(res.unsigned).toEqual([EC_ID]);
     expect(res.verified).toBe(false);
     // with threshold 1 the same document would be fine
-    expect(verifyRole(signedBytesOf(r), r.signatures, r.signed.keys, { keyids: [ED_ID, EC_ID], threshold: 1 }).verified).toBe(true);
+    expect(
+      verifyRole(signedBytesOf(r), r.signatures, r.signed.keys, { keyids: [ED_ID, EC_ID], threshold: 1 }).verified,
+    ).toBe(true);
   });
 
   test("keys missing from the lookup or unparsable count as unsigned, without throwing", () => {
     const r = root("bootstrap-bins.json");
     const bytes = signedBytesOf(r);
     const keys: Record<string, KeyJSON> = { [ED_ID]: r.signed.keys[ED_ID]! };
-    expect(verifyRole(bytes, r.signatures, keys, r.signed.roles.root)).toEqual({ verified: false, threshold: 2, signed: [ED_ID], unsigned: [EC_ID], invalid: [] });
-    const broken = { ...keys, [EC_ID]: { keytype: "ecdsa", scheme: "ecdsa-sha2-nistp256", keyval: { public: "nope" } } };
+    expect(verifyRole(bytes, r.signatures, keys, r.signed.roles.root)).toEqual({
+      verified: false,
+      threshold: 2,
+      signed: [ED_ID],
+      unsigned: [EC_ID],
+      invalid: [],
+    });
+    const broken = {
+      ...keys,
+      [EC_ID]: { keytype: "ecdsa", scheme: "ecdsa-sha2-nistp256", keyval: { public: "nope" } },
+    };
     expect(verifyRole(bytes, r.signatures, broken, r.signed.roles.root).unsigned).toEqual([EC_ID]);
-    expect(verifyRole(bytes, [], r.signed.keys, r.signed.roles.root)).toEqual({ verified: false, threshold: 2, signed: [], unsigned: [ED_ID, EC_ID], invalid: [] });
+    expect(verifyRole(bytes, [], r.signed.keys, r.signed.roles.root)).toEqual({
+      verified: false,
+      threshold: 2,
+      signed: [],
+      unsigned: [ED_ID, EC_ID],
+      invalid: [],
+    });
   });
 
   test("lookup with PublicKey instances works the same", () => {
     const r = root("bootstrap-bins.json");
-    const keys = Object.fromEntries(Object.entries(r.signed.keys).map(([id, k]) => [id, PublicKey.fromJSON(k, "key", id)]));
+    const keys = Object.fromEntries(
+      Object.entries(r.signed.keys).map(([id, k]) => [id, PublicKey.fromJSON(k, "key", id)]),
+    );
     expect(verifyRole(signedBytesOf(r), r.signatures, keys, r.signed.roles.root).verified).toBe(true);
   });
 
@@ -166,7 +185,12 @@ describe("verification failures", () => {
     const k = r.signed.keys[ED_ID]!;
     expect(verifyRole(bytes, r.signatures, { [ED_ID]: k }, { keyids: [ED_ID], threshold: 1 }).signed).toEqual([ED_ID]);
     const alias = "a".repeat(64);
-    const res = verifyRole(bytes, [{ keyid: alias, sig: r.signatures[0]!.sig }], { [alias]: k }, { keyids: [alias], threshold: 1 });
+    const res = verifyRole(
+      bytes,
+      [{ keyid: alias, sig: r.signatures[0]!.sig }],
+      { [alias]: k },
+      { keyids: [alias], threshold: 1 },
+    );
     expect(res.signed).toEqual([alias]);
   });
 });
@@ -176,12 +200,26 @@ describe("verifyWithRoot for a top-level targets role", () => {
     const r = root("bootstrap-bins.json");
     const onlineId = keyIdFile("online-ed25519");
     const signer = signerFromPem(keyPem("online-ed25519"), { keyJSON: r.signed.keys[onlineId]!, keyid: onlineId });
-    const signed: TargetsSigned = { _type: "targets", spec_version: "1.0.31", version: 1, expires: "2030-01-01T00:00:00Z", targets: {} };
+    const signed: TargetsSigned = {
+      _type: "targets",
+      spec_version: "1.0.31",
+      version: 1,
+      expires: "2030-01-01T00:00:00Z",
+      targets: {},
+    };
     const doc = signText(canonicalJson(signed), [signer]);
     const meta = JSON.parse(new TextDecoder().decode(doc.bytes)) as Metadata<TargetsSigned>;
-    expect(verifyWithRoot(meta, r.signed, "targets")).toEqual({ verified: true, threshold: 1, signed: [onlineId], unsigned: [], invalid: [] });
+    expect(verifyWithRoot(meta, r.signed, "targets")).toEqual({
+      verified: true,
+      threshold: 1,
+      signed: [onlineId],
+      unsigned: [],
+      invalid: [],
+    });
     // the root keys are not the targets keys
     expect(verifyWithRoot(meta, r.signed, "root").verified).toBe(false);
-    expect(verifyRole(utf8(doc.signedText), doc.signatures, r.signed.keys, r.signed.roles.timestamp).verified).toBe(true);
+    expect(verifyRole(utf8(doc.signedText), doc.signatures, r.signed.keys, r.signed.roles.timestamp).verified).toBe(
+      true,
+    );
   });
 });

@@ -10,20 +10,42 @@ const SKIPPED = " Publishing will be skipped.";
 export function artifactRoutes(app: App) {
   const limits = app.config.limits;
   return new Elysia()
-    .post("/api/v1/artifacts", guarded(app, "POST /api/v1/artifacts", async ({ request }) => {
-      const payload = parseAddArtifacts(await readJson(request, limits.max_body_bytes), limits.max_artifacts_per_request);
-      const { taskId, paths } = await app.repo.acceptAdd(payload);
-      const message = "New Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
-      return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
-    }), { parse: "none" })
-    .post("/api/v1/artifacts/delete", guarded(app, "POST /api/v1/artifacts/delete", async ({ request }) => {
-      const payload = parseRemoveArtifacts(await readJson(request, limits.max_body_bytes), limits.max_artifacts_per_request);
-      const { taskId, paths } = await app.repo.acceptRemove(payload);
-      const message = "Remove Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
-      return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
-    }), { parse: "none" })
-    .post("/api/v1/artifacts/publish", guarded(app, "POST /api/v1/artifacts/publish", async () => {
-      const { taskId } = await app.repo.acceptPublish();
-      return accepted("Publish artifacts successfully submitted.", { artifacts: [], task_id: taskId, last_update: new Date().toISOString() });
-    }), { parse: "none" });
+    .post(
+      "/api/v1/artifacts",
+      guarded(app, "POST /api/v1/artifacts", async ({ request }) => {
+        const payload = parseAddArtifacts(
+          await readJson(request, limits.max_body_bytes),
+          limits.max_artifacts_per_request,
+        );
+        const { taskId, paths } = await app.repo.acceptAdd(payload);
+        const message = "New Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
+        return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
+      }),
+      { parse: "none" },
+    )
+    .post(
+      "/api/v1/artifacts/delete",
+      guarded(app, "POST /api/v1/artifacts/delete", async ({ request }) => {
+        const payload = parseRemoveArtifacts(
+          await readJson(request, limits.max_body_bytes),
+          limits.max_artifacts_per_request,
+        );
+        const { taskId, paths } = await app.repo.acceptRemove(payload);
+        const message = "Remove Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
+        return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
+      }),
+      { parse: "none" },
+    )
+    .post(
+      "/api/v1/artifacts/publish",
+      guarded(app, "POST /api/v1/artifacts/publish", async () => {
+        const { taskId } = await app.repo.acceptPublish();
+        return accepted("Publish artifacts successfully submitted.", {
+          artifacts: [],
+          task_id: taskId,
+          last_update: new Date().toISOString(),
+        });
+      }),
+      { parse: "none" },
+    );
 }

@@ -7,17 +7,24 @@ import { accepted, guarded, open } from "./route.ts";
 
 export function bootstrapRoutes(app: App) {
   return new Elysia()
-    .get("/api/v1/bootstrap", open(app, "GET /api/v1/bootstrap", () => {
-      const record = app.repo.bootstrapRecord;
-      return json({
-        data: { bootstrap: record?.state === "finished", state: record?.state ?? null, id: record?.taskId ?? null },
-        message: record ? "System LOCKED for bootstrap." : "System available for bootstrap.",
-      });
-    }))
-    .post("/api/v1/bootstrap", guarded(app, "POST /api/v1/bootstrap", async ({ request }) => {
-      const body = await readJson(request, app.config.limits.max_body_bytes);
-      const payload = parseBootstrapPayload(body);
-      const { taskId } = await app.repo.acceptBootstrap(payload);
-      return accepted("Bootstrap accepted.", { task_id: taskId, last_update: new Date().toISOString() });
-    }), { parse: "none" });
+    .get(
+      "/api/v1/bootstrap",
+      open(app, "GET /api/v1/bootstrap", () => {
+        const record = app.repo.bootstrapRecord;
+        return json({
+          data: { bootstrap: record?.state === "finished", state: record?.state ?? null, id: record?.taskId ?? null },
+          message: record ? "System LOCKED for bootstrap." : "System available for bootstrap.",
+        });
+      }),
+    )
+    .post(
+      "/api/v1/bootstrap",
+      guarded(app, "POST /api/v1/bootstrap", async ({ request }) => {
+        const body = await readJson(request, app.config.limits.max_body_bytes);
+        const payload = parseBootstrapPayload(body);
+        const { taskId } = await app.repo.acceptBootstrap(payload);
+        return accepted("Bootstrap accepted.", { task_id: taskId, last_update: new Date().toISOString() });
+      }),
+      { parse: "none" },
+    );
 }

@@ -14,16 +14,28 @@ export function delegationRoutes(app: App) {
   };
   const now = () => new Date().toISOString();
   return new Elysia()
-    .post("/api/v1/delegations", guarded(app, "POST /api/v1/delegations", async ({ request }) => {
-      const { taskId } = await app.repo.acceptDelegations("add", await body(request, false));
-      return accepted("Metadata delegation add accepted.", { task_id: taskId, last_update: now() });
-    }), { parse: "none" })
-    .put("/api/v1/delegations", guarded(app, "PUT /api/v1/delegations", async ({ request }) => {
-      const { taskId } = await app.repo.acceptDelegations("update", await body(request, false));
-      return accepted("Metadata delegation update accepted.", { task_id: taskId, last_update: now() });
-    }), { parse: "none" })
-    .post("/api/v1/delegations/delete", guarded(app, "POST /api/v1/delegations/delete", async ({ request }) => {
-      const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true));
-      return accepted("Metadata delegation delete accepted.", { task_id: taskId, last_update: now() });
-    }), { parse: "none" });
+    .post(
+      "/api/v1/delegations",
+      guarded(app, "POST /api/v1/delegations", async ({ request }) => {
+        const { taskId } = await app.repo.acceptDelegations("add", await body(request, false));
+        return accepted("Metadata delegation add accepted.", { task_id: taskId, last_update: now() });
+      }),
+      { parse: "none" },
+    )
+    .put(
+      "/api/v1/delegations",
+      guarded(app, "PUT /api/v1/delegations", async ({ request }) => {
+        const { taskId } = await app.repo.acceptDelegations("update", await body(request, false));
+        return accepted("Metadata delegation update accepted.", { task_id: taskId, last_update: now() });
+      }),
+      { parse: "none" },
+    )
+    .post(
+      "/api/v1/delegations/delete",
+      guarded(app, "POST /api/v1/delegations/delete", async ({ request }) => {
+        const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true));
+        return accepted("Metadata delegation delete accepted.", { task_id: taskId, last_update: now() });
+      }),
+      { parse: "none" },
+    );
 }

@@ -41,10 +41,21 @@ export function detail(status: number, message: string, error: string, headers: 
 export function isStoreUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && (code.startsWith("ERR_POSTGRES_CONNECTION") || code === "ERR_POSTGRES_IDLE_TIMEOUT" || code === "ECONNREFUSED" || code === "ECONNRESET" || code === "SQLITE_BUSY")) return true;
+  if (
+    typeof code === "string" &&
+    (code.startsWith("ERR_POSTGRES_CONNECTION") ||
+      code === "ERR_POSTGRES_IDLE_TIMEOUT" ||
+      code === "ECONNREFUSED" ||
+      code === "ECONNRESET" ||
+      code === "SQLITE_BUSY")
+  )
+    return true;
   const sqlstate = (err as { errno?: unknown }).errno;
-  if (code === "ERR_POSTGRES_SERVER_ERROR" && typeof sqlstate === "string" && /^(08|57P|53)/.test(sqlstate)) return true;
-  return /connection (closed|refused|terminated)|ECONNREFUSED|database system is (starting up|shutting down)|terminating connection due to administrator command/i.test(err.message);
+  if (code === "ERR_POSTGRES_SERVER_ERROR" && typeof sqlstate === "string" && /^(08|57P|53)/.test(sqlstate))
+    return true;
+  return /connection (closed|refused|terminated)|ECONNREFUSED|database system is (starting up|shutting down)|terminating connection due to administrator command/i.test(
+    err.message,
+  );
 }
 
 export function errorResponse(err: unknown, log: Logger, route: string): Response {
@@ -58,10 +69,16 @@ export function errorResponse(err: unknown, log: Logger, route: string): Respons
   }
   if (isStoreUnavailable(err)) {
     log.error(`${route}: store unavailable`, { error: err instanceof Error ? err.message : String(err) });
-    return detail(503, "Service Unavailable", "the database is unreachable; nothing was changed, retry later", { "retry-after": "5" });
+    return detail(503, "Service Unavailable", "the database is unreachable; nothing was changed, retry later", {
+      "retry-after": "5",
+    });
   }
   const ref = randomUUID();
-  log.error(`${route}: unexpected error`, { ref, error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
+  log.error(`${route}: unexpected error`, {
+    ref,
+    error: err instanceof Error ? err.message : String(err),
+    stack: err instanceof Error ? err.stack : undefined,
+  });
   return detail(500, "Internal error", `unexpected error (reference ${ref} in the server log)`);
 }
 
@@ -71,9 +88,19 @@ export function errorResponse(err: unknown, log: Logger, route: string): Respons
  */
 export async function readJson(request: Request, maxBytes: number, opts: { emptyAs?: unknown } = {}): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw new HttpError(413, "Request body too large", `the body is ${declared} bytes; the limit is ${maxBytes} (limits.max_body_bytes)`);
+  if (declared > maxBytes)
+    throw new HttpError(
+      413,
+      "Request body too large",
+      `the body is ${declared} bytes; the limit is ${maxBytes} (limits.max_body_bytes)`,
+    );
   const buf = await request.arrayBuffer();
-  if (buf.byteLength > maxBytes) throw new HttpError(413, "Request body too large", `the body is larger than the limit of ${maxBytes} bytes (limits.max_body_bytes)`);
+  if (buf.byteLength > maxBytes)
+    throw new HttpError(
+      413,
+      "Request body too large",
+      `the body is larger than the limit of ${maxBytes} bytes (limits.max_body_bytes)`,
+    );
   if (buf.byteLength === 0) {
     if ("emptyAs" in opts) return opts.emptyAs;
     throw ValidationError.at(["body"], "Field required", "missing");
@@ -87,6 +114,10 @@ export async function readJson(request: Request, maxBytes: number, opts: { empty
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw ValidationError.at(["body"], `JSON decode error: ${err instanceof Error ? err.message : "invalid JSON"}`, "json_invalid");
+    throw ValidationError.at(
+      ["body"],
+      `JSON decode error: ${err instanceof Error ? err.message : "invalid JSON"}`,
+      "json_invalid",
+    );
   }
 }

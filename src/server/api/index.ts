@@ -34,11 +34,16 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
   return async (request: Request) => {
     const url = new URL(request.url);
     if (rules.length > 0 && isEndpointDisabled(rules, request.method, url.pathname)) {
-      return detail(404, "Endpoint disabled", `${request.method} ${url.pathname} is disabled by configuration (disable_endpoints)`);
+      return detail(
+        404,
+        "Endpoint disabled",
+        `${request.method} ${url.pathname} is disabled by configuration (disable_endpoints)`,
+      );
     }
     // Elysia finds the path by scanning from a fixed offset, which misses it
     // behind hosts shorter than 4 characters; re-home those requests.
-    const routed = url.host.length >= 4 ? request : new Request(`http://localhost${url.pathname}${url.search}`, request);
+    const routed =
+      url.host.length >= 4 ? request : new Request(`http://localhost${url.pathname}${url.search}`, request);
     return api.handle(routed);
   };
 }

@@ -11,7 +11,13 @@ type Handler = (ctx: RouteContext) => Response | Promise<Response>;
 
 /** Read-only route: errors mapped, no auth. */
 export function open(app: App, name: string, fn: Handler) {
-  return async ({ request, query }: { request: Request; query: Record<string, string | undefined> }): Promise<Response> => {
+  return async ({
+    request,
+    query,
+  }: {
+    request: Request;
+    query: Record<string, string | undefined>;
+  }): Promise<Response> => {
     try {
       return await fn({ request, query });
     } catch (err) {
@@ -22,10 +28,17 @@ export function open(app: App, name: string, fn: Handler) {
 
 /** Mutating route: bearer token required (unless auth is disabled by the loud development flag). */
 export function guarded(app: App, name: string, fn: Handler) {
-  return async ({ request, query }: { request: Request; query: Record<string, string | undefined> }): Promise<Response> => {
+  return async ({
+    request,
+    query,
+  }: {
+    request: Request;
+    query: Record<string, string | undefined>;
+  }): Promise<Response> => {
     try {
       const outcome = await app.auth.check(request);
-      if (!outcome.ok) return detail(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
+      if (!outcome.ok)
+        return detail(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
       return await fn({ request, query });
     } catch (err) {
       return errorResponse(err, app.log, name);
@@ -34,5 +47,8 @@ export function guarded(app: App, name: string, fn: Handler) {
 }
 
 export function accepted(message: string, data: Record<string, unknown>): Response {
-  return new Response(JSON.stringify({ data, message }), { status: 202, headers: { "content-type": "application/json" } });
+  return new Response(JSON.stringify({ data, message }), {
+    status: 202,
+    headers: { "content-type": "application/json" },
+  });
 }

@@ -25,14 +25,21 @@ export function settingsView(app: App): Record<string, unknown> {
 
 export function settingsRoutes(app: App) {
   return new Elysia()
-    .get("/api/v1/config", open(app, "GET /api/v1/config", () => {
-      // No settings before bootstrap: RSTUF answers this state conflict with a 404, not an empty 200.
-      if (!app.repo.bootstrapped) throw new StateError("System has not a Repository Metadata");
-      return json({ data: settingsView(app), message: "Current Settings" });
-    }))
-    .put("/api/v1/config", guarded(app, "PUT /api/v1/config", async ({ request }) => {
-      const expiration = parseSettingsUpdate(await readJson(request, app.config.limits.max_body_bytes));
-      const { taskId } = await app.repo.updateExpiration(expiration);
-      return accepted("Settings successfully submitted.", { task_id: taskId, last_update: new Date().toISOString() });
-    }), { parse: "none" });
+    .get(
+      "/api/v1/config",
+      open(app, "GET /api/v1/config", () => {
+        // No settings before bootstrap: RSTUF answers this state conflict with a 404, not an empty 200.
+        if (!app.repo.bootstrapped) throw new StateError("System has not a Repository Metadata");
+        return json({ data: settingsView(app), message: "Current Settings" });
+      }),
+    )
+    .put(
+      "/api/v1/config",
+      guarded(app, "PUT /api/v1/config", async ({ request }) => {
+        const expiration = parseSettingsUpdate(await readJson(request, app.config.limits.max_body_bytes));
+        const { taskId } = await app.repo.updateExpiration(expiration);
+        return accepted("Settings successfully submitted.", { task_id: taskId, last_update: new Date().toISOString() });
+      }),
+      { parse: "none" },
+    );
 }
