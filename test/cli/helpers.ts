@@ -13,7 +13,7 @@ import { createPrivateKey } from "node:crypto";
 import type { Terminal } from "../../src/cli/terminal.ts";
 import { publicKeyJSONFor } from "../../src/tuf/signer.ts";
 
-export const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/rstuf/", import.meta.url));
+export const FIXTURES = fileURLToPath(new URL("../fixtures/rstuf/", import.meta.url));
 export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
 export function fixturePath(rel: string): string {

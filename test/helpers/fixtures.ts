@@ -1,8 +1,8 @@
-/** Paths to shared/fixtures (beside the repository, in CI too) and small readers. */
+/** Paths to test/fixtures/rstuf (RSTUF payloads made by python-tuf; see its README) and small readers. */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/rstuf/", import.meta.url));
+export const FIXTURES = fileURLToPath(new URL("../fixtures/rstuf/", import.meta.url));
 export const ONLINE_KEY_DIR = FIXTURES + "online-key-dir";
 
 export function fixture<T = any>(name: string): T {

@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the test/tuf suite: fixture access (python-tuf 3.1.1 +
- * securesystemslib 0.26 payloads in shared/fixtures/rstuf, located relative to
+ * securesystemslib 0.26 payloads in test/fixtures/rstuf (copied from the project's shared fixtures), located relative to
  * the repository so CI's layout works too), a seeded PRNG and TufError checks.
  */
 import { expect } from "bun:test";
@@ -12,7 +12,7 @@ import { prng } from "../helpers/random.ts";
 
 export { prng };
 
-export const FIXTURES_DIR = fileURLToPath(new URL("../../../shared/fixtures/rstuf/", import.meta.url));
+export const FIXTURES_DIR = fileURLToPath(new URL("../fixtures/rstuf/", import.meta.url));
 
 export const KEY_NAMES = [
   "root-ed25519",
