@@ -120,7 +120,7 @@ export class PublishedTargets {
   async #targetsOf(role: string, version: number): Promise<Record<string, unknown> | undefined> {
     const file = (await this.#metadata.get(`${version}.${role}.json`)) ?? (await this.#metadata.get(`${role}.json`));
     const signed = this.#signed(file);
-    if (!signed || signed._type !== "targets" || signed.version !== version) return undefined;
+    if (signed?._type !== "targets" || signed.version !== version) return undefined;
     const targets = signed.targets;
     return typeof targets === "object" && targets !== null ? (targets as Record<string, unknown>) : undefined;
   }
