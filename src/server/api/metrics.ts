@@ -5,7 +5,7 @@
  * "Client limits"), the publisher's health.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { open } from "./route.ts";
 import { isTopLevelRole } from "../../tuf/roles.ts";
 
