@@ -193,6 +193,20 @@ export interface Store {
    */
   commitPublication(pub: Publication): Promise<void>;
 
+  // retention of superseded document versions (DESIGN.md: clients mid-update must still find them)
+  /**
+   * Delete superseded document versions that no snapshot or timestamp ever
+   * served can still point to: every version a publication superseded is
+   * recorded (in the same transaction) with the latest expiry of any
+   * snapshot or timestamp published before it; a version is deleted once
+   * that instant is before `cutoff` (ISO, already minus the grace period).
+   * Root versions and each role's newest version are never deleted. At most
+   * `limit` versions per call; returns what it deleted.
+   */
+  pruneDocuments(cutoff: string, limit: number): Promise<{ versions: number; bytes: number }>;
+  /** documents stored and their total bytes (kept as running totals: cheap) */
+  documentStats(): Promise<{ documents: number; bytes: number }>;
+
   // tokens
   /** upsert by hash */
   putToken(token: TokenRecord): Promise<void>;

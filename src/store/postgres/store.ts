@@ -9,6 +9,8 @@ import { AdvisoryLocks, checkLocksStillHeld } from "./locks.ts";
 import { migrate } from "./migrations.ts";
 import {
   FINISHED_STATES,
+  KEPT_FOREVER_ROLES,
+  REFERRING_ROLES,
   checkChange,
   checkDocument,
   checkLimit,
@@ -18,6 +20,7 @@ import {
   taskResultText,
   prefixUpperBound,
   sortByCodeUnits,
+  tufInstant,
 } from "../rules.ts";
 import {
   StoreConflictError,
@@ -360,6 +363,27 @@ export class PostgresStore implements Store {
         await tx`INSERT INTO documents ${tx(rows)}`;
       }
       if (pub.documents.length > 0) {
+        // Retention (see the SQLite store): what this publication supersedes
+        // is referenced until the horizon as it stands before it. The totals
+        // row is locked here, so concurrent publications serialise on it.
+        const [totals] = await tx`SELECT horizon FROM document_totals WHERE id = 1 FOR UPDATE`;
+        const superseded = pub.documents.filter((d) => d.version > 1 && !KEPT_FOREVER_ROLES.includes(d.role));
+        if (superseded.length > 0) {
+          await tx`
+            INSERT INTO retired (role, version, referenced_until)
+            SELECT r, v, ${totals.horizon}
+            FROM unnest(${superseded.map((d) => d.role)}::text[], ${superseded.map((d) => d.version - 1)}::bigint[])
+              AS u(r, v)
+            ON CONFLICT (role, version) DO NOTHING`;
+        }
+        const newest = pub.documents
+          .filter((d) => REFERRING_ROLES.includes(d.role))
+          .reduce((max, d) => (d.expires > max ? d.expires : max), "");
+        const bytes = pub.documents.reduce((n, d) => n + d.bytes.byteLength, 0);
+        await tx`
+          UPDATE document_totals SET horizon = greatest(horizon, ${newest}::text COLLATE "C"),
+            documents = documents + ${pub.documents.length}, bytes = bytes + ${bytes}
+          WHERE id = 1`;
         // Head = highest version, whatever order documents arrive in.
         const docs = pub.documents;
         await tx`
@@ -405,6 +429,43 @@ export class PostgresStore implements Store {
       await applyTaskUpdates(tx, pub.tasks ?? [], now);
       await putSettings(tx, pub.settings ?? {});
     });
+  }
+
+  // ---- retention ----
+
+  async pruneDocuments(cutoff: string, limit: number): Promise<{ versions: number; bytes: number }> {
+    const until = tufInstant(cutoff, "pruneDocuments(cutoff)");
+    let result = { versions: 0, bytes: 0 };
+    await this.write(async (tx) => {
+      const picked = await tx`
+        DELETE FROM retired WHERE (role, version) IN (
+          SELECT role, version FROM retired WHERE referenced_until < ${until}
+          ORDER BY referenced_until LIMIT ${checkLimit(limit)} FOR UPDATE SKIP LOCKED)
+        RETURNING role, version`;
+      if (picked.length === 0) return;
+      // Never the newest version of a role, never root.
+      const [row] = await tx`
+        WITH gone AS (
+          DELETE FROM documents d
+          USING unnest(${picked.map((r: { role: string }) => r.role)}::text[],
+                       ${picked.map((r: { version: string }) => Number(r.version))}::bigint[]) AS u(role, version),
+                heads h
+          WHERE d.role = u.role AND d.version = u.version AND h.role = d.role AND d.version < h.version
+            AND d.role <> 'root'
+          RETURNING d.length)
+        SELECT count(*) AS n, coalesce(sum(length), 0) AS bytes FROM gone`;
+      result = { versions: Number(row.n), bytes: Number(row.bytes) };
+      if (result.versions > 0) {
+        await tx`UPDATE document_totals SET documents = documents - ${result.versions}, bytes = bytes - ${result.bytes}
+                 WHERE id = 1`;
+      }
+    });
+    return result;
+  }
+
+  async documentStats(): Promise<{ documents: number; bytes: number }> {
+    const [row] = await this.db`SELECT documents, bytes FROM document_totals WHERE id = 1`;
+    return { documents: Number(row.documents), bytes: Number(row.bytes) };
   }
 
   // ---- tokens ----

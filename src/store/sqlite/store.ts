@@ -8,6 +8,8 @@ import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { migrate } from "./migrations.ts";
 import {
   FINISHED_STATES,
+  KEPT_FOREVER_ROLES,
+  REFERRING_ROLES,
   checkChange,
   checkDocument,
   checkLimit,
@@ -17,6 +19,7 @@ import {
   taskResultText,
   prefixUpperBound,
   sortByCodeUnits,
+  tufInstant,
 } from "../rules.ts";
 import {
   StoreConflictError,
@@ -157,6 +160,28 @@ function prepare(db: Database) {
       "SELECT hash, name, scopes, created_at AS createdAt FROM tokens WHERE hash = ?",
     ),
     countTokens: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM tokens"),
+
+    totals: db.prepare<{ horizon: string; documents: number; bytes: number }, []>(
+      "SELECT horizon, documents, bytes FROM document_totals WHERE id = 1",
+    ),
+    addTotals: db.prepare<never, [string, number, number]>(
+      `UPDATE document_totals SET horizon = max(horizon, ?), documents = documents + ?, bytes = bytes + ?
+       WHERE id = 1`,
+    ),
+    retire: db.prepare<never, [string, number, string]>(
+      `INSERT INTO retired (role, version, referenced_until) VALUES (?, ?, ?)
+       ON CONFLICT (role, version) DO NOTHING`,
+    ),
+    prunable: db.prepare<{ role: string; version: number }, [string, number]>(
+      "SELECT role, version FROM retired WHERE referenced_until < ? ORDER BY referenced_until LIMIT ?",
+    ),
+    // Never the newest version of a role, never root: checked here too, not only by what was retired.
+    deleteRetiredDocument: db.prepare<{ length: number }, [string, number]>(
+      `DELETE FROM documents WHERE role = ?1 AND version = ?2 AND role <> 'root'
+         AND version < (SELECT version FROM heads WHERE role = ?1)
+       RETURNING length`,
+    ),
+    deleteRetired: db.prepare<never, [string, number]>("DELETE FROM retired WHERE role = ? AND version = ?"),
   };
 }
 type Statements = ReturnType<typeof prepare>;
@@ -347,10 +372,20 @@ export class SqliteStore implements Store {
           );
         }
       }
+      // Whatever this publication supersedes was last pointed to by the
+      // snapshots and timestamps published before it: none expires after the
+      // horizon as it stands before this publication's own documents.
+      const horizon = s.totals.get()!.horizon;
+      let bytes = 0;
+      let newest = "";
       for (const d of pub.documents) {
         s.insertDocument.run(d.role, d.version, d.expires, d.sha256, d.bytes.byteLength, d.publishedAt ?? now, d.bytes);
         s.upsertHead.run(d.role, d.version, d.expires);
+        if (d.version > 1 && !KEPT_FOREVER_ROLES.includes(d.role)) s.retire.run(d.role, d.version - 1, horizon);
+        if (REFERRING_ROLES.includes(d.role) && d.expires > newest) newest = d.expires;
+        bytes += d.bytes.byteLength;
       }
+      if (pub.documents.length > 0) s.addTotals.run(newest, pub.documents.length, bytes);
       // Removes first: a path in both lists ends up published, which is the
       // only reading that loses nothing.
       for (const path of pub.artifacts?.remove ?? []) s.deleteArtifact.run(path);
@@ -365,6 +400,31 @@ export class SqliteStore implements Store {
       this.applyTaskUpdates(pub.tasks ?? [], now);
       this.putSettings(pub.settings ?? {});
     });
+  }
+
+  // ---- retention ----
+
+  async pruneDocuments(cutoff: string, limit: number): Promise<{ versions: number; bytes: number }> {
+    const until = tufInstant(cutoff, "pruneDocuments(cutoff)");
+    const s = this.s;
+    return this.write(() => {
+      let versions = 0;
+      let bytes = 0;
+      for (const r of s.prunable.all(until, checkLimit(limit))) {
+        const deleted = s.deleteRetiredDocument.get(r.role, r.version);
+        s.deleteRetired.run(r.role, r.version);
+        if (!deleted) continue;
+        versions++;
+        bytes += deleted.length;
+      }
+      if (versions > 0) s.addTotals.run("", -versions, -bytes);
+      return { versions, bytes };
+    });
+  }
+
+  async documentStats(): Promise<{ documents: number; bytes: number }> {
+    const t = this.s.totals.get()!;
+    return { documents: t.documents, bytes: t.bytes };
   }
 
   // ---- tokens ----
