@@ -23,7 +23,12 @@ import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
 
 /** Open the store and load the repository; nothing listens yet. */
-export async function createApp(config: Config, log: Logger): Promise<App> {
+export interface AppDeps {
+  /** the clock retention compares expiry dates with (the soak bench runs it fast) */
+  now?: () => Date;
+}
+
+export async function createApp(config: Config, log: Logger, deps: AppDeps = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
   const store = await openStore(config.database);
   const metadata = new PublishedMetadata({
@@ -72,6 +77,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
       taskRetentionHours: config.tasks.retention_hours,
+      retentionGraceHours: config.retention.grace_hours,
+      now: deps.now,
     },
   );
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });

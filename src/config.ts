@@ -55,6 +55,8 @@ export interface Config {
   online_key: string | null;
   auth: { admin_token: string | null; insecure_disable: boolean };
   tasks: { retention_hours: number };
+  /** grace_hours: how long superseded metadata versions outlive every snapshot/timestamp that could point to them */
+  retention: { grace_hours: number };
   /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };
@@ -136,6 +138,19 @@ const int =
     else if (typeof raw === "string" && /^\s*[+-]?\d+\s*$/.test(raw)) n = Number(raw);
     else throw new Invalid(expected);
     if (!Number.isSafeInteger(n) || n < min || n > max) throw new Invalid(expected);
+    return n;
+  };
+
+/** A decimal number (fractions allowed: tests use minutes of grace). */
+const num =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const expected = `expected a number between ${min} and ${max}`;
+    let n: number;
+    if (typeof raw === "number") n = raw;
+    else if (typeof raw === "string" && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(raw)) n = Number(raw);
+    else throw new Invalid(expected);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Invalid(expected);
     return n;
   };
 
@@ -425,6 +440,7 @@ const KEYS: readonly AnyKeySpec[] = [
     parse: bool,
   }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
+  key("retention.grace_hours", { env: ["TUFBOX_RETENTION_GRACE_HOURS"], default: 24, parse: num(0, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
   // Several replicas share a PostgreSQL queue: poll it more often than a lone SQLite process.

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
-import { createApp, startApp } from "../../src/app.ts";
+import { createApp, startApp, type AppDeps } from "../../src/app.ts";
 import type { RunningApp } from "../../src/core.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { ONLINE_KEY_DIR } from "./fixtures.ts";
@@ -38,6 +38,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** when given, every log line (JSON, debug level) is appended here instead of being dropped */
   logLines?: string[];
+  /** injected parts (a fast clock for retention) */
+  deps?: AppDeps;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -52,7 +54,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     : process.env.TUFBOX_TEST_LOG
       ? createLogger({ level: "debug", format: "text" })
       : silentLogger();
-  const app = await startApp(await createApp(config, log));
+  const app = await startApp(await createApp(config, log, opts.deps));
   const url = app.url;
   const api: TestServer["api"] = async (method, path, body, headers = {}) => {
     const res = await fetch(url + path, {

@@ -90,6 +90,27 @@ export function metricsRoutes(app: App) {
       line(out, "tufbox_publisher_failing", "1 when the last publish attempt failed", "gauge", [
         [{}, app.publisher.lastError ? 1 : 0],
       ]);
+      const stored = await app.store.documentStats().catch(() => ({ documents: NaN, bytes: NaN }));
+      line(out, "tufbox_metadata_stored_bytes", "bytes of every metadata version kept in the store", "gauge", [
+        [{}, stored.bytes],
+      ]);
+      line(out, "tufbox_metadata_stored_versions", "metadata versions kept in the store", "gauge", [
+        [{}, stored.documents],
+      ]);
+      line(
+        out,
+        "tufbox_metadata_pruned_versions_total",
+        "superseded metadata versions deleted by retention (this process)",
+        "counter",
+        [[{}, app.scheduler.pruned.versions]],
+      );
+      line(
+        out,
+        "tufbox_metadata_pruned_bytes_total",
+        "bytes of superseded metadata versions deleted by retention (this process)",
+        "counter",
+        [[{}, app.scheduler.pruned.bytes]],
+      );
       line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
         [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
       ]);
