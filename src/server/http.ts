@@ -35,6 +35,7 @@ import type { PublishedFile, PublishedMetadata } from "./published.ts";
 import { PublishedTargets } from "./published-targets.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
+import { COMPRESS_MIN_BYTES, chooseCoding, type EncodedVariant, variantOf } from "./encodings.ts";
 
 export interface HttpLog {
   warn(msg: string, fields?: Record<string, unknown>): void;
@@ -101,11 +102,13 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   let lastReloadMs = 0;
   // Only the current table's responses are kept: a static Response holds its
   // own copy of the bytes, which must not outlive the route.
-  let responses = new Map<PublishedFile, Response>();
+  let responses = new Map<PublishedFile, Response | null>();
 
+  type Route = { GET: Response | ((req: Request) => Response) };
   interface RouteTable {
-    routes: Record<string, { GET: Response }>;
-    responses: Map<PublishedFile, Response>;
+    routes: Record<string, Route>;
+    /** null: served by a handler route (compressed variants) */
+    responses: Map<PublishedFile, Response | null>;
     names: string[];
   }
 
@@ -118,19 +121,26 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       if (n < 2) popularity.delete(role);
       else popularity.set(role, n >> 1);
     }
-    const routes: Record<string, { GET: Response }> = {};
-    const next = new Map<PublishedFile, Response>();
+    const routes: Record<string, Route> = {};
+    const next = new Map<PublishedFile, Response | null>();
     for (const file of chosen) {
+      // GET only: routes answering every method cost ~8x more to register; HEAD
+      // and the rest fall through to fetch. A file large enough to have
+      // compressed variants needs the request's Accept-Encoding: a handler
+      // route instead of a prebuilt Response.
+      if (file.bytes.byteLength >= COMPRESS_MIN_BYTES) {
+        routes[`/metadata/${file.name}`] = { GET: (req: Request) => metadataResponse(req, file) };
+        next.set(file, null);
+        continue;
+      }
       const res = responses.get(file) ?? new Response(file.bytes, { headers: metadataHeaders(file) });
       next.set(file, res);
-      // GET only: routes answering every method cost ~8x more to register; HEAD
-      // and the rest fall through to fetch.
       routes[`/metadata/${file.name}`] = { GET: res };
     }
     return { routes, responses: next, names: chosen.map((f) => f.name) };
   }
 
-  function commit(table: RouteTable): Record<string, { GET: Response }> {
+  function commit(table: RouteTable): Record<string, Route> {
     responses = table.responses;
     staticNames = table.names;
     staticFiles = new Map([...table.responses.keys()].map((f) => [f.name, f]));
@@ -349,31 +359,38 @@ function chooseStatic(hot: PublishedFile[], budget: number, popularity: Map<stri
   return [...first, ...rest].slice(0, budget);
 }
 
-// Built once per file: constructing headers from an object on every response
-// cost ~10% of fetch-path throughput.
-const headersOf = new WeakMap<PublishedFile, Headers>();
-function metadataHeaders(file: PublishedFile): Headers {
-  let headers = headersOf.get(file);
+// Built once per file and coding: constructing headers from an object on
+// every response cost ~10% of fetch-path throughput.
+const headersOf = new WeakMap<object, Headers>();
+function metadataHeaders(file: PublishedFile, variant?: EncodedVariant): Headers {
+  const key = variant ?? file;
+  let headers = headersOf.get(key);
   if (!headers) {
     headers = new Headers({
       "Content-Type": "application/json",
-      ETag: file.etag,
+      ETag: variant?.etag ?? file.etag,
       "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE,
+      // Caches must key on Accept-Encoding: the same URL has several representations.
+      Vary: "Accept-Encoding",
     });
-    headersOf.set(file, headers);
+    if (variant) headers.set("Content-Encoding", variant.coding);
+    headersOf.set(key, headers);
   }
   return headers;
 }
 
 function metadataResponse(req: Request, file: PublishedFile): Response {
-  if (etagMatches(req.headers.get("if-none-match"), file.etag)) {
+  const coding = chooseCoding(req.headers.get("accept-encoding"));
+  const variant = coding ? variantOf(file, coding) : undefined;
+  const etag = variant?.etag ?? file.etag;
+  if (etagMatches(req.headers.get("if-none-match"), etag)) {
     return new Response(null, {
       status: 304,
-      headers: { ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE },
+      headers: { ETag: etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE, Vary: "Accept-Encoding" },
     });
   }
   // Bun drops the body of a HEAD response and keeps its Content-Length.
-  return new Response(file.bytes, { headers: metadataHeaders(file) });
+  return new Response(variant?.bytes ?? file.bytes, { headers: metadataHeaders(file, variant) });
 }
 
 function targetResponse(req: Request, file: TargetFile): Response {

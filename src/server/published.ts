@@ -14,6 +14,8 @@
  */
 
 import { type MetadataFileName, parseMetadataFileName } from "../tuf/file-names.ts";
+import { isTopLevelRole } from "../tuf/roles.ts";
+import { type ContentCoding, type EncodedVariant, precompress } from "./encodings.ts";
 
 export interface PublishedFile {
   /** file name as served under /metadata/, e.g. `3.bins-0a3.json` */
@@ -28,6 +30,8 @@ export interface PublishedFile {
   readonly role: string;
   /** version from the name, null for unversioned names */
   readonly version: number | null;
+  /** compressed variants, made once (encodings.ts) */
+  encoded?: Partial<Record<ContentCoding, EncodedVariant>>;
 }
 
 export interface PublishInput {
@@ -160,6 +164,7 @@ export class PublishedMetadata {
     }
     this.#missing.clear();
     this.#generation++;
+    this.#precompressSoon(batch);
 
     const names = batch.map((f) => f.name);
     for (const listener of this.#listeners) {
@@ -261,6 +266,19 @@ export class PublishedMetadata {
       cachedFiles: this.#older.size,
       cachedBytes: this.#olderBytes,
     };
+  }
+
+  /**
+   * Compress the top-level documents of a batch right after it is visible
+   * (encodings.ts): not before, so compression never delays a publication;
+   * until it is done those files are sent uncompressed.
+   */
+  #precompressSoon(batch: PublishedFile[]): void {
+    const files = batch.filter((f) => f.version === null || isTopLevelRole(f.role));
+    if (files.length === 0) return;
+    setImmediate(() => {
+      for (const f of files) if (this.peek(f.name) === f) precompress(f);
+    });
   }
 
   #remember(file: PublishedFile): void {
