@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { openStore } from "./store/index.ts";
 import { metadataFileName, parseMetadataFileName } from "./tuf/file-names.ts";
+import { isTopLevelRole } from "./tuf/roles.ts";
 import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
@@ -32,6 +33,9 @@ export async function createApp(config: Config, log: Logger, deps: AppDeps = {})
   mkdirSync(config.data_dir, { recursive: true });
   const store = await openStore(config.database);
   const metadata = new PublishedMetadata({
+    // Bins and delegated roles are served from a byte-bounded cache over the store.
+    resident: isTopLevelRole,
+    cacheBytes: 48 * 1024 * 1024,
     loader: async (name) => {
       if (name === "timestamp.json") return (await store.getLatestDocument("timestamp"))?.bytes;
       if (name === "root.json") return (await store.getLatestDocument("root"))?.bytes;

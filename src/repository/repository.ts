@@ -114,11 +114,6 @@ export function expirePolicy(role: DelegatedRole): number {
   return typeof days === "number" && days > 0 ? days : 1;
 }
 
-interface RoleEntries {
-  version: number;
-  entries: Map<string, string>;
-}
-
 interface PublishExtra {
   /** root N+1 to publish first (root rotation) */
   root?: Metadata<RootSigned>;
@@ -153,8 +148,6 @@ export class Repository {
   readonly #now: () => Date;
   #state: PublishedState | undefined;
   #bootstrap: BootstrapRecord | undefined;
-  /** bin contents by role, valid for `version` (the role's head when cached) */
-  readonly #entries = new Map<string, RoleEntries>();
   readonly #requestedBumps = new Set<string>();
   readonly #wakeListeners: ((reason: WakeReason) => void)[] = [];
   readonly #publishedListeners: ((timestampVersion: number) => void)[] = [];
@@ -182,7 +175,6 @@ export class Repository {
     this.#bootstrap = (await this.#store.getSetting<BootstrapRecord>(BOOTSTRAP_KEY)) ?? undefined;
     const settings = await this.#store.getSetting<RepositorySettings>(SETTINGS_KEY);
     this.#state = settings ? await loadPublishedState(this.#store, settings) : undefined;
-    this.#entries.clear();
     if (this.#state) await this.#publishLatestToSink();
   }
 
@@ -349,17 +341,22 @@ export class Repository {
     return this.#state?.bins ?? null;
   }
 
+  /**
+   * Hand the sink the top-level documents. Bins and delegated roles are not
+   * read here: the sink loads those from the store when a client asks (with
+   * 16384 bins at 1M artifacts they are ~200 MB, and reading them all made a
+   * restart take seconds before timestamp.json was served).
+   */
   async #publishLatestToSink(): Promise<void> {
-    const st = this.#state!;
     const files: PublishedFile[] = [];
-    // Targets roles first, root, snapshot, timestamp last: as a publication becomes visible.
-    const roles = [...st.heads.keys()].filter(isTargetsRole);
-    for (const role of [...roles, "root", "snapshot", "timestamp"]) {
+    // Targets first, root, snapshot, timestamp last: as a publication becomes visible.
+    for (const role of ["targets", "root", "snapshot", "timestamp"]) {
       const doc = await this.#store.getLatestDocument(role);
       if (!doc) continue;
       files.push(...this.#filesFor(doc));
     }
     this.#sink.publish(files);
+    for (const { role, length } of await this.#store.getHeadLengths()) this.#sizes.set(role, length);
   }
 
   /** The names a document is served under; the digest travels along so the server does not hash again. */
@@ -1257,13 +1254,16 @@ export class Repository {
     return all.filter((c) => c.taskId === taskId);
   }
 
-  async #roleEntries(role: string, headVersion: number): Promise<Map<string, string>> {
-    const cached = this.#entries.get(role);
-    if (cached && cached.version === headVersion) return cached.entries;
+  /**
+   * A role's published entries, read from the store each time. Not cached:
+   * all bins' entries at 1M artifacts are ~250 MB of strings (most of the
+   * process's memory), and a batch that touches most bins would cycle
+   * through any smaller cache without a hit. The store reads one bin as one
+   * range of its (role, path) key.
+   */
+  async #roleEntries(role: string, _headVersion: number): Promise<Map<string, string>> {
     const rows = await this.#store.listArtifactsInRole(role);
-    const entries = new Map(rows.map((r) => [r.path, r.fragment]));
-    this.#entries.set(role, { version: headVersion, entries });
-    return entries;
+    return new Map(rows.map((r) => [r.path, r.fragment]));
   }
 
   #expandBump(st: PublishedState, role: string): string[] {
@@ -1407,7 +1407,6 @@ export class Repository {
     const expectedHeads: Record<string, number> = {};
     if (extra.root) expectedHeads.root = prev.root.signed.version;
     const newSnapshotMeta = writeSnapshot ? new Map(st.snapshotMeta) : st.snapshotMeta;
-    const newEntries = new Map<string, RoleEntries>();
     const upsert = new Map<string, { role: string; fragment: string }>();
     const removed = new Set<string>();
     let newTargets: TargetsSigned | undefined;
@@ -1418,7 +1417,6 @@ export class Repository {
       // entry stays: clients reject a snapshot that drops a file the previous
       // one listed (spec 5.5.5); targets no longer delegates to it.
       for (const [path] of await this.#roleEntries(role, st.heads.get(role)?.version ?? 0)) removed.add(path);
-      this.#entries.delete(role);
     }
 
     if (signedRole) {
@@ -1441,7 +1439,6 @@ export class Repository {
       const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
       for (const row of await this.#roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
       for (const [path, fragment] of entries) upsert.set(path, { role, fragment });
-      newEntries.set(role, { version: signed.version, entries });
     }
 
     let sinceYield = 0;
@@ -1489,7 +1486,6 @@ export class Repository {
         }
         // Every entry is already canonical; assemble the document from fragments.
         text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [...entries]);
-        newEntries.set(role, { version, entries });
       }
       expectedHeads[role] = head;
       docs.push(this.#signed(role, version, expires, text, signer, verify));
@@ -1573,7 +1569,6 @@ export class Repository {
     // Committed: only now does the in-memory view move forward.
     const heads = new Map(st.heads);
     for (const d of docs) heads.set(d.role, { role: d.role, version: d.version, expires: d.expires });
-    for (const [role, e] of newEntries) this.#entries.set(role, e);
     this.#state = { ...st, heads, snapshotMeta: newSnapshotMeta, targets: newTargets ?? st.targets };
     this.#sink.publish(docs.flatMap((d) => this.#filesFor(d)));
     const ts = docs.find((d) => d.role === "timestamp");

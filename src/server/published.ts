@@ -54,6 +54,13 @@ export interface PublishedMetadataOptions {
   cacheBytes?: number;
   /** how long a "does not exist" answer from the loader is trusted (default 2 s) */
   missingTtlMs?: number;
+  /**
+   * Roles whose newest version stays in memory (default: every role). With a
+   * loader, the others' newest versions go to the byte-bounded cache like
+   * older ones: 16384 bins at 1M artifacts are ~200 MB, and clients fetch
+   * the few bins they need, while root/targets/snapshot are fetched by all.
+   */
+  resident?: (role: string) => boolean;
 }
 
 export class PublishedMetadataError extends Error {
@@ -87,8 +94,11 @@ export class PublishedMetadata {
   readonly #cacheBytes: number;
   readonly #missingTtlMs: number;
 
-  /** newest version of each versioned role, by role */
+  /** newest version of each resident versioned role, by role */
   readonly #newest = new Map<string, PublishedFile>();
+  /** newest version number of every versioned role published here */
+  readonly #newestVersion = new Map<string, number>();
+  readonly #resident_: (role: string) => boolean;
   /** every resident file by name: unversioned ones and the newest of each role */
   readonly #resident = new Map<string, PublishedFile>();
   /**
@@ -109,6 +119,8 @@ export class PublishedMetadata {
     this.#lister = opts.lister;
     this.#cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
     this.#missingTtlMs = opts.missingTtlMs ?? 2000;
+    const resident = opts.resident;
+    this.#resident_ = resident && opts.loader ? resident : () => true;
   }
 
   /** Increases with every publish; lets readers cache derived views (the listing). */
@@ -147,12 +159,19 @@ export class PublishedMetadata {
         this.#resident.set(file.name, file);
         continue;
       }
-      const current = this.#newest.get(file.role);
-      if (current && current.version! >= file.version) {
+      const newestVersion = this.#newestVersion.get(file.role) ?? 0;
+      if (newestVersion >= file.version) {
         // An older (or the same) version: keep the newest resident, remember this one.
-        if (current.name !== file.name) this.#remember(file);
+        if (this.#newest.get(file.role)?.name !== file.name) this.#remember(file);
         continue;
       }
+      this.#newestVersion.set(file.role, file.version);
+      if (!this.#resident_(file.role)) {
+        // Newest, but served through the cache (and the store behind it).
+        this.#remember(file);
+        continue;
+      }
+      const current = this.#newest.get(file.role);
       this.#newest.set(file.role, file);
       this.#resident.set(file.name, file);
       this.#forget(file.name);
@@ -197,11 +216,11 @@ export class PublishedMetadata {
     const parsed = parseMetadataFileName(name);
     if (!parsed || !this.#loader) return Promise.resolve(undefined);
     if (parsed.version !== null) {
-      const newest = this.#newest.get(parsed.role);
+      const newest = this.#newestVersion.get(parsed.role);
       // Clients probe N+1.root.json on every update; answer from memory instead of
       // asking the store each time. A replica that has not yet heard of a newer
       // version answers consistently with the timestamp it serves.
-      if (newest && parsed.version > newest.version!) return Promise.resolve(undefined);
+      if (newest !== undefined && parsed.version > newest) return Promise.resolve(undefined);
     }
     const until = this.#missing.get(name);
     if (until !== undefined) {

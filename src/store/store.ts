@@ -141,6 +141,8 @@ export interface Store {
   getLatestDocument(role: string): Promise<DocumentRecord | undefined>;
   /** head (latest version, expiry) of every role that has documents */
   getHeads(): Promise<RoleHead[]>;
+  /** byte length of every role's latest document (sizes against client limits, without reading bytes) */
+  getHeadLengths(): Promise<{ role: string; length: number }[]>;
   /** every (role, version) published, ordered by role then version, without bytes */
   listDocuments(): Promise<{ role: string; version: number; length: number; publishedAt: string }[]>;
 

@@ -411,6 +411,10 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
           { role: "root", version: 1, expires: "2030-01-01T00:00:00Z" },
         ]);
 
+        expect(await store.getHeadLengths()).toEqual([
+          { role: "bins-a", length: v2.bytes.length },
+          { role: "root", length: doc("root", 1).bytes.length },
+        ]);
         const list = await store.listDocuments();
         expect(list.map((d) => [d.role, d.version, d.length])).toEqual([
           ["bins-a", 1, doc("bins-a", 1).bytes.length],

@@ -174,6 +174,13 @@ export class PostgresStore implements Store {
     return rows.map((r: { role: string; version: string; expires: string }) => ({ ...r, version: Number(r.version) }));
   }
 
+  async getHeadLengths(): Promise<{ role: string; length: number }[]> {
+    const rows = await this.db`
+      SELECT h.role, d.length FROM heads h JOIN documents d ON d.role = h.role AND d.version = h.version
+      ORDER BY h.role`;
+    return rows.map((r: { role: string; length: number }) => ({ role: r.role, length: Number(r.length) }));
+  }
+
   async listDocuments(): Promise<{ role: string; version: number; length: number; publishedAt: string }[]> {
     const rows = await this.db`
       SELECT role, version, length, published_at AS "publishedAt" FROM documents ORDER BY role, version`;

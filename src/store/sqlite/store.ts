@@ -88,6 +88,10 @@ function prepare(db: Database) {
     ),
     getHead: db.prepare<{ version: number }, [string]>("SELECT version FROM heads WHERE role = ?"),
     getHeads: db.prepare<RoleHead, []>("SELECT role, version, expires FROM heads ORDER BY role"),
+    getHeadLengths: db.prepare<{ role: string; length: number }, []>(
+      `SELECT h.role, d.length FROM heads h JOIN documents d ON d.role = h.role AND d.version = h.version
+       ORDER BY h.role`,
+    ),
     listDocuments: db.prepare<ListDocumentsRow, []>(
       "SELECT role, version, length, published_at AS publishedAt FROM documents ORDER BY role, version",
     ),
@@ -264,6 +268,10 @@ export class SqliteStore implements Store {
 
   async getHeads(): Promise<RoleHead[]> {
     return this.s.getHeads.all();
+  }
+
+  async getHeadLengths(): Promise<{ role: string; length: number }[]> {
+    return this.s.getHeadLengths.all();
   }
 
   async listDocuments(): Promise<ListDocumentsRow[]> {
