@@ -33,6 +33,7 @@ import { VerifierUnavailable, VerifyPool, type VerifyBatch } from "./verify-pool
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
+import { applySnapshotMeta, snapshotMetaText } from "./snapshot-meta.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 import {
@@ -592,7 +593,13 @@ export class Repository {
         };
       }
     }
-    const snapshotDoc = this.#snapshotDoc(1, expiresIn(now, payload.expiration.snapshot), snapshotMeta, signer, verify);
+    const snapshotDoc = this.#snapshotDoc(
+      1,
+      expiresIn(now, payload.expiration.snapshot),
+      canonicalObjectFromEntries(snapshotMeta),
+      signer,
+      verify,
+    );
     docs.push(snapshotDoc);
     docs.push(this.#timestampDoc(1, expiresIn(now, payload.expiration.timestamp), snapshotDoc, signer, verify));
     const publication: Publication = {
@@ -640,14 +647,15 @@ export class Repository {
   #snapshotDoc(
     version: number,
     expires: string,
-    meta: [string, string][],
+    /** canonical text of the `meta` object */
+    metaText: string,
     signer: Signer,
     verify: VerifyBatch,
   ): DocumentRecord {
     const text = canonicalObjectFromEntries([
       ["_type", '"snapshot"'],
       ["expires", canonicalString(expires)],
-      ["meta", canonicalObjectFromEntries(meta)],
+      ["meta", metaText],
       ["spec_version", canonicalString(SPEC_VERSION)],
       ["version", String(version)],
     ]);
@@ -1406,7 +1414,8 @@ export class Repository {
     const docs: DocumentRecord[] = [...firstDocs];
     const expectedHeads: Record<string, number> = {};
     if (extra.root) expectedHeads.root = prev.root.signed.version;
-    const newSnapshotMeta = writeSnapshot ? new Map(st.snapshotMeta) : st.snapshotMeta;
+    // Snapshot entries this batch changes; the published map is updated in place after the commit.
+    const metaChanges = new Map<string, string>();
     const upsert = new Map<string, { role: string; fragment: string }>();
     const removed = new Set<string>();
     let newTargets: TargetsSigned | undefined;
@@ -1435,7 +1444,7 @@ export class Repository {
           serializeEnvelope(canonicalJson(signed), signedRole.metadata.signatures),
         ),
       );
-      newSnapshotMeta.set(snapshotMetaName(role), `{"version":${signed.version}}`);
+      metaChanges.set(snapshotMetaName(role), `{"version":${signed.version}}`);
       const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
       for (const row of await this.#roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
       for (const [path, fragment] of entries) upsert.set(path, { role, fragment });
@@ -1489,14 +1498,20 @@ export class Repository {
       }
       expectedHeads[role] = head;
       docs.push(this.#signed(role, version, expires, text, signer, verify));
-      newSnapshotMeta.set(snapshotMetaName(role), `{"version":${version}}`);
+      metaChanges.set(snapshotMetaName(role), `{"version":${version}}`);
     }
 
     let snapshotDoc: DocumentRecord | undefined;
     if (writeSnapshot) {
       const head = st.heads.get("snapshot")!.version;
       expectedHeads.snapshot = head;
-      snapshotDoc = this.#snapshotDoc(head + 1, expiresIn(now, exp.snapshot), [...newSnapshotMeta], signer, verify);
+      snapshotDoc = this.#snapshotDoc(
+        head + 1,
+        expiresIn(now, exp.snapshot),
+        snapshotMetaText(st.snapshotMeta, metaChanges),
+        signer,
+        verify,
+      );
       docs.push(snapshotDoc);
     }
     if (writeTimestamp) {
@@ -1567,9 +1582,12 @@ export class Repository {
     const tCommitted = performance.now();
 
     // Committed: only now does the in-memory view move forward.
-    const heads = new Map(st.heads);
+    // In place: copying 16384+ heads and snapshot entries on every publication
+    // cost more than the rest of a single-artifact publication.
+    const heads = st.heads;
     for (const d of docs) heads.set(d.role, { role: d.role, version: d.version, expires: d.expires });
-    this.#state = { ...st, heads, snapshotMeta: newSnapshotMeta, targets: newTargets ?? st.targets };
+    if (writeSnapshot) applySnapshotMeta(st.snapshotMeta, metaChanges);
+    this.#state = { ...st, heads, targets: newTargets ?? st.targets };
     this.#sink.publish(docs.flatMap((d) => this.#filesFor(d)));
     const ts = docs.find((d) => d.role === "timestamp");
     this.#log.debug("published", {

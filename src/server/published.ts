@@ -293,7 +293,10 @@ export class PublishedMetadata {
    * until it is done those files are sent uncompressed.
    */
   #precompressSoon(batch: PublishedFile[]): void {
-    const files = batch.filter((f) => f.version === null || isTopLevelRole(f.role));
+    // Not the snapshot: it changes with every publication (tens per second
+    // under steady adds) and most versions are never downloaded; it is
+    // compressed on its first request instead (encodings.ts).
+    const files = batch.filter((f) => f.role !== "snapshot" && (f.version === null || isTopLevelRole(f.role)));
     if (files.length === 0) return;
     setImmediate(() => {
       for (const f of files) if (this.peek(f.name) === f) precompress(f);
@@ -305,7 +308,9 @@ export class PublishedMetadata {
     this.#forget(file.name);
     // A single file larger than the whole budget is served but not kept.
     if (file.bytes.byteLength > this.#cacheBytes) return;
-    this.#older.set(file.name, { file, used: true });
+    // Unused until requested: a batch of thousands of bins that nobody asks
+    // for must not push out the versions clients are fetching.
+    this.#older.set(file.name, { file, used: false });
     this.#olderBytes += file.bytes.byteLength;
     // Terminates: every second chance clears a bit, and the new entry is unused.
     for (const [name, old] of this.#older) {

@@ -397,7 +397,11 @@ export class SqliteStore implements Store {
       // Removes first: a path in both lists ends up published, which is the
       // only reading that loses nothing.
       for (const path of pub.artifacts?.remove ?? []) s.deleteArtifact.run(path);
-      for (const a of pub.artifacts?.upsert ?? []) s.upsertArtifact.run(a.path, a.role, a.fragment);
+      // In (role, path) order, the table's own order: consecutive rows land
+      // in the same leaf page instead of one random page each.
+      // The last upsert of a path wins, as if applied one by one.
+      const upsert = [...new Map((pub.artifacts?.upsert ?? []).map((a) => [a.path, a])).values()].sort(byRoleThenPath);
+      for (const a of upsert) s.upsertArtifact.run(a.path, a.role, a.fragment);
       for (const id of new Set(pub.consumedChanges ?? [])) {
         if (s.deleteChange.run(id).changes !== 1) {
           throw new StoreConflictError(
@@ -522,6 +526,11 @@ export class SqliteStore implements Store {
       else this.s.putSetting.run(key, JSON.stringify(value));
     }
   }
+}
+
+function byRoleThenPath(a: ArtifactRecord, b: ArtifactRecord): number {
+  if (a.role !== b.role) return a.role < b.role ? -1 : 1;
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
 /** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */
