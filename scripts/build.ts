@@ -99,6 +99,7 @@ for (const target of targets) {
       entry,
       // Workers are separate entry points: the binary embeds them next to main.
       "src/repository/verify-worker.ts",
+      "src/store/sqlite/checkpoint-worker.ts",
       "--compile",
       "--minify",
       "--sourcemap",

@@ -31,7 +31,7 @@ export interface AppDeps {
 
 export async function createApp(config: Config, log: Logger, deps: AppDeps = {}): Promise<App> {
   mkdirSync(config.data_dir, { recursive: true });
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { server: true });
   const metadata = new PublishedMetadata({
     // Bins and delegated roles are served from a byte-bounded cache over the store.
     resident: isTopLevelRole,

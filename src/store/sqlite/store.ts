@@ -46,7 +46,16 @@ export interface SqliteStoreOptions {
   synchronous?: "FULL" | "NORMAL";
   /** how long a writer waits for another process's lock before failing */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits
+   * (checkpoint-worker.ts). The server turns it on; short-lived stores
+   * (CLI, tests) keep SQLite's automatic checkpoints.
+   */
+  backgroundCheckpoint?: boolean;
 }
+
+/** How often the background worker checkpoints the WAL. */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 type DocumentRow = {
   role: string;
@@ -197,6 +206,8 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private db: Database | undefined;
   private stmts: Statements | undefined;
+  private readonly backgroundCheckpoint: boolean;
+  private checkpointer: Worker | undefined;
   /** tail of each named lock's queue of waiters */
   private readonly locks = new Map<string, Promise<void>>();
 
@@ -204,6 +215,7 @@ export class SqliteStore implements Store {
     this.path = path;
     this.synchronous = opts.synchronous ?? "FULL";
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.backgroundCheckpoint = opts.backgroundCheckpoint ?? false;
   }
 
   async open(): Promise<void> {
@@ -222,6 +234,9 @@ export class SqliteStore implements Store {
       migrate(db);
       this.stmts = prepare(db);
       this.db = db;
+      if (this.backgroundCheckpoint && this.path !== ":memory:" && !this.path.startsWith("file:")) {
+        await this.startCheckpointer(db);
+      }
     } catch (err) {
       db.close();
       throw new Error(`cannot open SQLite store at ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -231,6 +246,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     if (!db) return;
+    await this.stopCheckpointer();
     for (const s of Object.values(this.stmts ?? {})) (s as Statement).finalize();
     this.db = undefined;
     this.stmts = undefined;
@@ -485,6 +501,48 @@ export class SqliteStore implements Store {
   }
 
   // ---- internals ----
+
+  private async startCheckpointer(db: Database): Promise<void> {
+    try {
+      const spec = import.meta.url.includes("/$bunfs/")
+        ? new URL("./store/sqlite/checkpoint-worker.ts", import.meta.url)
+        : new URL("./checkpoint-worker.ts", import.meta.url);
+      const worker = new Worker(spec.href);
+      const started = new Promise<boolean>((resolve) => {
+        worker.onmessage = (e) => resolve(e.data === "started");
+        worker.onerror = () => resolve(false);
+      });
+      worker.postMessage({ path: this.path, intervalMs: CHECKPOINT_INTERVAL_MS });
+      if (!(await started)) {
+        worker.terminate();
+        return;
+      }
+      worker.onerror = () => {
+        // The worker died: SQLite checkpoints inside commits again.
+        this.checkpointer = undefined;
+        this.db?.run("PRAGMA wal_autocheckpoint = 1000");
+      };
+      worker.unref();
+      this.checkpointer = worker;
+      db.run("PRAGMA wal_autocheckpoint = 0");
+    } catch {
+      // No worker threads here: keep SQLite's automatic checkpoints.
+    }
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const worker = this.checkpointer;
+    if (!worker) return;
+    this.checkpointer = undefined;
+    const stopped = new Promise<void>((resolve) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = () => resolve();
+      setTimeout(resolve, 2000).unref();
+    });
+    worker.postMessage("stop");
+    await stopped;
+    worker.terminate();
+  }
 
   private get s(): Statements {
     if (!this.stmts) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);

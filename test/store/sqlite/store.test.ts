@@ -77,6 +77,31 @@ describe("SqliteStore", () => {
     await store.close();
   });
 
+  test("with backgroundCheckpoint a worker copies the WAL into the database file, not a commit", async () => {
+    const file = path.join(tempDir(), "tufbox.db");
+    const store = new SqliteStore(file, { backgroundCheckpoint: true });
+    await store.open();
+    const before = fs.statSync(file).size;
+    const big = new Uint8Array(64 * 1024).fill(7);
+    // ~5 MB of WAL; the store's own connection never checkpoints (wal_autocheckpoint = 0),
+    // so only the worker can move these pages into the database file.
+    for (let v = 1; v <= 80; v++) {
+      await store.commitPublication({
+        expectedHeads: { "bins-0": v - 1 },
+        documents: [{ role: "bins-0", version: v, bytes: big, expires: "2030-01-01T00:00:00Z", sha256: "00" }],
+      });
+    }
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size <= before + 4 * 1024 * 1024 && Date.now() < deadline) await Bun.sleep(50);
+    expect(fs.statSync(file).size - before).toBeGreaterThan(4 * 1024 * 1024);
+    await store.close();
+    // Closed cleanly: reopening sees every version.
+    const again = new SqliteStore(file);
+    await again.open();
+    expect((await again.getLatestDocument("bins-0"))?.version).toBe(80);
+    await again.close();
+  });
+
   test("migrations are recorded once and opening again is a no-op", async () => {
     const file = path.join(tempDir(), "tufbox.db");
     const a = new SqliteStore(file);
