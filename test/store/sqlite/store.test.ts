@@ -82,6 +82,9 @@ describe("SqliteStore", () => {
     const store = new SqliteStore(file, { backgroundCheckpoint: true });
     await store.open();
     const before = fs.statSync(file).size;
+    // Set only once the worker answered that it runs.
+    const own = (store as unknown as { db: Database }).db;
+    expect(Object.values(own.query("PRAGMA wal_autocheckpoint").get() as object)[0]).toBe(0);
     const big = new Uint8Array(64 * 1024).fill(7);
     // ~5 MB of WAL; the store's own connection never checkpoints (wal_autocheckpoint = 0),
     // so only the worker can move these pages into the database file.
