@@ -25,7 +25,10 @@ import { PostgresLeadership } from "./store/postgres/leadership.ts";
 
 /** Open the store and load the repository; nothing listens yet. */
 export interface AppDeps {
-  /** the clock retention compares expiry dates with (the soak bench runs it fast) */
+  /**
+   * The clock the repository signs expiry dates with and retention compares
+   * them with (tests jump it; the soak bench runs it fast). Default: real time.
+   */
   now?: () => Date;
 }
 
@@ -58,6 +61,7 @@ export async function createApp(config: Config, log: Logger, deps: AppDeps = {})
     sink: metadata,
     log: log.child({ component: "repository" }),
     maxBatch: config.publisher.max_batch,
+    now: deps.now,
   });
   await repo.open();
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {

@@ -34,6 +34,7 @@ import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { applySnapshotMeta, snapshotMetaText } from "./snapshot-meta.ts";
+import { clientMaxBytes } from "../tuf/limits.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 import {
@@ -336,6 +337,29 @@ export class Repository {
       if (!best || bytes > best.bytes) best = { role, bytes };
     }
     return best;
+  }
+
+  /**
+   * The largest latest document of each kind against the download limit TUF
+   * clients apply to it (tuf/limits.ts): what to watch before a bin nears
+   * its cap (then: more hash bins).
+   */
+  largestDocuments(): {
+    kind: "root" | "timestamp" | "snapshot" | "targets";
+    role: string;
+    bytes: number;
+    limit: number;
+  }[] {
+    const best = new Map<string, { role: string; bytes: number }>();
+    for (const [role, bytes] of this.#sizes) {
+      const kind = role === "root" || role === "timestamp" || role === "snapshot" ? role : "targets";
+      const cur = best.get(kind);
+      if (!cur || bytes > cur.bytes) best.set(kind, { role, bytes });
+    }
+    return (["root", "timestamp", "snapshot", "targets"] as const).flatMap((kind) => {
+      const b = best.get(kind);
+      return b ? [{ kind, role: b.role, bytes: b.bytes, limit: clientMaxBytes(b.role) }] : [];
+    });
   }
 
   binsOf(): SuccinctBins | null {

@@ -84,6 +84,21 @@ export function metricsRoutes(app: App) {
         "gauge",
         [[{}, TARGETS_CLIENT_LIMIT]],
       );
+      const largestDocs = app.repo.largestDocuments();
+      line(
+        out,
+        "tufbox_largest_document_bytes",
+        "size of the largest latest document of each kind (root, timestamp, snapshot, targets = targets, bins and delegated roles)",
+        "gauge",
+        largestDocs.map((d) => [{ kind: d.kind, role: d.role }, d.bytes]),
+      );
+      line(
+        out,
+        "tufbox_document_client_limit_bytes",
+        "download limit TUF clients apply to each kind of document; a document over it is never published",
+        "gauge",
+        largestDocs.map((d) => [{ kind: d.kind }, d.limit]),
+      );
       line(out, "tufbox_publisher_batches_total", "batches published by this process", "counter", [
         [{}, app.publisher.batches],
       ]);
