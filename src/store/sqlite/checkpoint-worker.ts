@@ -10,6 +10,9 @@ import { Database } from "bun:sqlite";
 
 declare const self: Worker;
 
+/** WAL frames (pages, 4 KiB) above which the worker truncates the WAL: ~64 MiB. */
+const WAL_RESET_FRAMES = 16_384;
+
 let db: Database | undefined;
 let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -27,7 +30,18 @@ self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number } | "st
   db.run("PRAGMA busy_timeout = 0");
   timer = setInterval(() => {
     try {
-      db?.run("PRAGMA wal_checkpoint(PASSIVE)");
+      const r = db?.query("PRAGMA wal_checkpoint(PASSIVE)").get() as { log: number; checkpointed: number } | null;
+      // PASSIVE never waits, so under constant writes it may never catch up
+      // and the WAL (reset only once fully copied) would keep growing. Past
+      // WAL_RESET_FRAMES, wait briefly for a gap between writes and truncate it.
+      if (r && r.log > WAL_RESET_FRAMES) {
+        db?.run("PRAGMA busy_timeout = 200");
+        try {
+          db?.run("PRAGMA wal_checkpoint(TRUNCATE)");
+        } finally {
+          db?.run("PRAGMA busy_timeout = 0");
+        }
+      }
     } catch {
       // Busy or closing: the next tick tries again.
     }
