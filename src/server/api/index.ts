@@ -14,10 +14,16 @@ import { healthRoutes } from "./health.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
-import { detail, json } from "./errors.ts";
+import { detail, errorResponse, routeNotFound } from "../errors.ts";
 
 export function createApi(app: App): (request: Request) => Promise<Response> {
+  const log = app.log.child({ component: "http" });
   const api = new Elysia()
+    // The one error handler of the API: guards and handlers throw, this answers (../errors.ts).
+    .onError({ as: "global" }, ({ code, error, request, route }) => {
+      if (code === "NOT_FOUND") return routeNotFound();
+      return errorResponse(error, log, `${request.method} ${route ?? new URL(request.url).pathname}`);
+    })
     .use(healthRoutes(app))
     .use(bootstrapRoutes(app))
     .use(artifactRoutes(app))
@@ -25,11 +31,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     .use(settingsRoutes(app))
     .use(metadataRoutes(app))
     .use(delegationRoutes(app))
-    .use(metricsRoutes(app))
-    .onError(({ code }) => {
-      if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
-      return detail(500, "Internal error", "unexpected error");
-    });
+    .use(metricsRoutes(app));
   const rules = app.config.disable_endpoints;
   return async (request: Request) => {
     const url = new URL(request.url);
