@@ -6,7 +6,7 @@
 import { rmSync } from "node:fs";
 import { binsPayload } from "../../test/helpers/fixtures.ts";
 import { startTestServer } from "../../test/helpers/server.ts";
-import { parseBootstrapPayload } from "../../src/repository/payloads.ts";
+import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
 import { waitForBootstrap } from "../../src/cli/quickstart.ts";
 import { flag } from "./lib.ts";
 

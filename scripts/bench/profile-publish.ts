@@ -9,7 +9,8 @@ import { rmSync } from "node:fs";
 import { heapStats } from "bun:jsc";
 import { binsPayload } from "../../test/helpers/fixtures.ts";
 import { startTestServer } from "../../test/helpers/server.ts";
-import { parseAddArtifacts, parseBootstrapPayload } from "../../src/repository/payloads.ts";
+import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
+import type { AddArtifactsPayload } from "../../src/repository/payloads.ts";
 import { waitForBootstrap } from "../../src/cli/quickstart.ts";
 import { artifacts, flag } from "./lib.ts";
 
@@ -18,6 +19,11 @@ const bins = flag("bins", 16384);
 const measure = flag("measure", 50_000);
 const perRequest = flag("per-request", 1000);
 
+const addPayload = (list: ReturnType<typeof artifacts>): AddArtifactsPayload => ({
+  artifacts: list,
+  addTaskIdToCustom: false,
+  publish: true,
+});
 const mib = (n: number) => Math.round(n / 1048576);
 const s = await startTestServer({ env: { TUFBOX_LOG_LEVEL: "warn" } });
 try {
@@ -29,7 +35,7 @@ try {
 
   const add = async (prefix: string, total: number, per: number) => {
     for (let i = 0; i < total; i += per) {
-      await repo.acceptAdd(parseAddArtifacts({ artifacts: artifacts(prefix, i, Math.min(per, total - i)) }, 1_000_000));
+      await repo.acceptAdd(addPayload(artifacts(prefix, i, Math.min(per, total - i))));
     }
     await s.app.publisher.idle();
   };

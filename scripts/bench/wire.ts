@@ -8,12 +8,18 @@ import { rmSync } from "node:fs";
 import { binsPayload } from "../../test/helpers/fixtures.ts";
 import { startTestServer, tempDir } from "../../test/helpers/server.ts";
 import { tufClient } from "../../test/helpers/tufjs.ts";
-import { parseAddArtifacts, parseBootstrapPayload } from "../../src/repository/payloads.ts";
+import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
+import type { AddArtifactsPayload } from "../../src/repository/payloads.ts";
 import { waitForBootstrap } from "../../src/cli/quickstart.ts";
 import { artifacts, flag } from "./lib.ts";
 import { Updater } from "tuf-js";
 
 const bins = flag("bins", 16384);
+const addPayload = (list: ReturnType<typeof artifacts>): AddArtifactsPayload => ({
+  artifacts: list,
+  addTaskIdToCustom: false,
+  publish: true,
+});
 const existing = flag("existing", 20_000);
 
 const s = await startTestServer({ env: { TUFBOX_LOG_LEVEL: "warn" } });
@@ -23,9 +29,7 @@ try {
   const { taskId } = await repo.acceptBootstrap(parseBootstrapPayload(binsPayload(bins)));
   await waitForBootstrap(repo, s.app.store, taskId);
   for (let i = 0; i < existing; i += 10_000)
-    await repo.acceptAdd(
-      parseAddArtifacts({ artifacts: artifacts("existing", i, Math.min(10_000, existing - i)) }, 1e6),
-    );
+    await repo.acceptAdd(addPayload(artifacts("existing", i, Math.min(10_000, existing - i))));
   await s.app.publisher.idle();
   await Bun.sleep(200); // top-level variants are compressed right after publication
 

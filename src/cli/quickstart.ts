@@ -14,7 +14,7 @@ import { expiresIn } from "../tuf/dates.ts";
 import { SPEC_VERSION, type RootSigned } from "../tuf/metadata.ts";
 import { signText } from "../tuf/document.ts";
 import { signerFromPem, publicKeyJSONFor } from "../tuf/signer.ts";
-import { parseBootstrapPayload } from "../repository/payloads.ts";
+import { parseBootstrapPayload } from "../server/api/bootstrap/model.ts";
 import type { Repository } from "../repository/repository.ts";
 import type { Store } from "../store/store.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";

@@ -6,7 +6,7 @@ import { ceremonyCommand } from "../../src/cli/ceremony.ts";
 import { keyCommand } from "../../src/cli/key.ts";
 import { signCommand } from "../../src/cli/sign.ts";
 import { UsageError } from "../../src/cli/args.ts";
-import { parseBootstrapPayload } from "../../src/repository/payloads.ts";
+import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
 import { verifyWithRoot } from "../../src/tuf/verify.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
 import { computeKeyId } from "../../src/tuf/keys.ts";

@@ -1,48 +1,63 @@
-/** Shared route plumbing: error mapping and the write-scope check, applied the same way to every route. */
+/**
+ * An API route, described once: method and path, the schemas of its body and
+ * query (schema.ts), its responses and whether it needs a token. index.ts
+ * registers every route from this description, and openapi.ts documents every
+ * route from the same description, so a route cannot exist undocumented.
+ *
+ * Handlers get validated, typed input and throw on failure; the write-scope
+ * guard runs before them; the API's one error handler (../errors.ts) answers.
+ */
+import type { Static, TSchema } from "@sinclair/typebox";
 import type { App } from "../../core.ts";
-import { detail, errorResponse } from "./errors.ts";
+import { HttpError } from "../errors.ts";
+import type { ResponseSpec } from "./responses.ts";
+import { validate } from "./schema.ts";
 
-export interface RouteContext {
+export type Method = "GET" | "POST" | "PUT";
+
+export interface RouteInput<B, Q> {
+  body: B;
+  query: Q;
   request: Request;
-  query: Record<string, string | undefined>;
 }
 
-type Handler = (ctx: RouteContext) => Response | Promise<Response>;
-
-/** Read-only route: errors mapped, no auth. */
-export function open(app: App, name: string, fn: Handler) {
-  return async ({
-    request,
-    query,
-  }: {
-    request: Request;
-    query: Record<string, string | undefined>;
-  }): Promise<Response> => {
-    try {
-      return await fn({ request, query });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
-    }
-  };
+export interface ApiRoute {
+  method: Method;
+  path: string;
+  summary: string;
+  tag: string;
+  /** mutating: needs a bearer token with write scope (the guard), unless auth is off */
+  auth: boolean;
+  body?: TSchema;
+  /** what an empty body means; without it, an empty body is "Field required" */
+  emptyBody?: unknown;
+  query?: TSchema;
+  responses: Record<number, ResponseSpec>;
+  // biome-ignore lint/suspicious/noExplicitAny: typed by `route()` from the schemas
+  handle(input: RouteInput<any, any>): Response | Promise<Response>;
 }
 
-/** Mutating route: bearer token required (unless auth is disabled by the loud development flag). */
-export function guarded(app: App, name: string, fn: Handler) {
-  return async ({
-    request,
-    query,
-  }: {
-    request: Request;
-    query: Record<string, string | undefined>;
-  }): Promise<Response> => {
-    try {
-      const outcome = await app.auth.check(request);
-      if (!outcome.ok)
-        return detail(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-      return await fn({ request, query });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
-    }
+/** A route whose handler's input is typed by its schemas. */
+export function route<B extends TSchema = TSchema, Q extends TSchema = TSchema>(
+  spec: Omit<ApiRoute, "body" | "query" | "handle"> & {
+    body?: B;
+    query?: Q;
+    handle(input: RouteInput<Static<B>, Static<Q>>): Response | Promise<Response>;
+  },
+): ApiRoute {
+  return spec as ApiRoute;
+}
+
+/**
+ * The guard every mutating route runs before its handler (Elysia
+ * `beforeHandle`): a bearer token, unless auth is off by the loud
+ * development flag.
+ */
+export function requireToken(app: App) {
+  return async ({ request }: { request: Request }): Promise<void> => {
+    const outcome = await app.auth.check(request);
+    if (!outcome.ok)
+      throw new HttpError(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
   };
 }
 
@@ -51,4 +66,19 @@ export function accepted(message: string, data: Record<string, unknown>): Respon
     status: 202,
     headers: { "content-type": "application/json" },
   });
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** A route's validated body from the parsed JSON (`emptyBody` stands in for an empty or null body). */
+export function routeBody(r: ApiRoute, raw: unknown): unknown {
+  if (!r.body) return undefined;
+  return validate(r.body, raw === null && r.emptyBody !== undefined ? r.emptyBody : raw, ["body"]);
+}
+
+/** A route's validated query (Elysia's parsed query string). */
+export function routeQuery(r: ApiRoute, raw: Record<string, unknown>): unknown {
+  return r.query ? validate(r.query, raw, ["query"]) : raw;
 }

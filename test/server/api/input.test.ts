@@ -4,8 +4,8 @@
  * document).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { binsPayload } from "../helpers/fixtures.ts";
-import { startTestServer, TOKEN, type TestServer } from "../helpers/server.ts";
+import { binsPayload } from "../../helpers/fixtures.ts";
+import { startTestServer, TOKEN, type TestServer } from "../../helpers/server.ts";
 
 let server: TestServer;
 

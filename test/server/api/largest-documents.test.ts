@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { binsPayload } from "../helpers/fixtures.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { largestDocumentsFromMetrics } from "../../src/cli/status.ts";
-import { CLIENT_MAX_BYTES } from "../../src/tuf/limits.ts";
+import { binsPayload } from "../../helpers/fixtures.ts";
+import { startTestServer, type TestServer } from "../../helpers/server.ts";
+import { largestDocumentsFromMetrics } from "../../../src/cli/status.ts";
+import { CLIENT_MAX_BYTES } from "../../../src/tuf/limits.ts";
 
 let server: TestServer;
 
@@ -57,7 +57,7 @@ test("/metrics names the largest document of each kind and its client limit", as
 
 test("after a restart the sizes come from the store, without reading the bins", async () => {
   const before = largestDocumentsFromMetrics(await (await fetch(`${server.url}/metrics`)).text());
-  const { startTestServer: start } = await import("../helpers/server.ts");
+  const { startTestServer: start } = await import("../../helpers/server.ts");
   await server.app.stop();
   server = await start({ dataDir: server.dataDir });
   const after = largestDocumentsFromMetrics(await (await fetch(`${server.url}/metrics`)).text());

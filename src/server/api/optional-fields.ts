@@ -4,11 +4,14 @@
  * so an explicit `null` there means exactly what leaving the field out means.
  * Its own CLI relies on that: `rstuf artifact add` sends `"custom": null`.
  *
- * The parsers in payloads.ts drop those nulls before checking, so a null never
- * reaches metadata (a target with `"custom": null` would differ from what RSTUF
- * publishes for the same request). Only the fields RSTUF declares Optional are
- * listed: a null anywhere else stays a 422, as it is in RSTUF.
- * test/contract/optional-fields.test.ts holds the table of every such field.
+ * The request schemas drop those nulls before anything else looks at them, so a
+ * null never reaches metadata (a target with `"custom": null` would differ from
+ * what RSTUF publishes for the same request). Where a schema describes the field,
+ * an optional nullable field does this by itself (schema.ts); these helpers do it
+ * inside documents the schema leaves to the TUF layer (keys, root signatures).
+ * Only the fields RSTUF declares Optional are listed: a null anywhere else stays
+ * a 422, as it is in RSTUF. test/contract/optional-fields.test.ts holds the table
+ * of every such field.
  */
 
 /** Optional fields of RSTUF's `TUFKeys` (delegation keys). */

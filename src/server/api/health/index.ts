@@ -7,20 +7,48 @@
  * service into an outage. `scheduler_leader` says whether this replica runs
  * the scheduled jobs.
  */
-import { Elysia } from "elysia";
-import type { App } from "../../core.ts";
-import { json } from "./errors.ts";
-import { open } from "./route.ts";
+import { Type } from "@sinclair/typebox";
+import type { App } from "../../../core.ts";
+import { json } from "../../errors.ts";
+import { type ApiRoute, route } from "../route.ts";
 
-export function healthRoutes(app: App) {
-  return new Elysia()
-    .get(
-      "/healthz",
-      open(app, "GET /healthz", () => json({ status: "ok" })),
-    )
-    .get(
-      "/readyz",
-      open(app, "GET /readyz", async () => {
+const Ready = Type.Object({
+  status: Type.Union([Type.Literal("ready"), Type.Literal("not ready")]),
+  checks: Type.Object(
+    {
+      store: Type.Boolean(),
+      bootstrapped: Type.Boolean(),
+      expired_roles: Type.Array(Type.String()),
+      redis: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: true },
+  ),
+  scheduler_leader: Type.Boolean(),
+  degraded: Type.Optional(Type.Array(Type.String())),
+});
+
+export function healthRoutes(app: App): ApiRoute[] {
+  return [
+    route({
+      method: "GET",
+      path: "/healthz",
+      tag: "health",
+      summary: "Liveness: the process answers",
+      auth: false,
+      responses: { 200: { description: "alive", schema: Type.Object({ status: Type.Literal("ok") }) } },
+      handle: () => json({ status: "ok" }),
+    }),
+    route({
+      method: "GET",
+      path: "/readyz",
+      tag: "health",
+      summary: "Readiness: store reachable, bootstrapped, nothing expired",
+      auth: false,
+      responses: {
+        200: { description: "ready", schema: Ready },
+        503: { description: "not ready (the checks say why)", schema: Ready },
+      },
+      async handle() {
         const [store, redis] = await Promise.all([
           app.store.ping().catch(() => false),
           app.config.redis ? app.notifier.ping().catch(() => false) : Promise.resolve(undefined),
@@ -41,6 +69,7 @@ export function healthRoutes(app: App) {
         };
         if (redis === false) body.degraded = ["redis unreachable: replicas fall back to polling"];
         return json(body, ready ? 200 : 503);
-      }),
-    );
+      },
+    }),
+  ];
 }

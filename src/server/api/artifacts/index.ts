@@ -1,0 +1,69 @@
+/** POST /api/v1/artifacts, /artifacts/delete, /artifacts/publish (RSTUF-API.md "Artifacts"). */
+import type { App } from "../../../core.ts";
+import { ArtifactsAccepted, errorResponses } from "../responses.ts";
+import { type ApiRoute, accepted, nowIso, route } from "../route.ts";
+import { addArtifactsBody, removeArtifactsBody, toAddArtifacts, toRemoveArtifacts } from "./model.ts";
+
+const SKIPPED = " Publishing will be skipped.";
+const TAG = "artifacts";
+
+export function artifactRoutes(app: App): ApiRoute[] {
+  const max = app.config.limits.max_artifacts_per_request;
+  return [
+    route({
+      method: "POST",
+      path: "/api/v1/artifacts",
+      tag: TAG,
+      summary: "Add artifacts (published by the next batch, or held with publish_artifacts: false)",
+      auth: true,
+      body: addArtifactsBody(max),
+      responses: {
+        202: { description: "accepted: on disk, published in the background", schema: ArtifactsAccepted },
+        ...errorResponses({ auth: true, body: true, query: false }),
+      },
+      async handle({ body }) {
+        const payload = toAddArtifacts(body);
+        const { taskId, paths } = await app.repo.acceptAdd(payload);
+        const message = `New Artifact(s) successfully submitted.${payload.publish ? "" : SKIPPED}`;
+        return accepted(message, { artifacts: paths, task_id: taskId, last_update: nowIso() });
+      },
+    }),
+    route({
+      method: "POST",
+      path: "/api/v1/artifacts/delete",
+      tag: TAG,
+      summary: "Remove artifacts",
+      auth: true,
+      body: removeArtifactsBody(max),
+      responses: {
+        202: { description: "accepted: on disk, published in the background", schema: ArtifactsAccepted },
+        ...errorResponses({ auth: true, body: true, query: false }),
+      },
+      async handle({ body }) {
+        const payload = toRemoveArtifacts(body);
+        const { taskId, paths } = await app.repo.acceptRemove(payload);
+        const message = `Remove Artifact(s) successfully submitted.${payload.publish ? "" : SKIPPED}`;
+        return accepted(message, { artifacts: paths, task_id: taskId, last_update: nowIso() });
+      },
+    }),
+    route({
+      method: "POST",
+      path: "/api/v1/artifacts/publish",
+      tag: TAG,
+      summary: "Publish every change accepted with publish_artifacts: false",
+      auth: true,
+      responses: {
+        202: { description: "accepted", schema: ArtifactsAccepted },
+        ...errorResponses({ auth: true, body: false, query: false }),
+      },
+      async handle() {
+        const { taskId } = await app.repo.acceptPublish();
+        return accepted("Publish artifacts successfully submitted.", {
+          artifacts: [],
+          task_id: taskId,
+          last_update: nowIso(),
+        });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,150 @@
+/**
+ * GET /metrics in the Prometheus text format: what an operator alerts on —
+ * time left before each online role expires, the publish queue, the largest
+ * bin against the 5,000,000-byte default limit of TUF clients (DESIGN.md
+ * "Client limits"), the publisher's health.
+ */
+import { Type } from "@sinclair/typebox";
+import type { App } from "../../../core.ts";
+import { isTopLevelRole } from "../../../tuf/roles.ts";
+import { type ApiRoute, route } from "../route.ts";
+
+/** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
+export const TARGETS_CLIENT_LIMIT = 5_000_000;
+
+function line(
+  out: string[],
+  name: string,
+  help: string,
+  type: "gauge" | "counter",
+  samples: [Record<string, string>, number][],
+): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  for (const [labels, value] of samples) {
+    const l = Object.entries(labels)
+      .map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`)
+      .join(",");
+    out.push(`${name}${l ? `{${l}}` : ""} ${Number.isFinite(value) ? value : 0}`);
+  }
+}
+
+export function metricsRoutes(app: App): ApiRoute[] {
+  return [
+    route({
+      method: "GET",
+      path: "/metrics",
+      tag: "health",
+      summary: "Prometheus metrics: role expiry, publish queue, largest bin, publisher and store health",
+      auth: false,
+      responses: {
+        200: {
+          description: "Prometheus text exposition format 0.0.4",
+          schema: Type.String(),
+          contentType: "text/plain; version=0.0.4",
+        },
+      },
+      async handle() {
+        const out: string[] = [];
+        const now = Date.now();
+        const heads = app.repo.heads();
+        const top = heads.filter((h) => isTopLevelRole(h.role));
+        line(out, "tufbox_bootstrapped", "1 when the repository is bootstrapped", "gauge", [
+          [{}, app.repo.bootstrapped ? 1 : 0],
+        ]);
+        line(
+          out,
+          "tufbox_role_version",
+          "latest published version of each top-level role",
+          "gauge",
+          top.map((h) => [{ role: h.role }, h.version]),
+        );
+        line(
+          out,
+          "tufbox_role_expires_in_seconds",
+          "seconds until each top-level role expires",
+          "gauge",
+          top.map((h) => [{ role: h.role }, Math.round((new Date(h.expires).getTime() - now) / 1000)]),
+        );
+        const delegated = heads.filter((h) => !isTopLevelRole(h.role));
+        const soonest = delegated.reduce((min, h) => Math.min(min, new Date(h.expires).getTime()), Infinity);
+        line(
+          out,
+          "tufbox_targets_roles_min_expires_in_seconds",
+          "seconds until the first bin or delegated role expires",
+          "gauge",
+          [[{}, delegated.length ? Math.round((soonest - now) / 1000) : 0]],
+        );
+        line(out, "tufbox_targets_roles", "number of bins and delegated roles", "gauge", [[{}, delegated.length]]);
+        line(out, "tufbox_pending_changes", "accepted artifact changes not yet published", "gauge", [
+          [{}, await app.store.countPendingChanges().catch(() => NaN)],
+        ]);
+        line(out, "tufbox_artifacts", "published artifacts", "gauge", [
+          [{}, await app.store.countArtifacts().catch(() => NaN)],
+        ]);
+        const largest = app.repo.largestTargetsRole();
+        line(
+          out,
+          "tufbox_largest_targets_role_bytes",
+          "size of the largest bin or delegated role document",
+          "gauge",
+          largest ? [[{ role: largest.role }, largest.bytes]] : [[{}, 0]],
+        );
+        line(
+          out,
+          "tufbox_targets_role_client_limit_bytes",
+          "default download limit of TUF clients for a targets document",
+          "gauge",
+          [[{}, TARGETS_CLIENT_LIMIT]],
+        );
+        const largestDocs = app.repo.largestDocuments();
+        line(
+          out,
+          "tufbox_largest_document_bytes",
+          "size of the largest latest document of each kind (root, timestamp, snapshot, targets = targets, bins and delegated roles)",
+          "gauge",
+          largestDocs.map((d) => [{ kind: d.kind, role: d.role }, d.bytes]),
+        );
+        line(
+          out,
+          "tufbox_document_client_limit_bytes",
+          "download limit TUF clients apply to each kind of document; a document over it is never published",
+          "gauge",
+          largestDocs.map((d) => [{ kind: d.kind }, d.limit]),
+        );
+        line(out, "tufbox_publisher_batches_total", "batches published by this process", "counter", [
+          [{}, app.publisher.batches],
+        ]);
+        line(out, "tufbox_publisher_failing", "1 when the last publish attempt failed", "gauge", [
+          [{}, app.publisher.lastError ? 1 : 0],
+        ]);
+        const stored = await app.store.documentStats().catch(() => ({ documents: NaN, bytes: NaN }));
+        line(out, "tufbox_metadata_stored_bytes", "bytes of every metadata version kept in the store", "gauge", [
+          [{}, stored.bytes],
+        ]);
+        line(out, "tufbox_metadata_stored_versions", "metadata versions kept in the store", "gauge", [
+          [{}, stored.documents],
+        ]);
+        line(
+          out,
+          "tufbox_metadata_pruned_versions_total",
+          "superseded metadata versions deleted by retention (this process)",
+          "counter",
+          [[{}, app.scheduler.pruned.versions]],
+        );
+        line(
+          out,
+          "tufbox_metadata_pruned_bytes_total",
+          "bytes of superseded metadata versions deleted by retention (this process)",
+          "counter",
+          [[{}, app.scheduler.pruned.bytes]],
+        );
+        line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
+          [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
+        ]);
+        return new Response(out.join("\n") + "\n", {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      },
+    }),
+  ];
+}
