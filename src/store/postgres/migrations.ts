@@ -94,10 +94,11 @@ export const postgresMigrations: readonly Migration[] = [
     `,
   },
   {
-    version: 2,
+    // 2 is "dashboard_listings" (issue 14), appended on another branch.
+    version: 3,
     name: "retention",
     sql: `
-      -- See the SQLite migration 2: superseded versions and until when a
+      -- See the SQLite migration 3: superseded versions and until when a
       -- served snapshot or timestamp may still point to them; running totals.
       CREATE TABLE retired (
         role             text COLLATE "C" NOT NULL,

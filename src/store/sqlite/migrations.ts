@@ -84,7 +84,8 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    version: 2,
+    // 2 is "dashboard_listings" (issue 14), appended on another branch.
+    version: 3,
     name: "retention",
     sql: `
       -- Superseded document versions, written by the publication that
