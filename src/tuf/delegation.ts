@@ -2,8 +2,22 @@
  * Which delegated role a target path belongs to (spec 4.5 "paths" and
  * "path_hash_prefixes"). Path patterns use shell-style wildcards matched
  * segment by segment: a pattern and a path match only when they have the same
- * number of '/'-separated segments, so `*` never crosses a '/' (as python-tuf
- * and tuf-js match them).
+ * number of '/'-separated segments, so `*` never crosses a '/'.
+ *
+ * Why hand-written: clients disagree here, and the repository must route a
+ * path to the role clients will look in. tuf-js matches each segment with
+ * minimatch, python-tuf with fnmatch. On the portable subset — literal
+ * characters, `*`, `?`, `[abc]`, `[a-z]`, `[!a]`, `[]a]` — this matcher agrees
+ * with tuf-js's on a generated corpus (test/tuf/delegation.test.ts, which also
+ * lists every known difference). Outside it:
+ * - a leading '.' in a segment: minimatch's `*`, `?` and `[…]` never match it
+ *   (dotfiles); fnmatch's and ours do. So `releases/*` covers
+ *   `releases/.hidden` for python-tuf and tufbox, not for tuf-js;
+ * - `{a,b}`, `+(a|b)` and the other extglobs, a leading `!` (negation) or `#`
+ *   (comment), `\` escapes and `[[:alpha:]]`: minimatch syntax; fnmatch and
+ *   ours read them as ordinary characters;
+ * - `[^a]`: a negated class here and in minimatch; fnmatch reads `^` literally.
+ * Operators should keep delegation patterns to the portable subset.
  */
 import { createHash } from "node:crypto";
 import type { DelegatedRole } from "./metadata.ts";
@@ -19,17 +33,23 @@ function segmentRegex(segment: string): RegExp {
     if (c === "*") re += ".*";
     else if (c === "?") re += ".";
     else if (c === "[") {
-      const end = segment.indexOf("]", i + 2);
+      // A class runs to the next ']', but a ']' right after '[' (or '[!', '[^') is a member,
+      // as in POSIX, fnmatch and minimatch; a '[' that never closes is an ordinary character.
+      let j = i + 1;
+      if (segment[j] === "!" || segment[j] === "^") j++;
+      if (segment[j] === "]") j++;
+      const end = segment.indexOf("]", j);
       if (end === -1) re += "\\[";
       else {
         let body = segment.slice(i + 1, end);
-        if (body.startsWith("!")) body = "^" + body.slice(1);
-        re += "[" + body.replace(/\\/g, "\\\\") + "]";
+        const negated = body.startsWith("!") || body.startsWith("^");
+        if (negated) body = body.slice(1);
+        re += `[${negated ? "^" : ""}${body.replace(/[\\\]^[]/g, "\\$&")}]`;
         i = end;
       }
-    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+    } else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
-  cached = new RegExp(re + "$", "s");
+  cached = new RegExp(`${re}$`, "s");
   if (patternCache.size > 10_000) patternCache.clear();
   patternCache.set(segment, cached);
   return cached;
