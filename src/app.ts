@@ -18,6 +18,9 @@ import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, PostgresLeadership, type Leadership } from "./store/leader.ts";
+import { systemClock, type Clock } from "./clock.ts";
+import { createAlerts, type Alerts } from "./alerts/index.ts";
+import { PublishedTargets } from "./repository/published-targets.ts";
 
 export interface App {
   readonly config: Config;
@@ -32,6 +35,17 @@ export interface App {
   readonly notifier: Notifier;
   /** whether this replica runs the scheduler's jobs (always, for SQLite) */
   readonly leader: Leadership;
+  /** what time it is (tests move it) */
+  readonly clock: Clock;
+  /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */
+  readonly alerts: Alerts;
+  /** the latest top-level targets, parsed once per version */
+  readonly targets: PublishedTargets;
+}
+
+export interface AppOptions {
+  /** default: the system clock */
+  clock?: Clock;
 }
 
 export interface RunningApp extends App {
@@ -44,7 +58,8 @@ export interface RunningApp extends App {
 const VERSIONED = /^(\d+)\.(.+)\.json$/;
 
 /** Open the store and load the repository; nothing listens yet. */
-export async function createApp(config: Config, log: Logger): Promise<App> {
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  const clock = opts.clock ?? systemClock;
   mkdirSync(config.data_dir, { recursive: true });
   const store = await openStore(config.database);
   const metadata = new PublishedMetadata({
@@ -70,6 +85,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     sink: metadata,
     log: log.child({ component: "repository" }),
     maxBatch: config.publisher.max_batch,
+    now: () => clock.now(),
   });
   await repo.open();
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {
@@ -96,7 +112,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   );
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader };
+  const targets = new PublishedTargets(store);
+  const alerts = createAlerts({
+    config,
+    clock,
+    log: log.child({ component: "alerts" }),
+    store,
+    repo,
+    publisher,
+    scheduler,
+    targets,
+  });
+  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader, clock, alerts, targets };
 }
 
 /**
@@ -125,6 +152,7 @@ export async function startApp(app: App): Promise<RunningApp> {
   await app.notifier.start();
   app.publisher.start();
   app.scheduler.start();
+  app.alerts.start();
   await app.repo.resume();
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
@@ -150,6 +178,7 @@ export async function startApp(app: App): Promise<RunningApp> {
       if (stopped) return;
       stopped = true;
       app.scheduler.stop();
+      app.alerts.stop();
       await http.stop();
       await app.publisher.stop();
       // Tasks already accepted finish (or fail cleanly) before the store closes.

@@ -28,6 +28,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
+import type { WebhookConfig } from "./alerts/webhooks.ts";
 
 // ---------------------------------------------------------------- types
 
@@ -62,6 +64,8 @@ export interface Config {
   limits: { max_body_bytes: number; max_artifacts_per_request: number };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
+  /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
+  alerts: { offline_expiry_days: Record<string, number>; webhooks: WebhookConfig[]; webhook_max_attempts: number };
   meta: ConfigMeta;
 }
 
@@ -114,6 +118,17 @@ interface Ctx {
   stderrIsTTY: boolean;
 }
 type Parser<T> = (raw: unknown, ctx: Ctx) => T;
+
+/** A parser living next to its feature, which throws plain Errors. */
+const external =
+  <T>(fn: (raw: unknown) => T): Parser<T> =>
+  (raw) => {
+    try {
+      return fn(raw);
+    } catch (e) {
+      throw new Invalid(e instanceof Error ? e.message : String(e));
+    }
+  };
 
 function text(raw: unknown, what = "a string"): string {
   if (typeof raw !== "string")
@@ -461,6 +476,23 @@ const KEYS: readonly AnyKeySpec[] = [
     default: [],
     parse: endpoints,
     show: (v) => v.map(showEndpoint),
+  }),
+  key("alerts.offline_expiry_days", {
+    env: ["TUFBOX_ALERTS_OFFLINE_EXPIRY_DAYS"],
+    default: DEFAULT_OFFLINE_EXPIRY_DAYS,
+    parse: external(parseOfflineExpiryDays),
+  }),
+  // Secret: webhook URLs (Slack's) and their HMAC secrets are credentials.
+  key("alerts.webhooks", {
+    env: ["TUFBOX_ALERTS_WEBHOOKS"],
+    secret: "value",
+    default: [],
+    parse: external(parseWebhooks),
+  }),
+  key("alerts.webhook_max_attempts", {
+    env: ["TUFBOX_ALERTS_WEBHOOK_MAX_ATTEMPTS"],
+    default: 6,
+    parse: int(1, 100),
   }),
   key("log.level", { env: ["TUFBOX_LOG_LEVEL"], flag: "log-level", default: "info", parse: oneOf(LOG_LEVELS) }),
   key("log.format", {
@@ -814,7 +846,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     const v = getAt(config as unknown as Record<string, unknown>, spec.path);
     let shown: unknown;
     if (v === null || v === undefined) shown = null;
-    else if (spec.secret === "value") shown = "<set>";
+    else if (spec.secret === "value") shown = Array.isArray(v) && v.length === 0 ? [] : "<set>";
     else if (spec.secret === "url") shown = redactUrl(String(v));
     else shown = spec.show ? spec.show(v) : v;
     setAt(out, spec.path, shown);

@@ -32,6 +32,9 @@ interface Job {
   lastResult: string | null;
 }
 
+/** Results of runs that changed nothing: not logged. */
+const QUIET_RESULTS = new Set(["nothing near expiry", "pruned 0 task(s)", "no alerts"]);
+
 /** Never let the window be shorter than one period plus a margin: a role must not expire between two runs. */
 export function effectiveResignWindowMs(opts: SchedulerOptions): number {
   const marginMs = Math.max(60_000, opts.periodSeconds * 1000);
@@ -67,6 +70,12 @@ export class Scheduler {
       const n = await deps.store.pruneTasks(before);
       return `pruned ${n} task(s)`;
     });
+  }
+
+  /** Add a job from another part of the App (alerts, drop directory, mirror); before start(). */
+  register(name: string, description: string, run: () => Promise<string>): void {
+    if (this.#jobs.has(name)) throw new Error(`a scheduled job named ${name} already exists`);
+    this.#add(name, description, run);
   }
 
   #add(name: string, description: string, run: () => Promise<string>): void {
@@ -117,8 +126,7 @@ export class Scheduler {
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
-      if (job.lastResult !== "nothing near expiry" && job.lastResult !== "pruned 0 task(s)")
-        this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
+      if (!QUIET_RESULTS.has(job.lastResult)) this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error(`job ${name} failed`, { job: name, error: job.lastResult });

@@ -21,12 +21,13 @@ export function healthRoutes(app: App) {
     .get(
       "/readyz",
       open(app, "GET /readyz", async () => {
-        const [store, redis] = await Promise.all([
+        const [store, redis, alerts] = await Promise.all([
           app.store.ping().catch(() => false),
           app.config.redis ? app.notifier.ping().catch(() => false) : Promise.resolve(undefined),
+          app.alerts.current(),
         ]);
         const bootstrapped = app.repo.bootstrapped;
-        const now = Date.now();
+        const now = app.clock.now().getTime();
         const expired = app.repo
           .heads()
           .filter((h) => new Date(h.expires).getTime() <= now)
@@ -38,6 +39,9 @@ export function healthRoutes(app: App) {
           status: ready ? "ready" : "not ready",
           checks,
           scheduler_leader: app.scheduler.leading,
+          // Alerts do not make a replica unready (an expired role already
+          // does): they are what an operator must act on before that.
+          warnings: alerts.map((a) => ({ key: a.key, severity: a.severity, summary: a.summary })),
         };
         if (redis === false) body.degraded = ["redis unreachable: replicas fall back to polling"];
         return json(body, ready ? 200 : 503);

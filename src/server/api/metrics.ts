@@ -7,9 +7,12 @@
 import { Elysia } from "elysia";
 import type { App } from "../../app.ts";
 import { open } from "./route.ts";
+import { alertMetricLines } from "../../alerts/metrics.ts";
+
+import { CLIENT_LIMITS } from "../../tuf/limits.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
-export const TARGETS_CLIENT_LIMIT = 5_000_000;
+export const TARGETS_CLIENT_LIMIT = CLIENT_LIMITS.targets;
 
 function line(
   out: string[],
@@ -92,6 +95,7 @@ export function metricsRoutes(app: App) {
       line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
         [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
       ]);
+      out.push(...alertMetricLines(await app.alerts.current(), app.alerts.webhooks));
       return new Response(out.join("\n") + "\n", {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
