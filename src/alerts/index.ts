@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Repository } from "../repository/repository.ts";
 import type { Publisher } from "../repository/publisher.ts";
-import { PublishedTargets } from "../repository/published-targets.ts";
+import type { PublishedTargets } from "../repository/published-targets.ts";
 import { effectiveResignWindowMs, type Scheduler } from "../scheduler.ts";
 import type { Store } from "../store/store.ts";
 import { Alerts } from "./alerts.ts";

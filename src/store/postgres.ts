@@ -24,6 +24,8 @@ import {
   type TaskState,
   type TaskUpdate,
   type TokenRecord,
+  type PublicationSummary,
+  type RoleVersion,
 } from "./store.ts";
 
 /**
@@ -113,6 +115,16 @@ export const postgresMigrations: readonly Migration[] = [
         scopes     text NOT NULL, -- JSON array
         created_at text NOT NULL
       );
+    `,
+  },
+  {
+    version: 2,
+    name: "dashboard_listings",
+    sql: `
+      -- Recent tasks, newest first, paged by (created_at, id).
+      CREATE INDEX tasks_created ON tasks (created_at, id);
+      -- What one publication (one commit, one published_at) put out.
+      CREATE INDEX documents_published ON documents (published_at, role);
     `,
   },
 ];
@@ -408,6 +420,43 @@ export class PostgresStore implements Store {
       async (sql) =>
         (await sql`DELETE FROM tasks WHERE state = ANY(${FINISHED}::text[]) AND updated_at < ${cutoff}`).count,
     );
+  }
+
+  async listTasks(opts: { limit: number; before?: { createdAt: string; id: string } }): Promise<TaskRecord[]> {
+    const limit = checkLimit(opts.limit);
+    const rows = opts.before
+      ? await this.db.unsafe(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE (created_at, id) < ($1, $2)
+           ORDER BY created_at DESC, id DESC LIMIT $3`,
+          [opts.before.createdAt, opts.before.id, limit],
+        )
+      : await this.db.unsafe(`SELECT ${TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, id DESC LIMIT $1`, [limit]);
+    return rows.map(toTask);
+  }
+
+  async listRoleVersions(role: string, limit: number): Promise<RoleVersion[]> {
+    const rows = await this.db`
+      SELECT version, expires, length, published_at AS "publishedAt" FROM documents
+      WHERE role = ${role} ORDER BY version DESC LIMIT ${checkLimit(limit)}`;
+    return rows.map((r: RoleVersion & { version: string }) => ({ ...r, version: Number(r.version) }));
+  }
+
+  async listPublications(limit: number): Promise<PublicationSummary[]> {
+    const sql = this.db;
+    const rows = await sql`
+      SELECT t.version, t.published_at AS "publishedAt",
+        (SELECT count(*) FROM documents d WHERE d.published_at = t.published_at) AS n,
+        (SELECT coalesce(json_agg(json_build_object('role', r.role, 'version', r.version) ORDER BY r.role), '[]')
+           FROM (SELECT role, version FROM documents d
+                 WHERE d.published_at = t.published_at AND d.role NOT IN ('snapshot', 'timestamp')
+                 ORDER BY role LIMIT 20) r) AS roles
+      FROM documents t WHERE t.role = 'timestamp' ORDER BY t.version DESC LIMIT ${checkLimit(limit)}`;
+    return rows.map((r: { version: string; publishedAt: string; n: string; roles: unknown }) => ({
+      timestampVersion: Number(r.version),
+      publishedAt: r.publishedAt,
+      documents: Number(r.n),
+      roles: (typeof r.roles === "string" ? JSON.parse(r.roles) : r.roles) as { role: string; version: number }[],
+    }));
   }
 
   // ---- publication ----

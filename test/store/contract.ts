@@ -12,6 +12,7 @@ import {
   type Store,
   type TaskState,
 } from "../../src/store/store.ts";
+import { listingsContract } from "./listings-contract.ts";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -75,6 +76,8 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
     afterEach(async () => {
       await cleanup();
     });
+
+    listingsContract(() => store);
 
     test("ping answers on an open store", async () => {
       expect(await store.ping()).toBe(true);
