@@ -8,7 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../log.ts";
 
-export type AuthOutcome = { ok: true; subject: string } | { ok: false; reason: string };
+export type AuthOutcome = { ok: true; subject: string; scopes: string[] } | { ok: false; reason: string };
 
 export function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
@@ -54,16 +54,16 @@ export class Auth {
   }
 
   async check(request: Request): Promise<AuthOutcome> {
-    if (this.#disabled) return { ok: true, subject: "anonymous (auth disabled)" };
+    if (this.#disabled) return { ok: true, subject: "anonymous (auth disabled)", scopes: ["admin"] };
     const header = request.headers.get("authorization");
     if (!header) return { ok: false, reason: "missing Authorization: Bearer <token> header" };
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!m) return { ok: false, reason: "Authorization header must be 'Bearer <token>'" };
     const hash = hashToken(m[1]!);
     if (this.#envTokenHash && timingSafeEqual(this.#envTokenHash, Buffer.from(hash, "hex")))
-      return { ok: true, subject: "admin" };
+      return { ok: true, subject: "admin", scopes: ["admin"] };
     const stored = await this.#store.findToken(hash);
-    if (stored) return { ok: true, subject: stored.name };
+    if (stored) return { ok: true, subject: stored.name, scopes: stored.scopes };
     return { ok: false, reason: "invalid token" };
   }
 }

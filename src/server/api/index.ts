@@ -15,6 +15,7 @@ import { metadataRoutes } from "./metadata.ts";
 import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { detail, json } from "./errors.ts";
+import { dashboardApi } from "../dashboard/api.ts";
 
 export function createApi(app: App): (request: Request) => Promise<Response> {
   const api = new Elysia()
@@ -26,6 +27,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     .use(metadataRoutes(app))
     .use(delegationRoutes(app))
     .use(metricsRoutes(app))
+    .use(dashboardApi(app))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
       return detail(500, "Internal error", "unexpected error");
