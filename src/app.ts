@@ -8,6 +8,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "./store/store.ts";
 import { openStore } from "./store/index.ts";
+import { metadataFileName, parseMetadataFileName } from "./tuf/file-names.ts";
 import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
@@ -55,8 +56,6 @@ export interface RunningApp extends App {
   stop(): Promise<void>;
 }
 
-const VERSIONED = /^(\d+)\.(.+)\.json$/;
-
 /** Open the store and load the repository; nothing listens yet. */
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
   const clock = opts.clock ?? systemClock;
@@ -66,13 +65,13 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     loader: async (name) => {
       if (name === "timestamp.json") return (await store.getLatestDocument("timestamp"))?.bytes;
       if (name === "root.json") return (await store.getLatestDocument("root"))?.bytes;
-      const m = VERSIONED.exec(name);
-      if (!m || m[2] === "timestamp") return undefined;
-      return (await store.getDocument(m[2]!, Number(m[1])))?.bytes;
+      const parsed = parseMetadataFileName(name);
+      if (!parsed || parsed.version === null || parsed.role === "timestamp") return undefined;
+      return (await store.getDocument(parsed.role, parsed.version))?.bytes;
     },
     lister: async () => {
       const docs = await store.listDocuments();
-      const names = docs.filter((d) => d.role !== "timestamp").map((d) => `${d.version}.${d.role}.json`);
+      const names = docs.filter((d) => d.role !== "timestamp").map((d) => metadataFileName(d.role, d.version));
       if (docs.some((d) => d.role === "timestamp")) names.push("timestamp.json");
       if (docs.some((d) => d.role === "root")) names.push("root.json");
       return names;

@@ -7,6 +7,7 @@ import { alert, duration, type Alert, type AlertSource } from "./alert.ts";
 import type { DelegatedRole, TargetsSigned } from "../tuf/metadata.ts";
 
 import { CLIENT_LIMITS } from "../tuf/limits.ts";
+import { isSignedByOnlineKey } from "../tuf/roles.ts";
 
 const TARGETS_CLIENT_LIMIT = CLIENT_LIMITS.targets;
 /** warn when a targets document passes this share of the client limit (critical from 95 %) */
@@ -33,8 +34,9 @@ export interface AlertState {
 /** `alerts.offline_expiry_days`: role name → days, with `root` and `default` always present. */
 export type OfflineExpiryDays = Record<string, number>;
 
-export function offlineRoleIsDelegatedOffline(role: DelegatedRole, onlineKeyId: string | undefined): boolean {
-  return !(role.keyids.length === 1 && role.keyids[0] === onlineKeyId);
+/** A delegated role whose new versions need offline signatures (not the online key alone). */
+export function isOfflineDelegation(role: DelegatedRole, onlineKeyId: string | undefined): boolean {
+  return !isSignedByOnlineKey(role, onlineKeyId);
 }
 
 /**
@@ -60,7 +62,7 @@ export function offlineExpirySource(state: AlertState, days: OfflineExpiryDays):
       const targets = await state.targets();
       for (const r of targets?.delegations?.roles ?? []) {
         const head = heads.get(r.name);
-        if (!head || !offlineRoleIsDelegatedOffline(r, state.onlineKeyId())) continue;
+        if (!head || !isOfflineDelegation(r, state.onlineKeyId())) continue;
         offline.push({
           role: r.name,
           expires: head.expires,
@@ -106,7 +108,7 @@ export function onlineOverdueSource(state: AlertState): AlertSource {
       const targets = await state.targets();
       const offline = new Set(
         (targets?.delegations?.roles ?? [])
-          .filter((r) => offlineRoleIsDelegatedOffline(r, state.onlineKeyId()))
+          .filter((r) => isOfflineDelegation(r, state.onlineKeyId()))
           .map((r) => r.name),
       );
       const limit = now.getTime() + state.resignWindowMs / 2;

@@ -5,11 +5,11 @@
  * what the dashboard's Overview and Expiry timeline draw.
  */
 import type { App } from "../../app.ts";
-import { offlineRoleIsDelegatedOffline } from "../../alerts/sources.ts";
+import { isOfflineDelegation } from "../../alerts/sources.ts";
 import { CLIENT_LIMITS } from "../../tuf/limits.ts";
+import { TOP_LEVEL_ROLES, isTopLevelRole } from "../../tuf/roles.ts";
 import { effectiveResignWindowMs } from "../../scheduler.ts";
 
-const TOP_LEVEL = ["root", "targets", "snapshot", "timestamp"] as const;
 
 export interface RoleView {
   name: string;
@@ -37,7 +37,7 @@ export async function rolesOverview(app: App) {
   const onlineKeyId = repo.settings?.onlineKeyId;
   const days = app.config.alerts.offline_expiry_days;
   const roles: RoleView[] = [];
-  for (const name of TOP_LEVEL) {
+  for (const name of TOP_LEVEL_ROLES) {
     const head = heads.get(name);
     if (!head || !root) continue;
     roles.push({
@@ -56,7 +56,7 @@ export async function rolesOverview(app: App) {
   for (const r of targets?.delegations?.roles ?? []) {
     const head = heads.get(r.name);
     if (!head) continue;
-    const offline = offlineRoleIsDelegatedOffline(r, onlineKeyId);
+    const offline = isOfflineDelegation(r, onlineKeyId);
     roles.push({
       name: r.name,
       kind: "delegated",
@@ -149,10 +149,10 @@ export async function rolesOverview(app: App) {
 export async function rolesHistory(app: App, limit: number) {
   const heads = app.repo.heads();
   const bins = app.repo.binsOf();
-  const names: { name: string; label: string }[] = TOP_LEVEL.filter((r) => heads.some((h) => h.role === r)).map(
+  const names: { name: string; label: string }[] = TOP_LEVEL_ROLES.filter((r) => heads.some((h) => h.role === r)).map(
     (r) => ({ name: r, label: r }),
   );
-  const delegated = heads.filter((h) => !TOP_LEVEL.includes(h.role as never) && !bins?.isBin(h.role));
+  const delegated = heads.filter((h) => !isTopLevelRole(h.role) && !bins?.isBin(h.role));
   for (const h of delegated.slice(0, 50)) names.push({ name: h.role, label: h.role });
   if (bins) {
     const soonest = heads.filter((h) => bins.isBin(h.role)).sort((a, b) => (a.expires < b.expires ? -1 : 1))[0];
