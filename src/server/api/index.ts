@@ -16,6 +16,7 @@ import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { detail, json } from "./errors.ts";
 import { dashboardApi } from "../dashboard/api.ts";
+import { DashboardPages } from "../dashboard/pages.ts";
 
 export function createApi(app: App): (request: Request) => Promise<Response> {
   const api = new Elysia()
@@ -33,6 +34,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
       return detail(500, "Internal error", "unexpected error");
     });
   const rules = app.config.disable_endpoints;
+  const pages = new DashboardPages(app.log.child({ component: "dashboard" }));
   return async (request: Request) => {
     const url = new URL(request.url);
     if (rules.length > 0 && isEndpointDisabled(rules, request.method, url.pathname)) {
@@ -42,6 +44,8 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
         `${request.method} ${url.pathname} is disabled by configuration (disable_endpoints)`,
       );
     }
+    const page = await pages.serve(request, url.pathname);
+    if (page) return page;
     // Elysia finds the path by scanning from a fixed offset, which misses it
     // behind hosts shorter than 4 characters; re-home those requests.
     const routed =

@@ -10,7 +10,6 @@ import { CLIENT_LIMITS } from "../../tuf/limits.ts";
 import { TOP_LEVEL_ROLES, isTopLevelRole } from "../../tuf/roles.ts";
 import { effectiveResignWindowMs } from "../../scheduler.ts";
 
-
 export interface RoleView {
   name: string;
   kind: "top-level" | "delegated";
