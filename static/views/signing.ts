@@ -36,7 +36,7 @@ function session(s: any, ctx: ViewContext): HTMLElement {
   const status = h("p", { class: "small", role: "status" });
   return h(
     "article",
-    { class: "session card", "data-session": s.role },
+    { class: "signing-session card", "data-session": s.role },
     h("h2", null, `${s.role} v${s.version} `, h("span", { class: "muted" }, `— ${KIND[s.kind] ?? s.kind}`)),
     h(
       "p",
