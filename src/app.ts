@@ -1,12 +1,13 @@
 /**
- * The App: created once in main, holding every long-lived part (config,
- * logger, store, repository, publisher, scheduler, auth, published metadata,
- * HTTP server) and passed down — no module-level singletons.
+ * The composition root: creates the App (src/core.ts says what it holds)
+ * once, from the configuration, wires its parts together, starts them in
+ * order and stops them in the reverse order. Only main's commands (serve,
+ * quickstart) and tests import this file; everything else gets the App passed down.
  */
 import { mkdirSync } from "node:fs";
+import type { App, RunningApp } from "./core.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import type { Store } from "./store/store.ts";
 import { openStore } from "./store/index.ts";
 import { metadataFileName, parseMetadataFileName } from "./tuf/file-names.ts";
 import { OnlineKeys } from "./repository/online-key.ts";
@@ -18,42 +19,15 @@ import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
-import { LocalLeadership, PostgresLeadership, type Leadership } from "./store/leader.ts";
+import { LocalLeadership, type Leadership } from "./store/leadership.ts";
+import { PostgresLeadership } from "./store/postgres/leadership.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import { createAlerts, type Alerts } from "./alerts/index.ts";
+import { createAlerts } from "./alerts/index.ts";
 import { PublishedTargets } from "./repository/published-targets.ts";
-
-export interface App {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly store: Store;
-  readonly repo: Repository;
-  readonly publisher: Publisher;
-  readonly scheduler: Scheduler;
-  readonly auth: Auth;
-  readonly metadata: PublishedMetadata;
-  /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
-  readonly notifier: Notifier;
-  /** whether this replica runs the scheduler's jobs (always, for SQLite) */
-  readonly leader: Leadership;
-  /** what time it is (tests move it) */
-  readonly clock: Clock;
-  /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */
-  readonly alerts: Alerts;
-  /** the latest top-level targets, parsed once per version */
-  readonly targets: PublishedTargets;
-}
 
 export interface AppOptions {
   /** default: the system clock */
   clock?: Clock;
-}
-
-export interface RunningApp extends App {
-  readonly url: string;
-  /** admin token generated at first start (print once), or null */
-  readonly generatedToken: string | null;
-  stop(): Promise<void>;
 }
 
 /** Open the store and load the repository; nothing listens yet. */

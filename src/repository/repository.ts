@@ -24,6 +24,7 @@ import {
 import { firstRoleForPath } from "../tuf/delegation.ts";
 import { canonicalTargetsText, serializeEnvelope } from "../tuf/document.ts";
 import type { Signer } from "../tuf/signer.ts";
+import type { Logger } from "../log.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { verifyRole } from "../tuf/verify.ts";
 import { verifyRootUpdate } from "../tuf/root-chain.ts";
@@ -65,18 +66,11 @@ export interface PublishedSink {
   publish(files: PublishedFile[]): void;
 }
 
-export interface RepositoryLog {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
 export interface RepositoryOptions {
   store: Store;
   onlineKeys: OnlineKeys;
   sink: PublishedSink;
-  log: RepositoryLog;
+  log: Logger;
   /** most changes one publish takes (whole tasks are never split) */
   maxBatch: number;
   now?: () => Date;
@@ -154,7 +148,7 @@ export class Repository {
   readonly #store: Store;
   readonly #keys: OnlineKeys;
   readonly #sink: PublishedSink;
-  readonly #log: RepositoryLog;
+  readonly #log: Logger;
   readonly #maxBatch: number;
   readonly #now: () => Date;
   #state: PublishedState | undefined;

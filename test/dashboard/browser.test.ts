@@ -93,7 +93,7 @@ async function login(page: Page, token: string): Promise<void> {
 async function view(page: Page, id: (typeof VIEWS)[number], heading: string): Promise<void> {
   await page.goto(`${server.url}/#/${id}`);
   await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-  await page.waitForFunction(() => !document.getElementById("main")?.hasAttribute("aria-busy"));
+  await page.waitForFunction(`!document.getElementById("main")?.hasAttribute("aria-busy")`);
 }
 
 async function metadata(name: string): Promise<any> {
@@ -251,7 +251,7 @@ describe("dashboard in Chromium", () => {
     }
     await page.goto(`${server.url}/docs`);
     await page.locator("main h1").waitFor();
-    await page.waitForFunction(() => !document.body.textContent?.includes("Loading /openapi.json"));
+    await page.waitForFunction(`!document.body.textContent?.includes("Loading /openapi.json")`);
     await page.screenshot({ path: join(OUT, "docs.png"), fullPage: true });
     problems.push(...(await seriousViolations(page)).map((v) => `docs: ${v}`));
     expect(problems).toEqual([]);

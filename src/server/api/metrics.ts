@@ -5,7 +5,7 @@
  * "Client limits"), the publisher's health.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { open } from "./route.ts";
 import { alertMetricLines } from "../../alerts/metrics.ts";
 import { CLIENT_LIMITS } from "../../tuf/limits.ts";

@@ -1,6 +1,6 @@
 /** GET /api/v1/config: the RSTUF settings view. Public data only, never key material. */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { parseSettingsUpdate } from "../../repository/payloads.ts";
 import { StateError } from "../../repository/errors.ts";
 import { json, readJson } from "./errors.ts";

@@ -6,7 +6,7 @@
  * token may read. Until scoped tokens exist, the admin token (and a disabled
  * auth) carries `admin`.
  */
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import { detail, errorResponse } from "../api/errors.ts";
 

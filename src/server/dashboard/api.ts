@@ -15,7 +15,7 @@
  *   GET  /api/v1/alerts                      active alerts and webhook deliveries
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { StateError, ValidationError } from "../../repository/errors.ts";
 import type { TargetFile } from "../../tuf/metadata.ts";
 import { decodeCursor, encodeCursor, limitParam, ok, scoped } from "./access.ts";

@@ -4,7 +4,7 @@
  * bins summarised (16384 rows would say nothing), the publisher and health —
  * what the dashboard's Overview and Expiry timeline draw.
  */
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { isOfflineDelegation } from "../../alerts/sources.ts";
 import { CLIENT_LIMITS } from "../../tuf/limits.ts";
 import { TOP_LEVEL_ROLES, isTopLevelRole } from "../../tuf/roles.ts";

@@ -5,7 +5,7 @@
  * keyids are missing, what changed from the trusted version, and the exact
  * `tufbox sign` command to run where the key is.
  */
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { summarizeRoot } from "../../offline/root-summary.ts";
 import { canonicalJson } from "../../tuf/canonical.ts";
 import { parseRoot, parseTargets, type TargetsSigned } from "../../tuf/metadata.ts";
