@@ -21,7 +21,7 @@ import { startHttpServer } from "./server/http.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
-import { systemClock, type Clock } from "./clock.ts";
+import { SystemClock, type Clock } from "./clock.ts";
 import { createAlerts } from "./alerts/index.ts";
 import { PublishedTargets } from "./repository/published-targets.ts";
 
@@ -32,7 +32,7 @@ export interface AppOptions {
 
 /** Open the store and load the repository; nothing listens yet. */
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
-  const clock = opts.clock ?? systemClock;
+  const clock = opts.clock ?? new SystemClock();
   mkdirSync(config.data_dir, { recursive: true });
   const store = await openStore(config.database);
   const metadata = new PublishedMetadata({
@@ -58,7 +58,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     sink: metadata,
     log: log.child({ component: "repository" }),
     maxBatch: config.publisher.max_batch,
-    now: () => clock.now(),
+    now: () => new Date(clock.now()),
   });
   await repo.open();
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {

@@ -1,33 +1,44 @@
 /**
  * Time as the App sees it. Everything that decides by the clock (alerts
- * before expiry, webhook retry backoff, dashboard countdowns) asks the App's
- * clock instead of `Date.now()`, so a test can put the repository 29 days
- * before root expires without waiting or touching the system clock.
+ * before expiry, webhook retry backoff, the dashboard's "now", the
+ * repository's expiry dates) reads `app.clock`, so a test can put the
+ * repository 29 days before root expires without waiting or touching the
+ * system clock.
+ *
+ * Minimal on purpose, and shaped like issue 10's clock (`now()` in ms since
+ * the epoch, `SystemClock`, `ManualClock`), which replaces this file with
+ * timers and jump detection when it lands.
  */
 export interface Clock {
-  now(): Date;
+  /** wall time, ms since the epoch */
+  now(): number;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+export class SystemClock implements Clock {
+  now(): number {
+    return Date.now();
+  }
+}
 
-/** A clock that only moves when told to (tests, simulations). */
+/** A clock that only moves when a test says so. */
 export class ManualClock implements Clock {
-  #ms: number;
+  #now: number;
 
-  constructor(start: Date | string | number = Date.now()) {
-    this.#ms = new Date(start).getTime();
-    if (!Number.isFinite(this.#ms)) throw new Error(`ManualClock: invalid start time ${String(start)}`);
+  constructor(start: Date | number = Date.now()) {
+    this.#now = typeof start === "number" ? start : start.getTime();
   }
 
-  now(): Date {
-    return new Date(this.#ms);
+  now(): number {
+    return this.#now;
   }
 
-  set(to: Date | string | number): void {
-    this.#ms = new Date(to).getTime();
-  }
-
+  /** Let `ms` pass. */
   advance(ms: number): void {
-    this.#ms += ms;
+    this.#now += ms;
+  }
+
+  /** Move wall time by `ms` (negative: back), like a clock step. */
+  jump(ms: number): void {
+    this.#now += ms;
   }
 }

@@ -64,7 +64,7 @@ export class Alerts {
 
   /** What is wrong now, critical first. A source that throws becomes an alert itself. */
   async current(): Promise<Alert[]> {
-    const now = this.#clock.now();
+    const now = new Date(this.#clock.now());
     const lists = await Promise.all(
       this.#sources.map(async (s) => {
         try {
@@ -103,7 +103,7 @@ export class Alerts {
     const alerts = await this.current();
     const before = (await this.#store.getSetting<Record<string, Notified>>(NOTIFIED_KEY)) ?? {};
     const after: Record<string, Notified> = {};
-    const now = this.#clock.now().toISOString();
+    const now = new Date(this.#clock.now()).toISOString();
     let fired = 0;
     let resolved = 0;
     for (const a of alerts) {
@@ -144,7 +144,7 @@ export class Alerts {
       state: event,
       source: "tufbox",
       host: hostname(),
-      sent_at: this.#clock.now().toISOString(),
+      sent_at: new Date(this.#clock.now()).toISOString(),
     });
   }
 

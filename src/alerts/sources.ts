@@ -6,10 +6,10 @@
 import { alert, duration, type Alert, type AlertSource } from "./alert.ts";
 import type { DelegatedRole, TargetsSigned } from "../tuf/metadata.ts";
 
-import { CLIENT_LIMITS } from "../tuf/limits.ts";
+import { CLIENT_MAX_BYTES } from "../tuf/limits.ts";
 import { isSignedByOnlineKey } from "../tuf/roles.ts";
 
-const TARGETS_CLIENT_LIMIT = CLIENT_LIMITS.targets;
+const TARGETS_CLIENT_LIMIT = CLIENT_MAX_BYTES.targets;
 /** warn when a targets document passes this share of the client limit (critical from 95 %) */
 export const TARGETS_WARN_RATIO = 0.8;
 export const TARGETS_CRITICAL_RATIO = 0.95;

@@ -115,7 +115,7 @@ export class WebhookSender {
 
   /** Queue one body for every webhook; sent by the next pump(). */
   enqueue(event: Delivery["event"], alertKey: string, body: Record<string, unknown>): Delivery[] {
-    const now = this.#clock.now().toISOString();
+    const now = new Date(this.#clock.now()).toISOString();
     const made = this.#webhooks.map((w, i): Delivery => {
       const id = randomUUID();
       return {
@@ -160,7 +160,7 @@ export class WebhookSender {
   }
 
   async #pumpOnce(): Promise<void> {
-    const now = this.#clock.now().getTime();
+    const now = this.#clock.now();
     const due = this.#deliveries.filter(
       (d) => d.state === "pending" && d.nextAttemptAt !== null && new Date(d.nextAttemptAt).getTime() <= now,
     );
@@ -170,7 +170,7 @@ export class WebhookSender {
 
   async #attempt(d: Delivery): Promise<void> {
     const hook = this.#webhooks[d.webhook]!;
-    const at = this.#clock.now();
+    const at = new Date(this.#clock.now());
     d.attempts++;
     d.lastAttemptAt = at.toISOString();
     this.totals.attempts++;
@@ -197,7 +197,7 @@ export class WebhookSender {
       d.lastStatus = res.status;
       if (res.status >= 200 && res.status < 300) {
         d.state = "delivered";
-        d.deliveredAt = this.#clock.now().toISOString();
+        d.deliveredAt = new Date(this.#clock.now()).toISOString();
         d.nextAttemptAt = null;
         d.lastError = null;
         this.totals.delivered++;
@@ -214,7 +214,7 @@ export class WebhookSender {
     }
     if (retry && d.attempts < this.#opts.maxAttempts) {
       const delay = Math.min(this.#opts.backoffMs * 2 ** (d.attempts - 1), this.#opts.maxBackoffMs);
-      d.nextAttemptAt = new Date(this.#clock.now().getTime() + delay).toISOString();
+      d.nextAttemptAt = new Date(this.#clock.now() + delay).toISOString();
       this.#log.warn("alert webhook delivery failed; will retry", {
         target: d.target,
         attempt: d.attempts,

@@ -27,7 +27,7 @@ export function healthRoutes(app: App) {
           app.alerts.current(),
         ]);
         const bootstrapped = app.repo.bootstrapped;
-        const now = app.clock.now().getTime();
+        const now = app.clock.now();
         const expired = app.repo
           .heads()
           .filter((h) => new Date(h.expires).getTime() <= now)

@@ -8,11 +8,11 @@ import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { open } from "./route.ts";
 import { alertMetricLines } from "../../alerts/metrics.ts";
-import { CLIENT_LIMITS } from "../../tuf/limits.ts";
+import { CLIENT_MAX_BYTES } from "../../tuf/limits.ts";
 import { isTopLevelRole } from "../../tuf/roles.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
-export const TARGETS_CLIENT_LIMIT = CLIENT_LIMITS.targets;
+export const TARGETS_CLIENT_LIMIT = CLIENT_MAX_BYTES.targets;
 
 function line(
   out: string[],

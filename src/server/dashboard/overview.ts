@@ -6,7 +6,7 @@
  */
 import type { App } from "../../core.ts";
 import { isOfflineDelegation } from "../../alerts/sources.ts";
-import { CLIENT_LIMITS } from "../../tuf/limits.ts";
+import { CLIENT_MAX_BYTES } from "../../tuf/limits.ts";
 import { TOP_LEVEL_ROLES, isTopLevelRole } from "../../tuf/roles.ts";
 import { effectiveResignWindowMs } from "../../scheduler.ts";
 
@@ -29,7 +29,7 @@ function secondsUntil(expires: string, now: Date): number {
 }
 
 export async function rolesOverview(app: App) {
-  const now = app.clock.now();
+  const now = new Date(app.clock.now());
   const repo = app.repo;
   const heads = new Map(repo.heads().map((h) => [h.role, h]));
   const root = repo.root?.signed;
@@ -123,7 +123,7 @@ export async function rolesOverview(app: App) {
     ),
     roles,
     bins: binsView,
-    largest_targets_role: largest ? { ...largest, client_limit: CLIENT_LIMITS.targets } : null,
+    largest_targets_role: largest ? { ...largest, client_limit: CLIENT_MAX_BYTES.targets } : null,
     publisher: {
       state: lastError ? "failing" : (pending ?? 0) > 0 ? "publishing" : "idle",
       pending_changes: pending,
@@ -168,5 +168,5 @@ export async function rolesHistory(app: App, limit: number) {
       })),
     })),
   );
-  return { now: app.clock.now().toISOString(), roles };
+  return { now: new Date(app.clock.now()).toISOString(), roles };
 }

@@ -68,7 +68,7 @@ function targetsChanges(pending: TargetsSigned, published: TargetsSigned | undef
 export async function signingSessions(app: App, origin: string): Promise<SessionView[]> {
   const pending = await app.repo.pendingSigning();
   if (!pending) return [];
-  const now = app.clock.now();
+  const now = new Date(app.clock.now());
   const out: SessionView[] = [];
   const trustedTargets =
     pending.trusted_targets !== undefined ? parseTargets(pending.trusted_targets).signed : undefined;
