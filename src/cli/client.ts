@@ -258,7 +258,8 @@ export class ApiClient {
     const url = `${this.opts.server}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (method !== "GET" && this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    // Reads too: tufbox's own read routes (alerts, roles) need a token; RSTUF's ignore it.
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
     const res = await this.#send(
       url,
       { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },

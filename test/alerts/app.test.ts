@@ -9,6 +9,8 @@ import { ManualClock } from "../../src/clock.ts";
 import { fixture } from "../helpers/fixtures.ts";
 import { startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { serverTerm } from "../cli/server-helpers.ts";
+import { statusCommand } from "../../src/cli/status.ts";
 
 const ROOT_EXPIRES = Date.parse("2036-01-01T00:00:00Z");
 const DAY = 86_400_000;
@@ -93,6 +95,17 @@ test("29 days before: one signed webhook, the metric, /readyz warnings and the a
   });
   // The webhook's credential-bearing path is not shown.
   expect(JSON.stringify(api.body)).not.toContain("/slack/T1/B1/x");
+});
+
+test("tufbox status lists the alert and what to do; without a token it says it cannot tell", async () => {
+  const t = serverTerm(s.url);
+  await statusCommand([], t.term, new Date(clock.now()));
+  const text = t.out.join("\n");
+  expect(text).toContain("alerts:\n  WARNING: root expires in 29 days (2036-01-01T00:00:00Z)");
+  expect(text).toContain("    what to do: build and sign root N+1");
+  const anonymous = serverTerm(s.url, { token: null });
+  await statusCommand([], anonymous.term, new Date(clock.now()));
+  expect(anonymous.out.join("\n")).toContain("alerts: not available");
 });
 
 test("checking again does not repeat the webhook; escalation to critical does, once", async () => {

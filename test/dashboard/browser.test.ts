@@ -209,7 +209,7 @@ describe("dashboard in Chromium", () => {
     for (const k of missing) expect(await card.locator(".missing").first().textContent()).toContain(k);
     expect(await card.textContent()).toContain("expires 2036-01-01T00:00:00Z → 2037-01-01T00:00:00Z");
     expect(await card.locator("pre.command code").textContent()).toBe(
-      `tufbox sign --key YOUR_ROOT_KEY.pem --server ${server.url}`,
+      `tufbox sign --key YOUR_KEY --server ${server.url}`,
     );
     expect(await card.locator('[data-write="cancel-session"]').count()).toBe(1);
     await page.close();

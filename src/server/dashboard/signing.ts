@@ -90,7 +90,7 @@ export async function signingSessions(app: App, origin: string): Promise<Session
         ...headline(thresholds),
         changes: summary.changes,
         problems: summary.problems,
-        command: `tufbox sign --key YOUR_ROOT_KEY.pem --server ${origin}`,
+        command: `tufbox sign --key YOUR_KEY --server ${origin}`,
       });
       continue;
     }
@@ -115,7 +115,7 @@ export async function signingSessions(app: App, origin: string): Promise<Session
       ...headline(thresholds),
       changes: targetsChanges(doc.signed, before),
       problems: def ? [] : [`${role} is no longer delegated by the trusted targets`],
-      command: `tufbox sign --key YOUR_KEY.pem --role ${role} --server ${origin}`,
+      command: `tufbox sign --key YOUR_KEY --role ${role} --server ${origin}`,
     });
   }
   return out;
