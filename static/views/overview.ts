@@ -116,7 +116,15 @@ export async function overview(ctx: ViewContext): Promise<HTMLElement> {
         "tr",
         { "data-role": "bins" },
         h("th", { scope: "row" }, `${b.prefix}-* `, h("span", { class: "muted" }, `${b.count} hash bins`)),
-        h("td", { class: "version" }, b.versions ? `${b.versions.min}–${b.versions.max}` : "—"),
+        h(
+          "td",
+          { class: "version" },
+          b.versions
+            ? b.versions.min === b.versions.max
+              ? String(b.versions.min)
+              : `${b.versions.min}–${b.versions.max}`
+            : "—",
+        ),
         h(
           "td",
           null,

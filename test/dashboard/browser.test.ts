@@ -18,6 +18,7 @@ import { silentLogger } from "../../src/log.ts";
 import { canonicalJson, utf8 } from "../../src/tuf/canonical.ts";
 import { signerFromPem } from "../../src/tuf/signer.ts";
 import { fixture, fixtureKey } from "../helpers/fixtures.ts";
+import { ManualClock } from "../../src/clock.ts";
 import { TOKEN, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const OUT = fileURLToPath(new URL("../output/dashboard/", import.meta.url));
@@ -31,6 +32,8 @@ let browser: Browser;
 const requests: string[] = [];
 const consoleErrors: string[] = [];
 let axeSource: string;
+/** the test servers' origins: the only places a page may talk to */
+const origins = new Set<string>();
 
 beforeAll(async () => {
   mkdirSync(OUT, { recursive: true });
@@ -258,10 +261,42 @@ describe("dashboard in Chromium", () => {
     await page.close();
   }, 90_000);
 
+  test("an alert shows as a banner on every view (root 20 days before expiry, on a server whose clock the test sets)", async () => {
+    const clock = new ManualClock(Date.parse("2035-12-12T00:00:00Z"));
+    const late = await startTestServer({ clock });
+    origins.add(new URL(late.url).origin);
+    try {
+      const boot = await late.api("POST", "/api/v1/bootstrap", fixture("bootstrap-bins.json"));
+      expect((await late.waitTask(boot.body.data.task_id)).state).toBe("SUCCESS");
+      const page = await newPage();
+      await page.goto(`${late.url}/`);
+      await page.getByLabel("API token").fill(TOKEN);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
+      const banner = page.locator('[data-alert="offline_role_expiring:root"]');
+      await banner.waitFor();
+      expect(await banner.textContent()).toContain("Warning: root expires in 20 days (2036-01-01T00:00:00Z)");
+      // Countdowns follow the server's clock, not the browser's: 20 days, coloured as a warning.
+      const root = page.locator('tr[data-role="root"] .countdown');
+      expect(await root.getAttribute("class")).toContain("u-warn");
+      expect(await root.textContent()).toMatch(/^in (20 d|19 d 23 h)/);
+      await page.screenshot({ path: join(OUT, "overview-alert.png"), fullPage: true });
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.goto(`${late.url}/#/timeline`);
+      await page.getByRole("heading", { level: 1, name: "Expiry timeline" }).waitFor();
+      await page.waitForFunction(`!document.getElementById("main")?.hasAttribute("aria-busy")`);
+      await page.screenshot({ path: join(OUT, "timeline-alert.png"), fullPage: true });
+      expect(await page.locator("[data-alert]").count()).toBe(1);
+      await page.close();
+    } finally {
+      await late.stop();
+    }
+  }, 60_000);
+
   test("no request left the origin, and the page broke no CSP rule", () => {
     expect(requests.length).toBeGreaterThan(20);
-    const origin = new URL(server.url).origin;
-    expect(requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith("data:"))).toEqual([]);
+    origins.add(new URL(server.url).origin);
+    expect(requests.filter((u) => !u.startsWith("data:") && !origins.has(new URL(u).origin))).toEqual([]);
     expect(consoleErrors.filter((e) => /Content.Security.Policy|Refused to/i.test(e))).toEqual([]);
   });
 

@@ -105,8 +105,8 @@ export async function rolesOverview(app: App) {
     app.store.countPendingChanges().catch(() => null),
   ]);
   const expired = roles.filter((r) => r.expires_in_seconds <= 0).map((r) => r.name);
-  if (binsView && (binsView.soonest as { expires_in_seconds: number } | null)?.expires_in_seconds! <= 0)
-    expired.push("bins");
+  const binsLeft = (binsView?.soonest as { expires_in_seconds: number } | null | undefined)?.expires_in_seconds;
+  if (binsLeft !== undefined && binsLeft <= 0) expired.push("bins");
   const lastError = app.publisher.lastError;
   return {
     now: now.toISOString(),
