@@ -253,14 +253,57 @@ describe("dashboard in Chromium", () => {
       await page.screenshot({ path: join(OUT, `${id}.png`), fullPage: true });
       problems.push(...(await seriousViolations(page)).map((v) => `${id}: ${v}`));
     }
-    await page.goto(`${server.url}/docs`);
-    await page.locator("main h1").waitFor();
-    await page.waitForFunction(`!document.body.textContent?.includes("Loading /openapi.json")`);
-    await page.screenshot({ path: join(OUT, "docs.png"), fullPage: true });
-    problems.push(...(await seriousViolations(page)).map((v) => `docs: ${v}`));
     expect(problems).toEqual([]);
     await page.close();
   }, 90_000);
+
+  test("/docs renders the OpenAPI document: operations by tag, parameters, filter", async () => {
+    const page = await newPage();
+    // Until the server publishes its own /openapi.json (the structure issue), a
+    // small document stands in for it; once it does, that one is rendered.
+    if ((await fetch(`${server.url}/openapi.json`)).status === 404) {
+      await page.route("**/openapi.json", (route) =>
+        route.fulfill({
+          json: {
+            openapi: "3.0.3",
+            info: { title: "tufbox", version: "test" },
+            paths: {
+              "/api/v1/artifacts": {
+                get: {
+                  tags: ["Artifacts"],
+                  summary: "Artifacts by path prefix",
+                  parameters: [
+                    { name: "prefix", in: "query", schema: { type: "string" } },
+                    { name: "limit", in: "query", schema: { $ref: "#/components/schemas/Limit" } },
+                  ],
+                  responses: { "200": { description: "a page" }, "422": { description: "bad limit" } },
+                },
+              },
+              "/api/v1/jobs/{name}/run": {
+                post: { tags: ["Jobs"], summary: "Run a job now", responses: { "200": { description: "ran" } } },
+              },
+            },
+            components: { schemas: { Limit: { type: "integer", minimum: 1, maximum: 500 } } },
+          },
+        }),
+      );
+    }
+    await page.goto(`${server.url}/docs`);
+    await page.locator("main h1").waitFor();
+    await page.waitForFunction(`!document.body.textContent?.includes("Loading /openapi.json")`);
+    expect(await page.locator("main .error").count()).toBe(0);
+    const op = page.locator('[data-op="GET /api/v1/artifacts"]');
+    await op.locator("summary").click();
+    expect(await op.textContent()).toContain("prefix");
+    const ops = await page.locator(".op").count();
+    expect(ops).toBeGreaterThanOrEqual(2);
+    await page.getByLabel("Filter").fill("jobs/{name}/run");
+    expect(await page.locator(".op:not([hidden])").count()).toBe(1);
+    await page.getByLabel("Filter").fill("");
+    await page.screenshot({ path: join(OUT, "docs.png"), fullPage: true });
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.close();
+  }, 60_000);
 
   test("an alert shows as a banner on every view (root 20 days before expiry, on a server whose clock the test sets)", async () => {
     const clock = new ManualClock(Date.parse("2035-12-12T00:00:00Z"));
