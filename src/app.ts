@@ -23,7 +23,7 @@ import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
 import { SystemClock, type Clock } from "./clock.ts";
 import { createAlerts } from "./alerts/index.ts";
-import { PublishedTargets } from "./repository/published-targets.ts";
+import { LatestTargets } from "./repository/latest-targets.ts";
 
 export interface AppOptions {
   /** default: the system clock */
@@ -85,7 +85,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     },
   );
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
-  const targets = new PublishedTargets(store);
+  const latestTargets = new LatestTargets(store);
   const alerts = createAlerts({
     config,
     clock,
@@ -94,9 +94,23 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     repo,
     publisher,
     scheduler,
-    targets,
+    latestTargets,
   });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader, clock, alerts, targets };
+  return {
+    config,
+    log,
+    store,
+    repo,
+    publisher,
+    scheduler,
+    auth,
+    metadata,
+    notifier,
+    leader,
+    clock,
+    alerts,
+    latestTargets,
+  };
 }
 
 /**
@@ -138,6 +152,7 @@ export async function startApp(app: App): Promise<RunningApp> {
     metadata: app.metadata,
     targetsDir: config.targets.serve ? config.targets.dir : undefined,
     api,
+    log: app.log.child({ component: "http" }),
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
     // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
     maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,

@@ -16,7 +16,7 @@ import type { Leadership } from "./store/leadership.ts";
 import type { Store } from "./store/store.ts";
 import type { Clock } from "./clock.ts";
 import type { Alerts } from "./alerts/alerts.ts";
-import type { PublishedTargets } from "./repository/published-targets.ts";
+import type { LatestTargets } from "./repository/latest-targets.ts";
 
 export interface App {
   readonly config: Config;
@@ -36,7 +36,7 @@ export interface App {
   /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */
   readonly alerts: Alerts;
   /** the latest top-level targets, parsed once per version */
-  readonly targets: PublishedTargets;
+  readonly latestTargets: LatestTargets;
 }
 
 export interface RunningApp extends App {

@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Repository } from "../repository/repository.ts";
 import type { Publisher } from "../repository/publisher.ts";
-import type { PublishedTargets } from "../repository/published-targets.ts";
+import type { LatestTargets } from "../repository/latest-targets.ts";
 import { effectiveResignWindowMs, type Scheduler } from "../scheduler.ts";
 import type { Store } from "../store/store.ts";
 import { Alerts } from "./alerts.ts";
@@ -21,7 +21,7 @@ export function createAlerts(deps: {
   repo: Repository;
   publisher: Publisher;
   scheduler: Scheduler;
-  targets: PublishedTargets;
+  latestTargets: LatestTargets;
 }): Alerts {
   const { config, repo } = deps;
   const alerts = new Alerts({
@@ -35,7 +35,7 @@ export function createAlerts(deps: {
     bootstrapped: () => repo.bootstrapped,
     heads: () => repo.heads(),
     onlineKeyId: () => repo.settings?.onlineKeyId,
-    targets: () => deps.targets.get(repo.heads().find((h) => h.role === "targets")?.version),
+    targets: () => deps.latestTargets.get(repo.heads().find((h) => h.role === "targets")?.version),
     isBin: (role) => repo.binsOf()?.isBin(role) ?? false,
     largestTargetsRole: () => repo.largestTargetsRole(),
     publisherError: () => deps.publisher.lastError,

@@ -14,12 +14,18 @@ import { healthRoutes } from "./health.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
-import { detail, json } from "./errors.ts";
+import { detail, errorResponse, routeNotFound } from "../errors.ts";
 import { dashboardApi } from "../dashboard/api.ts";
 import { DashboardPages } from "../dashboard/pages.ts";
 
 export function createApi(app: App): (request: Request) => Promise<Response> {
+  const log = app.log.child({ component: "http" });
   const api = new Elysia()
+    // The one error handler of the API: guards and handlers throw, this answers (../errors.ts).
+    .onError({ as: "global" }, ({ code, error, request, route }) => {
+      if (code === "NOT_FOUND") return routeNotFound();
+      return errorResponse(error, log, `${request.method} ${route ?? new URL(request.url).pathname}`);
+    })
     .use(healthRoutes(app))
     .use(bootstrapRoutes(app))
     .use(artifactRoutes(app))
@@ -28,11 +34,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     .use(metadataRoutes(app))
     .use(delegationRoutes(app))
     .use(metricsRoutes(app))
-    .use(dashboardApi(app))
-    .onError(({ code }) => {
-      if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
-      return detail(500, "Internal error", "unexpected error");
-    });
+    .use(dashboardApi(app));
   const rules = app.config.disable_endpoints;
   const pages = new DashboardPages(app.log.child({ component: "dashboard" }));
   return async (request: Request) => {

@@ -5,10 +5,12 @@
  * `metadata:sign`, `admin`. `admin` includes every other scope; any valid
  * token may read. Until scoped tokens exist, the admin token (and a disabled
  * auth) carries `admin`.
+ *
+ * Like every route's guard, these throw; the API's one error handler answers.
  */
 import type { App } from "../../core.ts";
 import { ValidationError } from "../../repository/errors.ts";
-import { detail, errorResponse } from "../api/errors.ts";
+import { HttpError } from "../errors.ts";
 
 export type Scope = "read" | "artifacts:write" | "metadata:sign" | "admin";
 
@@ -16,42 +18,25 @@ export function hasScope(scopes: readonly string[], needed: Scope): boolean {
   return needed === "read" ? scopes.length > 0 : scopes.includes("admin") || scopes.includes(needed);
 }
 
-export interface NativeContext {
-  request: Request;
-  query: Record<string, string | undefined>;
-  params: Record<string, string | undefined>;
-  subject: string;
-  scopes: string[];
+/** The token's subject and scopes; 401 without a valid one. */
+export async function caller(app: App, request: Request): Promise<{ subject: string; scopes: string[] }> {
+  const outcome = await app.auth.check(request);
+  if (!outcome.ok)
+    throw new HttpError(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
+  return { subject: outcome.subject, scopes: outcome.scopes };
 }
 
-type Handler = (ctx: NativeContext) => Response | Promise<Response>;
-
-/** A route that needs a bearer token carrying `scope`; errors mapped in the one place (api/errors.ts). */
-export function scoped(app: App, name: string, scope: Scope, fn: Handler) {
-  return async (ctx: {
-    request: Request;
-    query: Record<string, string | undefined>;
-    params?: Record<string, string | undefined>;
-  }): Promise<Response> => {
-    try {
-      const outcome = await app.auth.check(ctx.request);
-      if (!outcome.ok)
-        return detail(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-      if (!hasScope(outcome.scopes, scope))
-        return detail(
-          403,
-          "Forbidden",
-          `${name} needs a token with the ${scope} scope; this token has: ${outcome.scopes.join(", ") || "none"}`,
-        );
-      return await fn({
-        request: ctx.request,
-        query: ctx.query,
-        params: ctx.params ?? {},
-        subject: outcome.subject,
-        scopes: outcome.scopes,
-      });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
+/** Elysia `beforeHandle`: a bearer token carrying `scope` (401 without a token, 403 without the scope). */
+export function requireScope(app: App, scope: Scope) {
+  return async ({ request }: { request: Request }): Promise<void> => {
+    const { scopes } = await caller(app, request);
+    if (!hasScope(scopes, scope)) {
+      const route = `${request.method} ${new URL(request.url).pathname}`;
+      throw new HttpError(
+        403,
+        "Forbidden",
+        `${route} needs a token with the ${scope} scope; this token has: ${scopes.join(", ") || "none"}`,
+      );
     }
   };
 }

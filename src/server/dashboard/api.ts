@@ -18,7 +18,7 @@ import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { StateError, ValidationError } from "../../repository/errors.ts";
 import type { TargetFile } from "../../tuf/metadata.ts";
-import { decodeCursor, encodeCursor, limitParam, ok, scoped } from "./access.ts";
+import { caller, decodeCursor, encodeCursor, limitParam, ok, requireScope } from "./access.ts";
 import { rolesHistory, rolesOverview } from "./overview.ts";
 import { signingSessions } from "./signing.ts";
 
@@ -33,23 +33,23 @@ export function dashboardApi(app: App) {
   return new Elysia()
     .get(
       "/api/v1/whoami",
-      scoped(app, "GET /api/v1/whoami", "read", ({ subject, scopes }) =>
-        ok({ subject, scopes, auth_disabled: app.auth.disabled }, "Token is valid."),
-      ),
+      async ({ request }) => {
+        const { subject, scopes } = await caller(app, request);
+        return ok({ subject, scopes, auth_disabled: app.auth.disabled }, "Token is valid.");
+      },
+      { beforeHandle: requireScope(app, "read") },
     )
-    .get(
-      "/api/v1/roles",
-      scoped(app, "GET /api/v1/roles", "read", async () => ok(await rolesOverview(app), "Roles.")),
-    )
+    .get("/api/v1/roles", async () => ok(await rolesOverview(app), "Roles."), {
+      beforeHandle: requireScope(app, "read"),
+    })
     .get(
       "/api/v1/roles/history",
-      scoped(app, "GET /api/v1/roles/history", "read", async ({ query }) =>
-        ok(await rolesHistory(app, limitParam(query, 30, 200)), "Role versions."),
-      ),
+      async ({ query }) => ok(await rolesHistory(app, limitParam(query, 30, 200)), "Role versions."),
+      { beforeHandle: requireScope(app, "read") },
     )
     .get(
       "/api/v1/artifacts",
-      scoped(app, "GET /api/v1/artifacts", "read", async ({ query }) => {
+      async ({ query }) => {
         const limit = limitParam(query, 50, 500);
         const prefix = query.prefix ?? "";
         if (prefix.length > MAX_PREFIX)
@@ -78,11 +78,12 @@ export function dashboardApi(app: App) {
           },
           "Artifacts.",
         );
-      }),
+      },
+      { beforeHandle: requireScope(app, "read") },
     )
     .get(
       "/api/v1/publications",
-      scoped(app, "GET /api/v1/publications", "read", async ({ query }) => {
+      async ({ query }) => {
         const list = await app.store.listPublications(limitParam(query, 20, 100));
         return ok(
           {
@@ -95,11 +96,12 @@ export function dashboardApi(app: App) {
           },
           "Publications.",
         );
-      }),
+      },
+      { beforeHandle: requireScope(app, "read") },
     )
     .get(
       "/api/v1/tasks",
-      scoped(app, "GET /api/v1/tasks", "read", async ({ query }) => {
+      async ({ query }) => {
         const limit = limitParam(query, 50, 200);
         const c = decodeCursor(query, 2);
         const rows = await app.store.listTasks({
@@ -127,17 +129,17 @@ export function dashboardApi(app: App) {
           },
           "Tasks.",
         );
-      }),
+      },
+      { beforeHandle: requireScope(app, "read") },
     )
     .get(
       "/api/v1/signing-sessions",
-      scoped(app, "GET /api/v1/signing-sessions", "read", async ({ request }) =>
-        ok({ sessions: await signingSessions(app, origin(request)) }, "Signing sessions."),
-      ),
+      async ({ request }) => ok({ sessions: await signingSessions(app, origin(request)) }, "Signing sessions."),
+      { beforeHandle: requireScope(app, "read") },
     )
     .get(
       "/api/v1/jobs",
-      scoped(app, "GET /api/v1/jobs", "read", () =>
+      () =>
         ok(
           {
             leader: app.scheduler.leading,
@@ -151,11 +153,11 @@ export function dashboardApi(app: App) {
           },
           "Scheduled jobs.",
         ),
-      ),
+      { beforeHandle: requireScope(app, "read") },
     )
     .post(
       "/api/v1/jobs/:name/run",
-      scoped(app, "POST /api/v1/jobs/{name}/run", "admin", async ({ params }) => {
+      async ({ params }) => {
         const name = params.name ?? "";
         const job = app.scheduler.list().find((j) => j.name === name);
         if (!job)
@@ -168,12 +170,12 @@ export function dashboardApi(app: App) {
         const result = await app.scheduler.runNow(name);
         const after = app.scheduler.list().find((j) => j.name === name)!;
         return ok({ name, result, last_run: after.lastRun, next_run: after.nextRun }, "Job run.");
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireScope(app, "admin") },
     )
     .get(
       "/api/v1/alerts",
-      scoped(app, "GET /api/v1/alerts", "read", async () => {
+      async () => {
         const alerts = await app.alerts.current();
         return ok(
           {
@@ -199,6 +201,7 @@ export function dashboardApi(app: App) {
           },
           alerts.length === 0 ? "No alerts." : `${alerts.length} alert(s).`,
         );
-      }),
+      },
+      { beforeHandle: requireScope(app, "read") },
     );
 }

@@ -51,7 +51,7 @@ export async function rolesOverview(app: App) {
       ...(name === "root" ? { alert_days: days.root ?? 30 } : {}),
     });
   }
-  const targets = await app.targets.get(heads.get("targets")?.version);
+  const targets = await app.latestTargets.get(heads.get("targets")?.version);
   for (const r of targets?.delegations?.roles ?? []) {
     const head = heads.get(r.name);
     if (!head) continue;

@@ -6,7 +6,7 @@
 import type { Store } from "../store/store.ts";
 import { parseTargets, type TargetsSigned } from "../tuf/metadata.ts";
 
-export class PublishedTargets {
+export class LatestTargets {
   readonly #store: Store;
   #cached: { version: number; signed: TargetsSigned } | null = null;
 
