@@ -16,6 +16,7 @@ import { Auth } from "./server/auth.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
+import { closeTimestampEvents } from "./server/events.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, PostgresLeadership, type Leadership } from "./store/leader.ts";
 
@@ -150,6 +151,8 @@ export async function startApp(app: App): Promise<RunningApp> {
       if (stopped) return;
       stopped = true;
       app.scheduler.stop();
+      // Event streams never end by themselves; the server would wait for them.
+      closeTimestampEvents(app.metadata);
       await http.stop();
       await app.publisher.stop();
       // Tasks already accepted finish (or fail cleanly) before the store closes.

@@ -45,6 +45,8 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
+  /** answers a /targets/ request with no file in targetsDir (a mirror fetches, verifies and stores it) */
+  targetsMissing?: (req: Request, encoded: string) => Promise<Response>;
   /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
   api: (req: Request) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
@@ -181,7 +183,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     if (!targets || encoded === "") return jsonError(404, "target not found");
     const found = await targets.lookup(encoded);
     if (found.kind === "invalid") return jsonError(400, "invalid target path");
-    if (found.kind === "missing") return jsonError(404, "target not found");
+    if (found.kind === "missing")
+      return opts.targetsMissing ? opts.targetsMissing(req, encoded) : jsonError(404, "target not found");
     return targetResponse(req, found.file);
   }
 
