@@ -12,6 +12,8 @@ import { bootstrapCommand, sendCommand } from "./cli/send.ts";
 import { artifactCommand } from "./cli/artifact.ts";
 import { taskCommand } from "./cli/task.ts";
 import { statusCommand } from "./cli/status.ts";
+import { mirrorCommand } from "./cli/mirror.ts";
+import { exportCommand } from "./cli/export.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
@@ -23,6 +25,9 @@ Usage: tufbox <command> [flags]
 Commands:
   quickstart   bootstrap a demo repository with development keys (if empty) and serve it
   serve        serve an existing repository (RSTUF-compatible API, metadata, targets)
+  mirror       follow an upstream repository, verify it like a client, serve it (edge mirror);
+               --from BUNDLE imports an export (air-gapped sites)
+  export       write a verified static copy (directory or .tar) for static servers / USB sticks
   version      print the version
 
 Offline (root keys never touch the server):
@@ -54,6 +59,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
   task: withServerErrors("task", (argv) => taskCommand(argv)),
   status: withServerErrors("status", (argv) => statusCommand(argv)),
+  mirror: withServerErrors("mirror", (argv) => mirrorCommand(argv)),
+  export: withServerErrors("export", (argv) => exportCommand(argv)),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },

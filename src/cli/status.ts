@@ -32,6 +32,7 @@ import {
   type ServerTerminal,
 } from "./client.ts";
 import { pendingDocuments, pendingRoles } from "./sign.ts";
+import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
 
@@ -350,6 +351,13 @@ export async function statusCommand(
         throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
       const api = apiClient(args.own, term, "status");
       const out = new Output(term, json);
+      // A tufbox mirror answers GET /api/v1/mirror: show how current it is instead.
+      const mirror = await mirrorStatusOf(api);
+      if (mirror) {
+        if (json) return out.result(mirror);
+        for (const line of formatMirrorStatus(mirror, api.server)) out.say(line);
+        return;
+      }
       const status = await repositoryStatus(api, now);
       if (json) return out.result(status);
       for (const line of formatStatusReport(status)) out.say(line);

@@ -44,6 +44,19 @@ function safeSegments(path: string): string[] | undefined {
   return segments;
 }
 
+/** Reads a stream to its end, checking it against a target's signed length and hashes; the mismatch, if any. */
+export async function streamMismatch(file: TargetFile, body: ReadableStream<Uint8Array>): Promise<string | undefined> {
+  const digests = new FileDigests(Object.keys(file.hashes));
+  for await (const chunk of body) {
+    digests.update(chunk);
+    if (digests.length > file.length) {
+      await body.cancel().catch(() => undefined);
+      return `more than the ${file.length} bytes signed`;
+    }
+  }
+  return digests.mismatch(file);
+}
+
 /** `dir/<hash>.<basename>` for a target path and one of its hashes (spec 5.7.3). */
 export function hashedName(path: string, hash: string): string {
   const slash = path.lastIndexOf("/");
@@ -160,6 +173,15 @@ export class TargetStore {
     if (!stream) throw new TargetFailure("unavailable", `${source.label} does not serve ${path}`);
     const tmp = join(this.#tmpDir, `${process.pid}-${++this.#tmpCounter}-${Date.now()}.part`);
     return this.#receive(path, file, names, stream.body, tmp, source.label);
+  }
+
+  /** Stores a target from a stream the caller opened (a bundle entry), verifying it like a download. */
+  async storeFrom(path: string, file: TargetFile, body: ReadableStream<Uint8Array>, from: string): Promise<string> {
+    const names = storedNames(path, file);
+    if (!safeSegments(path) || names.length === 0 || names.some((n) => !safeSegments(n)))
+      throw new TargetFailure("unavailable", `target path ${JSON.stringify(path)} cannot be stored safely`);
+    const tmp = join(this.#tmpDir, `${process.pid}-${++this.#tmpCounter}-${Date.now()}.part`);
+    return this.#receive(path, file, names, body, tmp, from);
   }
 
   /** Streams bytes into `tmp` while hashing; links them in under every name only when they verify. */
