@@ -74,7 +74,7 @@ export interface ExportSummary {
   versions: { root: number; timestamp: number | null; snapshot: number | null };
   metadata_files: number;
   older_versions: number;
-  targets: { files: number; bytes: number };
+  targets: { files: number; bytes: number; missing: number };
   expires: Record<string, string>;
   warnings: string[];
 }
@@ -359,6 +359,8 @@ export async function exportRepository(opts: ExportOptions): Promise<ExportSumma
 
   const writer = format === "tar" ? await tarWriter(opts.out) : await directoryWriter(opts.out);
   let bytes = 0;
+  let written = 0;
+  const missing: string[] = [];
   try {
     for (const [name, data] of files) await writer.metadata(name, data);
     let done = 0;
@@ -374,16 +376,26 @@ export async function exportRepository(opts: ExportOptions): Promise<ExportSumma
         }
         if (stream) break;
       }
-      if (!stream) throw new ExportRefused("unavailable", `${source.label} does not have the bytes of target ${t.path}`);
+      done++;
+      if (!stream) {
+        // Repositories often list artifacts whose bytes live elsewhere: leave them out, say so.
+        missing.push(t.path);
+        continue;
+      }
       await writer.target(t.path, t.file, stream.body);
+      written++;
       bytes += t.file.length;
-      opts.progress?.targets?.(++done, targets.length, bytes);
+      opts.progress?.targets?.(done, targets.length, bytes);
     }
     await writer.commit();
   } catch (err) {
     await writer.abort();
     throw err;
   }
+  if (missing.length > 0)
+    warnings.push(
+      `${missing.length} target file(s) matching --targets are not available from ${source.label} and were left out (e.g. ${missing[0]})`,
+    );
   if (opts.validForDays !== undefined) {
     for (const w of expiringWithin(state, now, opts.validForDays))
       warnings.push(`${w}, within the ${opts.validForDays} day(s) of --valid-for: clients will refuse the bundle then`);
@@ -405,7 +417,7 @@ export async function exportRepository(opts: ExportOptions): Promise<ExportSumma
     },
     metadata_files: currentCount,
     older_versions: older,
-    targets: { files: targets.length, bytes },
+    targets: { files: written, bytes, missing: missing.length },
     expires,
     warnings,
   };

@@ -193,6 +193,7 @@ export async function indexTar(path: string): Promise<Map<string, TarEntry>> {
     let position = 0;
     let pax: Record<string, string> = {};
     let longName: string | undefined;
+    let longLink: string | undefined;
     const block = new Uint8Array(BLOCK);
     while (position + BLOCK <= total) {
       const { bytesRead } = await fd.read(block, 0, BLOCK, position);
@@ -205,11 +206,12 @@ export async function indexTar(path: string): Promise<Map<string, TarEntry>> {
       const type = String.fromCharCode(block[156]!);
       let size = readOctal(block, 124, 12);
       const dataAt = position + BLOCK;
-      if (type === "x" || type === "L") {
+      if (type === "x" || type === "L" || type === "K") {
         const body = new Uint8Array(size);
         await fd.read(body, 0, size, dataAt);
         if (type === "x") pax = parsePax(body);
-        else longName = readString(body, 0, size);
+        else if (type === "L") longName = readString(body, 0, size);
+        else longLink = readString(body, 0, size);
       } else if (type === "0" || type === "\0" || type === "7") {
         const prefix = readString(block, 345, 155);
         const short = readString(block, 0, 100);
@@ -220,19 +222,22 @@ export async function indexTar(path: string): Promise<Map<string, TarEntry>> {
         entries.set(name, { offset: dataAt, size });
         pax = {};
         longName = undefined;
+        longLink = undefined;
       } else if (type === "1") {
         // A hard link names an earlier entry: same bytes, no file is created.
         const name = (pax.path ?? longName ?? readString(block, 0, 100)).replace(/^(\.\/)+/, "");
-        const target = (pax.linkpath ?? readString(block, 157, 100)).replace(/^(\.\/)+/, "");
+        const target = (pax.linkpath ?? longLink ?? readString(block, 157, 100)).replace(/^(\.\/)+/, "");
         const earlier = entries.get(target);
         if (earlier) entries.set(name, earlier);
         pax = {};
         longName = undefined;
+        longLink = undefined;
         size = 0;
       } else if (type !== "g") {
-        // directories, links, devices: nothing a bundle needs
+        // directories, symbolic links, devices: nothing a bundle needs
         pax = {};
         longName = undefined;
+        longLink = undefined;
       }
       position = dataAt + Math.ceil(size / BLOCK) * BLOCK;
     }
