@@ -16,8 +16,9 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { Output, ServerError, serverCommand, serverTerminal, type ServerTerminal } from "./client.ts";
 import { loadAnchor } from "./mirror.ts";
-import { formatBytes, progressFor } from "./progress.ts";
-import { timeLeft } from "./status.ts";
+import { progressFor } from "./progress.ts";
+import { formatBytes } from "./format.ts";
+import { timeLeft } from "./format.ts";
 
 export const EXPORT_HELP = `tufbox export (--server URL | --data-dir DIR) --out DIR|FILE.tar [--root TRUSTED_ROOT.json]
               [--targets GLOB]... [--all-versions] [--valid-for DAYS] [--json]

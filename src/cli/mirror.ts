@@ -15,9 +15,10 @@ import type { MirrorStatus } from "../mirror/mirror.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { ServerError, serverCommand, serverTerminal, Output, type ApiClient, type ServerTerminal } from "./client.ts";
-import { formatBytes, progressFor } from "./progress.ts";
-import { loggerFor } from "./serve.ts";
-import { timeLeft } from "./status.ts";
+import { progressFor } from "./progress.ts";
+import { formatBytes } from "./format.ts";
+import { createLogger } from "../log.ts";
+import { timeLeft } from "./format.ts";
 
 export const MIRROR_HELP = `tufbox mirror --upstream URL --root TRUSTED_ROOT.json [--data-dir DIR] [--listen HOST:PORT]
               [--prefetch GLOB]... [--interval SECONDS]
@@ -152,7 +153,7 @@ export async function mirrorCommand(argv: string[], term: ServerTerminal = serve
         intervalText !== undefined
           ? parseCount(intervalText, "--interval", 1, "give whole seconds, e.g. --interval 60")
           : config.mirror.interval_seconds;
-      const log = loggerFor(config);
+      const log = createLogger({ level: config.log.level, format: config.log.format });
       for (const w of config.meta.warnings) log.warn(w);
       // A bar on a terminal, a plain line every few seconds otherwise (first sync and prefetch only).
       const progress = progressFor(term, { plainEveryMs: 5000 });

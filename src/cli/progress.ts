@@ -6,24 +6,15 @@
  * carries results (and --json documents) only.
  */
 import type { ServerTerminal } from "./client.ts";
+import { formatBytes } from "./format.ts";
+
+export { formatBytes };
 
 export interface Progress {
   /** `done` of `total` (total unknown: undefined) units of `label`, `bytes` so far */
   update(label: string, done: number, total: number | undefined, bytes?: number): void;
   /** clears the live line; prints `summary` (a plain line) if given */
   finish(summary?: string): void;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 function formatSeconds(s: number): string {

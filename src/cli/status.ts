@@ -33,6 +33,7 @@ import {
 } from "./client.ts";
 import { pendingDocuments, pendingRoles } from "./sign.ts";
 import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
+import { timeLeft } from "./format.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
 
@@ -83,19 +84,7 @@ export interface RepositoryStatus {
   config: Record<string, unknown>;
 }
 
-/** "in 364 days", "in 5 h", "EXPIRED 2 h ago". */
-export function timeLeft(seconds: number): string {
-  const abs = Math.abs(seconds);
-  const text =
-    abs >= 2 * 86_400
-      ? `${Math.floor(abs / 86_400)} days`
-      : abs >= 2 * 3600
-        ? `${Math.floor(abs / 3600)} h`
-        : abs >= 120
-          ? `${Math.floor(abs / 60)} min`
-          : `${Math.floor(abs)} s`;
-  return seconds > 0 ? `in ${text}` : `EXPIRED ${text} ago`;
-}
+export { timeLeft } from "./format.ts";
 
 function published<T extends SignedBase>(
   api: ApiClient,

@@ -23,6 +23,12 @@ export interface MirrorServerOptions {
   port: number;
   tls?: { cert: string; key: string };
   log: Logger;
+  /**
+   * Files served as prebuilt static routes (default 64: the top-level roles
+   * and the busiest bins). Each holds its own copy of the bytes; a small
+   * device serves the rest from memory through fetch at a lower but ample rate.
+   */
+  maxStaticRoutes?: number;
 }
 
 export interface MirrorServer {
@@ -155,6 +161,7 @@ export function serveMirror(mirror: Mirror, opts: MirrorServerOptions): MirrorSe
     api: mirrorApi(mirror, events),
     tls: opts.tls,
     log: opts.log,
+    maxStaticRoutes: opts.maxStaticRoutes ?? 64,
   });
   return {
     url: http.url,

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseExpires } from "../tuf/dates.ts";
 import { DirectorySource, type Source } from "./source.ts";
 import { TarSource } from "./tar.ts";
-import { MirrorStore, type MirrorDocument } from "./store.ts";
+import { MirrorStore, MirrorStoreConflict, type Commit, type MirrorDocument } from "./store.ts";
 import { SyncFailure, syncMetadata, type FailureReason, type SyncProgress, type TrustedState } from "./sync.ts";
 import { TargetFailure, TargetStore, streamMismatch } from "./targets.ts";
 import { startingState, type Anchor } from "./state.ts";
@@ -52,6 +52,16 @@ export interface ImportSummary {
   targets: { imported: number; present: number; bytes: number; skipped: number };
   expires: Record<string, string>;
   warnings: string[];
+}
+
+function commitOrRefuse(store: MirrorStore, commit: Commit): void {
+  try {
+    store.commit(commit);
+  } catch (err) {
+    if (!(err instanceof MirrorStoreConflict)) throw err;
+    if (err.kind === "document") throw new BundleRefused("invalid", err.message);
+    throw new BundleRefused("invalid", `${err.message}: another process changed the mirror meanwhile; import again`);
+  }
 }
 
 /** Opens a bundle: a directory (with metadata/) or a tar file. */
@@ -173,7 +183,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportSummary> 
       documents.push({ role: "root", version: a, bytes: opts.anchor.bytes, sha256: opts.anchor.sha256 });
     const s = result.state;
     if (!result.unchanged || documents.length > 0)
-      store.commit({
+      commitOrRefuse(store, {
         expected,
         documents,
         anchorVersion: s.anchorVersion,

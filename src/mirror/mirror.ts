@@ -201,18 +201,23 @@ export class Mirror {
     return names;
   }
 
-  /** The files that make `state` current, for PublishedMetadata: versioned names, then the aliases. */
-  #filesOf(state: TrustedState, only?: Set<string>): PublishInput[] {
+  /**
+   * The files that make `state` current, for PublishedMetadata: versioned
+   * names (unless `aliasesOnly`: they were just published), then the
+   * unversioned aliases.
+   */
+  #filesOf(state: TrustedState, aliasesOnly = false): PublishInput[] {
     const files: PublishInput[] = [];
     const consistent = state.root.signed.consistent_snapshot;
-    for (const { name, role, version } of currentNames(state)) {
-      if (only && !only.has(name)) continue;
-      const bytes =
-        role === "root" ? state.rootBytes : role === "snapshot" ? state.snapshot!.bytes : this.#documentBytes(role, version);
-      if (!bytes) continue;
-      files.push({ name, bytes });
-      // Without consistent snapshots clients ask for snapshot.json, targets.json, ROLE.json (5.5.1, 5.6.1).
-      if (!consistent && role !== "root") files.push({ name: `${role}.json`, bytes });
+    if (!aliasesOnly || !consistent) {
+      for (const { name, role, version } of currentNames(state)) {
+        const bytes =
+          role === "root" ? state.rootBytes : role === "snapshot" ? state.snapshot!.bytes : this.#documentBytes(role, version);
+        if (!bytes) continue;
+        if (!aliasesOnly) files.push({ name, bytes });
+        // Without consistent snapshots clients ask for snapshot.json, targets.json, ROLE.json (5.5.1, 5.6.1).
+        if (!consistent && role !== "root") files.push({ name: `${role}.json`, bytes });
+      }
     }
     files.push({ name: "root.json", bytes: state.rootBytes });
     // Last, so no client sees a timestamp before what it points to is served (one batch anyway).
@@ -282,7 +287,7 @@ export class Mirror {
       });
       if (!result.unchanged || this.#state.root !== result.state.root) this.#commit(result);
     } catch (err) {
-      if (err instanceof MirrorStoreConflict) {
+      if (err instanceof MirrorStoreConflict && err.kind === "generation") {
         // Someone else committed meanwhile: start again from their state.
         this.#log.info("the mirror's store changed during a sync; syncing again", { why: err.message });
         this.#reloadIfChanged(true);
@@ -292,12 +297,17 @@ export class Mirror {
       const failure =
         err instanceof SyncFailure
           ? err
-          : new SyncFailure("invalid", `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+          : err instanceof MirrorStoreConflict
+            ? new SyncFailure("invalid", err.message)
+            : new SyncFailure("invalid", `unexpected error: ${err instanceof Error ? err.message : String(err)}`);
       this.#recordFailure(failure, now);
       return;
     }
     this.#recordSuccess(now, result);
     await this.prefetchPending();
+    // A sync parses and verifies every new document; give that garbage back now
+    // rather than whenever the heap next grows (a Pi mirror is mostly idle).
+    if (!result.unchanged) Bun.gc(true);
     if (!this.#firstSyncReported) {
       this.#firstSyncReported = true;
       this.#opts.progress?.done?.();
@@ -322,13 +332,12 @@ export class Mirror {
       removeHeads: result.removeHeads,
     });
     this.#dataVersion = this.store.dataVersion();
-    // Versioned files first would be fine too: publish() makes the whole batch visible at once.
+    // One batch: publish() makes new versions and the new timestamp.json visible at once.
     const files: PublishInput[] = documents
       .filter((d) => d.role !== "timestamp")
       .map((d) => ({ name: `${d.version}.${d.role}.json`, bytes: d.bytes, sha256: d.sha256 }));
-    const fresh = new Set(files.map((f) => f.name));
     this.#state = s;
-    this.metadata.publish([...files, ...this.#filesOf(s).filter((f) => !fresh.has(f.name) && !/^\d/.test(f.name))]);
+    this.metadata.publish([...files, ...this.#filesOf(s, true)]);
   }
 
   #recordSuccess(now: Date, result: SyncResult): void {

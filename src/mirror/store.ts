@@ -56,8 +56,19 @@ export interface Commit {
   removeHeads: string[];
 }
 
+/**
+ * A commit refused: `generation` = another commit came first (verify again
+ * from the new state); `document` = a version would be stored with bytes
+ * other than the verified ones stored earlier (a repository reusing a version
+ * number, which TUF forbids).
+ */
 export class MirrorStoreConflict extends Error {
   override name = "MirrorStoreConflict";
+  readonly kind: "generation" | "document";
+  constructor(kind: "generation" | "document", message: string) {
+    super(message);
+    this.kind = kind;
+  }
 }
 
 const SCHEMA = `
@@ -121,6 +132,8 @@ export class MirrorStore {
     if (!opts.readonly) {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = FULL");
+      // Documents are read once into memory and served from there: a small page cache is enough.
+      db.exec("PRAGMA cache_size = -1024");
       db.exec(SCHEMA);
     }
     return new MirrorStore(path, db);
@@ -199,17 +212,22 @@ export class MirrorStore {
     const run = this.#db.transaction(() => {
       const generation = this.generation();
       if (generation !== c.expected)
-        throw new MirrorStoreConflict(`the mirror's state changed meanwhile (generation ${generation}, expected ${c.expected})`);
+        throw new MirrorStoreConflict(
+          "generation",
+          `the mirror's state changed meanwhile (generation ${generation}, expected ${c.expected})`,
+        );
       const find = this.#db.query("SELECT sha256 FROM documents WHERE role = ? AND version = ?");
-      const insert = this.#db.query("INSERT INTO documents (role, version, bytes, sha256) VALUES (?, ?, ?, ?)");
+      const insert = this.#db.query(
+        "INSERT INTO documents (role, version, bytes, sha256) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      );
       for (const d of c.documents) {
+        if (insert.run(d.role, d.version, d.bytes, d.sha256).changes === 1) continue;
         const known = find.get(d.role, d.version) as { sha256: string } | null;
-        if (known) {
-          if (known.sha256 !== d.sha256)
-            throw new MirrorStoreConflict(`${d.version}.${d.role}.json is already stored with different bytes`);
-          continue;
-        }
-        insert.run(d.role, d.version, d.bytes, d.sha256);
+        if (known && known.sha256 !== d.sha256)
+          throw new MirrorStoreConflict(
+            "document",
+            `${d.version}.${d.role}.json differs from the verified copy of that version stored earlier (a version number reused)`,
+          );
       }
       const upsert = this.#db.query(
         `INSERT INTO heads (role, version, delegator, delegations, expires, sha256, length, targets_done)

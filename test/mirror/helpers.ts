@@ -31,7 +31,7 @@ export async function startUpstream(bins = 16, dataDir?: string): Promise<Upstre
 
 export interface Artifact {
   path: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array<ArrayBuffer>;
   info: { length: number; hashes: Record<string, string> };
 }
 

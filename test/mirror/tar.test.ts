@@ -14,7 +14,7 @@ const dir = tempDir("tufbox-tar-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const longName = `targets/${"deep/".repeat(30)}${"a".repeat(64)}.file-with-a-long-name.tar.gz`;
-const files: Record<string, Uint8Array> = {
+const files: Record<string, Uint8Array<ArrayBuffer>> = {
   "metadata/timestamp.json": new TextEncoder().encode('{"signed":{}}'),
   [longName]: new Uint8Array(1000).map((_, i) => i % 251),
   "targets/docs/guide ü €.txt": new TextEncoder().encode("unicode name"),

@@ -34,7 +34,14 @@ function key(): { signer: NativeSigner; json: KeyJSON; keyid: string } {
   return { signer: new NativeSigner(privateKey, pub), json, keyid: pub.keyid };
 }
 
-const [r1, r2, r3, ts, snap, tg, bins, other] = Array.from({ length: 8 }, key);
+const r1 = key();
+const r2 = key();
+const r3 = key();
+const ts = key();
+const snap = key();
+const tg = key();
+const bins = key();
+const other = key();
 const NOW = new Date("2030-06-01T00:00:00Z");
 const LATER = "2031-01-01T00:00:00Z";
 const PAST = "2030-05-01T00:00:00Z";
