@@ -53,7 +53,20 @@ async function pollUntil(url: string, version: number): Promise<number> {
 async function spawnMirror(upstream: string, rootFile: string, dataDir: string) {
   const cmd = binary ? [binary] : ["bun", MAIN];
   const proc = Bun.spawn(
-    [...cmd, "mirror", "--upstream", upstream, "--root", rootFile, "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--interval", "3600"],
+    [
+      ...cmd,
+      "mirror",
+      "--upstream",
+      upstream,
+      "--root",
+      rootFile,
+      "--data-dir",
+      dataDir,
+      "--listen",
+      "127.0.0.1:0",
+      "--interval",
+      "3600",
+    ],
     { stdout: "pipe", stderr: "pipe", env: { ...process.env, TUFBOX_LOG_FORMAT: "json", TUFBOX_LOG_LEVEL: "info" } },
   );
   let out = "";

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../config.ts";
 import { openStore } from "../store/index.ts";
-import { ExportRefused, exportRepository } from "../mirror/export.ts";
+import { ExportRefused, exportRepository, type ExportSummary } from "../mirror/export.ts";
 import { MirrorDirSource, TufboxStoreSource } from "../mirror/data-sources.ts";
 import { HttpSource, SourceError, type Source } from "../mirror/source.ts";
 import { readAnchor, MirrorSetupError, type Anchor } from "../mirror/state.ts";
@@ -62,10 +62,12 @@ async function firstRoot(source: Source, what: string): Promise<Anchor> {
   try {
     bytes = await source.metadata("1.root.json", CLIENT_LIMITS.root);
   } catch (err) {
-    if (err instanceof SourceError) throw new ServerError(`cannot read ${what}: ${err.message}`, "check --server / --data-dir");
+    if (err instanceof SourceError)
+      throw new ServerError(`cannot read ${what}: ${err.message}`, "check --server / --data-dir");
     throw err;
   }
-  if (!bytes) throw new ServerError(`${what} has no 1.root.json`, "is it a bootstrapped repository? give --root otherwise");
+  if (!bytes)
+    throw new ServerError(`${what} has no 1.root.json`, "is it a bootstrapped repository? give --root otherwise");
   try {
     return readAnchor(bytes, `${what} 1.root.json`);
   } catch (err) {
@@ -87,13 +89,20 @@ export async function exportCommand(argv: string[], term: ServerTerminal = serve
       if (args.positionals.length > 0)
         throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox export --help'");
       const out = flagString(args.own, "out");
-      if (!out) throw new UsageError("--out is required", "e.g. tufbox export --server http://127.0.0.1:8080 --out bundle.tar");
+      if (!out)
+        throw new UsageError("--out is required", "e.g. tufbox export --server http://127.0.0.1:8080 --out bundle.tar");
       const server = flagString(args.own, "server");
       const dataDirGiven = args.config["data-dir"] !== undefined || args.config.database !== undefined;
       if ((server === undefined) === !dataDirGiven)
-        throw new UsageError("give exactly one of --server and --data-dir", "e.g. tufbox export --data-dir /var/lib/tufbox --out bundle.tar");
+        throw new UsageError(
+          "give exactly one of --server and --data-dir",
+          "e.g. tufbox export --data-dir /var/lib/tufbox --out bundle.tar",
+        );
       const validFor = flagString(args.own, "valid-for");
-      const validForDays = validFor === undefined ? undefined : parseCount(validFor, "--valid-for", 0, "give whole days, e.g. --valid-for 30");
+      const validForDays =
+        validFor === undefined
+          ? undefined
+          : parseCount(validFor, "--valid-for", 0, "give whole days, e.g. --valid-for 30");
       const rootPath = flagString(args.own, "root");
       const output = new Output(term, json);
 
@@ -103,7 +112,10 @@ export async function exportCommand(argv: string[], term: ServerTerminal = serve
         try {
           url = new URL(server);
         } catch {
-          throw new UsageError(`--server ${JSON.stringify(server)} is not a URL`, "e.g. --server http://127.0.0.1:8080");
+          throw new UsageError(
+            `--server ${JSON.stringify(server)} is not a URL`,
+            "e.g. --server http://127.0.0.1:8080",
+          );
         }
         source = new HttpSource(url.href.replace(/\/+$/, "").replace(/\/metadata$/, ""));
       } else {
@@ -129,7 +141,7 @@ export async function exportCommand(argv: string[], term: ServerTerminal = serve
           );
         }
         const progress = progressFor(term);
-        let summary;
+        let summary: ExportSummary;
         try {
           summary = await exportRepository({
             source,

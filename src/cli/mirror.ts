@@ -9,7 +9,7 @@ import { loadConfig, type Config } from "../config.ts";
 import { VERSION } from "../version.ts";
 import { Mirror } from "../mirror/mirror.ts";
 import { serveMirror } from "../mirror/http.ts";
-import { BundleRefused, importBundle } from "../mirror/import.ts";
+import { BundleRefused, importBundle, type ImportSummary } from "../mirror/import.ts";
 import { MirrorSetupError, readAnchor, type Anchor } from "../mirror/state.ts";
 import type { MirrorStatus } from "../mirror/mirror.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
@@ -107,7 +107,10 @@ function upstreamUrl(text: string): string {
     throw new UsageError(`--upstream ${JSON.stringify(text)} is not a URL`, "e.g. --upstream https://tuf.example.com");
   }
   if (u.protocol !== "http:" && u.protocol !== "https:")
-    throw new UsageError(`--upstream ${text}: only http:// and https:// are supported`, "e.g. --upstream https://tuf.example.com");
+    throw new UsageError(
+      `--upstream ${text}: only http:// and https:// are supported`,
+      "e.g. --upstream https://tuf.example.com",
+    );
   // The base URL; a trailing /metadata (what clients are given) is the same repository.
   return u.href.replace(/\/+$/, "").replace(/\/metadata$/, "");
 }
@@ -137,7 +140,10 @@ export async function mirrorCommand(argv: string[], term: ServerTerminal = serve
       const upstreamText = flagString(args.own, "upstream") ?? config.mirror.upstream ?? undefined;
       if (from !== undefined) {
         if (flagString(args.own, "upstream") !== undefined)
-          throw new UsageError("--from and --upstream do not go together", "import the bundle first, then run the mirror");
+          throw new UsageError(
+            "--from and --upstream do not go together",
+            "import the bundle first, then run the mirror",
+          );
         return importCommand(term, json, {
           from,
           anchor,
@@ -146,7 +152,8 @@ export async function mirrorCommand(argv: string[], term: ServerTerminal = serve
           validFor: flagString(args.own, "valid-for"),
         });
       }
-      if (json) throw new UsageError("--json goes with --from", "a running mirror reports on /api/v1/mirror and /metrics");
+      if (json)
+        throw new UsageError("--json goes with --from", "a running mirror reports on /api/v1/mirror and /metrics");
       const prefetch = flagStrings(args.own, "prefetch");
       const intervalText = flagString(args.own, "interval");
       const interval =
@@ -183,10 +190,10 @@ export async function mirrorCommand(argv: string[], term: ServerTerminal = serve
       mirror.start();
       // Always on stdout: scripts and supervisors wait for this line.
       console.log(
-        `tufbox ${VERSION} mirror listening on ${server.url} (metadata: ${server.url}/metadata/, upstream: ${upstreamText ?? "none, serving " + dataDir})`,
+        `tufbox ${VERSION} mirror listening on ${server.url} (metadata: ${server.url}/metadata/, upstream: ${upstreamText ?? `none, serving ${dataDir}`})`,
       );
       if (!mirror.ready && !upstreamText)
-        log.warn("nothing to serve yet: import a bundle with tufbox mirror --from BUNDLE --data-dir " + dataDir);
+        log.warn(`nothing to serve yet: import a bundle with tufbox mirror --from BUNDLE --data-dir ${dataDir}`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());
         process.once("SIGTERM", () => resolve());
@@ -204,9 +211,12 @@ async function importCommand(
   o: { from: string; anchor: Anchor; dataDir: string; targetsDir?: string; validFor?: string },
 ): Promise<void> {
   const out = new Output(term, json);
-  const validForDays = o.validFor === undefined ? undefined : parseCount(o.validFor, "--valid-for", 0, "give whole days, e.g. --valid-for 30");
+  const validForDays =
+    o.validFor === undefined
+      ? undefined
+      : parseCount(o.validFor, "--valid-for", 0, "give whole days, e.g. --valid-for 30");
   const progress = progressFor(term);
-  let summary;
+  let summary: ImportSummary;
   try {
     summary = await importBundle({
       dataDir: o.dataDir,
@@ -256,7 +266,10 @@ export async function mirrorStatusOf(api: ApiClient): Promise<MirrorStatus | und
 
 export function formatMirrorStatus(s: MirrorStatus, server: string): string[] {
   const now = Date.now();
-  const lines = [`mirror        ${server}`, `upstream      ${s.upstream ?? "none (air-gapped: updated with tufbox mirror --from)"}`];
+  const lines = [
+    `mirror        ${server}`,
+    `upstream      ${s.upstream ?? "none (air-gapped: updated with tufbox mirror --from)"}`,
+  ];
   const v = s.versions;
   lines.push(
     s.versions.timestamp === null
@@ -273,7 +286,9 @@ export function formatMirrorStatus(s: MirrorStatus, server: string): string[] {
   else lines.push("current       yes");
   const failures = Object.entries(s.failures).filter(([, n]) => n > 0);
   if (failures.length > 0) lines.push(`refused syncs ${failures.map(([r, n]) => `${r} ${n}`).join(", ")}`);
-  lines.push(`change feed   ${s.events_connected ? "connected" : "not connected (syncing every " + s.interval_seconds + " s)"}`);
+  lines.push(
+    `change feed   ${s.events_connected ? "connected" : `not connected (syncing every ${s.interval_seconds} s)`}`,
+  );
   lines.push(
     `targets       ${s.targets.fetched} file(s) fetched (${formatBytes(s.targets.bytes)}) since start; prefetch ${s.prefetch.length > 0 ? s.prefetch.join(" ") : "none (on request)"}`,
   );

@@ -26,7 +26,14 @@ function formatSeconds(s: number): string {
 }
 
 /** The text of one progress line: `label [####....] 120/16388 3400/s 1.2 MiB ETA 5s`. */
-export function progressText(label: string, done: number, total: number | undefined, bytes: number, seconds: number, bar: boolean): string {
+export function progressText(
+  label: string,
+  done: number,
+  total: number | undefined,
+  bytes: number,
+  seconds: number,
+  bar: boolean,
+): string {
   const rate = seconds > 0 ? done / seconds : 0;
   const parts = [label];
   if (total !== undefined && total > 0) {
@@ -38,7 +45,9 @@ export function progressText(label: string, done: number, total: number | undefi
     }
     parts.push(`${done}/${total}`, `${Math.round(rate)}/s`);
     if (bytes > 0) parts.push(formatBytes(bytes));
-    parts.push(done >= total ? `${formatSeconds(seconds)}` : `ETA ${formatSeconds(rate > 0 ? (total - done) / rate : NaN)}`);
+    parts.push(
+      done >= total ? `${formatSeconds(seconds)}` : `ETA ${formatSeconds(rate > 0 ? (total - done) / rate : NaN)}`,
+    );
   } else {
     parts.push(`${done}`, `${Math.round(rate)}/s`);
     if (bytes > 0) parts.push(formatBytes(bytes));
@@ -46,7 +55,10 @@ export function progressText(label: string, done: number, total: number | undefi
   return parts.join(" ");
 }
 
-export function progressFor(term: Pick<ServerTerminal, "live" | "info">, opts: { plainEveryMs?: number } = {}): Progress {
+export function progressFor(
+  term: Pick<ServerTerminal, "live" | "info">,
+  opts: { plainEveryMs?: number } = {},
+): Progress {
   const started = performance.now();
   const plainEvery = opts.plainEveryMs ?? 2000;
   let lastAt = -Infinity;

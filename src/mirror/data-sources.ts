@@ -15,7 +15,10 @@ import { MirrorStore } from "./store.ts";
 
 function capped(bytes: Uint8Array | undefined, maxLength: number, name: string): Uint8Array | undefined {
   if (bytes && bytes.byteLength > maxLength)
-    throw new SourceError("tampered", `${name} is ${bytes.byteLength} bytes, more than the ${maxLength} allowed for it`);
+    throw new SourceError(
+      "tampered",
+      `${name} is ${bytes.byteLength} bytes, more than the ${maxLength} allowed for it`,
+    );
   return bytes;
 }
 
@@ -38,7 +41,8 @@ export class TufboxStoreSource implements Source {
   }
 
   async metadata(name: string, maxLength: number): Promise<Uint8Array | undefined> {
-    if (name === "timestamp.json") return capped((await this.#store.getLatestDocument("timestamp"))?.bytes, maxLength, name);
+    if (name === "timestamp.json")
+      return capped((await this.#store.getLatestDocument("timestamp"))?.bytes, maxLength, name);
     if (name === "root.json") return capped((await this.#store.getLatestDocument("root"))?.bytes, maxLength, name);
     const parsed = parseMetadataName(name);
     if (!parsed || parsed.version === null) return undefined;

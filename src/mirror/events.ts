@@ -62,7 +62,9 @@ export class UpstreamEvents {
     let backoff = 1000;
     let unsupportedLogged = false;
     while (!this.#stopped) {
-      const outcome = await this.#listen().catch(() => (this.#connected ? ("connected" as const) : ("dropped" as const)));
+      const outcome = await this.#listen().catch(() =>
+        this.#connected ? ("connected" as const) : ("dropped" as const),
+      );
       this.#connected = false;
       if (this.#stopped) break;
       if (outcome === "unsupported") {
@@ -105,8 +107,7 @@ export class UpstreamEvents {
         clearTimeout(watchdog);
         watchdog = setTimeout(() => abort.abort(), silenceMs);
         buffer += decoder.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buffer.search(/\r?\n/)) !== -1) {
+        for (let nl = buffer.search(/\r?\n/); nl !== -1; nl = buffer.search(/\r?\n/)) {
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + (buffer[nl] === "\r" ? 2 : 1));
           if (line === "") {

@@ -11,7 +11,7 @@
  * signed length and hashes as they stream, and everything is written to a
  * temporary name that becomes the output only when all of it verified.
  */
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync, type Stats } from "node:fs";
 import { link, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { FileDigests } from "../tuf/file-hashes.ts";
@@ -31,9 +31,16 @@ import { searchTarget } from "../tuf/target-search.ts";
 import { CLIENT_LIMITS, delegatedRoleKeys, readDocument } from "../tuf/trusted-set.ts";
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
 import { parseMetadataName } from "../server/published.ts";
-import { SourceError, type Source } from "./source.ts";
+import { SourceError, type Source, type TargetStream } from "./source.ts";
 import { TarWriter } from "./tar.ts";
-import { SyncFailure, syncMetadata, type FailureReason, type SyncProgress, type TrustedState } from "./sync.ts";
+import {
+  SyncFailure,
+  syncMetadata,
+  type SyncResult,
+  type FailureReason,
+  type SyncProgress,
+  type TrustedState,
+} from "./sync.ts";
 import { storedNames } from "./targets.ts";
 import { expiringWithin } from "./import.ts";
 import type { Anchor } from "./state.ts";
@@ -176,7 +183,7 @@ async function tarWriter(out: string): Promise<BundleWriter> {
 /** Checks the output name before any work is done. */
 export function checkOutput(out: string): "directory" | "tar" {
   const format = out.endsWith(".tar") ? "tar" : "directory";
-  let st;
+  let st: Stats;
   try {
     st = statSync(out);
   } catch {
@@ -209,7 +216,10 @@ async function olderVersions(
 ): Promise<{ files: Map<string, Uint8Array>; warnings: string[] }> {
   const names = await source.listMetadata?.();
   if (!names)
-    throw new ExportRefused("unavailable", `${source.label} does not list its metadata files, which --all-versions needs`);
+    throw new ExportRefused(
+      "unavailable",
+      `${source.label} does not list its metadata files, which --all-versions needs`,
+    );
   const wanted = names
     .map((name) => ({ name, parsed: parseMetadataName(name) }))
     .filter(
@@ -226,7 +236,7 @@ async function olderVersions(
     if (doc.ok && doc.value.signed.delegations) delegations.push(doc.value.signed.delegations);
   }
   let pending = wanted.filter((w) => w.parsed.role !== "root" || w.parsed.version > state.anchorVersion);
-  let skippedRoots = wanted.length - pending.length;
+  const skippedRoots = wanted.length - pending.length;
   const docs = new Map<string, { bytes: Uint8Array; signed: SignedBase; signatures: Metadata["signatures"] }>();
   let done = 0;
   for (const w of pending) {
@@ -240,7 +250,8 @@ async function olderVersions(
     done++;
     progress?.history?.(done, pending.length);
     if (!bytes) continue;
-    const parse = w.parsed.role === "snapshot" ? parseSnapshot : w.parsed.role === "timestamp" ? parseTimestamp : parseTargets;
+    const parse =
+      w.parsed.role === "snapshot" ? parseSnapshot : w.parsed.role === "timestamp" ? parseTimestamp : parseTargets;
     const doc = readDocument(bytes, parse as typeof parseTargets, w.name);
     if (!doc.ok || doc.value.signed.version !== w.parsed.version) {
       warnings.push(`${w.name} is not a valid ${w.parsed.role} document of that version: left out`);
@@ -258,7 +269,9 @@ async function olderVersions(
       const signedBytes = signedBytesOf({ signed: d.signed, signatures: d.signatures });
       const role = w.parsed.role;
       const ok = topLevel.has(role)
-        ? roots.some((r) => verifyRole(signedBytes, d.signatures, r.signed.keys, r.signed.roles[role as "snapshot"]).verified)
+        ? roots.some(
+            (r) => verifyRole(signedBytes, d.signatures, r.signed.keys, r.signed.roles[role as "snapshot"]).verified,
+          )
         : delegations.some((del) => {
             const keys = delegatedRoleKeys(del, role);
             return keys !== undefined && verifyRole(signedBytes, d.signatures, del.keys, keys).verified;
@@ -276,7 +289,9 @@ async function olderVersions(
       `${pending.length} older document(s) do not verify against any trusted version of their delegator and were left out (e.g. ${pending[0]!.name})`,
     );
   if (skippedRoots > 0)
-    warnings.push(`${skippedRoots} root version(s) older than the trusted root v${state.anchorVersion} were left out (give an older --root to include them)`);
+    warnings.push(
+      `${skippedRoots} root version(s) older than the trusted root v${state.anchorVersion} were left out (give an older --root to include them)`,
+    );
   return { files, warnings };
 }
 
@@ -290,7 +305,7 @@ export async function exportRepository(opts: ExportOptions): Promise<ExportSumma
     rootBytes: anchor.bytes,
     heads: new Map(),
   };
-  let result;
+  let result: SyncResult;
   try {
     result = await syncMetadata(start, { source, now, stored: () => undefined, progress: opts.progress?.sync });
   } catch (err) {
@@ -322,7 +337,14 @@ export async function exportRepository(opts: ExportOptions): Promise<ExportSumma
   let older = 0;
   if (opts.allVersions) {
     const have = new Set(files.keys());
-    const history = await olderVersions(source, state, roots, have, new Map([...files].filter(([n]) => /^\d/.test(n))), opts.progress);
+    const history = await olderVersions(
+      source,
+      state,
+      roots,
+      have,
+      new Map([...files].filter(([n]) => /^\d/.test(n))),
+      opts.progress,
+    );
     for (const [name, bytes] of history.files) files.set(name, bytes);
     older = history.files.size;
     warnings.push(...history.warnings);
@@ -366,7 +388,7 @@ export async function exportRepository(opts: ExportOptions): Promise<ExportSumma
     let done = 0;
     for (const t of targets) {
       const names = consistent ? storedNames(t.path, t.file) : [t.path];
-      let stream;
+      let stream: TargetStream | undefined;
       for (const name of [...names, t.path]) {
         try {
           stream = await source.target(name);

@@ -52,7 +52,12 @@ export function mirrorMetrics(mirror: Mirror): string {
   const s = mirror.status();
   const now = Date.now();
   const out: string[] = [];
-  const metric = (name: string, help: string, type: "gauge" | "counter", samples: [Record<string, string>, number][]) => {
+  const metric = (
+    name: string,
+    help: string,
+    type: "gauge" | "counter",
+    samples: [Record<string, string>, number][],
+  ) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) {
       const l = Object.entries(labels)
@@ -67,9 +72,12 @@ export function mirrorMetrics(mirror: Mirror): string {
     "gauge",
     [[{}, s.last_success_at ? Math.floor(new Date(s.last_success_at).getTime() / 1000) : 0]],
   );
-  metric("tufbox_mirror_stale", "1 while the last sync failed and the served state may be behind the upstream", "gauge", [
-    [{}, s.stale_since ? 1 : 0],
-  ]);
+  metric(
+    "tufbox_mirror_stale",
+    "1 while the last sync failed and the served state may be behind the upstream",
+    "gauge",
+    [[{}, s.stale_since ? 1 : 0]],
+  );
   metric("tufbox_mirror_ready", "1 when there is a verified state to serve", "gauge", [[{}, mirror.ready ? 1 : 0]]);
   metric("tufbox_mirror_syncs_total", "syncs attempted since start", "counter", [[{}, s.syncs]]);
   metric(

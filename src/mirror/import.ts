@@ -9,12 +9,20 @@
  */
 import { mkdirSync } from "node:fs";
 import { stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { join } from "node:path";
 import { parseExpires } from "../tuf/dates.ts";
 import { DirectorySource, type Source } from "./source.ts";
 import { TarSource } from "./tar.ts";
 import { MirrorStore, MirrorStoreConflict, type Commit, type MirrorDocument } from "./store.ts";
-import { SyncFailure, syncMetadata, type FailureReason, type SyncProgress, type TrustedState } from "./sync.ts";
+import {
+  SyncFailure,
+  syncMetadata,
+  type SyncResult,
+  type FailureReason,
+  type SyncProgress,
+  type TrustedState,
+} from "./sync.ts";
 import { TargetFailure, TargetStore, streamMismatch } from "./targets.ts";
 import { startingState, type Anchor } from "./state.ts";
 
@@ -66,7 +74,7 @@ function commitOrRefuse(store: MirrorStore, commit: Commit): void {
 
 /** Opens a bundle: a directory (with metadata/) or a tar file. */
 export async function openBundle(path: string): Promise<Source & { listTargets(): Promise<string[]> }> {
-  let st;
+  let st: Stats;
   try {
     st = await stat(path);
   } catch {
@@ -76,7 +84,10 @@ export async function openBundle(path: string): Promise<Source & { listTargets()
   try {
     return await TarSource.open(path);
   } catch (err) {
-    throw new BundleRefused("invalid", `${path} is neither a directory nor a readable tar file: ${err instanceof Error ? err.message : String(err)}`);
+    throw new BundleRefused(
+      "invalid",
+      `${path} is neither a directory nor a readable tar file: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -121,7 +132,7 @@ export async function importBundle(opts: ImportOptions): Promise<ImportSummary> 
   try {
     const start = startingState(store, opts.anchor);
     const expected = start.stored?.generation ?? store.generation();
-    let result;
+    let result: SyncResult;
     try {
       result = await syncMetadata(start.state, {
         source: bundle,
@@ -167,7 +178,8 @@ export async function importBundle(opts: ImportOptions): Promise<ImportSummary> 
         try {
           await targets.storeFrom(path, found.file, stream.body, bundle.label);
         } catch (err) {
-          if (err instanceof TargetFailure) throw new BundleRefused("mismatch", `targets/${entry}: ${err.message} (the bundle was altered)`);
+          if (err instanceof TargetFailure)
+            throw new BundleRefused("mismatch", `targets/${entry}: ${err.message} (the bundle was altered)`);
           throw err;
         }
         summary.imported++;

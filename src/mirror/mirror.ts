@@ -21,7 +21,15 @@ import { PublishedMetadata, parseMetadataName, type PublishInput } from "../serv
 import type { TargetFile } from "../tuf/metadata.ts";
 import { HttpSource, type Source } from "./source.ts";
 import { MirrorStore, MirrorStoreConflict, type MirrorDocument } from "./store.ts";
-import { FAILURE_REASONS, SyncFailure, syncMetadata, type FailureReason, type SyncProgress, type SyncResult, type TrustedState } from "./sync.ts";
+import {
+  FAILURE_REASONS,
+  SyncFailure,
+  syncMetadata,
+  type FailureReason,
+  type SyncProgress,
+  type SyncResult,
+  type TrustedState,
+} from "./sync.ts";
 import { TargetFailure, TargetStore, type TargetFailureReason } from "./targets.ts";
 import { UpstreamEvents } from "./events.ts";
 import { currentNames, startingState, type Anchor } from "./state.ts";
@@ -111,7 +119,10 @@ export class Mirror {
   #staleSince: Date | null = null;
   #lastFailure: FailureRecord | null = null;
   readonly #failures = Object.fromEntries(FAILURE_REASONS.map((r) => [r, 0])) as Record<FailureReason, number>;
-  readonly #targetFailures = Object.fromEntries(TARGET_FAILURES.map((r) => [r, 0])) as Record<TargetFailureReason, number>;
+  readonly #targetFailures = Object.fromEntries(TARGET_FAILURES.map((r) => [r, 0])) as Record<
+    TargetFailureReason,
+    number
+  >;
   #syncs = 0;
   #fetched = 0;
   #fetchedBytes = 0;
@@ -212,7 +223,11 @@ export class Mirror {
     if (!aliasesOnly || !consistent) {
       for (const { name, role, version } of currentNames(state)) {
         const bytes =
-          role === "root" ? state.rootBytes : role === "snapshot" ? state.snapshot!.bytes : this.#documentBytes(role, version);
+          role === "root"
+            ? state.rootBytes
+            : role === "snapshot"
+              ? state.snapshot!.bytes
+              : this.#documentBytes(role, version);
         if (!bytes) continue;
         if (!aliasesOnly) files.push({ name, bytes });
         // Without consistent snapshots clients ask for snapshot.json, targets.json, ROLE.json (5.5.1, 5.6.1).
@@ -432,7 +447,7 @@ export class Mirror {
       const signed = this.targets.role(head.role);
       if (!signed) continue;
       const wanted: [string, TargetFile][] = [];
-      for (const [path, file] of Object.entries(signed.targets)) {
+      for (const path of Object.keys(signed.targets)) {
         if (!this.#matches(path)) continue;
         // Only the file info a client's search would find counts (5.6.7).
         const found = await this.targets.resolve(path);

@@ -48,10 +48,17 @@ function stored<T>(doc: MirrorDocument, parse: Parameters<typeof readDocument>[1
 }
 
 /** The state to sync from: the stored one (after checking it follows `anchor`), or just the anchor. */
-export function startingState(store: MirrorStore, anchor: Anchor): { state: TrustedState; stored: StoredState | undefined } {
+export function startingState(
+  store: MirrorStore,
+  anchor: Anchor,
+): { state: TrustedState; stored: StoredState | undefined } {
   const s = store.load();
   const a = anchor.root.signed.version;
-  if (!s) return { state: { anchorVersion: a, root: anchor.root, rootBytes: anchor.bytes, heads: new Map() }, stored: undefined };
+  if (!s)
+    return {
+      state: { anchorVersion: a, root: anchor.root, rootBytes: anchor.bytes, heads: new Map() },
+      stored: undefined,
+    };
   const hint = `use the trusted root this data directory was started with (root v${s.anchorVersion} or newer), or a new --data-dir`;
   if (a < s.anchorVersion)
     throw new MirrorSetupError(
@@ -93,6 +100,7 @@ export function currentNames(state: TrustedState): { name: string; role: string;
     const s = state.snapshot.doc.signed.version;
     names.push({ name: `${s}.snapshot.json`, role: "snapshot", version: s });
   }
-  for (const h of state.heads.values()) names.push({ name: `${h.version}.${h.role}.json`, role: h.role, version: h.version });
+  for (const h of state.heads.values())
+    names.push({ name: `${h.version}.${h.role}.json`, role: h.role, version: h.version });
   return names;
 }

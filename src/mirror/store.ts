@@ -154,7 +154,9 @@ export class MirrorStore {
   }
 
   set(key: string, value: string): void {
-    this.#db.query("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.#db
+      .query("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+      .run(key, value);
   }
 
   generation(): number {
@@ -163,7 +165,9 @@ export class MirrorStore {
 
   document(role: string, version: number): MirrorDocument | undefined {
     return toDocument(
-      this.#db.query("SELECT role, version, bytes, sha256 FROM documents WHERE role = ? AND version = ?").get(role, version) as Row | null,
+      this.#db
+        .query("SELECT role, version, bytes, sha256 FROM documents WHERE role = ? AND version = ?")
+        .get(role, version) as Row | null,
     );
   }
 

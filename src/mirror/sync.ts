@@ -23,7 +23,7 @@
  *   its keys come from there (as ngclient re-verifies its cached files).
  */
 import { canonicalJson } from "../tuf/canonical.ts";
-import { parseExpires } from "../tuf/dates.ts";
+import { formatExpires } from "../tuf/dates.ts";
 import type { KeyLookup } from "../tuf/verify.ts";
 import { lengthAndHashesMismatch } from "../tuf/file-hashes.ts";
 import type {
@@ -122,8 +122,9 @@ function check<T>(v: Verdict<T>): T {
   return v.value;
 }
 
+/** `expires` strings (YYYY-MM-DDTHH:MM:SSZ) sort like the times they name: no parsing per role. */
 function isExpired(expires: string, now: Date): boolean {
-  return parseExpires(expires).getTime() <= now.getTime();
+  return expires <= formatExpires(now);
 }
 
 function sameHead(a: RoleHead, b: RoleHead): boolean {
@@ -213,10 +214,8 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
   check(finalRoot(root, now));
 
   // 5.3.11: a timestamp or snapshot that no longer verifies with the new root no longer counts.
-  const trustedTs =
-    prev.timestamp && stillTrusted(root, prev.timestamp.doc, "timestamp") ? prev.timestamp : undefined;
-  const trustedSnap =
-    prev.snapshot && stillTrusted(root, prev.snapshot.doc, "snapshot") ? prev.snapshot : undefined;
+  const trustedTs = prev.timestamp && stillTrusted(root, prev.timestamp.doc, "timestamp") ? prev.timestamp : undefined;
+  const trustedSnap = prev.snapshot && stillTrusted(root, prev.snapshot.doc, "snapshot") ? prev.snapshot : undefined;
 
   // 5.4
   progress.phase = "timestamp";
@@ -226,6 +225,28 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
   const timestamp = tsUpdate.unchanged ? trustedTs! : { doc: tsUpdate.timestamp, bytes: tsBytes };
   if (!tsUpdate.unchanged) keep("timestamp", timestamp.doc.signed.version, tsBytes);
   report();
+  // 5.4.3.1: the same timestamp version means nothing changed upstream; "abort the update cycle".
+  // What is trusted must still be fresh, though (a freeze shows as expiry).
+  if (tsUpdate.unchanged && !rootChanged && trustedSnap) {
+    if (isExpired(trustedSnap.doc.signed.expires, now))
+      throw new SyncFailure(
+        "expired",
+        `snapshot v${trustedSnap.doc.signed.version} expired at ${trustedSnap.doc.signed.expires} (freeze attack?)`,
+      );
+    const targets = prev.heads.get("targets");
+    if (targets && isExpired(targets.expires, now))
+      throw new SyncFailure("expired", `targets v${targets.version} expired at ${targets.expires} (freeze attack?)`);
+    return {
+      state: prev,
+      documents,
+      upsertHeads: [],
+      removeHeads: [],
+      unchanged: true,
+      changedRoles: [],
+      warnings,
+      downloaded,
+    };
+  }
 
   // 5.5: reuse the trusted snapshot when it is the one the timestamp lists (ngclient: "local snapshot is valid").
   progress.phase = "snapshot";
@@ -239,7 +260,8 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
   if (!snapshot) {
     const name = snapshotName(root.signed, timestamp.doc.signed);
     const bytes = await fetchDoc(name, snapMeta.length ?? CLIENT_LIMITS.snapshot);
-    if (!bytes) throw new SyncFailure("unreachable", `${source.label} does not serve ${name}, which timestamp.json lists`);
+    if (!bytes)
+      throw new SyncFailure("unreachable", `${source.label} does not serve ${name}, which timestamp.json lists`);
     const doc = check(newSnapshot(root, timestamp.doc, trustedSnap?.doc, bytes, now));
     keep("snapshot", doc.signed.version, bytes);
     snapshot = { doc, bytes };
@@ -287,7 +309,8 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
       }
       if (head) {
         if (isExpired(head.expires, now)) {
-          if (v.role === "targets") throw new SyncFailure("expired", `targets v${head.version} expired at ${head.expires}`);
+          if (v.role === "targets")
+            throw new SyncFailure("expired", `targets v${head.version} expired at ${head.expires}`);
           warnings.push(`${v.role} v${head.version} expired at ${head.expires}; the repository has not re-signed it`);
         }
         heads.set(v.role, head);
@@ -297,7 +320,8 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
     }
     const name = targetsRoleName(root.signed, v.role, meta.version);
     const bytes = await fetchDoc(name, meta.length ?? CLIENT_LIMITS.targets);
-    if (!bytes) throw new SyncFailure("unreachable", `${source.label} does not serve ${name}, which the snapshot lists`);
+    if (!bytes)
+      throw new SyncFailure("unreachable", `${source.label} does not serve ${name}, which the snapshot lists`);
     const doc = check(newTargets(bytes, name, v.keys, v.roleKeys, meta, now));
     const sha256 = keep(v.role, doc.signed.version, bytes);
     const delegations = doc.signed.delegations ?? null;
@@ -327,7 +351,12 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
       for (const child of delegatedRoleNames(delegations)) {
         if (visited.has(child)) continue;
         visited.add(child);
-        children.push({ role: child, delegator: parent, keys: delegations.keys, roleKeys: delegatedRoleKeys(delegations, child)! });
+        children.push({
+          role: child,
+          delegator: parent,
+          keys: delegations.keys,
+          roleKeys: delegatedRoleKeys(delegations, child)!,
+        });
       }
       if (children.length > 0) await walk(children);
     }

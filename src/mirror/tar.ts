@@ -18,7 +18,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function octal(value: number, width: number): string {
-  return value.toString(8).padStart(width - 1, "0") + "\0";
+  return `${value.toString(8).padStart(width - 1, "0")}\0`;
 }
 
 function put(header: Uint8Array, offset: number, width: number, text: string): void {
@@ -49,7 +49,7 @@ function header(name: string, size: number, mtime: number, type: "0" | "1" | "x"
   put(h, 263, 2, "00");
   let sum = 0;
   for (const b of h) sum += b;
-  put(h, 148, 8, octal(sum, 7) + " ");
+  put(h, 148, 8, `${octal(sum, 7)} `);
   return h;
 }
 
@@ -268,7 +268,11 @@ export class TarSource implements Source {
     if (!e) return undefined;
     if (e.size > maxLength)
       throw new SourceError("tampered", `metadata/${name} is ${e.size} bytes, more than the ${maxLength} allowed`);
-    return new Uint8Array(await Bun.file(this.#path).slice(e.offset, e.offset + e.size).arrayBuffer());
+    return new Uint8Array(
+      await Bun.file(this.#path)
+        .slice(e.offset, e.offset + e.size)
+        .arrayBuffer(),
+    );
   }
 
   async target(urlPath: string): Promise<TargetStream | undefined> {

@@ -21,7 +21,7 @@ import { parseTargets, type TargetFile, type TargetsSigned } from "../tuf/metada
 import { searchTarget, type FoundTarget } from "../tuf/target-search.ts";
 import { readDocument } from "../tuf/trusted-set.ts";
 import { targetSegments } from "../server/targets.ts";
-import { SourceError, type Source } from "./source.ts";
+import { SourceError, type Source, type TargetStream } from "./source.ts";
 import type { TrustedState } from "./sync.ts";
 
 export type TargetFailureReason = "unavailable" | "mismatch" | "unreachable";
@@ -156,11 +156,12 @@ export class TargetStore {
       throw new TargetFailure("unavailable", `target path ${JSON.stringify(path)} cannot be stored safely`);
     const first = join(this.dir, names[0]!);
     if (await this.has(path, file)) return first;
-    if (!source) throw new TargetFailure("unavailable", `${path} is not stored here and there is no upstream to fetch it from`);
+    if (!source)
+      throw new TargetFailure("unavailable", `${path} is not stored here and there is no upstream to fetch it from`);
     const consistent = this.#opts.state()?.root.signed.consistent_snapshot ?? true;
     // Clients ask for the first listed hash (5.7.3); try the others too, then the plain name.
     const urls = consistent ? [...names] : [path];
-    let stream;
+    let stream: TargetStream | undefined;
     for (const url of urls) {
       try {
         stream = await source.target(url);
@@ -218,7 +219,10 @@ export class TargetStore {
       await fd.close().catch(() => undefined);
       await rm(tmp, { force: true });
       if (err instanceof TargetFailure) throw err;
-      throw new TargetFailure("unreachable", `${from}: reading ${path} failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TargetFailure(
+        "unreachable",
+        `${from}: reading ${path} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     await fd.close();
     try {
@@ -244,7 +248,12 @@ export class TargetStore {
    * A `/targets/<encoded>` request the static server found no file for:
    * resolve it against the verified metadata, fetch and verify it, serve it.
    */
-  async serveMissing(req: Request, encoded: string, source: Source | undefined, onFailure?: (f: TargetFailure) => void): Promise<Response> {
+  async serveMissing(
+    req: Request,
+    encoded: string,
+    source: Source | undefined,
+    onFailure?: (f: TargetFailure) => void,
+  ): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return jsonError(405, "method not allowed");
     const segments = targetSegments(encoded);
     if (!segments) return jsonError(400, "invalid target path");

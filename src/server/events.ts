@@ -101,7 +101,8 @@ export class TimestampEvents {
 
   respond(req: Request): Response {
     if (this.#closed) return jsonError(503, "shutting down");
-    if (this.#clients.size >= this.#maxClients) return jsonError(503, "too many event streams; poll timestamp.json instead");
+    if (this.#clients.size >= this.#maxClients)
+      return jsonError(503, "too many event streams; poll timestamp.json instead");
     this.#start();
     let client: Client | undefined;
     const body = new ReadableStream<Uint8Array>({

@@ -112,7 +112,11 @@ export function trustedRoot(bytes: Uint8Array, name = "trusted root"): Verdict<M
  * (5.3.6); 5.3.10 checks the final root. ngclient checks the signatures of
  * root N before the version, so a forged file is reported as tampered.
  */
-export function nextRoot(trusted: Metadata<RootSigned>, bytes: Uint8Array, name: string): Verdict<Metadata<RootSigned>> {
+export function nextRoot(
+  trusted: Metadata<RootSigned>,
+  bytes: Uint8Array,
+  name: string,
+): Verdict<Metadata<RootSigned>> {
   const doc = readDocument(bytes, parseRoot, name);
   if (!doc.ok) return doc;
   const next = doc.value;
@@ -190,10 +194,7 @@ export function newTimestamp(
       );
   }
   if (isExpired(ts.signed, now))
-    return refuse(
-      "expired",
-      `timestamp.json v${ts.signed.version} expired at ${ts.signed.expires} (freeze attack?)`,
-    );
+    return refuse("expired", `timestamp.json v${ts.signed.version} expired at ${ts.signed.expires} (freeze attack?)`);
   return accept({ timestamp: ts, unchanged: false });
 }
 
@@ -241,7 +242,8 @@ export function newSnapshot(
     for (const [file, old] of Object.entries(trusted.signed.meta)) {
       const now_ = snap.signed.meta[file];
       // 5.5.5; ngclient refuses a snapshot that drops a file the trusted one listed.
-      if (!now_) return refuse("rollback", `${name} no longer lists ${file} (trusted snapshot v${trusted.signed.version} did)`);
+      if (!now_)
+        return refuse("rollback", `${name} no longer lists ${file} (trusted snapshot v${trusted.signed.version} did)`);
       if (now_.version < old.version)
         return refuse(
           "rollback",

@@ -22,7 +22,9 @@ const available = existsSync(QEMU) && existsSync(join(SYSROOT, "lib", "ld-linux-
 const inCI = process.env.CI === "true";
 
 if (!available && !inCI)
-  console.log(`skipping the arm64 mirror test: ${QEMU} or ${SYSROOT} missing (apt-get install qemu-user-static libc6-arm64-cross)`);
+  console.log(
+    `skipping the arm64 mirror test: ${QEMU} or ${SYSROOT} missing (apt-get install qemu-user-static libc6-arm64-cross)`,
+  );
 
 let up: Upstream;
 const work = tempDir("tufbox-arm64-");

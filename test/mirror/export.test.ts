@@ -63,7 +63,18 @@ describe("export and import", () => {
 
   test("an export served by a plain static server is accepted by tuf-js", async () => {
     const out = join(work, "bundle-dir");
-    const t = await run(exportCommand, ["--server", up.url, "--root", rootFile, "--out", out, "--targets", "**", "--valid-for", "30"]);
+    const t = await run(exportCommand, [
+      "--server",
+      up.url,
+      "--root",
+      rootFile,
+      "--out",
+      out,
+      "--targets",
+      "**",
+      "--valid-for",
+      "30",
+    ]);
     expect(t.text()).toContain(`wrote ${out} (directory)`);
     // tufbox timestamps and snapshots expire after a day: a 30-day bundle is not possible as published.
     expect(t.info.join("\n")).toMatch(/warning: timestamp expires .* within the 30 day\(s\) of --valid-for/);
@@ -82,7 +93,9 @@ describe("export and import", () => {
       web.stop();
     }
     // Refuses to write over an existing output.
-    await expect(run(exportCommand, ["--server", up.url, "--root", rootFile, "--out", out])).rejects.toThrow(/already exists/);
+    await expect(run(exportCommand, ["--server", up.url, "--root", rootFile, "--out", out])).rejects.toThrow(
+      /already exists/,
+    );
   }, 60_000);
 
   test("without --root the source's 1.root.json is trusted on first use, with a warning; --json", async () => {
@@ -122,7 +135,15 @@ describe("export and import", () => {
     expect(list).toContain("metadata/timestamp.json");
 
     const mirrorDir = join(work, "airgap");
-    const imported = await run(mirrorCommand, ["--from", tarFile, "--root", rootFile, "--data-dir", mirrorDir, "--json"]);
+    const imported = await run(mirrorCommand, [
+      "--from",
+      tarFile,
+      "--root",
+      rootFile,
+      "--data-dir",
+      mirrorDir,
+      "--json",
+    ]);
     const s = JSON.parse(imported.out.join("\n"));
     expect(s.targets.imported).toBe(1);
     expect(s.versions.timestamp).toBe(summary.versions.timestamp);
@@ -144,13 +165,16 @@ describe("export and import", () => {
       expect(again.text()).toContain("imported");
       const version = JSON.parse(new TextDecoder().decode(up.server.app.metadata.peek("timestamp.json")!.bytes)).signed
         .version;
-      await until("the air-gapped mirror loads the imported state", () => m.mirror.state.timestamp?.doc.signed.version === version);
+      await until(
+        "the air-gapped mirror loads the imported state",
+        () => m.mirror.state.timestamp?.doc.signed.version === version,
+      );
       await client.refresh();
       expect(await client.download(a3.path)).toEqual(a3.bytes);
       // An older bundle now is a rollback: refused.
-      await expect(run(mirrorCommand, ["--from", tarFile, "--root", rootFile, "--data-dir", mirrorDir])).rejects.toThrow(
-        /refusing the bundle .* \(rollback\)/,
-      );
+      await expect(
+        run(mirrorCommand, ["--from", tarFile, "--root", rootFile, "--data-dir", mirrorDir]),
+      ).rejects.toThrow(/refusing the bundle .* \(rollback\)/);
     } finally {
       await m.stop({ keepData: true });
     }
@@ -162,7 +186,11 @@ describe("export and import", () => {
       [
         "a bin",
         (dir) => {
-          const name = readdirSync(join(dir, "metadata")).find((n) => /^\d+\.bins-[0-9a-f]\.json$/.test(n) && readFileSync(join(dir, "metadata", n), "utf8").includes('"length"'))!;
+          const name = readdirSync(join(dir, "metadata")).find(
+            (n) =>
+              /^\d+\.bins-[0-9a-f]\.json$/.test(n) &&
+              readFileSync(join(dir, "metadata", n), "utf8").includes('"length"'),
+          )!;
           const file = join(dir, "metadata", name);
           writeFileSync(file, readFileSync(file, "utf8").replace(/"length":(\d)/, '"length":9$1'));
         },
@@ -214,21 +242,31 @@ describe("export and import", () => {
     const entry = (await indexTar(tarFile)).get(`targets/releases/${a1.info.hashes.sha256}.app-1.0.tgz`)!;
     bytes[entry.offset] = bytes[entry.offset]! ^ 1;
     writeFileSync(tampered, bytes);
-    await expect(run(mirrorCommand, ["--from", tampered, "--root", rootFile, "--data-dir", join(work, "mirror-tar")])).rejects.toThrow(
-      /\(mismatch\)/,
-    );
+    await expect(
+      run(mirrorCommand, ["--from", tampered, "--root", rootFile, "--data-dir", join(work, "mirror-tar")]),
+    ).rejects.toThrow(/\(mismatch\)/);
     // Not a bundle at all.
     const junk = join(work, "junk.tar");
     writeFileSync(junk, "x".repeat(2048));
-    await expect(run(mirrorCommand, ["--from", junk, "--root", rootFile, "--data-dir", join(work, "mirror-junk")])).rejects.toThrow(
-      /refusing the bundle/,
-    );
+    await expect(
+      run(mirrorCommand, ["--from", junk, "--root", rootFile, "--data-dir", join(work, "mirror-junk")]),
+    ).rejects.toThrow(/refusing the bundle/);
   }, 60_000);
 
   test("a mirror's data directory exports too", async () => {
     const out = join(work, "from-mirror");
     mkdirSync(out);
-    const t = await run(exportCommand, ["--data-dir", join(work, "airgap"), "--root", rootFile, "--out", out, "--targets", "**", "--json"]);
+    const t = await run(exportCommand, [
+      "--data-dir",
+      join(work, "airgap"),
+      "--root",
+      rootFile,
+      "--out",
+      out,
+      "--targets",
+      "**",
+      "--json",
+    ]);
     const summary = JSON.parse(t.out.join("\n"));
     // The mirror holds the releases/ files; docs/notes.txt was never imported into it.
     expect(summary.targets).toMatchObject({ files: 2, missing: 1 });

@@ -88,7 +88,10 @@ describe("a mirror following a tufbox", () => {
     const upstreamTs = timestampVersion(up.server.app.metadata.peek("timestamp.json")!.bytes);
     expect(upstreamTs).toBeGreaterThan(before);
     // No interval sync happens within the hour: only the change feed can bring it.
-    await until("the mirror serves the new timestamp", () => m.mirror.state.timestamp?.doc.signed.version === upstreamTs);
+    await until(
+      "the mirror serves the new timestamp",
+      () => m.mirror.state.timestamp?.doc.signed.version === upstreamTs,
+    );
     await returning.refresh();
     expect(returning.version("timestamp")).toBe(upstreamTs);
     expect(await returning.download(a3.path)).toEqual(a3.bytes);

@@ -18,7 +18,10 @@ import { tufClient } from "../helpers/tufjs.ts";
 import { tempDir } from "../helpers/server.ts";
 import { artifact, publish, startMirror, startUpstream, type TestMirror, type Upstream } from "./helpers.ts";
 
-type Mutation = (path: string, res: { status: number; bytes: Uint8Array }) => { status: number; bytes: Uint8Array } | undefined;
+type Mutation = (
+  path: string,
+  res: { status: number; bytes: Uint8Array },
+) => { status: number; bytes: Uint8Array } | undefined;
 
 /** Forwards everything to `upstream`; `mutate` may replace any answer. No change feed: syncs are explicit. */
 function startProxy(upstream: string) {
@@ -111,7 +114,12 @@ describe("a mirror behind a tampering proxy", () => {
 
   test("timestamp.json with an altered byte is refused (tampered)", async () => {
     await refused("tampered", /^timestamp\.json has 0 valid signature/, (path, res) =>
-      path === "/metadata/timestamp.json" ? { ...res, bytes: bytes(text(res.bytes).replace(/"expires":"(\d{4})/, (_, y) => `"expires":"${Number(y) + 1}`)) } : undefined,
+      path === "/metadata/timestamp.json"
+        ? {
+            ...res,
+            bytes: bytes(text(res.bytes).replace(/"expires":"(\d{4})/, (_, y) => `"expires":"${Number(y) + 1}`)),
+          }
+        : undefined,
     );
   }, 30_000);
 
@@ -132,13 +140,22 @@ describe("a mirror behind a tampering proxy", () => {
       if (!/^\/metadata\/\d+\.bins-[0-9a-f]+\.json$/.test(path) || res.status !== 200) return undefined;
       altered++;
       // Point a listed target at other bytes: the bin's signature no longer covers it.
-      return { ...res, bytes: bytes(text(res.bytes).replace(/"sha256":"[0-9a-f]/, '"sha256":"f').replace(/"sha256":"f([0-9a-f])/, '"sha256":"e$1')) };
+      return {
+        ...res,
+        bytes: bytes(
+          text(res.bytes)
+            .replace(/"sha256":"[0-9a-f]/, '"sha256":"f')
+            .replace(/"sha256":"f([0-9a-f])/, '"sha256":"e$1'),
+        ),
+      };
     });
     expect(altered).toBeGreaterThan(0);
   }, 30_000);
 
   test("a rolled-back timestamp is refused (rollback)", async () => {
-    await refused("rollback", /^timestamp\.json version \d+ is older/, (path) => (path === "/metadata/timestamp.json" ? { status: 200, bytes: firstTimestamp } : undefined));
+    await refused("rollback", /^timestamp\.json version \d+ is older/, (path) =>
+      path === "/metadata/timestamp.json" ? { status: 200, bytes: firstTimestamp } : undefined,
+    );
   }, 30_000);
 
   test("a validly signed but expired timestamp is refused (expired: freeze attack)", async () => {

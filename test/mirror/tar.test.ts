@@ -37,7 +37,8 @@ describe("tar", () => {
     const r = Bun.spawnSync(["tar", "-xf", tar, "-C", out]);
     expect(r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
-    for (const [name, bytes] of Object.entries(files)) expect(new Uint8Array(readFileSync(join(out, name)))).toEqual(bytes);
+    for (const [name, bytes] of Object.entries(files))
+      expect(new Uint8Array(readFileSync(join(out, name)))).toEqual(bytes);
     expect(new Uint8Array(readFileSync(join(out, "targets/second-name")))).toEqual(files[longName]!);
 
     // And we read it back the same way.
@@ -63,7 +64,11 @@ describe("tar", () => {
       const entries = await indexTar(tar);
       const bytesOf = async (name: string) => {
         const e = entries.get(name)!;
-        return new Uint8Array(await Bun.file(tar).slice(e.offset, e.offset + e.size).arrayBuffer());
+        return new Uint8Array(
+          await Bun.file(tar)
+            .slice(e.offset, e.offset + e.size)
+            .arrayBuffer(),
+        );
       };
       for (const [name, bytes] of Object.entries(files)) expect(await bytesOf(name)).toEqual(bytes);
       expect(await bytesOf("targets/hard")).toEqual(files[longName]!);

@@ -66,7 +66,10 @@ function root(version: number, rootKeys: ReturnType<typeof key>[], threshold = 1
 }
 
 const sign = (signed: object, ...keys: ReturnType<typeof key>[]) =>
-  signSigned(signed as never, keys.map((k) => k.signer)).bytes;
+  signSigned(
+    signed as never,
+    keys.map((k) => k.signer),
+  ).bytes;
 
 function timestamp(version: number, snapshotVersion: number, snapBytes?: Uint8Array, expires = LATER) {
   const meta: Record<string, unknown> = { version: snapshotVersion };
@@ -112,8 +115,14 @@ describe("root (5.2, 5.3)", () => {
     const doc = JSON.parse(new TextDecoder().decode(bytes));
     doc.signatures = [doc.signatures[0], doc.signatures[0], doc.signatures[2]];
     expect(nextRoot(R1, new TextEncoder().encode(JSON.stringify(doc)), "2.root.json").ok).toBe(false);
-    expect(nextRoot(R1, sign(root(3, [r1, r2], 2), r1, r2), "2.root.json")).toMatchObject({ ok: false, reason: "invalid" });
-    expect(nextRoot(R1, sign(root(1, [r1, r2], 2), r1, r2), "2.root.json")).toMatchObject({ ok: false, reason: "rollback" });
+    expect(nextRoot(R1, sign(root(3, [r1, r2], 2), r1, r2), "2.root.json")).toMatchObject({
+      ok: false,
+      reason: "invalid",
+    });
+    expect(nextRoot(R1, sign(root(1, [r1, r2], 2), r1, r2), "2.root.json")).toMatchObject({
+      ok: false,
+      reason: "rollback",
+    });
     expect(nextRoot(R1, new TextEncoder().encode("{"), "2.root.json")).toMatchObject({ ok: false, reason: "invalid" });
   });
 
@@ -139,7 +148,10 @@ describe("timestamp (5.4)", () => {
   const T = trusted.value;
 
   test("signature, rollback, equal version, snapshot rollback, freeze", () => {
-    expect(newTimestamp(R1, T, sign(timestamp(6, 6), ts), NOW)).toMatchObject({ ok: true, value: { unchanged: false } });
+    expect(newTimestamp(R1, T, sign(timestamp(6, 6), ts), NOW)).toMatchObject({
+      ok: true,
+      value: { unchanged: false },
+    });
     expect(newTimestamp(R1, T, sign(timestamp(6, 6), other), NOW)).toMatchObject({ ok: false, reason: "tampered" });
     expect(newTimestamp(R1, T, sign(timestamp(4, 5), ts), NOW)).toMatchObject({ ok: false, reason: "rollback" });
     expect(newTimestamp(R1, T, sign(timestamp(5, 5), ts), NOW)).toMatchObject({ ok: true, value: { unchanged: true } });
@@ -178,18 +190,26 @@ describe("snapshot (5.5) and targets (5.6)", () => {
   test("hashes from the timestamp, signature, version, rollback of listed roles, freeze", () => {
     const s6 = sign(snapshot(6, { "targets.json": 4, "bins-0.json": 2 }), snap);
     expect(newSnapshot(R1, ts6(s6), trustedSnap.value, s6, NOW).ok).toBe(true);
-    const altered = new TextEncoder().encode(new TextDecoder().decode(s6).replace('"targets.json":{"version":4}', '"targets.json":{"version":9}'));
+    const altered = new TextEncoder().encode(
+      new TextDecoder().decode(s6).replace('"targets.json":{"version":4}', '"targets.json":{"version":9}'),
+    );
     expect(newSnapshot(R1, ts6(s6), trustedSnap.value, altered, NOW)).toMatchObject({ ok: false, reason: "tampered" });
     const wrongKey = sign(snapshot(6, { "targets.json": 4, "bins-0.json": 2 }), other);
     expect(newSnapshot(R1, ts6(wrongKey), undefined, wrongKey, NOW)).toMatchObject({ ok: false, reason: "tampered" });
     const s7 = sign(snapshot(7, { "targets.json": 4 }), snap);
     expect(newSnapshot(R1, ts6(s7), undefined, s7, NOW)).toMatchObject({ ok: false, reason: "invalid" });
     const dropped = sign(snapshot(6, { "targets.json": 4 }), snap);
-    expect(newSnapshot(R1, ts6(dropped), trustedSnap.value, dropped, NOW)).toMatchObject({ ok: false, reason: "rollback" });
+    expect(newSnapshot(R1, ts6(dropped), trustedSnap.value, dropped, NOW)).toMatchObject({
+      ok: false,
+      reason: "rollback",
+    });
     const older = sign(snapshot(6, { "targets.json": 2, "bins-0.json": 2 }), snap);
     expect(newSnapshot(R1, ts6(older), trustedSnap.value, older, NOW)).toMatchObject({ ok: false, reason: "rollback" });
     const expired = sign(snapshot(6, { "targets.json": 4, "bins-0.json": 2 }, PAST), snap);
-    expect(newSnapshot(R1, ts6(expired), trustedSnap.value, expired, NOW)).toMatchObject({ ok: false, reason: "expired" });
+    expect(newSnapshot(R1, ts6(expired), trustedSnap.value, expired, NOW)).toMatchObject({
+      ok: false,
+      reason: "expired",
+    });
     // bytes verified earlier need not match the timestamp's hashes again (ngclient's trusted local snapshot)
     expect(newSnapshot(R1, ts6(s6, 5), undefined, S5, NOW, true).ok).toBe(true);
   });
@@ -198,8 +218,12 @@ describe("snapshot (5.5) and targets (5.6)", () => {
     const succinct = { keyids: [bins.keyid], threshold: 1, bit_length: 1, name_prefix: "bins" };
     const top = targets(4, { delegations: { keys: { [bins.keyid]: bins.json }, succinct_roles: succinct } });
     const topBytes = sign(top, tg);
-    expect(newTargets(topBytes, "4.targets.json", R1.signed.keys, R1.signed.roles.targets, { version: 4 }, NOW).ok).toBe(true);
-    expect(newTargets(topBytes, "4.targets.json", R1.signed.keys, R1.signed.roles.targets, { version: 5 }, NOW)).toMatchObject({
+    expect(
+      newTargets(topBytes, "4.targets.json", R1.signed.keys, R1.signed.roles.targets, { version: 4 }, NOW).ok,
+    ).toBe(true);
+    expect(
+      newTargets(topBytes, "4.targets.json", R1.signed.keys, R1.signed.roles.targets, { version: 5 }, NOW),
+    ).toMatchObject({
       ok: false,
       reason: "rollback",
     });
@@ -208,17 +232,30 @@ describe("snapshot (5.5) and targets (5.6)", () => {
     expect(delegatedRoleKeys(d, "bins-1")).toBe(succinct);
     expect(delegatedRoleKeys(d, "bins-2")).toBeUndefined();
     const bin = sign(targets(2), bins);
-    expect(newTargets(bin, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2 }, NOW).ok).toBe(true);
+    expect(newTargets(bin, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2 }, NOW).ok).toBe(
+      true,
+    );
     const forged = sign(targets(2), other);
-    expect(newTargets(forged, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2 }, NOW)).toMatchObject({
+    expect(
+      newTargets(forged, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2 }, NOW),
+    ).toMatchObject({
       ok: false,
       reason: "tampered",
     });
     expect(
-      newTargets(bin, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2, length: bin.byteLength + 1 }, NOW),
+      newTargets(
+        bin,
+        "2.bins-0.json",
+        d.keys,
+        delegatedRoleKeys(d, "bins-0")!,
+        { version: 2, length: bin.byteLength + 1 },
+        NOW,
+      ),
     ).toMatchObject({ ok: false, reason: "tampered" });
     const expired = sign(targets(2, {}, PAST), bins);
-    expect(newTargets(expired, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2 }, NOW)).toMatchObject({
+    expect(
+      newTargets(expired, "2.bins-0.json", d.keys, delegatedRoleKeys(d, "bins-0")!, { version: 2 }, NOW),
+    ).toMatchObject({
       ok: false,
       reason: "expired",
     });
@@ -267,7 +304,9 @@ describe("target search (5.6.7)", () => {
       });
     expect(await searchTarget("deep", (n) => chain[n])).toBeUndefined();
     const d = { keys: {}, succinct_roles: { keyids: [], threshold: 1, bit_length: 4, name_prefix: "bins" } };
-    expect(rolesForPath(d, "a/b.txt")).toEqual([{ name: new SuccinctBins(4).binForPath("a/b.txt"), terminating: true }]);
+    expect(rolesForPath(d, "a/b.txt")).toEqual([
+      { name: new SuccinctBins(4).binForPath("a/b.txt"), terminating: true },
+    ]);
   });
 });
 
@@ -276,11 +315,17 @@ describe("lengths and hashes", () => {
   const h = (alg: string) => createHash(alg).update(bytes).digest("hex");
 
   test("every listed hash must match; an algorithm we cannot compute is a mismatch", () => {
-    expect(lengthAndHashesMismatch(bytes, { length: 5, hashes: { sha256: h("sha256"), "blake2b-256": h("blake2b256") } })).toBeUndefined();
-    expect(lengthAndHashesMismatch(bytes, { hashes: { blake2b: h("blake2b512"), sha512: h("sha512") } })).toBeUndefined();
+    expect(
+      lengthAndHashesMismatch(bytes, { length: 5, hashes: { sha256: h("sha256"), "blake2b-256": h("blake2b256") } }),
+    ).toBeUndefined();
+    expect(
+      lengthAndHashesMismatch(bytes, { hashes: { blake2b: h("blake2b512"), sha512: h("sha512") } }),
+    ).toBeUndefined();
     expect(lengthAndHashesMismatch(bytes, { length: 6 })).toContain("length 5");
     expect(lengthAndHashesMismatch(bytes, { hashes: { sha256: h("sha512").slice(0, 64) } })).toContain("sha256");
-    expect(lengthAndHashesMismatch(bytes, { hashes: { sha256: h("sha256"), md5: h("md5") } })).toContain("not supported");
+    expect(lengthAndHashesMismatch(bytes, { hashes: { sha256: h("sha256"), md5: h("md5") } })).toContain(
+      "not supported",
+    );
     expect(lengthAndHashesMismatch(bytes, {})).toBeUndefined();
   });
 });
