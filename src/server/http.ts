@@ -88,10 +88,12 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const interval = Math.max(0, opts.reloadIntervalMs ?? 50);
   const maxWait = Math.max(interval, opts.reloadMaxWaitMs ?? interval * 20);
   const published = new PublishedTargets(metadata);
+  // A mirror (targetsMissing) stores every hashed name as a file and resolves the rest
+  // itself: no index of every published target for it.
   const targets =
     opts.targetsDir === undefined
       ? undefined
-      : new TargetFiles(opts.targetsDir, (path, hex) => published.resolve(path, hex));
+      : new TargetFiles(opts.targetsDir, opts.targetsMissing ? undefined : (path, hex) => published.resolve(path, hex));
   const log = opts.log ?? consoleLog;
 
   // Requests per role that missed the static table; decides which roles to promote.

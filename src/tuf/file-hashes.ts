@@ -3,37 +3,14 @@
  * gives for them: snapshot in timestamp (spec 5.5.2), targets roles in
  * snapshot (5.6.2), target files in targets (5.7.3).
  *
- * Algorithm names are securesystemslib's, which python-tuf and tuf-js write:
- * `sha256`, `sha512`, …, `blake2b` (512-bit), `blake2b-256`, `blake2s`.
+ * Algorithm names are securesystemslib's, as src/tuf/hashes.ts maps them.
  * Every listed hash must match, and a hash whose algorithm we cannot compute
  * is a mismatch, as python-tuf ngclient does (`BaseFile._verify_hashes`
  * raises LengthOrHashMismatchError for an unsupported algorithm): a file
  * whose metadata we cannot fully check is not verified.
  */
 import { createHash, type Hash } from "node:crypto";
-
-const ALGORITHMS: Record<string, string> = {
-  sha224: "sha224",
-  sha256: "sha256",
-  sha384: "sha384",
-  sha512: "sha512",
-  "sha512-224": "sha512-224",
-  "sha512-256": "sha512-256",
-  "sha3-224": "sha3-224",
-  "sha3-256": "sha3-256",
-  "sha3-384": "sha3-384",
-  "sha3-512": "sha3-512",
-  blake2b: "blake2b512",
-  "blake2b-512": "blake2b512",
-  "blake2b-256": "blake2b256",
-  blake2s: "blake2s256",
-  "blake2s-256": "blake2s256",
-};
-
-/** The node:crypto name for a TUF hash algorithm name, undefined when unsupported. */
-export function hashAlgorithm(name: string): string | undefined {
-  return Object.hasOwn(ALGORITHMS, name) ? ALGORITHMS[name] : undefined;
-}
+import { digestFor } from "./hashes.ts";
 
 export interface ExpectedFile {
   length?: number;
@@ -50,7 +27,7 @@ export class FileDigests {
 
   constructor(algorithms: readonly string[]) {
     this.#hashers = algorithms.map((name) => {
-      const algorithm = hashAlgorithm(name);
+      const algorithm = digestFor(name);
       return [name, algorithm ? createHash(algorithm) : undefined];
     });
   }

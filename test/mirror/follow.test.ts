@@ -35,6 +35,8 @@ describe("a mirror following a tufbox", () => {
   const a2 = artifact("docs/guide ü.txt", "a guide");
   const a3 = artifact("releases/app-1.1.tgz", "app one point one");
   const never = artifact("docs/never-asked.txt", "nobody asks for this before the outage");
+  // Listed with blake2b-256 only, as RSTUF's CLI adds artifacts: clients ask for dir/<blake2b-256>.name.
+  const b2 = artifact("docs/blake2b-only.bin", "hashed with blake2b-256 only", { "blake2b-256": "blake2b256" });
   let returning: ReturnType<typeof tufClient>;
 
   beforeAll(async () => {
@@ -84,7 +86,7 @@ describe("a mirror following a tufbox", () => {
   test("new upstream versions reach the mirror through the change feed, and returning clients follow", async () => {
     expect(m.mirror.eventsConnected).toBe(true);
     const before = returning.version("timestamp");
-    await publish(up, [a3, never]);
+    await publish(up, [a3, never, b2]);
     const upstreamTs = timestampVersion(up.server.app.metadata.peek("timestamp.json")!.bytes);
     expect(upstreamTs).toBeGreaterThan(before);
     // No interval sync happens within the hour: only the change feed can bring it.
@@ -96,6 +98,11 @@ describe("a mirror following a tufbox", () => {
     expect(returning.version("timestamp")).toBe(upstreamTs);
     expect(await returning.download(a3.path)).toEqual(a3.bytes);
     expect(await returning.download(a1.path)).toEqual(a1.bytes);
+    // tuf-js cannot compute blake2b-256 (test/e2e/tufjs-blake2b.test.ts): fetch the URL it builds.
+    const b2Url = `${m.url}/targets/docs/${b2.info.hashes["blake2b-256"]}.blake2b-only.bin`;
+    expect(new Uint8Array(await (await fetch(b2Url)).arrayBuffer())).toEqual(b2.bytes);
+    const b2Found = (await m.mirror.targets.resolve(b2.path))!;
+    expect(await m.mirror.targets.has(b2.path, b2Found.file)).toBe(true);
   }, 30_000);
 
   test("a mirror can follow another mirror", async () => {

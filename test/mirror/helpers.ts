@@ -35,19 +35,17 @@ export interface Artifact {
   info: { length: number; hashes: Record<string, string> };
 }
 
-export function artifact(path: string, content: string): Artifact {
+/** An artifact listed with sha256 and sha512, or with `algorithms` (e.g. only blake2b-256, as RSTUF's CLI does). */
+export function artifact(
+  path: string,
+  content: string,
+  algorithms: Record<string, string> = { sha256: "sha256", sha512: "sha512" },
+): Artifact {
   const bytes = new TextEncoder().encode(content);
-  return {
-    path,
-    bytes,
-    info: {
-      length: bytes.length,
-      hashes: {
-        sha256: createHash("sha256").update(bytes).digest("hex"),
-        sha512: createHash("sha512").update(bytes).digest("hex"),
-      },
-    },
-  };
+  const hashes: Record<string, string> = {};
+  for (const [name, digest] of Object.entries(algorithms))
+    hashes[name] = createHash(digest).update(bytes).digest("hex");
+  return { path, bytes, info: { length: bytes.length, hashes } };
 }
 
 /** Writes the artifacts' bytes into the upstream's targets directory and publishes them. */
