@@ -340,14 +340,17 @@ export async function statusCommand(
         throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
       const api = apiClient(args.own, term, "status");
       const out = new Output(term, json);
-      // A tufbox mirror answers GET /api/v1/mirror: show how current it is instead.
-      const mirror = await mirrorStatusOf(api);
-      if (mirror) {
+      let status: RepositoryStatus;
+      try {
+        status = await repositoryStatus(api, now);
+      } catch (err) {
+        // A tufbox mirror has no repository API (404) but GET /api/v1/mirror: show how current it is.
+        const mirror = err instanceof ServerError && err.status === 404 ? await mirrorStatusOf(api) : undefined;
+        if (!mirror) throw err;
         if (json) return out.result(mirror);
         for (const line of formatMirrorStatus(mirror, api.server)) out.say(line);
         return;
       }
-      const status = await repositoryStatus(api, now);
       if (json) return out.result(status);
       for (const line of formatStatusReport(status)) out.say(line);
     },

@@ -319,7 +319,12 @@ export class Mirror {
       return;
     }
     this.#recordSuccess(now, result);
-    await this.prefetchPending();
+    try {
+      await this.prefetchPending();
+    } catch (err) {
+      // Target downloads never undo a verified sync; they are tried again at the next one.
+      this.#log.error("prefetching targets failed", { error: err instanceof Error ? err.message : String(err) });
+    }
     // A sync parses and verifies every new document; give that garbage back now
     // rather than whenever the heap next grows (a Pi mirror is mostly idle).
     if (!result.unchanged) Bun.gc(true);

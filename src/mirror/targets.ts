@@ -226,22 +226,32 @@ export class TargetStore {
     }
     await fd.close();
     try {
-      // Every name but the first is a link; the first is the rename, so "stored" (has()) means complete.
-      for (const name of names.slice(1)) {
-        const dest = join(this.dir, name);
-        await mkdir(dirname(dest), { recursive: true });
-        await link(tmp, dest).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== "EEXIST" && err.code !== "ENAMETOOLONG") throw err;
-        });
-      }
-      const first = join(this.dir, names[0]!);
-      await mkdir(dirname(first), { recursive: true });
-      await rename(tmp, first);
-      this.#opts.onStored?.(path, file.length);
-      return first;
+      return await this.#place(path, file, names, tmp);
+    } catch (err) {
+      // A full or read-only disk: nothing half-placed is ever served (the first name comes last).
+      throw new TargetFailure(
+        "unavailable",
+        `cannot store ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  async #place(path: string, file: TargetFile, names: string[], tmp: string): Promise<string> {
+    // Every name but the first is a link; the first is the rename, so "stored" (has()) means complete.
+    for (const name of names.slice(1)) {
+      const dest = join(this.dir, name);
+      await mkdir(dirname(dest), { recursive: true });
+      await link(tmp, dest).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST" && err.code !== "ENAMETOOLONG") throw err;
+      });
+    }
+    const first = join(this.dir, names[0]!);
+    await mkdir(dirname(first), { recursive: true });
+    await rename(tmp, first);
+    this.#opts.onStored?.(path, file.length);
+    return first;
   }
 
   /**
