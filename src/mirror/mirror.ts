@@ -109,6 +109,7 @@ export class Mirror {
   #events: UpstreamEvents | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #watch: ReturnType<typeof setInterval> | undefined;
+  #gcTimer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | undefined;
   #wanted = false;
   #stopped = false;
@@ -142,8 +143,9 @@ export class Mirror {
     this.metadata = new PublishedMetadata({
       loader: async (name) => this.#loadFile(name),
       lister: async () => this.#listFiles(),
-      // Older versions come from SQLite on demand; a small cache keeps a Pi's memory low.
-      cacheBytes: 8 * 1024 * 1024,
+      // Older versions come from SQLite on demand (clients ask for them only in the
+      // middle of an update); a small cache keeps a Pi's memory low.
+      cacheBytes: 2 * 1024 * 1024,
     });
     this.targets = new TargetStore({
       dir: opts.targetsDir ?? join(opts.dataDir, "targets"),
@@ -325,9 +327,10 @@ export class Mirror {
       // Target downloads never undo a verified sync; they are tried again at the next one.
       this.#log.error("prefetching targets failed", { error: err instanceof Error ? err.message : String(err) });
     }
-    // A sync parses and verifies every new document; give that garbage back now
-    // rather than whenever the heap next grows (a Pi mirror is mostly idle).
-    if (!result.unchanged) Bun.gc(true);
+    // A sync parses and verifies every new document; give that garbage back soon
+    // (after the static routes are rebuilt) rather than whenever the heap next
+    // grows: a Pi mirror is mostly idle.
+    if (!result.unchanged) this.#collectSoon();
     if (!this.#firstSyncReported) {
       this.#firstSyncReported = true;
       this.#opts.progress?.done?.();
@@ -394,6 +397,15 @@ export class Mirror {
       timestamp: this.#state.timestamp?.doc.signed.version ?? null,
       stale_since: this.#staleSince.toISOString(),
     });
+  }
+
+  #collectSoon(): void {
+    if (this.#gcTimer !== undefined) return;
+    this.#gcTimer = setTimeout(() => {
+      this.#gcTimer = undefined;
+      Bun.gc(true);
+    }, 1000);
+    this.#gcTimer.unref?.();
   }
 
   /** Logs a message at most every 10 minutes when it repeats (an offline mirror retries every interval). */
@@ -529,6 +541,7 @@ export class Mirror {
     this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#watch !== undefined) clearInterval(this.#watch);
+    if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
     await this.#events?.stop();
     while (this.#running) await this.#running;
     this.store.close();
