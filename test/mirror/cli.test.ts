@@ -60,7 +60,7 @@ test("configured by environment and config file, the mirror process syncs, prefe
     let status: any;
     for (;;) {
       status = ((await (await fetch(`${url}/api/v1/mirror`)).json()) as any).data;
-      if (status.targets.fetched > 0 || proc.exitCode !== null) break;
+      if ((status.targets.fetched > 0 && status.events_connected) || proc.exitCode !== null) break;
       await Bun.sleep(20);
     }
     expect(status).toMatchObject({

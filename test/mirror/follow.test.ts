@@ -84,7 +84,7 @@ describe("a mirror following a tufbox", () => {
   }, 30_000);
 
   test("new upstream versions reach the mirror through the change feed, and returning clients follow", async () => {
-    expect(m.mirror.eventsConnected).toBe(true);
+    await until("the mirror listens to the upstream's change feed", () => m.mirror.eventsConnected);
     const before = returning.version("timestamp");
     await publish(up, [a3, never, b2]);
     const upstreamTs = timestampVersion(up.server.app.metadata.peek("timestamp.json")!.bytes);
@@ -114,7 +114,7 @@ describe("a mirror following a tufbox", () => {
       await client.refresh();
       expect(await client.download(a2.path)).toEqual(a2.bytes);
       expect(await client.download(a3.path)).toEqual(a3.bytes);
-      expect(second.mirror.eventsConnected).toBe(true);
+      await until("the second mirror listens to the first one's change feed", () => second.mirror.eventsConnected);
     } finally {
       await second.stop();
     }
