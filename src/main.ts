@@ -12,6 +12,7 @@ import { bootstrapCommand, sendCommand } from "./cli/send.ts";
 import { artifactCommand } from "./cli/artifact.ts";
 import { taskCommand } from "./cli/task.ts";
 import { statusCommand } from "./cli/status.ts";
+import { healthcheckCommand } from "./cli/healthcheck.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
@@ -23,6 +24,7 @@ Usage: tufbox <command> [flags]
 Commands:
   quickstart   bootstrap a demo repository with development keys (if empty) and serve it
   serve        serve an existing repository (RSTUF-compatible API, metadata, targets)
+  healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
 
 Offline (root keys never touch the server):
@@ -54,6 +56,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
   task: withServerErrors("task", (argv) => taskCommand(argv)),
   status: withServerErrors("status", (argv) => statusCommand(argv)),
+  healthcheck: withServerErrors("healthcheck", healthcheckCommand),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },

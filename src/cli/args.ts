@@ -21,12 +21,23 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-export function parseCommandArgs(command: string, argv: string[], own: FlagSpec = {}): ParsedArgs {
+/**
+ * Parse a command's flags. Only commands that read the service configuration
+ * (`config: true`: serve, quickstart, healthcheck) take the configuration
+ * flags; elsewhere `--data-dir` and friends would be accepted and silently do
+ * nothing.
+ */
+export function parseCommandArgs(
+  command: string,
+  argv: string[],
+  own: FlagSpec = {},
+  opts: { config?: boolean } = {},
+): ParsedArgs {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { ...CONFIG_FLAGS, ...own, help: { type: "boolean", short: "h" } },
+      options: { ...(opts.config ? CONFIG_FLAGS : {}), ...own, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
     });

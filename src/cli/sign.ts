@@ -91,7 +91,7 @@ signature (POST /api/v1/metadata/sign), then follows the task:
 ${SERVER_FLAGS_HELP}
   --no-wait             do not wait for tasks that wait for offline signatures`;
 
-const FLAGS = {
+export const FLAGS = {
   key: { type: "string" },
   role: { type: "string" },
   in: { type: "string" },

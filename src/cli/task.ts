@@ -37,7 +37,7 @@ ${SERVER_FLAGS_HELP}
 
 Exit status: 0 unless the task FAILED, ERRORED or was REVOKED (1); 2 usage.`;
 
-const FLAGS = { wait: { type: "boolean" }, "no-wait": { type: "boolean" }, ...SERVER_FLAGS } as const;
+export const FLAGS = { wait: { type: "boolean" }, "no-wait": { type: "boolean" }, ...SERVER_FLAGS } as const;
 
 export function describeTask(task: TaskData): string[] {
   const r = task.result;
