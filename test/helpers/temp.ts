@@ -22,17 +22,15 @@ let root: string | undefined;
 function runRoot(): string {
   if (root !== undefined) return root;
   const dir = mkdtempSync(join(tmpdir(), "tufbox-test-run-"));
-  const watcher = Bun.spawn(
-    [
-      "sh",
-      "-c",
-      'tail --pid="$1" -s 0.2 -f /dev/null; rm -rf -- "$2"',
-      "tufbox-test-cleanup",
-      String(process.pid),
-      dir,
-    ],
-    { stdin: "ignore", stdout: "ignore", stderr: "ignore" },
-  );
+  const script = ["sh", "-c", 'tail --pid="$1" -s 0.2 -f /dev/null; rm -rf -- "$2"', "tufbox-test-cleanup"];
+  // In its own session (setsid), so that whatever ends the test run's process
+  // group (a shell's job control, a CI step) does not end the watcher mid-way.
+  const setsid = Bun.which("setsid");
+  const watcher = Bun.spawn([...(setsid ? [setsid] : []), ...script, String(process.pid), dir], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   // The watcher must outlive this process, and must not keep it alive.
   watcher.unref();
   root = dir;
