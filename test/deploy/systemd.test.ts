@@ -58,7 +58,9 @@ withTools(
       expect(typo.err).toContain("Unknown key 'ProtectSystm'");
       const noBinary = analyze(
         ["verify"],
-        rootWith(readFileSync(UNIT, "utf8").replace("/usr/local/bin/tufbox", "/usr/local/bin/missing")),
+        rootWith(
+          readFileSync(UNIT, "utf8").replace("ExecStart=/usr/local/bin/tufbox", "ExecStart=/usr/local/bin/missing"),
+        ),
       );
       expect(noBinary.code).not.toBe(0);
     }, 60_000);
