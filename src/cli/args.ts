@@ -22,16 +22,16 @@ export interface ParsedArgs {
 }
 
 /**
- * Parse a command's flags. Only commands that read the service configuration
- * (`config: true`: serve, quickstart, healthcheck) take the configuration
- * flags; elsewhere `--data-dir` and friends would be accepted and silently do
- * nothing.
+ * Parse a command's flags. Commands that read the service configuration
+ * (serve, quickstart, healthcheck, …) take the configuration flags too; the
+ * others pass `config: false`, else `--data-dir` and friends would be
+ * accepted there and silently do nothing (and their --help would have to list them).
  */
 export function parseCommandArgs(
   command: string,
   argv: string[],
   own: FlagSpec = {},
-  opts: { config?: boolean } = {},
+  opts: { config: boolean } = { config: true },
 ): ParsedArgs {
   let parsed;
   try {

@@ -352,7 +352,7 @@ export async function artifactCommand(argv: string[], term: ServerTerminal = ser
           `unknown subcommand "${sub}"`,
           "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'",
         );
-      const args = parseCommandArgs("artifact", rest, FLAGS);
+      const args = parseCommandArgs("artifact", rest, FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(ARTIFACT_HELP);
       if (sub === "delete") {

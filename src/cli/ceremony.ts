@@ -158,7 +158,7 @@ export async function ceremonyCommand(
   now: Date = new Date(),
 ): Promise<void> {
   return offlineCommand("ceremony", async () => {
-    const args = parseCommandArgs("ceremony", argv, FLAGS);
+    const args = parseCommandArgs("ceremony", argv, FLAGS, { config: false });
     if (args.own.help) return term.out(CEREMONY_HELP);
     if (args.positionals.length > 0)
       throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox ceremony --help'");

@@ -39,7 +39,7 @@ export function healthzUrl(config: Pick<Config, "listen" | "tls">): string {
 }
 
 export async function healthcheckCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs("healthcheck", argv, HEALTHCHECK_FLAGS, { config: true });
+  const args = parseCommandArgs("healthcheck", argv, HEALTHCHECK_FLAGS);
   if (args.own.help) {
     console.log(HEALTHCHECK_HELP);
     return;

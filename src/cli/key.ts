@@ -65,7 +65,7 @@ export async function keyCommand(argv: string[], term: Terminal = processTermina
 }
 
 async function keyGenerate(argv: string[], term: Terminal): Promise<void> {
-  const args = parseCommandArgs("key", argv, KEY_GENERATE_FLAGS);
+  const args = parseCommandArgs("key", argv, KEY_GENERATE_FLAGS, { config: false });
   if (args.own.help) return term.out(KEY_HELP);
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "the output file is given with --out NAME");
@@ -106,7 +106,7 @@ function describe(key: KeyJSON, keyid: string): Record<string, string> {
 }
 
 async function keyInfo(argv: string[], term: Terminal): Promise<void> {
-  const args = parseCommandArgs("key", argv, KEY_INFO_FLAGS);
+  const args = parseCommandArgs("key", argv, KEY_INFO_FLAGS, { config: false });
   if (args.own.help) return term.out(KEY_HELP);
   const [file, extra] = args.positionals;
   if (file === undefined || extra !== undefined)

@@ -102,7 +102,7 @@ export async function waitForBootstrap(
 }
 
 export async function quickstartCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs("quickstart", argv, QUICKSTART_FLAGS, { config: true });
+  const args = parseCommandArgs("quickstart", argv, QUICKSTART_FLAGS);
   if (args.own.help) {
     console.log(QUICKSTART_HELP);
     return;

@@ -186,7 +186,7 @@ async function rootUpdate(
   now: Date,
   setJson: (json: boolean) => void,
 ): Promise<void> {
-  const args = parseCommandArgs("root", argv, ROOT_UPDATE_FLAGS);
+  const args = parseCommandArgs("root", argv, ROOT_UPDATE_FLAGS, { config: false });
   const own = args.own;
   const json = jsonFlag(own);
   setJson(json);

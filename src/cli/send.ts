@@ -274,7 +274,7 @@ async function sendSign(api: ApiClient, out: Output, file: string, noWait: boole
 }
 
 function parse(command: string, argv: string[]) {
-  return parseCommandArgs(command, argv, FLAGS);
+  return parseCommandArgs(command, argv, FLAGS, { config: false });
 }
 
 export async function bootstrapCommand(argv: string[], term: ServerTerminal = serverTerminal()): Promise<void> {

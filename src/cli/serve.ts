@@ -49,7 +49,7 @@ export async function runUntilSignal(app: App, log: Logger, before?: (running: R
 }
 
 export async function serveCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs("serve", argv, {}, { config: true });
+  const args = parseCommandArgs("serve", argv);
   if (args.own.help) {
     console.log(SERVE_HELP);
     return;

@@ -152,7 +152,7 @@ export async function signCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("sign", argv, FLAGS);
+      const args = parseCommandArgs("sign", argv, FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(SIGN_HELP);
       if (args.positionals.length > 0)

@@ -56,7 +56,7 @@ export async function taskCommand(argv: string[], term: ServerTerminal = serverT
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("task", argv, FLAGS);
+      const args = parseCommandArgs("task", argv, FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(TASK_HELP);
       const [id, extra] = args.positionals;
