@@ -12,6 +12,7 @@ import { Spec, Validation } from "@cyclonedx/cyclonedx-library";
 import { COMMON_FLAGS } from "../../scripts/compile.ts";
 import { readLock } from "../../scripts/sbom.ts";
 import { releaseDir, REPO } from "../helpers/release.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 let dir: string;
 let sbomText: string;
@@ -64,6 +65,21 @@ describe("bun run release", () => {
     expect(tampered.exitCode).not.toBe(0);
   }, 120_000);
 });
+
+test("bun run build makes the very same x64 binary, byte for byte (same commit, same flags)", async () => {
+  const out = tempDir("tufbox-build-");
+  const p = Bun.spawn(["bun", "run", "build", "--", "--target", "linux-x64", "--out", out], {
+    cwd: REPO,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [text, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  expect(code).toBe(0);
+  expect(text).toContain("tufbox-linux-x64");
+  const sha = (f: string) => new Bun.CryptoHasher("sha256").update(readFileSync(f)).digest("hex");
+  expect(sha(join(out, "tufbox-linux-x64"))).toBe(sha(join(dir, "tufbox-linux-x64")));
+  expect(err).not.toContain("warning");
+}, 300_000);
 
 describe("the SBOM", () => {
   test("is CycloneDX 1.6 JSON that the CycloneDX schema (strict) accepts", async () => {
