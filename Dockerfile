@@ -16,8 +16,9 @@
 # scripts/build.ts and scripts/image-rootfs.ts.
 #
 # The build stage always runs on the build machine's own architecture and
-# cross-compiles (Bun needs no emulator for that); for arm64 it takes glibc
-# from Debian's libc6-arm64-cross, so arm64 images build fast too.
+# cross-compiles (Bun needs no emulator for that); for the other architecture
+# it takes glibc from Debian's libc6-arm64-cross / libc6-amd64-cross, so both
+# images build fast on either kind of machine.
 
 # ---------------------------------------------------------------- build
 FROM --platform=$BUILDPLATFORM oven/bun:1.4.4 AS build
@@ -39,8 +40,8 @@ RUN set -eu; \
       arm64) arch=arm64 ;; \
       *) echo "unsupported TARGETARCH=${TARGETARCH}" >&2; exit 1 ;; \
     esac; \
-    if [ "$arch" = arm64 ] && [ "$(dpkg --print-architecture)" != arm64 ]; then \
-      apt-get update -qq && apt-get install -y -qq --no-install-recommends libc6-arm64-cross; \
+    if [ "$(dpkg --print-architecture)" != "${TARGETARCH:-amd64}" ]; then \
+      apt-get update -qq && apt-get install -y -qq --no-install-recommends "libc6-${TARGETARCH:-amd64}-cross"; \
     fi; \
     TUFBOX_COMMIT="$TUFBOX_COMMIT" bun scripts/build.ts --target "linux-$arch" --out /out; \
     bun scripts/image-rootfs.ts --binary "/out/tufbox-linux-$arch" --arch "$arch" --out /image; \

@@ -14,7 +14,7 @@
  * with `ldd` (which runs the binary, impossible for arm64 on an x64 builder)
  * or `readelf` (binutils is not in the Bun build image). They are taken from
  * this machine's glibc for its own architecture, or from Debian's
- * libc6-arm64-cross sysroot (/usr/aarch64-linux-gnu) when cross-building.
+ * libc6-arm64-cross (libc6-amd64-cross) sysroot when cross-building.
  */
 import {
   chmodSync,
@@ -42,7 +42,7 @@ const ARCHES: Record<string, Arch> = {
   x64: {
     machine: 62,
     libDir: "/lib/x86_64-linux-gnu",
-    sources: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"],
+    sources: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/x86_64-linux-gnu/lib"],
   },
   arm64: {
     machine: 183,
@@ -106,7 +106,7 @@ function findLibrary(arch: Arch, name: string): string {
     if (existsSync(file)) return realpathSync(file);
   }
   throw new Error(
-    `${name} not found in ${arch.sources.join(", ")}${arch.machine === 183 ? " (apt-get install libc6-arm64-cross)" : ""}`,
+    `${name} not found in ${arch.sources.join(", ")} (cross-building: apt-get install ${arch.machine === 183 ? "libc6-arm64-cross" : "libc6-amd64-cross"})`,
   );
 }
 
