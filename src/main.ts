@@ -16,6 +16,7 @@ Commands:
   mirror       follow an upstream repository, verify it like a client, serve it (edge mirror);
                --from BUNDLE imports an export (air-gapped sites)
   export       write a verified static copy (directory or .tar) for static servers / USB sticks
+  healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
 
 Offline (root keys never touch the server):
@@ -51,6 +52,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
+  healthcheck: withServerErrors("healthcheck", async (argv) => (await import("./cli/healthcheck.ts")).healthcheckCommand(argv)),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },

@@ -333,7 +333,7 @@ export async function statusCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("status", argv, SERVER_FLAGS);
+      const args = parseCommandArgs("status", argv, SERVER_FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(STATUS_HELP);
       if (args.positionals.length > 0)
