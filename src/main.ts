@@ -15,6 +15,8 @@ import { statusCommand } from "./cli/status.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
+import { StartupError } from "./startup.ts";
+import { adminTokenCommand } from "./cli/admin-token.ts";
 
 const USAGE = `tufbox ${VERSION} — a TUF repository service in one binary
 
@@ -24,6 +26,7 @@ Commands:
   quickstart   bootstrap a demo repository with development keys (if empty) and serve it
   serve        serve an existing repository (RSTUF-compatible API, metadata, targets)
   version      print the version
+  admin-token  admin-token reset: revoke the stored admin API token, print a new one
 
 Offline (root keys never touch the server):
   key          generate a key pair (key generate), show a key's keyid (key info)
@@ -45,6 +48,7 @@ Run 'tufbox <command> --help' for a command's flags.`;
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   serve: serveCommand,
   quickstart: quickstartCommand,
+  "admin-token": adminTokenCommand,
   key: (argv) => keyCommand(argv),
   ceremony: (argv) => ceremonyCommand(argv),
   sign: withServerErrors("sign", (argv) => signCommand(argv)),
@@ -75,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigurationError) {
+    if (err instanceof UsageError || err instanceof ConfigurationError || err instanceof StartupError) {
       console.error(`tufbox ${command}: ${err.message}\nhint: ${err.hint}`);
       return 2;
     }
@@ -92,4 +96,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A failed command exits now: a half-started server (publisher, scheduler,
+// notifier) must not keep the process alive without listening, where a
+// supervisor would never restart it.
+if (code !== 0) process.exit(code);
+process.exitCode = code;

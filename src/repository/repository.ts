@@ -37,6 +37,8 @@ import {
   type RepositorySettings,
 } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
+import { ClientLimitError, assertPublishable, rejectionFor } from "./client-limits.ts";
+import { DELEGATED_ROLES_MAX } from "../tuf/limits.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
 import {
   EXPIRE_POLICY,
@@ -334,6 +336,11 @@ export class Repository {
     return this.#state?.root;
   }
 
+  /** custom delegated roles as published in targets (empty with hash bins) */
+  get delegatedRoles(): DelegatedRole[] {
+    return this.#state?.targets.delegations?.roles ?? [];
+  }
+
   /** heads of every role (version, expiry), for status and the scheduler */
   heads(): { role: string; version: number; expires: string }[] {
     return this.#state ? [...this.#state.heads.values()] : [];
@@ -472,6 +479,7 @@ export class Repository {
         await built.verified;
       }
       const { publication, settings } = built;
+      assertPublishable(publication.documents);
       await this.#store.commitPublication(publication);
       committed = true;
       this.#bootstrap = { state: "finished", taskId: record.taskId };
@@ -1126,6 +1134,18 @@ export class Repository {
               message: "Metadata Delegation Failed",
               details: { delegated_roles: [], failed_roles: failed },
             };
+          if (roles.length > DELEGATED_ROLES_MAX)
+            return {
+              ok: false,
+              message: "Metadata Delegation Failed",
+              details: {
+                delegated_roles: [],
+                failed_roles: done.map((role) => ({
+                  role,
+                  reason: `a repository has at most ${DELEGATED_ROLES_MAX} delegated roles (this would make ${roles.length})`,
+                })),
+              },
+            };
           // Keep only keys some role (or the online key) still uses.
           const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
           for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
@@ -1193,7 +1213,8 @@ export class Repository {
           const invalid: string[] = [];
           const next = { ...st.settings.expiration };
           for (const [role, days] of Object.entries(expiration)) {
-            if (role in next) {
+            // Own properties only: "toString" or "constructor" are not roles.
+            if (Object.hasOwn(next, role)) {
               next[role as ExpiringRole] = days;
               updated.push(role);
             } else invalid.push(role);
@@ -1247,7 +1268,22 @@ export class Repository {
         return { changes: 0, documents: 0, timestampVersion: null };
       // A conflict means someone else published in between (another replica):
       // #publishLocked reloads, and the publisher loop retries.
-      return this.#publishLocked(changes, this.#drainBumps(), {});
+      try {
+        return await this.#publishLocked(changes, this.#drainBumps(), {});
+      } catch (err) {
+        if (!(err instanceof ClientLimitError)) throw err;
+        // Fail the tasks that made a document too big for clients; the
+        // publisher's next round publishes the rest.
+        const rejection = rejectionFor(changes, err, this.#now());
+        if (!rejection) throw err;
+        await this.#store.commitPublication(rejection);
+        this.#log.warn("rejected changes that would make a document unreadable for clients", {
+          role: err.role,
+          tasks: rejection.tasks?.map((t) => t.id),
+          reason: err.message,
+        });
+        return { changes: rejection.consumedChanges?.length ?? 0, documents: 0, timestampVersion: null };
+      }
     });
   }
 
@@ -1566,6 +1602,8 @@ export class Repository {
       }
     }
 
+    // Nothing clients could not load is ever committed (client-limits.ts).
+    assertPublishable(docs);
     await verify.done();
     const tSigned = performance.now();
     const publication: Publication = {
