@@ -404,7 +404,8 @@ export function parseSettingsUpdate(body: unknown): Record<string, number> {
   // Only a handful of roles have an expiration; the names come back in the
   // task result (invalid_roles), so they are bounded like role names.
   tuf(() => checkCount(Object.keys(exp), 16, "", "roles"), ["body", "settings", "expiration"]);
-  const out: Record<string, number> = {};
+  // No prototype: "__proto__" is a (wrong) role name here, not a way to reach Object.prototype.
+  const out: Record<string, number> = Object.create(null);
   for (const [role, days] of Object.entries(exp)) {
     const loc: Loc = ["body", "settings", "expiration", role];
     tuf(() => checkLength(role, ROLE_NAME_MAX_LENGTH, "", "role names"), loc);
