@@ -14,6 +14,9 @@ import type { Clock, ClockTimer } from "./clock.ts";
 import type { Repository } from "./repository/repository.ts";
 import type { Scheduler } from "./scheduler.ts";
 
+/** After a re-sign that did not help, requests are not held again for this long. */
+const QUIET_MS = 30_000;
+
 export interface RouteRefresher {
   refreshRoutes(): void;
 }
@@ -28,6 +31,7 @@ export class TimestampFreshness {
   #timer: ClockTimer | null = null;
   #unwatch: (() => void) | null = null;
   #http: RouteRefresher | null = null;
+  #quietUntil = 0;
 
   constructor(deps: { clock: Clock; repo: Repository; scheduler: Scheduler }, opts: { waitMs?: number } = {}) {
     this.#clock = deps.clock;
@@ -37,16 +41,20 @@ export class TimestampFreshness {
     deps.repo.onPublished(() => this.#arm());
   }
 
-  /** When the served timestamp expires (ms), Infinity before bootstrap. */
+  /**
+   * When the first document a client reaches through the served timestamp
+   * expires (ms): the timestamp itself, or a snapshot, targets or bin it
+   * leads to, which were re-signed less recently. Infinity before bootstrap.
+   */
   #expiresAt(): number {
     const version = this.#repo.timestampVersion;
     if (this.#cached.version !== version) {
-      const head = this.#repo.heads().find((h) => h.role === "timestamp");
-      this.#cached = { version, expiresAt: head ? new Date(head.expires).getTime() : Infinity };
+      this.#cached = { version, expiresAt: this.#repo.earliestOnlineExpiry() };
     }
     return this.#cached.expiresAt;
   }
 
+  /** timestamp.json leads to an expired document (or is one). */
   expired(name: string): boolean {
     return name === "timestamp.json" && this.#expiresAt() <= this.#clock.now();
   }
@@ -63,9 +71,13 @@ export class TimestampFreshness {
   }
 
   async #refresh(): Promise<void> {
+    // Re-signing just failed to help (the publisher is failing: /readyz says
+    // why): answer at once rather than hold every request for waitMs.
+    if (performance.now() < this.#quietUntil) return;
     await this.#scheduler.runNow("resign-expiring");
     const deadline = performance.now() + this.#waitMs;
     while (this.expired("timestamp.json") && performance.now() < deadline) await Bun.sleep(5);
+    if (this.expired("timestamp.json")) this.#quietUntil = performance.now() + QUIET_MS;
   }
 
   /** Keep the HTTP server's static routes from serving an expired timestamp. */

@@ -106,7 +106,7 @@ export class Scheduler {
       this.#log.info("the clock jumped forward; re-signing what expires soon now", {
         seconds: Math.round(deltaMs / 1000),
       });
-      void this.runIfLeader("resign-expiring");
+      this.#timed(this.#jobs.get("resign-expiring")!);
     });
   }
 
@@ -126,7 +126,18 @@ export class Scheduler {
     job.timer = this.#clock.setTimer(job.periodMs, () => {
       if (job.timer === null) return;
       this.#arm(job);
-      if (!job.running) void this.runIfLeader(job.name);
+      this.#timed(job);
+    });
+  }
+
+  /** A timed run, if this replica leads and the job is not running already (marked at once: timers may fire in a burst). */
+  #timed(job: Job): void {
+    if (job.running) return;
+    const run = (async () =>
+      (await this.#leader.isLeader()) ? this.#runJob(job) : "skipped: not the scheduler leader")();
+    job.running = run;
+    void run.finally(() => {
+      if (job.running === run) job.running = null;
     });
   }
 

@@ -1241,6 +1241,23 @@ export class Repository {
     this.#wake("bump");
   }
 
+  /**
+   * When the first online role (timestamp, snapshot, targets, a bin or an
+   * online delegated role) expires, in ms; Infinity before bootstrap. Roles
+   * signed offline are left out: re-signing here cannot renew them.
+   */
+  earliestOnlineExpiry(): number {
+    const st = this.#state;
+    if (!st) return Infinity;
+    let min = Infinity;
+    for (const head of st.heads.values()) {
+      if (head.role === "root" || this.#isOfflineRole(st, head.role)) continue;
+      const at = Date.parse(head.expires);
+      if (at < min) min = at;
+    }
+    return min;
+  }
+
   /** Online roles whose expiry is closer than `windowMs`. */
   expiringRoles(windowMs: number): string[] {
     const st = this.#state;

@@ -361,7 +361,7 @@ describe("PUT /api/v1/config names roles by own properties only", () => {
     expect((await bins.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
     const bump = await bins.api("POST", "/api/v1/metadata/online", { roles: ["timestamp"] });
     expect((await bins.waitTask(bump.body.data.task_id)).state).toBe("SUCCESS");
-    const ts = await (await fetch(`${bins.url}/metadata/timestamp.json`)).json();
+    const ts: any = await (await fetch(`${bins.url}/metadata/timestamp.json`)).json();
     expect(ts.signed.expires).toMatch(/^21\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const back = await bins.api("PUT", "/api/v1/config", { settings: { expiration: { timestamp: 1 } } });
     expect((await bins.waitTask(back.body.data.task_id)).state).toBe("SUCCESS");

@@ -169,7 +169,7 @@ describe("connections", () => {
       await Bun.sleep(100);
       const extra = await fetch(`${server.url}/api/v1/bootstrap`);
       expect(extra.status).toBe(429);
-      expect((await extra.json()).detail.error).toMatch(/limits\.max_connections_per_source/);
+      expect(((await extra.json()) as any).detail.error).toMatch(/limits\.max_connections_per_source/);
       // Metadata is not an API request: still served.
       expect((await fetch(`${server.url}/metadata/`)).status).toBe(200);
       for (const d of drips) await d.waitFor("HTTP/1.1 408", 15_000);
