@@ -787,8 +787,10 @@ export class Repository {
 
   // ------------------------------------------------------------ signing sessions
 
+  /** By role name, without a prototype: a role may be called "constructor" or "__proto__". */
   async #sessions(): Promise<Record<string, SigningSession>> {
-    return (await this.#store.getSetting<Record<string, SigningSession>>(SESSIONS_KEY)) ?? {};
+    const stored = await this.#store.getSetting<Record<string, SigningSession>>(SESSIONS_KEY);
+    return Object.assign(Object.create(null), stored ?? {});
   }
 
   /** Pending documents with what they are checked against (GET /api/v1/metadata/sign). */
@@ -821,7 +823,7 @@ export class Repository {
       this.#runTask(taskId, "delete_sign_metadata", async () => {
         return this.#store.withLock("publisher", async () => {
           const sessions = await this.#sessions();
-          const session = sessions[role];
+          const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;
           if (!session)
             return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
           if (session.kind === "delegation") {
@@ -897,7 +899,7 @@ export class Repository {
   async #processSign(role: string, signature: { keyid: string; sig: string }) {
     return this.#store.withLock("publisher", async () => {
       const sessions = await this.#sessions();
-      const session = sessions[role];
+      const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;
       if (!session) return { ok: false, message: "Signature Failed", error: `No signatures pending for ${role}` };
       const meta = session.metadata;
       const version = meta.signed.version;

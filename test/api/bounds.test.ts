@@ -367,3 +367,28 @@ describe("PUT /api/v1/config names roles by own properties only", () => {
     expect((await bins.waitTask(back.body.data.task_id)).state).toBe("SUCCESS");
   });
 });
+
+describe("role names are looked up as own properties everywhere", () => {
+  for (const role of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+    test(`signing "${role}" finds nothing pending, cleanly`, async () => {
+      // Today's main: the prototype's member is taken for a signing session, and the task fails with a TypeError.
+      const sign = await bins.api("POST", "/api/v1/metadata/sign", {
+        role,
+        signature: { keyid: sha, sig: "ab".repeat(32) },
+      });
+      expect(sign.status).toBe(202);
+      const signed = await bins.waitTask(sign.body.data.task_id);
+      expect({ state: signed.state, error: signed.result.error }).toEqual({
+        state: "ERRORED",
+        error: `No signatures pending for ${role}`,
+      });
+      const del = await bins.api("POST", "/api/v1/metadata/sign/delete", { role });
+      expect(del.status).toBe(202);
+      const deleted = await bins.waitTask(del.body.data.task_id);
+      expect({ state: deleted.state, error: deleted.result.error }).toEqual({
+        state: "ERRORED",
+        error: `No signatures pending for ${role}`,
+      });
+    });
+  }
+});
