@@ -190,6 +190,28 @@ describe("options of the wrong kind name the option", () => {
   });
 });
 
+describe("keys are loaded before serving", () => {
+  test("a bootstrapped repository whose online key is missing does not start", async () => {
+    const d = dir();
+    const s = await startTestServer({ dataDir: d });
+    const r = await s.api("POST", "/api/v1/bootstrap", binsPayload(2));
+    expect((await s.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
+    await s.stop();
+    const emptyKeys = join(dir(), "keys");
+    mkdirSync(emptyKeys);
+    // Today's main: it serves, and fails at the first re-sign, up to a day later.
+    const run1 = await run(["serve", "--data-dir", d, "--listen", "127.0.0.1:0", "--online-key-dir", emptyKeys]);
+    expect(run1.exited).toBe(true);
+    expect(run1.code).not.toBe(0);
+    const lines = errorLines(run1.out);
+    expect(lines[0]).toMatch(
+      /^tufbox serve: online key [0-9a-f]{64} is not available: online key file .* does not exist$/,
+    );
+    expect(lines[1]).toMatch(/^hint: put the online private key .*--online-key-dir/);
+    expect(run1.out).not.toContain("listening on");
+  }, 60_000);
+});
+
 describe("files and permissions", () => {
   test("the data directory is 0700; the database, WAL, SHM and keys 0600", async () => {
     const d = join(dir(), "data");

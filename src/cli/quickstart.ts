@@ -113,6 +113,7 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
   for (const w of config.meta.warnings) log.warn(w);
   checkStartupPaths(config);
   const app = await createApp(config, log);
+  app.repo.checkOnlineKey();
   // The port (and TLS) first: a start that cannot listen must not have
   // generated keys, bootstrapped, or stored an admin token nobody sees.
   const listener = listen(app);

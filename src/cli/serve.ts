@@ -67,5 +67,6 @@ export async function serveCommand(argv: string[]): Promise<void> {
   for (const w of config.meta.warnings) log.warn(w);
   checkStartupPaths(config);
   const app = await createApp(config, log);
+  app.repo.checkOnlineKey();
   await runUntilSignal(app, log);
 }

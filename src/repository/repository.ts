@@ -336,6 +336,14 @@ export class Repository {
     return this.#state?.root;
   }
 
+  /**
+   * Load the online key of a bootstrapped repository now: start-up fails
+   * with the reason (ConfigurationError) instead of the first re-sign.
+   */
+  checkOnlineKey(): void {
+    if (this.#state) this.#onlineSigner(this.#state);
+  }
+
   /** custom delegated roles as published in targets (empty with hash bins) */
   get delegatedRoles(): DelegatedRole[] {
     return this.#state?.targets.delegations?.roles ?? [];
