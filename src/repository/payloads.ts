@@ -37,6 +37,7 @@ import {
 import { PublicKey, type KeyJSON } from "../tuf/keys.ts";
 import { bitLengthForBins } from "../tuf/bins.ts";
 import { ValidationError } from "./errors.ts";
+import { dropNull, dropNullSignatureBundles, OPTIONAL_KEY_FIELDS } from "./optional-fields.ts";
 import type { ExpiringRole } from "./settings.ts";
 
 type Loc = (string | number)[];
@@ -137,7 +138,8 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
   if (d.keys !== undefined) {
     const given = asObject(d.keys, [...loc, "keys"]);
     tuf(() => checkCount(Object.keys(given), KEYS_MAX, "", "keys"), [...loc, "keys"]);
-    for (const [keyid, key] of Object.entries(given)) {
+    for (const [keyid, value] of Object.entries(given)) {
+      const key = dropNull(value, OPTIONAL_KEY_FIELDS);
       if (!/^[0-9a-f]{64}$/.test(keyid)) fail([...loc, "keys", keyid], "keyids are 64 lower-case hex characters");
       tuf(() => PublicKey.fromJSON(key, "", keyid), [...loc, "keys", keyid]);
       keys[keyid] = key as KeyJSON;
@@ -152,7 +154,7 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
   const names = new Set<string>();
   const roles = list.map((item, i): DelegatedRole => {
     const rl: Loc = [...loc, "roles", i];
-    const r = asObject(item, rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
+    const r = asObject(dropNull(item, ["path_hash_prefixes"]), rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
     const name = required(r, "name", rl);
     if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
     tuf(() => checkLength(name, ROLE_NAME_MAX_LENGTH, "", "role names"), [...rl, "name"]);
@@ -205,7 +207,7 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
 const ROLE_KEYS = ["root", "targets", "snapshot", "timestamp", "bins", "delegations"] as const;
 
 export function parseBootstrapPayload(body: unknown): BootstrapPayload {
-  const top = asObject(body, ["body"], ["settings", "metadata", "timeout"]);
+  const top = asObject(dropNull(body, ["timeout"]), ["body"], ["settings", "metadata", "timeout"]);
   const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["roles"]);
   const roles = asObject(required(settings, "roles", ["body", "settings"]), ["body", "settings", "roles"], ROLE_KEYS);
   const expiration = {} as Record<ExpiringRole, number>;
@@ -304,7 +306,11 @@ export function parseAddArtifacts(
     const path = tuf(() => checkTargetPath(required(a, "path", loc), "path"), loc);
     if (seen.has(path)) fail([...loc, "path"], `duplicate path ${JSON.stringify(path)} in one request`);
     seen.add(path);
-    const info = asObject(required(a, "info", loc), [...loc, "info"], ["length", "hashes", "custom"]);
+    const info = asObject(
+      dropNull(required(a, "info", loc), ["custom"]),
+      [...loc, "info"],
+      ["length", "hashes", "custom"],
+    );
     const length = required(info, "length", [...loc, "info"]);
     if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0)
       fail([...loc, "info", "length"], "Input should be a non-negative integer", "int_type");
@@ -352,7 +358,8 @@ export function parseRemoveArtifacts(body: unknown, maxArtifacts: number): Remov
 export function parseRootUpdate(body: unknown): Metadata<RootSigned> {
   const top = asObject(body, ["body"], ["metadata"]);
   const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
-  const root = tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
+  const given = dropNullSignatureBundles(required(metadata, "root", ["body", "metadata"]));
+  const root = tuf(() => parseRoot(given, "root"), ["body", "metadata"]);
   checkRootForClients(root, ["body", "metadata", "root"]);
   return root;
 }
@@ -372,7 +379,11 @@ function roleName(v: unknown, loc: Loc): string {
 export function parseSign(body: unknown): SignPayload {
   const top = asObject(body, ["body"], ["role", "signature"]);
   const role = roleName(required(top, "role", ["body"]), ["body", "role"]);
-  const sig = asObject(required(top, "signature", ["body"]), ["body", "signature"], ["keyid", "sig"]);
+  const sig = asObject(
+    dropNull(required(top, "signature", ["body"]), ["bundle"]),
+    ["body", "signature"],
+    ["keyid", "sig"],
+  );
   const keyid = required(sig, "keyid", ["body", "signature"]);
   if (typeof keyid !== "string" || !/^[0-9a-f]{64}$/.test(keyid))
     fail(["body", "signature", "keyid"], "expected 64 lower-case hex characters");

@@ -167,7 +167,8 @@ function checkRoleKeys(v: unknown, field: string, keys?: Record<string, unknown>
   const threshold = expectInt(role.threshold, joinField(field, "threshold"), 1);
   if (keys) {
     keyids.forEach((id, i) => {
-      if (!Object.hasOwn(keys, id)) throw new TufError(joinField(joinField(field, "keyids"), i), `keyid ${id} is not in keys`);
+      if (!Object.hasOwn(keys, id))
+        throw new TufError(joinField(joinField(field, "keyids"), i), `keyid ${id} is not in keys`);
     });
     if (threshold > keyids.length)
       throw new TufError(
@@ -229,7 +230,8 @@ export function parseRoot(value: unknown, field = "root"): Metadata<RootSigned> 
   const keys = checkKeys(signed.keys, joinField(sf, "keys"));
   const roles = expectObject(signed.roles, joinField(sf, "roles"));
   for (const name of TOP_LEVEL_ROLES) {
-    if (!Object.hasOwn(roles, name)) throw new TufError(joinField(joinField(sf, "roles"), name), "missing top-level role");
+    if (!Object.hasOwn(roles, name))
+      throw new TufError(joinField(joinField(sf, "roles"), name), "missing top-level role");
     checkRoleKeys(roles[name], joinField(joinField(sf, "roles"), name), keys);
   }
   for (const name of Object.keys(roles)) {
