@@ -41,7 +41,7 @@ beforeAll(async () => {
     ["bins", binsPayload(4)],
     ["delegations", fixture("bootstrap-delegations.json")],
   ] as const) {
-    const server = await startTestServer({ env: { TUFBOX_MAX_BODY_BYTES: "1MiB" } });
+    const server = await startTestServer({ env: { TUFBOX_MAX_BODY_BYTES: "1MiB", TUFBOX_BODY_TIMEOUT_SECONDS: "2" } });
     const r = await server.api("POST", "/api/v1/bootstrap", payload);
     expect((await server.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
     targets.push({ name, server, db: new Database(join(server.dataDir, "tufbox.db"), { readonly: true }) });
@@ -463,6 +463,9 @@ const MALFORMED = [
   `POST /api/v1/artifacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
   `POST /api/v1/artifacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n`,
   `PUT /api/v1/config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 4\r\n\r\nnull`,
+  "GET /api/v1/bootstrap HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+  "HEAD /metadata/timestamp.json HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+  `POST /api/v1/artifacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 10\r\n\r\n{"a":`,
 ];
 
 describe("malformed HTTP", () => {
