@@ -28,6 +28,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
 
 // ---------------------------------------------------------------- types
 
@@ -59,7 +60,16 @@ export interface Config {
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };
   targets: { dir: string; serve: boolean };
-  limits: { max_body_bytes: number; max_artifacts_per_request: number };
+  /** request bounds; TUF-level bounds are constants in src/tuf/limits.ts */
+  limits: {
+    max_body_bytes: number;
+    max_artifacts_per_request: number;
+    max_custom_bytes: number;
+    body_timeout_seconds: number;
+    upload_min_bytes_per_second: number;
+    idle_timeout_seconds: number;
+    max_connections_per_source: number;
+  };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
   /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
@@ -481,6 +491,24 @@ const KEYS: readonly AnyKeySpec[] = [
     env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"],
     default: 10000,
     parse: int(1, 1_000_000),
+  }),
+  key("limits.max_custom_bytes", {
+    env: ["TUFBOX_MAX_CUSTOM_BYTES"],
+    default: CUSTOM_MAX_BYTES_DEFAULT,
+    parse: size(...CUSTOM_MAX_BYTES_RANGE),
+  }),
+  key("limits.body_timeout_seconds", { env: ["TUFBOX_BODY_TIMEOUT_SECONDS"], default: 30, parse: int(1, 3600) }),
+  key("limits.upload_min_bytes_per_second", {
+    env: ["TUFBOX_UPLOAD_MIN_BYTES_PER_SECOND"],
+    default: 64 * 1024,
+    parse: size(1024, 1024 ** 3),
+  }),
+  // Bun.serve's idleTimeout: at most 255 s.
+  key("limits.idle_timeout_seconds", { env: ["TUFBOX_IDLE_TIMEOUT_SECONDS"], default: 10, parse: int(1, 255) }),
+  key("limits.max_connections_per_source", {
+    env: ["TUFBOX_MAX_CONNECTIONS_PER_SOURCE"],
+    default: 128,
+    parse: int(0, 1_000_000),
   }),
   key("disable_endpoints", {
     env: ["TUFBOX_DISABLE_ENDPOINTS", "RSTUF_DISABLE_ENDPOINTS"],

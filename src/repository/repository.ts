@@ -37,6 +37,8 @@ import {
   type RepositorySettings,
 } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
+import { ClientLimitError, assertPublishable, rejectionFor } from "./client-limits.ts";
+import { DELEGATED_ROLES_MAX } from "../tuf/limits.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
 import {
   EXPIRE_POLICY,
@@ -334,6 +336,19 @@ export class Repository {
     return this.#state?.root;
   }
 
+  /**
+   * Load the online key of a bootstrapped repository now: start-up fails
+   * with the reason (ConfigurationError) instead of the first re-sign.
+   */
+  checkOnlineKey(): void {
+    if (this.#state) this.#onlineSigner(this.#state);
+  }
+
+  /** custom delegated roles as published in targets (empty with hash bins) */
+  get delegatedRoles(): DelegatedRole[] {
+    return this.#state?.targets.delegations?.roles ?? [];
+  }
+
   /** heads of every role (version, expiry), for status and the scheduler */
   heads(): { role: string; version: number; expires: string }[] {
     return this.#state ? [...this.#state.heads.values()] : [];
@@ -472,6 +487,7 @@ export class Repository {
         await built.verified;
       }
       const { publication, settings } = built;
+      assertPublishable(publication.documents);
       await this.#store.commitPublication(publication);
       committed = true;
       this.#bootstrap = { state: "finished", taskId: record.taskId };
@@ -779,8 +795,10 @@ export class Repository {
 
   // ------------------------------------------------------------ signing sessions
 
+  /** By role name, without a prototype: a role may be called "constructor" or "__proto__". */
   async #sessions(): Promise<Record<string, SigningSession>> {
-    return (await this.#store.getSetting<Record<string, SigningSession>>(SESSIONS_KEY)) ?? {};
+    const stored = await this.#store.getSetting<Record<string, SigningSession>>(SESSIONS_KEY);
+    return Object.assign(Object.create(null), stored ?? {});
   }
 
   /** Pending documents with what they are checked against (GET /api/v1/metadata/sign). */
@@ -813,7 +831,7 @@ export class Repository {
       this.#runTask(taskId, "delete_sign_metadata", async () => {
         return this.#store.withLock("publisher", async () => {
           const sessions = await this.#sessions();
-          const session = sessions[role];
+          const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;
           if (!session)
             return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
           if (session.kind === "delegation") {
@@ -889,7 +907,7 @@ export class Repository {
   async #processSign(role: string, signature: { keyid: string; sig: string }) {
     return this.#store.withLock("publisher", async () => {
       const sessions = await this.#sessions();
-      const session = sessions[role];
+      const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;
       if (!session) return { ok: false, message: "Signature Failed", error: `No signatures pending for ${role}` };
       const meta = session.metadata;
       const version = meta.signed.version;
@@ -1126,6 +1144,18 @@ export class Repository {
               message: "Metadata Delegation Failed",
               details: { delegated_roles: [], failed_roles: failed },
             };
+          if (roles.length > DELEGATED_ROLES_MAX)
+            return {
+              ok: false,
+              message: "Metadata Delegation Failed",
+              details: {
+                delegated_roles: [],
+                failed_roles: done.map((role) => ({
+                  role,
+                  reason: `a repository has at most ${DELEGATED_ROLES_MAX} delegated roles (this would make ${roles.length})`,
+                })),
+              },
+            };
           // Keep only keys some role (or the online key) still uses.
           const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
           for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
@@ -1193,7 +1223,8 @@ export class Repository {
           const invalid: string[] = [];
           const next = { ...st.settings.expiration };
           for (const [role, days] of Object.entries(expiration)) {
-            if (role in next) {
+            // Own properties only: "toString" or "constructor" are not roles.
+            if (Object.hasOwn(next, role)) {
               next[role as ExpiringRole] = days;
               updated.push(role);
             } else invalid.push(role);
@@ -1218,6 +1249,23 @@ export class Repository {
   requestBump(roles: Iterable<string>): void {
     for (const r of roles) this.#requestedBumps.add(r);
     this.#wake("bump");
+  }
+
+  /**
+   * When the first online role (timestamp, snapshot, targets, a bin or an
+   * online delegated role) expires, in ms; Infinity before bootstrap. Roles
+   * signed offline are left out: re-signing here cannot renew them.
+   */
+  earliestOnlineExpiry(): number {
+    const st = this.#state;
+    if (!st) return Infinity;
+    let min = Infinity;
+    for (const head of st.heads.values()) {
+      if (head.role === "root" || this.#isOfflineRole(st, head.role)) continue;
+      const at = Date.parse(head.expires);
+      if (at < min) min = at;
+    }
+    return min;
   }
 
   /** Online roles whose expiry is closer than `windowMs`. */
@@ -1247,7 +1295,22 @@ export class Repository {
         return { changes: 0, documents: 0, timestampVersion: null };
       // A conflict means someone else published in between (another replica):
       // #publishLocked reloads, and the publisher loop retries.
-      return this.#publishLocked(changes, this.#drainBumps(), {});
+      try {
+        return await this.#publishLocked(changes, this.#drainBumps(), {});
+      } catch (err) {
+        if (!(err instanceof ClientLimitError)) throw err;
+        // Fail the tasks that made a document too big for clients; the
+        // publisher's next round publishes the rest.
+        const rejection = rejectionFor(changes, err, this.#now());
+        if (!rejection) throw err;
+        await this.#store.commitPublication(rejection);
+        this.#log.warn("rejected changes that would make a document unreadable for clients", {
+          role: err.role,
+          tasks: rejection.tasks?.map((t) => t.id),
+          reason: err.message,
+        });
+        return { changes: rejection.consumedChanges?.length ?? 0, documents: 0, timestampVersion: null };
+      }
     });
   }
 
@@ -1566,6 +1629,8 @@ export class Repository {
       }
     }
 
+    // Nothing clients could not load is ever committed (client-limits.ts).
+    assertPublishable(docs);
     await verify.done();
     const tSigned = performance.now();
     const publication: Publication = {

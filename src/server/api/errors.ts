@@ -9,6 +9,8 @@ import { randomUUID } from "node:crypto";
 import { StateError, ValidationError, ConfigurationError } from "../../repository/errors.ts";
 import { TufError } from "../../tuf/errors.ts";
 import type { Logger } from "../../log.ts";
+import { BodyTimeoutError } from "../timeouts.ts";
+import { REQUEST_MAX_DEPTH, nestingExceeds } from "../../tuf/limits.ts";
 
 export class HttpError extends Error {
   readonly status: number;
@@ -63,6 +65,8 @@ export function errorResponse(err: unknown, log: Logger, route: string): Respons
   if (err instanceof TufError) return json({ detail: ValidationError.fromTuf(err, ["body"]).issues }, 422);
   if (err instanceof StateError) return detail(404, err.message, err.message);
   if (err instanceof HttpError) return detail(err.status, err.message, err.error, err.headers);
+  // The client is still sending: answer and close, rather than read the rest.
+  if (err instanceof BodyTimeoutError) return detail(408, "Request Timeout", err.message, { connection: "close" });
   if (err instanceof ConfigurationError) {
     log.error(`${route}: ${err.message}`, { hint: err.hint });
     return detail(503, "Service not ready", `${err.message}. Hint: ${err.hint}`);
@@ -111,8 +115,9 @@ export async function readJson(request: Request, maxBytes: number, opts: { empty
   } catch {
     throw ValidationError.at(["body"], "body is not valid UTF-8", "json_invalid");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw ValidationError.at(
       ["body"],
@@ -120,4 +125,9 @@ export async function readJson(request: Request, maxBytes: number, opts: { empty
       "json_invalid",
     );
   }
+  // Before anything walks it: deeper bodies overflow recursive code (and
+  // never hold anything a TUF document may contain).
+  if (nestingExceeds(value, REQUEST_MAX_DEPTH))
+    throw ValidationError.at(["body"], `JSON nested deeper than ${REQUEST_MAX_DEPTH} levels`, "value_error");
+  return value;
 }

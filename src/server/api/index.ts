@@ -17,8 +17,8 @@ import { metricsRoutes } from "./metrics.ts";
 import { eventRoutes } from "./events.ts";
 import { detail, json } from "./errors.ts";
 
-export function createApi(app: App): (request: Request) => Promise<Response> {
-  const api = new Elysia()
+function buildApi(app: App) {
+  return new Elysia()
     .use(healthRoutes(app))
     .use(bootstrapRoutes(app))
     .use(artifactRoutes(app))
@@ -32,6 +32,19 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
       if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
       return detail(500, "Internal error", "unexpected error");
     });
+}
+
+/**
+ * The route table: every method and path the API answers, read from the
+ * router itself, so a new route is covered by what enumerates it (the
+ * hostile-input suite fuzzes each one).
+ */
+export function routeTable(app: App): { method: string; path: string }[] {
+  return buildApi(app).routes.map((r) => ({ method: r.method, path: r.path }));
+}
+
+export function createApi(app: App): (request: Request) => Promise<Response> {
+  const api = buildApi(app);
   const rules = app.config.disable_endpoints;
   return async (request: Request) => {
     const url = new URL(request.url);

@@ -7,9 +7,10 @@
 import { Elysia } from "elysia";
 import type { App } from "../../app.ts";
 import { open } from "./route.ts";
+import { CLIENT_MAX_BYTES } from "../../tuf/limits.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
-export const TARGETS_CLIENT_LIMIT = 5_000_000;
+export const TARGETS_CLIENT_LIMIT = CLIENT_MAX_BYTES.targets;
 
 function line(
   out: string[],
