@@ -18,6 +18,7 @@ import { expirePolicy } from "./delegations.ts";
 import type { Engine } from "./engine.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import type { BootstrapPayload } from "./payloads.ts";
+import { assertPublishable } from "./client-limits.ts";
 import { PublicationBuilder } from "./publication.ts";
 import { BOOTSTRAP_KEY, type BootstrapRecord, type RepositorySettings, SETTINGS_KEY } from "./settings.ts";
 import { loadSessions, SESSIONS_KEY, type Sessions } from "./signing-sessions.ts";
@@ -129,6 +130,7 @@ export async function runBootstrapLocked(e: Engine): Promise<void> {
       await built.verified;
     }
     const { publication, settings } = built;
+    assertPublishable(publication.documents);
     await e.store.commitPublication(publication);
     committed = true;
     e.bootstrap = { state: "finished", taskId: record.taskId };

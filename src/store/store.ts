@@ -225,6 +225,8 @@ export interface Store {
   putToken(token: TokenRecord): Promise<void>;
   findToken(hash: string): Promise<TokenRecord | undefined>;
   countTokens(): Promise<number>;
+  /** revoke every token with this name; returns how many */
+  deleteTokens(name: string): Promise<number>;
 
   /**
    * Run `fn` while holding a named exclusive lock (one publisher at a time).

@@ -469,6 +469,10 @@ export class PostgresStore implements Store {
     return Number(row.n);
   }
 
+  async deleteTokens(name: string): Promise<number> {
+    return this.statement(async (sql) => (await sql`DELETE FROM tokens WHERE name = ${name}`).count);
+  }
+
   // ---- lock ----
 
   /**

@@ -176,6 +176,7 @@ function prepare(db: Database) {
       "SELECT hash, name, scopes, created_at AS createdAt FROM tokens WHERE hash = ?",
     ),
     countTokens: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM tokens"),
+    deleteTokens: db.prepare<never, [string]>("DELETE FROM tokens WHERE name = ?"),
   };
 }
 type Statements = ReturnType<typeof prepare>;
@@ -428,6 +429,10 @@ export class SqliteStore implements Store {
 
   async countTokens(): Promise<number> {
     return this.s.countTokens.get()!.n;
+  }
+
+  async deleteTokens(name: string): Promise<number> {
+    return this.write(() => this.s.deleteTokens.run(name).changes);
   }
 
   // ---- lock ----
