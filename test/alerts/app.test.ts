@@ -16,11 +16,16 @@ const ROOT_EXPIRES = Date.parse("2036-01-01T00:00:00Z");
 const DAY = 86_400_000;
 const SECRET = "webhook-secret-for-tests-0123";
 
-/** forward: time passes; back: a clock step (both as issue 10's clock names them) */
-function moveTo(t: number) {
-  const d = t - clock.now();
-  if (d >= 0) clock.advance(d);
-  else clock.jump(d);
+/**
+ * Move wall time to `t` as a clock step (src/clock.ts `jump`, like a resume
+ * from suspend): no elapsed time passes, so the scheduler's timed jobs
+ * (check-alerts among them) do not fire in between and the test decides when
+ * alerts are checked. A forward step re-signs what expires soon at once, as a
+ * resumed server does; wait for that run to finish.
+ */
+async function moveTo(t: number) {
+  clock.jump(t - clock.now());
+  await s.app.scheduler.settled();
 }
 
 let s: TestServer;
@@ -60,7 +65,7 @@ test("40 days before root expires: nothing fires", async () => {
 });
 
 test("29 days before: one signed webhook, the metric, /readyz warnings and the alerts API", async () => {
-  moveTo(ROOT_EXPIRES - 29 * DAY);
+  await moveTo(ROOT_EXPIRES - 29 * DAY);
   // Online roles are re-signed relative to the moved clock, like a real server running 11 days later.
   await s.api("POST", "/api/v1/jobs/resign-expiring/run");
   await s.app.publisher.idle();
@@ -111,7 +116,7 @@ test("tufbox status lists the alert and what to do; without a token it says it c
 test("checking again does not repeat the webhook; escalation to critical does, once", async () => {
   await checkAlerts();
   expect(receiver.received.length).toBe(1);
-  moveTo(ROOT_EXPIRES - 5 * DAY);
+  await moveTo(ROOT_EXPIRES - 5 * DAY);
   await s.api("POST", "/api/v1/jobs/resign-expiring/run");
   await s.app.publisher.idle();
   await checkAlerts();
@@ -123,7 +128,7 @@ test("checking again does not repeat the webhook; escalation to critical does, o
 test("a failed delivery is retried by the clock and shows its state", async () => {
   receiver.script.push(503);
   // Back out of the window: the alert resolves and a "resolved" delivery goes out (and fails once).
-  moveTo(ROOT_EXPIRES - 60 * DAY);
+  await moveTo(ROOT_EXPIRES - 60 * DAY);
   await checkAlerts();
   expect(receiver.received.length).toBe(3);
   let d = (await s.api("GET", "/api/v1/alerts")).body.data.webhooks.deliveries[0];
