@@ -47,7 +47,7 @@ air-gapped mirror with: tufbox mirror --from OUT --root TRUSTED_ROOT.json
                       expire within DAYS (a bundle is only usable until then)
   --json              one JSON document on stdout`;
 
-const EXPORT_FLAGS = {
+export const EXPORT_FLAGS = {
   server: { type: "string" },
   out: { type: "string" },
   root: { type: "string" },

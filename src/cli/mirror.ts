@@ -62,7 +62,7 @@ mirror.root, mirror.prefetch, mirror.interval_seconds; environment
 TUFBOX_MIRROR_UPSTREAM, TUFBOX_MIRROR_ROOT, TUFBOX_MIRROR_PREFETCH
 (comma-separated), TUFBOX_MIRROR_INTERVAL_SECONDS. Flags win.`;
 
-const MIRROR_FLAGS = {
+export const MIRROR_FLAGS = {
   upstream: { type: "string" },
   root: { type: "string" },
   prefetch: { type: "string", multiple: true },
