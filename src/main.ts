@@ -52,7 +52,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
-  healthcheck: withServerErrors("healthcheck", async (argv) => (await import("./cli/healthcheck.ts")).healthcheckCommand(argv)),
+  healthcheck: withServerErrors("healthcheck", async (argv) =>
+    (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
+  ),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },

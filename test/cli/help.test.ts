@@ -18,6 +18,8 @@ import { FLAGS as SEND_FLAGS } from "../../src/cli/send.ts";
 import { FLAGS as ARTIFACT_FLAGS } from "../../src/cli/artifact.ts";
 import { FLAGS as TASK_FLAGS } from "../../src/cli/task.ts";
 import { SERVER_FLAGS } from "../../src/cli/client.ts";
+import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
+import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
 /** argv before --help → the flags that command parses. */
@@ -25,6 +27,8 @@ const COMMANDS: [string, FlagSpec][] = [
   ["serve", CONFIG_FLAGS],
   ["quickstart", { ...CONFIG_FLAGS, ...QUICKSTART_FLAGS }],
   ["healthcheck", { ...CONFIG_FLAGS, ...HEALTHCHECK_FLAGS }],
+  ["mirror", { ...CONFIG_FLAGS, ...MIRROR_FLAGS }],
+  ["export", { ...CONFIG_FLAGS, ...EXPORT_FLAGS }],
   ["key generate", KEY_GENERATE_FLAGS],
   ["key info", KEY_INFO_FLAGS],
   ["ceremony", CEREMONY_FLAGS],
