@@ -27,6 +27,8 @@ const COMMANDS: [string, FlagSpec][] = [
   ["serve", CONFIG_FLAGS],
   ["quickstart", { ...CONFIG_FLAGS, ...QUICKSTART_FLAGS }],
   ["healthcheck", { ...CONFIG_FLAGS, ...HEALTHCHECK_FLAGS }],
+  ["mirror", { ...CONFIG_FLAGS, ...MIRROR_FLAGS }],
+  ["export", { ...CONFIG_FLAGS, ...EXPORT_FLAGS }],
   ["key generate", KEY_GENERATE_FLAGS],
   ["key info", KEY_INFO_FLAGS],
   ["ceremony", CEREMONY_FLAGS],
@@ -37,10 +39,8 @@ const COMMANDS: [string, FlagSpec][] = [
   ["artifact add", ARTIFACT_FLAGS],
   ["artifact delete", ARTIFACT_FLAGS],
   ["task", TASK_FLAGS],
+  // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
-  // These read only the configuration keys their help names.
-  ["mirror", { ...MIRROR_FLAGS, "data-dir": CONFIG_FLAGS["data-dir"]!, listen: CONFIG_FLAGS.listen! }],
-  ["export", { ...EXPORT_FLAGS, "data-dir": CONFIG_FLAGS["data-dir"]! }],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],
   ["version", {}],
 ];
