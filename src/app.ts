@@ -14,6 +14,7 @@ import { Scheduler } from "./scheduler.ts";
 import { Auth } from "./server/auth.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
+import { closeTimestampEvents } from "./server/events.ts";
 import { startHttpServer, type HttpServer } from "./server/http.ts";
 import { SystemClock, type Clock } from "./clock.ts";
 import { TimestampFreshness } from "./freshness.ts";
@@ -205,6 +206,8 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
       stopped = true;
       app.freshness.stop();
       app.scheduler.stop();
+      // Event streams never end by themselves; the server would wait for them.
+      closeTimestampEvents(app.metadata);
       await http.stop();
       await app.publisher.stop();
       // Tasks already accepted finish (or fail cleanly) before the store closes.

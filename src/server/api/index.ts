@@ -14,6 +14,7 @@ import { healthRoutes } from "./health.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { eventRoutes } from "./events.ts";
 import { detail, json } from "./errors.ts";
 
 function buildApi(app: App) {
@@ -26,6 +27,7 @@ function buildApi(app: App) {
     .use(metadataRoutes(app))
     .use(delegationRoutes(app))
     .use(metricsRoutes(app))
+    .use(eventRoutes(app))
     .onError(({ code }) => {
       if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
       return detail(500, "Internal error", "unexpected error");
