@@ -141,16 +141,7 @@ export function listen(app: App): Listener {
       metadata: app.metadata,
       targetsDir: config.targets.serve ? config.targets.dir : undefined,
       log: app.log.child({ component: "http" }),
-      api: (req) =>
-        handler
-          ? handler(req)
-          : Response.json(
-              { detail: { message: "Starting", error: "tufbox is starting; retry shortly" } },
-              {
-                status: 503,
-                headers: { "retry-after": "1" },
-              },
-            ),
+      api: (req) => (handler ? handler(req) : starting(req)),
       tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
       // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
       maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
@@ -238,6 +229,15 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
       await app.store.close();
     },
   };
+}
+
+/** Before the App serves: alive (liveness probes pass), not ready. */
+function starting(req: Request): Response {
+  if (new URL(req.url).pathname === "/healthz") return Response.json({ status: "starting" });
+  return Response.json(
+    { detail: { message: "Starting", error: "tufbox is starting; retry shortly" } },
+    { status: 503, headers: { "retry-after": "1" } },
+  );
 }
 
 function startupWarnings(app: App): string[] {

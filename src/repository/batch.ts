@@ -18,7 +18,6 @@ import { type Metadata, type RootSigned, SPEC_VERSION, type TargetsSigned } from
 import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
 import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
 import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
-import { assertPublishable } from "./client-limits.ts";
 import { PublicationBuilder } from "./publication.ts";
 import { withNewRoot } from "./root-update.ts";
 import { SETTINGS_KEY } from "./settings.ts";
@@ -318,7 +317,7 @@ async function publishBatch(
   ];
 
   // Nothing clients could not load is ever committed (client-limits.ts).
-  assertPublishable(build.documents);
+  build.assertPublishable();
   await build.verified();
   const tSigned = performance.now();
   const docs = build.documents;

@@ -18,7 +18,6 @@ import { expirePolicy } from "./delegations.ts";
 import type { Engine } from "./engine.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import type { BootstrapPayload } from "./payloads.ts";
-import { assertPublishable } from "./client-limits.ts";
 import { PublicationBuilder } from "./publication.ts";
 import { BOOTSTRAP_KEY, type BootstrapRecord, type RepositorySettings, SETTINGS_KEY } from "./settings.ts";
 import { loadSessions, SESSIONS_KEY, type Sessions } from "./signing-sessions.ts";
@@ -130,7 +129,7 @@ export async function runBootstrapLocked(e: Engine): Promise<void> {
       await built.verified;
     }
     const { publication, settings } = built;
-    assertPublishable(publication.documents);
+    built.assertPublishable();
     await e.store.commitPublication(publication);
     committed = true;
     e.bootstrap = { state: "finished", taskId: record.taskId };
@@ -186,7 +185,7 @@ function buildBootstrap(
   record: BootstrapRecord,
   now: Date,
   sessions: Sessions,
-): { publication: Publication; settings: RepositorySettings; verified: Promise<void> } {
+): { publication: Publication; settings: RepositorySettings; verified: Promise<void>; assertPublishable(): void } {
   const root = payload.root;
   const onlineId = onlineKeyId(root.signed)!;
   const onlineKey = root.signed.keys[onlineId]!;
@@ -268,5 +267,5 @@ function buildBootstrap(
       [SESSIONS_KEY]: newSessions,
     },
   };
-  return { publication, settings, verified: build.verified() };
+  return { publication, settings, verified: build.verified(), assertPublishable: () => build.assertPublishable() };
 }

@@ -7,7 +7,7 @@
  * rest of the batch is published without them.
  */
 import type { ChangeRecord, DocumentRecord, Publication, TaskUpdate } from "../store/store.ts";
-import { clientLimitViolation } from "../tuf/limits.ts";
+import { DOCUMENT_MAX_DEPTH, depthViolation, documentDepth, sizeViolation } from "../tuf/limits.ts";
 import { taskResult } from "./task-results.ts";
 
 /** A document TUF clients could not load: nothing of its batch is published. */
@@ -20,12 +20,40 @@ export class ClientLimitError extends Error {
   }
 }
 
-/** Throws ClientLimitError for the first document clients could not load. */
-export function assertPublishable(documents: readonly DocumentRecord[]): void {
+/**
+ * Throws ClientLimitError for the first document clients could not load:
+ * over its download cap, or nested too deep. Documents in `depthChecked`
+ * (signed with the online key) have their depth checked by the verification
+ * worker instead, on another core (`tooDeep`); scanning every byte of
+ * thousands of bins here would cost the publisher about twice their hashing.
+ */
+export function assertPublishable(
+  documents: readonly DocumentRecord[],
+  depthChecked: { has(d: DocumentRecord): boolean } = { has: () => false },
+): void {
   for (const d of documents) {
-    const why = clientLimitViolation(d.role, d.bytes);
+    const why =
+      sizeViolation(d.role, d.bytes.byteLength) ??
+      (depthChecked.has(d) ? null : depthViolation(d.role, documentDepth(d.bytes)));
     if (why) throw new ClientLimitError(d.role, why);
   }
+}
+
+/**
+ * Whether a document whose `signed` part is `signedText` nests deeper than
+ * clients parse: the envelope `{"signatures":[…],"signed":…}` adds one level.
+ */
+export function tooDeep(signedText: Uint8Array): boolean {
+  return documentDepth(signedText) + 1 > DOCUMENT_MAX_DEPTH;
+}
+
+/** The error for documents the verification worker found too deep (named `<version>.<role>.json`). */
+export function tooDeepError(name: string): ClientLimitError {
+  const role = /^\d+\.(.+)\.json$/.exec(name)?.[1] ?? name;
+  return new ClientLimitError(
+    role,
+    `${role} would nest deeper than the limit of ${DOCUMENT_MAX_DEPTH} levels that every TUF client parses`,
+  );
 }
 
 /**

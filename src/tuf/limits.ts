@@ -130,23 +130,36 @@ export function nestingExceeds(value: unknown, max: number): boolean {
 }
 
 /**
- * Nesting depth of serialized JSON, by scanning its bytes (strings skipped):
- * what a client's parser will have to descend. Linear, no parse.
+ * Nesting depth of serialized JSON, by scanning its bytes: what a client's
+ * parser will have to descend. Linear, no parse; strings (most of a
+ * document: paths, digests, keys) are skipped with the native indexOf, so a
+ * publish that writes thousands of bins pays about what hashing them costs.
  */
 export function documentDepth(bytes: Uint8Array): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
+  const n = bytes.length;
+  let i = 0;
+  while (i < n) {
     const c = bytes[i]!;
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped byte
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      // To the closing quote: one not preceded by an odd number of backslashes.
+      let j = i + 1;
+      for (;;) {
+        j = bytes.indexOf(0x22, j);
+        if (j < 0) return max;
+        let backslashes = 0;
+        for (let k = j - 1; k > i && bytes[k] === 0x5c; k--) backslashes++;
+        if (backslashes % 2 === 0) break;
+        j++;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) {
       if (++depth > max) max = depth;
     } else if (c === 0x7d || c === 0x5d) depth--;
+    i++;
   }
   return max;
 }
@@ -156,13 +169,21 @@ export function documentDepth(bytes: Uint8Array): number {
  * over the download cap for its role, or nested too deep.
  */
 export function clientLimitViolation(role: string, bytes: Uint8Array): string | null {
+  return sizeViolation(role, bytes.byteLength) ?? depthViolation(role, documentDepth(bytes));
+}
+
+/** Why a document of `size` bytes is too big for clients, or null. */
+export function sizeViolation(role: string, size: number): string | null {
   const cap = clientMaxBytes(role);
-  if (bytes.byteLength > cap)
-    return `${role} would be ${bytes.byteLength} bytes, over the ${cap}-byte limit TUF clients download for ${role === "timestamp" || role === "root" || role === "snapshot" ? role : "a targets role"}`;
-  const depth = documentDepth(bytes);
-  if (depth > DOCUMENT_MAX_DEPTH)
-    return `${role} would nest ${depth} levels deep, over the limit of ${DOCUMENT_MAX_DEPTH} that every TUF client parses`;
-  return null;
+  if (size <= cap) return null;
+  const what = role === "timestamp" || role === "root" || role === "snapshot" ? role : "a targets role";
+  return `${role} would be ${size} bytes, over the ${cap}-byte limit TUF clients download for ${what}`;
+}
+
+/** Why a document nesting `depth` levels is too deep for clients, or null. */
+export function depthViolation(role: string, depth: number): string | null {
+  if (depth <= DOCUMENT_MAX_DEPTH) return null;
+  return `${role} would nest ${depth} levels deep, over the limit of ${DOCUMENT_MAX_DEPTH} that every TUF client parses`;
 }
 
 /**

@@ -347,7 +347,10 @@ async function send(t: Target, req: Sent): Promise<number> {
   }).catch((err: unknown) => {
     throw new Error(`no answer (hang or reset) for ${req.method} ${req.url.slice(0, 120)}: ${err}`);
   });
-  await res.arrayBuffer();
+  // An event stream (GET /api/v1/events) answers at once and then stays open by
+  // design: its headers are the answer; reading on would wait for ever.
+  if (res.headers.get("content-type")?.startsWith("text/event-stream")) await res.body?.cancel();
+  else await res.arrayBuffer();
   return res.status;
 }
 

@@ -10,6 +10,11 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SuccinctBins } from "../../src/tuf/bins.ts";
 import { ClientLimitError, assertPublishable, rejectionFor } from "../../src/repository/client-limits.ts";
+import { VerifyPool } from "../../src/repository/verify-pool.ts";
+import { computeKeyId } from "../../src/tuf/keys.ts";
+import { publicKeyJSONFor, signerFromPem } from "../../src/tuf/signer.ts";
+import { createPrivateKey } from "node:crypto";
+import { fixtureKey } from "../helpers/fixtures.ts";
 import type { ChangeRecord, DocumentRecord } from "../../src/store/store.ts";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
@@ -38,6 +43,34 @@ describe("assertPublishable and rejectionFor", () => {
     expect(() => assertPublishable([doc("bins-1", new Uint8Array(10)), doc("bins-2", deep)])).toThrow(
       /bins-2 would nest 61 levels deep/,
     );
+  });
+
+  test("online-signed documents have their depth checked on the verification worker instead", async () => {
+    const deep = new TextEncoder().encode(`{"signed":${"[".repeat(60)}${"]".repeat(60)}}`);
+    const record = doc("bins-2", deep);
+    expect(() => assertPublishable([record], new Set([record]))).not.toThrow();
+    const { pem } = fixtureKey("online-ed25519");
+    const keyJSON = publicKeyJSONFor(createPrivateKey(pem));
+    const signer = signerFromPem(pem, { keyJSON, keyid: computeKeyId(keyJSON) });
+    const pool = new VerifyPool();
+    try {
+      const shallow = new TextEncoder().encode('{"a":[1]}');
+      const ok = pool.batch(signer.publicKey);
+      ok.add("3.bins-1.json", shallow.slice(), signer.sign(shallow));
+      await ok.done();
+      const bad = pool.batch(signer.publicKey);
+      bad.add("3.bins-1.json", shallow.slice(), signer.sign(shallow));
+      bad.add("7.bins-0a.json", deep.slice(), signer.sign(deep));
+      let caught: unknown;
+      await bad.done().catch((err: unknown) => {
+        caught = err;
+      });
+      expect(caught).toBeInstanceOf(ClientLimitError);
+      expect((caught as ClientLimitError).role).toBe("bins-0a");
+      expect((caught as Error).message).toMatch(/bins-0a would nest deeper than the limit of 48 levels/);
+    } finally {
+      pool.close();
+    }
   });
 
   test("the tasks adding to the offending role are blamed, the others kept", () => {
