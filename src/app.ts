@@ -4,7 +4,6 @@
  * order and stops them in the reverse order. Only main's commands (serve,
  * quickstart) and tests import this file; everything else gets the App passed down.
  */
-import { mkdirSync } from "node:fs";
 import type { App, RunningApp } from "./core.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -18,22 +17,33 @@ import { Scheduler } from "./scheduler.ts";
 import { Auth } from "./server/auth.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
-import { startHttpServer } from "./server/http.ts";
+import { closeTimestampEvents } from "./server/events.ts";
+import { startHttpServer, type HttpServer } from "./server/http.ts";
+import { SystemClock, type Clock } from "./clock.ts";
+import { TimestampFreshness } from "./freshness.ts";
+import { listenError, prepareDataDir, resignWindowWarnings } from "./startup.ts";
+import { isSignedByOnlineKey } from "./tuf/roles.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
+import { createAlerts } from "./alerts/index.ts";
+import { LatestTargets } from "./repository/latest-targets.ts";
 
-/** Open the store and load the repository; nothing listens yet. */
-export interface AppDeps {
-  /**
-   * The clock the repository signs expiry dates with and retention compares
-   * them with (tests jump it; the soak bench runs it fast). Default: real time.
-   */
-  now?: () => Date;
+export interface AppOptions {
+  /** default: the system clock */
+  clock?: Clock;
 }
 
-export async function createApp(config: Config, log: Logger, deps: AppDeps = {}): Promise<App> {
-  mkdirSync(config.data_dir, { recursive: true });
+/** The bound listener, before the App serves: requests answer 503 until startApp hands them over. */
+export interface Listener {
+  readonly http: HttpServer;
+  serve(handler: (req: Request) => Response | Promise<Response>): void;
+}
+
+/** Open the store and load the repository; nothing listens yet. */
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  const clock = opts.clock ?? new SystemClock();
+  prepareDataDir(config, log);
   const store = await openStore(config.database, { server: true });
   const metadata = new PublishedMetadata({
     // Bins and delegated roles are served from a byte-bounded cache over the store.
@@ -61,7 +71,7 @@ export async function createApp(config: Config, log: Logger, deps: AppDeps = {})
     sink: metadata,
     log: log.child({ component: "repository" }),
     maxBatch: config.publisher.max_batch,
-    now: deps.now,
+    now: () => new Date(clock.now()),
   });
   await repo.open();
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {
@@ -80,17 +90,83 @@ export async function createApp(config: Config, log: Logger, deps: AppDeps = {})
       ? new PostgresLeadership(config.database, log.child({ component: "scheduler" }))
       : new LocalLeadership();
   const scheduler = new Scheduler(
-    { repo, store, log: log.child({ component: "scheduler" }), leader },
+    { repo, store, log: log.child({ component: "scheduler" }), leader, clock },
     {
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
       taskRetentionHours: config.tasks.retention_hours,
       retentionGraceHours: config.retention.grace_hours,
-      now: deps.now,
     },
   );
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader };
+  const freshness = new TimestampFreshness({ clock, repo, scheduler });
+  const latestTargets = new LatestTargets(store);
+  const alerts = createAlerts({
+    config,
+    clock,
+    log: log.child({ component: "alerts" }),
+    store,
+    repo,
+    publisher,
+    scheduler,
+    latestTargets,
+  });
+  return {
+    config,
+    log,
+    store,
+    repo,
+    publisher,
+    scheduler,
+    auth,
+    metadata,
+    notifier,
+    leader,
+    clock,
+    alerts,
+    latestTargets,
+    freshness,
+  };
+}
+
+/**
+ * Bind the port (TLS loaded) before anything is generated or bootstrapped:
+ * a taken port or a bad certificate stops start-up with nothing changed.
+ * Until `serve` is called the API answers 503; metadata is served as soon as
+ * there is any.
+ */
+export function listen(app: App): Listener {
+  const { config } = app;
+  let handler: ((req: Request) => Response | Promise<Response>) | null = null;
+  let http: HttpServer;
+  try {
+    http = startHttpServer({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      metadata: app.metadata,
+      targetsDir: config.targets.serve ? config.targets.dir : undefined,
+      log: app.log.child({ component: "http" }),
+      api: (req) => (handler ? handler(req) : starting(req)),
+      tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
+      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
+      maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
+      idleTimeoutSeconds: config.limits.idle_timeout_seconds,
+      bodyDeadline: {
+        timeoutMs: config.limits.body_timeout_seconds * 1000,
+        minBytesPerSecond: config.limits.upload_min_bytes_per_second,
+      },
+      maxRequestsPerSource: config.limits.max_connections_per_source,
+      freshness: app.freshness,
+    });
+  } catch (err) {
+    throw listenError(err, config);
+  }
+  return {
+    http,
+    serve(h) {
+      handler = h;
+    },
+  };
 }
 
 /**
@@ -113,29 +189,28 @@ function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier
   });
 }
 
-/** Start background work and the HTTP server. */
-export async function startApp(app: App): Promise<RunningApp> {
-  const generatedToken = await app.auth.init(app.log);
-  await app.notifier.start();
+/** Start background work and the HTTP server (bound first, unless `listener` already is). */
+export async function startApp(app: App, listener?: Listener): Promise<RunningApp> {
+  const bound = listener ?? listen(app);
+  const http = bound.http;
+  let generatedToken: string | null;
+  try {
+    generatedToken = await app.auth.init(app.log);
+    await app.notifier.start();
+  } catch (err) {
+    await http.stop(true);
+    throw err;
+  }
   app.publisher.start();
   app.scheduler.start();
+  app.alerts.start();
   await app.repo.resume();
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
   void app.scheduler.runIfLeader("resign-expiring");
-  const api = createApi(app);
-  const { config } = app;
-  const http = startHttpServer({
-    hostname: config.listen.host,
-    port: config.listen.port,
-    metadata: app.metadata,
-    targetsDir: config.targets.serve ? config.targets.dir : undefined,
-    api,
-    log: app.log.child({ component: "http" }),
-    tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-    // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
-    maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
-  });
+  app.freshness.watch(http);
+  for (const w of startupWarnings(app)) app.log.warn(w);
+  bound.serve(createApi(app));
   let stopped = false;
   return {
     ...app,
@@ -144,7 +219,11 @@ export async function startApp(app: App): Promise<RunningApp> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      app.freshness.stop();
       app.scheduler.stop();
+      app.alerts.stop();
+      // Event streams never end by themselves; the server would wait for them.
+      closeTimestampEvents(app.metadata);
       await http.stop();
       await app.publisher.stop();
       // Tasks already accepted finish (or fail cleanly) before the store closes.
@@ -155,4 +234,20 @@ export async function startApp(app: App): Promise<RunningApp> {
       await app.store.close();
     },
   };
+}
+
+/** Before the App serves: alive (liveness probes pass), not ready. */
+function starting(req: Request): Response {
+  if (new URL(req.url).pathname === "/healthz") return Response.json({ status: "starting" });
+  return Response.json(
+    { detail: { message: "Starting", error: "tufbox is starting; retry shortly" } },
+    { status: 503, headers: { "retry-after": "1" } },
+  );
+}
+
+function startupWarnings(app: App): string[] {
+  const settings = app.repo.settings;
+  if (!settings) return [];
+  const online = app.repo.delegatedRoles.filter((r) => isSignedByOnlineKey(r, settings.onlineKeyId));
+  return resignWindowWarnings(app.config, settings, online);
 }

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { binsPayload } from "../../test/helpers/fixtures.ts";
 import { startTestServer } from "../../test/helpers/server.ts";
 import { artifacts, call, flag } from "./lib.ts";
+import { type Clock, SystemClock } from "../../src/clock.ts";
 
 const minutes = flag("minutes", 4);
 const rate = flag("rate", 50);
@@ -21,10 +22,22 @@ const speedup = flag("speedup", 1440);
 const graceHours = flag("grace-hours", 2.4);
 
 const started = Date.now();
-const now = () => new Date(started + (Date.now() - started) * speedup);
+/** Wall time running `speedup` times faster; timers in real time. */
+class FastClock implements Clock {
+  readonly #system = new SystemClock();
+  now(): number {
+    return started + (Date.now() - started) * speedup;
+  }
+  setTimer(ms: number, fn: () => void) {
+    return this.#system.setTimer(ms, fn);
+  }
+  onJump(listener: (deltaMs: number) => void) {
+    return this.#system.onJump(listener);
+  }
+}
 const s = await startTestServer({
   env: { TUFBOX_LOG_LEVEL: "warn", TUFBOX_RETENTION_GRACE_HOURS: String(graceHours) },
-  deps: { now },
+  clock: new FastClock(),
 });
 const fileBytes = () => {
   let n = 0;

@@ -35,6 +35,8 @@ import {
   type ServerTerminal,
 } from "./client.ts";
 import { pendingDocuments, pendingRoles } from "./sign.ts";
+import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
+import { timeLeft } from "./format.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
 
@@ -85,6 +87,8 @@ export interface RepositoryStatus {
   config: Record<string, unknown>;
   /** largest document of each kind against the client download limit (tufbox servers: from /metrics) */
   largest_documents: { kind: string; role: string; bytes: number; limit: number }[];
+  /** what the server warns about (GET /api/v1/alerts); null when it cannot say (an RSTUF server, no token) */
+  alerts: AlertStatus[] | null;
 }
 
 /** `tufbox_largest_document_bytes` and `tufbox_document_client_limit_bytes` from a /metrics text. */
@@ -100,19 +104,14 @@ export function largestDocumentsFromMetrics(text: string): RepositoryStatus["lar
   return out;
 }
 
-/** "in 364 days", "in 5 h", "EXPIRED 2 h ago". */
-export function timeLeft(seconds: number): string {
-  const abs = Math.abs(seconds);
-  const text =
-    abs >= 2 * 86_400
-      ? `${Math.floor(abs / 86_400)} days`
-      : abs >= 2 * 3600
-        ? `${Math.floor(abs / 3600)} h`
-        : abs >= 120
-          ? `${Math.floor(abs / 60)} min`
-          : `${Math.floor(abs)} s`;
-  return seconds > 0 ? `in ${text}` : `EXPIRED ${text} ago`;
+export interface AlertStatus {
+  key: string;
+  severity: "warning" | "critical";
+  summary: string;
+  hint?: string;
 }
+
+export { timeLeft } from "./format.ts";
 
 function published<T extends SignedBase>(
   api: ApiClient,
@@ -165,6 +164,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     pending: [],
     config: typeof config === "object" && config !== null ? config : {},
     largest_documents: [],
+    alerts: null,
   };
   // tufbox only (an RSTUF server has no /metrics): best effort, never an error.
   try {
@@ -228,6 +228,20 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
   }
   if (typeof status.config.number_of_delegated_bins === "number" && status.bins === null)
     status.bins = status.config.number_of_delegated_bins;
+
+  status.alerts = await api.get("/api/v1/alerts", { what: "read the alerts" }).then(
+    (r) => {
+      const list = r.body?.data?.alerts;
+      return Array.isArray(list)
+        ? list.map((a: AlertStatus) => ({ key: a.key, severity: a.severity, summary: a.summary, hint: a.hint }))
+        : null;
+    },
+    (err: unknown) => {
+      // RSTUF has no such route (404); without a token tufbox answers 401.
+      if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
+      throw err;
+    },
+  );
 
   const pending = await pendingDocuments(api);
   if (pending) {
@@ -351,6 +365,16 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
       );
     }
   }
+  lines.push("");
+  if (s.alerts === null) lines.push("alerts: not available (a tufbox server answers them with --token / TUFBOX_TOKEN)");
+  else if (s.alerts.length === 0) lines.push("alerts: none");
+  else {
+    lines.push("alerts:");
+    for (const a of s.alerts) {
+      lines.push(`  ${a.severity.toUpperCase()}: ${a.summary}`);
+      if (a.hint) lines.push(`    what to do: ${a.hint}`);
+    }
+  }
   const expired = Object.entries(s.roles)
     .filter(([, r]) => r.seconds_left <= 0)
     .map(([n]) => n);
@@ -372,14 +396,24 @@ export async function statusCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("status", argv, SERVER_FLAGS);
+      const args = parseCommandArgs("status", argv, SERVER_FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(STATUS_HELP);
       if (args.positionals.length > 0)
         throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
       const api = apiClient(args.own, term, "status");
       const out = new Output(term, json);
-      const status = await repositoryStatus(api, now);
+      let status: RepositoryStatus;
+      try {
+        status = await repositoryStatus(api, now);
+      } catch (err) {
+        // A tufbox mirror has no repository API (404) but GET /api/v1/mirror: show how current it is.
+        const mirror = err instanceof ServerError && err.status === 404 ? await mirrorStatusOf(api) : undefined;
+        if (!mirror) throw err;
+        if (json) return out.result(mirror);
+        for (const line of formatMirrorStatus(mirror, api.server)) out.say(line);
+        return;
+      }
       if (json) return out.result(status);
       for (const line of formatStatusReport(status)) out.say(line);
     },

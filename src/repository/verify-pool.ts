@@ -5,6 +5,7 @@
  * when workers are unavailable.
  */
 import type { PublicKey } from "../tuf/keys.ts";
+import { tooDeep, tooDeepError } from "./client-limits.ts";
 
 const CHUNK = 256;
 /** chunks handed to the worker at once: enough to keep it busy between two answers */
@@ -32,7 +33,7 @@ export class VerifyPool {
   #worker: Worker | null = null;
   #failedToStart = false;
   #nextId = 1;
-  readonly #waiting = new Map<number, (failed: string[]) => void>();
+  readonly #waiting = new Map<number, (result: { failed: string[]; deep: string[] }) => void>();
 
   #ensureWorker(): Worker | null {
     if (this.#worker || this.#failedToStart) return this.#worker;
@@ -43,14 +44,14 @@ export class VerifyPool {
         ? new URL("./repository/verify-worker.ts", import.meta.url)
         : new URL("./verify-worker.ts", import.meta.url);
       const w = new Worker(spec.href);
-      w.onmessage = (e: MessageEvent<{ id: number; failed: string[] }>) => {
+      w.onmessage = (e: MessageEvent<{ id: number; failed: string[]; deep: string[] }>) => {
         const resolve = this.#waiting.get(e.data.id);
         this.#waiting.delete(e.data.id);
-        resolve?.(e.data.failed);
+        resolve?.({ failed: e.data.failed, deep: e.data.deep ?? [] });
       };
       w.onerror = () => {
         // A broken worker must not hang the publisher: fail what waits, verify inline from now on.
-        for (const resolve of this.#waiting.values()) resolve([WORKER_FAILED]);
+        for (const resolve of this.#waiting.values()) resolve({ failed: [WORKER_FAILED], deep: [] });
         this.#waiting.clear();
         this.#worker = null;
         this.#failedToStart = true;
@@ -72,8 +73,9 @@ export class VerifyPool {
    */
   batch(key: PublicKey): VerifyBatch {
     const worker = this.#ensureWorker();
-    const pending: Promise<string[]>[] = [];
+    const pending: Promise<{ failed: string[]; deep: string[] }>[] = [];
     const inlineFailed: string[] = [];
+    const inlineDeep: string[] = [];
     type Item = { data: Uint8Array; sig: string; name: string };
     let chunk: Item[] = [];
     const queue: Item[][] = [];
@@ -85,6 +87,10 @@ export class VerifyPool {
     // share: verifying costs ~2.3 signatures, so while the main core signs n
     // documents the worker verifies ~0.43 n.
     const wanted = () => inFlight < WORKER_CHUNKS_IN_FLIGHT || posted < WORKER_SHARE * flushed;
+    const verifyHere = (item: Item) => {
+      if (tooDeep(item.data)) inlineDeep.push(item.name);
+      if (!key.verify(item.data, item.sig)) inlineFailed.push(item.name);
+    };
     const pump = () => {
       while (worker && queue.length > 0 && wanted()) {
         const items = queue.shift()!;
@@ -92,10 +98,10 @@ export class VerifyPool {
         const id = this.#nextId++;
         inFlight++;
         pending.push(
-          new Promise<string[]>((resolve) =>
-            this.#waiting.set(id, (failed) => {
+          new Promise((resolve) =>
+            this.#waiting.set(id, (result) => {
               inFlight--;
-              resolve(failed);
+              resolve(result);
               pump();
             }),
           ),
@@ -116,7 +122,7 @@ export class VerifyPool {
     return {
       add(name, data, sig) {
         if (!worker) {
-          if (!key.verify(data, sig)) inlineFailed.push(name);
+          verifyHere({ name, data, sig });
           return;
         }
         // Own buffer per item, so transferring it detaches nothing else.
@@ -127,12 +133,16 @@ export class VerifyPool {
       async done() {
         flush();
         while (queue.length > 0) {
-          for (const item of queue.pop()!) if (!key.verify(item.data, item.sig)) inlineFailed.push(item.name);
+          for (const item of queue.pop()!) verifyHere(item);
           // Let the worker's answers in, so it keeps getting chunks meanwhile.
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        const failed = [...inlineFailed, ...(await Promise.all(pending)).flat()];
+        const results = await Promise.all(pending);
+        const failed = [...inlineFailed, ...results.flatMap((r) => r.failed)];
         if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();
+        // A document clients could not parse is never published (client-limits.ts).
+        const deep = [...inlineDeep, ...results.flatMap((r) => r.deep)];
+        if (deep.length > 0) throw tooDeepError(deep[0]!);
         if (failed.length > 0)
           throw new Error(
             `signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`,

@@ -11,10 +11,29 @@ import { dirname, join } from "node:path";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
 import { tufClient } from "../helpers/tufjs.ts";
+import { type Clock, SystemClock } from "../../src/clock.ts";
 
 const DAY = 86_400_000;
 const GRACE_HOURS = 2;
-let clock = Date.now();
+
+/** Real timers, wall time moved by hand: the App's clock as retention and signing see it. */
+class OffsetClock implements Clock {
+  offset = 0;
+  readonly #system = new SystemClock();
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  setTimer(ms: number, fn: () => void) {
+    return this.#system.setTimer(ms, fn);
+  }
+  onJump(listener: (deltaMs: number) => void) {
+    return this.#system.onJump(listener);
+  }
+  set(at: number): void {
+    this.offset = at - Date.now();
+  }
+}
+const clock = new OffsetClock();
 let server: TestServer;
 const dirs: string[] = [];
 
@@ -36,7 +55,7 @@ const parse = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes))
 beforeAll(async () => {
   server = await startTestServer({
     env: { TUFBOX_RETENTION_GRACE_HOURS: String(GRACE_HOURS) },
-    deps: { now: () => new Date(clock) },
+    clock,
   });
   const boot = await server.api("POST", "/api/v1/bootstrap", binsPayload(2));
   expect((await server.waitTask(boot.body.data.task_id)).state).toBe("SUCCESS");
@@ -69,7 +88,7 @@ describe("retention", () => {
     const snapshotExpires = Date.parse(oldSnapshot.signed.expires);
 
     // Just before that snapshot's expiry plus the grace: nothing it names may go.
-    clock = snapshotExpires + GRACE_HOURS * 3_600_000 - 60_000;
+    clock.set(snapshotExpires + GRACE_HOURS * 3_600_000 - 60_000);
     await server.app.scheduler.runNow("prune-metadata");
     expect(await store.getDocument("snapshot", snapshotVersion)).toBeDefined();
     for (const [role, version] of binVersions) expect(await store.getDocument(role, version)).toBeDefined();
@@ -96,7 +115,7 @@ describe("retention", () => {
     }
 
     // Past expiry plus grace: every superseded version that timestamp needed is deleted.
-    clock = snapshotExpires + GRACE_HOURS * 3_600_000 + 60_000;
+    clock.set(snapshotExpires + GRACE_HOURS * 3_600_000 + 60_000);
     const result = await server.app.scheduler.runNow("prune-metadata");
     expect(result).toMatch(/^pruned [1-9]\d* metadata version/);
     expect(await store.getDocument("snapshot", snapshotVersion)).toBeUndefined();
@@ -108,7 +127,8 @@ describe("retention", () => {
     const after = await store.documentStats();
     expect(after.documents).toBeLessThan(before.documents);
     expect(after.bytes).toBeLessThan(before.bytes);
-    // Root versions are kept; a fresh client still updates and finds every artifact.
+    // Root versions are kept; a fresh client (real time again) still updates.
+    clock.offset = 0;
     expect(await store.getDocument("root", 1)).toBeDefined();
     const fresh = tempDir("tufbox-retention-fresh-");
     dirs.push(fresh);
@@ -124,7 +144,7 @@ describe("retention", () => {
 
   test("nothing is pruned while the latest snapshot could still point to it", async () => {
     // One day of real time: every snapshot published in this test is unexpired.
-    clock = Date.now() + DAY / 2;
+    clock.set(Date.now() + DAY / 2);
     const r = await server.app.scheduler.runNow("prune-metadata");
     expect(r).toBe("pruned 0 metadata version(s), 0 bytes");
   });

@@ -24,6 +24,22 @@ function response(spec: ResponseSpec): Record<string, unknown> {
   };
 }
 
+function parametersOf(schema: TSchema | undefined, where: "path" | "query"): Record<string, unknown>[] {
+  if (!schema) return [];
+  const s = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(s.properties ?? {}).map(([name, p]) => ({
+    name,
+    in: where,
+    required: where === "path" || (s.required?.includes(name) ?? false),
+    schema: p,
+  }));
+}
+
+/** Elysia's `/jobs/:name/run` is OpenAPI's `/jobs/{name}/run`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:(\w+)/g, "{$1}");
+}
+
 function operationId(r: ApiRoute): string {
   const words = r.path
     .replace(/^\/api\/v1\//, "")
@@ -37,18 +53,11 @@ function operation(r: ApiRoute): Record<string, unknown> {
     operationId: operationId(r),
     summary: r.summary,
     tags: [r.tag],
-    // Every mutating route needs a bearer token; read routes none.
-    security: r.auth ? [{ bearer: [] }] : [],
+    // Open routes need nothing; the others a bearer token, with the scope named (OpenAPI 3.1 role names).
+    security: r.access === null ? [] : [{ bearer: r.access === "token" ? [] : [r.access] }],
   };
-  if (r.query) {
-    const q = jsonSchema(r.query) as { properties?: Record<string, unknown>; required?: string[] };
-    op.parameters = Object.entries(q.properties ?? {}).map(([name, schema]) => ({
-      name,
-      in: "query",
-      required: q.required?.includes(name) ?? false,
-      schema,
-    }));
-  }
+  const parameters = [...parametersOf(r.params, "path"), ...parametersOf(r.query, "query")];
+  if (parameters.length > 0) op.parameters = parameters;
   if (r.body) {
     op.requestBody = {
       required: r.emptyBody === undefined,
@@ -62,7 +71,8 @@ function operation(r: ApiRoute): Record<string, unknown> {
 export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    paths[r.path] = { ...paths[r.path], [r.method.toLowerCase()]: operation(r) };
+    const path = openApiPath(r.path);
+    paths[path] = { ...paths[path], [r.method.toLowerCase()]: operation(r) };
   }
   return {
     openapi: "3.1.0",
@@ -95,7 +105,7 @@ export function openApiRoute(routes: () => readonly ApiRoute[]): ApiRoute {
     path: OPENAPI_PATH,
     tag: "api",
     summary: "This document (OpenAPI 3.1)",
-    auth: false,
+    access: null,
     responses: {
       200: {
         description: "the OpenAPI document",

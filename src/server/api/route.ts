@@ -10,14 +10,18 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { App } from "../../core.ts";
 import { HttpError } from "../errors.ts";
+import { requireScope, type Scope } from "../dashboard/access.ts";
 import type { ResponseSpec } from "./responses.ts";
 import { validate } from "./schema.ts";
 
 export type Method = "GET" | "POST" | "PUT";
 
-export interface RouteInput<B, Q> {
+export type Access = null | "token" | Scope;
+
+export interface RouteInput<B, Q, P = Record<string, string>> {
   body: B;
   query: Q;
+  params: P;
   request: Request;
 }
 
@@ -26,23 +30,30 @@ export interface ApiRoute {
   path: string;
   summary: string;
   tag: string;
-  /** mutating: needs a bearer token with write scope (the guard), unless auth is off */
-  auth: boolean;
+  /**
+   * Who may call it: anyone (null); any valid bearer token ("token": RSTUF's
+   * mutating routes); a token carrying a scope (tufbox's native routes). Unless
+   * auth is off by the loud development flag.
+   */
+  access: Access;
   body?: TSchema;
+  /** path parameters (`:name` in `path`) */
+  params?: TSchema;
   /** what an empty body means; without it, an empty body is "Field required" */
   emptyBody?: unknown;
   query?: TSchema;
   responses: Record<number, ResponseSpec>;
   // biome-ignore lint/suspicious/noExplicitAny: typed by `route()` from the schemas
-  handle(input: RouteInput<any, any>): Response | Promise<Response>;
+  handle(input: RouteInput<any, any, any>): Response | Promise<Response>;
 }
 
 /** A route whose handler's input is typed by its schemas. */
-export function route<B extends TSchema = TSchema, Q extends TSchema = TSchema>(
-  spec: Omit<ApiRoute, "body" | "query" | "handle"> & {
+export function route<B extends TSchema = TSchema, Q extends TSchema = TSchema, P extends TSchema = TSchema>(
+  spec: Omit<ApiRoute, "body" | "query" | "params" | "handle"> & {
     body?: B;
     query?: Q;
-    handle(input: RouteInput<Static<B>, Static<Q>>): Response | Promise<Response>;
+    params?: P;
+    handle(input: RouteInput<Static<B>, Static<Q>, Static<P>>): Response | Promise<Response>;
   },
 ): ApiRoute {
   return spec as ApiRoute;
@@ -81,4 +92,14 @@ export function routeBody(r: ApiRoute, raw: unknown): unknown {
 /** A route's validated query (Elysia's parsed query string). */
 export function routeQuery(r: ApiRoute, raw: Record<string, unknown>): unknown {
   return r.query ? validate(r.query, raw, ["query"]) : raw;
+}
+
+/** A route's validated path parameters. */
+export function routeParams(r: ApiRoute, raw: Record<string, unknown>): unknown {
+  return r.params ? validate(r.params, raw, ["path"]) : raw;
+}
+
+/** The guard an access level asks for (Elysia `beforeHandle`). */
+export function guardFor(app: App, access: Exclude<Access, null>) {
+  return access === "token" ? requireToken(app) : requireScope(app, access);
 }

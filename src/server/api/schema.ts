@@ -201,33 +201,7 @@ function object(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext):
       );
     }
   }
-  const out: Record<string, unknown> = {};
-  for (const step of ext(schema)?.steps ?? Object.keys(props)) {
-    if (typeof step === "function") {
-      step(out, loc, ctx, value);
-      continue;
-    }
-    const prop = props[step];
-    if (!prop) throw new Error(`schema: step ${step} is not a property`);
-    const v = value[step];
-    if (v === undefined || (v === null && !required.has(step) && acceptsNull(prop))) {
-      if (required.has(step)) fail(prop, "required", [...loc, step], v, words("Field required", "missing"));
-      continue;
-    }
-    out[step] = walk(prop, v, [...loc, step], ctx);
-  }
-  for (const [k, v] of Object.entries(value)) {
-    if (Object.hasOwn(props, k)) continue;
-    if (patterns.length > 0) {
-      const [pattern, item] = patterns[0]!;
-      // dotAll: TypeBox's "any key" pattern ^(.*)$ must match keys with newlines too.
-      if (!new RegExp(pattern, "s").test(k))
-        fail(schema, "pattern", [...loc, k], k, words(`Invalid key ${JSON.stringify(k)} (keys match ${pattern})`));
-      out[k] = walk(item, v, [...loc, k], ctx);
-    } else if (schema.additionalProperties !== false) {
-      out[k] = v;
-    }
-  }
+  // Counts first: a map too big is refused before any entry is looked at.
   const n = Object.keys(value).length;
   if (typeof schema.minProperties === "number" && n < schema.minProperties)
     fail(
@@ -245,7 +219,41 @@ function object(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext):
       value,
       words(`Dictionary should have at most ${schema.maxProperties} item(s)`, "too_long"),
     );
+  const out: Record<string, unknown> = {};
+  for (const step of ext(schema)?.steps ?? Object.keys(props)) {
+    if (typeof step === "function") {
+      step(out, loc, ctx, value);
+      continue;
+    }
+    const prop = props[step];
+    if (!prop) throw new Error(`schema: step ${step} is not a property`);
+    const v = value[step];
+    if (v === undefined || (v === null && !required.has(step) && acceptsNull(prop))) {
+      if (required.has(step)) fail(prop, "required", [...loc, step], v, words("Field required", "missing"));
+      continue;
+    }
+    out[step] = walk(prop, v, [...loc, step], ctx);
+  }
+  const names = schema.propertyNames as Node | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (Object.hasOwn(props, k)) continue;
+    if (names) walk(names, k, [...loc, k], ctx);
+    if (patterns.length > 0) {
+      const [pattern, item] = patterns[0]!;
+      // dotAll: TypeBox's "any key" pattern ^(.*)$ must match keys with newlines too.
+      if (!new RegExp(pattern, "s").test(k))
+        fail(schema, "pattern", [...loc, k], k, words(`Invalid key ${JSON.stringify(k)} (keys match ${pattern})`));
+      define(out, k, walk(item, v, [...loc, k], ctx));
+    } else if (schema.additionalProperties !== false) {
+      define(out, k, v);
+    }
+  }
   return out;
+}
+
+/** Keys come from requests: "__proto__" is a key like any other, never a prototype. */
+function define(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function array(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext): unknown[] {

@@ -5,12 +5,24 @@
  * exactly the code that checks it everywhere else.
  */
 import { type Static, Type } from "@sinclair/typebox";
+import { canonicalJson } from "../../tuf/canonical.ts";
+import { serializeEnvelope } from "../../tuf/document.ts";
 import { PublicKey } from "../../tuf/keys.ts";
+import {
+  checkCount,
+  checkExpirationDays,
+  checkLength,
+  clientLimitViolation,
+  EXPIRATION_DAYS_MAX,
+  KEYS_MAX,
+  ROLE_NAME_MAX_LENGTH,
+} from "../../tuf/limits.ts";
+import { ValidationError } from "../../repository/errors.ts";
 import { checkTargetPath, parseRoot } from "../../tuf/metadata.ts";
 import { ROLE_NAME } from "../../tuf/roles.ts";
 import { KEY_NAME, ONLINE_KEY_URI } from "../../tuf/rstuf.ts";
 import { dropNull, dropNullSignatureBundles, OPTIONAL_KEY_FIELDS } from "./optional-fields.ts";
-import { extend, tufCheck, words } from "./schema.ts";
+import { extend, type Loc, tufCheck, words } from "./schema.ts";
 
 export const KEYID_PATTERN = "^[0-9a-f]{64}$";
 const HEX_PATTERN = "^[0-9a-f]+$";
@@ -40,11 +52,16 @@ export const Key = extend(
 );
 
 /** Keys by keyid, as root and delegations list them. */
-export const Keys = extend(Type.Record(Type.String({ pattern: KEYID_PATTERN }), Key), {
-  messages: { pattern: words("keyids are 64 lower-case hex characters") },
+export const Keys = extend(Type.Record(Type.String({ pattern: KEYID_PATTERN }), Key, { maxProperties: KEYS_MAX }), {
+  messages: {
+    pattern: words("keyids are 64 lower-case hex characters"),
+    maxProperties: (v) => words(`at most ${KEYS_MAX} keys (got ${Object.keys(v as object).length})`),
+  },
 });
 
 const RoleKeys = Type.Object({ keyids: Type.Array(Type.String()), threshold: Type.Integer({ minimum: 1 }) });
+
+const parseRootAt = tufCheck((value) => parseRoot(value, "root"));
 
 /** Signed root metadata (spec 4.3): checked by the TUF layer's parser. */
 export function rootMetadata(opts: { dropNullBundles: boolean }) {
@@ -75,7 +92,13 @@ export function rootMetadata(opts: { dropNullBundles: boolean }) {
     ),
     {
       opaque: true,
-      check: tufCheck((value) => parseRoot(opts.dropNullBundles ? dropNullSignatureBundles(value) : value, "root")),
+      check: (value: unknown, loc: Loc) => {
+        const root = parseRootAt(opts.dropNullBundles ? dropNullSignatureBundles(value) : value, loc);
+        // Within the client limits for root (size, nesting), checked on arrival so the 422 names it.
+        const violation = clientLimitViolation("root", serializeEnvelope(canonicalJson(root.signed), root.signatures));
+        if (violation) throw ValidationError.at(loc, violation);
+        return root;
+      },
     },
   );
 }
@@ -97,10 +120,37 @@ export function targetPath(field: "path" | "") {
 }
 
 /** A role name in a request (root, targets, a bin, a delegated role). */
-export const RoleName = extend(Type.String({ minLength: 1, pattern: ROLE_NAME.source }), {
-  messages: {
-    type: words("Input should be a valid string", "string_type"),
-    minLength: words("Input should be a valid string", "string_type"),
-    pattern: words("role names use letters, digits, '_' and '-'"),
+export const RoleName = extend(
+  Type.String({ minLength: 1, pattern: ROLE_NAME.source, maxLength: ROLE_NAME_MAX_LENGTH }),
+  {
+    opaque: true,
+    check: (v: unknown, loc: Loc) => {
+      if (typeof v !== "string" || v.length === 0)
+        throw ValidationError.at(loc, "Input should be a valid string", "string_type");
+      if (!ROLE_NAME.test(v)) throw ValidationError.at(loc, "role names use letters, digits, '_' and '-'");
+      roleNameLength(v, loc);
+    },
   },
-});
+);
+
+/** Role names become file names (`N.<name>.json`): bounded (tuf/limits.ts). */
+export const roleNameLength = tufCheck((v: string) => checkLength(v, ROLE_NAME_MAX_LENGTH, "", "role names"), 0);
+
+/** A list no longer than `max`, in the words of tuf/limits.ts (its checks, its messages). */
+export function atMost(max: number, what: string) {
+  return tufCheck((v: { length: number }) => checkCount(v, max, "", what), 0);
+}
+
+/** Expiry in days: 1..36,500 and a resulting date before the year 10000 (tuf/limits.ts). */
+export const ExpirationDays = extend(
+  Type.Integer({ exclusiveMinimum: 0, maximum: EXPIRATION_DAYS_MAX, description: "days" }),
+  {
+    messages: {
+      maximum: words(
+        `Input should be less than or equal to ${EXPIRATION_DAYS_MAX} (days, 100 years)`,
+        "less_than_equal",
+      ),
+    },
+    check: tufCheck((v: number) => checkExpirationDays(v, ""), 0),
+  },
+);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildApi } from "../../../src/server/api/index.ts";
+import { openApiPath } from "../../../src/server/api/openapi.ts";
 import { startTestServer, type TestServer } from "../../helpers/server.ts";
 
 let server: TestServer;
@@ -21,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 /** Mutating routes that take no body at all. */
-const NO_BODY = new Set(["POST /api/v1/artifacts/publish"]);
+const NO_BODY = new Set(["POST /api/v1/artifacts/publish", "POST /api/v1/jobs/{name}/run"]);
 
 describe("/openapi.json", () => {
   test("is an OpenAPI 3.1 document with a bearer security scheme", () => {
@@ -33,7 +34,7 @@ describe("/openapi.json", () => {
 
   test("documents exactly the routes the server registers", () => {
     const served = buildApi(server.app)
-      .routes.map((r) => `${r.method} ${r.path}`)
+      .routes.map((r) => `${r.method} ${openApiPath(r.path)}`)
       .sort();
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
@@ -59,21 +60,33 @@ describe("/openapi.json", () => {
         if (ok.length === 0 || ok.some(([, r]) => !r.content || !Object.values(r.content).every((c: any) => c.schema)))
           problems.push(`${name}: no success response schema`);
         if (!Array.isArray(op.security)) problems.push(`${name}: no security requirement`);
-        const mutating = method === "post" || method === "put";
-        if (mutating) {
-          if (JSON.stringify(op.security) !== JSON.stringify([{ bearer: [] }]))
-            problems.push(`${name}: no bearer token`);
-          if (!op.responses["401"]) problems.push(`${name}: no 401`);
+        const token = op.security.length > 0;
+        if (token && (op.security.length !== 1 || !Array.isArray(op.security[0].bearer)))
+          problems.push(`${name}: a token, but not a bearer token`);
+        if (token && !op.responses["401"]) problems.push(`${name}: needs a token but documents no 401`);
+        if (method === "post" || method === "put") {
+          if (!token) problems.push(`${name}: a mutating route without a token`);
           if (!NO_BODY.has(name)) {
             const schema = op.requestBody?.content?.["application/json"]?.schema;
             if (!schema?.type) problems.push(`${name}: no request body schema`);
             if (!op.responses["422"]) problems.push(`${name}: no 422`);
           }
-        } else if (op.security.length !== 0) problems.push(`${name}: a read route asks for a token`);
+        }
+        for (const p of path.match(/\{\w+\}/g) ?? [])
+          if (!op.parameters?.some((x: any) => x.in === "path" && `{${x.name}}` === p))
+            problems.push(`${name}: ${p} undocumented`);
         if (!op.summary || !op.operationId) problems.push(`${name}: no summary or operationId`);
       }
     }
     expect(problems).toEqual([]);
+  });
+
+  test("RSTUF's routes are open to read and need the token to change; native reads need the read scope", () => {
+    const security = (path: string, method: string) => doc.paths[path][method].security;
+    expect(security("/api/v1/task", "get")).toEqual([]);
+    expect(security("/api/v1/bootstrap", "post")).toEqual([{ bearer: [] }]);
+    expect(security("/api/v1/tasks", "get")).toEqual([{ bearer: ["read"] }]);
+    expect(security("/api/v1/jobs/{name}/run", "post")).toEqual([{ bearer: ["admin"] }]);
   });
 
   test("request schemas say what the validator checks (fields, limits), never its internals", () => {

@@ -76,7 +76,7 @@ describe("request schemas answer the corpus as the old parsers did", () => {
         let got: string | [(string | number)[], string, string];
         try {
           const body = routeBody(r, structuredClone(c.body));
-          await r.handle({ body, query: {}, request: new Request("http://localhost/") });
+          await r.handle({ body, query: {}, params: {}, request: new Request("http://localhost/") });
           got = digest(take());
         } catch (err) {
           if (!(err instanceof ValidationError)) throw new Error(`${c.name}: ${err}`);

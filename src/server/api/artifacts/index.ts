@@ -9,14 +9,15 @@ const TAG = "artifacts";
 
 export function artifactRoutes(app: App): ApiRoute[] {
   const max = app.config.limits.max_artifacts_per_request;
+  const maxCustomBytes = app.config.limits.max_custom_bytes;
   return [
     route({
       method: "POST",
       path: "/api/v1/artifacts",
       tag: TAG,
       summary: "Add artifacts (published by the next batch, or held with publish_artifacts: false)",
-      auth: true,
-      body: addArtifactsBody(max),
+      access: "token",
+      body: addArtifactsBody(max, maxCustomBytes),
       responses: {
         202: { description: "accepted: on disk, published in the background", schema: ArtifactsAccepted },
         ...errorResponses({ auth: true, body: true, query: false }),
@@ -33,7 +34,7 @@ export function artifactRoutes(app: App): ApiRoute[] {
       path: "/api/v1/artifacts/delete",
       tag: TAG,
       summary: "Remove artifacts",
-      auth: true,
+      access: "token",
       body: removeArtifactsBody(max),
       responses: {
         202: { description: "accepted: on disk, published in the background", schema: ArtifactsAccepted },
@@ -51,7 +52,7 @@ export function artifactRoutes(app: App): ApiRoute[] {
       path: "/api/v1/artifacts/publish",
       tag: TAG,
       summary: "Publish every change accepted with publish_artifacts: false",
-      auth: true,
+      access: "token",
       responses: {
         202: { description: "accepted", schema: ArtifactsAccepted },
         ...errorResponses({ auth: true, body: false, query: false }),

@@ -2,7 +2,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { ValidationError } from "../../../repository/errors.ts";
 import type { AddArtifactsPayload, RemoveArtifactsPayload } from "../../../repository/payloads.ts";
-import { assertCanonicalSafe } from "../../../tuf/canonical.ts";
+import { assertCanonicalSafe, canonicalJson } from "../../../tuf/canonical.ts";
+import { CUSTOM_MAX_BYTES_DEFAULT, checkCustomShape } from "../../../tuf/limits.ts";
 import { checkHashes, checkTargetPath, type TargetFile } from "../../../tuf/metadata.ts";
 import { extend, tufCheck, type ValidationContext, words } from "../schema.ts";
 import { targetPath } from "../tuf-model.ts";
@@ -25,45 +26,61 @@ const Hashes = extend(
   { opaque: true, check: tufCheck((v) => checkHashes(v, "hashes")) },
 );
 
-/** `custom` is signed metadata: only what canonical JSON can carry (integers, no lone surrogates). */
-const Custom = extend(Type.Object({}, { additionalProperties: true, description: "signed as given" }), {
-  check: tufCheck((v) => assertCanonicalSafe(v, "custom")),
-});
+/**
+ * `custom` is signed metadata: only what canonical JSON can carry (integers,
+ * no lone surrogates), shallow and small enough for every client (tuf/limits.ts).
+ */
+function custom(maxBytes: number) {
+  return extend(
+    Type.Object({}, { additionalProperties: true, description: `signed as given; at most ${maxBytes} bytes` }),
+    {
+      check: tufCheck((v) => {
+        assertCanonicalSafe(v, "custom");
+        checkCustomShape(v, "custom", () => Buffer.byteLength(canonicalJson(v)), maxBytes);
+      }),
+    },
+  );
+}
 
-const TargetInfo = Type.Object(
-  {
-    length: extend(Type.Integer({ minimum: 0 }), {
-      messages: { "*": words("Input should be a non-negative integer", "int_type") },
-    }),
-    hashes: Hashes,
-    custom: Type.Optional(Type.Union([Custom, Type.Null()])),
-  },
-  { additionalProperties: false },
-);
+const targetInfo = (maxCustomBytes: number) =>
+  Type.Object(
+    {
+      length: extend(Type.Integer({ minimum: 0 }), {
+        messages: { "*": words("Input should be a non-negative integer", "int_type") },
+      }),
+      hashes: Hashes,
+      custom: Type.Optional(Type.Union([custom(maxCustomBytes), Type.Null()])),
+    },
+    { additionalProperties: false },
+  );
 
 const checkPath = tufCheck((v) => checkTargetPath(v, "path"));
 
-const Artifact = Type.Object(
-  {
-    path: extend(targetPath("path"), {
-      // Unique within one request: two entries for one path would make the published one depend on order.
-      check: (v: unknown, loc, ctx: ValidationContext) => {
-        const path = checkPath(v, loc);
-        const seen = ctx.memo("artifact paths", () => new Set<string>());
-        if (seen.has(path)) throw ValidationError.at(loc, `duplicate path ${JSON.stringify(path)} in one request`);
-        seen.add(path);
-        return path;
-      },
-    }),
-    info: TargetInfo,
-  },
-  { additionalProperties: false },
-);
+const artifact = (maxCustomBytes: number) =>
+  Type.Object(
+    {
+      path: extend(targetPath("path"), {
+        // Unique within one request: two entries for one path would make the published one depend on order.
+        check: (v: unknown, loc, ctx: ValidationContext) => {
+          const path = checkPath(v, loc);
+          const seen = ctx.memo("artifact paths", () => new Set<string>());
+          if (seen.has(path)) throw ValidationError.at(loc, `duplicate path ${JSON.stringify(path)} in one request`);
+          seen.add(path);
+          return path;
+        },
+      }),
+      info: targetInfo(maxCustomBytes),
+    },
+    { additionalProperties: false },
+  );
 
-export function addArtifactsBody(maxArtifacts: number) {
+export function addArtifactsBody(maxArtifacts: number, maxCustomBytes = CUSTOM_MAX_BYTES_DEFAULT) {
   return Type.Object(
     {
-      artifacts: artifactList(Type.Array(Artifact, { minItems: 1, maxItems: maxArtifacts }), maxArtifacts),
+      artifacts: artifactList(
+        Type.Array(artifact(maxCustomBytes), { minItems: 1, maxItems: maxArtifacts }),
+        maxArtifacts,
+      ),
       add_task_id_to_custom: Type.Optional(
         Type.Boolean({ default: false, description: "add custom.added_by_task_id to each artifact" }),
       ),

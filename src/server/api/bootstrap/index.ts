@@ -23,7 +23,7 @@ export function bootstrapRoutes(app: App): ApiRoute[] {
       path: "/api/v1/bootstrap",
       tag: TAG,
       summary: "Whether the repository is bootstrapped (or a bootstrap is under way)",
-      auth: false,
+      access: null,
       responses: { 200: { description: "the bootstrap state", schema: BootstrapState } },
       handle() {
         const record = app.repo.bootstrapRecord;
@@ -38,7 +38,7 @@ export function bootstrapRoutes(app: App): ApiRoute[] {
       path: "/api/v1/bootstrap",
       tag: TAG,
       summary: "Bootstrap from a ceremony's payload (waits in a signing session if root v1 lacks signatures)",
-      auth: true,
+      access: "token",
       body: bootstrapBody,
       responses: {
         202: { description: "accepted: on disk, run in the background", schema: TaskAccepted },

@@ -10,20 +10,19 @@ import type { Metadata, RootSigned } from "../../../tuf/metadata.ts";
 import { ONLINE_TOP_LEVEL_ROLES, onlineKeyId, onlineRoleProblem } from "../../../tuf/roles.ts";
 import { delegations, toDelegations } from "../delegations/model.ts";
 import { extend, type Loc, type Step, tufCheck, validate } from "../schema.ts";
-import { rootMetadata } from "../tuf-model.ts";
+import { ExpirationDays, rootMetadata } from "../tuf-model.ts";
 
 const fail = (loc: Loc, msg: string): never => {
   throw ValidationError.at(loc, msg);
 };
 
-const Days = Type.Integer({ exclusiveMinimum: 0, description: "days" });
-const Expiry = Type.Object({ expiration: Days }, { additionalProperties: false });
+const Expiry = Type.Object({ expiration: ExpirationDays }, { additionalProperties: false });
 
 /** TAP 15 hash bins: a power of two, never rounded. */
 const Bins = extend(
   Type.Object(
     {
-      expiration: Days,
+      expiration: ExpirationDays,
       number_of_delegated_bins: Type.Optional(
         Type.Union([
           extend(Type.Integer({ minimum: MIN_BINS, maximum: MAX_BINS, default: 256, description: "a power of two" }), {

@@ -46,7 +46,7 @@ export function settingsRoutes(app: App): ApiRoute[] {
       path: "/api/v1/config",
       tag: TAG,
       summary: "The repository's settings: expiry, thresholds, bins, online key",
-      auth: false,
+      access: null,
       responses: {
         200: { description: "the settings", schema: Settings },
         ...errorResponses({ auth: false, body: false, query: false }),
@@ -62,7 +62,7 @@ export function settingsRoutes(app: App): ApiRoute[] {
       path: "/api/v1/config",
       tag: TAG,
       summary: "New expiry (days) per role, from each role's next signature",
-      auth: true,
+      access: "token",
       body: configBody,
       responses: {
         202: { description: "accepted", schema: TaskAccepted },

@@ -17,7 +17,7 @@ export function delegationRoutes(app: App): ApiRoute[] {
       path,
       tag: "delegations",
       summary,
-      auth: true,
+      access: "token",
       body: delegationsBody({ namesOnly: op === "delete" }),
       responses: {
         202: { description: "accepted", schema: TaskAccepted },

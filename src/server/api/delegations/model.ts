@@ -10,10 +10,18 @@ import type { DelegationsInput } from "../../../repository/payloads.ts";
 import { assertCanonicalSafe } from "../../../tuf/canonical.ts";
 import type { KeyJSON } from "../../../tuf/keys.ts";
 import type { DelegatedRole } from "../../../tuf/metadata.ts";
+import {
+  checkLength,
+  DELEGATED_ROLES_MAX,
+  DELEGATION_KEYIDS_MAX,
+  DELEGATION_PATHS_MAX,
+  PATH_HASH_PREFIX_MAX_LENGTH,
+  TARGET_PATH_MAX_LENGTH,
+} from "../../../tuf/limits.ts";
 import { isBinLikeName, isTopLevelRole, ROLE_NAME } from "../../../tuf/roles.ts";
 import { EXPIRE_POLICY } from "../../../tuf/rstuf.ts";
 import { extend, type Loc, type Step, tufCheck, type ValidationContext, words } from "../schema.ts";
-import { Keys } from "../tuf-model.ts";
+import { atMost, ExpirationDays, Keys, roleNameLength } from "../tuf-model.ts";
 
 const KEYS = "delegation keys";
 
@@ -25,6 +33,7 @@ const fail = (loc: Loc, msg: string, type = "value_error"): never => {
 const Name = extend(Type.String({ pattern: ROLE_NAME.source }), {
   messages: { "*": words("role names match [A-Za-z0-9_-]+") },
   check: (name: string, loc, ctx: ValidationContext) => {
+    roleNameLength(name, loc);
     if (isTopLevelRole(name) || isBinLikeName(name)) fail(loc, `"${name}" is reserved`);
     const names = ctx.memo("delegated role names", () => new Set<string>());
     if (names.has(name)) fail(loc, `duplicate role name ${name}`);
@@ -33,6 +42,18 @@ const Name = extend(Type.String({ pattern: ROLE_NAME.source }), {
 });
 
 const NON_EMPTY_STRINGS = "Input should be a non-empty list of strings";
+
+const patternLength = (hex: boolean) =>
+  tufCheck(
+    (p: string) =>
+      checkLength(
+        p,
+        hex ? PATH_HASH_PREFIX_MAX_LENGTH : TARGET_PATH_MAX_LENGTH,
+        "",
+        hex ? "a path hash prefix" : "a path pattern",
+      ),
+    0,
+  );
 
 /** `paths` (shell-style patterns) or `path_hash_prefixes` (hex): a non-empty list of non-empty strings. */
 function patterns(hex: boolean) {
@@ -43,6 +64,8 @@ function patterns(hex: boolean) {
       check: (v: unknown, loc: Loc) => {
         if (!Array.isArray(v) || v.length === 0 || v.some((p) => typeof p !== "string" || p.length === 0))
           fail(loc, NON_EMPTY_STRINGS, "list_type");
+        atMost(DELEGATION_PATHS_MAX, hex ? "path_hash_prefixes" : "paths")(v, loc);
+        (v as string[]).forEach((p, j) => patternLength(hex)(p, [...loc, j]));
         if (hex && (v as string[]).some((p) => !/^[0-9a-f]+$/.test(p)))
           fail(loc, "path hash prefixes are lower-case hex");
       },
@@ -56,9 +79,10 @@ const Keyids = extend(Type.Array(Type.String()), {
   check: (v: unknown, loc: Loc, ctx: ValidationContext) => {
     if (!Array.isArray(v) || v.some((k) => typeof k !== "string"))
       fail(loc, "Input should be a list of keyids", "list_type");
+    atMost(DELEGATION_KEYIDS_MAX, "keyids per role")(v, loc);
     const keys = ctx.memo<Record<string, KeyJSON>>(KEYS, () => ({}));
     (v as string[]).forEach((k, j) => {
-      if (!(k in keys)) fail([...loc, j], `keyid ${k} is not in delegations.keys`);
+      if (!Object.hasOwn(keys, k)) fail([...loc, j], `keyid ${k} is not in delegations.keys`);
     });
   },
 });
@@ -88,7 +112,7 @@ const Role = extend(
       threshold: Type.Optional(Type.Integer({ exclusiveMinimum: 0, default: 1 })),
       paths: Type.Optional(patterns(false)),
       path_hash_prefixes: Type.Optional(Type.Union([patterns(true), Type.Null()])),
-      [EXPIRE_POLICY]: Type.Optional(Type.Integer({ exclusiveMinimum: 0, default: 1, description: "days" })),
+      [EXPIRE_POLICY]: Type.Optional(ExpirationDays),
     },
     { additionalProperties: false, description: "empty keyids: signed by the online key" },
   ),
@@ -132,12 +156,16 @@ export function delegations(opts: { namesOnly: boolean }) {
     Type.Object(
       {
         keys: Type.Optional(Keys),
-        roles: extend(Type.Array(opts.namesOnly ? RoleToDelete : Role, { minItems: 1 }), {
-          messages: {
-            type: words("Input should be a non-empty list", "list_type"),
-            minItems: words("Input should be a non-empty list", "list_type"),
+        roles: extend(
+          Type.Array(opts.namesOnly ? RoleToDelete : Role, { minItems: 1, maxItems: DELEGATED_ROLES_MAX }),
+          {
+            messages: {
+              type: words("Input should be a non-empty list", "list_type"),
+              minItems: words("Input should be a non-empty list", "list_type"),
+              maxItems: (v) => words(`at most ${DELEGATED_ROLES_MAX} delegated roles (got ${(v as unknown[]).length})`),
+            },
           },
-        }),
+        ),
       },
       { additionalProperties: false },
     ),

@@ -1,6 +1,6 @@
 /**
  * /healthz (the process answers) and /readyz (store reachable, bootstrapped,
- * nothing expired). With Redis configured, /readyz also reports whether it is
+ * nothing expired, accepted changes getting published: readiness.ts). With Redis configured, /readyz also reports whether it is
  * reachable (`checks.redis`), but a Redis outage does not make a replica
  * unready: it keeps publishing and serving (the publisher polls), and taking
  * every replica out of the load balancer for it would turn a degraded
@@ -11,6 +11,7 @@ import { Type } from "@sinclair/typebox";
 import type { App } from "../../../core.ts";
 import { json } from "../../errors.ts";
 import { type ApiRoute, route } from "../route.ts";
+import { readiness } from "./readiness.ts";
 
 const Ready = Type.Object({
   status: Type.Union([Type.Literal("ready"), Type.Literal("not ready")]),
@@ -19,11 +20,20 @@ const Ready = Type.Object({
       store: Type.Boolean(),
       bootstrapped: Type.Boolean(),
       expired_roles: Type.Array(Type.String()),
+      pending_changes: Type.Union([Type.Integer(), Type.Null()]),
+      publisher: Type.Object({
+        failing_attempts: Type.Integer(),
+        last_error: Type.Union([Type.String(), Type.Null()]),
+      }),
       redis: Type.Optional(Type.Boolean()),
     },
     { additionalProperties: true },
   ),
   scheduler_leader: Type.Boolean(),
+  warnings: Type.Array(
+    Type.Object({ key: Type.String(), severity: Type.String(), summary: Type.String() }, { description: "alerts" }),
+  ),
+  reasons: Type.Optional(Type.Array(Type.String(), { description: "why not ready" })),
   degraded: Type.Optional(Type.Array(Type.String())),
 });
 
@@ -34,7 +44,7 @@ export function healthRoutes(app: App): ApiRoute[] {
       path: "/healthz",
       tag: "health",
       summary: "Liveness: the process answers",
-      auth: false,
+      access: null,
       responses: { 200: { description: "alive", schema: Type.Object({ status: Type.Literal("ok") }) } },
       handle: () => json({ status: "ok" }),
     }),
@@ -43,31 +53,23 @@ export function healthRoutes(app: App): ApiRoute[] {
       path: "/readyz",
       tag: "health",
       summary: "Readiness: store reachable, bootstrapped, nothing expired",
-      auth: false,
+      access: null,
       responses: {
         200: { description: "ready", schema: Ready },
         503: { description: "not ready (the checks say why)", schema: Ready },
       },
       async handle() {
-        const [store, redis] = await Promise.all([
-          app.store.ping().catch(() => false),
-          app.config.redis ? app.notifier.ping().catch(() => false) : Promise.resolve(undefined),
-        ]);
-        const bootstrapped = app.repo.bootstrapped;
-        const now = Date.now();
-        const expired = app.repo
-          .heads()
-          .filter((h) => new Date(h.expires).getTime() <= now)
-          .map((h) => h.role);
-        const ready = store && bootstrapped && expired.length === 0;
-        const checks: Record<string, unknown> = { store, bootstrapped, expired_roles: expired.slice(0, 20) };
-        if (redis !== undefined) checks.redis = redis;
+        const [{ ready, reasons, checks }, alerts] = await Promise.all([readiness(app), app.alerts.current()]);
         const body: Record<string, unknown> = {
           status: ready ? "ready" : "not ready",
           checks,
           scheduler_leader: app.scheduler.leading,
+          // Alerts do not make a replica unready (an expired role already
+          // does): they are what an operator must act on before that.
+          warnings: alerts.map((a) => ({ key: a.key, severity: a.severity, summary: a.summary })),
         };
-        if (redis === false) body.degraded = ["redis unreachable: replicas fall back to polling"];
+        if (!ready) body.reasons = reasons;
+        if (checks.redis === false) body.degraded = ["redis unreachable: replicas fall back to polling"];
         return json(body, ready ? 200 : 503);
       },
     }),

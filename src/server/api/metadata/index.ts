@@ -34,7 +34,7 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata",
       tag: TAG,
       summary: "Root N+1 (published at the thresholds of N and N+1, else pending signatures)",
-      auth: true,
+      access: "token",
       body: rootUpdateBody,
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
       async handle({ body }) {
@@ -47,7 +47,7 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/sign",
       tag: TAG,
       summary: "Documents pending signatures, with the trusted root/targets they are checked against",
-      auth: false,
+      access: null,
       responses: { 200: { description: "the pending documents, or a message saying there are none", schema: Pending } },
       async handle() {
         const pending = await app.repo.pendingSigning();
@@ -60,7 +60,7 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/sign",
       tag: TAG,
       summary: "One signature for a pending document",
-      auth: true,
+      access: "token",
       body: signBody,
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
       async handle({ body }) {
@@ -73,7 +73,7 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/sign/delete",
       tag: TAG,
       summary: "Cancel a pending root (bootstrap or root update)",
-      auth: true,
+      access: "token",
       body: signDeleteBody,
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
       async handle({ body }) {
@@ -86,7 +86,7 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/online",
       tag: TAG,
       summary: "New versions of online roles now (an empty body: every online role)",
-      auth: true,
+      access: "token",
       body: onlineBody,
       // An empty body means "every online role", as RSTUF allows.
       emptyBody: {},

@@ -1,7 +1,12 @@
 /** Request bodies of root updates, signing sessions and forced re-signing (RSTUF-API.md "Metadata"). */
 import { type Static, Type } from "@sinclair/typebox";
 import type { Metadata, RootSigned } from "../../../tuf/metadata.ts";
-import { extend, words } from "../schema.ts";
+import { ValidationError } from "../../../repository/errors.ts";
+import { DELEGATED_ROLES_MAX, SIGNATURE_MAX_HEX } from "../../../tuf/limits.ts";
+import { extend, type Loc, words } from "../schema.ts";
+
+/** Every delegated role and the online roles, at most. */
+const MAX_BUMP_ROLES = DELEGATED_ROLES_MAX + 5;
 import { KEYID_PATTERN, RoleName, rootMetadata } from "../tuf-model.ts";
 
 export const rootUpdateBody = Type.Object(
@@ -21,8 +26,14 @@ export const signBody = Type.Object(
         keyid: extend(Type.String({ pattern: KEYID_PATTERN }), {
           messages: { "*": words("expected 64 lower-case hex characters") },
         }),
-        sig: extend(Type.String({ pattern: "^[0-9a-f]+$" }), {
-          messages: { "*": words("expected a lower-case hex signature") },
+        sig: extend(Type.String({ pattern: "^[0-9a-f]+$", maxLength: SIGNATURE_MAX_HEX }), {
+          opaque: true,
+          check: (v: unknown, loc: Loc) => {
+            if (typeof v !== "string" || !/^[0-9a-f]+$/.test(v))
+              throw ValidationError.at(loc, "expected a lower-case hex signature");
+            if (v.length > SIGNATURE_MAX_HEX)
+              throw ValidationError.at(loc, `a signature is at most ${SIGNATURE_MAX_HEX} hex characters`);
+          },
         }),
         bundle: Type.Optional(Type.Null({ description: "RSTUF's Sigstore bundle: not supported, null only" })),
       },
@@ -37,7 +48,13 @@ export type SignBody = Static<typeof signBody>;
 export const signDeleteBody = Type.Object({ role: RoleName }, { additionalProperties: false });
 
 export const onlineBody = Type.Object(
-  { roles: Type.Optional(Type.Array(RoleName, { description: "empty or absent: every online role" })) },
+  {
+    roles: Type.Optional(
+      extend(Type.Array(RoleName, { maxItems: MAX_BUMP_ROLES, description: "empty or absent: every online role" }), {
+        messages: { maxItems: (v) => words(`at most ${MAX_BUMP_ROLES} roles (got ${(v as unknown[]).length})`) },
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 

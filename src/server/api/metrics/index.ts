@@ -6,11 +6,13 @@
  */
 import { Type } from "@sinclair/typebox";
 import type { App } from "../../../core.ts";
+import { alertMetricLines } from "../../../alerts/metrics.ts";
+import { CLIENT_MAX_BYTES } from "../../../tuf/limits.ts";
 import { isTopLevelRole } from "../../../tuf/roles.ts";
 import { type ApiRoute, route } from "../route.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
-export const TARGETS_CLIENT_LIMIT = 5_000_000;
+export const TARGETS_CLIENT_LIMIT = CLIENT_MAX_BYTES.targets;
 
 function line(
   out: string[],
@@ -35,7 +37,7 @@ export function metricsRoutes(app: App): ApiRoute[] {
       path: "/metrics",
       tag: "health",
       summary: "Prometheus metrics: role expiry, publish queue, largest bin, publisher and store health",
-      auth: false,
+      access: null,
       responses: {
         200: {
           description: "Prometheus text exposition format 0.0.4",
@@ -141,7 +143,8 @@ export function metricsRoutes(app: App): ApiRoute[] {
         line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
           [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
         ]);
-        return new Response(out.join("\n") + "\n", {
+        out.push(...alertMetricLines(await app.alerts.current(), app.alerts.webhooks));
+        return new Response(`${out.join("\n")}\n`, {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       },

@@ -31,7 +31,7 @@ export function taskRoutes(app: App): ApiRoute[] {
       path: "/api/v1/task",
       tag: "tasks",
       summary: "A task's state and result",
-      auth: false,
+      access: null,
       query: taskQuery,
       responses: {
         200: { description: "the task (PENDING when unknown)", schema: TaskState },
