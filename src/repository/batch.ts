@@ -82,6 +82,8 @@ export async function publishLocked(
     for (const b of bumps) e.requestedBumps.add(b);
     if (err instanceof StoreConflictError) await e.open();
     throw err;
+  } finally {
+    e.releaseEntries();
   }
 }
 
@@ -190,6 +192,13 @@ async function publishBatch(
     st = withDelegationChange(st, extra.delegations, bumps, sessions);
     if (deletedRoles.length > 0) sessionsChanged = true;
   }
+  // Every role this batch rewrites, read in a few queries rather than one per bin.
+  const ahead = new Map<string, number>();
+  const head = (role: string) => st.heads.get(role)?.version ?? 0;
+  for (const c of changes) if (c.kind !== "bump" && c.role !== "" && !sessions[c.role]) ahead.set(c.role, head(c.role));
+  for (const b of bumps)
+    for (const r of expandBump(st, b)) if (isTargetsRole(r) && r !== "targets" && !sessions[r]) ahead.set(r, head(r));
+  await e.prefetchEntries(ahead);
   const working = new WorkingSets(e, st, sessions);
   const forced = new Set<string>();
   for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);

@@ -70,7 +70,7 @@ export class Engine {
   readonly verifier = new VerifyPool();
   state: PublishedState | undefined;
   bootstrap: BootstrapRecord | undefined;
-  /** unused since issue 15 (entries are read from the store per batch); kept for the workflows that clear it */
+  /** entries read ahead for the batch being built (prefetchEntries); empty between batches */
   readonly entries = new Map<string, RoleEntries>();
   /** re-sign requests held by this process (the scheduler's, a root rotation that failed) */
   readonly requestedBumps = new Set<string>();
@@ -217,9 +217,33 @@ export class Engine {
    * cycle through any smaller cache without a hit. The store reads one bin as
    * one range of its (role, path) key.
    */
-  async roleEntries(role: string, _headVersion: number): Promise<Map<string, string>> {
+  async roleEntries(role: string, headVersion: number): Promise<Map<string, string>> {
+    const prefetched = this.entries.get(role);
+    if (prefetched && prefetched.version === headVersion) {
+      this.entries.delete(role);
+      return prefetched.entries;
+    }
     const rows = await this.store.listArtifactsInRole(role);
     return new Map(rows.map((r) => [r.path, r.fragment]));
+  }
+
+  /**
+   * Read the entries of the roles a batch is about to touch in few queries
+   * (one per chunk of roles on PostgreSQL instead of one per bin); each is
+   * handed out once by roleEntries, and whatever the batch did not use is
+   * dropped by releaseEntries, so nothing outlives the batch.
+   */
+  async prefetchEntries(roles: Iterable<[string, number]>): Promise<void> {
+    const wanted = new Map(roles);
+    if (wanted.size === 0) return;
+    const rows = await this.store.listArtifactsInRoles([...wanted.keys()]);
+    for (const [role, list] of rows) {
+      this.entries.set(role, { version: wanted.get(role)!, entries: new Map(list.map((r) => [r.path, r.fragment])) });
+    }
+  }
+
+  releaseEntries(): void {
+    this.entries.clear();
   }
 
   drainBumps(): Set<string> {

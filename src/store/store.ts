@@ -166,6 +166,12 @@ export interface Store {
   // artifacts (published state)
   /** every published artifact listed by `role`, sorted by path (code unit order) */
   listArtifactsInRole(role: string): Promise<ArtifactRecord[]>;
+  /**
+   * listArtifactsInRole for many roles at once (the publisher reads every bin
+   * a batch touches: one round trip per chunk of roles on PostgreSQL, not one
+   * per bin). Roles without artifacts map to an empty list.
+   */
+  listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>>;
   getArtifact(path: string): Promise<ArtifactRecord | undefined>;
   countArtifacts(): Promise<number>;
   /**

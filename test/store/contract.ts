@@ -573,6 +573,29 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         expect(await store.listArtifactsInRole("bins-none")).toEqual([]);
       });
 
+      test("listArtifactsInRoles reads many roles at once, each like listArtifactsInRole", async () => {
+        await store.commitPublication({
+          expectedHeads: {},
+          documents: [],
+          artifacts: {
+            upsert: [
+              artifact("b/2", "bins-1"),
+              artifact("a/1", "bins-1"),
+              artifact("c", "bins-2"),
+              artifact("z", "bins-9"),
+            ],
+            remove: [],
+          },
+        });
+        const got = await store.listArtifactsInRoles(["bins-2", "bins-1", "bins-empty"]);
+        expect([...got.keys()].sort()).toEqual(["bins-1", "bins-2", "bins-empty"]);
+        expect(got.get("bins-1")).toEqual(await store.listArtifactsInRole("bins-1"));
+        expect(got.get("bins-1")!.map((a) => a.path)).toEqual(["a/1", "b/2"]);
+        expect(got.get("bins-2")).toEqual([artifact("c", "bins-2")]);
+        expect(got.get("bins-empty")).toEqual([]);
+        expect((await store.listArtifactsInRoles([])).size).toBe(0);
+      });
+
       test("getArtifact and countArtifacts", async () => {
         expect(await store.countArtifacts()).toBe(0);
         expect(await store.getArtifact("x")).toBeUndefined();

@@ -53,6 +53,8 @@ export interface PostgresStoreOptions {
 
 /** Rows per INSERT for documents: ~3 MB of bytea each, measured fastest. */
 const DOCUMENT_CHUNK = 250;
+/** roles read per query by listArtifactsInRoles */
+const ROLES_CHUNK = 1024;
 
 type Sql = SQL;
 type DocumentRow = Omit<DocumentRecord, "version" | "bytes"> & { version: string; bytes: Uint8Array };
@@ -197,6 +199,19 @@ export class PostgresStore implements Store {
   async listArtifactsInRole(role: string): Promise<ArtifactRecord[]> {
     const rows = await this.db`SELECT path, role, fragment FROM artifacts WHERE role = ${role} ORDER BY path`;
     return sortByCodeUnits([...rows]);
+  }
+
+  async listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>> {
+    const out = new Map<string, ArtifactRecord[]>(roles.map((r) => [r, []]));
+    const list = [...new Set(roles)];
+    for (let i = 0; i < list.length; i += ROLES_CHUNK) {
+      const rows: ArtifactRecord[] = await this.db`
+        SELECT path, role, fragment FROM artifacts WHERE role = ANY(${list.slice(i, i + ROLES_CHUNK)}::text[])
+        ORDER BY role, path`;
+      for (const r of rows) out.get(r.role)!.push({ path: r.path, role: r.role, fragment: r.fragment });
+    }
+    for (const [role, rows] of out) out.set(role, sortByCodeUnits(rows));
+    return out;
   }
 
   async getArtifact(path: string): Promise<ArtifactRecord | undefined> {

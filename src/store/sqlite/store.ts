@@ -320,6 +320,12 @@ export class SqliteStore implements Store {
     return sortByCodeUnits(this.s.listArtifactsInRole.all(role));
   }
 
+  async listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>> {
+    const out = new Map<string, ArtifactRecord[]>();
+    for (const role of roles) out.set(role, sortByCodeUnits(this.s.listArtifactsInRole.all(role)));
+    return out;
+  }
+
   async getArtifact(path: string): Promise<ArtifactRecord | undefined> {
     return this.s.getArtifact.get(path) ?? undefined;
   }
