@@ -224,7 +224,7 @@ describe("dashboard in Chromium", () => {
     await login(admin, TOKEN);
     await view(admin, "jobs", "Scheduler jobs");
     expect(await admin.locator("[data-write]").count()).toBeGreaterThan(0);
-    expect(await admin.getByRole("button", { name: /^Run now/ }).count()).toBe(3);
+    expect(await admin.getByRole("button", { name: /^Run now/ }).count()).toBe(4); // resign-expiring, prune-metadata, prune-tasks, check-alerts
     await admin.close();
 
     const page = await newPage();
