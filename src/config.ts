@@ -24,27 +24,53 @@
  *   returns warnings instead of logging them, because the logger is built
  *   from the config.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
 import type { WebhookConfig } from "./alerts/webhooks.ts";
 import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
 
+import { type DisabledEndpoint, endpoints, showEndpoint } from "./config/endpoints.ts";
+import {
+  type Candidate,
+  configFile,
+  type Env,
+  envCandidate,
+  type Flags,
+  flagCandidate,
+  normalizeFlags,
+  readYaml,
+  redactUrl,
+  showRaw,
+  sourceLabel,
+  warnUnknownEnv,
+} from "./config/sources.ts";
+import {
+  bool,
+  type Ctx,
+  database,
+  external,
+  FETCH_BAD_PORTS,
+  globs,
+  Invalid,
+  int,
+  type Listen,
+  num,
+  listen,
+  oneOf,
+  type Parser,
+  path,
+  pem,
+  redis,
+  size,
+  token,
+  url,
+} from "./config/values.ts";
+
+export type { DisabledEndpoint } from "./config/endpoints.ts";
+export type { Listen } from "./config/values.ts";
+
 // ---------------------------------------------------------------- types
-
-export interface Listen {
-  /** Without brackets for IPv6 (`::1`), as Bun.serve expects. */
-  host: string;
-  port: number;
-}
-
-/** One `disable_endpoints` rule: a path prefix, optionally only some methods. */
-export interface DisabledEndpoint {
-  methods?: string[];
-  path: string;
-}
 
 export interface Config {
   data_dir: string;
@@ -123,295 +149,6 @@ function formatProblem(p: ConfigProblem): string {
   return `${s}: ${p.expected}`;
 }
 
-// ---------------------------------------------------------------- parsers
-
-/** Thrown by parsers; the loader adds key, value and source. */
-class Invalid extends Error {}
-
-interface Ctx {
-  stderrIsTTY: boolean;
-}
-type Parser<T> = (raw: unknown, ctx: Ctx) => T;
-
-/** A parser living next to its feature, which throws plain Errors. */
-const external =
-  <T>(fn: (raw: unknown) => T): Parser<T> =>
-  (raw) => {
-    try {
-      return fn(raw);
-    } catch (e) {
-      throw new Invalid(e instanceof Error ? e.message : String(e));
-    }
-  };
-
-function text(raw: unknown, what = "a string"): string {
-  if (typeof raw !== "string")
-    throw new Invalid(`expected ${what}${typeof raw === "number" ? " (quote it in YAML)" : ""}`);
-  return raw;
-}
-
-const path: Parser<string> = (raw) => {
-  const s = text(raw, "a path").trim();
-  if (s === "") throw new Invalid("expected a non-empty path");
-  return s;
-};
-
-const int =
-  (min: number, max: number): Parser<number> =>
-  (raw) => {
-    const expected = `expected an integer between ${min} and ${max}`;
-    let n: number;
-    if (typeof raw === "number") n = raw;
-    else if (typeof raw === "string" && /^\s*[+-]?\d+\s*$/.test(raw)) n = Number(raw);
-    else throw new Invalid(expected);
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new Invalid(expected);
-    return n;
-  };
-
-/** A decimal number (fractions allowed: tests use minutes of grace). */
-const num =
-  (min: number, max: number): Parser<number> =>
-  (raw) => {
-    const expected = `expected a number between ${min} and ${max}`;
-    let n: number;
-    if (typeof raw === "number") n = raw;
-    else if (typeof raw === "string" && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(raw)) n = Number(raw);
-    else throw new Invalid(expected);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Invalid(expected);
-    return n;
-  };
-
-const bool: Parser<boolean> = (raw) => {
-  if (typeof raw === "boolean") return raw;
-  if (typeof raw === "string") {
-    const s = raw.trim().toLowerCase();
-    if (["true", "1", "yes", "on"].includes(s)) return true;
-    if (["false", "0", "no", "off"].includes(s)) return false;
-  }
-  throw new Invalid("expected true or false");
-};
-
-const oneOf =
-  <T extends string>(allowed: readonly T[]): Parser<T> =>
-  (raw) => {
-    const s = typeof raw === "string" ? raw.trim().toLowerCase() : raw;
-    if (typeof s === "string" && (allowed as readonly string[]).includes(s)) return s as T;
-    throw new Invalid(`expected one of ${allowed.join(", ")}`);
-  };
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-};
-const size =
-  (min: number, max: number): Parser<number> =>
-  (raw) => {
-    const expected = `expected a size between ${showSize(min)} and ${showSize(max)}: bytes, or a number with KiB/MiB/GiB (or KB/MB/GB), e.g. 16MiB`;
-    const m =
-      typeof raw === "number"
-        ? ["", String(raw), ""]
-        : /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(typeof raw === "string" ? raw : "");
-    const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-    if (!m || unit === undefined) throw new Invalid(expected);
-    const n = Number(m[1]) * unit;
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new Invalid(expected);
-    return n;
-  };
-
-function showSize(n: number): string {
-  for (const [u, f] of [
-    ["GiB", 1024 ** 3],
-    ["MiB", 1024 ** 2],
-    ["KiB", 1024],
-  ] as const) {
-    if (n >= f && n % f === 0) return `${n / f} ${u}`;
-  }
-  return `${n} bytes`;
-}
-
-// The WHATWG fetch "bad port" list: browsers, Node's fetch (and so tuf-js and
-// python clients behind proxies that follow it) refuse these outright.
-const FETCH_BAD_PORTS = new Set([
-  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
-  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
-  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
-  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
-]);
-
-const listen: Parser<Listen> = (raw) => {
-  const s = text(raw, "HOST:PORT").trim();
-  const m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d{1,5})$/.exec(s) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
-  if (!m) {
-    const hint = s.startsWith(":") ? " (write 0.0.0.0" + s + " to listen on every interface)" : "";
-    throw new Invalid(`expected HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080${hint}`);
-  }
-  const port = Number(m[2]);
-  if (port > 65535) throw new Invalid("expected a port between 0 and 65535 in HOST:PORT");
-  return { host: m[1]!, port };
-};
-
-function url(raw: unknown, schemes: readonly string[], expected: string): string {
-  const s = text(raw, expected).trim();
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new Invalid(`expected ${expected}`);
-  }
-  if (!schemes.includes(u.protocol.slice(0, -1)) || (u.hostname === "" && !u.protocol.includes("unix"))) {
-    throw new Invalid(`expected ${expected}`);
-  }
-  return s;
-}
-
-const database: Parser<string> = (raw) => {
-  const expected =
-    "expected sqlite:PATH (e.g. sqlite:/var/lib/tufbox/tufbox.db) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB";
-  const s = text(raw, "a database URL").trim();
-  if (s.startsWith("sqlite:")) {
-    // `sqlite://x` is ambiguous (host? relative? absolute with 3 or 4
-    // slashes?) between conventions, so refuse it rather than guess.
-    if (s.length === "sqlite:".length || s.startsWith("sqlite://")) throw new Invalid(expected);
-    return s;
-  }
-  return url(s, ["postgres", "postgresql"], expected.slice("expected ".length));
-};
-
-const redis: Parser<string> = (raw) =>
-  url(
-    raw,
-    ["redis", "rediss", "redis+tls", "redis+unix", "redis+tls+unix"],
-    "redis://[USER:PASSWORD@]HOST[:PORT][/DB] or rediss://…",
-  );
-
-const pem: Parser<string> = (raw) => {
-  const s = text(raw, "PEM text").trim();
-  if (!/^-----BEGIN [A-Z0-9 ]+-----\r?\n[\s\S]+\n-----END [A-Z0-9 ]+-----$/.test(s)) {
-    throw new Invalid(
-      "expected PEM text (-----BEGIN … -----END …); to point at a file use TUFBOX_ONLINE_KEY_FILE or online_key_dir",
-    );
-  }
-  return s;
-};
-
-const token: Parser<string> = (raw) => {
-  const s = text(raw, "a token").trim();
-  if (s.length < 16 || /\s/.test(s)) {
-    throw new Invalid("expected at least 16 characters without whitespace (e.g. the output of `openssl rand -hex 32`)");
-  }
-  return s;
-};
-
-const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-const ENDPOINTS_EXPECTED =
-  "expected a ':'-separated list of path prefixes, each optionally preceded by methods as RSTUF writes them " +
-  "(e.g. {'POST'}/api/v1/bootstrap/:/api/v1/token/) or as `POST,DELETE /api/v1/artifacts`";
-
-function endpointRule(entry: string): DisabledEndpoint {
-  const s = entry.trim();
-  // RSTUF prints FastAPI's method set: {'POST'} or {'GET', 'HEAD'}. Our own
-  // form is "POST,DELETE /path"; glued without a space only in upper case, so
-  // a path missing its leading slash ("api/v1/x") is not read as method "API".
-  const m =
-    /^\{([^}]*)\}\s*(\S+)$/.exec(s) ??
-    /^([A-Za-z]+(?:\s*,\s*[A-Za-z]+)*)\s+(\/\S*)$/.exec(s) ??
-    /^([A-Z]+(?:,[A-Z]+)*)(\/\S*)$/.exec(s);
-  const methodsText = m ? m[1]! : undefined;
-  const p = m ? m[2]! : s;
-  const rule = endpointPath(p);
-  if (methodsText !== undefined)
-    rule.methods = endpointMethods(methodsText.split(",").map((x) => x.replace(/['"\s]/g, "")));
-  return rule;
-}
-
-function endpointPath(p: string): DisabledEndpoint {
-  if (!/^\/[^\s?#]*$/.test(p)) throw new Invalid(`${ENDPOINTS_EXPECTED}; ${JSON.stringify(p)} is not a path`);
-  // RSTUF writes prefixes with a trailing slash; tufbox routes answer with and
-  // without one, so compare without.
-  return { path: p.length > 1 ? p.replace(/\/+$/, "") || "/" : p };
-}
-
-function endpointMethods(list: string[]): string[] {
-  const methods = list.map((x) => x.toUpperCase()).filter((x) => x !== "");
-  const bad = methods.find((x) => !HTTP_METHODS.includes(x));
-  if (methods.length === 0 || bad !== undefined) {
-    throw new Invalid(`${ENDPOINTS_EXPECTED}; methods must be among ${HTTP_METHODS.join(", ")}`);
-  }
-  return methods;
-}
-
-const endpoints: Parser<DisabledEndpoint[]> = (raw) => {
-  if (typeof raw === "string")
-    return raw
-      .split(":")
-      .filter((e) => e.trim() !== "")
-      .map(endpointRule);
-  if (!Array.isArray(raw)) throw new Invalid(ENDPOINTS_EXPECTED);
-  return raw.map((item): DisabledEndpoint => {
-    if (typeof item === "string") return endpointRule(item);
-    if (typeof item === "object" && item !== null && !Array.isArray(item)) {
-      const { path: p, methods, ...rest } = item as Record<string, unknown>;
-      const extra = Object.keys(rest)[0];
-      if (extra !== undefined)
-        throw new Invalid(`unknown field ${JSON.stringify(extra)} in a rule; allowed: path, methods`);
-      const rule = endpointPath(text(p, "a rule with a path"));
-      if (methods !== undefined && methods !== null) {
-        const list =
-          typeof methods === "string" ? methods.split(",") : Array.isArray(methods) ? methods.map(String) : null;
-        if (list === null) throw new Invalid("expected methods as a list such as [POST, DELETE]");
-        rule.methods = endpointMethods(list);
-      }
-      return rule;
-    }
-    throw new Invalid(ENDPOINTS_EXPECTED);
-  });
-};
-
-/** Whether a request is switched off by `disable_endpoints`. GET rules also cover HEAD. */
-export function isEndpointDisabled(rules: readonly DisabledEndpoint[], method: string, pathname: string): boolean {
-  const m = method.toUpperCase();
-  const p = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname;
-  return rules.some(
-    (r) =>
-      (r.path === "/" || p === r.path || p.startsWith(r.path + "/")) &&
-      (r.methods === undefined || r.methods.includes(m) || (m === "HEAD" && r.methods.includes("GET"))),
-  );
-}
-
-function showEndpoint(r: DisabledEndpoint): string {
-  return r.methods ? `${r.methods.join(",")} ${r.path}` : r.path;
-}
-
-/** Glob patterns: a YAML list, or one string with patterns separated by commas outside `{…}`. */
-const globs: Parser<string[]> = (raw) => {
-  const list = Array.isArray(raw) ? raw : typeof raw === "string" ? splitGlobs(raw) : null;
-  if (list === null || list.some((g) => typeof g !== "string" || g.trim() === ""))
-    throw new Invalid("expected glob patterns (a YAML list, or comma-separated), e.g. releases/**,*.tar.gz");
-  return list.map((g: string) => g.trim());
-};
-
-function splitGlobs(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let cur = "";
-  for (const c of s) {
-    if (c === "{") depth++;
-    if (c === "}") depth = Math.max(0, depth - 1);
-    if (c === "," && depth === 0) {
-      out.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  out.push(cur);
-  return out.filter((g) => g.trim() !== "");
-}
-
 // ---------------------------------------------------------------- the table
 
 /** The type at a dotted path of Settings ("scheduler.period_seconds" → number). */
@@ -429,7 +166,7 @@ type Get = <P extends string>(path: P) => At<Settings, P>;
  * `secret: "value"` — never shown, `_FILE` accepted, no flag.
  * `secret: "url"` — a URL whose password is masked when shown; `_FILE` accepted.
  */
-type Secrecy = "value" | "url";
+export type Secrecy = "value" | "url";
 
 interface KeySpec<T> {
   /** Env var names, first set wins (e.g. TUFBOX_ before the RSTUF_ alias). */
@@ -442,7 +179,7 @@ interface KeySpec<T> {
   show?: (v: T) => unknown;
 }
 
-interface AnyKeySpec {
+export interface AnyKeySpec {
   path: string;
   env: readonly string[];
   flag?: string;
@@ -608,14 +345,6 @@ export const CONFIG_FLAGS: Record<string, { type: "string" | "boolean" }> = Obje
 
 // ---------------------------------------------------------------- loading
 
-type Env = Record<string, string | undefined>;
-type Flags = Record<string, string | boolean | string[]>;
-
-interface Candidate {
-  raw: unknown;
-  source: string;
-}
-
 /**
  * Build the configuration. `flags` are parsed command-line values keyed by
  * flag name (`data-dir`, `--data-dir` or as util.parseArgs returns them with
@@ -632,7 +361,7 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
   const warnings: string[] = [];
 
   const file = configFile(flags, env, problems);
-  const fileValues = file ? readYaml(file.path, file.source, problems) : new Map<string, Candidate>();
+  const fileValues = file ? readYaml(file.path, file.source, problems, KEYS) : new Map<string, Candidate>();
 
   const settings: Record<string, unknown> = {};
   const sources: Record<string, string> = {};
@@ -668,190 +397,9 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
 
   const config = { ...(settings as unknown as Settings), meta: { file: file?.path ?? null, sources, warnings } };
   crossChecks(config, problems, warnings);
-  warnUnknownEnv(env, warnings);
+  warnUnknownEnv(env, warnings, KEYS);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-function normalizeFlags(flags: Flags): Map<string, string | boolean> {
-  const out = new Map<string, string | boolean>();
-  for (const [k, v] of Object.entries(flags)) {
-    // A repeated flag: the last one wins, as in most CLIs.
-    const last = Array.isArray(v) ? v[v.length - 1] : v;
-    if (last !== undefined) out.set(k.replace(/^-+/, ""), last);
-  }
-  return out;
-}
-
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === "" ? undefined : v;
-}
-
-function configFile(
-  flags: Map<string, string | boolean>,
-  env: Env,
-  problems: ConfigProblem[],
-): { path: string; source: string } | null {
-  const flag = flags.get("config");
-  if (typeof flag === "boolean") {
-    problems.push({ key: "config", source: "--config", expected: "expected a file path after --config" });
-    return null;
-  }
-  if (flag !== undefined) return { path: flag, source: "flag --config" };
-  const fromEnv = nonEmpty(env.TUFBOX_CONFIG);
-  return fromEnv !== undefined ? { path: fromEnv, source: "env TUFBOX_CONFIG" } : null;
-}
-
-function readYaml(file: string, source: string, problems: ConfigProblem[]): Map<string, Candidate> {
-  const values = new Map<string, Candidate>();
-  let textContent: string;
-  try {
-    textContent = readFileSync(file, "utf8");
-  } catch (e) {
-    problems.push({
-      key: "config",
-      value: JSON.stringify(file),
-      source: sourceLabel(source),
-      expected: `cannot read the file (${errCode(e)})`,
-    });
-    return values;
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(textContent, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      problems.push({
-        key: "config",
-        value: JSON.stringify(file),
-        expected: `not valid YAML: ${err.message.split("\n")[0]}`,
-      });
-    }
-    return values;
-  }
-  const where = (node: unknown): string => {
-    const range = isNode(node) ? node.range : undefined;
-    return range ? `${file} line ${lineCounter.linePos(range[0]).line}` : file;
-  };
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return values; // empty file
-  if (!isMap(doc.contents)) {
-    problems.push({
-      key: "config",
-      value: JSON.stringify(file),
-      expected: "expected a YAML mapping of keys (see config/tufbox.example.yaml)",
-    });
-    return values;
-  }
-  const leaves = new Set(KEYS.map((k) => k.path));
-  const walk = (map: YamlNode, prefix: string): void => {
-    if (!isMap(map)) return;
-    for (const pair of map.items) {
-      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const full = prefix + k;
-      const valueNode = pair.value;
-      const value = isNode(valueNode) ? valueNode.toJS(doc) : valueNode;
-      if (leaves.has(full)) {
-        // `key:` or `key: null` in the file means "not set here".
-        if (value !== null && value !== undefined)
-          values.set(full, { raw: value, source: where(valueNode ?? pair.key) });
-      } else if ([...leaves].some((l) => l.startsWith(full + "."))) {
-        if (isMap(valueNode)) walk(valueNode, full + ".");
-        else if (value !== null && value !== undefined) {
-          problems.push({
-            key: full,
-            value: showRaw(value),
-            source: where(valueNode),
-            expected: `expected a mapping with keys ${childKeys(full).join(", ")}`,
-          });
-        }
-      } else {
-        problems.push({
-          key: full,
-          source: where(pair.key),
-          expected: `unknown key${suggest(full, leaves)}; allowed here: ${siblings(prefix).join(", ")}`,
-        });
-      }
-    }
-  };
-  walk(doc.contents, "");
-  return values;
-}
-
-function childKeys(section: string): string[] {
-  return KEYS.filter((k) => k.path.startsWith(section + ".")).map((k) => k.path.slice(section.length + 1));
-}
-
-function siblings(prefix: string): string[] {
-  const names = KEYS.filter((k) => k.path.startsWith(prefix)).map((k) => k.path.slice(prefix.length).split(".")[0]!);
-  return [...new Set(names)];
-}
-
-function suggest(got: string, leaves: Set<string>): string {
-  const candidates = new Set<string>();
-  for (const l of leaves) {
-    candidates.add(l);
-    const dot = l.indexOf(".");
-    if (dot > 0) candidates.add(l.slice(0, dot));
-  }
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(got, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(got.length / 4))
-    ? ` (did you mean "${best}"?)`
-    : "";
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-function envCandidate(spec: AnyKeySpec, env: Env, problems: ConfigProblem[]): Candidate | undefined {
-  for (const name of spec.env) {
-    const direct = nonEmpty(env[name]);
-    const fileName = `${name}_FILE`;
-    const filePath = spec.secret ? nonEmpty(env[fileName]) : undefined;
-    if (direct !== undefined && filePath !== undefined) {
-      problems.push({ key: spec.path, source: `${name} and ${fileName}`, expected: "set only one of the two" });
-      return undefined;
-    }
-    if (direct !== undefined) return { raw: direct, source: `env ${name}` };
-    if (filePath !== undefined) {
-      try {
-        return { raw: readFileSync(filePath, "utf8").trim(), source: `env ${fileName}=${filePath}` };
-      } catch (e) {
-        problems.push({
-          key: spec.path,
-          source: `${fileName}=${filePath}`,
-          expected: `cannot read the file (${errCode(e)})`,
-        });
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
-function flagCandidate(spec: AnyKeySpec, flags: Map<string, string | boolean>): Candidate | undefined {
-  if (spec.flag === undefined) return undefined;
-  const v = flags.get(spec.flag);
-  if (v === undefined) return undefined;
-  // `--data-dir` with no value reaches us as `true`; the parser then says
-  // what it expected instead of using the string "true".
-  return { raw: v === true && spec.parse !== bool ? undefined : v, source: `flag --${spec.flag}` };
-}
-
-function sourceLabel(source: string): string {
-  return source.replace(/^(env|flag) /, "");
 }
 
 function crossChecks(config: Config, problems: ConfigProblem[], warnings: string[]): void {
@@ -879,25 +427,6 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
     warnings.push(
       `scheduler.resign_window_hours (${config.scheduler.resign_window_hours}) is shorter than one scheduler period plus a margin; re-signing ${window} seconds before expiry instead`,
     );
-  }
-}
-
-const KNOWN_ENV = new Set([
-  "TUFBOX_CONFIG",
-  ...KEYS.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e]))),
-]);
-
-function warnUnknownEnv(env: Env, warnings: string[]): void {
-  for (const name of Object.keys(env)) {
-    // TUFBOX_TEST_* belongs to the test suite, not to the service.
-    if (
-      name.startsWith("TUFBOX_") &&
-      !name.startsWith("TUFBOX_TEST_") &&
-      !KNOWN_ENV.has(name) &&
-      nonEmpty(env[name]) !== undefined
-    ) {
-      warnings.push(`environment variable ${name} is not a tufbox setting and is ignored (typo?)`);
-    }
   }
 }
 
@@ -933,26 +462,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return out;
 }
 
-function redactUrl(s: string): string {
-  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, "$1:<redacted>@");
-}
-
-function showRaw(raw: unknown, secret?: Secrecy): string {
-  if (raw === undefined) return "(no value)";
-  if (secret === "value") return "<redacted>";
-  let s =
-    typeof raw === "string"
-      ? JSON.stringify(secret === "url" ? redactUrl(raw) : raw)
-      : (JSON.stringify(raw) ?? String(raw));
-  if (s.length > 120) s = s.slice(0, 117) + "...";
-  return s;
-}
-
-function errCode(e: unknown): string {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === "string" ? code : e instanceof Error ? e.message : String(e);
-}
-
 function getAt(obj: Record<string, unknown>, p: string): unknown {
   let cur: unknown = obj;
   for (const part of p.split(".")) cur = (cur as Record<string, unknown> | undefined)?.[part];
@@ -962,6 +471,9 @@ function getAt(obj: Record<string, unknown>, p: string): unknown {
 function setAt(obj: Record<string, unknown>, p: string, value: unknown): void {
   const parts = p.split(".");
   let cur = obj;
-  for (const part of parts.slice(0, -1)) cur = (cur[part] ??= {}) as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) {
+    cur[part] ??= {};
+    cur = cur[part] as Record<string, unknown>;
+  }
   cur[parts[parts.length - 1]!] = value;
 }

@@ -191,7 +191,7 @@ function redactError(err: Error, depth: number, seen: WeakSet<object>): LogField
 
 /** Create the process logger. Create it once in main and pass it down. */
 export function createLogger(opts: LoggerOptions): Logger {
-  const write = opts.write ?? ((line: string) => void process.stderr.write(line + "\n"));
+  const write = opts.write ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const now = opts.now ?? (() => new Date());
   const format = opts.format === "text" ? formatText : formatJson;
   const min = SEVERITY[opts.level];
@@ -241,7 +241,7 @@ function formatText(time: Date, level: LogLevel, msg: string, fields: LogFields)
   }
   // Stacks and causes on their own indented lines: readable in a terminal,
   // and a text log is for humans anyway (JSON keeps everything on one line).
-  for (const d of details) line += "\n    " + d.split("\n").join("\n    ");
+  for (const d of details) line += `\n    ${d.split("\n").join("\n    ")}`;
   return line;
 }
 

@@ -10,10 +10,10 @@ import {
   ConfigError,
   describeConfig,
   effectiveResignWindowSeconds,
-  isEndpointDisabled,
   loadConfig,
   type Config,
 } from "../src/config.ts";
+import { isEndpointDisabled } from "../src/config/endpoints.ts";
 import { createLogger } from "../src/log.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tufbox-config-test-"));

@@ -30,7 +30,7 @@ for (let i = 0; i < runs; i++) {
 }
 times.sort((a, b) => a - b);
 console.log(
-  `bootstrap of ${bins} bins: ${times.map((t) => t.toFixed(0) + " ms").join(", ")} (best ${times[0]!.toFixed(0)} ms)`,
+  `bootstrap of ${bins} bins: ${times.map((t) => `${t.toFixed(0)} ms`).join(", ")} (best ${times[0]!.toFixed(0)} ms)`,
 );
 console.log(
   JSON.stringify({

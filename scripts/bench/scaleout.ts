@@ -257,7 +257,11 @@ async function latency(r: Running, urls: string[]) {
     const want = new Set(paths);
     for (const v of versionsOf(bin)) {
       const targets = decode((await store.getDocument(bin, v))!.bytes).targets as Record<string, unknown>;
-      for (const p of want) if (p in targets) binVersionOf.set(p, v), want.delete(p);
+      for (const p of want) {
+        if (!(p in targets)) continue;
+        binVersionOf.set(p, v);
+        want.delete(p);
+      }
       if (want.size === 0) break;
     }
   }

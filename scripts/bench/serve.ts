@@ -293,7 +293,7 @@ async function runBenchmark(): Promise<number> {
     for (let round = 1; round <= rounds; round++) {
       for (const c of cases) {
         const result = await wrk(wrkPath, c.url, load);
-        (runs[c.key] ??= []).push(result);
+        runs[c.key] = [...(runs[c.key] ?? []), result];
         console.log(`  round ${round}/${rounds} ${c.key}: ${Math.round(result.rps)} req/s`);
       }
     }

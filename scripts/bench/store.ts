@@ -42,7 +42,7 @@ interface Backend {
 }
 
 async function sqliteBackend(): Promise<Backend> {
-  const dir = fs.mkdtempSync(os.tmpdir() + "/tufbox-bench-");
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/tufbox-bench-`);
   const file = path.join(dir, "bench.db");
   return {
     store: new SqliteStore(file),
@@ -87,7 +87,7 @@ const binName = (i: number) => `bins-${i.toString(16).padStart(4, "0")}`;
 // Cheap stand-in for the succinct-hash-bin choice (sha256 prefix): spreads
 // paths evenly and deterministically without hashing a million strings.
 const binOf = (i: number) => binName(Math.imul(i, 2654435761) >>> 18);
-const hex64 = (i: number) => (i.toString(16).padStart(8, "0") + "ab").repeat(7).slice(0, 64);
+const hex64 = (i: number) => `${i.toString(16).padStart(8, "0")}ab`.repeat(7).slice(0, 64);
 const pathOf = (i: number) => `packages/pkg-${i}/pkg-${i}-1.0.0-py3-none-any.whl`;
 const fragmentOf = (i: number, gen = 0) => `{"hashes":{"sha256":"${hex64(i + gen)}"},"length":${10_000 + i}}`;
 const seconds = (t0: number) => (performance.now() - t0) / 1000;

@@ -33,7 +33,7 @@ export function parseCommandArgs(
   own: FlagSpec = {},
   opts: { config: boolean } = { config: true },
 ): ParsedArgs {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: argv,

@@ -15,22 +15,18 @@ import { flagBool, flagString } from "./flags.ts";
 import {
   acceptedTaskId,
   apiClient,
-  followTask,
-  formatDetails,
   jsonFlag,
-  outcomeOf,
   Output,
   serverCommand,
   serverTerminal,
   SERVER_FLAGS,
   SERVER_FLAGS_HELP,
   ServerError,
-  taskFailure,
-  taskJson,
   type ApiClient,
   type ServerTerminal,
   type TaskData,
 } from "./client.ts";
+import { followTask, formatDetails, outcomeOf, taskFailure, taskJson } from "./task-follow.ts";
 
 export const ARTIFACT_HELP = `tufbox artifact add FILE... [--path TARGET | --prefix DIR/] [--custom JSON] --server URL
 tufbox artifact delete PATH... --server URL
@@ -68,7 +64,7 @@ export interface ArtifactEntry {
 
 /** Length, sha256 and sha512 of a file, read once as a stream. */
 export async function hashFile(file: string): Promise<{ length: number; sha256: string; sha512: string }> {
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(file);
   } catch (err) {

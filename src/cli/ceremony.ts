@@ -198,7 +198,10 @@ export async function ceremonyCommand(
     const onlineFile =
       flagString(own, "online-key") ??
       (interactive
-        ? await askUntil(term, "Online public key file (.pub)", undefined, (f) => (readPublicKeyFile(f), f))
+        ? await askUntil(term, "Online public key file (.pub)", undefined, (f) => {
+            readPublicKeyFile(f);
+            return f;
+          })
         : undefined);
     if (onlineFile === undefined)
       throw new UsageError("--online-key is required", "give the online key's .pub file: --online-key online.pub");
@@ -211,7 +214,10 @@ export async function ceremonyCommand(
             term,
             "Online key URI (where the server finds the private key)",
             defaultOnlineKeyUri(onlineKey.keyid),
-            (u) => (checkOnlineKeyUri(u), u),
+            (u) => {
+              checkOnlineKeyUri(u);
+              return u;
+            },
           )
         : defaultOnlineKeyUri(onlineKey.keyid));
 

@@ -26,18 +26,17 @@ import type { Terminal } from "./terminal.ts";
 import {
   apiClient,
   jsonFlag,
-  outcomeOf,
   Output,
   serverCommand,
   serverTerminal,
   SERVER_FLAGS,
   SERVER_FLAGS_HELP,
-  taskJson,
-  verifiedCurrentRoot,
   wantsServer,
   type ApiClient,
   type ServerTerminal,
 } from "./client.ts";
+import { outcomeOf, taskJson } from "./task-follow.ts";
+import { verifiedCurrentRoot } from "./server-root.ts";
 import { sendRootUpdate } from "./send.ts";
 
 export const DEFAULT_UPDATE_OUT = "update-payload.json";

@@ -15,22 +15,17 @@ import { flagBool } from "./flags.ts";
 import {
   acceptedTaskId,
   apiClient,
-  followTask,
-  formatDetails,
   jsonFlag,
-  outcomeOf,
   Output,
-  pendingSignatures,
   serverCommand,
   serverTerminal,
   SERVER_FLAGS,
   SERVER_FLAGS_HELP,
-  taskFailure,
-  taskJson,
   type ApiClient,
   type ServerTerminal,
   type TaskData,
 } from "./client.ts";
+import { followTask, formatDetails, outcomeOf, pendingSignatures, taskFailure, taskJson } from "./task-follow.ts";
 
 export const BOOTSTRAP_HELP = `tufbox bootstrap PAYLOAD --server URL [--token TOKEN] [--no-wait] [--json]
 

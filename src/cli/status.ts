@@ -34,7 +34,7 @@ import {
   type ApiClient,
   type ServerTerminal,
 } from "./client.ts";
-import { pendingDocuments, pendingRoles } from "./sign.ts";
+import { pendingDocuments, pendingRoles } from "./pending.ts";
 import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
 import { timeLeft } from "./format.ts";
 

@@ -6,22 +6,24 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool } from "./flags.ts";
 import {
   apiClient,
-  followTask,
-  formatDetails,
-  isFinal,
   jsonFlag,
-  outcomeOf,
   Output,
-  pendingSignatures,
   serverCommand,
   serverTerminal,
   SERVER_FLAGS,
   SERVER_FLAGS_HELP,
-  taskFailure,
-  taskJson,
   type ServerTerminal,
   type TaskData,
 } from "./client.ts";
+import {
+  followTask,
+  formatDetails,
+  isFinal,
+  outcomeOf,
+  pendingSignatures,
+  taskFailure,
+  taskJson,
+} from "./task-follow.ts";
 
 export const TASK_HELP = `tufbox task TASK_ID --server URL [--wait [--no-wait]] [--json]
 

@@ -76,8 +76,8 @@ export function processTerminal(): Terminal {
   return {
     interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
     env: process.env,
-    out: (text) => void process.stdout.write(text + "\n"),
-    info: (text) => void process.stderr.write(text + "\n"),
+    out: (text) => void process.stdout.write(`${text}\n`),
+    info: (text) => void process.stderr.write(`${text}\n`),
     ask: async (question, defaultAnswer) => {
       const answer = (
         await readLine(

@@ -117,7 +117,6 @@ export function delegationsFrom(
     };
     if (hasPaths) {
       role.paths = stringList(item.paths, `${where}.paths`);
-      // eslint-disable-next-line no-control-regex
       role.paths.forEach((p) => {
         if (/[\u0000-\u001f]/.test(p))
           throw new OfflineError(`${where}.paths: "${p}" contains a control character`, HINT);

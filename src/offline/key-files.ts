@@ -46,7 +46,7 @@ export function publicKeyPath(privatePath: string): string {
 }
 
 export function publicKeyText(key: KeyJSON): string {
-  return JSON.stringify(key, null, 2) + "\n";
+  return `${JSON.stringify(key, null, 2)}\n`;
 }
 
 /**

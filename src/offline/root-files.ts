@@ -87,7 +87,7 @@ export function withRoot(file: RootFile, root: Metadata<RootSigned>): unknown {
 }
 
 export function documentText(value: unknown): string {
-  return JSON.stringify(value, null, 2) + "\n";
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /**

@@ -135,7 +135,10 @@ async function applyChanges(st: PublishedState, changes: ChangeRecord[], working
   const touched = new Set<string>();
   for (const c of changes) {
     let t = outcomes.get(c.taskId);
-    if (!t) outcomes.set(c.taskId, (t = emptyOutcome()));
+    if (!t) {
+      t = emptyOutcome();
+      outcomes.set(c.taskId, t);
+    }
     t.kinds.add(c.kind === "bump" && c.role === "" ? "marker" : c.kind);
     if (c.kind !== "bump" && (c.role === "" || (!st.bins && !delegatedRole(st, c.role)))) {
       // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.

@@ -34,7 +34,7 @@ export class ValidationError extends Error {
       if (m[1]) loc.push(m[1]);
       for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) loc.push(Number(idx[1]));
     }
-    const msg = err.message.startsWith(err.field + ": ") ? err.message.slice(err.field.length + 2) : err.message;
+    const msg = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
     return new ValidationError([{ loc, msg, type: "value_error" }]);
   }
 }

@@ -20,7 +20,10 @@ const keys = new Map<string, PublicKey>();
 self.onmessage = (event: MessageEvent<VerifyRequest>) => {
   const { id, keyid, key, items } = event.data;
   let pk = keys.get(keyid);
-  if (!pk) keys.set(keyid, (pk = PublicKey.fromJSON(key, "key", keyid)));
+  if (!pk) {
+    pk = PublicKey.fromJSON(key, "key", keyid);
+    keys.set(keyid, pk);
+  }
   const failed: string[] = [];
   const deep: string[] = [];
   for (const item of items) {

@@ -18,7 +18,7 @@ export type AuthOutcome = { ok: true; subject: string; scopes: string[] } | { ok
 const UNSHOWN_KEY = "admin_token_unshown";
 
 function newToken(): string {
-  return "tufbox_" + randomBytes(24).toString("base64url");
+  return `tufbox_${randomBytes(24).toString("base64url")}`;
 }
 
 export function hashToken(token: string): string {

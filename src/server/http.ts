@@ -33,11 +33,26 @@
  */
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
 import { PublishedTargets } from "./published-targets.ts";
-import { TargetFiles, type TargetFile } from "./targets.ts";
+import { TargetFiles } from "./targets.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
-import { COMPRESS_MIN_BYTES, chooseCoding, type EncodedVariant, variantOf } from "./encodings.ts";
+import { COMPRESS_MIN_BYTES } from "./encodings.ts";
 import { errorResponse, fileError } from "./errors.ts";
+import {
+  callApi,
+  decodeSegment,
+  errorMessage,
+  listingBody,
+  metadataHeaders,
+  metadataNotFound,
+  metadataResponse,
+  methodNotAllowed,
+  pemSource,
+  REVALIDATE,
+  requestPath,
+  targetResponse,
+} from "./file-responses.ts";
+
 import { SourceLimiter, withBodyDeadline, type BodyDeadline } from "./timeouts.ts";
 
 export interface HttpServerOptions {
@@ -89,8 +104,6 @@ export interface HttpServer {
   refreshRoutes(): void;
 }
 
-const IMMUTABLE = "public, max-age=31536000, immutable";
-const REVALIDATE = "no-cache";
 /** Route paths treat `:`, `*` and `%` specially; other names are served by fetch. */
 const ROUTE_SAFE_NAME = /^[A-Za-z0-9._-]+$/;
 const LISTING_TTL_MS = 5000;
@@ -414,132 +427,4 @@ function chooseStatic(hot: PublishedFile[], budget: number, popularity: Map<stri
   first.sort((a, b) => Number(b.version === null) - Number(a.version === null));
   rest.sort((a, b) => (popularity.get(b.role) ?? 0) - (popularity.get(a.role) ?? 0) || (a.name < b.name ? -1 : 1));
   return [...first, ...rest].slice(0, budget);
-}
-
-// Built once per file and coding: constructing headers from an object on
-// every response cost ~10% of fetch-path throughput.
-const headersOf = new WeakMap<object, Headers>();
-function metadataHeaders(file: PublishedFile, variant?: EncodedVariant): Headers {
-  const key = variant ?? file;
-  let headers = headersOf.get(key);
-  if (!headers) {
-    headers = new Headers({
-      "Content-Type": "application/json",
-      ETag: variant?.etag ?? file.etag,
-      "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE,
-      // Caches must key on Accept-Encoding: the same URL has several representations.
-      Vary: "Accept-Encoding",
-    });
-    if (variant) headers.set("Content-Encoding", variant.coding);
-    headersOf.set(key, headers);
-  }
-  return headers;
-}
-
-function metadataResponse(req: Request, file: PublishedFile): Response {
-  const coding = chooseCoding(req.headers.get("accept-encoding"));
-  const variant = coding ? variantOf(file, coding) : undefined;
-  const etag = variant?.etag ?? file.etag;
-  if (etagMatches(req.headers.get("if-none-match"), etag)) {
-    return new Response(null, {
-      status: 304,
-      headers: { ETag: etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE, Vary: "Accept-Encoding" },
-    });
-  }
-  // Bun drops the body of a HEAD response and keeps its Content-Length.
-  return new Response(variant?.bytes ?? file.bytes, { headers: metadataHeaders(file, variant) });
-}
-
-function targetResponse(req: Request, file: TargetFile): Response {
-  const headers: Record<string, string> = {
-    // Artifacts are uploaded bytes served from the dashboard's origin: never let a
-    // browser render one as HTML or script.
-    "Content-Type": "application/octet-stream",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox",
-    ETag: file.etag,
-    "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE,
-  };
-  if (etagMatches(req.headers.get("if-none-match"), file.etag)) return new Response(null, { status: 304, headers });
-  // Bun.file streams with sendfile; the file was checked to be inside the targets
-  // directory a moment ago. Replacing it in between needs write access to that
-  // directory, and clients verify the bytes against signed metadata anyway.
-  return new Response(Bun.file(file.path), { headers });
-}
-
-/** If-None-Match uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored. */
-export function etagMatches(header: string | null, etag: string): boolean {
-  if (!header) return false;
-  for (const part of header.split(",")) {
-    let tag = part.trim();
-    if (tag === "*") return true;
-    if (tag.startsWith("W/")) tag = tag.slice(2);
-    if (tag === etag) return true;
-  }
-  return false;
-}
-
-/**
- * The path of a request URL, without query or fragment. Bun gives a relative
- * URL when the Host header is missing (HTTP/1.0) or unusable, where
- * `new URL()` would throw.
- */
-export function requestPath(url: string): string | undefined {
-  let start = 0;
-  if (!url.startsWith("/")) {
-    const scheme = url.indexOf("://");
-    if (scheme < 0) return undefined;
-    start = url.indexOf("/", scheme + 3);
-    if (start < 0) return "/";
-  }
-  let end = url.length;
-  const q = url.indexOf("?", start);
-  if (q >= 0) end = q;
-  const h = url.indexOf("#", start);
-  if (h >= 0 && h < end) end = h;
-  return url.slice(start, end);
-}
-
-function decodeSegment(encoded: string): string | undefined {
-  if (!encoded.includes("%")) return encoded.includes("/") ? undefined : encoded;
-  try {
-    const name = decodeURIComponent(encoded);
-    return name.includes("/") ? undefined : name;
-  } catch {
-    return undefined;
-  }
-}
-
-function callApi(api: HttpServerOptions["api"], req: Request): Response | Promise<Response> {
-  // Health checkers speaking HTTP/1.0 send no Host; routers built on `new URL(req.url)` need one.
-  const absolute = req.url.startsWith("/") ? new Request(`http://localhost${req.url}`, req) : req;
-  return api(absolute);
-}
-
-function listingBody(names: string[]): string {
-  const rows = names.map((n) => `<a href="${escapeHtml(encodeURIComponent(n))}">${escapeHtml(n)}</a>`);
-  return (
-    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Index of /metadata/</title></head>\n' +
-    `<body><h1>Index of /metadata/</h1><pre>\n${rows.join("\n")}\n</pre></body></html>\n`
-  );
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function metadataNotFound(): Response {
-  return fileError(404, "metadata file not found");
-}
-
-function methodNotAllowed(): Response {
-  return fileError(405, "method not allowed", { allow: "GET, HEAD" });
-}
-
-function pemSource(value: string): string | Bun.BunFile {
-  return value.includes("-----BEGIN ") ? value : Bun.file(value);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

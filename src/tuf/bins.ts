@@ -57,7 +57,7 @@ export class SuccinctBins {
   }
 
   isBin(role: string): boolean {
-    if (!role.startsWith(this.prefix + "-")) return false;
+    if (!role.startsWith(`${this.prefix}-`)) return false;
     const hex = role.slice(this.prefix.length + 1);
     if (hex.length !== this.#width || !/^[0-9a-f]+$/.test(hex)) return false;
     return parseInt(hex, 16) < this.count;

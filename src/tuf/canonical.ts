@@ -24,9 +24,7 @@
 import { TufError, joinField } from "./errors.ts";
 import { REQUEST_MAX_DEPTH } from "./limits.ts";
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f]/;
-// eslint-disable-next-line no-control-regex
 const CONTROL_G = /[\u0000-\u001f]/g;
 const SURROGATE = /[\ud800-\udfff]/;
 const NEEDS_ESCAPE = /["\\]/;
@@ -166,7 +164,7 @@ export function jsonTextOf(canonicalText: string): string {
       case "\f":
         return "\\f";
       default:
-        return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+        return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
     }
   });
 }

@@ -129,7 +129,7 @@ function expectBool(v: unknown, field: string): boolean {
 
 function expectStringArray(v: unknown, field: string): string[] {
   if (!Array.isArray(v)) throw new TufError(field, "expected an array of strings");
-  v.forEach((s, i) => expectString(s, joinField(field, i)));
+  for (const [i, s] of v.entries()) expectString(s, joinField(field, i));
   return v as string[];
 }
 
@@ -335,7 +335,6 @@ export function checkTargetPath(path: unknown, field: string): string {
     throw new TufError(field, `must be at most ${TARGET_PATH_MAX_LENGTH} characters (got ${path.length})`);
   if (path.startsWith("/")) throw new TufError(field, "must be relative (no leading '/')");
   if (path.includes("\\")) throw new TufError(field, "must use '/' as separator (no '\\')");
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) throw new TufError(field, "must not contain control characters");
   if (!path.isWellFormed()) throw new TufError(field, "must be valid Unicode");
   const segments = path.split("/");

@@ -19,7 +19,6 @@ export function fixturePath(rel: string): string {
   return join(FIXTURES, rel);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function readJson(path: string): any {
   return JSON.parse(readFileSync(path, "utf8"));
 }

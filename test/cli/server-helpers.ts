@@ -1,5 +1,4 @@
 /** Shared by the `--server` CLI tests: terminals pointed at a test server, error assertions. */
-import { expect } from "bun:test";
 import { ServerError } from "../../src/cli/client.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { TOKEN } from "../helpers/server.ts";

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const FIXTURES = fileURLToPath(new URL("../fixtures/rstuf/", import.meta.url));
-export const ONLINE_KEY_DIR = FIXTURES + "online-key-dir";
+export const ONLINE_KEY_DIR = `${FIXTURES}online-key-dir`;
 
 export function fixture<T = any>(name: string): T {
   return JSON.parse(readFileSync(FIXTURES + name, "utf8")) as T;

@@ -21,7 +21,10 @@ export function withServices(file: string, needs: { redis?: boolean; outages?: b
     needs.redis && !REDIS_URL && "TUFBOX_TEST_REDIS_URL",
     needs.outages && !SERVICES_ENV && "TUFBOX_TEST_SERVICES_ENV",
   ].filter((m): m is string => typeof m === "string");
-  if (missing.length === 0) return suite();
+  if (missing.length === 0) {
+    suite();
+    return;
+  }
   const why = `${missing.join(", ")} not set: source the file that \`scripts/test-services.sh start\` prints`;
   if (process.env.CI) {
     test(`${file}: PostgreSQL/Redis test servers are available in CI`, () => {

@@ -29,7 +29,10 @@ export const fileExists = (path: string, install: string): Tool => ({
 
 export function withTools(file: string, tools: Tool[], suite: () => void): void {
   const missing = tools.filter((t) => !t.present());
-  if (missing.length === 0) return suite();
+  if (missing.length === 0) {
+    suite();
+    return;
+  }
   const why = `${missing.map((t) => t.name).join(", ")} not found (${[...new Set(missing.map((t) => t.install))].join("; ")})`;
   if (process.env.CI) {
     test(`${file}: its tools are installed in CI`, () => {

@@ -120,7 +120,7 @@ describe("the SBOM", () => {
     const refs = new Set([sbom.metadata.component["bom-ref"], ...sbom.components.map((c: any) => c["bom-ref"])]);
     for (const d of sbom.dependencies) for (const on of d.dependsOn ?? []) expect(refs.has(on)).toBe(true);
     const app = sbom.dependencies.find((d: any) => d.ref === sbom.metadata.component["bom-ref"]);
-    expect(app.dependsOn).toContain("pkg:npm/elysia@" + lock.packages.elysia![0].split("@")[1]);
+    expect(app.dependsOn).toContain(`pkg:npm/elysia@${lock.packages.elysia![0].split("@")[1]}`);
   });
 
   test("describes tufbox itself: version, commit and the binaries' hashes, made by the CycloneDX library", () => {

@@ -57,7 +57,11 @@ export async function openEngine(opts: EngineOptions = {}): Promise<Engine> {
   await sqlite.open();
   const store = opts.wrap ? opts.wrap(sqlite) : sqlite;
   const files = new Map<string, Uint8Array>();
-  const sink = { publish: (batch: SinkFile[]) => batch.forEach((f) => files.set(f.name, f.bytes)) };
+  const sink = {
+    publish: (batch: SinkFile[]) => {
+      for (const f of batch) files.set(f.name, f.bytes);
+    },
+  };
   const repo = new Repository({
     store,
     onlineKeys: new OnlineKeys({ dir: ONLINE_KEY_DIR }),

@@ -11,12 +11,12 @@ function sha256hex(path: string): string {
 
 /** Independent TAP 15 bin index: the first bitLength bits of sha256(path). */
 function refIndex(path: string, bitLength: number): number {
-  return Number(BigInt("0x" + sha256hex(path)) >> BigInt(256 - bitLength));
+  return Number(BigInt(`0x${sha256hex(path)}`) >> BigInt(256 - bitLength));
 }
 
 function refName(index: number, count: number): string {
   const width = (count - 1).toString(16).length;
-  return "bins-" + index.toString(16).padStart(width, "0");
+  return `bins-${index.toString(16).padStart(width, "0")}`;
 }
 
 const PATH_CHARS = ["a", "b", "z", "0", "9", "-", "_", ".", "/", " ", "é", "中", "Ａ", '"', "'"];
@@ -39,7 +39,7 @@ describe("bitLengthForBins", () => {
   });
 
   test("accepts every power of two from 2 to 16384", () => {
-    COUNTS.forEach((count, i) => expect(bitLengthForBins(count)).toBe(i + 1));
+    for (const [i, count] of COUNTS.entries()) expect(bitLengthForBins(count)).toBe(i + 1);
   });
 
   test("rejects everything else, naming the field, never rounding", () => {
@@ -75,27 +75,27 @@ describe("SuccinctBins for every count 2 … 16384", () => {
         if (n !== refName(i, count)) expect(n).toBe(refName(i, count));
         if (bins.nameOf(i) !== n) expect(bins.nameOf(i)).toBe(n);
       });
-      expect(names[0]).toBe("bins-" + "0".repeat(width));
-      expect(names[count - 1]).toBe("bins-" + (count - 1).toString(16));
+      expect(names[0]).toBe(`bins-${"0".repeat(width)}`);
+      expect(names[count - 1]).toBe(`bins-${(count - 1).toString(16)}`);
       // names sort in index order (fixed width), as TAP 15 clients list them
       expect([...names].sort()).toEqual(names);
       for (const n of names) if (!bins.isBin(n)) expect(n).toBe("accepted by isBin");
 
       // out of range / wrong width / wrong form
       const rejected = [
-        "bins-" + count.toString(16).padStart(width, "0"), // == count: out of range (or wrong width)
-        "bins-" + "0".repeat(width + 1),
+        `bins-${count.toString(16).padStart(width, "0")}`, // == count: out of range (or wrong width)
+        `bins-${"0".repeat(width + 1)}`,
         width > 1 ? "bins-0" : "bins-00",
-        "bins-" + "f".repeat(width + 1),
+        `bins-${"f".repeat(width + 1)}`,
         "bins-",
         "bins",
-        "bins-" + "A".repeat(width),
-        "Bins-" + "0".repeat(width),
-        "xbins-" + "0".repeat(width),
-        "bins_" + "0".repeat(width),
-        "bins-" + "0".repeat(width) + ".json",
-        "bins--" + "0".repeat(Math.max(width - 1, 1)),
-        "bins-" + "g".repeat(width),
+        `bins-${"A".repeat(width)}`,
+        `Bins-${"0".repeat(width)}`,
+        `xbins-${"0".repeat(width)}`,
+        `bins_${"0".repeat(width)}`,
+        `bins-${"0".repeat(width)}.json`,
+        `bins--${"0".repeat(Math.max(width - 1, 1))}`,
+        `bins-${"g".repeat(width)}`,
         "targets",
         "",
       ];

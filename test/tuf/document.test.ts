@@ -178,7 +178,6 @@ describe("signText / signSigned", () => {
     expect(doc.signedText).toContain("\n"); // raw newlines: canonical text itself is not JSON
     expect(() => JSON.parse(doc.signedText)).toThrow();
     const fileText = decode(doc.bytes);
-    // eslint-disable-next-line no-control-regex
     expect(/[\u0000-\u001f]/.test(fileText)).toBe(false);
     const parsed = JSON.parse(fileText);
     expect(canonicalJson(parsed.signed)).toBe(doc.signedText);

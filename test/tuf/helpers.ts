@@ -28,7 +28,6 @@ export function fixtureText(rel: string): string {
   return readFileSync(join(FIXTURES_DIR, rel), "utf8");
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function fixtureJson(rel: string): any {
   return JSON.parse(fixtureText(rel));
 }

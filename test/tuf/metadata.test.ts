@@ -16,8 +16,6 @@ import {
 } from "../../src/tuf/index.ts";
 import { PAYLOADS, clone, expectTufError, fixtureJson, keyIdFile } from "./helpers.ts";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-
 const ED_ID = "eaa3b3a32ad4aba85b5eb3a6651116266be448e47c06ce083fab386880cecb3f";
 const EC_ID = "18456a742e1e7bdfe2deb8869f7a4fe4bc4847d3168d78befc1eac9577ea69ce";
 const ONLINE = keyIdFile("online-ed25519");
@@ -144,7 +142,13 @@ describe("parsers accept valid documents and keep unknown fields", () => {
 
 describe("parseRoot rejections name the field", () => {
   const cases: [string, (d: any) => void, string, RegExp?][] = [
-    ["not an object", (d) => Object.keys(d).forEach((k) => delete d[k]), "root.signed"],
+    [
+      "not an object",
+      (d) => {
+        for (const k of Object.keys(d)) delete d[k];
+      },
+      "root.signed",
+    ],
     ["signed missing", (d) => delete d.signed, "root.signed"],
     ["signed an array", (d) => (d.signed = []), "root.signed"],
     ["signatures missing", (d) => delete d.signatures, "root.signatures"],
@@ -464,7 +468,7 @@ describe("checkTargetPath", () => {
     ["DEL", "a\u007fb", /control/],
     ["empty", "", /empty/],
     ["trailing slash", "a/b/", /empty segments/],
-    ["too long", "a/".repeat(512) + "b", /1024/],
+    ["too long", `${"a/".repeat(512)}b`, /1024/],
     ["lone surrogate", "a\ud800b", /Unicode/],
     ["astral characters", "emoji/😀.txt", /Basic Multilingual Plane/],
     ["not a string", 42, /string/],
@@ -492,13 +496,13 @@ describe("checkTargetPath", () => {
     "a?b=c&d#e%20",
   ];
   for (const path of accepted) {
-    test(`accepts ${JSON.stringify(path.length > 40 ? path.slice(0, 20) + "…" : path)}`, () => {
+    test(`accepts ${JSON.stringify(path.length > 40 ? `${path.slice(0, 20)}…` : path)}`, () => {
       expect(checkTargetPath(path, "path")).toBe(path);
     });
   }
 
   test("exactly 1024 characters is accepted, 1025 is not", () => {
-    expect(checkTargetPath("a/" + "b".repeat(1022), "p")).toHaveLength(1024);
-    expectTufError(() => checkTargetPath("a/" + "b".repeat(1023), "p"), "p", /1024/);
+    expect(checkTargetPath(`a/${"b".repeat(1022)}`, "p")).toHaveLength(1024);
+    expectTufError(() => checkTargetPath(`a/${"b".repeat(1023)}`, "p"), "p", /1024/);
   });
 });

@@ -9,7 +9,7 @@
  * RSTUF_DISABLE_ENDPOINTS) answer 404 before routing.
  */
 import { Elysia } from "elysia";
-import { isEndpointDisabled } from "../../config.ts";
+import { isEndpointDisabled } from "../../config/endpoints.ts";
 import type { App } from "../../core.ts";
 import { dashboardRoutes } from "../dashboard/api.ts";
 import { DashboardPages } from "../dashboard/pages.ts";

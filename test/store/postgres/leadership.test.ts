@@ -73,7 +73,12 @@ withServices("test/store/postgres/leadership.test.ts", {}, () => {
 
     test("only the leader's scheduler runs timed jobs", async () => {
       const ran: string[] = [];
-      const store = { pruneTasks: async () => (ran.push("prune"), 0) } as unknown as Store;
+      const store = {
+        pruneTasks: async () => {
+          ran.push("prune");
+          return 0;
+        },
+      } as unknown as Store;
       const repo = { expiringRoles: () => [], requestBump: () => {} } as unknown as Repository;
       const opts = { periodSeconds: 60, resignWindowHours: 6, taskRetentionHours: 24 };
       const a = new PostgresLeadership(db.url, log);

@@ -10,7 +10,7 @@ import { storeContract } from "../contract.ts";
 
 const tempDirs: string[] = [];
 function tempDir(): string {
-  const dir = fs.mkdtempSync(os.tmpdir() + "/tufbox-");
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/tufbox-`);
   tempDirs.push(dir);
   return dir;
 }
@@ -30,8 +30,6 @@ storeContract("sqlite", async () => {
     },
   };
 });
-
-const bytes = (s: string) => new TextEncoder().encode(s);
 
 describe("SqliteStore", () => {
   test("everything survives close and reopen", async () => {
@@ -70,7 +68,7 @@ describe("SqliteStore", () => {
     const store = new SqliteStore(file);
     await store.open();
     await store.setSettings({ x: 1 });
-    expect(fs.existsSync(file + "-wal")).toBe(true);
+    expect(fs.existsSync(`${file}-wal`)).toBe(true);
     const peek = new Database(file, { readonly: true });
     expect((peek.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
     peek.close();

@@ -65,7 +65,7 @@ function patterns(hex: boolean) {
         if (!Array.isArray(v) || v.length === 0 || v.some((p) => typeof p !== "string" || p.length === 0))
           fail(loc, NON_EMPTY_STRINGS, "list_type");
         atMost(DELEGATION_PATHS_MAX, hex ? "path_hash_prefixes" : "paths")(v, loc);
-        (v as string[]).forEach((p, j) => patternLength(hex)(p, [...loc, j]));
+        for (const [j, p] of (v as string[]).entries()) patternLength(hex)(p, [...loc, j]);
         if (hex && (v as string[]).some((p) => !/^[0-9a-f]+$/.test(p)))
           fail(loc, "path hash prefixes are lower-case hex");
       },
