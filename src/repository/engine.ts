@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import type { DocumentRecord, Store } from "../store/store.ts";
 import { metadataFileName } from "../tuf/file-names.ts";
 import type { DelegatedRole } from "../tuf/metadata.ts";
-import { isSignedByOnlineKey, isTargetsRole } from "../tuf/roles.ts";
+import { isSignedByOnlineKey } from "../tuf/roles.ts";
 import type { Signer } from "../tuf/signer.ts";
 import { StateError } from "./errors.ts";
 import type { OnlineKeys } from "./online-key.ts";

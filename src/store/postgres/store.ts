@@ -437,9 +437,9 @@ export class PostgresStore implements Store {
               AS u(r, v)
             ON CONFLICT (role, version) DO NOTHING`;
         }
-        const newest = pub.documents
-          .filter((d) => REFERRING_ROLES.includes(d.role))
-          .reduce((max, d) => (d.expires > max ? d.expires : max), "");
+        // Latest expiry (ISO text, compared as strings) of this publication's snapshot/timestamp.
+        let newest = "";
+        for (const d of pub.documents) if (REFERRING_ROLES.includes(d.role) && d.expires > newest) newest = d.expires;
         const bytes = pub.documents.reduce((n, d) => n + d.bytes.byteLength, 0);
         await tx`
           UPDATE document_totals SET horizon = greatest(horizon, ${newest}::text COLLATE "C"),
