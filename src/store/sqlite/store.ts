@@ -56,6 +56,8 @@ export interface SqliteStoreOptions {
   backgroundCheckpoint?: boolean;
 }
 
+/** A publication this large starts the checkpoint worker (a 16384-bin snapshot alone is ~0.6 MB). */
+const CHECKPOINT_WORKER_AFTER_BYTES = 256 * 1024;
 /** How often the background worker checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 250;
 
@@ -228,6 +230,7 @@ export class SqliteStore implements Store {
   private stmts: Statements | undefined;
   private readonly backgroundCheckpoint: boolean;
   private checkpointer: Worker | undefined;
+  private checkpointerStarting: Promise<void> | undefined;
   /** tail of each named lock's queue of waiters */
   private readonly locks = new Map<string, Promise<void>>();
 
@@ -254,9 +257,6 @@ export class SqliteStore implements Store {
       migrate(db);
       this.stmts = prepare(db);
       this.db = db;
-      if (this.backgroundCheckpoint && this.path !== ":memory:" && !this.path.startsWith("file:")) {
-        await this.startCheckpointer(db);
-      }
     } catch (err) {
       db.close();
       throw new Error(`cannot open SQLite store at ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -458,6 +458,7 @@ export class SqliteStore implements Store {
         bytes += d.bytes.byteLength;
       }
       if (pub.documents.length > 0) s.addTotals.run(newest, pub.documents.length, bytes);
+      if (bytes >= CHECKPOINT_WORKER_AFTER_BYTES) this.startCheckpointerSoon();
       // Removes first: a path in both lists ends up published, which is the
       // only reading that loses nothing.
       for (const path of pub.artifacts?.remove ?? []) s.deleteArtifact.run(path);
@@ -554,6 +555,18 @@ export class SqliteStore implements Store {
 
   // ---- internals ----
 
+  /**
+   * The worker (a second JavaScript VM, ~10 MB) starts with the first large
+   * publication: a small repository never writes enough WAL for a checkpoint
+   * to show in a commit, and an idle quickstart stays small.
+   */
+  private startCheckpointerSoon(): void {
+    const db = this.db;
+    if (!this.backgroundCheckpoint || this.checkpointerStarting || !db) return;
+    if (this.path === ":memory:" || this.path.startsWith("file:")) return;
+    this.checkpointerStarting = this.startCheckpointer(db);
+  }
+
   private async startCheckpointer(db: Database): Promise<void> {
     try {
       const spec = import.meta.url.includes("/$bunfs/")
@@ -583,6 +596,8 @@ export class SqliteStore implements Store {
   }
 
   private async stopCheckpointer(): Promise<void> {
+    await this.checkpointerStarting;
+    this.checkpointerStarting = undefined;
     const worker = this.checkpointer;
     if (!worker) return;
     this.checkpointer = undefined;
