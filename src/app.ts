@@ -12,7 +12,8 @@ import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
 import { Scheduler } from "./scheduler.ts";
-import { Auth } from "./server/auth.ts";
+import { Authenticator, type AuthOptions } from "./auth/authenticator.ts";
+import { Guard } from "./server/auth/guard.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
@@ -26,7 +27,10 @@ export interface App {
   readonly repo: Repository;
   readonly publisher: Publisher;
   readonly scheduler: Scheduler;
-  readonly auth: Auth;
+  /** who presented a token: tufbox tokens, the admin token, JWT, OAuth2 introspection */
+  readonly auth: Authenticator;
+  /** the route → scope check in front of every API route */
+  readonly guard: Guard;
   readonly metadata: PublishedMetadata;
   /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
   readonly notifier: Notifier;
@@ -93,10 +97,50 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
       taskRetentionHours: config.tasks.retention_hours,
+      auditRetentionDays: config.audit.retention_days,
     },
   );
-  const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader };
+  const auth = new Authenticator(store, authOptions(config));
+  const guard = new Guard({ auth, log: log.child({ component: "auth" }), metricsPublic: config.auth.metrics_public });
+  return { config, log, store, repo, publisher, scheduler, auth, guard, metadata, notifier, leader };
+}
+
+function authOptions(config: Config): AuthOptions {
+  const a = config.auth;
+  const { oauth, jwt } = a;
+  return {
+    adminToken: a.admin_token,
+    disabled: a.insecure_disable,
+    failures: { max: a.failures.max, windowSeconds: a.failures.window_seconds },
+    scopeNames: {
+      read: a.scope_names.read,
+      "artifacts:write": a.scope_names.artifacts_write,
+      "metadata:sign": a.scope_names.metadata_sign,
+      admin: a.scope_names.admin,
+    },
+    // loadConfig refuses a URL without its companions, so these are all set together.
+    oauth: oauth.introspection_url
+      ? {
+          url: oauth.introspection_url,
+          clientId: oauth.client_id!,
+          clientSecret: oauth.client_secret!,
+          audience: oauth.audience,
+          cacheSeconds: oauth.cache_seconds,
+          timeoutMs: oauth.timeout_ms,
+        }
+      : null,
+    jwt: jwt.jwks_url
+      ? {
+          jwksUrl: jwt.jwks_url,
+          issuer: jwt.issuer!,
+          audience: jwt.audience!,
+          algorithms: jwt.algorithms,
+          clockSkewSeconds: jwt.clock_skew_seconds,
+          refreshCooldownSeconds: jwt.jwks_refresh_cooldown_seconds,
+          timeoutMs: jwt.timeout_ms,
+        }
+      : null,
+  };
 }
 
 /**
@@ -121,7 +165,12 @@ function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier
 
 /** Start background work and the HTTP server. */
 export async function startApp(app: App): Promise<RunningApp> {
-  const generatedToken = await app.auth.init(app.log);
+  if (app.auth.disabled)
+    app.log.warn(
+      "AUTHENTICATION IS DISABLED (--insecure-disable-auth): anyone who can reach this port can change the repository. Development use only.",
+    );
+  else app.log.info(`API authentication: ${app.auth.describe()}`);
+  const generatedToken = await app.auth.init();
   await app.notifier.start();
   app.publisher.start();
   app.scheduler.start();

@@ -13,6 +13,8 @@ export interface SchedulerOptions {
   periodSeconds: number;
   resignWindowHours: number;
   taskRetentionHours: number;
+  /** audit entries older than this are deleted (default 365) */
+  auditRetentionDays?: number;
 }
 
 export interface JobInfo {
@@ -67,6 +69,11 @@ export class Scheduler {
       const n = await deps.store.pruneTasks(before);
       return `pruned ${n} task(s)`;
     });
+    this.#add("prune-audit", "delete audit log entries older than audit.retention_days", async () => {
+      const days = opts.auditRetentionDays ?? 365;
+      const n = await deps.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString());
+      return `pruned ${n} audit entries`;
+    });
   }
 
   #add(name: string, description: string, run: () => Promise<string>): void {
@@ -75,7 +82,7 @@ export class Scheduler {
 
   start(): void {
     for (const job of this.#jobs.values()) {
-      const period = job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
+      const period = job.name.startsWith("prune-") ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
       job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () =>
         this.runIfLeader(job.name).then(() => undefined),
       );
@@ -117,7 +124,7 @@ export class Scheduler {
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
-      if (job.lastResult !== "nothing near expiry" && job.lastResult !== "pruned 0 task(s)")
+      if (!["nothing near expiry", "pruned 0 task(s)", "pruned 0 audit entries"].includes(job.lastResult))
         this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;

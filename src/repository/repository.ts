@@ -8,8 +8,17 @@
  * that checks nobody published in between (STYLE.md rule 4).
  */
 import { createHash } from "node:crypto";
-import type { Store, ChangeRecord, DocumentRecord, NewChange, TaskUpdate, Publication } from "../store/store.ts";
-import { StoreConflictError } from "../store/store.ts";
+import type {
+  AuditActor,
+  Store,
+  ChangeRecord,
+  DocumentRecord,
+  NewChange,
+  TaskUpdate,
+  Publication,
+} from "../store/store.ts";
+import { INTERNAL_ACTOR, SCHEDULER_ACTOR, StoreConflictError } from "../store/store.ts";
+import { auditEntry, rolesSummary } from "./audit.ts";
 import { canonicalJson, canonicalObjectFromEntries, canonicalString, utf8 } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
@@ -381,7 +390,7 @@ export class Repository {
    * Accept a validated bootstrap payload: recorded durably, then run in the
    * background (16384 bins take about a second). Answers with the task id.
    */
-  async acceptBootstrap(payload: BootstrapPayload): Promise<{ taskId: string }> {
+  async acceptBootstrap(payload: BootstrapPayload, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
     if (this.#bootstrap) throw new StateError(alreadyBootstrapped(this.#bootstrap.state));
     const root = payload.root;
     const verification = verifyRole(
@@ -442,6 +451,12 @@ export class Repository {
       { id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult },
       [],
       false,
+      auditEntry(actor, taskId, "bootstrap", {
+        root_version: root.signed.version,
+        root_signed: verification.verified,
+        bins: payload.binsCount,
+        ...(payload.delegations ? rolesSummary(payload.delegations.roles.map((r) => r.name)) : {}),
+      }),
     );
     await this.#store.setSettings(settings);
     this.#bootstrap = record;
@@ -693,7 +708,10 @@ export class Repository {
   }
 
   /** Durably accept artifact additions; resolves once they are on disk. */
-  async acceptAdd(p: AddArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
+  async acceptAdd(
+    p: AddArtifactsPayload,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string; paths: string[] }> {
     const st = this.#requireBootstrapped();
     const taskId = newTaskId();
     const changes: NewChange[] = p.artifacts.map((a) => {
@@ -703,8 +721,13 @@ export class Repository {
       return { kind: "add", path: a.path, role: this.#roleForPath(st, a.path), fragment: canonicalJson(info) };
     });
     const paths = p.artifacts.map((a) => a.path);
+    const audit = auditEntry(actor, taskId, "add_artifacts", {
+      artifacts: paths.length,
+      publish: p.publish,
+      ...rolesSummary(changes.map((c) => c.role)),
+    });
     if (p.publish) {
-      await this.#store.accept({ id: taskId, name: "add_artifacts", state: "PENDING" }, changes, false);
+      await this.#store.accept({ id: taskId, name: "add_artifacts", state: "PENDING" }, changes, false, audit);
       this.#wake("accepted");
     } else {
       // Accepted and kept, not published until POST /artifacts/publish: the task itself is done.
@@ -716,12 +739,15 @@ export class Repository {
         { added_artifacts: paths, invalid_paths: [], artifact_roles: roles, published: false },
         this.#now(),
       );
-      await this.#store.accept({ id: taskId, name: "add_artifacts", state: "SUCCESS", result }, changes, true);
+      await this.#store.accept({ id: taskId, name: "add_artifacts", state: "SUCCESS", result }, changes, true, audit);
     }
     return { taskId, paths };
   }
 
-  async acceptRemove(p: RemoveArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
+  async acceptRemove(
+    p: RemoveArtifactsPayload,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string; paths: string[] }> {
     const st = this.#requireBootstrapped();
     const taskId = newTaskId();
     const changes: NewChange[] = p.paths.map((path) => ({
@@ -730,8 +756,13 @@ export class Repository {
       role: this.#roleForPath(st, path),
       fragment: null,
     }));
+    const audit = auditEntry(actor, taskId, "remove_artifacts", {
+      artifacts: p.paths.length,
+      publish: p.publish,
+      ...rolesSummary(changes.map((c) => c.role)),
+    });
     if (p.publish) {
-      await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "PENDING" }, changes, false);
+      await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "PENDING" }, changes, false, audit);
       this.#wake("accepted");
     } else {
       const result = taskResult(
@@ -741,21 +772,27 @@ export class Repository {
         { deleted_artifacts: p.paths, not_found_artifacts: [], published: false },
         this.#now(),
       );
-      await this.#store.accept({ id: taskId, name: "remove_artifacts", state: "SUCCESS", result }, changes, true);
+      await this.#store.accept(
+        { id: taskId, name: "remove_artifacts", state: "SUCCESS", result },
+        changes,
+        true,
+        audit,
+      );
     }
     return { taskId, paths: p.paths };
   }
 
   /** Publish everything accepted with publish_artifacts: false. */
-  async acceptPublish(): Promise<{ taskId: string }> {
+  async acceptPublish(actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
     this.#requireBootstrapped();
     const taskId = newTaskId();
-    await this.#store.releaseHeldChanges();
+    const released = await this.#store.releaseHeldChanges();
     // A marker queued after the released changes completes once they are published.
     await this.#store.accept(
       { id: taskId, name: "publish_artifacts", state: "PENDING" },
       [{ kind: "bump", path: "", role: "", fragment: null }],
       false,
+      auditEntry(actor, taskId, "publish_artifacts", { released_changes: released }),
     );
     this.#wake("accepted");
     return { taskId };
@@ -799,16 +836,27 @@ export class Repository {
   }
 
   /** Accept one signature for a pending document; processed in the background, reported by the task. */
-  async acceptSign(role: string, signature: { keyid: string; sig: string }): Promise<{ taskId: string }> {
+  async acceptSign(
+    role: string,
+    signature: { keyid: string; sig: string },
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string }> {
     const taskId = newTaskId();
-    await this.#store.createTask({ id: taskId, name: "sign_metadata", state: "PENDING" });
+    // The keyid says whose signature it is; the signature itself is not a summary.
+    await this.#store.createTask(
+      { id: taskId, name: "sign_metadata", state: "PENDING" },
+      auditEntry(actor, taskId, "sign_metadata", { role, keyid: signature.keyid }),
+    );
     this.#background(this.#runTask(taskId, "sign_metadata", () => this.#processSign(role, signature)));
     return { taskId };
   }
 
-  async acceptSignDelete(role: string): Promise<{ taskId: string }> {
+  async acceptSignDelete(role: string, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
     const taskId = newTaskId();
-    await this.#store.createTask({ id: taskId, name: "delete_sign_metadata", state: "PENDING" });
+    await this.#store.createTask(
+      { id: taskId, name: "delete_sign_metadata", state: "PENDING" },
+      auditEntry(actor, taskId, "delete_sign_metadata", { role }),
+    );
     this.#background(
       this.#runTask(taskId, "delete_sign_metadata", async () => {
         return this.#store.withLock("publisher", async () => {
@@ -979,7 +1027,7 @@ export class Repository {
    * Accept root N+1 (POST /api/v1/metadata). Checked now (422 naming the
    * field); published when both thresholds are met, else parked for signatures.
    */
-  async acceptRootUpdate(meta: Metadata<RootSigned>): Promise<{ taskId: string }> {
+  async acceptRootUpdate(meta: Metadata<RootSigned>, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
     const st = this.#requireBootstrapped();
     const loc = ["body", "metadata", "root"];
     const current = st.root.signed.version;
@@ -1026,7 +1074,15 @@ export class Repository {
       throw err;
     }
     const taskId = newTaskId();
-    await this.#store.createTask({ id: taskId, name: "metadata_update", state: "PENDING" });
+    await this.#store.createTask(
+      { id: taskId, name: "metadata_update", state: "PENDING" },
+      auditEntry(actor, taskId, "metadata_update", {
+        role: "root",
+        version: meta.signed.version,
+        signatures: meta.signatures.length,
+        online_key: onlineId,
+      }),
+    );
     this.#background(
       this.#runTask(taskId, "metadata_update", () =>
         this.#store.withLock("publisher", async () => {
@@ -1079,11 +1135,18 @@ export class Repository {
    * POST/PUT /api/v1/delegations and /delegations/delete. Each role succeeds or
    * fails on its own (details.failed_roles); a deleted name is never reused.
    */
-  async acceptDelegations(op: "add" | "update" | "delete", input: DelegationsInput): Promise<{ taskId: string }> {
+  async acceptDelegations(
+    op: "add" | "update" | "delete",
+    input: DelegationsInput,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string }> {
     const st = this.#requireBootstrapped();
     if (st.bins) throw new StateError("this repository uses hash bins; custom delegations cannot be changed");
     const taskId = newTaskId();
-    await this.#store.createTask({ id: taskId, name: "metadata_delegation", state: "PENDING" });
+    await this.#store.createTask(
+      { id: taskId, name: "metadata_delegation", state: "PENDING" },
+      auditEntry(actor, taskId, "metadata_delegation", { op, ...rolesSummary(input.roles.map((r) => r.name)) }),
+    );
     this.#background(
       this.#runTask(taskId, "metadata_delegation", () =>
         this.#store.withLock("publisher", async () => {
@@ -1159,7 +1222,7 @@ export class Repository {
   // ------------------------------------------------------------ forced bumps and settings
 
   /** POST /api/v1/metadata/online: new versions of online roles (empty = all), durably queued. */
-  async acceptBump(roles: string[]): Promise<{ taskId: string; roles: string[] }> {
+  async acceptBump(roles: string[], actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string; roles: string[] }> {
     const st = this.#requireBootstrapped();
     const all = ["targets", "snapshot", "timestamp", ...(st.bins ? ["bins"] : [])];
     const chosen = roles.length === 0 ? all : roles;
@@ -1175,16 +1238,23 @@ export class Repository {
       { id: taskId, name: "force_online_metadata_update", state: "PENDING" },
       chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })),
       false,
+      auditEntry(actor, taskId, "force_online_metadata_update", rolesSummary(chosen)),
     );
     this.#wake("accepted");
     return { taskId, roles: chosen };
   }
 
   /** PUT /api/v1/config: per-role expiration; applies from the next signature of each role. */
-  async updateExpiration(expiration: Record<string, number>): Promise<{ taskId: string }> {
+  async updateExpiration(
+    expiration: Record<string, number>,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string }> {
     this.#requireBootstrapped();
     const taskId = newTaskId();
-    await this.#store.createTask({ id: taskId, name: "update_settings", state: "PENDING" });
+    await this.#store.createTask(
+      { id: taskId, name: "update_settings", state: "PENDING" },
+      auditEntry(actor, taskId, "update_settings", { expiration }),
+    );
     this.#background(
       this.#runTask(taskId, "update_settings", () =>
         this.#store.withLock("publisher", async () => {
@@ -1286,6 +1356,11 @@ export class Repository {
   }
 
   async #publish(changes: ChangeRecord[], bumps: Set<string>, extra: PublishExtra = {}): Promise<BatchOutcome> {
+    // In-memory bump requests come from the scheduler (re-signing before
+    // expiry), and are audited in this publication's own transaction; taken
+    // now, before root rotation or delegation edits add their own roles.
+    // Bumps asked for over the API were audited when accepted.
+    const scheduled = bumps.size > 0 ? rolesSummary(bumps) : null;
     const t0 = performance.now();
     const prev = this.#state!;
     const now = this.#now();
@@ -1578,6 +1653,7 @@ export class Repository {
       consumedChanges: changes.map((c) => c.id),
       tasks,
     };
+    if (scheduled) publication.audit = [auditEntry(SCHEDULER_ACTOR, null, "resign_online_roles", scheduled)];
     const settingsOut: Record<string, unknown> = { ...extra.settings };
     if (st.settings !== prev.settings) settingsOut[SETTINGS_KEY] = st.settings;
     if (sessionsChanged) settingsOut[SESSIONS_KEY] = sessions;

@@ -45,8 +45,8 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
-  /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
-  api: (req: Request) => Response | Promise<Response>;
+  /** everything that is not /metadata or /targets (the Elysia app's `handle`); `source` is the client address */
+  api: (req: Request, source?: string) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
   tls?: { cert: string; key: string };
   maxRequestBodySize?: number;
@@ -196,7 +196,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     }
     if (path.startsWith("/targets/")) return serveTarget(req, path.slice(9));
     if (path === "/targets") return jsonError(404, "target not found");
-    return callApi(opts.api, req);
+    return callApi(opts.api, req, server.requestIP(req)?.address);
   }
 
   function fetch(req: Request): Response | Promise<Response> {
@@ -431,10 +431,14 @@ function decodeSegment(encoded: string): string | undefined {
   }
 }
 
-function callApi(api: HttpServerOptions["api"], req: Request): Response | Promise<Response> {
+function callApi(
+  api: HttpServerOptions["api"],
+  req: Request,
+  source: string | undefined,
+): Response | Promise<Response> {
   // Health checkers speaking HTTP/1.0 send no Host; routers built on `new URL(req.url)` need one.
   const absolute = req.url.startsWith("/") ? new Request(`http://localhost${req.url}`, req) : req;
-  return api(absolute);
+  return api(absolute, source);
 }
 
 function listingBody(names: string[]): string {

@@ -147,6 +147,21 @@ export interface AuditActor {
   route: string | null;
 }
 
+/** Changes tufbox makes by itself: the scheduler's re-signing. */
+export const SCHEDULER_ACTOR: AuditActor = {
+  principal: "scheduler",
+  principalName: "scheduler",
+  source: null,
+  route: null,
+};
+/** Changes made in-process without a caller saying who (CLI commands on a local store, tests). */
+export const INTERNAL_ACTOR: AuditActor = {
+  principal: "internal",
+  principalName: "internal",
+  source: null,
+  route: null,
+};
+
 export interface AuditEntry extends AuditActor {
   /** ISO instant; the store fills in the commit time when absent */
   at?: string;

@@ -12,12 +12,12 @@ export function artifactRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/artifacts",
-      guarded(app, "POST /api/v1/artifacts", async ({ request }) => {
+      guarded(app, "POST /api/v1/artifacts", async ({ request, actor }) => {
         const payload = parseAddArtifacts(
           await readJson(request, limits.max_body_bytes),
           limits.max_artifacts_per_request,
         );
-        const { taskId, paths } = await app.repo.acceptAdd(payload);
+        const { taskId, paths } = await app.repo.acceptAdd(payload, actor);
         const message = "New Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
         return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
       }),
@@ -25,12 +25,12 @@ export function artifactRoutes(app: App) {
     )
     .post(
       "/api/v1/artifacts/delete",
-      guarded(app, "POST /api/v1/artifacts/delete", async ({ request }) => {
+      guarded(app, "POST /api/v1/artifacts/delete", async ({ request, actor }) => {
         const payload = parseRemoveArtifacts(
           await readJson(request, limits.max_body_bytes),
           limits.max_artifacts_per_request,
         );
-        const { taskId, paths } = await app.repo.acceptRemove(payload);
+        const { taskId, paths } = await app.repo.acceptRemove(payload, actor);
         const message = "Remove Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
         return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
       }),
@@ -38,8 +38,8 @@ export function artifactRoutes(app: App) {
     )
     .post(
       "/api/v1/artifacts/publish",
-      guarded(app, "POST /api/v1/artifacts/publish", async () => {
-        const { taskId } = await app.repo.acceptPublish();
+      guarded(app, "POST /api/v1/artifacts/publish", async ({ actor }) => {
+        const { taskId } = await app.repo.acceptPublish(actor);
         return accepted("Publish artifacts successfully submitted.", {
           artifacts: [],
           task_id: taskId,

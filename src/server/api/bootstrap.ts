@@ -19,10 +19,10 @@ export function bootstrapRoutes(app: App) {
     )
     .post(
       "/api/v1/bootstrap",
-      guarded(app, "POST /api/v1/bootstrap", async ({ request }) => {
+      guarded(app, "POST /api/v1/bootstrap", async ({ request, actor }) => {
         const body = await readJson(request, app.config.limits.max_body_bytes);
         const payload = parseBootstrapPayload(body);
-        const { taskId } = await app.repo.acceptBootstrap(payload);
+        const { taskId } = await app.repo.acceptBootstrap(payload, actor);
         return accepted("Bootstrap accepted.", { task_id: taskId, last_update: new Date().toISOString() });
       }),
       { parse: "none" },

@@ -16,24 +16,24 @@ export function delegationRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/delegations",
-      guarded(app, "POST /api/v1/delegations", async ({ request }) => {
-        const { taskId } = await app.repo.acceptDelegations("add", await body(request, false));
+      guarded(app, "POST /api/v1/delegations", async ({ request, actor }) => {
+        const { taskId } = await app.repo.acceptDelegations("add", await body(request, false), actor);
         return accepted("Metadata delegation add accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },
     )
     .put(
       "/api/v1/delegations",
-      guarded(app, "PUT /api/v1/delegations", async ({ request }) => {
-        const { taskId } = await app.repo.acceptDelegations("update", await body(request, false));
+      guarded(app, "PUT /api/v1/delegations", async ({ request, actor }) => {
+        const { taskId } = await app.repo.acceptDelegations("update", await body(request, false), actor);
         return accepted("Metadata delegation update accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },
     )
     .post(
       "/api/v1/delegations/delete",
-      guarded(app, "POST /api/v1/delegations/delete", async ({ request }) => {
-        const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true));
+      guarded(app, "POST /api/v1/delegations/delete", async ({ request, actor }) => {
+        const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true), actor);
         return accepted("Metadata delegation delete accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },

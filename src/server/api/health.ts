@@ -38,6 +38,8 @@ export function healthRoutes(app: App) {
           status: ready ? "ready" : "not ready",
           checks,
           scheduler_leader: app.scheduler.leading,
+          // Loud on purpose: a load balancer's or operator's first look shows it.
+          auth: app.auth.disabled ? "disabled" : "enabled",
         };
         if (redis === false) body.degraded = ["redis unreachable: replicas fall back to polling"];
         return json(body, ready ? 200 : 503);

@@ -14,24 +14,22 @@ import { healthRoutes } from "./health.ts";
 import { metadataRoutes } from "./metadata.ts";
 import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { tokenRoutes } from "./tokens.ts";
+import { auditRoutes } from "./audit.ts";
 import { detail, json } from "./errors.ts";
 
-export function createApi(app: App): (request: Request) => Promise<Response> {
-  const api = new Elysia()
-    .use(healthRoutes(app))
-    .use(bootstrapRoutes(app))
-    .use(artifactRoutes(app))
-    .use(taskRoutes(app))
-    .use(settingsRoutes(app))
-    .use(metadataRoutes(app))
-    .use(delegationRoutes(app))
-    .use(metricsRoutes(app))
-    .onError(({ code }) => {
-      if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
-      return detail(500, "Internal error", "unexpected error");
-    });
+export function createApi(app: App): (request: Request, source?: string) => Promise<Response> {
+  const api = apiRoutes(app);
   const rules = app.config.disable_endpoints;
-  return async (request: Request) => {
+  const insecure = app.auth.disabled;
+  return async (request: Request, source = "unknown") => {
+    const response = await handle(request, source);
+    // The development flag is loud on every answer, so no one mistakes such a server for a real one.
+    if (insecure) response.headers.set(INSECURE_HEADER, "auth-disabled");
+    return response;
+  };
+
+  async function handle(request: Request, source: string): Promise<Response> {
     const url = new URL(request.url);
     if (rules.length > 0 && isEndpointDisabled(rules, request.method, url.pathname)) {
       return detail(
@@ -44,6 +42,34 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     // behind hosts shorter than 4 characters; re-home those requests.
     const routed =
       url.host.length >= 4 ? request : new Request(`http://localhost${url.pathname}${url.search}`, request);
+    // Scopes are checked before Elysia parses anything.
+    const refused = await app.guard.check(routed, url.pathname, source);
+    if (refused) return refused;
     return api.handle(routed);
-  };
+  }
+}
+
+export const INSECURE_HEADER = "X-Tufbox-Insecure";
+
+/** Every API route; exported so tests can enumerate them against the route → scope table. */
+export function apiRoutes(app: App) {
+  return (
+    new Elysia()
+      // Local hooks apply to the routes registered after them: this must come first.
+      .onBeforeHandle(({ request }) => app.guard.requireDecision(request))
+      .use(healthRoutes(app))
+      .use(bootstrapRoutes(app))
+      .use(artifactRoutes(app))
+      .use(taskRoutes(app))
+      .use(settingsRoutes(app))
+      .use(metadataRoutes(app))
+      .use(delegationRoutes(app))
+      .use(metricsRoutes(app))
+      .use(tokenRoutes(app))
+      .use(auditRoutes(app))
+      .onError(({ code }) => {
+        if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
+        return detail(500, "Internal error", "unexpected error");
+      })
+  );
 }

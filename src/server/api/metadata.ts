@@ -14,9 +14,9 @@ export function metadataRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/metadata",
-      guarded(app, "POST /api/v1/metadata", async ({ request }) => {
+      guarded(app, "POST /api/v1/metadata", async ({ request, actor }) => {
         const root = parseRootUpdate(await readJson(request, max()));
-        const { taskId } = await app.repo.acceptRootUpdate(root);
+        const { taskId } = await app.repo.acceptRootUpdate(root, actor);
         return accepted("Metadata update accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },
@@ -31,28 +31,28 @@ export function metadataRoutes(app: App) {
     )
     .post(
       "/api/v1/metadata/sign",
-      guarded(app, "POST /api/v1/metadata/sign", async ({ request }) => {
+      guarded(app, "POST /api/v1/metadata/sign", async ({ request, actor }) => {
         const { role, signature } = parseSign(await readJson(request, max()));
-        const { taskId } = await app.repo.acceptSign(role, signature);
+        const { taskId } = await app.repo.acceptSign(role, signature, actor);
         return accepted("Metadata sign accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },
     )
     .post(
       "/api/v1/metadata/sign/delete",
-      guarded(app, "POST /api/v1/metadata/sign/delete", async ({ request }) => {
+      guarded(app, "POST /api/v1/metadata/sign/delete", async ({ request, actor }) => {
         const role = parseSignDelete(await readJson(request, max()));
-        const { taskId } = await app.repo.acceptSignDelete(role);
+        const { taskId } = await app.repo.acceptSignDelete(role, actor);
         return accepted("Metadata sign delete accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },
     )
     .post(
       "/api/v1/metadata/online",
-      guarded(app, "POST /api/v1/metadata/online", async ({ request }) => {
+      guarded(app, "POST /api/v1/metadata/online", async ({ request, actor }) => {
         // An empty body means "every online role", as RSTUF allows.
         const roles = parseBump(await readJson(request, max(), { emptyAs: {} }));
-        const { taskId } = await app.repo.acceptBump(roles);
+        const { taskId } = await app.repo.acceptBump(roles, actor);
         return accepted("Force online metadata update accepted.", { task_id: taskId, last_update: now() });
       }),
       { parse: "none" },

@@ -1,49 +1,49 @@
-/** Shared route plumbing: error mapping and the write-scope check, applied the same way to every route. */
+/**
+ * Shared route plumbing: error mapping, applied the same way to every route.
+ * Who may call a route is decided before it runs, by the guard
+ * (server/auth/guard.ts) from the route → scope table; routes only read the
+ * resulting audit actor.
+ */
 import type { App } from "../../app.ts";
-import { detail, errorResponse } from "./errors.ts";
+import { INTERNAL_ACTOR } from "../../auth/principal.ts";
+import type { AuditActor } from "../../store/store.ts";
+import { errorResponse } from "./errors.ts";
 
 export interface RouteContext {
   request: Request;
   query: Record<string, string | undefined>;
+  /** who is calling, for the audit log (the guard authenticated them) */
+  actor: AuditActor;
+  params: Record<string, string>;
 }
 
 type Handler = (ctx: RouteContext) => Response | Promise<Response>;
 
-/** Read-only route: errors mapped, no auth. */
-export function open(app: App, name: string, fn: Handler) {
-  return async ({
-    request,
-    query,
-  }: {
-    request: Request;
-    query: Record<string, string | undefined>;
-  }): Promise<Response> => {
+type ElysiaContext = {
+  request: Request;
+  query: Record<string, string | undefined>;
+  params?: Record<string, string>;
+};
+
+function route(app: App, name: string, fn: Handler) {
+  return async ({ request, query, params }: ElysiaContext): Promise<Response> => {
     try {
-      return await fn({ request, query });
+      const actor = app.guard.actorOf(request) ?? INTERNAL_ACTOR;
+      return await fn({ request, query, actor, params: params ?? {} });
     } catch (err) {
       return errorResponse(err, app.log, name);
     }
   };
 }
 
-/** Mutating route: bearer token required (unless auth is disabled by the loud development flag). */
+/** A read-only route (its scope, if any, is in the route → scope table). */
+export function open(app: App, name: string, fn: Handler) {
+  return route(app, name, fn);
+}
+
+/** A mutating route (its scope is in the route → scope table). */
 export function guarded(app: App, name: string, fn: Handler) {
-  return async ({
-    request,
-    query,
-  }: {
-    request: Request;
-    query: Record<string, string | undefined>;
-  }): Promise<Response> => {
-    try {
-      const outcome = await app.auth.check(request);
-      if (!outcome.ok)
-        return detail(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-      return await fn({ request, query });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
-    }
-  };
+  return route(app, name, fn);
 }
 
 export function accepted(message: string, data: Record<string, unknown>): Response {

@@ -35,9 +35,9 @@ export function settingsRoutes(app: App) {
     )
     .put(
       "/api/v1/config",
-      guarded(app, "PUT /api/v1/config", async ({ request }) => {
+      guarded(app, "PUT /api/v1/config", async ({ request, actor }) => {
         const expiration = parseSettingsUpdate(await readJson(request, app.config.limits.max_body_bytes));
-        const { taskId } = await app.repo.updateExpiration(expiration);
+        const { taskId } = await app.repo.updateExpiration(expiration, actor);
         return accepted("Settings successfully submitted.", { task_id: taskId, last_update: new Date().toISOString() });
       }),
       { parse: "none" },
