@@ -12,6 +12,8 @@ import { bootstrapCommand, sendCommand } from "./cli/send.ts";
 import { artifactCommand } from "./cli/artifact.ts";
 import { taskCommand } from "./cli/task.ts";
 import { statusCommand } from "./cli/status.ts";
+import { tokenCommand } from "./cli/token.ts";
+import { auditCommand } from "./cli/audit.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
@@ -39,6 +41,8 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
   artifact     add files to the repository (artifact add), remove them (artifact delete)
   task         show (or --wait for) a task
   status       roles, versions, expiry, online key, bins, pending signatures
+  token        create, list and revoke scoped API tokens (admin)
+  audit        who changed what, from where (--follow to keep watching)
 
 Run 'tufbox <command> --help' for a command's flags.`;
 
@@ -54,6 +58,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
   task: withServerErrors("task", (argv) => taskCommand(argv)),
   status: withServerErrors("status", (argv) => statusCommand(argv)),
+  token: withServerErrors("token", (argv) => tokenCommand(argv)),
+  audit: withServerErrors("audit", (argv) => auditCommand(argv)),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },
