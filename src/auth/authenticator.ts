@@ -138,7 +138,9 @@ export class Authenticator {
     const outcome = await this.#check(authorization);
     if (!outcome.ok && outcome.status === 401) {
       this.#failures[outcome.failure]++;
-      this.#limiter.record(source);
+      // A request without credentials guesses nothing (a client that does not
+      // send its token for reads, a browser): counted, not held against the address.
+      if (outcome.failure !== "missing") this.#limiter.record(source);
     } else if (!outcome.ok && outcome.status === 503) this.#unavailable++;
     return outcome;
   }
