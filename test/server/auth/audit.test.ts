@@ -104,7 +104,9 @@ describe("what is recorded", () => {
   test("a refused request leaves no entry", async () => {
     const before = await audit("?limit=1000");
     expect((await s.api("POST", "/api/v1/artifacts", { artifacts: [{ path: "x" }] })).status).toBe(422);
-    expect((await s.api("PUT", "/api/v1/config", { settings: { expiration: { timestamp: 2 } } }, as(ci.token))).status).toBe(403);
+    expect(
+      (await s.api("PUT", "/api/v1/config", { settings: { expiration: { timestamp: 2 } } }, as(ci.token))).status,
+    ).toBe(403);
     expect((await s.api("POST", "/api/v1/bootstrap", binsPayload(4))).status).toBe(404);
     expect(await audit("?limit=1000")).toEqual(before);
   });

@@ -58,7 +58,7 @@ describe("the table covers the API exactly", () => {
     expect(await guard.check(req, "/api/v1/task", "127.0.0.1")).toBeUndefined();
     const r = await api.handle(req);
     expect(r.status).toBe(403);
-    expect((await r.json()).detail.error).toContain("no access rule");
+    expect(((await r.json()) as any).detail.error).toContain("no access rule");
   });
 });
 
