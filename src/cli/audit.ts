@@ -138,18 +138,26 @@ export async function auditCommand(
         term.out(json ? JSON.stringify(e) : describeEntry(e));
       };
       for (const e of first) show(e);
+      // What the window already holds predates the follow (it was left out by
+      // --limit or --principal on purpose): mark it seen without printing it.
+      await readWindow((e) => seen.set(e.id, e.at));
       while (!signal?.aborted) {
         await sleep(interval * 1000, signal);
         if (signal?.aborted) break;
+        const from = await readWindow(show);
+        for (const [id, at] of seen) if (at < from) seen.delete(id);
+      }
+
+      /** Every entry from FOLLOW_OVERLAP_MS before the newest seen, in pages of 1000 by id; returns the window start. */
+      async function readWindow(each: (e: AuditEntryJson) => void): Promise<string> {
         const from = new Date(Date.parse(newest) - FOLLOW_OVERLAP_MS).toISOString();
-        // The whole window, in pages of 1000 by id.
         for (let after: number | undefined; ; ) {
           const batch = await page(api, { since: from, after, principal, limit: 1000 });
-          for (const e of batch) show(e);
+          for (const e of batch) each(e);
           if (batch.length < 1000) break;
           after = batch.at(-1)!.id;
         }
-        for (const [id, at] of seen) if (at < from) seen.delete(id);
+        return from;
       }
     },
   );
