@@ -5,7 +5,7 @@
  * entry id) is for following the log (`tufbox audit --follow`).
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import type { AuditRecord } from "../../store/store.ts";
 import { json } from "./errors.ts";

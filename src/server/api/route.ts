@@ -4,7 +4,7 @@
  * (server/auth/guard.ts) from the route → scope table; routes only read the
  * resulting audit actor.
  */
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { INTERNAL_ACTOR } from "../../auth/principal.ts";
 import type { AuditActor } from "../../store/store.ts";
 import { errorResponse } from "./errors.ts";

@@ -6,7 +6,7 @@
  * same transaction.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { SCOPES, isScope, type Scope } from "../../auth/scopes.ts";
 import { asObject } from "../../repository/payloads.ts";
 import { ValidationError } from "../../repository/errors.ts";

@@ -1,0 +1,42 @@
+/**
+ * The App: one object created once (src/app.ts builds it) holding every
+ * long-lived part, passed down to routes, commands and jobs — no module-level
+ * singletons. This module only says what the App is, so the layers that use
+ * it (server/api) never import the composition root.
+ */
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { Notifier } from "./notify/notifier.ts";
+import type { Publisher } from "./repository/publisher.ts";
+import type { Repository } from "./repository/repository.ts";
+import type { Scheduler } from "./scheduler.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
+import type { Guard } from "./server/auth/guard.ts";
+import type { PublishedMetadata } from "./server/published.ts";
+import type { Leadership } from "./store/leadership.ts";
+import type { Store } from "./store/store.ts";
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly repo: Repository;
+  readonly publisher: Publisher;
+  readonly scheduler: Scheduler;
+  /** who presented a token: tufbox tokens, the admin token, JWT, OAuth2 introspection */
+  readonly auth: Authenticator;
+  /** the route → scope check in front of every API route */
+  readonly guard: Guard;
+  readonly metadata: PublishedMetadata;
+  /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
+  readonly notifier: Notifier;
+  /** whether this replica runs the scheduler's jobs (always, for SQLite) */
+  readonly leader: Leadership;
+}
+
+export interface RunningApp extends App {
+  readonly url: string;
+  /** admin token generated at first start (print once), or null */
+  readonly generatedToken: string | null;
+  stop(): Promise<void>;
+}
