@@ -96,6 +96,16 @@ describe("OAuth2 token introspection", () => {
     expect(metrics).toMatch(/tufbox_auth_introspection_requests_total [1-9]/);
   });
 
+  test("concurrent requests with one new token share one introspection", async () => {
+    const token = await oidc.token("urn:tufbox:opaque", "tufbox:read");
+    const before = oidc.introspections;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => s.api("GET", "/api/v1/config", undefined, as(token))),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(oidc.introspections - before).toBe(1);
+  });
+
   test("an unknown or revoked token is not active: 401", async () => {
     const r = await s.api("GET", "/api/v1/config", undefined, as("an-opaque-token-the-server-never-issued"));
     expect(r.status).toBe(401);
