@@ -56,7 +56,8 @@ const RULES: [string, (path: string) => boolean, (imported: string) => boolean][
     "auth/ (tokens, OAuth2, JWT, scopes) builds on the store's types only",
     (p) => p.startsWith("auth/"),
     (i) =>
-      /^(repository|server|cli|offline|notify)\//.test(i) || ["app.ts", "core.ts", "scheduler.ts", "main.ts"].includes(i),
+      /^(repository|server|cli|offline|notify)\//.test(i) ||
+      ["app.ts", "core.ts", "scheduler.ts", "main.ts"].includes(i),
   ],
   ["nothing imports the entry point", () => true, (i) => i === "main.ts"],
 ];

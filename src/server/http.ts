@@ -32,6 +32,7 @@
  * rebuild at the end of the burst puts everything back.
  */
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
+import { PublishedTargets } from "./published-targets.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
 
@@ -84,7 +85,11 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const budget = Math.max(0, opts.maxStaticRoutes ?? 1024);
   const interval = Math.max(0, opts.reloadIntervalMs ?? 50);
   const maxWait = Math.max(interval, opts.reloadMaxWaitMs ?? interval * 20);
-  const targets = opts.targetsDir === undefined ? undefined : new TargetFiles(opts.targetsDir);
+  const published = new PublishedTargets(metadata);
+  const targets =
+    opts.targetsDir === undefined
+      ? undefined
+      : new TargetFiles(opts.targetsDir, (path, hex) => published.resolve(path, hex));
   const log = opts.log ?? consoleLog;
 
   // Requests per role that missed the static table; decides which roles to promote.
