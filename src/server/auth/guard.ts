@@ -20,7 +20,7 @@ import { grants } from "../../auth/scopes.ts";
 import type { Logger } from "../../log.ts";
 import type { AuditActor } from "../../store/store.ts";
 import { detail } from "../api/errors.ts";
-import { ROUTE_SCOPES, RouteTable } from "./route-scopes.ts";
+import { ROUTE_SCOPES, RouteTable, type Access } from "./route-scopes.ts";
 
 export interface GuardDeps {
   auth: Authenticator;
@@ -42,7 +42,7 @@ export class Guard {
   readonly #table: RouteTable;
   readonly #decisions = new WeakMap<Request, Decision>();
 
-  constructor(deps: GuardDeps, table: Record<string, import("./route-scopes.ts").Access> = ROUTE_SCOPES) {
+  constructor(deps: GuardDeps, table: Record<string, Access> = ROUTE_SCOPES) {
     this.#deps = deps;
     this.#table = new RouteTable(table);
   }
