@@ -1,7 +1,9 @@
 /**
  * The HTTP API: RSTUF v1 routes plus tufbox's own. Every route answers with
  * and without a trailing slash (Elysia matches both). Disabled endpoints
- * (disable_endpoints / RSTUF_DISABLE_ENDPOINTS) answer 404 before routing.
+ * (disable_endpoints / RSTUF_DISABLE_ENDPOINTS) answer 404 before routing;
+ * then the guard (server/auth/guard.ts) checks the token against the route →
+ * scope table, before Elysia parses anything.
  */
 import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
