@@ -162,6 +162,7 @@ export async function startApp(app: App): Promise<RunningApp> {
     metadata: app.metadata,
     targetsDir: config.targets.serve ? config.targets.dir : undefined,
     api,
+    log: app.log.child({ component: "http" }),
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
     // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
     maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,

@@ -34,12 +34,9 @@
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
 import { PublishedTargets } from "./published-targets.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
-
-export interface HttpLog {
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+import { errorResponse, fileError } from "./errors.ts";
 
 export interface HttpServerOptions {
   hostname: string;
@@ -58,7 +55,8 @@ export interface HttpServerOptions {
   reloadIntervalMs?: number;
   /** longest a burst may delay that rebuild (default 20 x reloadIntervalMs) */
   reloadMaxWaitMs?: number;
-  log?: HttpLog;
+  /** the process logger (redacting); errors go through it, never to the console (default: warnings on stderr) */
+  log?: Logger;
 }
 
 export interface HttpServer {
@@ -90,7 +88,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     opts.targetsDir === undefined
       ? undefined
       : new TargetFiles(opts.targetsDir, (path, hex) => published.resolve(path, hex));
-  const log = opts.log ?? consoleLog;
+  const log = opts.log ?? createLogger({ level: "warn", format: "text" });
 
   // Requests per role that missed the static table; decides which roles to promote.
   const popularity = new Map<string, number>();
@@ -151,7 +149,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       (err: unknown) => {
         log.error("loading published metadata failed", { name, error: errorMessage(err) });
         // Not a 404: a client must not conclude there is no newer root because the store is down.
-        return jsonError(503, "metadata temporarily unavailable");
+        return fileError(503, "metadata temporarily unavailable");
       },
     );
   }
@@ -176,23 +174,23 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
         }),
       (err: unknown) => {
         log.error("listing published metadata failed", { error: errorMessage(err) });
-        return jsonError(503, "listing temporarily unavailable");
+        return fileError(503, "listing temporarily unavailable");
       },
     );
   }
 
   async function serveTarget(req: Request, encoded: string): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
-    if (!targets || encoded === "") return jsonError(404, "target not found");
+    if (!targets || encoded === "") return fileError(404, "target not found");
     const found = await targets.lookup(encoded);
-    if (found.kind === "invalid") return jsonError(400, "invalid target path");
-    if (found.kind === "missing") return jsonError(404, "target not found");
+    if (found.kind === "invalid") return fileError(400, "invalid target path");
+    if (found.kind === "missing") return fileError(404, "target not found");
     return targetResponse(req, found.file);
   }
 
   function route(req: Request): Response | Promise<Response> {
     const path = requestPath(req.url);
-    if (path === undefined) return jsonError(400, "bad request");
+    if (path === undefined) return fileError(400, "bad request");
     if (path.startsWith("/metadata")) {
       if (path.startsWith("/metadata/")) {
         return path.length === 10 ? serveListing(req, true) : serveMetadata(req, path.slice(10));
@@ -200,7 +198,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       if (path === "/metadata") return serveListing(req, false);
     }
     if (path.startsWith("/targets/")) return serveTarget(req, path.slice(9));
-    if (path === "/targets") return jsonError(404, "target not found");
+    if (path === "/targets") return fileError(404, "target not found");
     return callApi(opts.api, req, server.requestIP(req)?.address);
   }
 
@@ -214,8 +212,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   }
 
   function internalError(err: unknown): Response {
-    log.error("request failed", { error: errorMessage(err) });
-    return jsonError(500, "internal error");
+    return errorResponse(err, log, "HTTP request");
   }
 
   const server = Bun.serve({
@@ -458,22 +455,12 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function jsonError(status: number, error: string): Response {
-  return new Response(JSON.stringify({ detail: { error } }), {
-    status,
-    // A CDN must not remember "no 5.root.json" after root v5 is published.
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
-  });
-}
-
 function metadataNotFound(): Response {
-  return jsonError(404, "metadata file not found");
+  return fileError(404, "metadata file not found");
 }
 
 function methodNotAllowed(): Response {
-  const res = jsonError(405, "method not allowed");
-  res.headers.set("Allow", "GET, HEAD");
-  return res;
+  return fileError(405, "method not allowed", { allow: "GET, HEAD" });
 }
 
 function pemSource(value: string): string | Bun.BunFile {
@@ -483,8 +470,3 @@ function pemSource(value: string): string | Bun.BunFile {
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-const consoleLog: HttpLog = {
-  warn: (msg, fields) => console.warn(msg, fields ?? ""),
-  error: (msg, fields) => console.error(msg, fields ?? ""),
-};

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHttpServer, type HttpServer, type HttpServerOptions } from "../../src/server/http.ts";
 import { PublishedMetadata } from "../../src/server/published.ts";
+import { silentLogger } from "../../src/log.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -358,7 +359,7 @@ describe("everything else goes to the API", () => {
       api: () => {
         throw new Error("secret internals at /work/main/src/x.ts:12");
       },
-      log: { warn() {}, error() {} },
+      log: silentLogger(),
     });
     const boom = await fetch(`${s.url}/api/v1/boom`);
     expect(boom.status).toBe(500);
@@ -389,7 +390,7 @@ describe("everything else goes to the API", () => {
       },
     });
     metadata.publish([...rootFiles(3)]);
-    const s = start(metadata, { log: { warn() {}, error() {} } });
+    const s = start(metadata, { log: silentLogger() });
     const res = await fetch(`${s.url}/metadata/2.root.json`);
     expect(res.status).toBe(503);
     expect(await res.text()).not.toContain("database is locked");

@@ -8,8 +8,7 @@ import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import type { AuditRecord } from "../../store/store.ts";
-import { json } from "./errors.ts";
-import { open } from "./route.ts";
+import { json } from "../errors.ts";
 
 export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 1000;
@@ -40,32 +39,29 @@ function intParam(value: string | undefined, name: string, min: number, max: num
 }
 
 export function auditRoutes(app: App) {
-  return new Elysia().get(
-    "/api/v1/audit",
-    open(app, "GET /api/v1/audit", async ({ query }) => {
-      const limit = intParam(query.limit, "limit", 1, AUDIT_MAX_LIMIT) ?? AUDIT_DEFAULT_LIMIT;
-      const afterId = intParam(query.after, "after", 0, Number.MAX_SAFE_INTEGER);
-      let since: string | undefined;
-      if (query.since !== undefined && query.since !== "") {
-        if (!INSTANT.test(query.since) || Number.isNaN(Date.parse(query.since)))
-          throw ValidationError.at(
-            ["query", "since"],
-            "must be an ISO 8601 date or date-time, e.g. 2024-05-01 or 2024-05-01T10:00:00Z",
-          );
-        since = new Date(Date.parse(query.since)).toISOString();
-      }
-      const principal = query.principal === "" ? undefined : query.principal;
-      const entries = await app.store.listAudit({
-        since,
-        afterId,
-        principal,
-        limit,
-        newest: since === undefined && afterId === undefined,
-      });
-      return json({
-        data: { entries: entries.map(auditJson), last_id: entries.at(-1)?.id ?? afterId ?? null },
-        message: "Audit log.",
-      });
-    }),
-  );
+  return new Elysia().get("/api/v1/audit", async ({ query }) => {
+    const limit = intParam(query.limit, "limit", 1, AUDIT_MAX_LIMIT) ?? AUDIT_DEFAULT_LIMIT;
+    const afterId = intParam(query.after, "after", 0, Number.MAX_SAFE_INTEGER);
+    let since: string | undefined;
+    if (query.since !== undefined && query.since !== "") {
+      if (!INSTANT.test(query.since) || Number.isNaN(Date.parse(query.since)))
+        throw ValidationError.at(
+          ["query", "since"],
+          "must be an ISO 8601 date or date-time, e.g. 2024-05-01 or 2024-05-01T10:00:00Z",
+        );
+      since = new Date(Date.parse(query.since)).toISOString();
+    }
+    const principal = query.principal === "" ? undefined : query.principal;
+    const entries = await app.store.listAudit({
+      since,
+      afterId,
+      principal,
+      limit,
+      newest: since === undefined && afterId === undefined,
+    });
+    return json({
+      data: { entries: entries.map(auditJson), last_id: entries.at(-1)?.id ?? afterId ?? null },
+      message: "Audit log.",
+    });
+  });
 }

@@ -18,7 +18,7 @@ import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { auditRoutes } from "./audit.ts";
-import { detail, json } from "./errors.ts";
+import { detail, errorResponse, routeNotFound } from "../errors.ts";
 
 export function createApi(app: App): (request: Request, source?: string) => Promise<Response> {
   const api = apiRoutes(app);
@@ -55,9 +55,16 @@ export const INSECURE_HEADER = "X-Tufbox-Insecure";
 
 /** Every API route; exported so tests can enumerate them against the route → scope table. */
 export function apiRoutes(app: App) {
+  const log = app.log.child({ component: "http" });
   return (
     new Elysia()
-      // Local hooks apply to the routes registered after them: this must come first.
+      // The one error handler of the API: guards and handlers throw, this answers (../errors.ts).
+      .onError({ as: "global" }, ({ code, error, request, route }) => {
+        if (code === "NOT_FOUND") return routeNotFound();
+        return errorResponse(error, log, `${request.method} ${route ?? new URL(request.url).pathname}`);
+      })
+      // A route the router matched but the route → scope table does not cover is refused, not
+      // opened. Local hooks apply to the routes registered after them: this comes before every router.
       .onBeforeHandle(({ request }) => app.guard.requireDecision(request))
       .use(healthRoutes(app))
       .use(bootstrapRoutes(app))
@@ -69,9 +76,5 @@ export function apiRoutes(app: App) {
       .use(metricsRoutes(app))
       .use(tokenRoutes(app))
       .use(auditRoutes(app))
-      .onError(({ code }) => {
-        if (code === "NOT_FOUND") return json({ detail: "Not Found" }, 404);
-        return detail(500, "Internal error", "unexpected error");
-      })
   );
 }

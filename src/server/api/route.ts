@@ -1,49 +1,16 @@
 /**
- * Shared route plumbing: error mapping, applied the same way to every route.
- * Who may call a route is decided before it runs, by the guard
- * (server/auth/guard.ts) from the route → scope table; routes only read the
- * resulting audit actor.
+ * Route plumbing shared by every API router: who is calling, and the 202
+ * answer. Errors are not handled here: handlers throw, and the API's one
+ * error handler (index.ts → ../errors.ts) answers. Who may call a route is
+ * decided before Elysia sees the request, by the guard
+ * (server/auth/guard.ts) from the route → scope table.
  */
 import type { App } from "../../core.ts";
-import { INTERNAL_ACTOR } from "../../auth/principal.ts";
-import type { AuditActor } from "../../store/store.ts";
-import { errorResponse } from "./errors.ts";
+import { INTERNAL_ACTOR, type AuditActor } from "../../store/store.ts";
 
-export interface RouteContext {
-  request: Request;
-  query: Record<string, string | undefined>;
-  /** who is calling, for the audit log (the guard authenticated them) */
-  actor: AuditActor;
-  params: Record<string, string>;
-}
-
-type Handler = (ctx: RouteContext) => Response | Promise<Response>;
-
-type ElysiaContext = {
-  request: Request;
-  query: Record<string, string | undefined>;
-  params?: Record<string, string>;
-};
-
-function route(app: App, name: string, fn: Handler) {
-  return async ({ request, query, params }: ElysiaContext): Promise<Response> => {
-    try {
-      const actor = app.guard.actorOf(request) ?? INTERNAL_ACTOR;
-      return await fn({ request, query, actor, params: params ?? {} });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
-    }
-  };
-}
-
-/** A read-only route (its scope, if any, is in the route → scope table). */
-export function open(app: App, name: string, fn: Handler) {
-  return route(app, name, fn);
-}
-
-/** A mutating route (its scope is in the route → scope table). */
-export function guarded(app: App, name: string, fn: Handler) {
-  return route(app, name, fn);
+/** The audit actor of a request the guard let through: principal, source address, route. */
+export function actorOf(app: App, request: Request): AuditActor {
+  return app.guard.actorOf(request) ?? INTERNAL_ACTOR;
 }
 
 export function accepted(message: string, data: Record<string, unknown>): Response {

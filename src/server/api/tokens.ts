@@ -10,8 +10,9 @@ import type { App } from "../../core.ts";
 import { SCOPES, isScope, type Scope } from "../../auth/scopes.ts";
 import { asObject } from "../../repository/payloads.ts";
 import { ValidationError } from "../../repository/errors.ts";
-import { json, readJson } from "./errors.ts";
-import { guarded } from "./route.ts";
+import { json } from "../errors.ts";
+import { readJson } from "./body.ts";
+import { actorOf } from "./route.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,63}$/;
 const MAX_DAYS = 3650;
@@ -50,32 +51,27 @@ export function tokenRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/tokens",
-      guarded(app, "POST /api/v1/tokens", async ({ request, actor }) => {
+      async ({ request }) => {
         const input = parseTokenRequest(await readJson(request, app.config.limits.max_body_bytes));
-        const { token, info } = await app.auth.tokens.create(input, actor);
+        const { token, info } = await app.auth.tokens.create(input, actorOf(app, request));
         return json(
           { data: { ...info, token }, message: "Token created. It is shown only once: store it now." },
           201,
           // Not for any cache or proxy log.
           { "cache-control": "no-store" },
         );
-      }),
+      },
       { parse: "none" },
     )
-    .get(
-      "/api/v1/tokens",
-      guarded(app, "GET /api/v1/tokens", async () =>
-        json({ data: { tokens: await app.auth.tokens.list() }, message: "Tokens." }),
-      ),
-    )
+    .get("/api/v1/tokens", async () => json({ data: { tokens: await app.auth.tokens.list() }, message: "Tokens." }))
     .delete(
       "/api/v1/tokens/:id",
-      guarded(app, "DELETE /api/v1/tokens/:id", async ({ params, actor }) => {
-        const id = params.id ?? "";
-        if (!(await app.auth.tokens.revoke(id, actor)))
+      async ({ params, request }) => {
+        const id = params.id;
+        if (!(await app.auth.tokens.revoke(id, actorOf(app, request))))
           return json({ detail: { message: "Token not found", error: `no token with id ${id}` } }, 404);
         return json({ data: { id }, message: "Token revoked." });
-      }),
+      },
       { parse: "none" },
     );
 }

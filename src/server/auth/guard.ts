@@ -19,7 +19,7 @@ import { actorFor, type Principal } from "../../auth/principal.ts";
 import { grants } from "../../auth/scopes.ts";
 import type { Logger } from "../../log.ts";
 import type { AuditActor } from "../../store/store.ts";
-import { detail } from "../api/errors.ts";
+import { detail } from "../errors.ts";
 import { ROUTE_SCOPES, RouteTable, type Access } from "./route-scopes.ts";
 
 export interface GuardDeps {
