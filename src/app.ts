@@ -19,6 +19,7 @@ import { Guard } from "./server/auth/guard.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
+import { closeTimestampEvents } from "./server/events.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
@@ -176,6 +177,8 @@ export async function startApp(app: App): Promise<RunningApp> {
       if (stopped) return;
       stopped = true;
       app.scheduler.stop();
+      // Event streams never end by themselves; the server would wait for them.
+      closeTimestampEvents(app.metadata);
       await http.stop();
       await app.publisher.stop();
       // Tasks already accepted finish (or fail cleanly) before the store closes.

@@ -90,6 +90,8 @@ export interface Config {
   limits: { max_body_bytes: number; max_artifacts_per_request: number };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
+  /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
+  mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
   meta: ConfigMeta;
 }
 
@@ -415,6 +417,30 @@ function showEndpoint(r: DisabledEndpoint): string {
   return r.methods ? `${r.methods.join(",")} ${r.path}` : r.path;
 }
 
+/** Glob patterns: a YAML list, or one string with patterns separated by commas outside `{…}`. */
+const globs: Parser<string[]> = (raw) => {
+  const list = Array.isArray(raw) ? raw : typeof raw === "string" ? splitGlobs(raw) : null;
+  if (list === null || list.some((g) => typeof g !== "string" || g.trim() === ""))
+    throw new Invalid("expected glob patterns (a YAML list, or comma-separated), e.g. releases/**,*.tar.gz");
+  return list.map((g: string) => g.trim());
+};
+
+function splitGlobs(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const c of s) {
+    if (c === "{") depth++;
+    if (c === "}") depth = Math.max(0, depth - 1);
+    if (c === "," && depth === 0) {
+      out.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  out.push(cur);
+  return out.filter((g) => g.trim() !== "");
+}
+
 // ---------------------------------------------------------------- the table
 
 /** The type at a dotted path of Settings ("scheduler.period_seconds" → number). */
@@ -588,6 +614,15 @@ const KEYS: readonly AnyKeySpec[] = [
       return f === "auto" ? (ctx.stderrIsTTY ? "text" : "json") : f;
     },
   }),
+  // `tufbox mirror` takes these as its own flags too (--upstream, --root, --prefetch, --interval).
+  key("mirror.upstream", {
+    env: ["TUFBOX_MIRROR_UPSTREAM"],
+    default: null,
+    parse: (raw) => url(raw, ["http", "https"], "the upstream's base URL, e.g. https://tuf.example.com"),
+  }),
+  key("mirror.root", { env: ["TUFBOX_MIRROR_ROOT"], default: null, parse: path }),
+  key("mirror.prefetch", { env: ["TUFBOX_MIRROR_PREFETCH"], default: [], parse: globs }),
+  key("mirror.interval_seconds", { env: ["TUFBOX_MIRROR_INTERVAL_SECONDS"], default: 60, parse: int(1, 86_400) }),
 ];
 
 function showListen(l: Listen): string {

@@ -2,18 +2,6 @@
 /** tufbox entry point: parse the command line and hand over to one command. */
 import { ConfigError } from "./config.ts";
 import { UsageError } from "./cli/args.ts";
-import { serveCommand } from "./cli/serve.ts";
-import { quickstartCommand } from "./cli/quickstart.ts";
-import { keyCommand } from "./cli/key.ts";
-import { ceremonyCommand } from "./cli/ceremony.ts";
-import { signCommand } from "./cli/sign.ts";
-import { rootCommand } from "./cli/root-update.ts";
-import { bootstrapCommand, sendCommand } from "./cli/send.ts";
-import { artifactCommand } from "./cli/artifact.ts";
-import { taskCommand } from "./cli/task.ts";
-import { statusCommand } from "./cli/status.ts";
-import { tokenCommand } from "./cli/token.ts";
-import { auditCommand } from "./cli/audit.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
@@ -25,6 +13,10 @@ Usage: tufbox <command> [flags]
 Commands:
   quickstart   bootstrap a demo repository with development keys (if empty) and serve it
   serve        serve an existing repository (RSTUF-compatible API, metadata, targets)
+  mirror       follow an upstream repository, verify it like a client, serve it (edge mirror);
+               --from BUNDLE imports an export (air-gapped sites)
+  export       write a verified static copy (directory or .tar) for static servers / USB sticks
+  healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
 
 Offline (root keys never touch the server):
@@ -46,20 +38,27 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
 
 Run 'tufbox <command> --help' for a command's flags.`;
 
+// Each command's module is loaded when it runs: an edge mirror on a small device
+// must not carry the repository server (Elysia, stores, publisher) in memory.
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  serve: serveCommand,
-  quickstart: quickstartCommand,
-  key: (argv) => keyCommand(argv),
-  ceremony: (argv) => ceremonyCommand(argv),
-  sign: withServerErrors("sign", (argv) => signCommand(argv)),
-  root: withServerErrors("root", (argv) => rootCommand(argv)),
-  bootstrap: withServerErrors("bootstrap", (argv) => bootstrapCommand(argv)),
-  send: withServerErrors("send", (argv) => sendCommand(argv)),
-  artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
-  task: withServerErrors("task", (argv) => taskCommand(argv)),
-  status: withServerErrors("status", (argv) => statusCommand(argv)),
-  token: withServerErrors("token", (argv) => tokenCommand(argv)),
-  audit: withServerErrors("audit", (argv) => auditCommand(argv)),
+  serve: async (argv) => (await import("./cli/serve.ts")).serveCommand(argv),
+  quickstart: async (argv) => (await import("./cli/quickstart.ts")).quickstartCommand(argv),
+  key: async (argv) => (await import("./cli/key.ts")).keyCommand(argv),
+  ceremony: async (argv) => (await import("./cli/ceremony.ts")).ceremonyCommand(argv),
+  sign: withServerErrors("sign", async (argv) => (await import("./cli/sign.ts")).signCommand(argv)),
+  root: withServerErrors("root", async (argv) => (await import("./cli/root-update.ts")).rootCommand(argv)),
+  bootstrap: withServerErrors("bootstrap", async (argv) => (await import("./cli/send.ts")).bootstrapCommand(argv)),
+  send: withServerErrors("send", async (argv) => (await import("./cli/send.ts")).sendCommand(argv)),
+  artifact: withServerErrors("artifact", async (argv) => (await import("./cli/artifact.ts")).artifactCommand(argv)),
+  task: withServerErrors("task", async (argv) => (await import("./cli/task.ts")).taskCommand(argv)),
+  status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
+  mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
+  export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
+  healthcheck: withServerErrors("healthcheck", async (argv) =>
+    (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
+  ),
+  token: withServerErrors("token", async (argv) => (await import("./cli/token.ts")).tokenCommand(argv)),
+  audit: withServerErrors("audit", async (argv) => (await import("./cli/audit.ts")).auditCommand(argv)),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },

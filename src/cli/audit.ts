@@ -41,7 +41,7 @@ ${SERVER_FLAGS_HELP}
 
 Exit status: 0 done; 1 the server refused; 2 usage.`;
 
-const FLAGS = {
+export const AUDIT_FLAGS = {
   since: { type: "string" },
   principal: { type: "string" },
   limit: { type: "string" },
@@ -98,7 +98,7 @@ export async function auditCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("audit", argv, FLAGS);
+      const args = parseCommandArgs("audit", argv, AUDIT_FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(AUDIT_HELP);
       if (args.positionals.length > 0)

@@ -20,12 +20,19 @@ import type { Store } from "../store/store.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { loggerFor, runUntilSignal } from "./serve.ts";
 import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
+import { configFlagsHelp } from "./help.ts";
 
-export const QUICKSTART_HELP = `tufbox quickstart [--data-dir DIR] [--listen HOST:PORT] [--bins N]
+export const QUICKSTART_FLAGS = { bins: { type: "string" } } as const;
+
+export const QUICKSTART_HELP = `tufbox quickstart [--data-dir DIR] [--listen HOST:PORT] [--bins N] [flags below]
 
 On an empty DIR: generates development keys (root key unencrypted on disk:
-for evaluation only), bootstraps a repository with N hash bins (default 256)
-and serves it. On a bootstrapped DIR: serves it.`;
+for evaluation only), bootstraps a repository with N hash bins and serves it.
+On a bootstrapped DIR: serves it.
+
+  --bins N                  hash bins, a power of two in 2..16384 (default 256)
+
+${configFlagsHelp()}`;
 
 function pem(key: KeyObject): string {
   return key.export({ format: "pem", type: "pkcs8" }).toString();
@@ -96,7 +103,7 @@ export async function waitForBootstrap(
 }
 
 export async function quickstartCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs("quickstart", argv, { bins: { type: "string" } });
+  const args = parseCommandArgs("quickstart", argv, QUICKSTART_FLAGS);
   if (args.own.help) {
     console.log(QUICKSTART_HELP);
     return;

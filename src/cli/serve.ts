@@ -5,13 +5,16 @@ import { createApp, startApp } from "../app.ts";
 import type { App, RunningApp } from "../core.ts";
 import { parseCommandArgs } from "./args.ts";
 import { VERSION } from "../version.ts";
+import { configFlagsHelp } from "./help.ts";
 
-export const SERVE_HELP = `tufbox serve [--data-dir DIR] [--listen HOST:PORT] [--online-key-dir DIR] [--config FILE] [...]
+export const SERVE_HELP = `tufbox serve [--data-dir DIR] [--listen HOST:PORT] [--config FILE] [flags below]
 
 Serves the repository in DIR: the RSTUF-compatible API under /api/v1, metadata
-under /metadata/, artifact bytes under /targets/. Every configuration key can
-also be set in the YAML file (--config) or as TUFBOX_* environment variables;
-see config/tufbox.example.yaml.`;
+under /metadata/, artifact bytes under /targets/, /healthz and /readyz. Until
+a ceremony's payload is posted to /api/v1/bootstrap (tufbox bootstrap) it
+serves no metadata.
+
+${configFlagsHelp()}`;
 
 export function loggerFor(config: {
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };

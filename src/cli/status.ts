@@ -35,6 +35,8 @@ import {
   type ServerTerminal,
 } from "./client.ts";
 import { pendingDocuments, pendingRoles } from "./sign.ts";
+import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
+import { timeLeft } from "./format.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
 
@@ -85,19 +87,7 @@ export interface RepositoryStatus {
   config: Record<string, unknown>;
 }
 
-/** "in 364 days", "in 5 h", "EXPIRED 2 h ago". */
-export function timeLeft(seconds: number): string {
-  const abs = Math.abs(seconds);
-  const text =
-    abs >= 2 * 86_400
-      ? `${Math.floor(abs / 86_400)} days`
-      : abs >= 2 * 3600
-        ? `${Math.floor(abs / 3600)} h`
-        : abs >= 120
-          ? `${Math.floor(abs / 60)} min`
-          : `${Math.floor(abs)} s`;
-  return seconds > 0 ? `in ${text}` : `EXPIRED ${text} ago`;
-}
+export { timeLeft } from "./format.ts";
 
 function published<T extends SignedBase>(
   api: ApiClient,
@@ -345,14 +335,24 @@ export async function statusCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("status", argv, SERVER_FLAGS);
+      const args = parseCommandArgs("status", argv, SERVER_FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(STATUS_HELP);
       if (args.positionals.length > 0)
         throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
       const api = apiClient(args.own, term, "status");
       const out = new Output(term, json);
-      const status = await repositoryStatus(api, now);
+      let status: RepositoryStatus;
+      try {
+        status = await repositoryStatus(api, now);
+      } catch (err) {
+        // A tufbox mirror has no repository API (404) but GET /api/v1/mirror: show how current it is.
+        const mirror = err instanceof ServerError && err.status === 404 ? await mirrorStatusOf(api) : undefined;
+        if (!mirror) throw err;
+        if (json) return out.result(mirror);
+        for (const line of formatMirrorStatus(mirror, api.server)) out.say(line);
+        return;
+      }
       if (json) return out.result(status);
       for (const line of formatStatusReport(status)) out.say(line);
     },

@@ -37,7 +37,7 @@ ${SERVER_FLAGS_HELP}
 
 Exit status: 0 done; 1 the server refused (e.g. no such token); 2 usage.`;
 
-const FLAGS = {
+export const TOKEN_FLAGS = {
   name: { type: "string" },
   scope: { type: "string", multiple: true },
   "expires-in": { type: "string" },
@@ -72,7 +72,7 @@ export async function tokenCommand(argv: string[], term: ServerTerminal = server
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("token", argv, FLAGS);
+      const args = parseCommandArgs("token", argv, TOKEN_FLAGS, { config: false });
       json = jsonFlag(args.own);
       const [action, ...rest] = args.positionals;
       if (args.own.help || action === undefined) return term.out(TOKEN_HELP);

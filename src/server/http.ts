@@ -44,6 +44,8 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
+  /** answers a /targets/ request with no file in targetsDir (a mirror fetches, verifies and stores it) */
+  targetsMissing?: (req: Request, encoded: string) => Promise<Response>;
   /** everything that is not /metadata or /targets (the Elysia app's `handle`); `source` is the client address */
   api: (req: Request, source?: string) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
@@ -84,10 +86,12 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const interval = Math.max(0, opts.reloadIntervalMs ?? 50);
   const maxWait = Math.max(interval, opts.reloadMaxWaitMs ?? interval * 20);
   const published = new PublishedTargets(metadata);
+  // A mirror (targetsMissing) stores every hashed name as a file and resolves the rest
+  // itself: no index of every published target for it.
   const targets =
     opts.targetsDir === undefined
       ? undefined
-      : new TargetFiles(opts.targetsDir, (path, hex) => published.resolve(path, hex));
+      : new TargetFiles(opts.targetsDir, opts.targetsMissing ? undefined : (path, hex) => published.resolve(path, hex));
   const log = opts.log ?? createLogger({ level: "warn", format: "text" });
 
   // Requests per role that missed the static table; decides which roles to promote.
@@ -184,7 +188,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     if (!targets || encoded === "") return fileError(404, "target not found");
     const found = await targets.lookup(encoded);
     if (found.kind === "invalid") return fileError(400, "invalid target path");
-    if (found.kind === "missing") return fileError(404, "target not found");
+    if (found.kind === "missing")
+      return opts.targetsMissing ? opts.targetsMissing(req, encoded) : fileError(404, "target not found");
     return targetResponse(req, found.file);
   }
 

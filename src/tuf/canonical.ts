@@ -5,7 +5,7 @@
  *
  * Why not the `canonicalize` package (RFC 8785): RFC 8785 escapes control
  * characters, OLPC writes them raw. PEM public keys (ecdsa and rsa keys in every
- * real root, see shared/fixtures) contain newlines, so rejecting control
+ * real root, see test/fixtures/rstuf) contain newlines, so rejecting control
  * characters is not an option and RFC 8785 output would not match the bytes
  * clients verify. So we encode OLPC directly; a differential test proves byte
  * equality with @tufjs/canonical-json on the whole corpus.

@@ -32,7 +32,7 @@ export function computeKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "keyval">
 /**
  * The keyid securesystemslib < 1.0 computed (its legacy key format added
  * `keyid_hash_algorithms`); RSTUF ceremonies made with it carry such keyids
- * (see shared/fixtures). Keyids are lookup names for clients, so we accept
+ * (see test/fixtures/rstuf). Keyids are lookup names for clients, so we accept
  * either form as given and match private keys to public keys by material.
  */
 export function computeLegacyKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "keyval">): string {

@@ -3,14 +3,13 @@
  * HTTP on a free 127.0.0.1 port, in this process (for scheduler/publisher
  * access) — or as a child process where a test must kill it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { loadConfig } from "../../src/config.ts";
 import { createApp, startApp } from "../../src/app.ts";
 import type { RunningApp } from "../../src/core.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { ONLINE_KEY_DIR } from "./fixtures.ts";
+import { tempDir } from "./temp.ts";
 
 export const TOKEN = "test-admin-token-0123456789";
 
@@ -28,9 +27,7 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export function tempDir(prefix = "tufbox-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir } from "./temp.ts";
 
 export interface TestServerOptions {
   dataDir?: string;

@@ -212,6 +212,22 @@ describe("/metadata/", () => {
     expect(await (await fetch(`${s.url}/metadata/`)).text()).toContain('<a href="3.root.json">');
   });
 
+  test("the listing is ordered by role (as clients walk them), then by version as a number", async () => {
+    const repo = repository();
+    for (let v = 1; v <= 11; v++) repo.publishFiles(rootFiles(v));
+    repo.publish();
+    repo.publish();
+    const s = start(repo.metadata);
+    const html = await (await fetch(`${s.url}/metadata/`)).text();
+    const names = [...html.matchAll(/<a href="([^"]+)">/g)].map((m) => decodeURIComponent(m[1]!));
+    const roots = names.filter((n) => n.endsWith("root.json"));
+    expect(roots).toEqual(["root.json", ...Array.from({ length: 11 }, (_, i) => `${i + 1}.root.json`)]);
+    // root before timestamp before snapshot, whatever the alphabet says.
+    const first = (role: string) => names.findIndex((n) => n === `${role}.json` || n.endsWith(`.${role}.json`));
+    expect(first("root")).toBeLessThan(first("timestamp"));
+    expect(first("timestamp")).toBeLessThan(first("snapshot"));
+  });
+
   test("after a second publish timestamp.json changes and old versions are still served, from the store once evicted", async () => {
     const repo = repository({ cacheBytes: 0 });
     repo.publishFiles(rootFiles(1));

@@ -18,6 +18,7 @@ import { delegationRoutes } from "./delegations.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { tokenRoutes } from "./tokens.ts";
 import { auditRoutes } from "./audit.ts";
+import { eventRoutes } from "./events.ts";
 import { detail, errorResponse, routeNotFound } from "../errors.ts";
 
 export function createApi(app: App): (request: Request, source?: string) => Promise<Response> {
@@ -74,6 +75,7 @@ export function apiRoutes(app: App) {
       .use(metadataRoutes(app))
       .use(delegationRoutes(app))
       .use(metricsRoutes(app))
+      .use(eventRoutes(app))
       .use(tokenRoutes(app))
       .use(auditRoutes(app))
   );

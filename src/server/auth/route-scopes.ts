@@ -48,6 +48,9 @@ export const ROUTE_SCOPES = {
   "DELETE /api/v1/tokens/:id": "admin",
 
   "GET /api/v1/audit": "read",
+
+  // The mirrors' change feed: nothing timestamp.json does not already show (server/events.ts).
+  "GET /api/v1/events": "public",
 } as const satisfies Record<string, Access>;
 
 export type RouteKey = keyof typeof ROUTE_SCOPES;

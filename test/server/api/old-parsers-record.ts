@@ -60,7 +60,9 @@ const routes = Object.entries(out);
 routes.forEach(([route, answers], i) => {
   lines.push(`  ${JSON.stringify(route)}: {`);
   const entries = Object.entries(answers);
-  entries.forEach(([name, a], j) => lines.push(`    ${JSON.stringify(name)}: ${JSON.stringify(a)}${j < entries.length - 1 ? "," : ""}`));
+  entries.forEach(([name, a], j) =>
+    lines.push(`    ${JSON.stringify(name)}: ${JSON.stringify(a)}${j < entries.length - 1 ? "," : ""}`),
+  );
   lines.push(`  }${i < routes.length - 1 ? "," : ""}`);
 });
 lines.push("}");

@@ -47,9 +47,17 @@ function bases(): [BodyRoute, string, unknown][] {
         publish_artifacts: false,
       },
     ],
-    ["POST /api/v1/artifacts/delete", "two", { artifacts: ["a/b-1.0.tar.gz", "c.whl", "a/b-1.0.tar.gz"], publish_artifacts: true }],
+    [
+      "POST /api/v1/artifacts/delete",
+      "two",
+      { artifacts: ["a/b-1.0.tar.gz", "c.whl", "a/b-1.0.tar.gz"], publish_artifacts: true },
+    ],
     ["POST /api/v1/metadata", "root-v2", fixture("metadata-update-root-v2-online-ecdsa.json")],
-    ["POST /api/v1/metadata/sign", "root", { role: "root", signature: { keyid: SIG_KEYID, sig: "0a1b", bundle: null } }],
+    [
+      "POST /api/v1/metadata/sign",
+      "root",
+      { role: "root", signature: { keyid: SIG_KEYID, sig: "0a1b", bundle: null } },
+    ],
     ["POST /api/v1/metadata/sign/delete", "root", { role: "root" }],
     ["POST /api/v1/metadata/online", "two", { roles: ["targets", "bins-1", "targets"] }],
     ["POST /api/v1/metadata/online", "empty", {}],
@@ -109,10 +117,16 @@ export function corpus(): CorpusCase[] {
       const where = path.map(String).join(".") || "(body)";
       const node = at(base, path);
       if (path.length > 0) {
-        add(`${where} deleted`, edited(base, path, (p, k) => (Array.isArray(p) ? p.splice(Number(k), 1) : delete p[k])));
+        add(
+          `${where} deleted`,
+          edited(base, path, (p, k) => (Array.isArray(p) ? p.splice(Number(k), 1) : delete p[k])),
+        );
         for (const v of VALUES)
           if (JSON.stringify(v) !== JSON.stringify(node))
-            add(`${where} = ${JSON.stringify(v)}`, edited(base, path, (p, k) => (p[k] = structuredClone(v))));
+            add(
+              `${where} = ${JSON.stringify(v)}`,
+              edited(base, path, (p, k) => (p[k] = structuredClone(v))),
+            );
       }
       if (typeof node === "object" && node !== null && !Array.isArray(node)) {
         const withExtra = structuredClone(base);
