@@ -4,7 +4,6 @@
  * order and stops them in the reverse order. Only main's commands (serve,
  * quickstart) and tests import this file; everything else gets the App passed down.
  */
-import { mkdirSync } from "node:fs";
 import type { App, RunningApp } from "./core.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -18,15 +17,34 @@ import { Authenticator, type AuthOptions } from "./auth/authenticator.ts";
 import { Guard } from "./server/auth/guard.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
-import { startHttpServer } from "./server/http.ts";
 import { closeTimestampEvents } from "./server/events.ts";
+import { startHttpServer, type HttpServer } from "./server/http.ts";
+import { SystemClock, type Clock } from "./clock.ts";
+import { TimestampFreshness } from "./freshness.ts";
+import { listenError, prepareDataDir, resignWindowWarnings } from "./startup.ts";
+import { isSignedByOnlineKey } from "./tuf/roles.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
+import { createAlerts } from "./alerts/index.ts";
+import { LatestTargets } from "./repository/latest-targets.ts";
+
+export interface AppOptions {
+  /** default: the system clock */
+  clock?: Clock;
+}
+
+/** The bound listener, before the App serves: requests answer 503 until startApp hands them over. */
+export interface Listener {
+  readonly http: HttpServer;
+  /** `source` is the client address (the guard limits failed authentications by it) */
+  serve(handler: (req: Request, source?: string) => Response | Promise<Response>): void;
+}
 
 /** Open the store and load the repository; nothing listens yet. */
-export async function createApp(config: Config, log: Logger): Promise<App> {
-  mkdirSync(config.data_dir, { recursive: true });
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  const clock = opts.clock ?? new SystemClock();
+  prepareDataDir(config, log);
   const store = await openStore(config.database);
   const metadata = new PublishedMetadata({
     loader: async (name) => {
@@ -51,6 +69,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     sink: metadata,
     log: log.child({ component: "repository" }),
     maxBatch: config.publisher.max_batch,
+    now: () => new Date(clock.now()),
   });
   await repo.open();
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {
@@ -69,7 +88,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ? new PostgresLeadership(config.database, log.child({ component: "scheduler" }))
       : new LocalLeadership();
   const scheduler = new Scheduler(
-    { repo, store, log: log.child({ component: "scheduler" }), leader },
+    { repo, store, log: log.child({ component: "scheduler" }), leader, clock },
     {
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
@@ -79,7 +98,35 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   );
   const auth = new Authenticator(store, authOptions(config));
   const guard = new Guard({ auth, log: log.child({ component: "auth" }), metricsPublic: config.auth.metrics_public });
-  return { config, log, store, repo, publisher, scheduler, auth, guard, metadata, notifier, leader };
+  const freshness = new TimestampFreshness({ clock, repo, scheduler });
+  const latestTargets = new LatestTargets(store);
+  const alerts = createAlerts({
+    config,
+    clock,
+    log: log.child({ component: "alerts" }),
+    store,
+    repo,
+    publisher,
+    scheduler,
+    latestTargets,
+  });
+  return {
+    config,
+    log,
+    store,
+    repo,
+    publisher,
+    scheduler,
+    auth,
+    guard,
+    metadata,
+    notifier,
+    leader,
+    clock,
+    alerts,
+    latestTargets,
+    freshness,
+  };
 }
 
 function authOptions(config: Config): AuthOptions {
@@ -121,6 +168,46 @@ function authOptions(config: Config): AuthOptions {
 }
 
 /**
+ * Bind the port (TLS loaded) before anything is generated or bootstrapped:
+ * a taken port or a bad certificate stops start-up with nothing changed.
+ * Until `serve` is called the API answers 503; metadata is served as soon as
+ * there is any.
+ */
+export function listen(app: App): Listener {
+  const { config } = app;
+  let handler: ((req: Request, source?: string) => Response | Promise<Response>) | null = null;
+  let http: HttpServer;
+  try {
+    http = startHttpServer({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      metadata: app.metadata,
+      targetsDir: config.targets.serve ? config.targets.dir : undefined,
+      log: app.log.child({ component: "http" }),
+      api: (req, source) => (handler ? handler(req, source) : starting(req)),
+      tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
+      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
+      maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
+      idleTimeoutSeconds: config.limits.idle_timeout_seconds,
+      bodyDeadline: {
+        timeoutMs: config.limits.body_timeout_seconds * 1000,
+        minBytesPerSecond: config.limits.upload_min_bytes_per_second,
+      },
+      maxRequestsPerSource: config.limits.max_connections_per_source,
+      freshness: app.freshness,
+    });
+  } catch (err) {
+    throw listenError(err, config);
+  }
+  return {
+    http,
+    serve(h) {
+      handler = h;
+    },
+  };
+}
+
+/**
  * Replicas tell each other (notify/notifier.ts): a local accept wakes every
  * publisher; a local publication makes every replica catch up at once. Only
  * hints: the poll does the same work, later.
@@ -140,34 +227,33 @@ function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier
   });
 }
 
-/** Start background work and the HTTP server. */
-export async function startApp(app: App): Promise<RunningApp> {
+/** Start background work and the HTTP server (bound first, unless `listener` already is). */
+export async function startApp(app: App, listener?: Listener): Promise<RunningApp> {
+  const bound = listener ?? listen(app);
+  const http = bound.http;
   if (app.auth.disabled)
     app.log.warn(
       "AUTHENTICATION IS DISABLED (--insecure-disable-auth): anyone who can reach this port can change the repository. Development use only.",
     );
   else app.log.info(`API authentication: ${app.auth.describe()}`);
-  const generatedToken = await app.auth.init();
-  await app.notifier.start();
+  let generatedToken: string | null;
+  try {
+    generatedToken = await app.auth.init();
+    await app.notifier.start();
+  } catch (err) {
+    await http.stop(true);
+    throw err;
+  }
   app.publisher.start();
   app.scheduler.start();
+  app.alerts.start();
   await app.repo.resume();
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
   void app.scheduler.runIfLeader("resign-expiring");
-  const api = createApi(app);
-  const { config } = app;
-  const http = startHttpServer({
-    hostname: config.listen.host,
-    port: config.listen.port,
-    metadata: app.metadata,
-    targetsDir: config.targets.serve ? config.targets.dir : undefined,
-    api,
-    log: app.log.child({ component: "http" }),
-    tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-    // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
-    maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
-  });
+  app.freshness.watch(http);
+  for (const w of startupWarnings(app)) app.log.warn(w);
+  bound.serve(createApi(app));
   let stopped = false;
   return {
     ...app,
@@ -176,7 +262,9 @@ export async function startApp(app: App): Promise<RunningApp> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      app.freshness.stop();
       app.scheduler.stop();
+      app.alerts.stop();
       // Event streams never end by themselves; the server would wait for them.
       closeTimestampEvents(app.metadata);
       await http.stop();
@@ -189,4 +277,20 @@ export async function startApp(app: App): Promise<RunningApp> {
       await app.store.close();
     },
   };
+}
+
+/** Before the App serves: alive (liveness probes pass), not ready. */
+function starting(req: Request): Response {
+  if (new URL(req.url).pathname === "/healthz") return Response.json({ status: "starting" });
+  return Response.json(
+    { detail: { message: "Starting", error: "tufbox is starting; retry shortly" } },
+    { status: 503, headers: { "retry-after": "1" } },
+  );
+}
+
+function startupWarnings(app: App): string[] {
+  const settings = app.repo.settings;
+  if (!settings) return [];
+  const online = app.repo.delegatedRoles.filter((r) => isSignedByOnlineKey(r, settings.onlineKeyId));
+  return resignWindowWarnings(app.config, settings, online);
 }

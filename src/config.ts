@@ -29,6 +29,9 @@ import { join } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.ts";
+import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
+import type { WebhookConfig } from "./alerts/webhooks.ts";
+import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
 
 // ---------------------------------------------------------------- types
 
@@ -87,9 +90,20 @@ export interface Config {
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };
   targets: { dir: string; serve: boolean };
-  limits: { max_body_bytes: number; max_artifacts_per_request: number };
+  /** request bounds; TUF-level bounds are constants in src/tuf/limits.ts */
+  limits: {
+    max_body_bytes: number;
+    max_artifacts_per_request: number;
+    max_custom_bytes: number;
+    body_timeout_seconds: number;
+    upload_min_bytes_per_second: number;
+    idle_timeout_seconds: number;
+    max_connections_per_source: number;
+  };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
+  /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
+  alerts: { offline_expiry_days: Record<string, number>; webhooks: WebhookConfig[]; webhook_max_attempts: number };
   /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
   mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
   meta: ConfigMeta;
@@ -144,6 +158,17 @@ interface Ctx {
   stderrIsTTY: boolean;
 }
 type Parser<T> = (raw: unknown, ctx: Ctx) => T;
+
+/** A parser living next to its feature, which throws plain Errors. */
+const external =
+  <T>(fn: (raw: unknown) => T): Parser<T> =>
+  (raw) => {
+    try {
+      return fn(raw);
+    } catch (e) {
+      throw new Invalid(e instanceof Error ? e.message : String(e));
+    }
+  };
 
 function text(raw: unknown, what = "a string"): string {
   if (typeof raw !== "string")
@@ -597,11 +622,46 @@ const KEYS: readonly AnyKeySpec[] = [
     default: 10000,
     parse: int(1, 1_000_000),
   }),
+  key("limits.max_custom_bytes", {
+    env: ["TUFBOX_MAX_CUSTOM_BYTES"],
+    default: CUSTOM_MAX_BYTES_DEFAULT,
+    parse: size(...CUSTOM_MAX_BYTES_RANGE),
+  }),
+  key("limits.body_timeout_seconds", { env: ["TUFBOX_BODY_TIMEOUT_SECONDS"], default: 30, parse: int(1, 3600) }),
+  key("limits.upload_min_bytes_per_second", {
+    env: ["TUFBOX_UPLOAD_MIN_BYTES_PER_SECOND"],
+    default: 64 * 1024,
+    parse: size(1024, 1024 ** 3),
+  }),
+  // Bun.serve's idleTimeout: at most 255 s.
+  key("limits.idle_timeout_seconds", { env: ["TUFBOX_IDLE_TIMEOUT_SECONDS"], default: 10, parse: int(1, 255) }),
+  key("limits.max_connections_per_source", {
+    env: ["TUFBOX_MAX_CONNECTIONS_PER_SOURCE"],
+    default: 128,
+    parse: int(0, 1_000_000),
+  }),
   key("disable_endpoints", {
     env: ["TUFBOX_DISABLE_ENDPOINTS", "RSTUF_DISABLE_ENDPOINTS"],
     default: [],
     parse: endpoints,
     show: (v) => v.map(showEndpoint),
+  }),
+  key("alerts.offline_expiry_days", {
+    env: ["TUFBOX_ALERTS_OFFLINE_EXPIRY_DAYS"],
+    default: DEFAULT_OFFLINE_EXPIRY_DAYS,
+    parse: external(parseOfflineExpiryDays),
+  }),
+  // Secret: webhook URLs (Slack's) and their HMAC secrets are credentials.
+  key("alerts.webhooks", {
+    env: ["TUFBOX_ALERTS_WEBHOOKS"],
+    secret: "value",
+    default: [],
+    parse: external(parseWebhooks),
+  }),
+  key("alerts.webhook_max_attempts", {
+    env: ["TUFBOX_ALERTS_WEBHOOK_MAX_ATTEMPTS"],
+    default: 6,
+    parse: int(1, 100),
   }),
   key("log.level", { env: ["TUFBOX_LOG_LEVEL"], flag: "log-level", default: "info", parse: oneOf(LOG_LEVELS) }),
   key("log.format", {
@@ -1002,7 +1062,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     const v = getAt(config as unknown as Record<string, unknown>, spec.path);
     let shown: unknown;
     if (v === null || v === undefined) shown = null;
-    else if (spec.secret === "value") shown = "<set>";
+    else if (spec.secret === "value") shown = Array.isArray(v) && v.length === 0 ? [] : "<set>";
     else if (spec.secret === "url") shown = redactUrl(String(v));
     else shown = spec.show ? spec.show(v) : v;
     setAt(out, spec.path, shown);

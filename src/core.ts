@@ -15,6 +15,10 @@ import type { Guard } from "./server/auth/guard.ts";
 import type { PublishedMetadata } from "./server/published.ts";
 import type { Leadership } from "./store/leadership.ts";
 import type { Store } from "./store/store.ts";
+import type { Clock } from "./clock.ts";
+import type { Alerts } from "./alerts/alerts.ts";
+import type { LatestTargets } from "./repository/latest-targets.ts";
+import type { TimestampFreshness } from "./freshness.ts";
 
 export interface App {
   readonly config: Config;
@@ -32,6 +36,14 @@ export interface App {
   readonly notifier: Notifier;
   /** whether this replica runs the scheduler's jobs (always, for SQLite) */
   readonly leader: Leadership;
+  /** the one clock every expiry decision reads (real unless a test drives it) */
+  readonly clock: Clock;
+  /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */
+  readonly alerts: Alerts;
+  /** the latest top-level targets, parsed once per version */
+  readonly latestTargets: LatestTargets;
+  /** keeps an expired timestamp from being served (freshness.ts) */
+  readonly freshness: TimestampFreshness;
 }
 
 export interface RunningApp extends App {

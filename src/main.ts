@@ -5,6 +5,7 @@ import { UsageError } from "./cli/args.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
+import { StartupError } from "./startup.ts";
 
 const USAGE = `tufbox ${VERSION} — a TUF repository service in one binary
 
@@ -18,6 +19,7 @@ Commands:
   export       write a verified static copy (directory or .tar) for static servers / USB sticks
   healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
+  admin-token  admin-token reset: revoke the stored admin API token, print a new one
 
 Offline (root keys never touch the server):
   key          generate a key pair (key generate), show a key's keyid (key info)
@@ -59,6 +61,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   ),
   token: withServerErrors("token", async (argv) => (await import("./cli/token.ts")).tokenCommand(argv)),
   audit: withServerErrors("audit", async (argv) => (await import("./cli/audit.ts")).auditCommand(argv)),
+  "admin-token": async (argv) => (await import("./cli/admin-token.ts")).adminTokenCommand(argv),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },
@@ -80,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigurationError) {
+    if (err instanceof UsageError || err instanceof ConfigurationError || err instanceof StartupError) {
       console.error(`tufbox ${command}: ${err.message}\nhint: ${err.hint}`);
       return 2;
     }
@@ -97,4 +100,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A failed command exits now: a half-started server (publisher, scheduler,
+// notifier) must not keep the process alive without listening, where a
+// supervisor would never restart it.
+if (code !== 0) process.exit(code);
+process.exitCode = code;

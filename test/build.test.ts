@@ -3,8 +3,9 @@
  * release` (test/helpers/release.ts builds it once per test run), then the
  * binary itself runs a quickstart (from another working directory, so
  * nothing is read from the source tree), accepts an artifact with the printed
- * token, and tuf-js verifies what it serves. Catches packaging mistakes such
- * as a worker entry point missing from the bundle.
+ * token, and tuf-js verifies what it serves, and the dashboard's page and
+ * its scripts load. Catches packaging mistakes such as a worker entry point
+ * or the static/ bundle missing from the binary.
  */
 import { expect, test } from "bun:test";
 import { rmSync, existsSync } from "node:fs";
@@ -69,6 +70,20 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
     });
     await u.refresh();
     expect((await u.getTargetInfo("bin/app.tar.gz"))?.length).toBe(3);
+
+    // The dashboard and the docs page are bundled into the binary (no static/ next to it: cwd is /).
+    const page = await fetch(`${url}/`, { headers: { "accept-encoding": "gzip" } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="\.?(\/[\w.-]+\.(?:js|css))"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const asset of assets) {
+      const a = await fetch(`${url}${asset}`);
+      expect(a.status).toBe(200);
+      expect((await a.text()).length).toBeGreaterThan(100);
+    }
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;

@@ -92,7 +92,15 @@ describe("defaults", () => {
     expect(c.publisher).toEqual({ max_batch: 200000, linger_ms: 5, poll_ms: 1000 });
     expect(c.scheduler).toEqual({ period_seconds: 60, resign_window_hours: 6 });
     expect(c.targets).toEqual({ dir: "tufbox-data/targets", serve: true });
-    expect(c.limits).toEqual({ max_body_bytes: 16 * 1024 * 1024, max_artifacts_per_request: 10000 });
+    expect(c.limits).toEqual({
+      max_body_bytes: 16 * 1024 * 1024,
+      max_artifacts_per_request: 10000,
+      max_custom_bytes: 16 * 1024,
+      body_timeout_seconds: 30,
+      upload_min_bytes_per_second: 64 * 1024,
+      idle_timeout_seconds: 10,
+      max_connections_per_source: 128,
+    });
     expect(c.disable_endpoints).toEqual([]);
     expect(c.log).toEqual({ level: "info", format: "json" });
     expect(c.meta.file).toBeNull();

@@ -59,6 +59,11 @@ const RULES: [string, (path: string) => boolean, (imported: string) => boolean][
       /^(repository|server|cli|offline|notify)\//.test(i) ||
       ["app.ts", "core.ts", "scheduler.ts", "main.ts"].includes(i),
   ],
+  [
+    "alerts/ read the App's parts but never the server, the CLI or the composition root",
+    (p) => p.startsWith("alerts/"),
+    (i) => /^(server|cli)\//.test(i) || ["app.ts", "main.ts"].includes(i),
+  ],
   ["nothing imports the entry point", () => true, (i) => i === "main.ts"],
 ];
 

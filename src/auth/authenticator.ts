@@ -122,6 +122,17 @@ export class Authenticator {
     return this.tokens.generateAdminIfNone();
   }
 
+  /** The generated admin token was printed: nothing left to warn about. */
+  async markShown(): Promise<void> {
+    await this.tokens.markShown();
+  }
+
+  /** True when an admin token was generated at an earlier start but never printed. */
+  async neverShown(): Promise<boolean> {
+    if (this.#disabled || this.#adminHash) return false;
+    return this.tokens.neverShown();
+  }
+
   /** `authorization` is the request's Authorization header; `source` its client address. */
   async authenticate(authorization: string | null, source: string): Promise<AuthOutcome> {
     if (this.#disabled) return { ok: true, principal: ANONYMOUS };

@@ -44,6 +44,25 @@ export function tokenInfo(t: TokenRecord): TokenInfo {
   };
 }
 
+/**
+ * Set while a generated admin token has not been printed yet: a start that
+ * died between generating and printing would otherwise lock the user out
+ * (only the hash is stored). Cleared once it is shown, or by a reset.
+ */
+const UNSHOWN_KEY = "admin_token_unshown";
+
+function adminRecord(token: string, now: Date): TokenRecord {
+  return {
+    id: randomBytes(8).toString("hex"),
+    hash: hashToken(token),
+    name: "admin",
+    scopes: ["admin"],
+    createdAt: now.toISOString(),
+    expiresAt: null,
+    createdBy: null,
+  };
+}
+
 export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: string };
 
 export class Tokens {
@@ -116,26 +135,49 @@ export class Tokens {
   async generateAdminIfNone(): Promise<string | null> {
     if ((await this.#store.countTokens()) > 0) return null;
     const token = generateToken();
-    await this.#store.putToken(
-      {
-        id: randomBytes(8).toString("hex"),
-        hash: hashToken(token),
-        name: "admin",
-        scopes: ["admin"],
-        createdAt: this.#now().toISOString(),
-        expiresAt: null,
-        createdBy: null,
-      },
-      {
-        principal: "internal",
-        principalName: "first start",
-        source: null,
-        route: null,
-        taskId: null,
-        action: "token_create",
-        summary: { name: "admin", scopes: ["admin"], generated: true },
-      },
-    );
+    await this.#store.setSettings({ [UNSHOWN_KEY]: true });
+    await this.#store.putToken(adminRecord(token, this.#now()), {
+      principal: "internal",
+      principalName: "first start",
+      source: null,
+      route: null,
+      taskId: null,
+      action: "token_create",
+      summary: { name: "admin", scopes: ["admin"], generated: true },
+    });
     return token;
+  }
+
+  /** The generated admin token was printed: nothing left to warn about. */
+  async markShown(): Promise<void> {
+    await this.#store.setSettings({ [UNSHOWN_KEY]: undefined });
+  }
+
+  /** True when an admin token was generated at an earlier start but never printed. */
+  async neverShown(): Promise<boolean> {
+    return (await this.#store.getSetting<boolean>(UNSHOWN_KEY)) === true;
+  }
+
+  /**
+   * `tufbox admin-token reset`: revoke every stored token named "admin" and
+   * store a new admin token, returned to be printed once; audited as the
+   * command's. A running server sees it on its next request (every check
+   * reads the store). Scoped tokens with other names are left alone.
+   */
+  async resetAdmin(): Promise<{ token: string; revoked: number }> {
+    const revoked = await this.#store.deleteTokens("admin");
+    const token = generateToken();
+    const record = adminRecord(token, this.#now());
+    await this.#store.putToken(record, {
+      principal: "internal",
+      principalName: "tufbox admin-token reset",
+      source: null,
+      route: null,
+      taskId: null,
+      action: "token_create",
+      summary: { token_id: record.id, name: "admin", scopes: ["admin"], reset: true, revoked },
+    });
+    await this.#store.setSettings({ [UNSHOWN_KEY]: undefined });
+    return { token, revoked };
   }
 }

@@ -263,7 +263,7 @@ export class ApiClient {
     const url = `${this.opts.server}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    // tufbox wants a token with the read scope for reads too; RSTUF ignores it.
+    // Reads too: tufbox's own read routes (alerts, roles) need a token; RSTUF's ignore it.
     if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
     const res = await this.#send(
       url,

@@ -13,6 +13,7 @@ import { HttpSource, SourceError, type Source } from "../mirror/source.ts";
 import { readAnchor, MirrorSetupError, type Anchor } from "../mirror/state.ts";
 import { CLIENT_LIMITS } from "../tuf/trusted-set.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { configFlagsHelp } from "./help.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { Output, ServerError, serverCommand, serverTerminal, type ServerTerminal } from "./client.ts";
 import { loadAnchor } from "./mirror.ts";
@@ -45,9 +46,11 @@ air-gapped mirror with: tufbox mirror --from OUT --root TRUSTED_ROOT.json
   --all-versions      also every older version of every role (each verified)
   --valid-for DAYS    warn when the copy's timestamp, snapshot or targets roles
                       expire within DAYS (a bundle is only usable until then)
-  --json              one JSON document on stdout`;
+  --json              one JSON document on stdout
 
-const EXPORT_FLAGS = {
+${configFlagsHelp({ omit: ["data-dir"] })}`;
+
+export const EXPORT_FLAGS = {
   server: { type: "string" },
   out: { type: "string" },
   root: { type: "string" },

@@ -48,11 +48,13 @@ function valueAt(tree: Record<string, unknown>, path: string): unknown {
   return v;
 }
 
-let cached: string | undefined;
-
-/** The "Configuration flags" section for serve, quickstart and healthcheck. */
-export function configFlagsHelp(): string {
-  if (cached !== undefined) return cached;
+/**
+ * The "Configuration flags" section for the commands that read the
+ * configuration. `omit`: flags the command's own text already explains (with
+ * its own default, e.g. the mirror's data directory); they are named, not repeated.
+ */
+export function configFlagsHelp(opts: { omit?: readonly string[] } = {}): string {
+  const omit = new Set(opts.omit ?? []);
   // Defaults as the loader computes them, with no file, environment or flag.
   const defaults = describeConfig(loadConfig({ flags: {}, env: {}, stderrIsTTY: false })) as Record<string, unknown>;
   const lines = [
@@ -61,8 +63,9 @@ export function configFlagsHelp(): string {
     "config/tufbox.example.yaml documents every key, also those without a flag):",
     line("--config FILE", "the YAML configuration file", ["env TUFBOX_CONFIG"]),
   ];
+  if (omit.size > 0) lines.push(`  (${[...omit].map((f) => `--${f}`).join(", ")}: see above)`);
   for (const key of CONFIG_KEYS) {
-    if (key.flag === undefined) continue;
+    if (key.flag === undefined || omit.has(key.flag)) continue;
     const doc = CONFIG_FLAG_DOCS[key.path];
     if (doc === undefined)
       throw new Error(`config key ${key.path} (--${key.flag}) has no help line in src/cli/help.ts`);
@@ -71,6 +74,5 @@ export function configFlagsHelp(): string {
     const details = [...(dflt !== undefined ? [`default ${dflt}`] : []), `env ${key.env.join(" or ")}`];
     lines.push(line(`--${key.flag}${doc.arg ? ` ${doc.arg}` : ""}`, doc.text, details));
   }
-  cached = lines.join("\n");
-  return cached;
+  return lines.join("\n");
 }

@@ -13,6 +13,7 @@ import { BundleRefused, importBundle, type ImportSummary } from "../mirror/impor
 import { MirrorSetupError, readAnchor, type Anchor } from "../mirror/state.ts";
 import type { MirrorStatus } from "../mirror/mirror.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { configFlagsHelp } from "./help.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { ServerError, serverCommand, serverTerminal, Output, type ApiClient, type ServerTerminal } from "./client.ts";
 import { progressFor } from "./progress.ts";
@@ -60,9 +61,11 @@ Without --upstream or --from, serves what the data directory holds (an
 air-gapped mirror updated with --from). Config file keys mirror.upstream,
 mirror.root, mirror.prefetch, mirror.interval_seconds; environment
 TUFBOX_MIRROR_UPSTREAM, TUFBOX_MIRROR_ROOT, TUFBOX_MIRROR_PREFETCH
-(comma-separated), TUFBOX_MIRROR_INTERVAL_SECONDS. Flags win.`;
+(comma-separated), TUFBOX_MIRROR_INTERVAL_SECONDS. Flags win.
 
-const MIRROR_FLAGS = {
+${configFlagsHelp({ omit: ["data-dir", "listen"] })}`;
+
+export const MIRROR_FLAGS = {
   upstream: { type: "string" },
   root: { type: "string" },
   prefetch: { type: "string", multiple: true },

@@ -7,7 +7,8 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
-import { createApp } from "../app.ts";
+import { createApp, listen } from "../app.ts";
+import { checkStartupPaths } from "../startup.ts";
 import { canonicalJson } from "../tuf/canonical.ts";
 import { computeKeyId } from "../tuf/keys.ts";
 import { expiresIn } from "../tuf/dates.ts";
@@ -118,7 +119,12 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
   const config = loadConfig({ flags: args.config });
   const log = loggerFor(config);
   for (const w of config.meta.warnings) log.warn(w);
+  checkStartupPaths(config);
   const app = await createApp(config, log);
+  app.repo.checkOnlineKey();
+  // The port (and TLS) first: a start that cannot listen must not have
+  // generated keys, bootstrapped, or stored an admin token nobody sees.
+  const listener = listen(app);
   if (!app.repo.bootstrapped && !app.repo.bootstrapRecord) {
     const payload = developmentPayload({ dataDir: config.data_dir, onlineKeyDir: config.online_key_dir, bins });
     const { taskId } = await app.repo.acceptBootstrap(parseBootstrapPayload(payload));
@@ -134,7 +140,12 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
   } else if (existsSync(join(config.data_dir, "DEVELOPMENT-root-key.pem"))) {
     log.warn("serving a quickstart repository with DEVELOPMENT keys (evaluation only)");
   }
-  await runUntilSignal(app, log, (running) => {
-    log.info(`trusted root for clients: ${running.url}/metadata/1.root.json`);
-  });
+  await runUntilSignal(
+    app,
+    log,
+    (running) => {
+      log.info(`trusted root for clients: ${running.url}/metadata/1.root.json`);
+    },
+    listener,
+  );
 }

@@ -85,6 +85,15 @@ export interface RepositoryStatus {
     | null;
   pending: PendingStatus[];
   config: Record<string, unknown>;
+  /** what the server warns about (GET /api/v1/alerts); null when it cannot say (an RSTUF server, no token) */
+  alerts: AlertStatus[] | null;
+}
+
+export interface AlertStatus {
+  key: string;
+  severity: "warning" | "critical";
+  summary: string;
+  hint?: string;
 }
 
 export { timeLeft } from "./format.ts";
@@ -139,6 +148,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     delegated_roles: null,
     pending: [],
     config: typeof config === "object" && config !== null ? config : {},
+    alerts: null,
   };
 
   const rootValue = await api.metadata("root.json");
@@ -197,6 +207,20 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
   }
   if (typeof status.config.number_of_delegated_bins === "number" && status.bins === null)
     status.bins = status.config.number_of_delegated_bins;
+
+  status.alerts = await api.get("/api/v1/alerts", { what: "read the alerts" }).then(
+    (r) => {
+      const list = r.body?.data?.alerts;
+      return Array.isArray(list)
+        ? list.map((a: AlertStatus) => ({ key: a.key, severity: a.severity, summary: a.summary, hint: a.hint }))
+        : null;
+    },
+    (err: unknown) => {
+      // RSTUF has no such route (404); without a token tufbox answers 401.
+      if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
+      throw err;
+    },
+  );
 
   const pending = await pendingDocuments(api);
   if (pending) {
@@ -312,6 +336,16 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
       lines.push(
         `    sign: tufbox sign --key THEIR_KEY${p.role === "root" ? "" : ` --role ${p.role}`} --server ${s.server}`,
       );
+    }
+  }
+  lines.push("");
+  if (s.alerts === null) lines.push("alerts: not available (a tufbox server answers them with --token / TUFBOX_TOKEN)");
+  else if (s.alerts.length === 0) lines.push("alerts: none");
+  else {
+    lines.push("alerts:");
+    for (const a of s.alerts) {
+      lines.push(`  ${a.severity.toUpperCase()}: ${a.summary}`);
+      if (a.hint) lines.push(`    what to do: ${a.hint}`);
     }
   }
   const expired = Object.entries(s.roles)

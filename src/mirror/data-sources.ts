@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Store } from "../store/store.ts";
-import { parseMetadataFileName as parseMetadataName } from "../tuf/file-names.ts";
+import { parseMetadataFileName } from "../tuf/file-names.ts";
 import { TargetFiles } from "../server/targets.ts";
 import { encodePath, SourceError, type Source, type TargetStream } from "./source.ts";
 import { MirrorStore } from "./store.ts";
@@ -44,7 +44,7 @@ export class TufboxStoreSource implements Source {
     if (name === "timestamp.json")
       return capped((await this.#store.getLatestDocument("timestamp"))?.bytes, maxLength, name);
     if (name === "root.json") return capped((await this.#store.getLatestDocument("root"))?.bytes, maxLength, name);
-    const parsed = parseMetadataName(name);
+    const parsed = parseMetadataFileName(name);
     if (!parsed || parsed.version === null) return undefined;
     return capped((await this.#store.getDocument(parsed.role, parsed.version))?.bytes, maxLength, name);
   }
@@ -87,7 +87,7 @@ export class MirrorDirSource implements Source {
       const version = this.#store.get(`${role}_version`);
       return capped(version ? this.#store.document(role, Number(version))?.bytes : undefined, maxLength, name);
     }
-    const parsed = parseMetadataName(name);
+    const parsed = parseMetadataFileName(name);
     if (!parsed || parsed.version === null) return undefined;
     return capped(this.#store.document(parsed.role, parsed.version)?.bytes, maxLength, name);
   }

@@ -30,7 +30,7 @@ import {
 import { searchTarget } from "../tuf/target-search.ts";
 import { CLIENT_LIMITS, delegatedRoleKeys, readDocument } from "../tuf/trusted-set.ts";
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
-import { parseMetadataFileName as parseMetadataName } from "../tuf/file-names.ts";
+import { parseMetadataFileName } from "../tuf/file-names.ts";
 import { SourceError, type Source, type TargetStream } from "./source.ts";
 import { TarWriter } from "./tar.ts";
 import {
@@ -221,7 +221,7 @@ async function olderVersions(
       `${source.label} does not list its metadata files, which --all-versions needs`,
     );
   const wanted = names
-    .map((name) => ({ name, parsed: parseMetadataName(name) }))
+    .map((name) => ({ name, parsed: parseMetadataFileName(name) }))
     .filter(
       (n): n is { name: string; parsed: { role: string; version: number } } =>
         n.parsed !== undefined && n.parsed.version !== null && !have.has(n.name) && n.parsed.role !== "timestamp",
@@ -230,7 +230,7 @@ async function olderVersions(
   const warnings: string[] = [];
   const delegations: Delegations[] = [];
   for (const [name, bytes] of current) {
-    const role = parseMetadataName(name)?.role;
+    const role = parseMetadataFileName(name)?.role;
     if (!role || role === "root" || role === "snapshot") continue;
     const doc = readDocument(bytes, parseTargets, name);
     if (doc.ok && doc.value.signed.delegations) delegations.push(doc.value.signed.delegations);

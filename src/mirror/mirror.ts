@@ -18,7 +18,7 @@
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { PublishedMetadata, type PublishInput } from "../server/published.ts";
-import { parseMetadataFileName as parseMetadataName } from "../tuf/file-names.ts";
+import { parseMetadataFileName } from "../tuf/file-names.ts";
 import type { TargetFile } from "../tuf/metadata.ts";
 import { HttpSource, type Source } from "./source.ts";
 import { MirrorStore, MirrorStoreConflict, type MirrorDocument } from "./store.ts";
@@ -200,7 +200,7 @@ export class Mirror {
   async #loadFile(name: string): Promise<Uint8Array | undefined> {
     if (name === "timestamp.json") return this.#state.timestamp?.bytes;
     if (name === "root.json") return this.#state.rootBytes;
-    const parsed = parseMetadataName(name);
+    const parsed = parseMetadataFileName(name);
     if (!parsed || parsed.version === null || parsed.role === "timestamp") return undefined;
     return this.store.document(parsed.role, parsed.version)?.bytes;
   }

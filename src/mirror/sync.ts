@@ -51,7 +51,7 @@ import {
   type TrustReason,
   type Verdict,
 } from "../tuf/trusted-set.ts";
-import { parseMetadataFileName as parseMetadataName } from "../tuf/file-names.ts";
+import { parseMetadataFileName } from "../tuf/file-names.ts";
 import { SourceError, type Source, type SourceFailure } from "./source.ts";
 import type { MirrorDocument, RoleHead } from "./store.ts";
 
@@ -289,7 +289,7 @@ export async function syncMetadata(prev: TrustedState, opts: SyncOptions): Promi
       warnings.push(`${v.delegator} delegates to ${v.role}, which snapshot v${snap.version} does not list: skipped`);
       return undefined;
     }
-    const parsed = parseMetadataName(`${meta.version}.${v.role}.json`);
+    const parsed = parseMetadataFileName(`${meta.version}.${v.role}.json`);
     if (!parsed || parsed.role !== v.role) {
       skipped++;
       warnings.push(`role name ${JSON.stringify(v.role)} cannot be served as a file name: skipped`);

@@ -322,6 +322,8 @@ async function publishBatch(
     }),
   ];
 
+  // Nothing clients could not load is ever committed (client-limits.ts).
+  build.assertPublishable();
   await build.verified();
   const tSigned = performance.now();
   const docs = build.documents;

@@ -140,6 +140,7 @@ export async function runBootstrapLocked(e: Engine): Promise<void> {
       await built.verified;
     }
     const { publication, settings } = built;
+    built.assertPublishable();
     await e.store.commitPublication(publication);
     committed = true;
     e.bootstrap = { state: "finished", taskId: record.taskId };
@@ -195,7 +196,7 @@ function buildBootstrap(
   record: BootstrapRecord,
   now: Date,
   sessions: Sessions,
-): { publication: Publication; settings: RepositorySettings; verified: Promise<void> } {
+): { publication: Publication; settings: RepositorySettings; verified: Promise<void>; assertPublishable(): void } {
   const root = payload.root;
   const onlineId = onlineKeyId(root.signed)!;
   const onlineKey = root.signed.keys[onlineId]!;
@@ -277,5 +278,5 @@ function buildBootstrap(
       [SESSIONS_KEY]: newSessions,
     },
   };
-  return { publication, settings, verified: build.verified() };
+  return { publication, settings, verified: build.verified(), assertPublishable: () => build.assertPublishable() };
 }

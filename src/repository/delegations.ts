@@ -7,6 +7,7 @@
  * since clients may still hold its old versions.
  */
 import type { DelegatedRole, Delegations } from "../tuf/metadata.ts";
+import { DELEGATED_ROLES_MAX } from "../tuf/limits.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 import { publishLocked, takeBatch } from "./batch.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
@@ -85,6 +86,18 @@ export async function acceptDelegations(
           ok: false,
           message: "Metadata Delegation Failed",
           details: { delegated_roles: [], failed_roles: failed },
+        };
+      if (roles.length > DELEGATED_ROLES_MAX)
+        return {
+          ok: false,
+          message: "Metadata Delegation Failed",
+          details: {
+            delegated_roles: [],
+            failed_roles: done.map((role) => ({
+              role,
+              reason: `a repository has at most ${DELEGATED_ROLES_MAX} delegated roles (this would make ${roles.length})`,
+            })),
+          },
         };
       // Keep only keys some role (or the online key) still uses.
       const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);

@@ -17,11 +17,14 @@ import { metadataFileName, snapshotMetaName } from "../tuf/file-names.ts";
 import { SPEC_VERSION, type Signature } from "../tuf/metadata.ts";
 import { isTargetsRole } from "../tuf/roles.ts";
 import type { Signer } from "../tuf/signer.ts";
+import { assertPublishable } from "./client-limits.ts";
 import type { VerifyBatch } from "./verify-pool.ts";
 
 export class PublicationBuilder {
   readonly #signer: Signer;
   readonly #verify: VerifyBatch;
+  /** documents signed here: their nesting is checked with their signature, on the verification worker */
+  readonly #depthChecked = new WeakSet<DocumentRecord>();
   /** in the order they were added: targets roles before snapshot before timestamp */
   readonly documents: DocumentRecord[] = [];
   /** per role, the head the store must still have when this commits (nobody published in between) */
@@ -57,7 +60,9 @@ export class PublicationBuilder {
     const sig = this.#signer.sign(data);
     const bytes = serializeEnvelope(signedText, [{ keyid: this.#signer.keyid, sig }]);
     this.#verify.add(metadataFileName(role, version), data, sig);
-    return this.#add(role, version, expires, bytes, version - 1);
+    const doc = this.#add(role, version, expires, bytes, version - 1);
+    this.#depthChecked.add(doc);
+    return doc;
   }
 
   /** The snapshot listing every targets role with its version (spec 4.4.3). */
@@ -90,7 +95,15 @@ export class PublicationBuilder {
     return this.sign("timestamp", version, expires, canonicalJson(signed));
   }
 
-  /** Resolves when every signature made here verified; rejects naming the first that did not. */
+  /**
+   * Throws ClientLimitError when a document here is one TUF clients could not
+   * load (client-limits.ts); nothing of such a publication is committed.
+   */
+  assertPublishable(): void {
+    assertPublishable(this.documents, this.#depthChecked);
+  }
+
+  /** Resolves when every signature made here verified (and, for the documents signed here, nests no deeper than clients parse); rejects naming the first that did not. */
   verified(): Promise<void> {
     return this.#verify.done();
   }

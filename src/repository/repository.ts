@@ -17,12 +17,13 @@
 import type { Logger } from "../log.ts";
 import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
-import type { Metadata, RootSigned } from "../tuf/metadata.ts";
+import type { DelegatedRole, Metadata, RootSigned } from "../tuf/metadata.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
 import { type BatchOutcome, publishLocked, takeBatch } from "./batch.ts";
 import { acceptBootstrap, runBootstrap } from "./bootstrap.ts";
 import { acceptDelegations } from "./delegations.ts";
-import { Engine, type PublishedSink, type WakeReason } from "./engine.ts";
+import { ClientLimitError, rejectionFor } from "./client-limits.ts";
+import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
 import type { OnlineKeys } from "./online-key.ts";
 import type { AddArtifactsPayload, BootstrapPayload, DelegationsInput, RemoveArtifactsPayload } from "./payloads.ts";
@@ -122,6 +123,19 @@ export class Repository {
     return this.#e.state?.root;
   }
 
+  /**
+   * Load the online key of a bootstrapped repository now: start-up fails
+   * with the reason (ConfigurationError) instead of the first re-sign.
+   */
+  checkOnlineKey(): void {
+    if (this.#e.state) this.#e.onlineSigner(this.#e.state);
+  }
+
+  /** custom delegated roles as published in targets (empty with hash bins) */
+  get delegatedRoles(): DelegatedRole[] {
+    return this.#e.state?.targets.delegations?.roles ?? [];
+  }
+
   /** heads of every role (version, expiry), for status and the scheduler */
   heads(): { role: string; version: number; expires: string }[] {
     return this.#e.state ? [...this.#e.state.heads.values()] : [];
@@ -139,6 +153,23 @@ export class Repository {
 
   binsOf(): SuccinctBins | null {
     return this.#e.state?.bins ?? null;
+  }
+
+  /**
+   * When the first online role (timestamp, snapshot, targets, a bin or an
+   * online delegated role) expires, in ms; Infinity before bootstrap. Roles
+   * signed offline are left out: re-signing here cannot renew them.
+   */
+  earliestOnlineExpiry(): number {
+    const st = this.#e.state;
+    if (!st) return Infinity;
+    let min = Infinity;
+    for (const head of st.heads.values()) {
+      if (head.role === "root" || isOfflineRole(st, head.role)) continue;
+      const at = Date.parse(head.expires);
+      if (at < min) min = at;
+    }
+    return min;
   }
 
   /** Online roles whose expiry is closer than `windowMs`. */
@@ -238,7 +269,22 @@ export class Repository {
         return { changes: 0, documents: 0, timestampVersion: null };
       // A conflict means someone else published in between (another replica):
       // publishLocked reloads, and the publisher loop retries.
-      return publishLocked(e, changes, e.drainBumps(), {});
+      try {
+        return await publishLocked(e, changes, e.drainBumps(), {});
+      } catch (err) {
+        if (!(err instanceof ClientLimitError)) throw err;
+        // Fail the tasks that made a document too big for clients; the
+        // publisher's next round publishes the rest.
+        const rejection = rejectionFor(changes, err, e.now());
+        if (!rejection) throw err;
+        await e.store.commitPublication(rejection);
+        e.log.warn("rejected changes that would make a document unreadable for clients", {
+          role: err.role,
+          tasks: rejection.tasks?.map((t) => t.id),
+          reason: err.message,
+        });
+        return { changes: rejection.consumedChanges?.length ?? 0, documents: 0, timestampVersion: null };
+      }
     });
   }
 }

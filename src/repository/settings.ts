@@ -41,7 +41,8 @@ export function acceptExpirationUpdate(
       const invalid: string[] = [];
       const next = { ...st.settings.expiration };
       for (const [role, days] of Object.entries(expiration)) {
-        if (role in next) {
+        // Own properties only: "toString" or "constructor" are not roles.
+        if (Object.hasOwn(next, role)) {
           next[role as ExpiringRole] = days;
           updated.push(role);
         } else invalid.push(role);

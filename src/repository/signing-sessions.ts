@@ -40,8 +40,10 @@ export interface SigningSession {
 
 export type Sessions = Record<string, SigningSession>;
 
+/** By role name, without a prototype: a role may be called "constructor" or "__proto__". */
 export async function loadSessions(e: Engine): Promise<Sessions> {
-  return (await e.store.getSetting<Sessions>(SESSIONS_KEY)) ?? {};
+  const stored = await e.store.getSetting<Sessions>(SESSIONS_KEY);
+  return Object.assign(Object.create(null), stored ?? {});
 }
 
 /** Pending documents with what they are checked against (GET /api/v1/metadata/sign). */
@@ -72,7 +74,7 @@ export function acceptSignDelete(e: Engine, role: string, actor: AuditActor) {
   return e.startTask("delete_sign_metadata", { actor, summary: { role } }, () =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       const sessions = await loadSessions(e);
-      const session = sessions[role];
+      const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;
       if (!session)
         return { ok: false, message: "Metadata sign delete failed", error: `No signatures pending for ${role}` };
       if (session.kind === "delegation") {
@@ -114,7 +116,7 @@ export function acceptSignDelete(e: Engine, role: string, actor: AuditActor) {
 function addSignature(e: Engine, role: string, signature: { keyid: string; sig: string }) {
   return e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
     const sessions = await loadSessions(e);
-    const session = sessions[role];
+    const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;
     if (!session) return { ok: false, message: "Signature Failed", error: `No signatures pending for ${role}` };
     const meta = session.metadata;
     const version = meta.signed.version;

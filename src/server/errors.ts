@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../log.ts";
 import { ConfigurationError, StateError, ValidationError } from "../repository/errors.ts";
 import { TufError } from "../tuf/errors.ts";
+import { BodyTimeoutError } from "./timeouts.ts";
 
 export class HttpError extends Error {
   readonly status: number;
@@ -81,6 +82,8 @@ export function errorResponse(err: unknown, log: Logger, route: string): Respons
   if (err instanceof TufError) return json({ detail: ValidationError.fromTuf(err, ["body"]).issues }, 422);
   if (err instanceof StateError) return detail(404, err.message, err.message);
   if (err instanceof HttpError) return detail(err.status, err.message, err.error, err.headers);
+  // The client is still sending: answer and close, rather than read the rest.
+  if (err instanceof BodyTimeoutError) return detail(408, "Request Timeout", err.message, { connection: "close" });
   if (err instanceof ConfigurationError) {
     log.error(`${route}: ${err.message}`, { hint: err.hint });
     return detail(503, "Service not ready", `${err.message}. Hint: ${err.hint}`);

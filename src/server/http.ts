@@ -37,6 +37,7 @@ import { TargetFiles, type TargetFile } from "./targets.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
 import { errorResponse, fileError } from "./errors.ts";
+import { SourceLimiter, withBodyDeadline, type BodyDeadline } from "./timeouts.ts";
 
 export interface HttpServerOptions {
   hostname: string;
@@ -51,6 +52,18 @@ export interface HttpServerOptions {
   /** PEM text, or paths to PEM files */
   tls?: { cert: string; key: string };
   maxRequestBodySize?: number;
+  /** seconds a connection may stay idle, keep-alive included (Bun's default: 10) */
+  idleTimeoutSeconds?: number;
+  /** how long API request bodies may take to arrive (src/server/timeouts.ts) */
+  bodyDeadline?: BodyDeadline;
+  /** most API requests in progress per client address (0 or absent: no limit) */
+  maxRequestsPerSource?: number;
+  /**
+   * Expired unversioned files (timestamp.json): never a static route, and a
+   * request for one asks for a re-sign and waits for it (bounded) before
+   * answering with whatever is current.
+   */
+  freshness?: { expired(name: string): boolean; refresh(name: string): Promise<void> };
   /** most files served as static routes (default 1024: ~5 ms per reload on 2 cores) */
   maxStaticRoutes?: number;
   /** publishes closer together than this are a burst: one route rebuild at its end (default 50 ms) */
@@ -71,6 +84,8 @@ export interface HttpServer {
   routesSettled(): Promise<void>;
   /** names currently served as static routes; the last rebuild's cost (route table, then `server.reload()`); rebuilds so far */
   staticRoutes(): { names: string[]; buildMs: number; reloadMs: number; reloads: number };
+  /** rebuild the static routes now (e.g. a served file just expired) */
+  refreshRoutes(): void;
 }
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -93,6 +108,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       ? undefined
       : new TargetFiles(opts.targetsDir, opts.targetsMissing ? undefined : (path, hex) => published.resolve(path, hex));
   const log = opts.log ?? createLogger({ level: "warn", format: "text" });
+  const limiter = new SourceLimiter(opts.maxRequestsPerSource ?? 0);
+  const freshness = opts.freshness;
 
   // Requests per role that missed the static table; decides which roles to promote.
   const popularity = new Map<string, number>();
@@ -112,7 +129,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   }
 
   function buildRoutes(includeMutable: boolean): RouteTable {
-    const hot = metadata.hotFiles();
+    // An expired file must reach fetch, which re-signs it (freshness).
+    const hot = metadata.hotFiles().filter((f) => f.immutable || !freshness?.expired(f.name));
     const chosen = chooseStatic(includeMutable ? hot : hot.filter((f) => f.immutable), budget, popularity);
     budgetExceeded = chosen.length < hot.length;
     for (const [role, n] of popularity) {
@@ -146,6 +164,12 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     const file = metadata.peek(name);
     if (file) {
       if (budgetExceeded && file.version !== null) popularity.set(file.role, (popularity.get(file.role) ?? 0) + 1);
+      if (file.version === null && freshness?.expired(name)) {
+        return freshness.refresh(name).then(
+          () => metadataResponse(req, metadata.peek(name) ?? file),
+          () => metadataResponse(req, metadata.peek(name) ?? file),
+        );
+      }
       return metadataResponse(req, file);
     }
     return metadata.get(name).then(
@@ -193,7 +217,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     return targetResponse(req, found.file);
   }
 
-  function route(req: Request): Response | Promise<Response> {
+  function route(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
     const path = requestPath(req.url);
     if (path === undefined) return fileError(400, "bad request");
     if (path.startsWith("/metadata")) {
@@ -204,12 +228,37 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     }
     if (path.startsWith("/targets/")) return serveTarget(req, path.slice(9));
     if (path === "/targets") return fileError(404, "target not found");
-    return callApi(opts.api, req, server.requestIP(req)?.address);
+    return limitedApi(req, srv);
   }
 
-  function fetch(req: Request): Response | Promise<Response> {
+  /** API requests: bounded per client address and in how long their bodies take. */
+  function limitedApi(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
+    // The client address: counted here, and the guard's key for failed authentications.
+    const address = srv.requestIP(req)?.address;
+    const source = limiter.max > 0 ? (address ?? "") : "";
+    if (!limiter.acquire(source)) {
+      return fileError(429, `too many requests in progress from ${source} (limits.max_connections_per_source)`, {
+        "retry-after": "1",
+        connection: "close",
+      });
+    }
+    let res: Response | Promise<Response>;
     try {
-      const res = route(req);
+      res = callApi(opts.api, opts.bodyDeadline ? withBodyDeadline(req, opts.bodyDeadline) : req, address);
+    } catch (err) {
+      limiter.release(source);
+      throw err;
+    }
+    if (!(res instanceof Promise)) {
+      limiter.release(source);
+      return res;
+    }
+    return res.finally(() => limiter.release(source));
+  }
+
+  function fetch(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
+    try {
+      const res = route(req, srv);
       return res instanceof Promise ? res.catch(internalError) : res;
     } catch (err) {
       return internalError(err);
@@ -225,6 +274,10 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     port: opts.port,
     // Never Bun's development error page: it shows stack traces.
     development: false,
+    // One port, one server: with static routes Bun otherwise sets SO_REUSEPORT,
+    // and a second tufbox on the same port "listened" and got half the clients.
+    reusePort: false,
+    ...(opts.idleTimeoutSeconds === undefined ? {} : { idleTimeout: opts.idleTimeoutSeconds }),
     ...(opts.maxRequestBodySize === undefined ? {} : { maxRequestBodySize: opts.maxRequestBodySize }),
     ...(opts.tls ? { tls: { cert: pemSource(opts.tls.cert), key: pemSource(opts.tls.key) } } : {}),
     routes: commit(buildRoutes(true)),
@@ -332,6 +385,10 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     },
     staticRoutes() {
       return { names: [...staticNames], buildMs: lastBuildMs, reloadMs: lastReloadMs, reloads };
+    },
+    refreshRoutes() {
+      reload(true);
+      cancelDeferred();
     },
   };
 }

@@ -9,6 +9,7 @@
  */
 import { createHash, createPublicKey, verify as nodeVerify, constants, type KeyObject } from "node:crypto";
 import { canonicalJson, assertCanonicalSafe } from "./canonical.ts";
+import { checkKeySize } from "./limits.ts";
 import { TufError, joinField } from "./errors.ts";
 
 export interface KeyJSON {
@@ -95,6 +96,7 @@ export class PublicKey {
       throw new TufError(field, "expected a key object");
     const obj = value as Record<string, unknown>;
     assertCanonicalSafe(obj, field);
+    checkKeySize(obj, field, () => Buffer.byteLength(canonicalJson(obj)));
     const { keytype, scheme, keyval } = obj;
     if (typeof keytype !== "string") throw new TufError(joinField(field, "keytype"), "expected a string");
     if (typeof scheme !== "string") throw new TufError(joinField(field, "scheme"), "expected a string");

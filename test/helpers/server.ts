@@ -10,6 +10,7 @@ import type { RunningApp } from "../../src/core.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { ONLINE_KEY_DIR } from "./fixtures.ts";
 import { tempDir } from "./temp.ts";
+import type { Clock } from "../../src/clock.ts";
 
 export const TOKEN = "test-admin-token-0123456789";
 
@@ -35,6 +36,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** when given, every log line (JSON, debug level) is appended here instead of being dropped */
   logLines?: string[];
+  /** the App's clock (default: the system clock) */
+  clock?: Clock;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -49,7 +52,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     : process.env.TUFBOX_TEST_LOG
       ? createLogger({ level: "debug", format: "text" })
       : silentLogger();
-  const app = await startApp(await createApp(config, log));
+  const app = await startApp(await createApp(config, log, { clock: opts.clock }));
   const url = app.url;
   const api: TestServer["api"] = async (method, path, body, headers = {}) => {
     const res = await fetch(url + path, {

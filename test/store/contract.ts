@@ -15,6 +15,7 @@ import {
   type TaskState,
   type TokenRecord,
 } from "../../src/store/store.ts";
+import { listingsContract } from "./listings-contract.ts";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -78,6 +79,8 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
     afterEach(async () => {
       await cleanup();
     });
+
+    listingsContract(() => store);
 
     test("ping answers on an open store", async () => {
       expect(await store.ping()).toBe(true);
@@ -832,6 +835,19 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         await store.createTask({ id: "later", name: "x", state: "PENDING" }, entry("later"));
         const [later] = await store.listAudit({ limit: 10 });
         expect(later!.id).toBeGreaterThan(before[1]!.id);
+      });
+
+      test("deleting by name revokes exactly those tokens", async () => {
+        const at = "2024-01-01T00:00:00.000Z";
+        const token = { expiresAt: null, createdBy: null, createdAt: at };
+        await store.putToken({ ...token, id: "a1", hash: "ab".repeat(32), name: "admin", scopes: ["admin"] });
+        await store.putToken({ ...token, id: "a2", hash: "cd".repeat(32), name: "admin", scopes: ["admin"] });
+        await store.putToken({ ...token, id: "c1", hash: "ef".repeat(32), name: "ci", scopes: [] });
+        expect(await store.deleteTokens("admin")).toBe(2);
+        expect(await store.findToken("ab".repeat(32))).toBeUndefined();
+        expect(await store.findToken("ef".repeat(32))).toBeDefined();
+        expect(await store.deleteTokens("admin")).toBe(0);
+        expect(await store.countTokens()).toBe(1);
       });
     });
 

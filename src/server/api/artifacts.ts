@@ -16,6 +16,7 @@ export function artifactRoutes(app: App) {
         const payload = parseAddArtifacts(
           await readJson(request, limits.max_body_bytes),
           limits.max_artifacts_per_request,
+          limits.max_custom_bytes,
         );
         const { taskId, paths } = await app.repo.acceptAdd(payload, actorOf(app, request));
         const message = "New Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);

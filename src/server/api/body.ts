@@ -4,6 +4,7 @@
  */
 import { ValidationError } from "../../repository/errors.ts";
 import { HttpError } from "../errors.ts";
+import { REQUEST_MAX_DEPTH, nestingExceeds } from "../../tuf/limits.ts";
 
 /** The JSON body of `request`, at most `maxBytes`; `emptyAs` is what an empty body means (else a 422). */
 export async function readJson(request: Request, maxBytes: number, opts: { emptyAs?: unknown } = {}): Promise<unknown> {
@@ -31,8 +32,9 @@ export async function readJson(request: Request, maxBytes: number, opts: { empty
   } catch {
     throw ValidationError.at(["body"], "body is not valid UTF-8", "json_invalid");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw ValidationError.at(
       ["body"],
@@ -40,4 +42,9 @@ export async function readJson(request: Request, maxBytes: number, opts: { empty
       "json_invalid",
     );
   }
+  // Before anything walks it: deeper bodies overflow recursive code (and
+  // never hold anything a TUF document may contain).
+  if (nestingExceeds(value, REQUEST_MAX_DEPTH))
+    throw ValidationError.at(["body"], `JSON nested deeper than ${REQUEST_MAX_DEPTH} levels`, "value_error");
+  return value;
 }

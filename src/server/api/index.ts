@@ -20,11 +20,25 @@ import { tokenRoutes } from "./tokens.ts";
 import { auditRoutes } from "./audit.ts";
 import { eventRoutes } from "./events.ts";
 import { detail, errorResponse, routeNotFound } from "../errors.ts";
+import { dashboardApi } from "../dashboard/api.ts";
+import { DashboardPages } from "../dashboard/pages.ts";
+
+/**
+ * The route table: every method and path the API answers, read from the
+ * router itself, so a new route is covered by what enumerates it (the
+ * hostile-input suite fuzzes each one; the route → scope test checks each
+ * has a line in server/auth/route-scopes.ts).
+ */
+export function routeTable(app: App): { method: string; path: string }[] {
+  return apiRoutes(app).routes.map((r) => ({ method: r.method, path: r.path }));
+}
 
 export function createApi(app: App): (request: Request, source?: string) => Promise<Response> {
   const api = apiRoutes(app);
   const rules = app.config.disable_endpoints;
   const insecure = app.auth.disabled;
+  // The dashboard's pages and scripts are public (no data in them); the data comes from the guarded API.
+  const pages = new DashboardPages(app.log.child({ component: "dashboard" }));
   return async (request: Request, source = "unknown") => {
     const response = await handle(request, source);
     // The development flag is loud on every answer, so no one mistakes such a server for a real one.
@@ -41,6 +55,8 @@ export function createApi(app: App): (request: Request, source?: string) => Prom
         `${request.method} ${url.pathname} is disabled by configuration (disable_endpoints)`,
       );
     }
+    const page = await pages.serve(request, url.pathname);
+    if (page) return page;
     // Elysia finds the path by scanning from a fixed offset, which misses it
     // behind hosts shorter than 4 characters; re-home those requests.
     const routed =
@@ -78,5 +94,6 @@ export function apiRoutes(app: App) {
       .use(eventRoutes(app))
       .use(tokenRoutes(app))
       .use(auditRoutes(app))
+      .use(dashboardApi(app))
   );
 }

@@ -7,9 +7,11 @@
 import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { isTopLevelRole } from "../../tuf/roles.ts";
+import { alertMetricLines } from "../../alerts/metrics.ts";
+import { CLIENT_MAX_BYTES } from "../../tuf/limits.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
-export const TARGETS_CLIENT_LIMIT = 5_000_000;
+export const TARGETS_CLIENT_LIMIT = CLIENT_MAX_BYTES.targets;
 
 function line(
   out: string[],
@@ -127,6 +129,7 @@ export function metricsRoutes(app: App) {
       [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
     ]);
     authMetrics(out, app);
+    out.push(...alertMetricLines(await app.alerts.current(), app.alerts.webhooks));
     return new Response(out.join("\n") + "\n", {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });

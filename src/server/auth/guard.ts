@@ -88,6 +88,11 @@ export class Guard {
     return d?.principal ? actorFor(d.principal, d.source, d.route) : undefined;
   }
 
+  /** Who the guard let through (public routes and refused requests: none); the dashboard's whoami reports it. */
+  principalOf(request: Request): Principal | undefined {
+    return this.#decisions.get(request)?.principal ?? undefined;
+  }
+
   /** For routes the router matched: refuse any the table does not cover. */
   requireDecision(request: Request): Response | undefined {
     if (this.#decisions.has(request)) return undefined;

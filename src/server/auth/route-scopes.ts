@@ -49,6 +49,18 @@ export const ROUTE_SCOPES = {
 
   "GET /api/v1/audit": "read",
 
+  // tufbox's native reads for operators and the dashboard (server/dashboard/api.ts).
+  "GET /api/v1/whoami": "read",
+  "GET /api/v1/roles": "read",
+  "GET /api/v1/roles/history": "read",
+  "GET /api/v1/artifacts": "read",
+  "GET /api/v1/publications": "read",
+  "GET /api/v1/tasks": "read",
+  "GET /api/v1/signing-sessions": "read",
+  "GET /api/v1/jobs": "read",
+  "POST /api/v1/jobs/:name/run": "admin",
+  "GET /api/v1/alerts": "read",
+
   // The mirrors' change feed: nothing timestamp.json does not already show (server/events.ts).
   "GET /api/v1/events": "public",
 } as const satisfies Record<string, Access>;

@@ -38,6 +38,8 @@ import {
   type TaskState,
   type TaskUpdate,
   type TokenRecord,
+  type PublicationSummary,
+  type RoleVersion,
 } from "../store.ts";
 
 export interface SqliteStoreOptions {
@@ -159,6 +161,23 @@ function prepare(db: Database) {
        WHERE state IN (${FINISHED_STATES.map((s) => `'${s}'`).join(", ")}) AND updated_at < ?`,
     ),
 
+    // Row-value comparison: one seek on tasks_created, then a walk backwards.
+    listTasks: db.prepare<TaskRow, [number]>(
+      `SELECT ${taskColumns} FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ),
+    listTasksBefore: db.prepare<TaskRow, [string, string, number]>(
+      `SELECT ${taskColumns} FROM tasks WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ),
+    listRoleVersions: db.prepare<RoleVersion, [string, number]>(
+      `SELECT version, expires, length, published_at AS publishedAt FROM documents
+       WHERE role = ? ORDER BY version DESC LIMIT ?`,
+    ),
+    publicationCount: db.prepare<{ n: number }, [string]>("SELECT count(*) AS n FROM documents WHERE published_at = ?"),
+    publicationRoles: db.prepare<{ role: string; version: number }, [string]>(
+      `SELECT role, version FROM documents
+       WHERE published_at = ? AND role NOT IN ('snapshot', 'timestamp') ORDER BY role LIMIT 20`,
+    ),
+
     putToken: db.prepare<never, [string, string, string, string, string, string | null, string | null]>(
       `INSERT INTO tokens (id, hash, name, scopes, created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (hash) DO UPDATE SET id = excluded.id, name = excluded.name, scopes = excluded.scopes,
@@ -177,6 +196,7 @@ function prepare(db: Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     pruneAudit: db.prepare<never, [string]>("DELETE FROM audit WHERE at < ?"),
+    deleteTokens: db.prepare<never, [string]>("DELETE FROM tokens WHERE name = ?"),
   };
 }
 type Statements = ReturnType<typeof prepare>;
@@ -363,6 +383,28 @@ export class SqliteStore implements Store {
     return this.write(() => this.s.pruneTasks.run(cutoff).changes);
   }
 
+  async listTasks(opts: { limit: number; before?: { createdAt: string; id: string } }): Promise<TaskRecord[]> {
+    const limit = checkLimit(opts.limit);
+    const rows = opts.before
+      ? this.s.listTasksBefore.all(opts.before.createdAt, opts.before.id, limit)
+      : this.s.listTasks.all(limit);
+    return rows.map(taskFromRow);
+  }
+
+  async listRoleVersions(role: string, limit: number): Promise<RoleVersion[]> {
+    return this.s.listRoleVersions.all(role, checkLimit(limit));
+  }
+
+  async listPublications(limit: number): Promise<PublicationSummary[]> {
+    const s = this.s;
+    return s.listRoleVersions.all("timestamp", checkLimit(limit)).map((t) => ({
+      timestampVersion: t.version,
+      publishedAt: t.publishedAt,
+      documents: s.publicationCount.get(t.publishedAt)!.n,
+      roles: s.publicationRoles.all(t.publishedAt),
+    }));
+  }
+
   // ---- publication ----
 
   async commitPublication(pub: Publication): Promise<void> {
@@ -471,6 +513,10 @@ export class SqliteStore implements Store {
   async pruneAudit(before: string): Promise<number> {
     const cutoff = normaliseInstant(before, "pruneAudit(before)");
     return this.write(() => this.s.pruneAudit.run(cutoff).changes);
+  }
+
+  async deleteTokens(name: string): Promise<number> {
+    return this.write(() => this.s.deleteTokens.run(name).changes);
   }
 
   // ---- lock ----
