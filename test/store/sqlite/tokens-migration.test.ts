@@ -47,3 +47,36 @@ test("schema v1 → current: stored tokens get an id, no expiry, and still authe
     await store.close();
   }
 });
+
+test("a database created by main's schema v2 (dashboard listings) upgrades to the tokens and audit migration", async () => {
+  const file = join(dir, "v2.db");
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations.filter((m) => m.version <= 2)) {
+    db.run(m.sql);
+    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
+  }
+  db.query("INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, 'admin', '[\"admin\"]', ?)").run(
+    hashToken("tufbox_main-admin-token"),
+    "2024-01-01T00:00:00.000Z",
+  );
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    expect((await store.findToken(hashToken("tufbox_main-admin-token")))?.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+    expect(await store.listTasks({ limit: 5 })).toEqual([]);
+  } finally {
+    await store.close();
+  }
+  const check = new Database(file, { readonly: true });
+  const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
+  check.close();
+  expect(applied).toEqual([
+    { version: 1, name: "initial" },
+    { version: 2, name: "dashboard_listings" },
+    { version: 3, name: "scoped tokens and audit log" },
+  ]);
+});
