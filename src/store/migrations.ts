@@ -87,6 +87,22 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: "artifact contents",
+    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
+    sql: `
+      CREATE TABLE contents (
+        sha256             TEXT PRIMARY KEY,
+        sha512             TEXT,
+        length             INTEGER NOT NULL,
+        stored_at          TEXT NOT NULL,
+        unreferenced_since TEXT,
+        deleting           INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1))
+      ) WITHOUT ROWID;
+      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
+    `,
+  },
 ];
 
 /**

@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { SQL } from "bun";
 import { newerSchemaError, type Migration } from "./migrations.ts";
+import type { ContentIndex } from "./contents.ts";
+import { PostgresContentIndex } from "./postgres-contents.ts";
 import {
   FINISHED_STATES,
   checkChange,
@@ -115,6 +117,22 @@ export const postgresMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "artifact contents",
+    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
+    sql: `
+      CREATE TABLE contents (
+        sha256             text COLLATE "C" PRIMARY KEY,
+        sha512             text,
+        length             bigint NOT NULL,
+        stored_at          text NOT NULL,
+        unreferenced_since text COLLATE "C",
+        deleting           boolean NOT NULL DEFAULT false
+      );
+      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
+    `,
+  },
 ];
 
 export interface PostgresStoreOptions {
@@ -156,6 +174,7 @@ const FINISHED = FINISHED_STATES as TaskState[];
 
 export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
+  readonly contents: ContentIndex = new PostgresContentIndex(() => this.db);
   private readonly url: string;
   private readonly opts: Required<PostgresStoreOptions>;
   private sql: Sql | undefined;

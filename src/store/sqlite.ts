@@ -1,5 +1,6 @@
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { migrate } from "./migrations.ts";
+import { SqliteContentIndex } from "./sqlite-contents.ts";
 import {
   FINISHED_STATES,
   checkChange,
@@ -154,6 +155,10 @@ type Statements = ReturnType<typeof prepare>;
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
+  readonly contents = new SqliteContentIndex(() => {
+    if (!this.db) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
+    return this.db;
+  });
   readonly path: string;
   private readonly synchronous: "FULL" | "NORMAL";
   private readonly busyTimeoutMs: number;
@@ -193,6 +198,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     if (!db) return;
+    this.contents.close();
     for (const s of Object.values(this.stmts ?? {})) (s as Statement).finalize();
     this.db = undefined;
     this.stmts = undefined;

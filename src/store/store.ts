@@ -9,6 +9,7 @@
  *   since the publisher read it (optimistic check: nobody published in between).
  * - `accept` is durable when it resolves: a 202 is only sent after it.
  */
+import type { ContentIndex } from "./contents.ts";
 
 /** RSTUF task states (RSTUF-API.md). ERRORED = finished with result.status false. */
 export type TaskState = "PENDING" | "RECEIVED" | "STARTED" | "RUNNING" | "SUCCESS" | "FAILURE" | "ERRORED" | "REVOKED";
@@ -124,6 +125,8 @@ export interface TokenRecord {
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
+  /** artifact bytes tufbox holds (storage/), by sha256 */
+  readonly contents: ContentIndex;
   /** create tables / run migrations; idempotent */
   open(): Promise<void>;
   close(): Promise<void>;

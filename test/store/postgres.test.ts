@@ -14,6 +14,7 @@ import { openStore } from "../../src/store/index.ts";
 import { PostgresStore, postgresMigrations } from "../../src/store/postgres.ts";
 import { StoreConflictError, type DocumentRecord, type Publication } from "../../src/store/store.ts";
 import { storeContract } from "./contract.ts";
+import { contentsContract } from "./contents-contract.ts";
 
 const serverUrl = process.env.TUFBOX_TEST_POSTGRES_URL;
 
@@ -79,6 +80,19 @@ function postgresSuite(server: string) {
   }
 
   storeContract("postgres", async () => {
+    const { url, drop } = await freshSchema();
+    const store = new PostgresStore(url);
+    await store.open();
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await drop();
+      },
+    };
+  });
+
+  contentsContract("postgres", async () => {
     const { url, drop } = await freshSchema();
     const store = new PostgresStore(url);
     await store.open();
