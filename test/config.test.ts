@@ -63,7 +63,11 @@ describe("defaults", () => {
     expect(c.publisher).toEqual({ max_batch: 200000, linger_ms: 5, poll_ms: 1000 });
     expect(c.scheduler).toEqual({ period_seconds: 60, resign_window_hours: 6 });
     expect(c.targets).toEqual({ dir: "tufbox-data/targets", serve: true });
-    expect(c.limits).toEqual({ max_body_bytes: 16 * 1024 * 1024, max_artifacts_per_request: 10000 });
+    expect(c.limits).toEqual({
+      max_body_bytes: 16 * 1024 * 1024,
+      max_artifacts_per_request: 10000,
+      max_upload_bytes: 2 * 1024 ** 3,
+    });
     expect(c.disable_endpoints).toEqual([]);
     expect(c.log).toEqual({ level: "info", format: "json" });
     expect(c.meta.file).toBeNull();
