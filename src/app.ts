@@ -18,6 +18,10 @@ import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, PostgresLeadership, type Leadership } from "./store/leader.ts";
+import { createStorage } from "./storage/index.ts";
+import { ArtifactContent } from "./storage/content.ts";
+import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
+import { ContentTargets } from "./server/content.ts";
 
 export interface App {
   readonly config: Config;
@@ -32,6 +36,8 @@ export interface App {
   readonly notifier: Notifier;
   /** whether this replica runs the scheduler's jobs (always, for SQLite) */
   readonly leader: Leadership;
+  /** artifact bytes tufbox stores (upload API, drop directory), by sha256 */
+  readonly content: ArtifactContent;
 }
 
 export interface RunningApp extends App {
@@ -96,7 +102,32 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   );
   const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader };
+  const storage = createStorage(config.storage);
+  await storage.open();
+  const content = new ArtifactContent(storage, store.contents, {
+    hashes: config.storage.hashes,
+    maxUploadBytes: config.limits.max_upload_bytes,
+  });
+  const gcLog = log.child({ component: "storage" });
+  scheduler.register({
+    name: "gc-artifact-content",
+    description:
+      "delete stored artifact bytes no artifact has listed for the grace period (storage.gc_grace_hours), and stale upload staging files",
+    periodSeconds: Math.max(config.scheduler.period_seconds, 600),
+    run: async () =>
+      describeGc(
+        await collectContent(
+          { store, content, log: gcLog },
+          {
+            graceMs:
+              config.storage.gc_grace_hours !== null
+                ? config.storage.gc_grace_hours * 3_600_000
+                : defaultGraceMs(repo.settings?.expiration),
+          },
+        ),
+      ),
+  });
+  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader, content };
 }
 
 /**
@@ -136,10 +167,13 @@ export async function startApp(app: App): Promise<RunningApp> {
     port: config.listen.port,
     metadata: app.metadata,
     targetsDir: config.targets.serve ? config.targets.dir : undefined,
+    content: config.targets.serve ? new ContentTargets(app.store, app.content) : undefined,
     api,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-    // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
-    maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
+    // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop
+    // (uploads stream their bodies, so a large limit holds nothing in memory).
+    maxRequestBodySize:
+      Math.max(config.limits.max_body_bytes * 2, config.limits.max_upload_bytes + 64 * 1024) + 1024 * 1024,
   });
   let stopped = false;
   return {
@@ -157,6 +191,7 @@ export async function startApp(app: App): Promise<RunningApp> {
       await app.notifier.close();
       await app.leader.close();
       app.repo.close();
+      await app.content.storage.close();
       await app.store.close();
     },
   };

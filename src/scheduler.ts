@@ -30,6 +30,8 @@ interface Job {
   cron: Cron | null;
   lastRun: string | null;
   lastResult: string | null;
+  /** own period; default: the scheduler's */
+  periodSeconds?: number;
 }
 
 /** Never let the window be shorter than one period plus a margin: a role must not expire between two runs. */
@@ -69,13 +71,21 @@ export class Scheduler {
     });
   }
 
-  #add(name: string, description: string, run: () => Promise<string>): void {
-    this.#jobs.set(name, { name, description, run, cron: null, lastRun: null, lastResult: null });
+  #add(name: string, description: string, run: () => Promise<string>, periodSeconds?: number): void {
+    this.#jobs.set(name, { name, description, run, cron: null, lastRun: null, lastResult: null, periodSeconds });
+  }
+
+  /** A job another part of the App owns (e.g. storage/gc.ts); call before start(). */
+  register(job: { name: string; description: string; run: () => Promise<string>; periodSeconds?: number }): void {
+    if (this.#jobs.has(job.name)) throw new Error(`a scheduled job named ${job.name} exists already`);
+    this.#add(job.name, job.description, job.run, job.periodSeconds);
   }
 
   start(): void {
     for (const job of this.#jobs.values()) {
-      const period = job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
+      const period =
+        job.periodSeconds ??
+        (job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
       job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () =>
         this.runIfLeader(job.name).then(() => undefined),
       );
@@ -117,7 +127,11 @@ export class Scheduler {
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
-      if (job.lastResult !== "nothing near expiry" && job.lastResult !== "pruned 0 task(s)")
+      if (
+        job.lastResult !== "nothing near expiry" &&
+        job.lastResult !== "pruned 0 task(s)" &&
+        !job.lastResult.startsWith("artifact content: 0 deleted (0 bytes), 0 newly unlisted")
+      )
         this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;

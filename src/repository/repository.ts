@@ -692,10 +692,18 @@ export class Repository {
     return this.#state;
   }
 
-  /** Durably accept artifact additions; resolves once they are on disk. */
-  async acceptAdd(p: AddArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
+  /**
+   * Durably accept artifact additions; resolves once they are on disk.
+   * `taskId`: a caller that must not add the same batch twice (the drop
+   * directory, resuming after a crash) picks the id itself; a second accept
+   * with it is a StoreConflictError and writes nothing.
+   */
+  async acceptAdd(
+    p: AddArtifactsPayload,
+    opts: { taskId?: string } = {},
+  ): Promise<{ taskId: string; paths: string[] }> {
     const st = this.#requireBootstrapped();
-    const taskId = newTaskId();
+    const taskId = opts.taskId ?? newTaskId();
     const changes: NewChange[] = p.artifacts.map((a) => {
       const info = p.addTaskIdToCustom
         ? { ...a.info, custom: { ...(a.info.custom ?? {}), added_by_task_id: taskId } }

@@ -45,6 +45,8 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
+  /** artifact content tufbox stores (server/content.ts), tried before targetsDir */
+  content?: { serve(req: Request, encoded: string): Promise<Response | undefined> };
   /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
   api: (req: Request) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
@@ -179,6 +181,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   async function serveTarget(req: Request, encoded: string): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
     if (!targets || encoded === "") return jsonError(404, "target not found");
+    const stored = await opts.content?.serve(req, encoded);
+    if (stored) return stored;
     const found = await targets.lookup(encoded);
     if (found.kind === "invalid") return jsonError(400, "invalid target path");
     if (found.kind === "missing") return jsonError(404, "target not found");

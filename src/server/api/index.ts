@@ -8,6 +8,7 @@ import type { App } from "../../app.ts";
 import { isEndpointDisabled } from "../../config.ts";
 import { bootstrapRoutes } from "./bootstrap.ts";
 import { artifactRoutes } from "./artifacts.ts";
+import { uploadRoutes } from "./uploads.ts";
 import { taskRoutes } from "./task.ts";
 import { settingsRoutes } from "./settings.ts";
 import { healthRoutes } from "./health.ts";
@@ -21,6 +22,7 @@ export function createApi(app: App): (request: Request) => Promise<Response> {
     .use(healthRoutes(app))
     .use(bootstrapRoutes(app))
     .use(artifactRoutes(app))
+    .use(uploadRoutes(app))
     .use(taskRoutes(app))
     .use(settingsRoutes(app))
     .use(metadataRoutes(app))
