@@ -19,7 +19,7 @@ export async function bootstrapped(opts: TestServerOptions = {}, bins = 4): Prom
 export async function put(
   url: string,
   path: string,
-  body: BodyInit | null,
+  body: RequestInit["body"] | null,
   headers: Record<string, string> = {},
   query = "",
 ): Promise<{ status: number; body: any }> {
