@@ -22,6 +22,7 @@ import { createStorage } from "./storage/index.ts";
 import { ArtifactContent } from "./storage/content.ts";
 import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
 import { ContentTargets } from "./server/content.ts";
+import { DropDirectory } from "./ingest/drop-dir.ts";
 
 export interface App {
   readonly config: Config;
@@ -38,6 +39,8 @@ export interface App {
   readonly leader: Leadership;
   /** artifact bytes tufbox stores (upload API, drop directory), by sha256 */
   readonly content: ArtifactContent;
+  /** the drop directory watcher (ingest.drop_dir), when configured */
+  readonly dropDir: DropDirectory | null;
 }
 
 export interface RunningApp extends App {
@@ -127,7 +130,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         ),
       ),
   });
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader, content };
+  const dropDir =
+    config.ingest.drop_dir === null
+      ? null
+      : new DropDirectory(
+          { store, repo, content, log: log.child({ component: "drop-dir" }) },
+          { dir: config.ingest.drop_dir, scanSeconds: config.ingest.scan_seconds, parallel: config.ingest.parallel },
+        );
+  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader, content, dropDir };
 }
 
 /**
@@ -160,6 +170,8 @@ export async function startApp(app: App): Promise<RunningApp> {
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
   void app.scheduler.runIfLeader("resign-expiring");
+  // Resumes directories a crash left in tuf_processing_, then watches.
+  await app.dropDir?.start();
   const api = createApi(app);
   const { config } = app;
   const http = startHttpServer({
@@ -183,6 +195,8 @@ export async function startApp(app: App): Promise<RunningApp> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Batches under way finish first: they need the store and the repository.
+      await app.dropDir?.stop();
       app.scheduler.stop();
       await http.stop();
       await app.publisher.stop();

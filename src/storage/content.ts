@@ -98,3 +98,13 @@ export class ArtifactContent {
     return this.storage.serve(req, content, opts);
   }
 }
+
+/** The TUF target info (`length`, `hashes`, optional `custom`) of stored content. */
+export function targetInfoOf(
+  d: Digest,
+  custom?: Record<string, unknown>,
+): { length: number; hashes: Record<string, string>; custom?: Record<string, unknown> } {
+  const hashes: Record<string, string> = { sha256: d.sha256 };
+  if (d.sha512) hashes.sha512 = d.sha512;
+  return { length: d.length, hashes, ...(custom ? { custom } : {}) };
+}

@@ -19,7 +19,7 @@ import { TufError } from "../../tuf/errors.ts";
 import { StateError, ValidationError } from "../../repository/errors.ts";
 import type { AddArtifactsPayload } from "../../repository/payloads.ts";
 import { StorageError, UploadError, type ContentHash, type Digest, type StagedContent } from "../../storage/storage.ts";
-import type { ArtifactContent } from "../../storage/content.ts";
+import { targetInfoOf, type ArtifactContent } from "../../storage/content.ts";
 import { MultipartError, multipartBoundary, readMultipart } from "../../ingest/multipart.ts";
 import { HttpError } from "./errors.ts";
 import { accepted, guarded } from "./route.ts";
@@ -70,7 +70,7 @@ async function putContent(app: App, request: Request): Promise<Response> {
       }),
     app,
   );
-  const info = targetInfo(digest, custom);
+  const info = targetInfoOf(digest, custom);
   const payload: AddArtifactsPayload = { artifacts: [{ path, info }], addTaskIdToCustom: addTaskId, publish };
   const { taskId } = await app.repo.acceptAdd(payload);
   return accepted("New Artifact(s) successfully submitted." + (publish ? "" : SKIPPED), {
@@ -147,7 +147,7 @@ async function uploadForm(app: App, request: Request): Promise<Response> {
     const digests: Digest[] = [];
     for (const f of files) digests.push(await receive(() => content(app).keep(f.staged), app));
     const payload: AddArtifactsPayload = {
-      artifacts: paths.map((path, i) => ({ path, info: targetInfo(digests[i]!, undefined) })),
+      artifacts: paths.map((path, i) => ({ path, info: targetInfoOf(digests[i]!, undefined) })),
       addTaskIdToCustom: false,
       publish,
     };
@@ -204,15 +204,6 @@ function declaredLength(request: Request, app: App): number | undefined {
       `the upload is ${n} bytes; the limit is ${max} (limits.max_upload_bytes)`,
     );
   return n;
-}
-
-function targetInfo(
-  d: Digest,
-  custom: Record<string, unknown> | undefined,
-): AddArtifactsPayload["artifacts"][number]["info"] {
-  const hashes: Record<string, string> = { sha256: d.sha256 };
-  if (d.sha512) hashes.sha512 = d.sha512;
-  return { length: d.length, hashes, ...(custom ? { custom } : {}) };
 }
 
 /** The target path from the URL: each segment percent-decoded; an encoded '/' is refused as ambiguous. */
