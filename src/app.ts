@@ -1,13 +1,15 @@
 /**
- * The App: created once in main, holding every long-lived part (config,
- * logger, store, repository, publisher, scheduler, auth, published metadata,
- * HTTP server) and passed down — no module-level singletons.
+ * The composition root: creates the App (src/core.ts says what it holds)
+ * once, from the configuration, wires its parts together, starts them in
+ * order and stops them in the reverse order. Only main's commands (serve,
+ * quickstart) and tests import this file; everything else gets the App passed down.
  */
 import { mkdirSync } from "node:fs";
+import type { App, RunningApp } from "./core.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import type { Store } from "./store/store.ts";
 import { openStore } from "./store/index.ts";
+import { metadataFileName, parseMetadataFileName } from "./tuf/file-names.ts";
 import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
@@ -17,40 +19,13 @@ import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { startHttpServer } from "./server/http.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
-import { LocalLeadership, PostgresLeadership, type Leadership } from "./store/leader.ts";
+import { LocalLeadership, type Leadership } from "./store/leadership.ts";
+import { PostgresLeadership } from "./store/postgres/leadership.ts";
 import { createStorage } from "./storage/index.ts";
 import { ArtifactContent } from "./storage/content.ts";
 import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
 import { ContentTargets } from "./server/content.ts";
 import { DropDirectory } from "./ingest/drop-dir.ts";
-
-export interface App {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly store: Store;
-  readonly repo: Repository;
-  readonly publisher: Publisher;
-  readonly scheduler: Scheduler;
-  readonly auth: Auth;
-  readonly metadata: PublishedMetadata;
-  /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
-  readonly notifier: Notifier;
-  /** whether this replica runs the scheduler's jobs (always, for SQLite) */
-  readonly leader: Leadership;
-  /** artifact bytes tufbox stores (upload API, drop directory), by sha256 */
-  readonly content: ArtifactContent;
-  /** the drop directory watcher (ingest.drop_dir), when configured */
-  readonly dropDir: DropDirectory | null;
-}
-
-export interface RunningApp extends App {
-  readonly url: string;
-  /** admin token generated at first start (print once), or null */
-  readonly generatedToken: string | null;
-  stop(): Promise<void>;
-}
-
-const VERSIONED = /^(\d+)\.(.+)\.json$/;
 
 /** Open the store and load the repository; nothing listens yet. */
 export async function createApp(config: Config, log: Logger): Promise<App> {
@@ -60,13 +35,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     loader: async (name) => {
       if (name === "timestamp.json") return (await store.getLatestDocument("timestamp"))?.bytes;
       if (name === "root.json") return (await store.getLatestDocument("root"))?.bytes;
-      const m = VERSIONED.exec(name);
-      if (!m || m[2] === "timestamp") return undefined;
-      return (await store.getDocument(m[2]!, Number(m[1])))?.bytes;
+      const parsed = parseMetadataFileName(name);
+      if (!parsed || parsed.version === null || parsed.role === "timestamp") return undefined;
+      return (await store.getDocument(parsed.role, parsed.version))?.bytes;
     },
     lister: async () => {
       const docs = await store.listDocuments();
-      const names = docs.filter((d) => d.role !== "timestamp").map((d) => `${d.version}.${d.role}.json`);
+      const names = docs.filter((d) => d.role !== "timestamp").map((d) => metadataFileName(d.role, d.version));
       if (docs.some((d) => d.role === "timestamp")) names.push("timestamp.json");
       if (docs.some((d) => d.role === "root")) names.push("root.json");
       return names;

@@ -5,9 +5,10 @@
  * (store/leader.ts) runs the timed jobs; the others skip their turn.
  */
 import { Cron } from "croner";
-import type { Repository, RepositoryLog } from "./repository/repository.ts";
+import type { Logger } from "./log.ts";
+import type { Repository } from "./repository/repository.ts";
 import type { Store } from "./store/store.ts";
-import { LocalLeadership, type Leadership } from "./store/leader.ts";
+import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 
 export interface SchedulerOptions {
   periodSeconds: number;
@@ -42,14 +43,11 @@ export function effectiveResignWindowMs(opts: SchedulerOptions): number {
 
 export class Scheduler {
   readonly #jobs = new Map<string, Job>();
-  readonly #log: RepositoryLog;
+  readonly #log: Logger;
   readonly #opts: SchedulerOptions;
   readonly #leader: Leadership;
 
-  constructor(
-    deps: { repo: Repository; store: Store; log: RepositoryLog; leader?: Leadership },
-    opts: SchedulerOptions,
-  ) {
+  constructor(deps: { repo: Repository; store: Store; log: Logger; leader?: Leadership }, opts: SchedulerOptions) {
     this.#log = deps.log;
     this.#opts = opts;
     this.#leader = deps.leader ?? new LocalLeadership();

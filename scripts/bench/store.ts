@@ -14,8 +14,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SQL } from "bun";
-import { PostgresStore } from "../../src/store/postgres.ts";
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { PostgresStore } from "../../src/store/postgres/store.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import type { ArtifactRecord, DocumentRecord, NewChange, Store } from "../../src/store/store.ts";
 
 const BINS = 16384;

@@ -5,13 +5,7 @@
  * flags; asks for what is missing when run in a terminal without --root-key.
  */
 import { readPublicKeyFile, type NamedKey } from "../offline/key-files.ts";
-import {
-  DEFAULT_EXPIRATION,
-  EXPIRING_ROLES,
-  parseDays,
-  parseExpirationList,
-  type Expiration,
-} from "../offline/expiration.ts";
+import { DEFAULT_EXPIRATION, parseDays, parseExpirationList, type Expiration } from "../offline/expiration.ts";
 import { readDelegationsFile } from "../offline/delegations.ts";
 import {
   bootstrapPayload,
@@ -26,12 +20,14 @@ import {
 import { addRootSignatures, rootSignersFor } from "../offline/root-signing.ts";
 import { formatRootSummary, summarizeRoot, thresholdsMet } from "../offline/root-summary.ts";
 import { writeDocument } from "../offline/root-files.ts";
+import { EXPIRING_ROLES } from "../tuf/roles.ts";
 import type { NativeSigner } from "../tuf/signer.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { loadPrivateKey, passphraseFilesFor } from "./passphrase.ts";
 import { offlineCommand } from "./errors.ts";
 import { processTerminal, type Terminal } from "./terminal.ts";
+import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 
 export const DEFAULT_CEREMONY_OUT = "ceremony-payload.json";
 export const DEFAULT_BINS = 256;
@@ -147,7 +143,7 @@ function describeLayout(layout: TargetsLayout, expiration: Expiration): string[]
     ...layout.delegations.roles.map((r) => {
       const who = r.keyids.length === 0 ? "online key" : `${r.threshold} of ${r.keyids.length} offline key(s)`;
       const what = r.paths ? `paths ${r.paths.join(" ")}` : `hash prefixes ${r.path_hash_prefixes!.join(" ")}`;
-      return `  ${r.name}: ${what}; ${who}; ${r.terminating ? "terminating; " : ""}expires after ${r["x-rstuf-expire-policy"]} day(s)`;
+      return `  ${r.name}: ${what}; ${who}; ${r.terminating ? "terminating; " : ""}expires after ${r[EXPIRE_POLICY]} day(s)`;
     }),
   ];
 }

@@ -10,9 +10,9 @@
  * cannot be reached or serves metadata that does not verify) is 1; a
  * `UsageError` (flags, local files) is 2.
  */
-import { canonicalJson } from "../tuf/canonical.ts";
+import { metadataFileName } from "../tuf/file-names.ts";
 import { parseRoot, type Metadata, type RootSigned } from "../tuf/metadata.ts";
-import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
+import { walkRootChain } from "../tuf/root-chain.ts";
 import { TufError } from "../tuf/errors.ts";
 import { OfflineError } from "../offline/errors.ts";
 import { UsageError, type ParsedArgs } from "./args.ts";
@@ -642,10 +642,6 @@ export interface VerifiedRoot {
   walked: number[];
 }
 
-function sameSigned(a: Metadata<RootSigned>, b: Metadata<RootSigned>): boolean {
-  return canonicalJson(a.signed) === canonicalJson(b.signed);
-}
-
 function parseServerRoot(value: unknown, name: string, api: ApiClient): Metadata<RootSigned> {
   try {
     return parseRoot(value, name);
@@ -678,41 +674,20 @@ export async function verifiedCurrentRoot(
       `is the repository bootstrapped? see: tufbox status --server ${api.server}`,
     );
   const latest = parseServerRoot(value, "root.json", api);
-  const t = trusted.signed.version;
-  const n = latest.signed.version;
-  const refuse = (why: string) =>
-    new ServerError(
-      `refusing the server's root v${n}: ${why}`,
+  const walk = await walkRootChain(
+    trusted,
+    latest,
+    async (version) => {
+      const name = metadataFileName("root", version);
+      const fetched = await api.metadata(name);
+      return fetched === undefined ? undefined : parseServerRoot(fetched, name, api);
+    },
+    { trustedSource },
+  );
+  if (!walk.ok)
+    throw new ServerError(
+      `refusing the server's root v${latest.signed.version}: ${walk.reason}`,
       `do not build on it: compare it with what the root key holders signed (--trusted ${trustedSource} is your starting point)`,
     );
-  if (n < t) throw refuse(`it is older than the trusted root v${t} (${trustedSource})`);
-  if (n === t) {
-    if (!sameSigned(latest, trusted))
-      throw refuse(`it is not the trusted root v${t} (${trustedSource}), though it has the same version`);
-    return { root: latest, walked: [] };
-  }
-  let prev = trusted;
-  const walked: number[] = [];
-  for (let v = t + 1; v <= n; v++) {
-    const name = `${v}.root.json`;
-    const fetched = await api.metadata(name);
-    if (fetched === undefined) throw refuse(`${name} is missing, so the chain from root v${t} cannot be checked`);
-    const next = parseServerRoot(fetched, name, api);
-    if (next.signed.version !== v) throw refuse(`${name} holds version ${next.signed.version}`);
-    const bytes = signedBytesOf(next);
-    const byPrev = verifyRole(bytes, next.signatures, prev.signed.keys, prev.signed.roles.root);
-    if (!byPrev.verified)
-      throw refuse(
-        `root v${v} has ${byPrev.signed.length} valid signature(s) of root v${v - 1}'s keys; its threshold is ${byPrev.threshold}`,
-      );
-    const byOwn = verifyRole(bytes, next.signatures, next.signed.keys, next.signed.roles.root);
-    if (!byOwn.verified)
-      throw refuse(
-        `root v${v} has ${byOwn.signed.length} valid signature(s) of its own root keys; its threshold is ${byOwn.threshold}`,
-      );
-    walked.push(v);
-    prev = next;
-  }
-  if (!sameSigned(prev, latest)) throw refuse(`root.json differs from ${n}.root.json`);
-  return { root: prev, walked };
+  return { root: walk.root, walked: walk.walked };
 }

@@ -19,6 +19,7 @@ import { flagBool, flagString, requireFlag } from "./flags.ts";
 import { loadPrivateKey, newKeyPassphrase, PASSPHRASE_ENV } from "./passphrase.ts";
 import { offlineCommand } from "./errors.ts";
 import { processTerminal, type Terminal } from "./terminal.ts";
+import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
 
 export const KEY_HELP = `tufbox key generate --type ed25519|ecdsa|rsa --out NAME [--name LABEL] [--passphrase-file F] [--force]
 tufbox key info FILE [--passphrase-file F] [--json]
@@ -93,8 +94,8 @@ function describe(key: KeyJSON, keyid: string): Record<string, string> {
     keytype: key.keytype,
     scheme: key.scheme,
   };
-  if (typeof key["x-rstuf-key-name"] === "string") info.name = key["x-rstuf-key-name"];
-  if (typeof key["x-rstuf-online-key-uri"] === "string") info.online_key_uri = key["x-rstuf-online-key-uri"];
+  if (typeof key[KEY_NAME] === "string") info.name = key[KEY_NAME];
+  if (typeof key[ONLINE_KEY_URI] === "string") info.online_key_uri = key[ONLINE_KEY_URI];
   return info;
 }
 

@@ -19,6 +19,7 @@ import type { Repository } from "../repository/repository.ts";
 import type { Store } from "../store/store.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { loggerFor, runUntilSignal } from "./serve.ts";
+import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
 
 export const QUICKSTART_HELP = `tufbox quickstart [--data-dir DIR] [--listen HOST:PORT] [--bins N]
 
@@ -39,11 +40,11 @@ export function developmentPayload(opts: { dataDir: string; onlineKeyDir: string
   const now = opts.now ?? new Date();
   const root = generateKeyPairSync("ed25519").privateKey;
   const online = generateKeyPairSync("ed25519").privateKey;
-  const rootJSON = publicKeyJSONFor(root, { "x-rstuf-key-name": "quickstart root key (DEVELOPMENT ONLY)" });
+  const rootJSON = publicKeyJSONFor(root, { [KEY_NAME]: "quickstart root key (DEVELOPMENT ONLY)" });
   const rootId = computeKeyId(rootJSON);
   const onlineBase = publicKeyJSONFor(online);
   const onlineId = computeKeyId(onlineBase);
-  const onlineJSON = { ...onlineBase, "x-rstuf-key-name": "online key", "x-rstuf-online-key-uri": `fn:${onlineId}` };
+  const onlineJSON = { ...onlineBase, [KEY_NAME]: "online key", [ONLINE_KEY_URI]: `fn:${onlineId}` };
   mkdirSync(opts.onlineKeyDir, { recursive: true, mode: 0o700 });
   writeSecret(join(opts.onlineKeyDir, onlineId), pem(online));
   writeSecret(join(opts.dataDir, "DEVELOPMENT-root-key.pem"), pem(root));

@@ -16,7 +16,8 @@ import { defaultOnlineKeyUri } from "../offline/bootstrap-payload.ts";
 import { addRootSignatures, rootSignersFor } from "../offline/root-signing.ts";
 import { formatRootSummary, formatStatus, summarizeRoot, thresholdsMet } from "../offline/root-summary.ts";
 import { parseDays } from "../offline/expiration.ts";
-import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
+import { verifyRootUpdate } from "../tuf/root-chain.ts";
+import { metadataFileName } from "../tuf/file-names.ts";
 import type { NativeSigner } from "../tuf/signer.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
@@ -130,7 +131,7 @@ async function currentRoot(
     const file = readRootFile(inPath);
     const signed = file.root.signed;
     // Building on a root that does not verify with its own threshold is almost always a mistake (wrong file).
-    const selfCheck = verifyRole(signedBytesOf(file.root), file.root.signatures, signed.keys, signed.roles.root);
+    const selfCheck = verifyRootUpdate(file.root).own;
     if (!selfCheck.verified)
       term.info(
         `warning: ${inPath} (root v${signed.version}) has ${selfCheck.signed.length} of ${signed.roles.root.threshold} required signatures: make sure it is the published root`,
@@ -153,11 +154,11 @@ async function currentRoot(
   const { root, walked } = await verifiedCurrentRoot(api, trusted, trustedPath);
   const v = root.signed.version;
   out.say(
-    `current root v${v} from ${api.opts.metadataUrl}/root.json: verified from ${trustedPath} (root v${trusted.signed.version})${walked.length > 0 ? ` through ${walked.map((n) => `${n}.root.json`).join(", ")}` : ""}`,
+    `current root v${v} from ${api.opts.metadataUrl}/root.json: verified from ${trustedPath} (root v${trusted.signed.version})${walked.length > 0 ? ` through ${walked.map((n) => metadataFileName("root", n)).join(", ")}` : ""}`,
   );
   return {
-    file: { kind: "metadata", root, content: root, source: `${api.opts.metadataUrl}/${v}.root.json` },
-    trustedHint: `${v}.root.json (from ${api.opts.metadataUrl}/)`,
+    file: { kind: "metadata", root, content: root, source: `${api.opts.metadataUrl}/${metadataFileName("root", v)}` },
+    trustedHint: `${metadataFileName("root", v)} (from ${api.opts.metadataUrl}/)`,
     api,
   };
 }

@@ -1,7 +1,8 @@
 /** `tufbox serve`: run the service on an existing data directory. */
 import { loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { createApp, startApp, type App, type RunningApp } from "../app.ts";
+import { createApp, startApp } from "../app.ts";
+import type { App, RunningApp } from "../core.ts";
 import { parseCommandArgs } from "./args.ts";
 import { VERSION } from "../version.ts";
 

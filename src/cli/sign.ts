@@ -15,6 +15,7 @@
 import { resolve } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { computeKeyId, type KeyJSON } from "../tuf/keys.ts";
+import { metadataFileName } from "../tuf/file-names.ts";
 import { canonicalJson, utf8 } from "../tuf/canonical.ts";
 import { parseExpires } from "../tuf/dates.ts";
 import { roleMatchesPath } from "../tuf/delegation.ts";
@@ -31,7 +32,7 @@ import {
 import { signedBytesOf, verifyRole, type VerificationResult } from "../tuf/verify.ts";
 import { readRootFile, withRoot, writeDocument, type RootFile } from "../offline/root-files.ts";
 import { reviewRoot, signRoot, type RootSignature, type RootToSign } from "../offline/root-signing.ts";
-import { formatRootSummary, formatStatus, thresholdsMet } from "../offline/root-summary.ts";
+import { formatRootSummary, formatStatus, keyLabel, thresholdsMet } from "../offline/root-summary.ts";
 import { isKeyOf, publicKeyOf, signerAs } from "../offline/key-files.ts";
 import { parseCommandArgs, UsageError, type ParsedArgs } from "./args.ts";
 import { flagBool, flagString, requireFlag } from "./flags.ts";
@@ -312,7 +313,7 @@ async function signRootOnServer(
       );
     }
     out.say(
-      `trusted root v${trusted.signed.version}: verified from ${trustedFile} (root v${mine.signed.version})${verified.walked.length > 0 ? ` through ${verified.walked.map((v) => `${v}.root.json`).join(", ")}` : ""}`,
+      `trusted root v${trusted.signed.version}: verified from ${trustedFile} (root v${mine.signed.version})${verified.walked.length > 0 ? ` through ${verified.walked.map((v) => metadataFileName("root", v)).join(", ")}` : ""}`,
     );
   } else if (trusted) {
     out.say(
@@ -350,13 +351,6 @@ async function signRootOnServer(
 }
 
 // ------------------------------------------------------------------ delegated roles
-
-function keyLabel(keys: Record<string, KeyJSON>, keyid: string): string {
-  const key = keys[keyid];
-  if (!key) return `${keyid} (not in keys)`;
-  const name = typeof key["x-rstuf-key-name"] === "string" ? ` "${key["x-rstuf-key-name"]}"` : "";
-  return `${keyid}${name} (${key.keytype})`;
-}
 
 function describeTarget(info: TargetFile): string {
   const sha = info.hashes.sha256 ?? Object.values(info.hashes)[0];
@@ -445,23 +439,23 @@ async function signDelegatedOnServer(
   const keys = delegations.keys;
   const signed = doc.signed;
   const version = signed.version;
+  const previousName = metadataFileName(role, version - 1);
 
   // What is published now, to show what changes.
   let published: Metadata<TargetsSigned> | undefined;
   if (version > 1) {
-    const value = await api.metadata(`${version - 1}.${role}.json`);
-    if (value !== undefined)
-      published = fromServer(api, `${version - 1}.${role}.json`, () => parseTargets(value, role));
+    const value = await api.metadata(previousName);
+    if (value !== undefined) published = fromServer(api, previousName, () => parseTargets(value, role));
   }
   const problems: string[] = [];
   const warnings: string[] = [];
   if (parseExpires(signed.expires).getTime() <= opts.now.getTime())
     problems.push(`${role} v${version} expired at ${signed.expires}`);
   if (published && published.signed.version !== version - 1)
-    problems.push(`${version - 1}.${role}.json holds version ${published.signed.version}`);
+    problems.push(`${previousName} holds version ${published.signed.version}`);
   if (version > 1 && !published)
     warnings.push(
-      `${role} v${version - 1} is not published at ${api.opts.metadataUrl}/${version - 1}.${role}.json: changes cannot be shown`,
+      `${role} v${version - 1} is not published at ${api.opts.metadataUrl}/${previousName}: changes cannot be shown`,
     );
   const outside = Object.keys(signed.targets).filter((p) => !roleMatchesPath(def, p));
   if (outside.length > 0)

@@ -17,6 +17,9 @@ import {
   type TargetsSigned,
 } from "../tuf/metadata.ts";
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
+import { verifyRootUpdate } from "../tuf/root-chain.ts";
+import { clientFileName } from "../tuf/file-names.ts";
+import { TOP_LEVEL_ROLES, isSignedByOnlineKey, onlineKeyId, type TopLevelRole } from "../tuf/roles.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import {
@@ -65,7 +68,7 @@ export interface RepositoryStatus {
   server: string;
   metadata_url: string;
   bootstrap: { bootstrap: boolean; state: string | null; task_id: string | null };
-  roles: Partial<Record<"root" | "targets" | "snapshot" | "timestamp", RoleStatus>>;
+  roles: Partial<Record<TopLevelRole, RoleStatus>>;
   online_keyid: string | null;
   bins: number | null;
   delegated_roles:
@@ -157,7 +160,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
       threshold: root.signed.roles.root.threshold,
       keyids: root.signed.roles.root.keyids,
     };
-    status.online_keyid = root.signed.roles.timestamp.keyids[0] ?? null;
+    status.online_keyid = onlineKeyId(root.signed) ?? null;
   }
   const tsValue = await api.metadata("timestamp.json");
   if (tsValue !== undefined && root) {
@@ -168,8 +171,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
       keyids: root.signed.roles.timestamp.keyids,
     };
     const snapVersion = ts.signed.meta["snapshot.json"]?.version;
-    const snapName =
-      root.signed.consistent_snapshot && snapVersion !== undefined ? `${snapVersion}.snapshot.json` : "snapshot.json";
+    const snapName = clientFileName("snapshot", snapVersion, root.signed.consistent_snapshot);
     const snapValue = await api.metadata(snapName);
     if (snapValue !== undefined) {
       const snap = published(api, snapName, snapValue, parseSnapshot);
@@ -179,10 +181,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
         keyids: root.signed.roles.snapshot.keyids,
       };
       const targetsVersion = snap.signed.meta["targets.json"]?.version;
-      const targetsName =
-        root.signed.consistent_snapshot && targetsVersion !== undefined
-          ? `${targetsVersion}.targets.json`
-          : "targets.json";
+      const targetsName = clientFileName("targets", targetsVersion, root.signed.consistent_snapshot);
       const targetsValue = await api.metadata(targetsName);
       if (targetsValue !== undefined) {
         const targets: Metadata<TargetsSigned> = published(api, targetsName, targetsValue, parseTargets);
@@ -198,7 +197,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
             name: r.name,
             keyids: r.keyids,
             threshold: r.threshold,
-            online: r.keyids.length === 1 && r.keyids[0] === status.online_keyid,
+            online: isSignedByOnlineKey(r, status.online_keyid),
             ...(r.paths ? { paths: r.paths } : {}),
             ...(r.path_hash_prefixes ? { path_hash_prefixes: r.path_hash_prefixes } : {}),
           }));
@@ -218,8 +217,12 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     for (const role of pendingRoles(pending)) {
       if (role === "root") {
         const doc = published(api, "pending root", pending.root, parseRoot);
-        const bytes = signedBytesOf(doc);
-        const own = verifyRole(bytes, doc.signatures, doc.signed.keys, doc.signed.roles.root);
+        const trusted =
+          pending.trusted_root !== undefined
+            ? published(api, "trusted_root", pending.trusted_root, parseRoot)
+            : undefined;
+        const check = verifyRootUpdate(doc, trusted);
+        const own = check.own;
         const entry: PendingStatus = {
           role,
           version: doc.signed.version,
@@ -228,9 +231,8 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
           threshold: own.threshold,
           of: doc.signed.roles.root.keyids.length,
         };
-        if (pending.trusted_root !== undefined) {
-          const trusted = published(api, "trusted_root", pending.trusted_root, parseRoot);
-          const t = verifyRole(bytes, doc.signatures, trusted.signed.keys, trusted.signed.roles.root);
+        if (trusted && check.trusted) {
+          const t = check.trusted;
           entry.trusted = {
             version: trusted.signed.version,
             signed: t.signed.length,
@@ -272,7 +274,7 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
     lines.push(
       `${"role".padEnd(13)} ${"version".padEnd(8)} ${"expires".padEnd(21)} ${"time left".padEnd(18)} signatures`,
     );
-    for (const name of ["root", "targets", "snapshot", "timestamp"] as const) {
+    for (const name of TOP_LEVEL_ROLES) {
       const r = s.roles[name];
       if (!r) {
         lines.push(`${name.padEnd(13)} (not published)`);

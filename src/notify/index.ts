@@ -1,9 +1,11 @@
-import type { RepositoryLog } from "../repository/repository.ts";
-import { LocalNotifier, type Notifier } from "./notifier.ts";
+import type { Logger } from "../log.ts";
+import { LocalNotifier } from "./local.ts";
+import type { Notifier } from "./notifier.ts";
 import { PostgresNotifier } from "./postgres.ts";
 import { RedisNotifier } from "./redis.ts";
 
-export { LocalNotifier, type Notifier } from "./notifier.ts";
+export { LocalNotifier } from "./local.ts";
+export type { Notifier } from "./notifier.ts";
 export { PostgresNotifier } from "./postgres.ts";
 export { RedisNotifier } from "./redis.ts";
 
@@ -15,7 +17,7 @@ export function createNotifier(opts: {
   database: string;
   redis: string | null;
   storeKind: "sqlite" | "postgres";
-  log: RepositoryLog;
+  log: Logger;
 }): Notifier {
   if (opts.redis) return new RedisNotifier(opts.redis, opts.log, { channelPrefix: channelPrefix(opts.database) });
   if (opts.storeKind === "postgres") return new PostgresNotifier(opts.database, opts.log);

@@ -12,11 +12,11 @@
  * Correctness never depends on them: the queue, the documents and the
  * publisher lock live in the database, and the publisher's poll picks up
  * whatever a lost message missed. Implementations:
- * - LocalNotifier: one process (SQLite), nothing to tell anyone;
+ * - LocalNotifier (local.ts): one process (SQLite), nothing to tell anyone;
  * - PostgresNotifier (postgres.ts): LISTEN/NOTIFY on the store's database;
  * - RedisNotifier (redis.ts): Redis pub/sub, when `redis` is configured.
  */
-import type { RepositoryLog } from "../repository/repository.ts";
+import type { Logger } from "../log.ts";
 
 export interface Notifier {
   /** "local", "postgres" (LISTEN/NOTIFY) or "redis" */
@@ -48,9 +48,9 @@ export abstract class BaseNotifier {
   protected readonly origin = crypto.randomUUID().slice(0, 8);
   readonly #wake: (() => void)[] = [];
   readonly #published: ((version: number) => void)[] = [];
-  protected readonly log: RepositoryLog;
+  protected readonly log: Logger;
 
-  constructor(log: RepositoryLog) {
+  constructor(log: Logger) {
     this.log = log;
   }
 
@@ -91,31 +91,19 @@ export abstract class BaseNotifier {
   }
 }
 
-/** Single process: the repository wakes its own publisher; nobody else to tell. */
-export class LocalNotifier extends BaseNotifier implements Notifier {
-  readonly kind = "local" as const;
-  async start(): Promise<void> {}
-  announceChange(): void {}
-  announcePublished(_version: number): void {}
-  async ping(): Promise<boolean> {
-    return true;
-  }
-  async close(): Promise<void> {}
-}
-
 /**
  * Logs a recurring failure once, then at most once per `everyMs` with the
  * number of repeats in between, and once more when it clears: an outage of a
  * helper service must not flood the log.
  */
 export class RateLimitedLog {
-  readonly #log: RepositoryLog;
+  readonly #log: Logger;
   readonly #everyMs: number;
   #failing = false;
   #lastLogged = 0;
   #suppressed = 0;
 
-  constructor(log: RepositoryLog, everyMs = 30_000) {
+  constructor(log: Logger, everyMs = 30_000) {
     this.#log = log;
     this.#everyMs = everyMs;
   }

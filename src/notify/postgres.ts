@@ -10,7 +10,7 @@
  * their names so two tufbox instances in one database stay apart.
  */
 import { SQL } from "bun";
-import type { RepositoryLog } from "../repository/repository.ts";
+import type { Logger } from "../log.ts";
 import { BaseNotifier, RateLimitedLog, errorText, type Notifier } from "./notifier.ts";
 
 type Subscription = Awaited<ReturnType<SQL["listen"]>>;
@@ -26,7 +26,7 @@ export class PostgresNotifier extends BaseNotifier implements Notifier {
   #closed = false;
   #listening = false;
 
-  constructor(url: string, log: RepositoryLog) {
+  constructor(url: string, log: Logger) {
     super(log);
     this.#sql = new SQL(url, { max: 1, connectionTimeout: 5 });
     const schema =

@@ -11,7 +11,7 @@
  * publishers' poll keeps everything moving; nothing is lost.
  */
 import { RedisClient } from "bun";
-import type { RepositoryLog } from "../repository/repository.ts";
+import type { Logger } from "../log.ts";
 import { BaseNotifier, RateLimitedLog, errorText, withTimeout, type Notifier } from "./notifier.ts";
 
 export interface RedisNotifierOptions {
@@ -43,7 +43,7 @@ export class RedisNotifier extends BaseNotifier implements Notifier {
   #healthTimer: ReturnType<typeof setInterval> | null = null;
   #backoffMs: number;
 
-  constructor(url: string, log: RepositoryLog, opts: RedisNotifierOptions) {
+  constructor(url: string, log: Logger, opts: RedisNotifierOptions) {
     super(log);
     this.#url = url;
     this.#opts = {

@@ -9,14 +9,12 @@ import { expiresIn } from "../tuf/dates.ts";
 import { bitLengthForBins, MAX_BINS, MIN_BINS } from "../tuf/bins.ts";
 import { SPEC_VERSION, parseRoot, type Metadata, type RootSigned } from "../tuf/metadata.ts";
 import { TufError } from "../tuf/errors.ts";
-import type { KeyJSON } from "../tuf/keys.ts";
+import { ONLINE_KEY_URI, onlineKeyFile } from "../tuf/rstuf.ts";
 import { OfflineError } from "./errors.ts";
-import { sameKeyMaterial, type NamedKey } from "./key-files.ts";
+import type { NamedKey } from "./key-files.ts";
+import { sameKeyMaterial, type KeyJSON } from "../tuf/keys.ts";
 import type { Expiration } from "./expiration.ts";
 import type { RstufDelegations } from "./delegations.ts";
-
-export const ONLINE_KEY_URI = "x-rstuf-online-key-uri";
-export const KEY_NAME = "x-rstuf-key-name";
 
 export type TargetsLayout = { bins: number } | { delegations: RstufDelegations; source: string };
 
@@ -41,8 +39,6 @@ export function defaultOnlineKeyUri(keyid: string): string {
 }
 
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
-// As the server resolves fn: names in its online-key directory (repository/online-key.ts).
-const FN_NAME = /^[A-Za-z0-9._-]+$/;
 
 export function checkOnlineKeyUri(uri: string): void {
   if (!URI.test(uri))
@@ -50,15 +46,13 @@ export function checkOnlineKeyUri(uri: string): void {
       `--online-key-uri "${uri}" is not a URI`,
       "use fn:NAME: the server reads the online key from the file NAME in its online-key directory",
     );
-  if (uri.startsWith("fn:")) {
-    const name = uri.slice(3);
-    if (!FN_NAME.test(name) || name === "." || name === "..") {
-      throw new OfflineError(
-        `--online-key-uri "${uri}": the file name may only use letters, digits, '.', '_' and '-'`,
-        "use fn:NAME with a plain file name (no directories)",
-      );
-    }
-  }
+  // As the server resolves fn: names in its online-key directory (repository/online-key.ts).
+  const file = onlineKeyFile(uri);
+  if (file && "problem" in file)
+    throw new OfflineError(
+      `--online-key-uri "${uri}": ${file.problem}`,
+      "use fn:NAME with a plain file name (no directories)",
+    );
 }
 
 export function checkBins(bins: number, flag = "--bins"): void {

@@ -23,11 +23,12 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { assertCanonicalSafe } from "../tuf/canonical.ts";
-import { ROLE_NAME, TOP_LEVEL_ROLES } from "../tuf/metadata.ts";
+import { ROLE_NAME, isBinLikeName, isTopLevelRole } from "../tuf/roles.ts";
 import { TufError } from "../tuf/errors.ts";
-import type { KeyJSON } from "../tuf/keys.ts";
 import { OfflineError } from "./errors.ts";
-import { readPublicKeyFile, sameKeyMaterial, type NamedKey } from "./key-files.ts";
+import { readPublicKeyFile, type NamedKey } from "./key-files.ts";
+import { sameKeyMaterial, type KeyJSON } from "../tuf/keys.ts";
+import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 
 export interface RstufDelegatedRole {
   name: string;
@@ -36,7 +37,7 @@ export interface RstufDelegatedRole {
   threshold: number;
   paths?: string[];
   path_hash_prefixes?: string[];
-  "x-rstuf-expire-policy": number;
+  [EXPIRE_POLICY]: number;
 }
 
 export interface RstufDelegations {
@@ -97,10 +98,9 @@ export function delegationsFrom(
     if (typeof name !== "string" || !ROLE_NAME.test(name))
       throw new OfflineError(`${where}.name: expected a name of letters, digits, '_' and '-'`, HINT);
     where = `${source}: role "${name}"`;
-    if ((TOP_LEVEL_ROLES as readonly string[]).includes(name))
-      throw new OfflineError(`${where}: a top-level role name cannot be delegated`, HINT);
+    if (isTopLevelRole(name)) throw new OfflineError(`${where}: a top-level role name cannot be delegated`, HINT);
     // Hash bin names (TAP 15) stay reserved so a repository can move to bins later.
-    if (name.startsWith("bins-"))
+    if (isBinLikeName(name))
       throw new OfflineError(`${where}: names starting with "bins-" are reserved for hash bins`, HINT);
     if (names.has(name)) throw new OfflineError(`${where}: defined twice`, HINT);
     names.add(name);
@@ -109,7 +109,7 @@ export function delegationsFrom(
     const hasPrefixes = item.path_hash_prefixes !== undefined;
     if (hasPaths === hasPrefixes)
       throw new OfflineError(`${where}: give exactly one of paths or path_hash_prefixes`, HINT);
-    const role: Omit<RstufDelegatedRole, "x-rstuf-expire-policy"> = {
+    const role: Omit<RstufDelegatedRole, typeof EXPIRE_POLICY> = {
       name,
       terminating: false,
       keyids: [],
@@ -179,7 +179,7 @@ export function delegationsFrom(
     return {
       ...rest,
       ...(paths ? { paths } : { path_hash_prefixes: path_hash_prefixes! }),
-      "x-rstuf-expire-policy": days,
+      [EXPIRE_POLICY]: days,
     };
   });
   const result = { keys, roles };

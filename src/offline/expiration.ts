@@ -1,8 +1,7 @@
 /** Expiry in days per role, as the RSTUF bootstrap settings carry it (`settings.roles.<role>.expiration`). */
+import { EXPIRING_ROLES, type ExpiringRole } from "../tuf/roles.ts";
 import { OfflineError } from "./errors.ts";
 
-export const EXPIRING_ROLES = ["root", "targets", "snapshot", "timestamp", "bins"] as const;
-export type ExpiringRole = (typeof EXPIRING_ROLES)[number];
 export type Expiration = Record<ExpiringRole, number>;
 
 /** DESIGN.md defaults. */

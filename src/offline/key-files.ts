@@ -10,11 +10,12 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
-import { PublicKey, computeKeyId, type KeyJSON } from "../tuf/keys.ts";
+import { PublicKey, computeKeyId, keySpki, type KeyJSON } from "../tuf/keys.ts";
 import { publicKeyJSONFor, NativeSigner } from "../tuf/signer.ts";
 import { TufError } from "../tuf/errors.ts";
 import { OfflineError } from "./errors.ts";
 import { privateKeyPem } from "./pkcs8.ts";
+import { KEY_NAME } from "../tuf/rstuf.ts";
 
 export const KEY_TYPES = ["ed25519", "ecdsa", "rsa"] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -67,7 +68,7 @@ export function writeKeyPair(
         );
     }
   }
-  const key = publicKeyJSONFor(privateKey, { "x-rstuf-key-name": opts.name });
+  const key = publicKeyJSONFor(privateKey, { [KEY_NAME]: opts.name });
   const pemText = privateKeyPem(privateKey, opts.passphrase);
   // A replaced file keeps its old mode with writeFileSync: remove it first so 0600 applies.
   for (const p of [path, pubPath]) if (opts.force && existsSync(p)) unlinkSync(p);
@@ -143,7 +144,7 @@ export function readPublicKeyFile(path: string): NamedKey {
     );
   }
   const json = parsed.json;
-  if (json["x-rstuf-key-name"] === undefined) json["x-rstuf-key-name"] = basename(path).replace(/\.pub$/, "");
+  if (json[KEY_NAME] === undefined) json[KEY_NAME] = basename(path).replace(/\.pub$/, "");
   return { keyid: (givenKeyid as string | undefined) ?? computeKeyId(json), key: json, source: path };
 }
 
@@ -208,28 +209,11 @@ export function openPrivateKey(file: PrivateKeyFile, passphrase?: string): KeyOb
   return key;
 }
 
-function spki(key: KeyJSON): Buffer | undefined {
-  try {
-    if (key.keytype === "ed25519")
-      return Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), Buffer.from(key.keyval.public, "hex")]);
-    return createPublicKey(key.keyval.public).export({ format: "der", type: "spki" });
-  } catch {
-    return undefined;
-  }
-}
-
 /** True when `privateKey` is the private half of the published `key` (compared as SPKI DER). */
 export function isKeyOf(privateKey: KeyObject, key: KeyJSON): boolean {
   const mine = createPublicKey(privateKey).export({ format: "der", type: "spki" });
-  const theirs = spki(key);
+  const theirs = keySpki(key);
   return theirs !== undefined && Buffer.compare(mine, theirs) === 0;
-}
-
-/** True when two published keys hold the same key material (whatever their keyids). */
-export function sameKeyMaterial(a: KeyJSON, b: KeyJSON): boolean {
-  const x = spki(a);
-  const y = spki(b);
-  return x !== undefined && y !== undefined && Buffer.compare(x, y) === 0;
 }
 
 /** A signer for `privateKey` that signs as `keyid` (which must list the same key material). */

@@ -9,9 +9,11 @@ import { expiresIn } from "../tuf/dates.ts";
 import { parseRoot, type RootSigned } from "../tuf/metadata.ts";
 import { TufError } from "../tuf/errors.ts";
 import { OfflineError } from "./errors.ts";
-import { sameKeyMaterial, type NamedKey } from "./key-files.ts";
-import { ONLINE_KEY_URI, checkOnlineKeyUri } from "./bootstrap-payload.ts";
-import { ONLINE_ROLES } from "./root-summary.ts";
+import type { NamedKey } from "./key-files.ts";
+import { sameKeyMaterial } from "../tuf/keys.ts";
+import { checkOnlineKeyUri } from "./bootstrap-payload.ts";
+import { ONLINE_TOP_LEVEL_ROLES } from "../tuf/roles.ts";
+import { ONLINE_KEY_URI } from "../tuf/rstuf.ts";
 
 export interface RootChanges {
   addKeys: NamedKey[];
@@ -112,7 +114,8 @@ export function nextRoot(current: RootSigned, changes: RootChanges): RootSigned 
         "the online key lives on the server; root keys stay offline: generate a separate online key",
       );
     next.keys[key.keyid] = { ...key.key, [ONLINE_KEY_URI]: newOnline.uri };
-    for (const role of ONLINE_ROLES) next.roles[role] = { ...next.roles[role], keyids: [key.keyid], threshold: 1 };
+    for (const role of ONLINE_TOP_LEVEL_ROLES)
+      next.roles[role] = { ...next.roles[role], keyids: [key.keyid], threshold: 1 };
   }
 
   if (changes.threshold !== undefined) {

@@ -6,13 +6,13 @@
  * and (later) pending documents fetched from a server.
  */
 import { parseExpires } from "../tuf/dates.ts";
-import type { Metadata, RootSigned, TopLevelRole } from "../tuf/metadata.ts";
-import { signedBytesOf, verifyRole, type VerificationResult } from "../tuf/verify.ts";
-import type { KeyJSON } from "../tuf/keys.ts";
-import { sameKeyMaterial } from "./key-files.ts";
+import type { Metadata, RootSigned } from "../tuf/metadata.ts";
+import type { VerificationResult } from "../tuf/verify.ts";
+import { verifyRootUpdate } from "../tuf/root-chain.ts";
+import { ONLINE_TOP_LEVEL_ROLES, onlineKeyId, onlineRoleProblem, type TopLevelRole } from "../tuf/roles.ts";
+import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
+import { sameKeyMaterial, type KeyJSON } from "../tuf/keys.ts";
 import type { RootFileKind } from "./root-files.ts";
-
-export const ONLINE_ROLES = ["targets", "snapshot", "timestamp"] as const;
 
 export interface ThresholdStatus {
   /** which root's root role: the document's own, or the trusted one */
@@ -38,10 +38,11 @@ export interface RootSummary {
   status: ThresholdStatus[];
 }
 
-function keyLabel(keys: Record<string, KeyJSON>, keyid: string): string {
+/** `keyid "name" (keytype)`, as signers are shown keys everywhere. */
+export function keyLabel(keys: Record<string, KeyJSON>, keyid: string): string {
   const key = keys[keyid];
   if (!key) return `${keyid} (not in keys)`;
-  const name = typeof key["x-rstuf-key-name"] === "string" ? ` "${key["x-rstuf-key-name"]}"` : "";
+  const name = typeof key[KEY_NAME] === "string" ? ` "${key[KEY_NAME]}"` : "";
   return `${keyid}${name} (${key.keytype})`;
 }
 
@@ -67,7 +68,7 @@ function rootChanges(doc: RootSigned, trusted: RootSigned, problems: string[]): 
       `online key ${trusted.roles.timestamp.keyids.map((id) => keyLabel(trusted.keys, id)).join(", ")} → ${doc.roles.timestamp.keyids.map((id) => keyLabel(doc.keys, id)).join(", ")}`,
     );
   }
-  for (const role of ONLINE_ROLES) {
+  for (const role of ONLINE_TOP_LEVEL_ROLES) {
     const a = trusted.roles[role];
     const b = doc.roles[role];
     if (role !== "timestamp" && a.keyids.join(",") !== b.keyids.join(",") && b.keyids.join(", ") !== newOnline) {
@@ -82,14 +83,12 @@ function rootChanges(doc: RootSigned, trusted: RootSigned, problems: string[]): 
       problems.push(`keyid ${id} names a different key than in the trusted root v${trusted.version}`);
       continue;
     }
-    const oldUri = old["x-rstuf-online-key-uri"];
-    const newUri = key["x-rstuf-online-key-uri"];
+    const oldUri = old[ONLINE_KEY_URI];
+    const newUri = key[ONLINE_KEY_URI];
     if (oldUri !== newUri)
       changes.push(`online key uri of ${id}: ${String(oldUri ?? "none")} → ${String(newUri ?? "none")}`);
-    if (old["x-rstuf-key-name"] !== key["x-rstuf-key-name"])
-      changes.push(
-        `name of ${id}: ${String(old["x-rstuf-key-name"] ?? "none")} → ${String(key["x-rstuf-key-name"] ?? "none")}`,
-      );
+    if (old[KEY_NAME] !== key[KEY_NAME])
+      changes.push(`name of ${id}: ${String(old[KEY_NAME] ?? "none")} → ${String(key[KEY_NAME] ?? "none")}`);
   }
   return changes;
 }
@@ -121,10 +120,9 @@ export function summarizeRoot(
   }
   if (parseExpires(signed.expires).getTime() <= now.getTime())
     problems.push(`root v${signed.version} expired at ${signed.expires}`);
-  const onlineKeyid = signed.roles.timestamp.keyids[0];
-  for (const role of ONLINE_ROLES) {
-    const r = signed.roles[role];
-    if (r.keyids.length !== 1 || r.keyids[0] !== onlineKeyid || r.threshold !== 1) {
+  const onlineKeyid = onlineKeyId(signed);
+  for (const role of ONLINE_TOP_LEVEL_ROLES) {
+    if (onlineRoleProblem(signed, role) !== null) {
       warnings.push(
         `${role} is not signed by the one online key with threshold 1: RSTUF and tufbox servers expect that`,
       );
@@ -135,20 +133,9 @@ export function summarizeRoot(
   if (signed.roles.root.threshold === 1 && signed.roles.root.keyids.length > 1)
     warnings.push("root threshold is 1: any single root key can sign a new root");
 
-  const bytes = signedBytesOf(doc);
-  const status: ThresholdStatus[] = [
-    {
-      of: "document",
-      version: signed.version,
-      result: verifyRole(bytes, doc.signatures, signed.keys, signed.roles.root),
-    },
-  ];
-  if (trusted)
-    status.push({
-      of: "trusted",
-      version: trusted.version,
-      result: verifyRole(bytes, doc.signatures, trusted.keys, trusted.roles.root),
-    });
+  const check = verifyRootUpdate(doc, opts.trusted);
+  const status: ThresholdStatus[] = [{ of: "document", version: signed.version, result: check.own }];
+  if (trusted && check.trusted) status.push({ of: "trusted", version: trusted.version, result: check.trusted });
   return {
     kind: opts.kind,
     version: signed.version,
@@ -195,17 +182,13 @@ export function formatRootSummary(s: RootSummary, trustedKeys: Record<string, Ke
   lines.push(`  expires      ${s.expires}`);
   lines.push(`  root         threshold ${s.roles.root.threshold} of ${s.roles.root.keyids.length}:`);
   for (const id of s.roles.root.keyids) lines.push(`                 ${keyLabel(s.keys, id)}`);
-  const shared =
-    s.onlineKeyid !== undefined &&
-    ONLINE_ROLES.every(
-      (r) => s.roles[r].keyids.length === 1 && s.roles[r].keyids[0] === s.onlineKeyid && s.roles[r].threshold === 1,
-    );
+  const shared = s.onlineKeyid !== undefined && ONLINE_TOP_LEVEL_ROLES.every((r) => onlineRoleProblem(s, r) === null);
   if (shared) {
-    const uri = s.keys[s.onlineKeyid!]?.["x-rstuf-online-key-uri"];
+    const uri = s.keys[s.onlineKeyid!]?.[ONLINE_KEY_URI];
     lines.push(`  online key   ${keyLabel(s.keys, s.onlineKeyid!)}${typeof uri === "string" ? ` ${uri}` : ""}`);
     lines.push("               signs targets, snapshot, timestamp (threshold 1)");
   } else {
-    for (const r of ONLINE_ROLES)
+    for (const r of ONLINE_TOP_LEVEL_ROLES)
       lines.push(
         `  ${r.padEnd(12)} threshold ${s.roles[r].threshold}: ${s.roles[r].keyids.map((id) => keyLabel(s.keys, id)).join(", ")}`,
       );

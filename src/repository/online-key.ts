@@ -11,10 +11,8 @@ import { join } from "node:path";
 import { signerFromPem, type Signer } from "../tuf/signer.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { TufError } from "../tuf/errors.ts";
+import { ONLINE_KEY_URI, onlineKeyFile } from "../tuf/rstuf.ts";
 import { ConfigurationError } from "./errors.ts";
-
-export const ONLINE_KEY_URI = "x-rstuf-online-key-uri";
-const FN_NAME = /^[A-Za-z0-9._-]+$/;
 
 export class OnlineKeys {
   readonly #dir: string | undefined;
@@ -61,14 +59,14 @@ export class OnlineKeys {
       }
     }
     const uri = key[ONLINE_KEY_URI];
-    if (typeof uri === "string" && uri.startsWith("fn:")) {
-      const name = uri.slice(3);
-      if (!FN_NAME.test(name)) {
+    const file = typeof uri === "string" ? onlineKeyFile(uri) : null;
+    if (file) {
+      if ("problem" in file) {
         errors.push(`${ONLINE_KEY_URI} "${uri}" is not a plain file name`);
       } else if (!this.#dir) {
         errors.push(`${ONLINE_KEY_URI} is "${uri}" but no online key directory is configured`);
       } else {
-        const path = join(this.#dir, name);
+        const path = join(this.#dir, file.name);
         if (!existsSync(path)) {
           errors.push(`online key file ${path} does not exist`);
         } else {

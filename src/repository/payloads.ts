@@ -9,7 +9,6 @@ import {
   checkHashes,
   checkTargetPath,
   parseRoot,
-  ROLE_NAME,
   type DelegatedRole,
   type Metadata,
   type RootSigned,
@@ -18,7 +17,17 @@ import {
 import { PublicKey, type KeyJSON } from "../tuf/keys.ts";
 import { bitLengthForBins } from "../tuf/bins.ts";
 import { ValidationError } from "./errors.ts";
-import type { ExpiringRole } from "./settings.ts";
+import {
+  EXPIRING_ROLES,
+  ROLE_NAME,
+  TOP_LEVEL_ROLES,
+  isBinLikeName,
+  isTopLevelRole,
+  ONLINE_TOP_LEVEL_ROLES,
+  onlineRoleProblem,
+  type ExpiringRole,
+} from "../tuf/roles.ts";
+import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 
 type Loc = (string | number)[];
 
@@ -81,7 +90,6 @@ export interface BootstrapPayload {
   timeout: number | undefined;
 }
 
-export const EXPIRE_POLICY = "x-rstuf-expire-policy";
 const DELEGATED_ROLE_KEYS = [
   "name",
   "terminating",
@@ -114,8 +122,7 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
     const r = asObject(item, rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
     const name = required(r, "name", rl);
     if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
-    if (["root", "targets", "snapshot", "timestamp"].includes(name) || name.startsWith("bins-"))
-      fail([...rl, "name"], `"${name}" is reserved`);
+    if (isTopLevelRole(name) || isBinLikeName(name)) fail([...rl, "name"], `"${name}" is reserved`);
     if (names.has(name)) fail([...rl, "name"], `duplicate role name ${name}`);
     names.add(name);
     if (opts.namesOnly) return { name, keyids: [], threshold: 1, terminating: false };
@@ -153,14 +160,14 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
   return { keys, roles };
 }
 
-const ROLE_KEYS = ["root", "targets", "snapshot", "timestamp", "bins", "delegations"] as const;
+const ROLE_KEYS = [...EXPIRING_ROLES, "delegations"] as const;
 
 export function parseBootstrapPayload(body: unknown): BootstrapPayload {
   const top = asObject(body, ["body"], ["settings", "metadata", "timeout"]);
   const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["roles"]);
   const roles = asObject(required(settings, "roles", ["body", "settings"]), ["body", "settings", "roles"], ROLE_KEYS);
   const expiration = {} as Record<ExpiringRole, number>;
-  for (const name of ["root", "targets", "snapshot", "timestamp"] as const) {
+  for (const name of TOP_LEVEL_ROLES) {
     const loc: Loc = ["body", "settings", "roles", name];
     const role = asObject(required(roles, name, ["body", "settings", "roles"]), loc, ["expiration"]);
     expiration[name] = asPositiveInt(required(role, "expiration", loc), [...loc, "expiration"]);
@@ -193,13 +200,12 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
     fail(["body", "metadata", "root", "signed", "version"], "the bootstrap root must be version 1");
   // RSTUF: one online key signs targets, snapshot, timestamp (and the bins).
   const online = signed.roles.timestamp;
-  for (const name of ["timestamp", "snapshot", "targets"] as const) {
-    const role = signed.roles[name];
+  // Timestamp first: its key is the online key the other two are compared with.
+  for (const name of ONLINE_TOP_LEVEL_ROLES.toReversed()) {
     const loc: Loc = ["body", "metadata", "root", "signed", "roles", name];
-    if (role.keyids.length !== 1 || role.threshold !== 1)
-      fail(loc, "online roles must have exactly one key (the online key) and threshold 1");
-    if (role.keyids[0] !== online.keyids[0])
-      fail([...loc, "keyids"], "targets, snapshot and timestamp must use the same online key");
+    const problem = onlineRoleProblem(signed, name);
+    if (problem === "keys") fail(loc, "online roles must have exactly one key (the online key) and threshold 1");
+    if (problem === "shared") fail([...loc, "keyids"], "targets, snapshot and timestamp must use the same online key");
   }
   if (signed.roles.root.keyids.includes(online.keyids[0]!))
     fail(["body", "metadata", "root", "signed", "roles", "root", "keyids"], "the online key must not be a root key");
@@ -303,7 +309,7 @@ export interface SignPayload {
 
 function roleName(v: unknown, loc: Loc): string {
   if (typeof v !== "string" || v.length === 0) fail(loc, "Input should be a valid string", "string_type");
-  if (!/^[A-Za-z0-9_-]+$/.test(v)) fail(loc, "role names use letters, digits, '_' and '-'");
+  if (!ROLE_NAME.test(v)) fail(loc, "role names use letters, digits, '_' and '-'");
   return v;
 }
 

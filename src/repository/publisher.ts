@@ -5,7 +5,8 @@
  * pending. A slow poll catches work accepted by other replicas and anything a
  * lost wake-up missed.
  */
-import type { Repository, RepositoryLog } from "./repository.ts";
+import type { Logger } from "../log.ts";
+import type { Repository } from "./repository.ts";
 
 export interface PublisherOptions {
   lingerMs: number;
@@ -29,7 +30,7 @@ export function adaptiveLingerMs(configured: number, lastChanges: number, lastMs
 
 export class Publisher {
   readonly #repo: Repository;
-  readonly #log: RepositoryLog;
+  readonly #log: Logger;
   readonly #opts: Required<PublisherOptions>;
   #running = false;
   #wakeup: (() => void) | null = null;
@@ -42,7 +43,7 @@ export class Publisher {
   batches = 0;
   lastError: string | null = null;
 
-  constructor(repo: Repository, log: RepositoryLog, opts: PublisherOptions) {
+  constructor(repo: Repository, log: Logger, opts: PublisherOptions) {
     this.#repo = repo;
     this.#log = log;
     this.#opts = { retryMs: 1000, ...opts };

@@ -24,22 +24,30 @@ import {
 import { firstRoleForPath } from "../tuf/delegation.ts";
 import { canonicalTargetsText, serializeEnvelope } from "../tuf/document.ts";
 import type { Signer } from "../tuf/signer.ts";
+import type { Logger } from "../log.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import { verifyRole } from "../tuf/verify.ts";
+import { verifyRootUpdate } from "../tuf/root-chain.ts";
 import type { OnlineKeys } from "./online-key.ts";
 import { VerifierUnavailable, VerifyPool, type VerifyBatch } from "./verify-pool.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
-import {
-  BOOTSTRAP_KEY,
-  SETTINGS_KEY,
-  type BootstrapRecord,
-  type ExpiringRole,
-  type RepositorySettings,
-} from "./settings.ts";
+import { BOOTSTRAP_KEY, SETTINGS_KEY, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./tasks.ts";
+import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 import {
-  EXPIRE_POLICY,
+  ONLINE_ROLES,
+  ONLINE_TOP_LEVEL_ROLES,
+  isSignedByOnlineKey,
+  isTargetsRole,
+  isTopLevelRole,
+  onlineKeyId,
+  onlineRoleProblem,
+  publicationRank,
+  type ExpiringRole,
+} from "../tuf/roles.ts";
+import { metadataFileName, snapshotMetaName } from "../tuf/file-names.ts";
+import {
   type AddArtifactsPayload,
   type BootstrapPayload,
   type DelegationsInput,
@@ -58,18 +66,11 @@ export interface PublishedSink {
   publish(files: PublishedFile[]): void;
 }
 
-export interface RepositoryLog {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
 export interface RepositoryOptions {
   store: Store;
   onlineKeys: OnlineKeys;
   sink: PublishedSink;
-  log: RepositoryLog;
+  log: Logger;
   /** most changes one publish takes (whole tasks are never split) */
   maxBatch: number;
   now?: () => Date;
@@ -113,10 +114,6 @@ export function expirePolicy(role: DelegatedRole): number {
   return typeof days === "number" && days > 0 ? days : 1;
 }
 
-export function isOnlineRole(role: Pick<DelegatedRole, "keyids">, onlineKeyId: string): boolean {
-  return role.keyids.length === 1 && role.keyids[0] === onlineKeyId;
-}
-
 interface RoleEntries {
   version: number;
   entries: Map<string, string>;
@@ -151,7 +148,7 @@ export class Repository {
   readonly #store: Store;
   readonly #keys: OnlineKeys;
   readonly #sink: PublishedSink;
-  readonly #log: RepositoryLog;
+  readonly #log: Logger;
   readonly #maxBatch: number;
   readonly #now: () => Date;
   #state: PublishedState | undefined;
@@ -239,11 +236,10 @@ export class Repository {
     // Serve exactly the versions the loaded state names (its own read of the
     // heads): if another replica publishes meanwhile, this process is behind
     // rather than ahead, and the next catch-up fixes it.
-    const order = (r: string) => (r === "root" ? 0 : r === "snapshot" ? 2 : r === "timestamp" ? 3 : 1);
     const before = this.#state.heads;
     const wanted = [...state.heads.values()]
       .filter((h) => (before.get(h.role)?.version ?? 0) < h.version)
-      .sort((a, b) => order(a.role) - order(b.role));
+      .sort((a, b) => publicationRank(a.role) - publicationRank(b.role));
     const docs: (DocumentRecord | undefined)[] = [];
     for (let i = 0; i < wanted.length; i += SYNC_READS) {
       docs.push(
@@ -343,7 +339,7 @@ export class Repository {
   largestTargetsRole(): { role: string; bytes: number } | null {
     let best: { role: string; bytes: number } | null = null;
     for (const [role, bytes] of this.#sizes) {
-      if (role === "root" || role === "snapshot" || role === "timestamp" || role === "targets") continue;
+      if (isTopLevelRole(role)) continue;
       if (!best || bytes > best.bytes) best = { role, bytes };
     }
     return best;
@@ -356,7 +352,8 @@ export class Repository {
   async #publishLatestToSink(): Promise<void> {
     const st = this.#state!;
     const files: PublishedFile[] = [];
-    const roles = [...st.heads.keys()].filter((r) => r !== "snapshot" && r !== "timestamp" && r !== "root");
+    // Targets roles first, root, snapshot, timestamp last: as a publication becomes visible.
+    const roles = [...st.heads.keys()].filter(isTargetsRole);
     for (const role of [...roles, "root", "snapshot", "timestamp"]) {
       const doc = await this.#store.getLatestDocument(role);
       if (!doc) continue;
@@ -369,8 +366,7 @@ export class Repository {
   #filesFor(doc: DocumentRecord): PublishedFile[] {
     this.#sizes.set(doc.role, doc.bytes.length);
     const file = (name: string): PublishedFile => ({ name, bytes: doc.bytes, sha256: doc.sha256 });
-    if (doc.role === "timestamp") return [file("timestamp.json")];
-    const files = [file(`${doc.version}.${doc.role}.json`)];
+    const files = [file(metadataFileName(doc.role, doc.version))];
     if (doc.role === "root") files.push(file("root.json"));
     return files;
   }
@@ -404,7 +400,7 @@ export class Repository {
         );
       }
     }
-    const onlineId = root.signed.roles.timestamp.keyids[0]!;
+    const onlineId = onlineKeyId(root.signed)!;
     try {
       this.#keys.signerFor(onlineId, root.signed.keys[onlineId]!);
     } catch (err) {
@@ -527,7 +523,7 @@ export class Repository {
     sessions: Record<string, SigningSession>,
   ): { publication: Publication; settings: RepositorySettings; verified: Promise<void> } {
     const root = payload.root;
-    const onlineId = root.signed.roles.timestamp.keyids[0]!;
+    const onlineId = onlineKeyId(root.signed)!;
     const onlineKey = root.signed.keys[onlineId]!;
     const signer = this.#keys.signerFor(onlineId, onlineKey);
     const verify = this.#verifier.batch(signer.publicKey);
@@ -565,17 +561,21 @@ export class Repository {
     };
     const snapshotMeta: [string, string][] = [];
     docs.push(this.#signed("targets", 1, targets.expires, canonicalJson(targets), signer, verify));
-    snapshotMeta.push(["targets.json", '{"version":1}']);
+    snapshotMeta.push([snapshotMetaName("targets"), '{"version":1}']);
     const newSessions = { ...sessions };
     const roleDocs: { name: string; days: number; online: boolean }[] = bins
       ? bins.names().map((name) => ({ name, days: payload.expiration.bins, online: true }))
-      : delegations.roles!.map((r) => ({ name: r.name, days: expirePolicy(r), online: isOnlineRole(r, onlineId) }));
+      : delegations.roles!.map((r) => ({
+          name: r.name,
+          days: expirePolicy(r),
+          online: isSignedByOnlineKey(r, onlineId),
+        }));
     for (const { name, days, online } of roleDocs) {
       const expires = expiresIn(now, days);
       if (online) {
         const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires }, []);
         docs.push(this.#signed(name, 1, expires, text, signer, verify));
-        snapshotMeta.push([`${name}.json`, '{"version":1}']);
+        snapshotMeta.push([snapshotMetaName(name), '{"version":1}']);
       } else {
         // Offline-key role: v1 waits for its signers; snapshot lists it once signed.
         const signed: TargetsSigned = {
@@ -636,7 +636,7 @@ export class Repository {
     const data = utf8(signedText);
     const sig = signer.sign(data);
     const bytes = serializeEnvelope(signedText, [{ keyid: signer.keyid, sig }]);
-    verify.add(`${version}.${role}.json`, data, sig);
+    verify.add(metadataFileName(role, version), data, sig);
     return this.#record(role, version, expires, bytes);
   }
 
@@ -782,7 +782,7 @@ export class Repository {
   /** A delegated role whose keys are offline: its new versions go through a signing session. */
   #isOfflineRole(st: PublishedState, role: string): boolean {
     const r = this.#delegatedRole(st, role);
-    return r !== undefined && !isOnlineRole(r, st.settings.onlineKeyId);
+    return r !== undefined && !isSignedByOnlineKey(r, st.settings.onlineKeyId);
   }
 
   // ------------------------------------------------------------ signing sessions
@@ -928,7 +928,7 @@ export class Repository {
       ];
       const complete = delegated
         ? verifyRole(text, meta.signatures, keys, delegated).verified
-        : this.#rootComplete(meta, trusted);
+        : verifyRootUpdate(meta, trusted).verified;
       if (!complete) {
         await this.#store.setSettings({ [SESSIONS_KEY]: sessions });
         const pending = `${role === "root" ? "Root" : role} v${version} is pending signatures`;
@@ -974,15 +974,6 @@ export class Repository {
     });
   }
 
-  /** Root N+1 needs the threshold of root N (when there is one) and its own (spec 5.3.4). */
-  #rootComplete(meta: Metadata<RootSigned>, trusted: Metadata<RootSigned> | undefined): boolean {
-    const text = utf8(canonicalJson(meta.signed));
-    const own = verifyRole(text, meta.signatures, meta.signed.keys, meta.signed.roles.root);
-    if (!own.verified) return false;
-    if (!trusted) return true;
-    return verifyRole(text, meta.signatures, trusted.signed.keys, trusted.signed.roles.root).verified;
-  }
-
   /**
    * Accept root N+1 (POST /api/v1/metadata). Checked now (422 naming the
    * field); published when both thresholds are met, else parked for signatures.
@@ -1012,20 +1003,15 @@ export class Repository {
       if (!verifyRole(text, [sig], keys, { keyids: [sig.keyid], threshold: 1 }).verified)
         throw ValidationError.at([...loc, "signatures", i, "sig"], "Invalid signature");
     }
-    for (const name of ["timestamp", "snapshot", "targets"] as const) {
-      const role = meta.signed.roles[name];
-      if (
-        role.keyids.length !== 1 ||
-        role.threshold !== 1 ||
-        role.keyids[0] !== meta.signed.roles.timestamp.keyids[0]
-      ) {
+    for (const name of ONLINE_TOP_LEVEL_ROLES.toReversed()) {
+      if (onlineRoleProblem(meta.signed, name) !== null) {
         throw ValidationError.at(
           [...loc, "signed", "roles", name],
           "targets, snapshot and timestamp must use the same single online key with threshold 1",
         );
       }
     }
-    const onlineId = meta.signed.roles.timestamp.keyids[0]!;
+    const onlineId = onlineKeyId(meta.signed)!;
     try {
       this.#keys.signerFor(onlineId, meta.signed.keys[onlineId]!);
     } catch (err) {
@@ -1038,7 +1024,7 @@ export class Repository {
     this.#background(
       this.#runTask(taskId, "metadata_update", () =>
         this.#store.withLock("publisher", async () => {
-          if (this.#rootComplete(meta, st.root)) {
+          if (verifyRootUpdate(meta, st.root).verified) {
             await this.#publishLocked(await this.#takeBatch(), this.#drainBumps(), { root: meta });
             return { ok: true, message: "Metadata Update Processed", details: { role: "root" } };
           }
@@ -1169,7 +1155,7 @@ export class Repository {
   /** POST /api/v1/metadata/online: new versions of online roles (empty = all), durably queued. */
   async acceptBump(roles: string[]): Promise<{ taskId: string; roles: string[] }> {
     const st = this.#requireBootstrapped();
-    const all = ["targets", "snapshot", "timestamp", ...(st.bins ? ["bins"] : [])];
+    const all: string[] = st.bins ? [...ONLINE_ROLES] : [...ONLINE_TOP_LEVEL_ROLES];
     const chosen = roles.length === 0 ? all : roles;
     chosen.forEach((r, i) => {
       if (!all.includes(r) && !st.bins?.isBin(r) && !this.#delegatedRole(st, r))
@@ -1304,7 +1290,7 @@ export class Repository {
       // role is re-signed with the new key in this same batch and the old key
       // is no longer used.
       const root = extra.root;
-      const onlineId = root.signed.roles.timestamp.keyids[0]!;
+      const onlineId = onlineKeyId(root.signed)!;
       const oldId = st.settings.onlineKeyId;
       let settings = st.settings;
       let targets = st.targets;
@@ -1324,11 +1310,11 @@ export class Repository {
         } else if (d?.roles) {
           const keys = { ...d.keys, [onlineId]: key };
           delete keys[oldId];
-          const roles = d.roles.map((r) => (isOnlineRole(r, oldId) ? { ...r, keyids: [onlineId] } : r));
+          const roles = d.roles.map((r) => (isSignedByOnlineKey(r, oldId) ? { ...r, keyids: [onlineId] } : r));
           targets = { ...targets, delegations: { ...d, keys, roles } };
-          for (const r of roles) if (isOnlineRole(r, onlineId)) bumps.add(r.name);
+          for (const r of roles) if (isSignedByOnlineKey(r, onlineId)) bumps.add(r.name);
         }
-        for (const r of ["targets", "snapshot", "timestamp", "bins"]) bumps.add(r);
+        for (const r of ONLINE_ROLES) bumps.add(r);
       }
       st = { ...st, root, settings, targets };
       firstDocs.push(
@@ -1415,8 +1401,7 @@ export class Repository {
 
     // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
     const targetRoles = new Set<string>();
-    for (const r of [...touched, ...forced])
-      if (r !== "snapshot" && r !== "timestamp" && r !== "root") targetRoles.add(r);
+    for (const r of [...touched, ...forced]) if (isTargetsRole(r)) targetRoles.add(r);
     const offlineRoles = new Set([...targetRoles].filter((r) => this.#isOfflineRole(st, r)));
     const signedRole = extra.signedRole;
     const writeSnapshot =
@@ -1460,7 +1445,7 @@ export class Repository {
           serializeEnvelope(canonicalJson(signed), signedRole.metadata.signatures),
         ),
       );
-      newSnapshotMeta.set(`${role}.json`, `{"version":${signed.version}}`);
+      newSnapshotMeta.set(snapshotMetaName(role), `{"version":${signed.version}}`);
       const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
       for (const row of await this.#roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
       for (const [path, fragment] of entries) upsert.set(path, { role, fragment });
@@ -1516,7 +1501,7 @@ export class Repository {
       }
       expectedHeads[role] = head;
       docs.push(this.#signed(role, version, expires, text, signer, verify));
-      newSnapshotMeta.set(`${role}.json`, `{"version":${version}}`);
+      newSnapshotMeta.set(snapshotMetaName(role), `{"version":${version}}`);
     }
 
     let snapshotDoc: DocumentRecord | undefined;

@@ -2,8 +2,7 @@
  * Repository settings as stored (store key "repository"), and the RSTUF
  * `GET /api/v1/config` view of them.
  */
-export const ONLINE_ROLES = ["targets", "snapshot", "timestamp", "bins"] as const;
-export type ExpiringRole = "root" | "targets" | "snapshot" | "timestamp" | "bins";
+import type { ExpiringRole } from "../tuf/roles.ts";
 
 export interface RepositorySettings {
   /** expiry in days per role */

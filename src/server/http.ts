@@ -33,6 +33,7 @@
  */
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
+import { isTopLevelRole } from "../tuf/roles.ts";
 
 export interface HttpLog {
   warn(msg: string, fields?: Record<string, unknown>): void;
@@ -77,7 +78,6 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
 const REVALIDATE = "no-cache";
 /** Route paths treat `:`, `*` and `%` specially; other names are served by fetch. */
 const ROUTE_SAFE_NAME = /^[A-Za-z0-9._-]+$/;
-const TOP_LEVEL_ROLES = new Set(["root", "timestamp", "snapshot", "targets"]);
 const LISTING_TTL_MS = 5000;
 const SLOW_RELOAD_MS = 50;
 
@@ -339,7 +339,7 @@ function chooseStatic(hot: PublishedFile[], budget: number, popularity: Map<stri
   const rest: PublishedFile[] = [];
   for (const file of hot) {
     if (!ROUTE_SAFE_NAME.test(file.name)) continue;
-    if (file.version === null || TOP_LEVEL_ROLES.has(file.role)) first.push(file);
+    if (file.version === null || isTopLevelRole(file.role)) first.push(file);
     else rest.push(file);
   }
   if (first.length + rest.length <= budget) return [...first, ...rest];

@@ -13,6 +13,8 @@
  *   repository with 16384 bins and years of history cannot all be resident.
  */
 
+import { type MetadataFileName, parseMetadataFileName } from "../tuf/file-names.ts";
+
 export interface PublishedFile {
   /** file name as served under /metadata/, e.g. `3.bins-0a3.json` */
   readonly name: string;
@@ -56,37 +58,9 @@ export class PublishedMetadataError extends Error {
 
 /** Length of the sha256 hex prefix used as ETag: 128 bits is plenty for a cache validator. */
 const ETAG_HEX_CHARS = 32;
-/** File names become URL path segments and, on export, file names on disk. */
-const MAX_NAME_LENGTH = 255;
 const MAX_MISSING_ENTRIES = 4096;
-const VERSIONED = /^([1-9][0-9]{0,15})\.(.+)\.json$/;
 
-export interface ParsedName {
-  role: string;
-  version: number | null;
-}
-
-/**
- * Splits a metadata file name into role and version; undefined when the name
- * could not be a published file (so it is a 404 without asking the store).
- */
-export function parseMetadataName(name: string): ParsedName | undefined {
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH || !name.endsWith(".json")) return undefined;
-  if (name.startsWith(".") || /[\u0000-\u001f\u007f/\\]/.test(name)) return undefined;
-  const m = VERSIONED.exec(name);
-  if (m) {
-    const version = Number(m[1]);
-    if (!Number.isSafeInteger(version)) return undefined;
-    return { role: m[2]!, version };
-  }
-  const role = name.slice(0, -".json".length);
-  // "01.root.json" and "0.root.json" are not versions tufbox ever writes; serving
-  // them as aliases would give one immutable document two URLs.
-  if (role.length === 0 || /^[0-9]+\./.test(name)) return undefined;
-  return { role, version: null };
-}
-
-function makeFile(name: string, parsed: ParsedName, bytes: Uint8Array, sha256?: string): PublishedFile {
+function makeFile(name: string, parsed: MetadataFileName, bytes: Uint8Array, sha256?: string): PublishedFile {
   const digest =
     sha256 && /^[0-9a-f]{64}$/.test(sha256) ? sha256 : new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
   return {
@@ -147,7 +121,7 @@ export class PublishedMetadata {
     const batch: PublishedFile[] = [];
     const inBatch = new Map<string, PublishedFile>();
     for (const f of files) {
-      const parsed = parseMetadataName(f.name);
+      const parsed = parseMetadataFileName(f.name);
       if (!parsed) throw new PublishedMetadataError(`cannot publish "${f.name}": not a metadata file name`);
       if (!(f.bytes instanceof Uint8Array))
         throw new PublishedMetadataError(`cannot publish "${f.name}": bytes must be a Uint8Array`);
@@ -215,7 +189,7 @@ export class PublishedMetadata {
   get(name: string): Promise<PublishedFile | undefined> {
     const hit = this.peek(name);
     if (hit) return Promise.resolve(hit);
-    const parsed = parseMetadataName(name);
+    const parsed = parseMetadataFileName(name);
     if (!parsed || !this.#loader) return Promise.resolve(undefined);
     if (parsed.version !== null) {
       const newest = this.#newest.get(parsed.role);
@@ -237,7 +211,7 @@ export class PublishedMetadata {
     return load;
   }
 
-  async #load(name: string, parsed: ParsedName, generation: number): Promise<PublishedFile | undefined> {
+  async #load(name: string, parsed: MetadataFileName, generation: number): Promise<PublishedFile | undefined> {
     const bytes = await this.#loader!(name);
     // A publish may have made this name resident while the store was answering.
     const resident = this.peek(name);

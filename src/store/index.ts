@@ -1,10 +1,10 @@
-import { PostgresStore } from "./postgres.ts";
-import { SqliteStore } from "./sqlite.ts";
+import { PostgresStore } from "./postgres/store.ts";
+import { SqliteStore } from "./sqlite/store.ts";
 import type { Store } from "./store.ts";
 
 export * from "./store.ts";
-export { PostgresStore } from "./postgres.ts";
-export { SqliteStore } from "./sqlite.ts";
+export { PostgresStore } from "./postgres/store.ts";
+export { SqliteStore } from "./sqlite/store.ts";
 
 /**
  * Open (and migrate) the store a URL names:

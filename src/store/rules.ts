@@ -3,7 +3,39 @@
  * agree on them without each re-deriving the details: input checks done
  * before a transaction starts, and the code-unit / code-point path orders.
  */
-import type { ArtifactRecord, DocumentRecord, NewChange, TaskState } from "./store.ts";
+import type { ArtifactRecord, DocumentRecord, NewChange, TaskRecord, TaskResult, TaskState } from "./store.ts";
+
+/** What a unique-key violation on `table` means, in the contract's words (StoreConflictError). */
+export function duplicateKeyMessage(table: string | undefined): string {
+  if (table === "documents") return "a document with this role and version is already published";
+  if (table === "tasks") return "a task with this id already exists";
+  if (table === "artifacts") return "artifact path conflict";
+  return "duplicate key";
+}
+
+/** Task results are stored as JSON text. */
+export function taskResultText(value: TaskResult | null | undefined): string | null {
+  return value == null ? null : JSON.stringify(value);
+}
+
+export function taskFromRow<R extends Omit<TaskRecord, "result"> & { result: string | null }>(row: R): TaskRecord {
+  return { ...row, result: row.result === null ? null : (JSON.parse(row.result) as TaskResult) };
+}
+
+/** One step of a backend's schema, in its append-only list of migrations. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** A database written by a newer tufbox: refuse it rather than guess at its schema. */
+export function newerSchemaError(found: number, newest: number): Error {
+  return new Error(
+    `database schema is at version ${found} but this tufbox only knows up to ${newest}; ` +
+      `it was written by a newer tufbox (upgrade the binary, or restore a backup taken before the upgrade)`,
+  );
+}
 
 /** RSTUF's terminal states: only these may be pruned, the rest are resumed. */
 export const FINISHED_STATES: readonly TaskState[] = ["SUCCESS", "FAILURE", "ERRORED", "REVOKED"];

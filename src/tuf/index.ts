@@ -8,3 +8,7 @@ export * from "./verify.ts";
 export * from "./bins.ts";
 export * from "./document.ts";
 export * from "./delegation.ts";
+export * from "./roles.ts";
+export * from "./file-names.ts";
+export * from "./root-chain.ts";
+export * from "./rstuf.ts";

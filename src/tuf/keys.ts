@@ -48,6 +48,26 @@ export function computeLegacyKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "ke
 /** Raw 32-byte ed25519 public key → SPKI DER (RFC 8410 prefix + key). */
 const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
+/** The key material as SPKI DER; undefined when it cannot be read. */
+export function keySpki(key: KeyJSON): Buffer | undefined {
+  try {
+    if (key.keytype === "ed25519") return Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(key.keyval.public, "hex")]);
+    return createPublicKey(key.keyval.public).export({ format: "der", type: "spki" });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when two published keys hold the same key material, whatever their
+ * keyids (legacy securesystemslib keyids differ) or PEM line endings.
+ */
+export function sameKeyMaterial(a: KeyJSON, b: KeyJSON): boolean {
+  const x = keySpki(a);
+  const y = keySpki(b);
+  return x !== undefined && y !== undefined && Buffer.compare(x, y) === 0;
+}
+
 export class PublicKey {
   readonly keyid: string;
   readonly scheme: KeyScheme;

@@ -7,10 +7,9 @@ import { assertCanonicalSafe } from "./canonical.ts";
 import { TufError, joinField } from "./errors.ts";
 import { parseExpires } from "./dates.ts";
 import { PublicKey, type KeyJSON } from "./keys.ts";
+import { TOP_LEVEL_ROLES, isTopLevelRole, type TopLevelRole } from "./roles.ts";
 
 export const SPEC_VERSION = "1.0.31";
-export const TOP_LEVEL_ROLES = ["root", "targets", "snapshot", "timestamp"] as const;
-export type TopLevelRole = (typeof TOP_LEVEL_ROLES)[number];
 
 type Extra = { [extra: string]: unknown };
 
@@ -218,8 +217,7 @@ export function parseRoot(value: unknown, field = "root"): Metadata<RootSigned> 
     checkRoleKeys(roles[name], joinField(joinField(sf, "roles"), name), keys);
   }
   for (const name of Object.keys(roles)) {
-    if (!(TOP_LEVEL_ROLES as readonly string[]).includes(name))
-      throw new TufError(joinField(joinField(sf, "roles"), name), "not a top-level role");
+    if (!isTopLevelRole(name)) throw new TufError(joinField(joinField(sf, "roles"), name), "not a top-level role");
   }
   return meta as unknown as Metadata<RootSigned>;
 }
@@ -258,8 +256,6 @@ export function checkTargetFile(v: unknown, field: string): TargetFile {
   return t as TargetFile;
 }
 
-export const ROLE_NAME = /^[A-Za-z0-9_-]+$/;
-
 export function checkDelegations(v: unknown, field: string): Delegations {
   const d = expectObject(v, field);
   const keys = checkKeys(d.keys, joinField(field, "keys"));
@@ -274,7 +270,7 @@ export function checkDelegations(v: unknown, field: string): Delegations {
       const f = joinField(joinField(field, "roles"), i);
       const role = checkRoleKeys(r, f, keys) as DelegatedRole;
       const name = expectString(role.name, joinField(f, "name"));
-      if ((TOP_LEVEL_ROLES as readonly string[]).includes(name))
+      if (isTopLevelRole(name))
         throw new TufError(joinField(f, "name"), "delegated roles cannot use a top-level role name");
       if (names.has(name)) throw new TufError(joinField(f, "name"), `duplicate role name ${name}`);
       names.add(name);

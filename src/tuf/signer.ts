@@ -16,7 +16,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import * as ed from "@noble/ed25519";
-import { PublicKey, type KeyJSON, type KeyScheme } from "./keys.ts";
+import { PublicKey, sameKeyMaterial, type KeyJSON, type KeyScheme } from "./keys.ts";
 import { TufError } from "./errors.ts";
 
 export interface Signer {
@@ -129,22 +129,11 @@ export function signerFromPem(
     const derived = PublicKey.fromJSON(derivedJSON);
     const published = PublicKey.fromJSON(opts.keyJSON, "key", opts.keyid);
     // The private key must belong to the published public key: compare key material, not keyids.
-    if (!samePublicMaterial(derived.json, published.json))
+    if (!sameKeyMaterial(derived.json, published.json))
       throw new TufError("private key", `does not match public key ${published.keyid}`);
     return new NativeSigner(priv, published);
   }
   return new NativeSigner(priv, PublicKey.fromJSON(derivedJSON, "key", opts.keyid));
-}
-
-function samePublicMaterial(a: KeyJSON, b: KeyJSON): boolean {
-  if (a.keytype === "ed25519" || b.keytype === "ed25519")
-    return a.keyval.public.toLowerCase() === b.keyval.public.toLowerCase();
-  // PEM text may differ in line endings; compare DER.
-  const der = (k: KeyJSON) => createPublicKey(k.keyval.public).export({ format: "der", type: "spki" });
-  return (
-    Buffer.compare(der(a), der(b)) === 0 &&
-    (a.keytype === b.keytype || (a.keytype.startsWith("ecdsa") && b.keytype.startsWith("ecdsa")))
-  );
 }
 
 // @noble/ed25519 v3 needs a SHA-512; plug in the native one (sync).

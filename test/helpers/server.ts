@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config.ts";
-import { createApp, startApp, type RunningApp } from "../../src/app.ts";
+import { createApp, startApp } from "../../src/app.ts";
+import type { RunningApp } from "../../src/core.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { ONLINE_KEY_DIR } from "./fixtures.ts";
 

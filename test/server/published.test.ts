@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PublishedMetadata, PublishedMetadataError, parseMetadataName } from "../../src/server/published.ts";
+import { PublishedMetadata, PublishedMetadataError } from "../../src/server/published.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : undefined);
@@ -32,35 +32,6 @@ function batch(v: number, extra: Record<string, string> = {}) {
     { name: "timestamp.json", bytes: enc(`{"timestamp":${v}}`) },
   ];
 }
-
-describe("parseMetadataName", () => {
-  test.each([
-    ["12.root.json", { role: "root", version: 12 }],
-    ["3.bins-0a3.json", { role: "bins-0a3", version: 3 }],
-    ["timestamp.json", { role: "timestamp", version: null }],
-    ["root.json", { role: "root", version: null }],
-    ["2.my.role.json", { role: "my.role", version: 2 }],
-  ])("%s", (name, parsed) => {
-    expect(parseMetadataName(name)).toEqual(parsed);
-  });
-
-  test.each([
-    "",
-    "root",
-    "0.root.json",
-    "01.root.json",
-    ".json",
-    "../root.json",
-    "a/b.json",
-    "a\\b.json",
-    "x\u0000.json",
-    ".hidden.json",
-    "99999999999999999.root.json",
-    `${"a".repeat(300)}.json`,
-  ])("rejects %p", (name) => {
-    expect(parseMetadataName(name)).toBeUndefined();
-  });
-});
 
 describe("PublishedMetadata", () => {
   test("serves exactly the published bytes with a strong sha256 ETag", async () => {

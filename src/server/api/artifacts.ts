@@ -1,6 +1,6 @@
 /** POST /api/v1/artifacts, /artifacts/delete, /artifacts/publish (RSTUF-API.md "Artifacts"). */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { parseAddArtifacts, parseRemoveArtifacts } from "../../repository/payloads.ts";
 import { readJson } from "./errors.ts";
 import { accepted, guarded } from "./route.ts";

@@ -1,6 +1,6 @@
 /** GET/POST /api/v1/bootstrap (RSTUF-API.md "Bootstrap", hash-bins variant). */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { parseBootstrapPayload } from "../../repository/payloads.ts";
 import { json, readJson } from "./errors.ts";
 import { accepted, guarded, open } from "./route.ts";

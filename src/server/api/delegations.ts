@@ -1,6 +1,6 @@
 /** POST/PUT /api/v1/delegations and POST /api/v1/delegations/delete (RSTUF-API.md "Delegations"). */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { asObject, parseDelegations } from "../../repository/payloads.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import { readJson } from "./errors.ts";

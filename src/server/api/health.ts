@@ -8,7 +8,7 @@
  * the scheduled jobs.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { json } from "./errors.ts";
 import { open } from "./route.ts";
 

@@ -4,7 +4,7 @@
  * (disable_endpoints / RSTUF_DISABLE_ENDPOINTS) answer 404 before routing.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { isEndpointDisabled } from "../../config.ts";
 import { bootstrapRoutes } from "./bootstrap.ts";
 import { artifactRoutes } from "./artifacts.ts";

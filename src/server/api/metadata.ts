@@ -3,7 +3,7 @@
  * RSTUF mangles role names in GET /metadata/sign; tufbox keeps them exact.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { parseBump, parseRootUpdate, parseSign, parseSignDelete } from "../../repository/payloads.ts";
 import { json, readJson } from "./errors.ts";
 import { accepted, guarded, open } from "./route.ts";

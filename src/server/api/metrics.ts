@@ -5,8 +5,9 @@
  * "Client limits"), the publisher's health.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { open } from "./route.ts";
+import { isTopLevelRole } from "../../tuf/roles.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
 export const TARGETS_CLIENT_LIMIT = 5_000_000;
@@ -34,7 +35,7 @@ export function metricsRoutes(app: App) {
       const out: string[] = [];
       const now = Date.now();
       const heads = app.repo.heads();
-      const top = heads.filter((h) => ["root", "targets", "snapshot", "timestamp"].includes(h.role));
+      const top = heads.filter((h) => isTopLevelRole(h.role));
       line(out, "tufbox_bootstrapped", "1 when the repository is bootstrapped", "gauge", [
         [{}, app.repo.bootstrapped ? 1 : 0],
       ]);
@@ -52,7 +53,7 @@ export function metricsRoutes(app: App) {
         "gauge",
         top.map((h) => [{ role: h.role }, Math.round((new Date(h.expires).getTime() - now) / 1000)]),
       );
-      const delegated = heads.filter((h) => !["root", "targets", "snapshot", "timestamp"].includes(h.role));
+      const delegated = heads.filter((h) => !isTopLevelRole(h.role));
       const soonest = delegated.reduce((min, h) => Math.min(min, new Date(h.expires).getTime()), Infinity);
       line(
         out,

@@ -1,5 +1,5 @@
 /** Shared route plumbing: error mapping and the write-scope check, applied the same way to every route. */
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { detail, errorResponse } from "./errors.ts";
 
 export interface RouteContext {

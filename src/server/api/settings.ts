@@ -1,10 +1,11 @@
 /** GET /api/v1/config: the RSTUF settings view. Public data only, never key material. */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { parseSettingsUpdate } from "../../repository/payloads.ts";
 import { StateError } from "../../repository/errors.ts";
 import { json, readJson } from "./errors.ts";
 import { accepted, guarded, open } from "./route.ts";
+import { TOP_LEVEL_ROLES } from "../../tuf/roles.ts";
 
 export function settingsView(app: App): Record<string, unknown> {
   const settings = app.repo.settings;
@@ -12,7 +13,7 @@ export function settingsView(app: App): Record<string, unknown> {
   if (!settings || !root) return {};
   const data: Record<string, unknown> = {};
   for (const [role, days] of Object.entries(settings.expiration)) data[`${role}_expiration`] = days;
-  for (const role of ["root", "targets", "snapshot", "timestamp"] as const) {
+  for (const role of TOP_LEVEL_ROLES) {
     data[`${role}_threshold`] = root.signed.roles[role].threshold;
     data[`${role}_num_keys`] = root.signed.roles[role].keyids.length;
   }

@@ -1,6 +1,6 @@
 /** GET /api/v1/task?task_id= (RSTUF-API.md "Tasks"). An unknown id answers PENDING, as Celery does. */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import { json } from "./errors.ts";
 import { open } from "./route.ts";

@@ -12,7 +12,7 @@
  * change is committed.
  */
 import { Elysia } from "elysia";
-import type { App } from "../../app.ts";
+import type { App } from "../../core.ts";
 import { assertCanonicalSafe } from "../../tuf/canonical.ts";
 import { checkTargetPath } from "../../tuf/metadata.ts";
 import { TufError } from "../../tuf/errors.ts";

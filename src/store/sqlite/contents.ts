@@ -6,7 +6,7 @@ import {
   type ContentRecord,
   type NewContent,
   type QueuedFragment,
-} from "./contents.ts";
+} from "../contents.ts";
 
 type Row = Omit<ContentRecord, "deleting"> & { deleting: number };
 

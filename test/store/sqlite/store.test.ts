@@ -3,11 +3,11 @@ import { Database } from "bun:sqlite";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openStore } from "../../src/store/index.ts";
-import { migrations } from "../../src/store/migrations.ts";
-import { SqliteStore } from "../../src/store/sqlite.ts";
-import { storeContract } from "./contract.ts";
-import { contentsContract } from "./contents-contract.ts";
+import { openStore } from "../../../src/store/index.ts";
+import { migrations } from "../../../src/store/sqlite/migrations.ts";
+import { SqliteStore } from "../../../src/store/sqlite/store.ts";
+import { storeContract } from "../contract.ts";
+import { contentsContract } from "../contents-contract.ts";
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -143,7 +143,7 @@ describe("SqliteStore", () => {
     // The child stops by itself after a few seconds in case nobody kills it.
     fs.writeFileSync(
       child,
-      `import { SqliteStore } from ${JSON.stringify(path.resolve(import.meta.dir, "../../src/store/sqlite.ts"))};
+      `import { SqliteStore } from ${JSON.stringify(path.resolve(import.meta.dir, "../../../src/store/sqlite/store.ts"))};
 const store = new SqliteStore(process.argv[2]!);
 await store.open();
 const deadline = Date.now() + 8000;

@@ -1,41 +1,19 @@
 /**
- * Scheduler leadership: of all replicas sharing one database, only one runs
- * the scheduler's jobs at a time, and if it dies another takes over.
- *
- * - SQLite (one process): always the leader.
- * - PostgreSQL: a session advisory lock (pg_try_advisory_lock) held on one
- *   dedicated connection. PostgreSQL drops it the moment that session ends
- *   (the process died, was killed with -9, or lost its connection), so the
- *   next replica to ask gets it: leadership moves within one scheduler
- *   period. Never waits: a replica that is not the leader just skips the run.
+ * Scheduler leadership on PostgreSQL (store/leadership.ts says what it is
+ * for): a session advisory lock (pg_try_advisory_lock) held on one dedicated
+ * connection. PostgreSQL drops it the moment that session ends (the process
+ * died, was killed with -9, or lost its connection), so the next replica to
+ * ask gets it: leadership moves within one scheduler period. Never waits: a
+ * replica that is not the leader just skips the run.
  *
  * Each run asks again first (isLeader), and the holder re-checks that its
  * session still holds the lock, so a replica whose connection died stops
- * running jobs before it would run one. The jobs (re-sign what is about to
- * expire, prune old task results) are idempotent and go through the
- * publisher lock anyway: leadership saves duplicate work, it does not guard
- * correctness. Not for PgBouncer's transaction mode (nor is the publisher).
+ * running jobs before it would run one. Not for PgBouncer's transaction mode
+ * (nor is the publisher).
  */
 import { SQL } from "bun";
-import type { RepositoryLog } from "../repository/repository.ts";
-
-export interface Leadership {
-  /** Is this replica the leader? Tries to become it when no one is. Never throws. */
-  isLeader(): Promise<boolean>;
-  /** the last answer of isLeader, without asking the database */
-  readonly leading: boolean;
-  /** Give leadership up (another replica can take it at once). */
-  close(): Promise<void>;
-}
-
-/** One process, one scheduler. */
-export class LocalLeadership implements Leadership {
-  readonly leading = true;
-  async isLeader(): Promise<boolean> {
-    return true;
-  }
-  async close(): Promise<void> {}
-}
+import type { Logger } from "../../log.ts";
+import type { Leadership } from "../leadership.ts";
 
 /** "tufl": leadership locks, apart from the store's own lock spaces ("tufb", "tufm"). */
 const LEADER_LOCK_SPACE = 0x7475666c;
@@ -45,7 +23,7 @@ type Reserved = Awaited<ReturnType<SQL["reserve"]>>;
 export class PostgresLeadership implements Leadership {
   readonly #sql: SQL;
   readonly #name: string;
-  readonly #log: RepositoryLog;
+  readonly #log: Logger;
   #conn: Reserved | null = null;
   #key = 0;
   #leading = false;
@@ -54,7 +32,7 @@ export class PostgresLeadership implements Leadership {
   #turn: Promise<unknown> = Promise.resolve();
 
   /** `name` tells several leaderships in one database apart (default "scheduler"). */
-  constructor(url: string, log: RepositoryLog, name = "scheduler") {
+  constructor(url: string, log: Logger, name = "scheduler") {
     // One connection: the session that holds the lock. Unprepared, like the store's lock pool.
     this.#sql = new SQL(url, { max: 1, connectionTimeout: 5, prepare: false });
     this.#name = name;

@@ -1,15 +1,24 @@
+/**
+ * The Store contract (store.ts) on embedded SQLite, the default backend: one
+ * method per contract operation, prepared statements, WAL with
+ * synchronous=FULL (a 202 means the change is on disk). One idea — the
+ * contract in SQLite's SQL — hence one file; shared rules live in rules.ts.
+ */
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { migrate } from "./migrations.ts";
-import { SqliteContentIndex } from "./sqlite-contents.ts";
+import { SqliteContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
   checkChange,
   checkDocument,
   checkLimit,
+  duplicateKeyMessage,
   normaliseInstant,
+  taskFromRow,
+  taskResultText,
   prefixUpperBound,
   sortByCodeUnits,
-} from "./rules.ts";
+} from "../rules.ts";
 import {
   StoreConflictError,
   type ArtifactRecord,
@@ -24,7 +33,7 @@ import {
   type TaskState,
   type TaskUpdate,
   type TokenRecord,
-} from "./store.ts";
+} from "../store.ts";
 
 export interface SqliteStoreOptions {
   /**
@@ -315,11 +324,11 @@ export class SqliteStore implements Store {
 
   async getTask(id: string): Promise<TaskRecord | undefined> {
     const row = this.s.getTask.get(id);
-    return row ? toTask(row) : undefined;
+    return row ? taskFromRow(row) : undefined;
   }
 
   async listUnfinishedTasks(): Promise<TaskRecord[]> {
-    return this.s.listUnfinishedTasks.all().map(toTask);
+    return this.s.listUnfinishedTasks.all().map(taskFromRow);
   }
 
   async pruneTasks(before: string): Promise<number> {
@@ -436,13 +445,13 @@ export class SqliteStore implements Store {
   }
 
   private insertTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }, now: string) {
-    this.s.insertTask.run(task.id, task.name, task.state, jsonOrNull(task.result), now, now);
+    this.s.insertTask.run(task.id, task.name, task.state, taskResultText(task.result), now, now);
   }
 
   private applyTaskUpdates(updates: TaskUpdate[], now: string) {
     // An update for a task that was pruned meanwhile is dropped, not an error:
     // the outcome it reports is no longer asked for.
-    for (const u of updates) this.s.updateTask.run(u.state, jsonOrNull(u.result), now, u.id);
+    for (const u of updates) this.s.updateTask.run(u.state, taskResultText(u.result), now, u.id);
   }
 
   private putSettings(entries: Record<string, unknown>) {
@@ -453,17 +462,7 @@ export class SqliteStore implements Store {
   }
 }
 
+/** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */
 function describeConstraint(message: string): string {
-  if (message.includes("documents.")) return "a document with this role and version is already published";
-  if (message.includes("tasks.")) return "a task with this id already exists";
-  if (message.includes("artifacts.")) return "artifact path conflict";
-  return "duplicate key";
-}
-
-function toTask(row: TaskRow): TaskRecord {
-  return { ...row, result: row.result === null ? null : (JSON.parse(row.result) as TaskResult) };
-}
-
-function jsonOrNull(value: TaskResult | null | undefined): string | null {
-  return value == null ? null : JSON.stringify(value);
+  return duplicateKeyMessage(/failed: (\w+)\./.exec(message)?.[1]);
 }

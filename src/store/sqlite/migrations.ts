@@ -1,15 +1,11 @@
 import type { Database } from "bun:sqlite";
+import { newerSchemaError, type Migration } from "../rules.ts";
 
 /**
  * SQLite schema, as an append-only list of migrations. A released migration is
  * never edited: a database opened by an older tufbox must reach the same
  * schema as a fresh one by replaying the list.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
 
 export const migrations: readonly Migration[] = [
   {
@@ -133,12 +129,4 @@ export function migrate(db: Database): void {
       );
     }).immediate();
   }
-}
-
-/** A database written by a newer tufbox: refuse it rather than guess at its schema. */
-export function newerSchemaError(found: number, newest: number): Error {
-  return new Error(
-    `database schema is at version ${found} but this tufbox only knows up to ${newest}; ` +
-      `it was written by a newer tufbox (upgrade the binary, or restore a backup taken before the upgrade)`,
-  );
 }

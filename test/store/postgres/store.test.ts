@@ -10,11 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { openStore } from "../../src/store/index.ts";
-import { PostgresStore, postgresMigrations } from "../../src/store/postgres.ts";
-import { StoreConflictError, type DocumentRecord, type Publication } from "../../src/store/store.ts";
-import { storeContract } from "./contract.ts";
-import { contentsContract } from "./contents-contract.ts";
+import { openStore } from "../../../src/store/index.ts";
+import { postgresMigrations } from "../../../src/store/postgres/migrations.ts";
+import { PostgresStore } from "../../../src/store/postgres/store.ts";
+import { StoreConflictError, type DocumentRecord, type Publication } from "../../../src/store/store.ts";
+import { storeContract } from "../contract.ts";
+import { contentsContract } from "../contents-contract.ts";
 
 const serverUrl = process.env.TUFBOX_TEST_POSTGRES_URL;
 

@@ -1,17 +1,26 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+/**
+ * The Store contract (store.ts) on PostgreSQL, for replicas sharing one
+ * database: one method per contract operation in PostgreSQL's SQL (one idea,
+ * hence one file); the schema is in migrations.ts, the named locks in
+ * locks.ts, scheduler leadership in leadership.ts.
+ */
 import { SQL } from "bun";
-import { newerSchemaError, type Migration } from "./migrations.ts";
-import type { ContentIndex } from "./contents.ts";
-import { PostgresContentIndex } from "./postgres-contents.ts";
+import { AdvisoryLocks, checkLocksStillHeld } from "./locks.ts";
+import { migrate } from "./migrations.ts";
+import type { ContentIndex } from "../contents.ts";
+import { PostgresContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
   checkChange,
   checkDocument,
   checkLimit,
+  duplicateKeyMessage,
   normaliseInstant,
+  taskFromRow,
+  taskResultText,
   prefixUpperBound,
   sortByCodeUnits,
-} from "./rules.ts";
+} from "../rules.ts";
 import {
   StoreConflictError,
   type ArtifactRecord,
@@ -26,114 +35,7 @@ import {
   type TaskState,
   type TaskUpdate,
   type TokenRecord,
-} from "./store.ts";
-
-/**
- * PostgreSQL schema, append-only like the SQLite one (migrations.ts): a
- * released migration is never edited. Every text column that is sorted or
- * compared with < or > is COLLATE "C", so it compares UTF-8 bytes (= code
- * points), the order the contract and SQLite's BINARY use, whatever the
- * database's default collation (a linguistic one would sort "a" before "B").
- * Instants stay ISO text, as in SQLite, so both backends compare them the same way.
- */
-export const postgresMigrations: readonly Migration[] = [
-  {
-    version: 1,
-    name: "initial",
-    sql: `
-      CREATE TABLE settings (
-        key   text COLLATE "C" PRIMARY KEY,
-        value text NOT NULL -- JSON, as text so it round-trips exactly
-      );
-
-      CREATE TABLE documents (
-        role         text COLLATE "C" NOT NULL,
-        version      bigint NOT NULL CHECK (version >= 1),
-        expires      text NOT NULL,
-        sha256       text NOT NULL,
-        length       integer NOT NULL,
-        published_at text NOT NULL,
-        bytes        bytea NOT NULL,
-        PRIMARY KEY (role, version)
-      );
-      -- Signed metadata is JSON: lz4 compresses it several times faster than
-      -- the default pglz (a 7,500-document publication writes ~90 MB). Skipped
-      -- on a server built without lz4.
-      DO $$ BEGIN
-        EXECUTE 'ALTER TABLE documents ALTER COLUMN bytes SET COMPRESSION lz4';
-      EXCEPTION WHEN feature_not_supported OR syntax_error THEN NULL;
-      END $$;
-
-      -- One row per role, kept in step by commitPublication. It is also what
-      -- commitPublication locks (FOR UPDATE) to re-check expected heads.
-      -- version 0 = a row locked for a role's first document; never committed.
-      CREATE TABLE heads (
-        role    text COLLATE "C" PRIMARY KEY,
-        version bigint NOT NULL CHECK (version >= 0),
-        expires text NOT NULL
-      );
-
-      -- The primary key (role, path) makes a whole bin one index range scan;
-      -- path alone is unique too (an artifact is listed by exactly one role)
-      -- and is what listings page through.
-      CREATE TABLE artifacts (
-        role     text COLLATE "C" NOT NULL,
-        path     text COLLATE "C" NOT NULL,
-        fragment text NOT NULL,
-        PRIMARY KEY (role, path)
-      );
-      CREATE UNIQUE INDEX artifacts_path ON artifacts (path);
-
-      -- bigserial: ids are never reused, so a stale consumedChanges list can
-      -- never delete new work. No foreign key to tasks: pruning a finished
-      -- task must not take held changes with it.
-      CREATE TABLE changes (
-        id         bigserial PRIMARY KEY,
-        task_id    text NOT NULL,
-        kind       text NOT NULL CHECK (kind IN ('add', 'remove', 'bump')),
-        path       text NOT NULL,
-        role       text NOT NULL,
-        fragment   text,
-        held       boolean NOT NULL DEFAULT false,
-        created_at text NOT NULL
-      );
-      CREATE INDEX changes_pending ON changes (id) WHERE NOT held;
-
-      CREATE TABLE tasks (
-        id         text COLLATE "C" PRIMARY KEY,
-        name       text NOT NULL,
-        state      text NOT NULL,
-        result     text, -- JSON
-        created_at text COLLATE "C" NOT NULL,
-        updated_at text COLLATE "C" NOT NULL
-      );
-      CREATE INDEX tasks_state_updated ON tasks (state, updated_at);
-
-      CREATE TABLE tokens (
-        hash       text PRIMARY KEY,
-        name       text NOT NULL,
-        scopes     text NOT NULL, -- JSON array
-        created_at text NOT NULL
-      );
-    `,
-  },
-  {
-    version: 2,
-    name: "artifact contents",
-    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
-    sql: `
-      CREATE TABLE contents (
-        sha256             text COLLATE "C" PRIMARY KEY,
-        sha512             text,
-        length             bigint NOT NULL,
-        stored_at          text NOT NULL,
-        unreferenced_since text COLLATE "C",
-        deleting           boolean NOT NULL DEFAULT false
-      );
-      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
-    `,
-  },
-];
+} from "../store.ts";
 
 export interface PostgresStoreOptions {
   /** connections for queries and transactions (default 10) */
@@ -146,26 +48,12 @@ export interface PostgresStoreOptions {
   pingTimeoutMs?: number;
 }
 
-/**
- * First keys of tufbox's advisory locks ("tufb", "tufm"): withLock names and
- * migrations each get their own space, and neither can collide with another
- * application's single-key locks on the same database. The second key hashes
- * the schema too: two tufbox instances in two schemas are independent.
- */
-const LOCK_SPACE = 0x74756662;
-const MIGRATION_LOCK_SPACE = 0x7475666d;
-
 /** Rows per INSERT for documents: ~3 MB of bytea each, measured fastest. */
 const DOCUMENT_CHUNK = 250;
 
-/** A session advisory lock this async context holds (see withLock). */
-type HeldLock = { name: string; key: number; pid: number };
-
 type Sql = SQL;
-type Reserved = Awaited<ReturnType<Sql["reserve"]>>;
 type DocumentRow = Omit<DocumentRecord, "version" | "bytes"> & { version: string; bytes: Uint8Array };
 type ChangeRow = Omit<ChangeRecord, "id"> & { id: string };
-type TaskRow = Omit<TaskRecord, "result"> & { result: string | null };
 type TokenRow = Omit<TokenRecord, "scopes"> & { scopes: string };
 
 const DOCUMENT_COLUMNS = 'role, version, bytes, expires, sha256, published_at AS "publishedAt"';
@@ -178,17 +66,8 @@ export class PostgresStore implements Store {
   private readonly url: string;
   private readonly opts: Required<PostgresStoreOptions>;
   private sql: Sql | undefined;
-  /**
-   * withLock's own pool, so that lock holders and waiters can never take the
-   * connections the holder's own queries need. Unprepared: a lock attempt is
-   * then one round trip even on a connection that has not run it before.
-   */
-  private lockSql: Sql | undefined;
-  /** tail of the in-process queue of lock attempts (see acquire) */
-  private acquiring: Promise<void> = Promise.resolve();
-  /** tail of each named lock's in-process queue (see withLock) */
-  private readonly queues = new Map<string, Promise<void>>();
-  private readonly held = new AsyncLocalStorage<HeldLock[]>();
+  /** withLock's advisory locks, on a connection pool of their own (locks.ts) */
+  private locks: AdvisoryLocks | undefined;
 
   constructor(url: string, opts: PostgresStoreOptions = {}) {
     this.url = url;
@@ -223,20 +102,19 @@ export class PostgresStore implements Store {
       throw new Error(`cannot open PostgreSQL store at ${this.where}: ${(err as Error).message}`, { cause: err });
     }
     this.sql = sql;
-    this.lockSql ??= new SQL(this.url, {
-      max: this.opts.lockConnections,
-      connectionTimeout: this.opts.connectionTimeoutSeconds,
-      prepare: false,
+    this.locks ??= new AdvisoryLocks(this.url, {
+      connections: this.opts.lockConnections,
+      connectionTimeoutSeconds: this.opts.connectionTimeoutSeconds,
     });
   }
 
   async close(): Promise<void> {
     const sql = this.sql;
-    const lockSql = this.lockSql;
+    const locks = this.locks;
     if (!sql) return;
     this.sql = undefined;
-    this.lockSql = undefined;
-    await Promise.all([sql.close({ timeout: 5 }), lockSql?.close({ timeout: 5 })]);
+    this.locks = undefined;
+    await Promise.all([sql.close({ timeout: 5 }), locks?.close()]);
   }
 
   async ping(): Promise<boolean> {
@@ -360,7 +238,7 @@ export class PostgresStore implements Store {
       (sql) => sql`
         WITH task AS (
           INSERT INTO tasks (id, name, state, result, created_at, updated_at)
-          VALUES (${task.id}, ${task.name}, ${task.state}, ${jsonOrNull(task.result)}, ${now}, ${now})
+          VALUES (${task.id}, ${task.name}, ${task.state}, ${taskResultText(task.result)}, ${now}, ${now})
         )
         INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at)
         SELECT ${task.id}, c.kind, c.path, c.role, c.fragment, ${held}, ${now}
@@ -399,7 +277,7 @@ export class PostgresStore implements Store {
     await this.statement(
       (sql) => sql`
         INSERT INTO tasks (id, name, state, result, created_at, updated_at)
-        VALUES (${task.id}, ${task.name}, ${task.state}, ${jsonOrNull(task.result)}, ${now}, ${now})`,
+        VALUES (${task.id}, ${task.name}, ${task.state}, ${taskResultText(task.result)}, ${now}, ${now})`,
     );
   }
 
@@ -409,7 +287,7 @@ export class PostgresStore implements Store {
 
   async getTask(id: string): Promise<TaskRecord | undefined> {
     const [row] = await this.db.unsafe(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`, [id]);
-    return row ? toTask(row) : undefined;
+    return row ? taskFromRow(row) : undefined;
   }
 
   async listUnfinishedTasks(): Promise<TaskRecord[]> {
@@ -417,7 +295,7 @@ export class PostgresStore implements Store {
       `SELECT ${TASK_COLUMNS} FROM tasks WHERE state <> ALL($1::text[]) ORDER BY created_at, id`,
       [FINISHED],
     );
-    return rows.map(toTask);
+    return rows.map(taskFromRow);
   }
 
   async pruneTasks(before: string): Promise<number> {
@@ -445,7 +323,7 @@ export class PostgresStore implements Store {
     const roles = Object.keys(pub.expectedHeads).sort(byCodePoint);
     const firsts = roles.filter((r) => pub.expectedHeads[r] === 0);
     const consumed = [...new Set(pub.consumedChanges ?? [])];
-    const locks = this.held.getStore() ?? [];
+    const locks = this.locks?.heldHere() ?? [];
     await this.write(async (tx) => {
       const now = new Date().toISOString();
       await checkLocksStillHeld(tx, locks);
@@ -558,75 +436,12 @@ export class PostgresStore implements Store {
   // ---- lock ----
 
   /**
-   * A session-level advisory lock, held on a reserved connection for the
-   * whole of `fn`: one holder per name across every replica on this database
-   * (and schema). Not re-entrant, like SqliteStore.withLock.
-   *
-   * In this process, callers of one name first queue in memory (so waiting
-   * takes no connection), and locks are taken in call order across names, as
-   * SQLite's in-memory lock does: see acquire(). If the lock's connection
-   * dies, PostgreSQL drops the lock while `fn` still runs; commitPublication
-   * therefore re-checks, inside its transaction, that every lock of its async
-   * context is still held.
+   * A session-level advisory lock held for the whole of `fn`: one holder per
+   * name across every replica on this database (and schema); see locks.ts.
    */
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? Promise.resolve();
-    let done!: () => void;
-    const tail = previous.then(() => new Promise<void>((resolve) => (done = resolve)));
-    this.queues.set(name, tail);
-    await previous;
-    try {
-      const { conn, lock } = await this.acquire(name);
-      try {
-        return await this.held.run([...(this.held.getStore() ?? []), lock], fn);
-      } finally {
-        await release(conn, lock);
-      }
-    } finally {
-      done();
-      if (this.queues.get(name) === tail) this.queues.delete(name);
-    }
-  }
-
-  /**
-   * Take the advisory lock `name` on a reserved connection. Attempts run one
-   * at a time in call order and do not wait (pg_try_advisory_lock), so of two
-   * free locks asked for in a row the first is always taken first: network
-   * jitter cannot reorder them. Only a lock held elsewhere (another replica)
-   * is then waited for, outside that queue, so it delays no other name.
-   */
-  private async acquire(name: string): Promise<{ conn: Reserved; lock: HeldLock }> {
     this.db; // the usual "not open" error
-    const lockSql = this.lockSql!;
-    const turn = this.acquiring;
-    let next!: () => void;
-    this.acquiring = new Promise<void>((resolve) => (next = resolve));
-    let conn: Reserved | undefined;
-    let row: { key: number; pid: number; got: boolean };
-    try {
-      await turn;
-      conn = await lockSql.reserve();
-      [row] = await conn`
-        SELECT s.key, pg_backend_pid() AS pid, pg_try_advisory_lock(${LOCK_SPACE}, s.key) AS got
-        FROM (SELECT hashtext(concat_ws('/', current_schema(), ${name}::text)) AS key) s`;
-    } catch (err) {
-      // If the answer was lost we cannot know whether the lock was taken:
-      // closing the session is what guarantees it is not.
-      conn?.close();
-      throw err;
-    } finally {
-      next();
-    }
-    const lock: HeldLock = { name, key: row.key, pid: row.pid };
-    if (!row.got) {
-      try {
-        await conn`SELECT pg_advisory_lock(${LOCK_SPACE}, ${lock.key})`;
-      } catch (err) {
-        conn.close();
-        throw err;
-      }
-    }
-    return { conn, lock };
+    return this.locks!.withLock(name, fn);
   }
 
   // ---- internals ----
@@ -666,78 +481,18 @@ export class PostgresStore implements Store {
 
 // ---- helpers (module-private) ----
 
-async function migrate(sql: Sql): Promise<void> {
-  const newest = postgresMigrations[postgresMigrations.length - 1]?.version ?? 0;
-  await sql.begin(async (tx) => {
-    // Transaction-scoped: released at COMMIT/ROLLBACK, so a replica that dies
-    // mid-migration cannot leave it held. Taken before CREATE TABLE IF NOT
-    // EXISTS, which itself races (duplicate pg_type rows) when run concurrently.
-    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_SPACE}, hashtext(coalesce(current_schema(), '')))`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    integer PRIMARY KEY,
-      name       text NOT NULL,
-      applied_at text NOT NULL
-    )`;
-    const [row] = await tx`SELECT coalesce(max(version), 0) AS v FROM schema_migrations`;
-    const found = Number(row.v);
-    if (found > newest) throw newerSchemaError(found, newest);
-    for (const m of postgresMigrations) {
-      if (m.version <= found) continue;
-      await tx.unsafe(m.sql);
-      await tx`INSERT INTO schema_migrations (version, name, applied_at)
-               VALUES (${m.version}, ${m.name}, ${new Date().toISOString()})`;
-    }
-  });
-}
-
-async function checkLocksStillHeld(tx: Sql, locks: HeldLock[]): Promise<void> {
-  for (const lock of locks) {
-    const [row] = await tx`
-      SELECT count(*) AS n FROM pg_locks
-      WHERE locktype = 'advisory' AND granted AND pid = ${lock.pid}
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND classid::bigint = ${LOCK_SPACE} AND objid::bigint = ${lock.key >>> 0} AND objsubid = 2`;
-    if (Number(row.n) !== 1) {
-      throw new StoreConflictError(
-        `the "${lock.name}" lock was lost (its database connection ended) before this commit; another replica may be publishing: reload and retry`,
-      );
-    }
-  }
-}
-
-async function release(conn: Reserved, lock: HeldLock) {
-  let clean = false;
-  try {
-    const [row] = await conn`SELECT pg_advisory_unlock(${LOCK_SPACE}, ${lock.key}) AS ok`;
-    clean = row.ok === true;
-  } catch {
-    // connection gone: the server already dropped the lock with the session
-  }
-  // A connection we could not unlock on is closed, not pooled: ending the
-  // session is what guarantees the server drops the lock.
-  if (clean) conn.release();
-  else conn.close();
-}
-
 function asConflict(err: unknown): unknown {
   if (!(err instanceof SQL.PostgresError)) return err;
   const e = err as InstanceType<typeof SQL.PostgresError> & { constraint?: string; table?: string };
   switch (e.errno) {
     case "23505":
-      return new StoreConflictError(`${describeConstraint(e.table)} (${e.message})`);
+      return new StoreConflictError(`${duplicateKeyMessage(e.table)} (${e.message})`);
     case "40P01": // deadlock_detected
     case "40001": // serialization_failure
       return new StoreConflictError(`a concurrent write got in the way: ${e.message}; retry`);
     default:
       return err;
   }
-}
-
-function describeConstraint(table: string | undefined): string {
-  if (table === "documents") return "a document with this role and version is already published";
-  if (table === "tasks") return "a task with this id already exists";
-  if (table === "artifacts") return "artifact path conflict";
-  return "duplicate key";
 }
 
 async function putSettings(sql: Sql, entries: Record<string, unknown>) {
@@ -762,7 +517,7 @@ async function applyTaskUpdates(sql: Sql, updates: TaskUpdate[], now: string) {
   await sql`
     UPDATE tasks t SET state = u.state, result = u.result, updated_at = ${now}
     FROM unnest(${last.map((u) => u.id)}::text[], ${last.map((u) => u.state)}::text[],
-                ${last.map((u) => jsonOrNull(u.result))}::text[]) AS u(id, state, result)
+                ${last.map((u) => taskResultText(u.result))}::text[]) AS u(id, state, result)
     WHERE t.id = u.id`;
 }
 
@@ -775,12 +530,4 @@ function toDocument(row: DocumentRow): DocumentRecord {
   // A plain Uint8Array view (no copy), like SQLite returns, not a Buffer.
   const b = row.bytes;
   return { ...row, version: Number(row.version), bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) };
-}
-
-function toTask(row: TaskRow): TaskRecord {
-  return { ...row, result: row.result === null ? null : (JSON.parse(row.result) as TaskResult) };
-}
-
-function jsonOrNull(value: TaskResult | null | undefined): string | null {
-  return value == null ? null : JSON.stringify(value);
 }

@@ -1,0 +1,44 @@
+/**
+ * The App: one object created once (src/app.ts builds it) holding every
+ * long-lived part, passed down to routes, commands and jobs — no module-level
+ * singletons. This module only says what the App is, so the layers that use
+ * it (server/api) never import the composition root.
+ */
+import type { Config } from "./config.ts";
+import type { Logger } from "./log.ts";
+import type { Notifier } from "./notify/notifier.ts";
+import type { Publisher } from "./repository/publisher.ts";
+import type { Repository } from "./repository/repository.ts";
+import type { Scheduler } from "./scheduler.ts";
+import type { Auth } from "./server/auth.ts";
+import type { PublishedMetadata } from "./server/published.ts";
+import type { Leadership } from "./store/leadership.ts";
+import type { Store } from "./store/store.ts";
+import type { ArtifactContent } from "./storage/content.ts";
+import type { DropDirectory } from "./ingest/drop-dir.ts";
+
+export interface App {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly repo: Repository;
+  readonly publisher: Publisher;
+  readonly scheduler: Scheduler;
+  readonly auth: Auth;
+  readonly metadata: PublishedMetadata;
+  /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
+  readonly notifier: Notifier;
+  /** whether this replica runs the scheduler's jobs (always, for SQLite) */
+  readonly leader: Leadership;
+  /** artifact bytes tufbox stores (upload API, drop directory), by sha256 */
+  readonly content: ArtifactContent;
+  /** the drop directory watcher (ingest.drop_dir), when configured */
+  readonly dropDir: DropDirectory | null;
+}
+
+export interface RunningApp extends App {
+  readonly url: string;
+  /** admin token generated at first start (print once), or null */
+  readonly generatedToken: string | null;
+  stop(): Promise<void>;
+}
