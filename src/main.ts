@@ -10,6 +10,7 @@ import { signCommand } from "./cli/sign.ts";
 import { rootCommand } from "./cli/root-update.ts";
 import { bootstrapCommand, sendCommand } from "./cli/send.ts";
 import { artifactCommand } from "./cli/artifact.ts";
+import { importCommand } from "./cli/import.ts";
 import { taskCommand } from "./cli/task.ts";
 import { statusCommand } from "./cli/status.ts";
 import { withServerErrors } from "./cli/client.ts";
@@ -36,7 +37,10 @@ Offline (root keys never touch the server):
 Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json):
   bootstrap    send a ceremony's bootstrap payload and follow the task
   send         send a bootstrap / metadata-update / signature payload file
-  artifact     add files to the repository (artifact add), remove them (artifact delete)
+  artifact     add files to the repository (artifact add), upload their bytes too (artifact
+               upload), remove them (artifact delete)
+  import       upload a directory of artifacts (import DIR), or add a JSONL manifest of
+               artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
   status       roles, versions, expiry, online key, bins, pending signatures
 
@@ -52,6 +56,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   bootstrap: withServerErrors("bootstrap", (argv) => bootstrapCommand(argv)),
   send: withServerErrors("send", (argv) => sendCommand(argv)),
   artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
+  import: withServerErrors("import", (argv) => importCommand(argv)),
   task: withServerErrors("task", (argv) => taskCommand(argv)),
   status: withServerErrors("status", (argv) => statusCommand(argv)),
   version: async () => {
