@@ -70,6 +70,26 @@ export class ArtifactContent {
     return { length: staged.length, sha256: staged.sha256, sha512: staged.sha512 };
   }
 
+  /** `keep` for several staged contents (one form): registered in one transaction, then committed. */
+  async keepAll(staged: StagedContent[]): Promise<Digest[]> {
+    try {
+      const live = await this.index.putAll(
+        staged.map((d) => ({ sha256: d.sha256, sha512: d.sha512, length: d.length })),
+      );
+      // Rows the GC job is deleting right now: wait for each, as `keep` does.
+      for (const [i, ok] of live.entries()) if (!ok) await this.#register(staged[i]!);
+      // In parallel: the disk merges concurrent flushes (one form of many small files).
+      let next = 0;
+      const worker = async () => {
+        while (next < staged.length) await staged[next++]!.commit();
+      };
+      await Promise.all(Array.from({ length: Math.min(16, staged.length) }, worker));
+    } finally {
+      for (const s of staged) await s.discard();
+    }
+    return staged.map((s) => ({ length: s.length, sha256: s.sha256, sha512: s.sha512 }));
+  }
+
   /** Stage, register and commit one stream. */
   async receive(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: ReceiveOptions = {}): Promise<Digest> {
     return this.keep(await this.stage(body, opts));

@@ -9,7 +9,7 @@
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { contentHeaders, notModified } from "./http.ts";
-import { Staging } from "./staging.ts";
+import { Staging, syncFile } from "./staging.ts";
 import {
   StorageError,
   type ContentStorage,
@@ -52,6 +52,7 @@ export class LocalStorage implements ContentStorage {
         if (committed) return;
         try {
           const parent = dirname(final);
+          await syncFile(file.path);
           const created = await mkdir(parent, { recursive: true });
           // Same bytes under the same name: replacing an existing copy is harmless.
           await rename(file.path, final);

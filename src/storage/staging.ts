@@ -1,6 +1,6 @@
 /**
  * The staging directory both backends receive bytes into: one file per
- * upload, hashed while it is written, fsync'd before `stage` resolves.
+ * upload, hashed while it is written (syncFile makes it durable).
  *
  * Names carry the host, the process id and a per-process instance id
  * (`up-<host>-<pid>-<instance>-<random>.part`), so that at start-up a process
@@ -22,6 +22,21 @@ const NAME = /^up-(.+)-(\d+)-([0-9a-f]{12})-[0-9a-f]+\.part$/;
 
 export interface StagedFile extends Digest {
   path: string;
+}
+
+/**
+ * fsync a staged file. Not done while receiving: the local backend syncs just
+ * before its rename (and many files of one form in parallel, so the disk can
+ * merge the flushes), the S3 backend never needs to (the bucket's
+ * acknowledgement is what makes the bytes durable).
+ */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, "r+");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export class Staging {
@@ -91,8 +106,6 @@ export class Staging {
       }
       if (opts.expectedLength !== undefined && length !== opts.expectedLength)
         throw mismatch(opts.expectedLength, length, false);
-      // Durable before anyone is told the bytes were received.
-      await fh.sync();
       await fh.close();
     } catch (err) {
       await fh.close().catch(() => undefined);

@@ -6,9 +6,9 @@
  * run against both — S3 against a real S3-protocol server.
  *
  * Bytes always arrive in two steps: `stage` streams them into a file in the
- * staging directory while hashing (never whole in memory; fsync'd before it
- * resolves), then `commit` puts them under their content name. Only then is
- * the content durable: the upload API answers 202 after `commit` and the
+ * staging directory while hashing (never whole in memory), then `commit`
+ * makes them durable under their content name (fsync + rename, or the S3
+ * acknowledgement). Only then is the content durable: the upload API answers 202 after `commit` and the
  * store's accept. Which contents exist, and the GC handshake, live in the
  * store (store/contents.ts); content.ts ties the two together.
  */
@@ -23,7 +23,7 @@ export interface Digest {
   sha512: string | null;
 }
 
-/** Bytes received in full and fsync'd in the staging directory, not yet under their content name. */
+/** Bytes received in full in the staging directory, not yet under their content name (nor durable). */
 export interface StagedContent extends Digest {
   /** put the bytes under their content name (idempotent; dedup); durable when it resolves */
   commit(): Promise<void>;

@@ -50,6 +50,8 @@ export interface ContentIndex {
    * job: the caller must wait and retry, never write bytes under it now.
    */
   put(content: NewContent): Promise<boolean>;
+  /** `put` for several contents in one durable transaction (one fsync for a whole form) */
+  putAll(contents: NewContent[]): Promise<boolean[]>;
   get(sha256: string): Promise<ContentRecord | undefined>;
   getBySha512(sha512: string): Promise<ContentRecord | undefined>;
   /** rows with sha256 > `after`, in sha256 order */

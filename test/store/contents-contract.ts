@@ -39,6 +39,20 @@ export function contentsContract(name: string, make: () => Promise<{ store: Stor
       expect((await store.contents.get(h("a")))?.sha512).toBe(h512("b"));
     });
 
+    test("putAll writes several rows at once and reports rows being deleted", async () => {
+      await store.contents.put({ sha256: h("d"), sha512: null, length: 1 });
+      await store.contents.markUnreferenced([h("d")], "2030-01-01T00:00:00.000Z");
+      expect(await store.contents.beginDeletion(h("d"), "2030-01-01T00:00:00.000Z")).toBe(true);
+      const got = await store.contents.putAll([
+        { sha256: h("a"), sha512: null, length: 1 },
+        { sha256: h("d"), sha512: null, length: 1 },
+        { sha256: h("e"), sha512: h512("f"), length: 2 },
+      ]);
+      expect(got).toEqual([true, false, true]);
+      expect((await store.contents.get(h("e")))?.sha512).toBe(h512("f"));
+      await expect(store.contents.putAll([{ sha256: "x", sha512: null, length: 1 }])).rejects.toThrow(/sha256/);
+    });
+
     test("malformed rows are refused", async () => {
       await expect(store.contents.put({ sha256: "abc", sha512: null, length: 1 })).rejects.toThrow(/sha256/);
       await expect(store.contents.put({ sha256: h("a"), sha512: "x", length: 1 })).rejects.toThrow(/sha512/);

@@ -144,8 +144,7 @@ async function uploadForm(app: App, request: Request): Promise<Response> {
         throw ValidationError.at(["body", "file", i, "filename"], `duplicate path ${JSON.stringify(p)} in one request`);
       seen.set(p, i);
     });
-    const digests: Digest[] = [];
-    for (const f of files) digests.push(await receive(() => content(app).keep(f.staged), app));
+    const digests: Digest[] = await receive(() => content(app).keepAll(files.map((f) => f.staged)), app);
     const payload: AddArtifactsPayload = {
       artifacts: paths.map((path, i) => ({ path, info: targetInfoOf(digests[i]!, undefined) })),
       addTaskIdToCustom: false,

@@ -30,6 +30,25 @@ export class PostgresContentIndex implements ContentIndex {
     return rows.length > 0;
   }
 
+  async putAll(contents: NewContent[]): Promise<boolean[]> {
+    for (const c of contents) checkNewContent(c);
+    const now = new Date().toISOString();
+    const out: boolean[] = [];
+    await this.#sql().begin(async (tx) => {
+      for (const c of contents) {
+        const rows = await tx`
+          INSERT INTO contents (sha256, sha512, length, stored_at)
+          VALUES (${c.sha256}, ${c.sha512}, ${c.length}, ${now})
+          ON CONFLICT (sha256) DO UPDATE SET unreferenced_since = NULL,
+            sha512 = coalesce(contents.sha512, excluded.sha512)
+          WHERE NOT contents.deleting
+          RETURNING sha256`;
+        out.push(rows.length > 0);
+      }
+    });
+    return out;
+  }
+
   async get(sha256: string): Promise<ContentRecord | undefined> {
     const [row] =
       (await this.#sql()`SELECT sha256, sha512, length, stored_at AS "storedAt", unreferenced_since AS "unreferencedSince", deleting FROM contents WHERE sha256 = ${sha256}`) as Row[];

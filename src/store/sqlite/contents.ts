@@ -71,6 +71,15 @@ export class SqliteContentIndex implements ContentIndex {
     return this.#s.put.run(c.sha256, c.sha512, c.length, new Date().toISOString()).changes > 0;
   }
 
+  async putAll(contents: NewContent[]): Promise<boolean[]> {
+    for (const c of contents) checkNewContent(c);
+    const s = this.#s;
+    const now = new Date().toISOString();
+    return this.#db()
+      .transaction(() => contents.map((c) => s.put.run(c.sha256, c.sha512, c.length, now).changes > 0))
+      .immediate();
+  }
+
   async get(sha256: string): Promise<ContentRecord | undefined> {
     const row = this.#s.get.get(sha256);
     return row ? toRecord(row) : undefined;
