@@ -24,7 +24,6 @@ import { PostgresLeadership } from "./store/postgres/leadership.ts";
 import { createStorage } from "./storage/index.ts";
 import { ArtifactContent } from "./storage/content.ts";
 import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
-import { ContentTargets } from "./server/content.ts";
 import { DropDirectory } from "./ingest/drop-dir.ts";
 
 /** Open the store and load the repository; nothing listens yet. */
@@ -154,7 +153,7 @@ export async function startApp(app: App): Promise<RunningApp> {
     port: config.listen.port,
     metadata: app.metadata,
     targetsDir: config.targets.serve ? config.targets.dir : undefined,
-    content: config.targets.serve ? new ContentTargets(app.store, app.content) : undefined,
+    content: config.targets.serve ? app.content : undefined,
     api,
     tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
     // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop

@@ -50,7 +50,17 @@ try {
   };
   const t = performance.now();
   await importCommand(
-    ["--manifest", manifest, "--batch", String(batch), "--jobs", String(jobs), "--state", join(work, "j.jsonl"), "--json"],
+    [
+      "--manifest",
+      manifest,
+      "--batch",
+      String(batch),
+      "--jobs",
+      String(jobs),
+      "--state",
+      join(work, "j.jsonl"),
+      "--json",
+    ],
     term,
   );
   const s = (performance.now() - t) / 1000;

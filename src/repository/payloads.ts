@@ -28,6 +28,7 @@ import {
   type ExpiringRole,
 } from "../tuf/roles.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
+import { dropNull, dropNullSignatureBundles, OPTIONAL_KEY_FIELDS } from "./optional-fields.ts";
 
 type Loc = (string | number)[];
 
@@ -105,7 +106,8 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
   const d = asObject(value, loc, ["keys", "roles"]);
   const keys: Record<string, KeyJSON> = {};
   if (d.keys !== undefined) {
-    for (const [keyid, key] of Object.entries(asObject(d.keys, [...loc, "keys"]))) {
+    for (const [keyid, given] of Object.entries(asObject(d.keys, [...loc, "keys"]))) {
+      const key = dropNull(given, OPTIONAL_KEY_FIELDS);
       if (!/^[0-9a-f]{64}$/.test(keyid)) fail([...loc, "keys", keyid], "keyids are 64 lower-case hex characters");
       tuf(() => PublicKey.fromJSON(key, "", keyid), [...loc, "keys", keyid]);
       keys[keyid] = key as KeyJSON;
@@ -119,7 +121,7 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
   const names = new Set<string>();
   const roles = list.map((item, i): DelegatedRole => {
     const rl: Loc = [...loc, "roles", i];
-    const r = asObject(item, rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
+    const r = asObject(dropNull(item, ["path_hash_prefixes"]), rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
     const name = required(r, "name", rl);
     if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
     if (isTopLevelRole(name) || isBinLikeName(name)) fail([...rl, "name"], `"${name}" is reserved`);
@@ -163,7 +165,7 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
 const ROLE_KEYS = [...EXPIRING_ROLES, "delegations"] as const;
 
 export function parseBootstrapPayload(body: unknown): BootstrapPayload {
-  const top = asObject(body, ["body"], ["settings", "metadata", "timeout"]);
+  const top = asObject(dropNull(body, ["timeout"]), ["body"], ["settings", "metadata", "timeout"]);
   const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["roles"]);
   const roles = asObject(required(settings, "roles", ["body", "settings"]), ["body", "settings", "roles"], ROLE_KEYS);
   const expiration = {} as Record<ExpiringRole, number>;
@@ -256,7 +258,11 @@ export function parseAddArtifacts(body: unknown, maxArtifacts: number): AddArtif
     const path = tuf(() => checkTargetPath(required(a, "path", loc), "path"), loc);
     if (seen.has(path)) fail([...loc, "path"], `duplicate path ${JSON.stringify(path)} in one request`);
     seen.add(path);
-    const info = asObject(required(a, "info", loc), [...loc, "info"], ["length", "hashes", "custom"]);
+    const info = asObject(
+      dropNull(required(a, "info", loc), ["custom"]),
+      [...loc, "info"],
+      ["length", "hashes", "custom"],
+    );
     const length = required(info, "length", [...loc, "info"]);
     if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0)
       fail([...loc, "info", "length"], "Input should be a non-negative integer", "int_type");
@@ -299,7 +305,8 @@ export function parseRemoveArtifacts(body: unknown, maxArtifacts: number): Remov
 export function parseRootUpdate(body: unknown): Metadata<RootSigned> {
   const top = asObject(body, ["body"], ["metadata"]);
   const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
-  return tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
+  const root = dropNullSignatureBundles(required(metadata, "root", ["body", "metadata"]));
+  return tuf(() => parseRoot(root, "root"), ["body", "metadata"]);
 }
 
 export interface SignPayload {
@@ -316,7 +323,11 @@ function roleName(v: unknown, loc: Loc): string {
 export function parseSign(body: unknown): SignPayload {
   const top = asObject(body, ["body"], ["role", "signature"]);
   const role = roleName(required(top, "role", ["body"]), ["body", "role"]);
-  const sig = asObject(required(top, "signature", ["body"]), ["body", "signature"], ["keyid", "sig"]);
+  const sig = asObject(
+    dropNull(required(top, "signature", ["body"]), ["bundle"]),
+    ["body", "signature"],
+    ["keyid", "sig"],
+  );
   const keyid = required(sig, "keyid", ["body", "signature"]);
   if (typeof keyid !== "string" || !/^[0-9a-f]{64}$/.test(keyid))
     fail(["body", "signature", "keyid"], "expected 64 lower-case hex characters");

@@ -1,38 +1,35 @@
 /**
  * /targets/ for artifact content tufbox stores (src/storage/): which stored
- * bytes a request names. Consistent-snapshot clients (TUF spec 5.7.3) ask for
- * `<dir>/<hash>.<basename>` with the first hash the target lists, whatever its
- * algorithm; others ask for `<dir>/<basename>`.
+ * bytes a request names. Resolution goes through the published metadata
+ * (published-targets.ts, shared with the targets directory), so a hashed name
+ * is read in the algorithm its entry lists it under — `blake2b-256`, `sha256`,
+ * `sha512`… the first hash a target lists is the one clients put in the URL
+ * (TUF spec 5.7.3) — and an ambiguous name is never served.
  *
- *  1. `<dir>/<hash>.<name>` whose published entry `<dir>/<name>` lists that
- *     hash (any algorithm) and a sha256 we hold, with the same length: served,
+ *  1. `<dir>/<hex>.<name>` that the published entry of `<dir>/<name>` lists
+ *     (any algorithm), whose sha256 and length match content we hold: served,
  *     cacheable forever.
- *  2. Otherwise `<hash>` itself as a sha256 (64 hex) or sha512 (128 hex) of
+ *  2. Otherwise `<hex>` itself as the sha256 (64 hex) or sha512 (128 hex) of
  *     stored content: content-addressed, so the URL cannot name other bytes.
- *     This is what keeps a removed artifact downloadable during the GC grace
- *     period, for clients still holding metadata that lists it.
- *  3. `<path>` whose published entry lists a sha256 we hold.
+ *     This keeps a removed artifact downloadable during the GC grace period,
+ *     for clients still holding metadata that lists it.
+ *  3. `<path>` whose published entry's sha256 and length match stored content.
  * Anything else falls through (undefined) to the targets directory
- * (server/targets.ts), so files placed there by hand keep working.
+ * (targets.ts), so files placed there by hand keep working.
  */
-import type { Store } from "../store/store.ts";
 import type { ArtifactContent } from "../storage/content.ts";
 import type { ContentRecord } from "../store/contents.ts";
+import { resolveHash, type TargetHashes } from "./published-targets.ts";
 import { targetSegments } from "./targets.ts";
 
-const HASHED_NAME = /^([0-9a-f]{32,128})\.(.+)$/;
-
-interface Entry {
-  length: number;
-  hashes: Record<string, string>;
-}
+const HASHED_NAME = /^([0-9a-f]{56,128})\.(.+)$/;
 
 export class ContentTargets {
-  readonly #store: Store;
+  readonly #entries: (path: string) => Promise<readonly TargetHashes[]>;
   readonly #content: ArtifactContent;
 
-  constructor(store: Store, content: ArtifactContent) {
-    this.#store = store;
+  constructor(entries: (path: string) => Promise<readonly TargetHashes[]>, content: ArtifactContent) {
+    this.#entries = entries;
     this.#content = content;
   }
 
@@ -43,40 +40,32 @@ export class ContentTargets {
     const basename = segments[segments.length - 1]!;
     const m = HASHED_NAME.exec(basename);
     if (m) {
-      const hash = m[1]!;
+      const hex = m[1]!;
       const name = m[2]!;
-      const path = [...segments.slice(0, -1), name].join("/");
-      const entry = await this.#entry(path);
-      if (entry && Object.values(entry.hashes).includes(hash)) {
-        const found = await this.#stored(entry);
+      const entries = await this.#entries([...segments.slice(0, -1), name].join("/"));
+      const resolved = resolveHash(entries, hex);
+      if (resolved) {
+        const entry = entries.find((e) => e.length === resolved.length && e.hashes[resolved.algorithm] === hex);
+        const found = entry && (await this.#stored(entry));
         if (found) return this.#content.serve(req, found, { name, immutable: true });
       }
-      if (hash.length === 64 || hash.length === 128) {
-        const found = await this.#content.find(hash);
+      if (hex.length === 64 || hex.length === 128) {
+        const found = await this.#content.find(hex);
         if (found) return this.#content.serve(req, found, { name, immutable: true });
       }
     }
-    const entry = await this.#entry(segments.join("/"));
-    if (entry) {
-      const found = await this.#stored(entry);
+    const entries = await this.#entries(segments.join("/"));
+    const sha256s = new Set(entries.map((e) => e.hashes.sha256));
+    // Two roles listing different bytes for one path: not ours to choose.
+    if (entries.length > 0 && sha256s.size === 1) {
+      const found = await this.#stored(entries[0]!);
       if (found) return this.#content.serve(req, found, { name: basename, immutable: false });
     }
     return undefined;
   }
 
-  async #entry(path: string): Promise<Entry | undefined> {
-    const artifact = await this.#store.getArtifact(path);
-    if (!artifact) return undefined;
-    try {
-      const info = JSON.parse(artifact.fragment) as Entry;
-      return typeof info.hashes === "object" && info.hashes !== null ? info : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** The stored content an entry lists, if we hold it with the entry's length. */
-  async #stored(entry: Entry): Promise<ContentRecord | undefined> {
+  async #stored(entry: TargetHashes): Promise<ContentRecord | undefined> {
     const sha256 = entry.hashes.sha256;
     const found = sha256 ? await this.#content.find(sha256) : undefined;
     return found && found.length === entry.length ? found : undefined;

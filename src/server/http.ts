@@ -32,6 +32,9 @@
  * rebuild at the end of the burst puts everything back.
  */
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
+import { PublishedTargets } from "./published-targets.ts";
+import { ContentTargets } from "./content.ts";
+import type { ArtifactContent } from "../storage/content.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
 
@@ -46,8 +49,8 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
-  /** artifact content tufbox stores (server/content.ts), tried before targetsDir */
-  content?: { serve(req: Request, encoded: string): Promise<Response | undefined> };
+  /** artifact content tufbox stores (storage/), tried before targetsDir (server/content.ts) */
+  content?: ArtifactContent;
   /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
   api: (req: Request) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
@@ -86,7 +89,13 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const budget = Math.max(0, opts.maxStaticRoutes ?? 1024);
   const interval = Math.max(0, opts.reloadIntervalMs ?? 50);
   const maxWait = Math.max(interval, opts.reloadMaxWaitMs ?? interval * 20);
-  const targets = opts.targetsDir === undefined ? undefined : new TargetFiles(opts.targetsDir);
+  const published = new PublishedTargets(metadata);
+  const targets =
+    opts.targetsDir === undefined
+      ? undefined
+      : new TargetFiles(opts.targetsDir, (path, hex) => published.resolve(path, hex));
+  const stored =
+    opts.content === undefined ? undefined : new ContentTargets((path) => published.entries(path), opts.content);
   const log = opts.log ?? consoleLog;
 
   // Requests per role that missed the static table; decides which roles to promote.
@@ -181,8 +190,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   async function serveTarget(req: Request, encoded: string): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
     if (!targets || encoded === "") return jsonError(404, "target not found");
-    const stored = await opts.content?.serve(req, encoded);
-    if (stored) return stored;
+    const fromStorage = await stored?.serve(req, encoded);
+    if (fromStorage) return fromStorage;
     const found = await targets.lookup(encoded);
     if (found.kind === "invalid") return jsonError(400, "invalid target path");
     if (found.kind === "missing") return jsonError(404, "target not found");

@@ -2,9 +2,11 @@
  * Artifact bytes under /targets/, read-only, from one directory.
  *
  * Consistent-snapshot clients (TUF spec 5.7.3) download `dir/<hash>.<basename>`
- * using the first hash listed for the target, hex sha256 or sha512. tufbox
+ * using the first hash listed for the target, whatever its algorithm. tufbox
  * keeps one copy per artifact (`dir/<basename>`) and answers the hashed name
- * when the file's digest equals the prefix, so no per-hash copies are needed.
+ * when the published metadata lists that hash for the target (which says the
+ * algorithm: see published-targets.ts) and the file's length and digest match
+ * it, so no per-hash copies are needed.
  *
  * Nothing outside the directory can be reached: encoded separators, `.`/`..`
  * segments, empty segments (absolute paths), backslashes and NUL are refused
@@ -13,6 +15,11 @@
  */
 import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
+import { digestFor } from "../tuf/hashes.ts";
+import type { ResolvedHash } from "./published-targets.ts";
+
+/** The (algorithm, length) the published metadata lists `hex` under for a target path, if exactly one. */
+export type HashResolver = (path: string, hex: string) => Promise<ResolvedHash | undefined>;
 
 export interface TargetFile {
   /** real path on disk, inside the targets directory */
@@ -40,11 +47,12 @@ interface CachedDigest {
   hex: string;
 }
 
-type Algorithm = "sha256" | "sha512";
+type Algorithm = Bun.SupportedCryptoAlgorithms;
 
 const MAX_PATH_LENGTH = 4096;
 const MAX_CACHED_DIGESTS = 8192;
-const HASHED_NAME = /^([0-9a-f]{64}|[0-9a-f]{128})\.(.+)$/;
+/** sha224's 56 hex characters up to sha512's and blake2b's 128. */
+const HASHED_NAME = /^([0-9a-f]{56,128})\.(.+)$/;
 
 /**
  * The request path after `/targets/`, still percent-encoded, as path segments;
@@ -71,9 +79,12 @@ export class TargetFiles {
   #root: string | undefined;
   readonly #digests = new Map<string, CachedDigest>();
   readonly #hashing = new Map<string, Promise<string | undefined>>();
+  readonly #resolve: HashResolver | undefined;
 
-  constructor(dir: string) {
+  /** Without `resolve`, only plain names are served: nothing says what a hashed name's hex is. */
+  constructor(dir: string, resolve?: HashResolver) {
     this.#dir = dir;
+    this.#resolve = resolve;
   }
 
   /** Finds the file a `/targets/<encoded>` request names. */
@@ -90,9 +101,12 @@ export class TargetFiles {
     const m = HASHED_NAME.exec(basename);
     if (!m) return { kind: "missing" };
     const wanted = m[1]!;
+    const resolved = await this.#resolve?.([...segments.slice(0, -1), m[2]!].join("/"), wanted);
+    const algorithm = resolved && (digestFor(resolved.algorithm) as Algorithm | undefined);
+    if (!resolved || !algorithm) return { kind: "missing" };
     const plain = await this.#fileInside(root, [...segments.slice(0, -1), m[2]!].join(sep));
-    if (!plain) return { kind: "missing" };
-    const digest = await this.#digest(plain, wanted.length === 64 ? "sha256" : "sha512");
+    if (!plain || plain.size !== resolved.length) return { kind: "missing" };
+    const digest = await this.#digest(plain, algorithm);
     // The client verifies the bytes against its metadata anyway; this check only
     // keeps one URL from ever naming content whose hash is not in that URL.
     if (digest !== wanted) return { kind: "missing" };

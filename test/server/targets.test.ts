@@ -4,12 +4,69 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHttpServer, type HttpServer } from "../../src/server/http.ts";
 import { PublishedMetadata } from "../../src/server/published.ts";
+import { PublishedTargets, resolveHash } from "../../src/server/published-targets.ts";
 import { TargetFiles, targetSegments } from "../../src/server/targets.ts";
 
 const SECRET = "TOP-SECRET-OUTSIDE-THE-TARGETS-DIRECTORY";
 const ARTIFACT = "artifact bytes v1\n";
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 const sha512 = (s: string) => new Bun.CryptoHasher("sha512").update(s).digest("hex");
+const digest = (algorithm: Bun.SupportedCryptoAlgorithms, s: string) =>
+  new Bun.CryptoHasher(algorithm).update(s).digest("hex");
+/** Every algorithm a published entry may list, with its hex for ARTIFACT. */
+const ALL_HASHES = {
+  "blake2b-256": digest("blake2b256", ARTIFACT),
+  sha256: sha256(ARTIFACT),
+  blake2b: digest("blake2b512", ARTIFACT),
+  sha512: sha512(ARTIFACT),
+  sha384: digest("sha384", ARTIFACT),
+  sha224: digest("sha224", ARTIFACT),
+};
+
+type Entries = Record<string, { length: number; hashes: Record<string, string> }>;
+const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+let published = 0;
+
+/**
+ * Publishes a new timestamp → snapshot → targets roles chain listing `roles`
+ * (unsigned: /targets/ reads what is published, it does not verify it).
+ */
+function publishTargets(metadata: PublishedMetadata, roles: Record<string, Entries>): void {
+  const v = ++published;
+  const files = [
+    {
+      name: "timestamp.json",
+      bytes: enc({ signed: { _type: "timestamp", version: v, meta: { "snapshot.json": { version: v } } } }),
+    },
+    {
+      name: `${v}.snapshot.json`,
+      bytes: enc({
+        signed: {
+          _type: "snapshot",
+          version: v,
+          meta: Object.fromEntries(Object.keys(roles).map((r) => [`${r}.json`, { version: v }])),
+        },
+      }),
+    },
+    ...Object.entries(roles).map(([role, targets]) => ({
+      name: `${v}.${role}.json`,
+      bytes: enc({ signed: { _type: "targets", version: v, targets } }),
+    })),
+  ];
+  metadata.publish(files);
+}
+
+const metadata = new PublishedMetadata();
+const BASE_ENTRIES: Entries = {
+  "pkg/file1.tar.gz": { length: ARTIFACT.length, hashes: ALL_HASHES },
+  "pkg/blake-only.tar.gz": { length: ARTIFACT.length, hashes: { "blake2b-256": ALL_HASHES["blake2b-256"] } },
+  "pkg/ambiguous.tar.gz": {
+    length: ARTIFACT.length,
+    hashes: { sha256: sha256(ARTIFACT), "blake2b-256": sha256(ARTIFACT) },
+  },
+  "pkg/wrong-length.tar.gz": { length: ARTIFACT.length + 1, hashes: { sha256: sha256(ARTIFACT) } },
+  "pkg/unknown-alg.tar.gz": { length: ARTIFACT.length, hashes: { "sha3-256": sha256(ARTIFACT) } },
+};
 
 // Created at load time: the traversal table below needs the absolute path.
 const base = mkdtempSync(join(tmpdir(), "tufbox-targets-"));
@@ -21,6 +78,9 @@ beforeAll(() => {
   mkdirSync(join(dir, "pkg", "sub"), { recursive: true });
   writeFileSync(join(base, "secret.txt"), SECRET);
   writeFileSync(join(dir, "pkg", "file1.tar.gz"), ARTIFACT);
+  for (const name of ["blake-only", "ambiguous", "wrong-length", "unknown-alg", "unlisted"])
+    writeFileSync(join(dir, "pkg", `${name}.tar.gz`), ARTIFACT);
+  publishTargets(metadata, { targets: BASE_ENTRIES });
   writeFileSync(join(dir, "pkg", "sub", "page.html"), "<script>alert(1)</script>");
   writeFileSync(join(dir, "top.txt"), "top");
   symlinkSync(join(base, "secret.txt"), join(dir, "escape.txt"));
@@ -29,7 +89,7 @@ beforeAll(() => {
   server = startHttpServer({
     hostname: "127.0.0.1",
     port: 0,
-    metadata: new PublishedMetadata(),
+    metadata,
     targetsDir: dir,
     api: (req) => {
       apiPaths.push(new URL(req.url).pathname);
@@ -81,13 +141,43 @@ describe("/targets/", () => {
     expect(html.headers.get("content-type")).toBe("application/octet-stream");
   });
 
-  test("serves <sha256>.<basename> and <sha512>.<basename> when the digest matches", async () => {
-    for (const hex of [sha256(ARTIFACT), sha512(ARTIFACT)]) {
+  test("serves <hash>.<basename> under every hash the published entry lists", async () => {
+    for (const [algorithm, hex] of Object.entries(ALL_HASHES)) {
       const res = await fetch(`${server.url}/targets/pkg/${hex}.file1.tar.gz`);
-      expect(res.status).toBe(200);
+      expect({ algorithm, status: res.status }).toEqual({ algorithm, status: 200 });
       expect(await res.text()).toBe(ARTIFACT);
       expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
     }
+  });
+
+  test("64 hex characters are whatever the entry says: blake2b-256 served, the unlisted sha256 not", async () => {
+    const blake = await fetch(`${server.url}/targets/pkg/${ALL_HASHES["blake2b-256"]}.blake-only.tar.gz`);
+    expect(blake.status).toBe(200);
+    expect(await blake.text()).toBe(ARTIFACT);
+    // The file's sha256 is right, but the metadata does not list it: no client asks for it.
+    expect((await fetch(`${server.url}/targets/pkg/${sha256(ARTIFACT)}.blake-only.tar.gz`)).status).toBe(404);
+  });
+
+  test("ambiguous, wrong-length, unknown-algorithm and unlisted entries are 404", async () => {
+    for (const name of ["ambiguous", "wrong-length", "unknown-alg", "unlisted"]) {
+      const res = await fetch(`${server.url}/targets/pkg/${sha256(ARTIFACT)}.${name}.tar.gz`);
+      expect({ name, status: res.status }).toEqual({ name, status: 404 });
+      expect(await res.text()).not.toContain("artifact bytes");
+      // The plain name is still served: it claims nothing about the bytes.
+      expect((await fetch(`${server.url}/targets/pkg/${name}.tar.gz`)).status).toBe(200);
+    }
+  });
+
+  test("follows new publications: new entries, new roles, roles the snapshot no longer lists", async () => {
+    const path = join(dir, "pkg", "later.bin");
+    writeFileSync(path, "later");
+    const url = `${server.url}/targets/pkg/${sha256("later")}.later.bin`;
+    expect((await fetch(url)).status).toBe(404);
+    const later: Entries = { "pkg/later.bin": { length: 5, hashes: { sha256: sha256("later") } } };
+    publishTargets(metadata, { targets: BASE_ENTRIES, "bins-1": later });
+    expect((await fetch(url)).status).toBe(200);
+    publishTargets(metadata, { targets: BASE_ENTRIES });
+    expect((await fetch(url)).status).toBe(404);
   });
 
   test("a wrong, truncated or upper-case digest is 404", async () => {
@@ -111,11 +201,19 @@ describe("/targets/", () => {
   test("the digest cache follows the file when it changes", async () => {
     const path = join(dir, "pkg", "changing.bin");
     writeFileSync(path, "v1");
+    publishTargets(metadata, {
+      targets: BASE_ENTRIES,
+      "bins-0": {
+        "pkg/changing.bin": { length: 2, hashes: { sha256: sha256("v1") } },
+      },
+      // Another role lists the next bytes, so both URLs resolve and only the file decides.
+      "bins-1": { "pkg/changing.bin": { length: 2, hashes: { sha512: sha512("v2") } } },
+    });
     expect((await fetch(`${server.url}/targets/pkg/${sha256("v1")}.changing.bin`)).status).toBe(200);
     writeFileSync(path, "v2");
     utimesSync(path, new Date(), new Date(Date.now() + 5000));
     expect((await fetch(`${server.url}/targets/pkg/${sha256("v1")}.changing.bin`)).status).toBe(404);
-    const res = await fetch(`${server.url}/targets/pkg/${sha256("v2")}.changing.bin`);
+    const res = await fetch(`${server.url}/targets/pkg/${sha512("v2")}.changing.bin`);
     expect(await res.text()).toBe("v2");
   });
 
@@ -203,10 +301,17 @@ describe("targetSegments", () => {
 
 describe("TargetFiles", () => {
   test("hashes a file once for many concurrent hashed requests", async () => {
-    const files = new TargetFiles(dir);
+    const index = new PublishedTargets(metadata);
+    const files = new TargetFiles(dir, (path, hex) => index.resolve(path, hex));
     const hex = sha512(ARTIFACT);
     const results = await Promise.all(Array.from({ length: 20 }, () => files.lookup(`pkg/${hex}.file1.tar.gz`)));
     expect(results.every((r) => r.kind === "file" && r.file.immutable)).toBe(true);
+  });
+
+  test("without a resolver, hashed names are never served", async () => {
+    const files = new TargetFiles(dir);
+    expect((await files.lookup(`pkg/${sha256(ARTIFACT)}.file1.tar.gz`)).kind).toBe("missing");
+    expect((await files.lookup("pkg/file1.tar.gz")).kind).toBe("file");
   });
 
   test("a directory that does not exist yet answers missing", async () => {
@@ -215,5 +320,37 @@ describe("TargetFiles", () => {
     mkdirSync(join(base, "not-yet"));
     writeFileSync(join(base, "not-yet", "a.txt"), "a");
     expect((await files.lookup("a.txt")).kind).toBe("file");
+  });
+});
+
+describe("resolveHash", () => {
+  const hex = "ab".repeat(32);
+  test.each([
+    [
+      "one algorithm lists it",
+      [{ length: 3, hashes: { "blake2b-256": hex } }],
+      { algorithm: "blake2b-256", length: 3 },
+    ],
+    [
+      "two roles agree",
+      [
+        { length: 3, hashes: { sha256: hex } },
+        { length: 3, hashes: { sha256: hex } },
+      ],
+      { algorithm: "sha256", length: 3 },
+    ],
+    ["not listed", [{ length: 3, hashes: { sha256: "cd".repeat(32) } }], undefined],
+    ["two algorithms list it", [{ length: 3, hashes: { sha256: hex, "blake2b-256": hex } }], undefined],
+    [
+      "two roles disagree on the length",
+      [
+        { length: 3, hashes: { sha256: hex } },
+        { length: 4, hashes: { sha256: hex } },
+      ],
+      undefined,
+    ],
+    ["no entries", [], undefined],
+  ])("%s", (_name, entries, expected) => {
+    expect(resolveHash(entries, hex)).toEqual(expected as any);
   });
 });
