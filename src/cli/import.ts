@@ -53,6 +53,10 @@ DIR             uploads every file under DIR (target path = its path relative
   --jobs N        files hashed / requests in flight at once (default 4)
   --batch N       manifest entries per request (default 10000, the server's default limit)
   --no-publish    accept now, publish with POST /api/v1/artifacts/publish
+  --one-publication  hold every entry, then publish them together at the end (one new
+                  version of each touched bin instead of one per server batch; with
+                  publisher.max_batch at least the import's size). Publishes anything
+                  else held on the server too.
   --state FILE    the resume journal (default: one per server and source under
                   $XDG_STATE_HOME/tufbox); a second run skips what the server acknowledged
   --restart       forget the journal and send everything again
@@ -66,6 +70,7 @@ const FLAGS = {
   state: { type: "string" },
   restart: { type: "boolean" },
   "no-publish": { type: "boolean" },
+  "one-publication": { type: "boolean" },
   ...SERVER_FLAGS,
 } as const;
 
@@ -85,7 +90,10 @@ export async function importCommand(argv: string[], term: ServerTerminal = serve
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(IMPORT_HELP);
       const jobs = parseCount(flagString(args.own, "jobs") ?? "4", "--jobs", 1, "e.g. --jobs 4");
-      const publish = !flagBool(args.own, "no-publish");
+      const onePublication = flagBool(args.own, "one-publication");
+      if (onePublication && flagBool(args.own, "no-publish"))
+        throw new UsageError("--one-publication and --no-publish exclude each other", "choose one");
+      const publish = !flagBool(args.own, "no-publish") && !onePublication;
       const manifest = flagString(args.own, "manifest");
       const out = new Output(term, json);
       if (manifest !== undefined) {
@@ -94,7 +102,7 @@ export async function importCommand(argv: string[], term: ServerTerminal = serve
         const batch = parseCount(flagString(args.own, "batch") ?? "10000", "--batch", 1, "e.g. --batch 10000");
         const api = apiClient(args.own, term, "import");
         const journal = openJournal(args.own, term, api, "manifest", resolve(manifest), statSync(manifest).size);
-        return importManifest(api, out, manifest, { batch, jobs, publish, journal });
+        return importManifest(api, out, manifest, { batch, jobs, publish, journal, onePublication });
       }
       if (args.positionals.length !== 1)
         throw new UsageError(
@@ -107,7 +115,7 @@ export async function importCommand(argv: string[], term: ServerTerminal = serve
       const prefix = prefixOf(flagString(args.own, "prefix"));
       const api = apiClient(args.own, term, "import");
       const journal = openJournal(args.own, term, api, `dir ${prefix}`, resolve(dir), 0);
-      return importDirectory(api, out, dir, { prefix, jobs, publish, journal });
+      return importDirectory(api, out, dir, { prefix, jobs, publish, journal, onePublication });
     },
   );
 }
@@ -189,7 +197,7 @@ async function importDirectory(
   api: ApiClient,
   out: Output,
   dir: string,
-  opts: { prefix: string; jobs: number; publish: boolean; journal: Journal },
+  opts: { prefix: string; jobs: number; publish: boolean; journal: Journal; onePublication: boolean },
 ): Promise<void> {
   const term = out.term;
   let walked: WalkedFile[];
@@ -268,14 +276,20 @@ async function importDirectory(
   sending.done(
     `sent ${todo.length} file(s), ${formatBytes(sending.bytes)} in ${sending.seconds.toFixed(1)}s in ${requests.length} request(s); waiting for publication`,
   );
-  await finish(api, out, taskIds, {
-    files: hashed.length,
-    bytes: totalBytes,
-    uploaded: todo.length,
-    skipped,
-    seconds: hashing.seconds,
-    journal: opts.journal.file,
-  });
+  await finish(
+    api,
+    out,
+    taskIds,
+    {
+      files: hashed.length,
+      bytes: totalBytes,
+      uploaded: todo.length,
+      skipped,
+      seconds: hashing.seconds,
+      journal: opts.journal.file,
+    },
+    opts.onePublication,
+  );
 }
 
 function checkPathOrUsage(path: string, what: string): void {
@@ -288,7 +302,18 @@ function checkPathOrUsage(path: string, what: string): void {
   }
 }
 
-async function finish(api: ApiClient, out: Output, taskIds: string[], summary: Record<string, unknown>): Promise<void> {
+async function finish(
+  api: ApiClient,
+  out: Output,
+  taskIds: string[],
+  summary: Record<string, unknown>,
+  onePublication = false,
+): Promise<void> {
+  if (onePublication) {
+    // Everything was held: one publish request releases it all as one batch.
+    const answer = await api.post("/api/v1/artifacts/publish", undefined, { what: "publish the held artifacts" });
+    taskIds = [...taskIds, acceptedTaskId(answer, "publish artifacts")];
+  }
   const waiting = new Progress(out.term, {
     label: "publishing",
     unit: "tasks",
@@ -375,7 +400,7 @@ async function importManifest(
   api: ApiClient,
   out: Output,
   file: string,
-  opts: { batch: number; jobs: number; publish: boolean; journal: Journal },
+  opts: { batch: number; jobs: number; publish: boolean; journal: Journal; onePublication: boolean },
 ): Promise<void> {
   const term = out.term;
   // Pass 1: the whole file is valid, or nothing is sent.
@@ -449,11 +474,17 @@ async function importManifest(
   progress.done(
     `sent ${total - skipped} entries in ${progress.seconds.toFixed(1)}s (${taskIds.length} request(s)); waiting for publication`,
   );
-  await finish(api, out, taskIds, {
-    files: total,
-    uploaded: total - skipped,
-    skipped,
-    seconds: progress.seconds,
-    journal: opts.journal.file,
-  });
+  await finish(
+    api,
+    out,
+    taskIds,
+    {
+      files: total,
+      uploaded: total - skipped,
+      skipped,
+      seconds: progress.seconds,
+      journal: opts.journal.file,
+    },
+    opts.onePublication,
+  );
 }

@@ -54,6 +54,20 @@ test("a manifest is added in batches and published; a second run skips what was 
   expect(JSON.parse(third.out.join("\n"))).toMatchObject({ files: 27, uploaded: 0, skipped: 27, tasks: 0 });
 }, 60_000);
 
+test("--one-publication holds every entry and publishes them together at the end", async () => {
+  const file = join(tempDir(), "one.jsonl");
+  writeFileSync(file, Array.from({ length: 30 }, (_, i) => entry(1000 + i)).join("\n"));
+  const before = (await s.app.store.getLatestDocument("timestamp"))!.version;
+  const t = serverTerm(s.url);
+  await importCommand(
+    ["--manifest", file, "--batch", "10", "--one-publication", "--state", join(tempDir(), "s"), "--json"],
+    t.term,
+  );
+  expect(JSON.parse(t.out.join("\n"))).toMatchObject({ uploaded: 30, tasks: 4, failed_tasks: [] });
+  expect(await s.app.store.getArtifact("manifest/a1029.bin")).toBeDefined();
+  expect((await s.app.store.getLatestDocument("timestamp"))!.version).toBe(before + 1);
+});
+
 test("an invalid line stops the import before anything is sent, naming the line", async () => {
   const file = join(tempDir(), "bad.jsonl");
   writeFileSync(file, [entry(1), entry(2), '{"path": "../up", "length": 1, "hashes": {"sha256": "00"}}'].join("\n"));
