@@ -53,10 +53,10 @@ DIR             uploads every file under DIR (target path = its path relative
   --jobs N        files hashed / requests in flight at once (default 4)
   --batch N       manifest entries per request (default 10000, the server's default limit)
   --no-publish    accept now, publish with POST /api/v1/artifacts/publish
-  --one-publication  hold every entry, then publish them together at the end (one new
-                  version of each touched bin instead of one per server batch; with
-                  publisher.max_batch at least the import's size). Publishes anything
-                  else held on the server too.
+  --one-publication  hold every entry, then publish them together at the end (no
+                  publication competes with the import; the server still publishes at
+                  most publisher.max_batch changes at a time). Publishes anything else
+                  held on the server too.
   --state FILE    the resume journal (default: one per server and source under
                   $XDG_STATE_HOME/tufbox); a second run skips what the server acknowledged
   --restart       forget the journal and send everything again
