@@ -64,6 +64,7 @@ try {
       "--state",
       join(work, "j.jsonl"),
       "--json",
+      ...(onePublication ? ["--one-publication"] : []),
     ],
     term,
   );
