@@ -1,14 +1,24 @@
 # syntax=docker/dockerfile:1
 #
-# tufbox container image: one compiled binary on a slim Debian base.
+# tufbox container image: the compiled binary and the few glibc files it
+# loads, on `scratch` (no shell, no package manager, nothing else), running as
+# uid 10001 with its state in the /data volume.
 #
 #   docker build -t tufbox --build-arg TUFBOX_COMMIT=$(git rev-parse --short=12 HEAD) .
-#   docker run -p 8080:8080 -v tufbox-data:/data tufbox           # quickstart demo
+#   docker buildx build --platform linux/amd64,linux/arm64 -t tufbox .   # multi-arch
+#   docker run -p 8080:8080 -v tufbox-data:/data tufbox                   # quickstart demo
 #   docker run -p 8080:8080 -v tufbox-data:/data -e TUFBOX_ADMIN_TOKEN_FILE=/run/secrets/token tufbox serve
 #
-# Multi-arch: `docker buildx build --platform linux/amd64,linux/arm64 .` The
-# build stage always runs on the build machine's own architecture and
-# cross-compiles (Bun needs no emulator for that), so arm64 images build fast.
+# Without Docker, or where no base image can be pulled: scripts/image.sh builds
+# this same file with buildah, handing it the build stage's output (made on the
+# host with the same scripts) through --build-context, so only the runtime
+# stage below runs. Keep the two in step: both go through
+# scripts/build.ts and scripts/image-rootfs.ts.
+#
+# The build stage always runs on the build machine's own architecture and
+# cross-compiles (Bun needs no emulator for that); for the other architecture
+# it takes glibc from Debian's libc6-arm64-cross / libc6-amd64-cross, so both
+# images build fast on either kind of machine.
 
 # ---------------------------------------------------------------- build
 FROM --platform=$BUILDPLATFORM oven/bun:1.4.4 AS build
@@ -22,8 +32,7 @@ COPY package.json bun.lock ./
 RUN bun install --frozen-lockfile
 
 COPY . .
-# scripts/build.ts runs `bun build --compile --minify --sourcemap` with the
-# version and commit defined in. TARGETARCH (set by BuildKit) is amd64/arm64.
+# /image/rootfs: binary + glibc files + /etc/passwd,group + /tmp; /image/data: the empty volume.
 # The smoke test runs only when the binary can run here (not cross-compiled).
 RUN set -eu; \
     case "${TARGETARCH:-amd64}" in \
@@ -31,43 +40,40 @@ RUN set -eu; \
       arm64) arch=arm64 ;; \
       *) echo "unsupported TARGETARCH=${TARGETARCH}" >&2; exit 1 ;; \
     esac; \
-    TUFBOX_COMMIT="$TUFBOX_COMMIT" bun scripts/build.ts --target "linux-$arch"; \
-    install -m 0755 "dist/tufbox-linux-$arch" /tufbox; \
-    if [ "$(dpkg --print-architecture)" = "${TARGETARCH:-amd64}" ]; then /tufbox version; fi
+    if [ "$(dpkg --print-architecture)" != "${TARGETARCH:-amd64}" ]; then \
+      apt-get update -qq && apt-get install -y -qq --no-install-recommends "libc6-${TARGETARCH:-amd64}-cross"; \
+    fi; \
+    TUFBOX_COMMIT="$TUFBOX_COMMIT" bun scripts/build.ts --target "linux-$arch" --out /out; \
+    bun scripts/image-rootfs.ts --binary "/out/tufbox-linux-$arch" --arch "$arch" --out /image; \
+    if [ "$(dpkg --print-architecture)" = "${TARGETARCH:-amd64}" ]; then /image/rootfs/usr/local/bin/tufbox version; fi
 
 # ---------------------------------------------------------------- runtime
-# The compiled binary needs only glibc (it carries its own TLS roots), so
-# debian:12-slim is enough; gcr.io/distroless/cc-debian12 works too.
-FROM debian:12-slim
+FROM scratch
 
-# A fixed numeric uid/gid so Kubernetes' runAsNonRoot can verify it and
-# volume ownership is predictable across image rebuilds.
-RUN groupadd --system --gid 10001 tufbox \
- && useradd --system --uid 10001 --gid tufbox --home-dir /data --no-create-home --shell /usr/sbin/nologin tufbox \
- && mkdir -p /data \
- && chown tufbox:tufbox /data
+COPY --from=build /image/rootfs/ /
+# The volume's directory must belong to the service's user, else SQLite
+# cannot create its database there; a fresh named volume starts as a copy of it.
+COPY --from=build --chown=10001:10001 /image/data/ /data/
 
-COPY --from=build /tufbox /usr/local/bin/tufbox
-
-# stderr is not a terminal in a container, so logs default to JSON lines.
+# stderr is not a terminal in a container, so logs are JSON lines.
 # Secrets: TUFBOX_ADMIN_TOKEN_FILE / TUFBOX_ONLINE_KEY_FILE pointing at
 # /run/secrets/...; never bake them into the image.
 # In a container 127.0.0.1 is unreachable from outside, so every command
-# defaults to all interfaces and the volume.
+# defaults to all interfaces and the volume. Change the port with
+# TUFBOX_LISTEN (not a --listen flag): `tufbox healthcheck` reads the same
+# variable, so the health check follows.
 ENV TUFBOX_DATA_DIR=/data \
     TUFBOX_LISTEN=0.0.0.0:8080
 
+# A fixed numeric uid/gid so Kubernetes' runAsNonRoot can verify it and
+# volume ownership is predictable across image rebuilds.
 USER 10001:10001
 WORKDIR /data
-# Declared after the chown so a fresh named volume starts owned by tufbox.
 VOLUME /data
 EXPOSE 8080
 
-# No HEALTHCHECK: the image has no curl/wget, and adding them only for this
-# grows the attack surface. When tufbox gains a `tufbox healthcheck`
-# subcommand (GET /healthz on the configured listen address, exit 0/1):
-#   HEALTHCHECK --interval=30s --timeout=5s CMD ["/usr/local/bin/tufbox", "healthcheck"]
-# Orchestrators can probe GET /healthz and /readyz directly meanwhile.
+# No curl or wget in the image: the binary checks itself (GET /healthz on TUFBOX_LISTEN).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["/usr/local/bin/tufbox", "healthcheck"]
 
 ENTRYPOINT ["/usr/local/bin/tufbox"]
-CMD ["quickstart", "--data-dir", "/data", "--listen", "0.0.0.0:8080"]
+CMD ["quickstart"]

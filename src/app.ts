@@ -4,7 +4,6 @@
  * order and stops them in the reverse order. Only main's commands (serve,
  * quickstart) and tests import this file; everything else gets the App passed down.
  */
-import { mkdirSync } from "node:fs";
 import type { App, RunningApp } from "./core.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
@@ -17,7 +16,12 @@ import { Scheduler } from "./scheduler.ts";
 import { Auth } from "./server/auth.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
-import { startHttpServer } from "./server/http.ts";
+import { closeTimestampEvents } from "./server/events.ts";
+import { startHttpServer, type HttpServer } from "./server/http.ts";
+import { SystemClock, type Clock } from "./clock.ts";
+import { TimestampFreshness } from "./freshness.ts";
+import { listenError, prepareDataDir, resignWindowWarnings } from "./startup.ts";
+import { isSignedByOnlineKey } from "./tuf/roles.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
@@ -25,10 +29,24 @@ import { createStorage } from "./storage/index.ts";
 import { ArtifactContent } from "./storage/content.ts";
 import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
 import { DropDirectory } from "./ingest/drop-dir.ts";
+import { createAlerts } from "./alerts/index.ts";
+import { LatestTargets } from "./repository/latest-targets.ts";
+
+export interface AppOptions {
+  /** default: the system clock */
+  clock?: Clock;
+}
+
+/** The bound listener, before the App serves: requests answer 503 until startApp hands them over. */
+export interface Listener {
+  readonly http: HttpServer;
+  serve(handler: (req: Request) => Response | Promise<Response>): void;
+}
 
 /** Open the store and load the repository; nothing listens yet. */
-export async function createApp(config: Config, log: Logger): Promise<App> {
-  mkdirSync(config.data_dir, { recursive: true });
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  const clock = opts.clock ?? new SystemClock();
+  prepareDataDir(config, log);
   const store = await openStore(config.database);
   const metadata = new PublishedMetadata({
     loader: async (name) => {
@@ -53,6 +71,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     sink: metadata,
     log: log.child({ component: "repository" }),
     maxBatch: config.publisher.max_batch,
+    now: () => new Date(clock.now()),
   });
   await repo.open();
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {
@@ -71,7 +90,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ? new PostgresLeadership(config.database, log.child({ component: "scheduler" }))
       : new LocalLeadership();
   const scheduler = new Scheduler(
-    { repo, store, log: log.child({ component: "scheduler" }), leader },
+    { repo, store, log: log.child({ component: "scheduler" }), leader, clock },
     {
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
@@ -86,12 +105,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     maxUploadBytes: config.limits.max_upload_bytes,
   });
   const gcLog = log.child({ component: "storage" });
-  scheduler.register({
-    name: "gc-artifact-content",
-    description:
-      "delete stored artifact bytes no artifact has listed for the grace period (storage.gc_grace_hours), and stale upload staging files",
-    periodSeconds: Math.max(config.scheduler.period_seconds, 600),
-    run: async () =>
+  scheduler.register(
+    "gc-artifact-content",
+    "delete stored artifact bytes no artifact has listed for the grace period (storage.gc_grace_hours), and stale upload staging files",
+    async () =>
       describeGc(
         await collectContent(
           { store, content, log: gcLog },
@@ -103,7 +120,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           },
         ),
       ),
-  });
+    Math.max(config.scheduler.period_seconds, 600),
+  );
   const dropDir =
     config.ingest.drop_dir === null
       ? null
@@ -111,7 +129,79 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           { store, repo, content, log: log.child({ component: "drop-dir" }) },
           { dir: config.ingest.drop_dir, scanSeconds: config.ingest.scan_seconds, parallel: config.ingest.parallel },
         );
-  return { config, log, store, repo, publisher, scheduler, auth, metadata, notifier, leader, content, dropDir };
+  const freshness = new TimestampFreshness({ clock, repo, scheduler });
+  const latestTargets = new LatestTargets(store);
+  const alerts = createAlerts({
+    config,
+    clock,
+    log: log.child({ component: "alerts" }),
+    store,
+    repo,
+    publisher,
+    scheduler,
+    latestTargets,
+  });
+  return {
+    config,
+    log,
+    store,
+    repo,
+    publisher,
+    scheduler,
+    auth,
+    metadata,
+    notifier,
+    leader,
+    clock,
+    alerts,
+    latestTargets,
+    freshness,
+    content,
+    dropDir,
+  };
+}
+
+/**
+ * Bind the port (TLS loaded) before anything is generated or bootstrapped:
+ * a taken port or a bad certificate stops start-up with nothing changed.
+ * Until `serve` is called the API answers 503; metadata is served as soon as
+ * there is any.
+ */
+export function listen(app: App): Listener {
+  const { config } = app;
+  let handler: ((req: Request) => Response | Promise<Response>) | null = null;
+  let http: HttpServer;
+  try {
+    http = startHttpServer({
+      hostname: config.listen.host,
+      port: config.listen.port,
+      metadata: app.metadata,
+      targetsDir: config.targets.serve ? config.targets.dir : undefined,
+      content: config.targets.serve ? app.content : undefined,
+      log: app.log.child({ component: "http" }),
+      api: (req) => (handler ? handler(req) : starting(req)),
+      tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
+      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop
+      // (uploads stream their bodies, so a large limit holds nothing in memory).
+      maxRequestBodySize:
+        Math.max(config.limits.max_body_bytes * 2, config.limits.max_upload_bytes + 64 * 1024) + 1024 * 1024,
+      idleTimeoutSeconds: config.limits.idle_timeout_seconds,
+      bodyDeadline: {
+        timeoutMs: config.limits.body_timeout_seconds * 1000,
+        minBytesPerSecond: config.limits.upload_min_bytes_per_second,
+      },
+      maxRequestsPerSource: config.limits.max_connections_per_source,
+      freshness: app.freshness,
+    });
+  } catch (err) {
+    throw listenError(err, config);
+  }
+  return {
+    http,
+    serve(h) {
+      handler = h;
+    },
+  };
 }
 
 /**
@@ -134,33 +224,30 @@ function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier
   });
 }
 
-/** Start background work and the HTTP server. */
-export async function startApp(app: App): Promise<RunningApp> {
-  const generatedToken = await app.auth.init(app.log);
-  await app.notifier.start();
+/** Start background work and the HTTP server (bound first, unless `listener` already is). */
+export async function startApp(app: App, listener?: Listener): Promise<RunningApp> {
+  const bound = listener ?? listen(app);
+  const http = bound.http;
+  let generatedToken: string | null;
+  try {
+    generatedToken = await app.auth.init(app.log);
+    await app.notifier.start();
+  } catch (err) {
+    await http.stop(true);
+    throw err;
+  }
   app.publisher.start();
   app.scheduler.start();
+  app.alerts.start();
   await app.repo.resume();
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
   void app.scheduler.runIfLeader("resign-expiring");
   // Resumes directories a crash left in tuf_processing_, then watches.
   await app.dropDir?.start();
-  const api = createApi(app);
-  const { config } = app;
-  const http = startHttpServer({
-    hostname: config.listen.host,
-    port: config.listen.port,
-    metadata: app.metadata,
-    targetsDir: config.targets.serve ? config.targets.dir : undefined,
-    content: config.targets.serve ? app.content : undefined,
-    api,
-    tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-    // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop
-    // (uploads stream their bodies, so a large limit holds nothing in memory).
-    maxRequestBodySize:
-      Math.max(config.limits.max_body_bytes * 2, config.limits.max_upload_bytes + 64 * 1024) + 1024 * 1024,
-  });
+  app.freshness.watch(http);
+  for (const w of startupWarnings(app)) app.log.warn(w);
+  bound.serve(createApi(app));
   let stopped = false;
   return {
     ...app,
@@ -171,7 +258,11 @@ export async function startApp(app: App): Promise<RunningApp> {
       stopped = true;
       // Batches under way finish first: they need the store and the repository.
       await app.dropDir?.stop();
+      app.freshness.stop();
       app.scheduler.stop();
+      app.alerts.stop();
+      // Event streams never end by themselves; the server would wait for them.
+      closeTimestampEvents(app.metadata);
       await http.stop();
       await app.publisher.stop();
       // Tasks already accepted finish (or fail cleanly) before the store closes.
@@ -183,4 +274,20 @@ export async function startApp(app: App): Promise<RunningApp> {
       await app.store.close();
     },
   };
+}
+
+/** Before the App serves: alive (liveness probes pass), not ready. */
+function starting(req: Request): Response {
+  if (new URL(req.url).pathname === "/healthz") return Response.json({ status: "starting" });
+  return Response.json(
+    { detail: { message: "Starting", error: "tufbox is starting; retry shortly" } },
+    { status: 503, headers: { "retry-after": "1" } },
+  );
+}
+
+function startupWarnings(app: App): string[] {
+  const settings = app.repo.settings;
+  if (!settings) return [];
+  const online = app.repo.delegatedRoles.filter((r) => isSignedByOnlineKey(r, settings.onlineKeyId));
+  return resignWindowWarnings(app.config, settings, online);
 }

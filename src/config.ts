@@ -28,6 +28,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
+import type { WebhookConfig } from "./alerts/webhooks.ts";
+import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
 
 // ---------------------------------------------------------------- types
 
@@ -59,13 +62,27 @@ export interface Config {
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };
   targets: { dir: string; serve: boolean };
-  limits: { max_body_bytes: number; max_artifacts_per_request: number; max_upload_bytes: number };
+  /** request bounds; TUF-level bounds are constants in src/tuf/limits.ts */
+  limits: {
+    max_body_bytes: number;
+    max_artifacts_per_request: number;
+    max_custom_bytes: number;
+    body_timeout_seconds: number;
+    upload_min_bytes_per_second: number;
+    idle_timeout_seconds: number;
+    max_connections_per_source: number;
+    max_upload_bytes: number;
+  };
   /** artifact content (src/storage/): where uploaded bytes are kept */
   storage: StorageSettings;
   /** the drop directory (src/ingest/drop-dir.ts) */
   ingest: { drop_dir: string | null; scan_seconds: number; parallel: number };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
+  /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
+  alerts: { offline_expiry_days: Record<string, number>; webhooks: WebhookConfig[]; webhook_max_attempts: number };
+  /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
+  mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
   meta: ConfigMeta;
 }
 
@@ -138,6 +155,17 @@ interface Ctx {
   stderrIsTTY: boolean;
 }
 type Parser<T> = (raw: unknown, ctx: Ctx) => T;
+
+/** A parser living next to its feature, which throws plain Errors. */
+const external =
+  <T>(fn: (raw: unknown) => T): Parser<T> =>
+  (raw) => {
+    try {
+      return fn(raw);
+    } catch (e) {
+      throw new Invalid(e instanceof Error ? e.message : String(e));
+    }
+  };
 
 function text(raw: unknown, what = "a string"): string {
   if (typeof raw !== "string")
@@ -392,6 +420,30 @@ function showEndpoint(r: DisabledEndpoint): string {
   return r.methods ? `${r.methods.join(",")} ${r.path}` : r.path;
 }
 
+/** Glob patterns: a YAML list, or one string with patterns separated by commas outside `{…}`. */
+const globs: Parser<string[]> = (raw) => {
+  const list = Array.isArray(raw) ? raw : typeof raw === "string" ? splitGlobs(raw) : null;
+  if (list === null || list.some((g) => typeof g !== "string" || g.trim() === ""))
+    throw new Invalid("expected glob patterns (a YAML list, or comma-separated), e.g. releases/**,*.tar.gz");
+  return list.map((g: string) => g.trim());
+};
+
+function splitGlobs(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const c of s) {
+    if (c === "{") depth++;
+    if (c === "}") depth = Math.max(0, depth - 1);
+    if (c === "," && depth === 0) {
+      out.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  out.push(cur);
+  return out.filter((g) => g.trim() !== "");
+}
+
 // ---------------------------------------------------------------- the table
 
 /** The type at a dotted path of Settings ("scheduler.period_seconds" → number). */
@@ -549,11 +601,46 @@ const KEYS: readonly AnyKeySpec[] = [
     default: 10000,
     parse: int(1, 1_000_000),
   }),
+  key("limits.max_custom_bytes", {
+    env: ["TUFBOX_MAX_CUSTOM_BYTES"],
+    default: CUSTOM_MAX_BYTES_DEFAULT,
+    parse: size(...CUSTOM_MAX_BYTES_RANGE),
+  }),
+  key("limits.body_timeout_seconds", { env: ["TUFBOX_BODY_TIMEOUT_SECONDS"], default: 30, parse: int(1, 3600) }),
+  key("limits.upload_min_bytes_per_second", {
+    env: ["TUFBOX_UPLOAD_MIN_BYTES_PER_SECOND"],
+    default: 64 * 1024,
+    parse: size(1024, 1024 ** 3),
+  }),
+  // Bun.serve's idleTimeout: at most 255 s.
+  key("limits.idle_timeout_seconds", { env: ["TUFBOX_IDLE_TIMEOUT_SECONDS"], default: 10, parse: int(1, 255) }),
+  key("limits.max_connections_per_source", {
+    env: ["TUFBOX_MAX_CONNECTIONS_PER_SOURCE"],
+    default: 128,
+    parse: int(0, 1_000_000),
+  }),
   key("disable_endpoints", {
     env: ["TUFBOX_DISABLE_ENDPOINTS", "RSTUF_DISABLE_ENDPOINTS"],
     default: [],
     parse: endpoints,
     show: (v) => v.map(showEndpoint),
+  }),
+  key("alerts.offline_expiry_days", {
+    env: ["TUFBOX_ALERTS_OFFLINE_EXPIRY_DAYS"],
+    default: DEFAULT_OFFLINE_EXPIRY_DAYS,
+    parse: external(parseOfflineExpiryDays),
+  }),
+  // Secret: webhook URLs (Slack's) and their HMAC secrets are credentials.
+  key("alerts.webhooks", {
+    env: ["TUFBOX_ALERTS_WEBHOOKS"],
+    secret: "value",
+    default: [],
+    parse: external(parseWebhooks),
+  }),
+  key("alerts.webhook_max_attempts", {
+    env: ["TUFBOX_ALERTS_WEBHOOK_MAX_ATTEMPTS"],
+    default: 6,
+    parse: int(1, 100),
   }),
   key("log.level", { env: ["TUFBOX_LOG_LEVEL"], flag: "log-level", default: "info", parse: oneOf(LOG_LEVELS) }),
   key("log.format", {
@@ -566,6 +653,15 @@ const KEYS: readonly AnyKeySpec[] = [
       return f === "auto" ? (ctx.stderrIsTTY ? "text" : "json") : f;
     },
   }),
+  // `tufbox mirror` takes these as its own flags too (--upstream, --root, --prefetch, --interval).
+  key("mirror.upstream", {
+    env: ["TUFBOX_MIRROR_UPSTREAM"],
+    default: null,
+    parse: (raw) => url(raw, ["http", "https"], "the upstream's base URL, e.g. https://tuf.example.com"),
+  }),
+  key("mirror.root", { env: ["TUFBOX_MIRROR_ROOT"], default: null, parse: path }),
+  key("mirror.prefetch", { env: ["TUFBOX_MIRROR_PREFETCH"], default: [], parse: globs }),
+  key("mirror.interval_seconds", { env: ["TUFBOX_MIRROR_INTERVAL_SECONDS"], default: 60, parse: int(1, 86_400) }),
 ];
 
 function showListen(l: Listen): string {
@@ -913,7 +1009,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     const v = getAt(config as unknown as Record<string, unknown>, spec.path);
     let shown: unknown;
     if (v === null || v === undefined) shown = null;
-    else if (spec.secret === "value") shown = "<set>";
+    else if (spec.secret === "value") shown = Array.isArray(v) && v.length === 0 ? [] : "<set>";
     else if (spec.secret === "url") shown = redactUrl(String(v));
     else shown = spec.show ? spec.show(v) : v;
     setAt(out, spec.path, shown);

@@ -16,6 +16,10 @@ import type { Leadership } from "./store/leadership.ts";
 import type { Store } from "./store/store.ts";
 import type { ArtifactContent } from "./storage/content.ts";
 import type { DropDirectory } from "./ingest/drop-dir.ts";
+import type { Clock } from "./clock.ts";
+import type { Alerts } from "./alerts/alerts.ts";
+import type { LatestTargets } from "./repository/latest-targets.ts";
+import type { TimestampFreshness } from "./freshness.ts";
 
 export interface App {
   readonly config: Config;
@@ -34,6 +38,14 @@ export interface App {
   readonly content: ArtifactContent;
   /** the drop directory watcher (ingest.drop_dir), when configured */
   readonly dropDir: DropDirectory | null;
+  /** the one clock every expiry decision reads (real unless a test drives it) */
+  readonly clock: Clock;
+  /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */
+  readonly alerts: Alerts;
+  /** the latest top-level targets, parsed once per version */
+  readonly latestTargets: LatestTargets;
+  /** keeps an expired timestamp from being served (freshness.ts) */
+  readonly freshness: TimestampFreshness;
 }
 
 export interface RunningApp extends App {

@@ -2,20 +2,10 @@
 /** tufbox entry point: parse the command line and hand over to one command. */
 import { ConfigError } from "./config.ts";
 import { UsageError } from "./cli/args.ts";
-import { serveCommand } from "./cli/serve.ts";
-import { quickstartCommand } from "./cli/quickstart.ts";
-import { keyCommand } from "./cli/key.ts";
-import { ceremonyCommand } from "./cli/ceremony.ts";
-import { signCommand } from "./cli/sign.ts";
-import { rootCommand } from "./cli/root-update.ts";
-import { bootstrapCommand, sendCommand } from "./cli/send.ts";
-import { artifactCommand } from "./cli/artifact.ts";
-import { importCommand } from "./cli/import.ts";
-import { taskCommand } from "./cli/task.ts";
-import { statusCommand } from "./cli/status.ts";
 import { withServerErrors } from "./cli/client.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { ConfigurationError } from "./repository/errors.ts";
+import { StartupError } from "./startup.ts";
 
 const USAGE = `tufbox ${VERSION} — a TUF repository service in one binary
 
@@ -24,7 +14,12 @@ Usage: tufbox <command> [flags]
 Commands:
   quickstart   bootstrap a demo repository with development keys (if empty) and serve it
   serve        serve an existing repository (RSTUF-compatible API, metadata, targets)
+  mirror       follow an upstream repository, verify it like a client, serve it (edge mirror);
+               --from BUNDLE imports an export (air-gapped sites)
+  export       write a verified static copy (directory or .tar) for static servers / USB sticks
+  healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
+  admin-token  admin-token reset: revoke the stored admin API token, print a new one
 
 Offline (root keys never touch the server):
   key          generate a key pair (key generate), show a key's keyid (key info)
@@ -46,19 +41,27 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
 
 Run 'tufbox <command> --help' for a command's flags.`;
 
+// Each command's module is loaded when it runs: an edge mirror on a small device
+// must not carry the repository server (Elysia, stores, publisher) in memory.
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  serve: serveCommand,
-  quickstart: quickstartCommand,
-  key: (argv) => keyCommand(argv),
-  ceremony: (argv) => ceremonyCommand(argv),
-  sign: withServerErrors("sign", (argv) => signCommand(argv)),
-  root: withServerErrors("root", (argv) => rootCommand(argv)),
-  bootstrap: withServerErrors("bootstrap", (argv) => bootstrapCommand(argv)),
-  send: withServerErrors("send", (argv) => sendCommand(argv)),
-  artifact: withServerErrors("artifact", (argv) => artifactCommand(argv)),
-  import: withServerErrors("import", (argv) => importCommand(argv)),
-  task: withServerErrors("task", (argv) => taskCommand(argv)),
-  status: withServerErrors("status", (argv) => statusCommand(argv)),
+  serve: async (argv) => (await import("./cli/serve.ts")).serveCommand(argv),
+  quickstart: async (argv) => (await import("./cli/quickstart.ts")).quickstartCommand(argv),
+  key: async (argv) => (await import("./cli/key.ts")).keyCommand(argv),
+  ceremony: async (argv) => (await import("./cli/ceremony.ts")).ceremonyCommand(argv),
+  sign: withServerErrors("sign", async (argv) => (await import("./cli/sign.ts")).signCommand(argv)),
+  root: withServerErrors("root", async (argv) => (await import("./cli/root-update.ts")).rootCommand(argv)),
+  bootstrap: withServerErrors("bootstrap", async (argv) => (await import("./cli/send.ts")).bootstrapCommand(argv)),
+  send: withServerErrors("send", async (argv) => (await import("./cli/send.ts")).sendCommand(argv)),
+  artifact: withServerErrors("artifact", async (argv) => (await import("./cli/artifact.ts")).artifactCommand(argv)),
+  import: withServerErrors("import", async (argv) => (await import("./cli/import.ts")).importCommand(argv)),
+  task: withServerErrors("task", async (argv) => (await import("./cli/task.ts")).taskCommand(argv)),
+  status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
+  mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
+  export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
+  healthcheck: withServerErrors("healthcheck", async (argv) =>
+    (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
+  ),
+  "admin-token": async (argv) => (await import("./cli/admin-token.ts")).adminTokenCommand(argv),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);
   },
@@ -80,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigurationError) {
+    if (err instanceof UsageError || err instanceof ConfigurationError || err instanceof StartupError) {
       console.error(`tufbox ${command}: ${err.message}\nhint: ${err.hint}`);
       return 2;
     }
@@ -97,4 +100,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A failed command exits now: a half-started server (publisher, scheduler,
+// notifier) must not keep the process alive without listening, where a
+// supervisor would never restart it.
+if (code !== 0) process.exit(code);
+process.exitCode = code;

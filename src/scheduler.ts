@@ -1,12 +1,17 @@
 /**
- * Scheduled jobs (croner). Jobs have stable names, can be listed and run now,
- * and log what they did. Only the online roles are re-signed here: root is
- * signed offline. With several replicas, only the scheduler leader
- * (store/leader.ts) runs the timed jobs; the others skip their turn.
+ * Scheduled jobs. Jobs have stable names, can be listed and run now, and log
+ * what they did. Only the online roles are re-signed here: root is signed
+ * offline. With several replicas, only the scheduler leader
+ * (store/leadership.ts) runs the timed jobs; the others skip their turn.
+ *
+ * Timers run on the App's clock (src/clock.ts), so tests drive them. When the
+ * clock reports a jump (the machine resumed from suspend, or the wall clock
+ * was stepped), re-signing runs at once: waiting for the next period could
+ * leave an expired timestamp served for up to a period.
  */
-import { Cron } from "croner";
 import type { Logger } from "./log.ts";
 import type { Repository } from "./repository/repository.ts";
+import { SystemClock, type Clock, type ClockTimer } from "./clock.ts";
 import type { Store } from "./store/store.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 
@@ -28,12 +33,17 @@ interface Job {
   name: string;
   description: string;
   run: () => Promise<string>;
-  cron: Cron | null;
+  periodMs: number;
+  timer: ClockTimer | null;
+  nextRun: number | null;
+  /** the run in progress: timed runs never overlap */
+  running: Promise<string> | null;
   lastRun: string | null;
   lastResult: string | null;
-  /** own period; default: the scheduler's */
-  periodSeconds?: number;
 }
+
+/** Results of runs that changed nothing: not logged. */
+const QUIET_RESULTS = new Set(["nothing near expiry", "pruned 0 task(s)", "no alerts"]);
 
 /** Never let the window be shorter than one period plus a margin: a role must not expire between two runs. */
 export function effectiveResignWindowMs(opts: SchedulerOptions): number {
@@ -46,11 +56,18 @@ export class Scheduler {
   readonly #log: Logger;
   readonly #opts: SchedulerOptions;
   readonly #leader: Leadership;
+  readonly #clock: Clock;
+  #unwatch: (() => void) | null = null;
 
-  constructor(deps: { repo: Repository; store: Store; log: Logger; leader?: Leadership }, opts: SchedulerOptions) {
+  constructor(
+    deps: { repo: Repository; store: Store; log: Logger; leader?: Leadership; clock?: Clock },
+    opts: SchedulerOptions,
+  ) {
     this.#log = deps.log;
     this.#opts = opts;
     this.#leader = deps.leader ?? new LocalLeadership();
+    const clock = deps.clock ?? new SystemClock();
+    this.#clock = clock;
     const windowMs = effectiveResignWindowMs(opts);
     this.#add(
       "resign-expiring",
@@ -63,37 +80,88 @@ export class Scheduler {
       },
     );
     this.#add("prune-tasks", "delete finished task results older than the retention period", async () => {
+      // Real time, not the App's clock: the store stamps tasks with real time.
       const before = new Date(Date.now() - opts.taskRetentionHours * 3_600_000).toISOString();
       const n = await deps.store.pruneTasks(before);
       return `pruned ${n} task(s)`;
     });
   }
 
-  #add(name: string, description: string, run: () => Promise<string>, periodSeconds?: number): void {
-    this.#jobs.set(name, { name, description, run, cron: null, lastRun: null, lastResult: null, periodSeconds });
+  /**
+   * Add a job from another part of the App (alerts, drop directory, mirror,
+   * artifact content GC); before start(). `periodSeconds`: its own period
+   * (default: the scheduler's).
+   */
+  register(name: string, description: string, run: () => Promise<string>, periodSeconds?: number): void {
+    if (this.#jobs.has(name)) throw new Error(`a scheduled job named ${name} already exists`);
+    this.#add(name, description, run, periodSeconds);
   }
 
-  /** A job another part of the App owns (e.g. storage/gc.ts); call before start(). */
-  register(job: { name: string; description: string; run: () => Promise<string>; periodSeconds?: number }): void {
-    if (this.#jobs.has(job.name)) throw new Error(`a scheduled job named ${job.name} exists already`);
-    this.#add(job.name, job.description, job.run, job.periodSeconds);
+  #add(name: string, description: string, run: () => Promise<string>, ownPeriodSeconds?: number): void {
+    const periodSeconds =
+      ownPeriodSeconds ?? (name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
+    this.#jobs.set(name, {
+      name,
+      description,
+      run,
+      periodMs: periodSeconds * 1000,
+      timer: null,
+      nextRun: null,
+      running: null,
+      lastRun: null,
+      lastResult: null,
+    });
   }
 
   start(): void {
-    for (const job of this.#jobs.values()) {
-      const period =
-        job.periodSeconds ??
-        (job.name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
-      job.cron = new Cron("* * * * * *", { interval: period, protect: true }, () =>
-        this.runIfLeader(job.name).then(() => undefined),
-      );
-    }
+    if (this.#unwatch) return;
+    for (const job of this.#jobs.values()) this.#arm(job);
+    this.#unwatch = this.#clock.onJump((deltaMs) => {
+      if (deltaMs <= 0) return;
+      this.#log.info("the clock jumped forward; re-signing what expires soon now", {
+        seconds: Math.round(deltaMs / 1000),
+      });
+      this.#timed(this.#jobs.get("resign-expiring")!);
+    });
   }
 
   stop(): void {
+    this.#unwatch?.();
+    this.#unwatch = null;
     for (const job of this.#jobs.values()) {
-      job.cron?.stop();
-      job.cron = null;
+      job.timer?.cancel();
+      job.timer = null;
+      job.nextRun = null;
+    }
+  }
+
+  /** The next timed run, one period after this one was armed; a run still going skips its turn. */
+  #arm(job: Job): void {
+    job.nextRun = this.#clock.now() + job.periodMs;
+    job.timer = this.#clock.setTimer(job.periodMs, () => {
+      if (job.timer === null) return;
+      this.#arm(job);
+      this.#timed(job);
+    });
+  }
+
+  /** A timed run, if this replica leads and the job is not running already (marked at once: timers may fire in a burst). */
+  #timed(job: Job): void {
+    if (job.running) return;
+    const run = (async () =>
+      (await this.#leader.isLeader()) ? this.#runJob(job) : "skipped: not the scheduler leader")();
+    job.running = run;
+    void run.finally(() => {
+      if (job.running === run) job.running = null;
+    });
+  }
+
+  /** Resolves once no job is running (tests driving the clock). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const running = [...this.#jobs.values()].flatMap((j) => (j.running ? [j.running] : []));
+      if (running.length === 0) return;
+      await Promise.allSettled(running);
     }
   }
 
@@ -103,7 +171,7 @@ export class Scheduler {
       description: j.description,
       lastRun: j.lastRun,
       lastResult: j.lastResult,
-      nextRun: j.cron?.nextRun()?.toISOString() ?? null,
+      nextRun: j.nextRun === null ? null : new Date(j.nextRun).toISOString(),
     }));
   }
 
@@ -121,14 +189,25 @@ export class Scheduler {
   async runNow(name: string): Promise<string> {
     const job = this.#jobs.get(name);
     if (!job) throw new Error(`no scheduled job named ${name} (jobs: ${[...this.#jobs.keys()].join(", ")})`);
-    job.lastRun = new Date().toISOString();
+    const run = this.#runJob(job);
+    job.running = run;
+    try {
+      return await run;
+    } finally {
+      if (job.running === run) job.running = null;
+    }
+  }
+
+  async #runJob(job: Job): Promise<string> {
+    const name = job.name;
+    job.lastRun = new Date(this.#clock.now()).toISOString();
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
+      // (artifact content GC: "… 0 deleted (0 bytes), 0 newly unlisted, …" changed nothing either)
       if (
-        job.lastResult !== "nothing near expiry" &&
-        job.lastResult !== "pruned 0 task(s)" &&
-        !job.lastResult.startsWith("artifact content: 0 deleted (0 bytes), 0 newly unlisted")
+        !QUIET_RESULTS.has(job.lastResult) &&
+        !/^artifact content: 0 deleted \(0 bytes\), 0 newly unlisted/.test(job.lastResult)
       )
         this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {

@@ -1,28 +1,22 @@
 /**
- * The compiled binary, as users get it: `bun run build` for linux-x64, then
- * the binary itself runs a quickstart (from another working directory, so
+ * The compiled binary, as users get it: the linux-x64 binary of `bun run
+ * release` (test/helpers/release.ts builds it once per test run), then the
+ * binary itself runs a quickstart (from another working directory, so
  * nothing is read from the source tree), accepts an artifact with the printed
- * token, and tuf-js verifies what it serves. Catches packaging mistakes such
- * as a worker entry point missing from the bundle.
+ * token, and tuf-js verifies what it serves, and the dashboard's page and
+ * its scripts load. Catches packaging mistakes such as a worker entry point
+ * or the static/ bundle missing from the binary.
  */
 import { expect, test } from "bun:test";
 import { rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { releaseFile } from "./helpers/release.ts";
 import { tempDir } from "./helpers/server.ts";
 import { tufClient } from "./helpers/tufjs.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
 test("the compiled linux-x64 binary serves a quickstart repository that tuf-js verifies", async () => {
   if (process.arch !== "x64") return;
-  const build = Bun.spawnSync(["bun", "run", "build", "--", "--target", "linux-x64"], {
-    cwd: ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  expect(build.exitCode).toBe(0);
-  const binary = join(ROOT, "dist", "tufbox-linux-x64");
+  const binary = await releaseFile("tufbox-linux-x64");
   expect(existsSync(binary)).toBe(true);
   const version = Bun.spawnSync([binary, "version"], { cwd: "/" });
   expect(version.stdout.toString()).toMatch(/^tufbox \d+\.\d+\.\d+ \(/);
@@ -74,6 +68,20 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
     });
     await u.refresh();
     expect((await u.getTargetInfo("bin/app.tar.gz"))?.length).toBe(3);
+
+    // The dashboard and the docs page are bundled into the binary (no static/ next to it: cwd is /).
+    const page = await fetch(`${url}/`, { headers: { "accept-encoding": "gzip" } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="\.?(\/[\w.-]+\.(?:js|css))"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    for (const asset of assets) {
+      const a = await fetch(`${url}${asset}`);
+      expect(a.status).toBe(200);
+      expect((await a.text()).length).toBeGreaterThan(100);
+    }
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;

@@ -66,6 +66,11 @@ describe("defaults", () => {
     expect(c.limits).toEqual({
       max_body_bytes: 16 * 1024 * 1024,
       max_artifacts_per_request: 10000,
+      max_custom_bytes: 16 * 1024,
+      body_timeout_seconds: 30,
+      upload_min_bytes_per_second: 64 * 1024,
+      idle_timeout_seconds: 10,
+      max_connections_per_source: 128,
       max_upload_bytes: 2 * 1024 ** 3,
     });
     expect(c.disable_endpoints).toEqual([]);

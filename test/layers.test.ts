@@ -64,6 +64,11 @@ const RULES: [string, (path: string) => boolean, (imported: string) => boolean][
     (p) => p.startsWith("ingest/"),
     (i) => /^(server|cli)\//.test(i) || ["app.ts", "core.ts", "main.ts"].includes(i),
   ],
+  [
+    "alerts/ read the App's parts but never the server, the CLI or the composition root",
+    (p) => p.startsWith("alerts/"),
+    (i) => /^(server|cli)\//.test(i) || ["app.ts", "main.ts"].includes(i),
+  ],
   ["nothing imports the entry point", () => true, (i) => i === "main.ts"],
 ];
 

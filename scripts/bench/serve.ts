@@ -25,6 +25,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHttpServer } from "../../src/server/http.ts";
 import { PublishedMetadata } from "../../src/server/published.ts";
+import { silentLogger } from "../../src/log.ts";
 
 const TIMESTAMP = "timestamp.json";
 const BIN = "3.bins-0a3.json";
@@ -359,7 +360,7 @@ async function runReloadCost(): Promise<number> {
       metadata,
       api: () => new Response(null, { status: 404 }),
       maxStaticRoutes: n + 1,
-      log: { warn() {}, error() {} },
+      log: silentLogger(),
     });
     metadata.publish(batch(2));
     await http.routesSettled();

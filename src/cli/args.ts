@@ -21,12 +21,23 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-export function parseCommandArgs(command: string, argv: string[], own: FlagSpec = {}): ParsedArgs {
+/**
+ * Parse a command's flags. Commands that read the service configuration
+ * (serve, quickstart, healthcheck, …) take the configuration flags too; the
+ * others pass `config: false`, else `--data-dir` and friends would be
+ * accepted there and silently do nothing (and their --help would have to list them).
+ */
+export function parseCommandArgs(
+  command: string,
+  argv: string[],
+  own: FlagSpec = {},
+  opts: { config: boolean } = { config: true },
+): ParsedArgs {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { ...CONFIG_FLAGS, ...own, help: { type: "boolean", short: "h" } },
+      options: { ...(opts.config ? CONFIG_FLAGS : {}), ...own, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: true,
     });

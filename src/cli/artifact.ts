@@ -54,7 +54,7 @@ ${SERVER_FLAGS_HELP}
 Exit status: 0 done; 1 the server refused, the task failed, or (add) a path
 was not added because no role covers it; 2 usage or unreadable files.`;
 
-const FLAGS = {
+export const FLAGS = {
   path: { type: "string" },
   prefix: { type: "string" },
   custom: { type: "string" },
@@ -138,10 +138,11 @@ function parseCustom(text: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** The target entries for FILE... with --path / --prefix / --custom. */
+/** The target entries for FILE... with --path / --prefix / --custom; `onHashed` after each file. */
 export async function artifactEntries(
   files: string[],
   opts: { path?: string; prefix?: string; custom?: string },
+  onHashed?: (done: number, bytes: number) => void,
 ): Promise<ArtifactEntry[]> {
   if (files.length === 0)
     throw new UsageError(
@@ -163,6 +164,7 @@ export async function artifactEntries(
   const custom = opts.custom !== undefined ? parseCustom(opts.custom) : undefined;
   const entries: ArtifactEntry[] = [];
   const seen = new Set<string>();
+  let bytes = 0;
   for (const file of files) {
     const path = targetPath(opts.path ?? prefix + basename(file), opts.path !== undefined ? "--path" : "target path");
     if (seen.has(path))
@@ -173,6 +175,8 @@ export async function artifactEntries(
     seen.add(path);
     const { length, sha256, sha512 } = await hashFile(file);
     entries.push({ path, info: { length, hashes: { sha256, sha512 }, ...(custom ? { custom } : {}) } });
+    bytes += length;
+    onHashed?.(entries.length, bytes);
   }
   return entries;
 }
@@ -203,6 +207,45 @@ async function post(
   });
 }
 
+/** Up to this many files are listed one per line; more get a summary (the --json document lists all). */
+export const FILES_LISTED = 20;
+
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/** Count, rate and ETA while hashing, on a terminal that can rewrite its status line. */
+function hashingProgress(out: Output, total: number): ((done: number, bytes: number) => void) | undefined {
+  const live = out.term.live;
+  if (!live || total < 2) return undefined;
+  const started = performance.now();
+  let shown = 0;
+  return (done, bytes) => {
+    const now = performance.now();
+    if (done < total && now - shown < 100) return;
+    shown = now;
+    const seconds = (now - started) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    const eta = rate > 0 ? (total - done) / rate : 0;
+    live(
+      `hashing ${done}/${total} files, ${size(bytes)}, ${rate.toFixed(0)} files/s, ETA ${eta.toFixed(0)}s${done === total ? "" : "…"}`,
+    );
+    if (done === total) live(null);
+  };
+}
+
+/** One line: how many artifacts were added, in how many roles (bins), by which task. */
+function addSummary(task: TaskData): string {
+  const d = task.result?.details ?? {};
+  const count = (k: string) => (Array.isArray(d[k]) ? (d[k] as unknown[]).length : 0);
+  const roles = Array.isArray(d.artifact_roles) ? (d.artifact_roles as string[]) : [];
+  const bins = roles.length > 0 && roles.every((r) => /^bins-[0-9a-f]+$/.test(r));
+  const invalid = count("invalid_paths");
+  return `summary: ${count("added_artifacts")} artifact(s) added${invalid > 0 ? `, ${invalid} not added` : ""}; ${roles.length} ${bins ? "hash bin(s)" : "role(s)"} touched; task ${task.task_id} ${task.state}`;
+}
+
 function report(out: Output, task: TaskData, api: ApiClient): void {
   for (const line of formatDetails(task.result?.details)) out.say(line);
   if (task.state === "RUNNING")
@@ -217,12 +260,17 @@ async function add(
   files: string[],
   own: Record<string, string | boolean | string[] | undefined>,
 ): Promise<void> {
-  const entries = await artifactEntries(files, {
-    path: flagString(own, "path"),
-    prefix: flagString(own, "prefix"),
-    custom: flagString(own, "custom"),
-  });
-  for (const e of entries) out.say(`${e.path}: ${e.info.length} bytes, sha256 ${e.info.hashes.sha256}`);
+  const entries = await artifactEntries(
+    files,
+    { path: flagString(own, "path"), prefix: flagString(own, "prefix"), custom: flagString(own, "custom") },
+    hashingProgress(out, files.length),
+  );
+  if (entries.length <= FILES_LISTED)
+    for (const e of entries) out.say(`${e.path}: ${e.info.length} bytes, sha256 ${e.info.hashes.sha256}`);
+  else
+    out.say(
+      `${entries.length} files hashed (sha256, sha512), ${size(entries.reduce((n, e) => n + e.info.length, 0))}: ${entries[0]!.path} … ${entries.at(-1)!.path}`,
+    );
   const publish = !flagBool(own, "no-publish");
   const task = doneWith(
     await post(
@@ -238,11 +286,16 @@ async function add(
       api.server,
   );
   report(out, task, api);
+  if (task.state === "SUCCESS") out.say(addSummary(task));
   const invalid = (task.result?.details?.invalid_paths as string[] | undefined) ?? [];
   out.result(taskJson(task, { artifacts: entries }));
+  const shown =
+    invalid.length > FILES_LISTED
+      ? `${invalid.slice(0, FILES_LISTED).join(", ")}, … (${invalid.length} in all; --json lists them)`
+      : invalid.join(", ");
   if (invalid.length > 0)
     throw new ServerError(
-      `not added: ${invalid.join(", ")} (no delegated role covers these paths)`,
+      `not added: ${shown} (no delegated role covers these paths)`,
       "choose paths that a role's paths or hash prefixes cover (tufbox status shows the roles), then add them again",
     ).printed();
   if (task.state === "SUCCESS" && !out.json)
@@ -309,7 +362,7 @@ export async function artifactCommand(argv: string[], term: ServerTerminal = ser
           `unknown subcommand "${sub}"`,
           "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'",
         );
-      const args = parseCommandArgs("artifact", rest, FLAGS);
+      const args = parseCommandArgs("artifact", rest, FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(ARTIFACT_HELP);
       if (sub === "delete") {

@@ -69,7 +69,7 @@ keys. Run in a terminal without --root-key to be asked for everything.
   --out FILE              where to write the payload (default ${DEFAULT_CEREMONY_OUT});
                           an existing file is only replaced with --force`;
 
-const FLAGS = {
+export const FLAGS = {
   "root-key": { type: "string", multiple: true },
   threshold: { type: "string" },
   "online-key": { type: "string" },
@@ -154,7 +154,7 @@ export async function ceremonyCommand(
   now: Date = new Date(),
 ): Promise<void> {
   return offlineCommand("ceremony", async () => {
-    const args = parseCommandArgs("ceremony", argv, FLAGS);
+    const args = parseCommandArgs("ceremony", argv, FLAGS, { config: false });
     if (args.own.help) return term.out(CEREMONY_HELP);
     if (args.positionals.length > 0)
       throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox ceremony --help'");
@@ -301,7 +301,7 @@ export async function ceremonyCommand(
       );
     }
     term.out(
-      `then: copy the online private key to the server's online-key directory${onlineKeyUri.startsWith("fn:") ? ` as ${onlineKeyUri.slice(3)}` : ""},\n  and send ${out} to POST /api/v1/bootstrap (rstuf admin send bootstrap ${out})`,
+      `then: copy the online private key to the server's online-key directory${onlineKeyUri.startsWith("fn:") ? ` as ${onlineKeyUri.slice(3)}` : ""},\n  start the server (tufbox serve) and send the payload:\n  tufbox bootstrap ${out} --server URL\n  (it is POST /api/v1/bootstrap: RSTUF's 'rstuf admin send bootstrap ${out}' works too)`,
     );
   });
 }

@@ -258,7 +258,8 @@ export class ApiClient {
     const url = `${this.opts.server}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (method !== "GET" && this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    // Reads too: tufbox's own read routes (alerts, roles) need a token; RSTUF's ignore it.
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
     const res = await this.#send(
       url,
       { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
@@ -540,9 +541,12 @@ export async function followTask(
     for (;;) {
       const task = await api.task(taskId);
       const t = performance.now() - started;
-      if (term.live) term.live(`task ${short(taskId)} ${task.state} ${elapsed(t)}`);
-      else if (task.state !== lastState) term.info(`task ${taskId}: ${task.state}`);
-      lastState = task.state;
+      // A root parked for signatures is reported by RSTUF as SUCCESS; printing
+      // that first would read as "done" to an operator who still has to sign.
+      const state = outcomeOf(task) === "pending_signatures" ? "waiting for signatures" : task.state;
+      if (term.live) term.live(`task ${short(taskId)} ${state} ${elapsed(t)}`);
+      else if (state !== lastState) term.info(`task ${taskId}: ${state}`);
+      lastState = state;
       if (isFinal(task.state) || bootstrapWaiting(task)) return task;
       if (task.state === "RUNNING") {
         if (!opts.waitForSigners) return task;
@@ -580,6 +584,9 @@ const DETAIL_LABELS: Record<string, string> = {
   deleted_roles: "deleted roles",
 };
 
+/** Lists longer than this are shown as a count and their first items (--json has them all). */
+export const DETAIL_LIST_SHOWN = 10;
+
 /** A task's details as `label: value` lines. */
 export function formatDetails(details: Record<string, unknown> | null | undefined): string[] {
   if (!details) return [];
@@ -587,8 +594,12 @@ export function formatDetails(details: Record<string, unknown> | null | undefine
   for (const [k, v] of Object.entries(details)) {
     if (Array.isArray(v) && v.length === 0) continue;
     const label = DETAIL_LABELS[k] ?? k;
+    const item = (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x));
+    // An add of 5,000 files must not print one 300 KB line.
     const value = Array.isArray(v)
-      ? v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(", ")
+      ? v.length > DETAIL_LIST_SHOWN
+        ? `${v.length}: ${v.slice(0, DETAIL_LIST_SHOWN).map(item).join(", ")}, … (${v.length - DETAIL_LIST_SHOWN} more)`
+        : v.map(item).join(", ")
       : typeof v === "string"
         ? v
         : JSON.stringify(v);

@@ -36,7 +36,8 @@ import {
   type ApiClient,
   type ServerTerminal,
 } from "./client.ts";
-import { formatBytes, Progress } from "./progress.ts";
+import { formatBytes } from "./format.ts";
+import { TransferProgress as Progress } from "./transfer-progress.ts";
 import { failedTasks, postFiles, prefixOf, putFile, waitTasks, type UploadedFile } from "./upload.ts";
 
 export const IMPORT_HELP = `tufbox import DIR [--prefix DIR/] [--jobs N] --server URL

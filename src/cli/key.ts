@@ -21,7 +21,8 @@ import { offlineCommand } from "./errors.ts";
 import { processTerminal, type Terminal } from "./terminal.ts";
 import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
 
-export const KEY_HELP = `tufbox key generate --type ed25519|ecdsa|rsa --out NAME [--name LABEL] [--passphrase-file F] [--force]
+export const KEY_HELP = `tufbox key generate --type ed25519|ecdsa|rsa --out NAME [--name LABEL]
+                    [--passphrase-file F | --no-passphrase] [--force]
 tufbox key info FILE [--passphrase-file F] [--json]
 
 generate  writes NAME (PKCS#8 PEM private key, mode 0600) and NAME.pub (the TUF
@@ -33,13 +34,24 @@ generate  writes NAME (PKCS#8 PEM private key, mode 0600) and NAME.pub (the TUF
             rsa      3072 bits, scheme rsassa-pss-sha256
           The private key is encrypted (PBKDF2-SHA256 ${PBKDF2_ITERATIONS} rounds, AES-256-CBC)
           with a passphrase from --passphrase-file F (first line), or
-          ${PASSPHRASE_ENV}, or asked in a terminal (empty = unencrypted).
-          Root and delegated-role keys should be encrypted. The ONLINE key is
-          used unattended by the server: generate it without a passphrase and
-          copy it to the server's online-key directory as the file named in
-          its URI (ceremony default: fn:<keyid>).
+          ${PASSPHRASE_ENV}, or asked in a terminal; without one it refuses.
+          --no-passphrase writes it unencrypted: that is for the ONLINE key
+          only, which the server uses unattended (copy it to the server's
+          online-key directory as the file named in its URI, ceremony
+          default fn:<keyid>). Root and delegated-role keys stay encrypted.
 info      shows keyid, the legacy (securesystemslib < 1.0) keyid, type and
           scheme of a private key file or a .pub file.`;
+
+export const KEY_GENERATE_FLAGS = {
+  type: { type: "string" },
+  out: { type: "string" },
+  name: { type: "string" },
+  "passphrase-file": { type: "string" },
+  "no-passphrase": { type: "boolean" },
+  force: { type: "boolean" },
+} as const;
+
+export const KEY_INFO_FLAGS = { "passphrase-file": { type: "string" }, json: { type: "boolean" } } as const;
 
 export async function keyCommand(argv: string[], term: Terminal = processTerminal()): Promise<void> {
   const [sub, ...rest] = argv;
@@ -54,13 +66,7 @@ export async function keyCommand(argv: string[], term: Terminal = processTermina
 }
 
 async function keyGenerate(argv: string[], term: Terminal): Promise<void> {
-  const args = parseCommandArgs("key", argv, {
-    type: { type: "string" },
-    out: { type: "string" },
-    name: { type: "string" },
-    "passphrase-file": { type: "string" },
-    force: { type: "boolean" },
-  });
+  const args = parseCommandArgs("key", argv, KEY_GENERATE_FLAGS, { config: false });
   if (args.own.help) return term.out(KEY_HELP);
   if (args.positionals.length > 0)
     throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "the output file is given with --out NAME");
@@ -74,16 +80,17 @@ async function keyGenerate(argv: string[], term: Terminal): Promise<void> {
       "--out names the private key file; the public key is written beside it as NAME.pub",
     );
   const force = flagBool(args.own, "force");
-  const passphrase = await newKeyPassphrase(term, out, flagString(args.own, "passphrase-file"));
+  const passphrase = await newKeyPassphrase(term, out, {
+    passphraseFile: flagString(args.own, "passphrase-file"),
+    unencrypted: flagBool(args.own, "no-passphrase"),
+  });
   const key = generatePrivateKey(type as KeyType);
   const written = writeKeyPair(out, key, { name: flagString(args.own, "name") ?? basename(out), passphrase, force });
   term.info(
     `wrote ${out} (${type} private key, ${passphrase === undefined ? "NOT encrypted" : "encrypted"}, mode 0600) and ${written.source} (public key)`,
   );
   if (passphrase === undefined)
-    term.info(
-      "warning: the private key is not encrypted; that is only right for the online key, which the server uses unattended",
-    );
+    term.info("the private key is not encrypted (--no-passphrase): keep it for the online key only");
   term.out(written.keyid);
 }
 
@@ -100,7 +107,7 @@ function describe(key: KeyJSON, keyid: string): Record<string, string> {
 }
 
 async function keyInfo(argv: string[], term: Terminal): Promise<void> {
-  const args = parseCommandArgs("key", argv, { "passphrase-file": { type: "string" }, json: { type: "boolean" } });
+  const args = parseCommandArgs("key", argv, KEY_INFO_FLAGS, { config: false });
   if (args.own.help) return term.out(KEY_HELP);
   const [file, extra] = args.positionals;
   if (file === undefined || extra !== undefined)

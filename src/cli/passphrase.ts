@@ -38,26 +38,49 @@ function envPassphrase(term: Terminal): string | undefined {
 }
 
 /**
- * The passphrase for a key about to be written; undefined = write it
- * unencrypted (asked explicitly in a terminal, warned about otherwise).
+ * The passphrase for a key about to be written. An unencrypted private key is
+ * written only when the operator says so with `--no-passphrase` (the online
+ * key, which the server opens unattended): without a terminal and without a
+ * passphrase source, a root key must not end up in clear on disk because a
+ * script forgot --passphrase-file.
  */
 export async function newKeyPassphrase(
   term: Terminal,
   keyPath: string,
-  passphraseFile?: string,
+  opts: { passphraseFile?: string; unencrypted?: boolean } = {},
 ): Promise<string | undefined> {
-  if (passphraseFile !== undefined) return readPassphraseFile(passphraseFile);
+  if (opts.unencrypted) {
+    if (opts.passphraseFile !== undefined)
+      throw new UsageError(
+        "--no-passphrase and --passphrase-file exclude each other",
+        "encrypt the key (--passphrase-file) or leave it unencrypted for the online key (--no-passphrase)",
+      );
+    return undefined;
+  }
+  if (opts.passphraseFile !== undefined) return readPassphraseFile(opts.passphraseFile);
   const env = envPassphrase(term);
   if (env !== undefined) return env;
-  if (!term.interactive) return undefined;
+  const unencryptedHint =
+    "only the online key is stored unencrypted (the server signs with it unattended): for it, add --no-passphrase";
+  if (!term.interactive)
+    throw new UsageError(
+      `no passphrase to encrypt ${keyPath} with`,
+      `give --passphrase-file FILE or ${PASSPHRASE_ENV}, or run in a terminal to be asked; ${unencryptedHint}`,
+    );
   for (let i = 0; i < PROMPT_ATTEMPTS; i++) {
-    const first = await term.askSecret(`Passphrase for ${keyPath} (empty: no encryption)`);
-    if (first === "") return undefined;
+    const first = await term.askSecret(`Passphrase for ${keyPath}`);
+    if (first === "") {
+      term.info(`An empty passphrase would leave the key unencrypted; ${unencryptedHint}.`);
+      continue;
+    }
     const again = await term.askSecret("Repeat the passphrase");
     if (first === again) return first;
     term.info("The passphrases differ; try again.");
   }
-  throw new UsageError("the passphrases did not match", "run the command again, or use --passphrase-file FILE");
+  throw new UsageError(
+    "no passphrase was set",
+    `run the command again, or use --passphrase-file FILE; ${unencryptedHint}`,
+  );
 }
 
 /** Open a private key file, getting its passphrase when it is encrypted. */

@@ -1,106 +1,93 @@
 /**
- * Progress of a long operation (uploads, imports): on a terminal one line
- * rewritten in place — count, bytes, rate, ETA; otherwise a plain line every
- * few seconds and at the end, so CI logs show it is alive without flooding.
+ * Progress of long operations (a mirror's first sync, an export, an import):
+ * on a terminal one line rewritten in place with a bar, the count, the rate,
+ * the bytes and an ETA; otherwise (pipes, CI, journald) a plain line at most
+ * every `plainEveryMs`, so logs stay readable. Both go to stderr: stdout
+ * carries results (and --json documents) only.
  */
 import type { ServerTerminal } from "./client.ts";
+import { formatBytes } from "./format.ts";
 
-const REDRAW_MS = 200;
-const PLAIN_EVERY_MS = 5000;
+export { formatBytes };
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+export interface Progress {
+  /** `done` of `total` (total unknown: undefined) units of `label`, `bytes` so far */
+  update(label: string, done: number, total: number | undefined, bytes?: number): void;
+  /** clears the live line; prints `summary` (a plain line) if given */
+  finish(summary?: string): void;
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return "?";
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "?";
+  if (s < 60) return `${Math.ceil(s)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-export class Progress {
-  readonly #term: ServerTerminal;
-  readonly #label: string;
-  readonly #unit: string;
-  #totalCount: number;
-  #totalBytes: number;
-  #count = 0;
-  #bytes = 0;
-  readonly #started = performance.now();
-  #lastDraw = 0;
-  #lastPlain = performance.now();
-
-  constructor(term: ServerTerminal, opts: { label: string; unit?: string; totalCount: number; totalBytes: number }) {
-    this.#term = term;
-    this.#label = opts.label;
-    this.#unit = opts.unit ?? "files";
-    this.#totalCount = opts.totalCount;
-    this.#totalBytes = opts.totalBytes;
-  }
-
-  get count(): number {
-    return this.#count;
-  }
-  get bytes(): number {
-    return this.#bytes;
-  }
-  get seconds(): number {
-    return (performance.now() - this.#started) / 1000;
-  }
-
-  /** Some of the work was there already (resumed): counts toward totals, not toward the rate. */
-  skip(count: number, bytes: number): void {
-    this.#totalCount -= count;
-    this.#totalBytes -= bytes;
-  }
-
-  add(count: number, bytes: number): void {
-    this.#count += count;
-    this.#bytes += bytes;
-    this.#maybeDraw();
-  }
-
-  line(): string {
-    const secs = this.seconds;
-    const rate = secs > 0 ? this.#bytes / secs : 0;
-    const countRate = secs > 0 ? this.#count / secs : 0;
-    const remaining =
-      this.#totalBytes > 0 && rate > 0
-        ? (this.#totalBytes - this.#bytes) / rate
-        : countRate > 0
-          ? (this.#totalCount - this.#count) / countRate
-          : Number.POSITIVE_INFINITY;
-    const pct = this.#totalCount > 0 ? Math.floor((100 * this.#count) / this.#totalCount) : 100;
-    const bytes = this.#totalBytes > 0 ? ` · ${formatBytes(this.#bytes)}/${formatBytes(this.#totalBytes)}` : "";
-    const speed = this.#totalBytes > 0 ? `${formatBytes(rate)}/s` : `${Math.round(countRate)} ${this.#unit}/s`;
-    return `${this.#label} ${pct}% ${this.#count}/${this.#totalCount} ${this.#unit}${bytes} · ${speed} · ETA ${formatDuration(remaining)}`;
-  }
-
-  #maybeDraw(): void {
-    const now = performance.now();
-    if (this.#term.live) {
-      if (now - this.#lastDraw < REDRAW_MS) return;
-      this.#lastDraw = now;
-      this.#term.live(this.line());
-    } else if (now - this.#lastPlain >= PLAIN_EVERY_MS) {
-      this.#lastPlain = now;
-      this.#term.info(this.line());
+/** The text of one progress line: `label [####....] 120/16388 3400/s 1.2 MiB ETA 5s`. */
+export function progressText(
+  label: string,
+  done: number,
+  total: number | undefined,
+  bytes: number,
+  seconds: number,
+  bar: boolean,
+): string {
+  const rate = seconds > 0 ? done / seconds : 0;
+  const parts = [label];
+  if (total !== undefined && total > 0) {
+    const frac = Math.min(1, done / total);
+    if (bar) {
+      const width = 20;
+      const filled = Math.round(frac * width);
+      parts.push(`[${"#".repeat(filled)}${".".repeat(width - filled)}]`);
     }
+    parts.push(`${done}/${total}`, `${Math.round(rate)}/s`);
+    if (bytes > 0) parts.push(formatBytes(bytes));
+    parts.push(
+      done >= total ? `${formatSeconds(seconds)}` : `ETA ${formatSeconds(rate > 0 ? (total - done) / rate : NaN)}`,
+    );
+  } else {
+    parts.push(`${done}`, `${Math.round(rate)}/s`);
+    if (bytes > 0) parts.push(formatBytes(bytes));
   }
+  return parts.join(" ");
+}
 
-  /** Clear the live line and print the summary. */
-  done(summary: string): void {
-    this.#term.live?.(null);
-    this.#term.info(summary);
-  }
+export function progressFor(
+  term: Pick<ServerTerminal, "live" | "info">,
+  opts: { plainEveryMs?: number } = {},
+): Progress {
+  const started = performance.now();
+  const plainEvery = opts.plainEveryMs ?? 2000;
+  let lastAt = -Infinity;
+  let lastLabel = "";
+  let pending: string | undefined;
+  return {
+    update(label, done, total, bytes = 0) {
+      const now = performance.now();
+      const text = progressText(label, done, total, bytes, (now - started) / 1000, term.live !== undefined);
+      if (term.live) {
+        // ~10 redraws a second is plenty; the last state is drawn by finish().
+        pending = text;
+        if (now - lastAt < 100) return;
+        term.live(text);
+      } else {
+        // Plain lines: each new phase at once, then at most one line every plainEvery.
+        pending = text;
+        if (label === lastLabel && now - lastAt < plainEvery) return;
+        term.info(text);
+        pending = undefined;
+      }
+      lastAt = now;
+      lastLabel = label;
+    },
+    finish(summary) {
+      if (term.live) term.live(null);
+      else if (pending !== undefined) term.info(pending);
+      pending = undefined;
+      if (summary) term.info(summary);
+    },
+  };
 }

@@ -7,7 +7,8 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
-import { createApp } from "../app.ts";
+import { createApp, listen } from "../app.ts";
+import { checkStartupPaths } from "../startup.ts";
 import { canonicalJson } from "../tuf/canonical.ts";
 import { computeKeyId } from "../tuf/keys.ts";
 import { expiresIn } from "../tuf/dates.ts";
@@ -20,12 +21,19 @@ import type { Store } from "../store/store.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { loggerFor, runUntilSignal } from "./serve.ts";
 import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
+import { configFlagsHelp } from "./help.ts";
 
-export const QUICKSTART_HELP = `tufbox quickstart [--data-dir DIR] [--listen HOST:PORT] [--bins N]
+export const QUICKSTART_FLAGS = { bins: { type: "string" } } as const;
+
+export const QUICKSTART_HELP = `tufbox quickstart [--data-dir DIR] [--listen HOST:PORT] [--bins N] [flags below]
 
 On an empty DIR: generates development keys (root key unencrypted on disk:
-for evaluation only), bootstraps a repository with N hash bins (default 256)
-and serves it. On a bootstrapped DIR: serves it.`;
+for evaluation only), bootstraps a repository with N hash bins and serves it.
+On a bootstrapped DIR: serves it.
+
+  --bins N                  hash bins, a power of two in 2..16384 (default 256)
+
+${configFlagsHelp()}`;
 
 function pem(key: KeyObject): string {
   return key.export({ format: "pem", type: "pkcs8" }).toString();
@@ -96,7 +104,7 @@ export async function waitForBootstrap(
 }
 
 export async function quickstartCommand(argv: string[]): Promise<void> {
-  const args = parseCommandArgs("quickstart", argv, { bins: { type: "string" } });
+  const args = parseCommandArgs("quickstart", argv, QUICKSTART_FLAGS);
   if (args.own.help) {
     console.log(QUICKSTART_HELP);
     return;
@@ -111,7 +119,12 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
   const config = loadConfig({ flags: args.config });
   const log = loggerFor(config);
   for (const w of config.meta.warnings) log.warn(w);
+  checkStartupPaths(config);
   const app = await createApp(config, log);
+  app.repo.checkOnlineKey();
+  // The port (and TLS) first: a start that cannot listen must not have
+  // generated keys, bootstrapped, or stored an admin token nobody sees.
+  const listener = listen(app);
   if (!app.repo.bootstrapped && !app.repo.bootstrapRecord) {
     const payload = developmentPayload({ dataDir: config.data_dir, onlineKeyDir: config.online_key_dir, bins });
     const { taskId } = await app.repo.acceptBootstrap(parseBootstrapPayload(payload));
@@ -127,7 +140,12 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
   } else if (existsSync(join(config.data_dir, "DEVELOPMENT-root-key.pem"))) {
     log.warn("serving a quickstart repository with DEVELOPMENT keys (evaluation only)");
   }
-  await runUntilSignal(app, log, (running) => {
-    log.info(`trusted root for clients: ${running.url}/metadata/1.root.json`);
-  });
+  await runUntilSignal(
+    app,
+    log,
+    (running) => {
+      log.info(`trusted root for clients: ${running.url}/metadata/1.root.json`);
+    },
+    listener,
+  );
 }

@@ -76,6 +76,24 @@ once sent, with 'tufbox sign --key K --server URL'.
 ${SERVER_FLAGS_HELP}
   --no-wait             do not wait for tasks that wait for offline signatures`;
 
+export const ROOT_UPDATE_FLAGS = {
+  in: { type: "string" },
+  "add-key": { type: "string", multiple: true },
+  "remove-key": { type: "string", multiple: true },
+  threshold: { type: "string" },
+  "online-key": { type: "string" },
+  "online-key-uri": { type: "string" },
+  expires: { type: "string" },
+  sign: { type: "string", multiple: true },
+  "passphrase-file": { type: "string", multiple: true },
+  out: { type: "string" },
+  force: { type: "boolean" },
+  trusted: { type: "string" },
+  send: { type: "boolean" },
+  "no-wait": { type: "boolean" },
+  ...SERVER_FLAGS,
+} as const;
+
 /** Root N, and how the messages name where it came from. */
 interface CurrentRoot {
   file: RootFile;
@@ -169,23 +187,7 @@ async function rootUpdate(
   now: Date,
   setJson: (json: boolean) => void,
 ): Promise<void> {
-  const args = parseCommandArgs("root", argv, {
-    in: { type: "string" },
-    "add-key": { type: "string", multiple: true },
-    "remove-key": { type: "string", multiple: true },
-    threshold: { type: "string" },
-    "online-key": { type: "string" },
-    "online-key-uri": { type: "string" },
-    expires: { type: "string" },
-    sign: { type: "string", multiple: true },
-    "passphrase-file": { type: "string", multiple: true },
-    out: { type: "string" },
-    force: { type: "boolean" },
-    trusted: { type: "string" },
-    send: { type: "boolean" },
-    "no-wait": { type: "boolean" },
-    ...SERVER_FLAGS,
-  });
+  const args = parseCommandArgs("root", argv, ROOT_UPDATE_FLAGS, { config: false });
   const own = args.own;
   const json = jsonFlag(own);
   setJson(json);

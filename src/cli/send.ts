@@ -63,7 +63,7 @@ ${SERVER_FLAGS_HELP}
 Exit status: 0 done (or waiting for signatures), 1 refused by the server or
 the task failed, 2 usage or a problem with the file.`;
 
-const FLAGS = { ...SERVER_FLAGS, "no-wait": { type: "boolean" } } as const;
+export const FLAGS = { ...SERVER_FLAGS, "no-wait": { type: "boolean" } } as const;
 
 function readJsonFile(path: string, what: string): unknown {
   let text: string;
@@ -274,7 +274,7 @@ async function sendSign(api: ApiClient, out: Output, file: string, noWait: boole
 }
 
 function parse(command: string, argv: string[]) {
-  return parseCommandArgs(command, argv, FLAGS);
+  return parseCommandArgs(command, argv, FLAGS, { config: false });
 }
 
 export async function bootstrapCommand(argv: string[], term: ServerTerminal = serverTerminal()): Promise<void> {

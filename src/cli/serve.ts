@@ -1,17 +1,21 @@
 /** `tufbox serve`: run the service on an existing data directory. */
 import { loadConfig } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { createApp, startApp } from "../app.ts";
+import { createApp, startApp, type Listener } from "../app.ts";
 import type { App, RunningApp } from "../core.ts";
+import { checkStartupPaths } from "../startup.ts";
 import { parseCommandArgs } from "./args.ts";
 import { VERSION } from "../version.ts";
+import { configFlagsHelp } from "./help.ts";
 
-export const SERVE_HELP = `tufbox serve [--data-dir DIR] [--listen HOST:PORT] [--online-key-dir DIR] [--config FILE] [...]
+export const SERVE_HELP = `tufbox serve [--data-dir DIR] [--listen HOST:PORT] [--config FILE] [flags below]
 
 Serves the repository in DIR: the RSTUF-compatible API under /api/v1, metadata
-under /metadata/, artifact bytes under /targets/. Every configuration key can
-also be set in the YAML file (--config) or as TUFBOX_* environment variables;
-see config/tufbox.example.yaml.`;
+under /metadata/, artifact bytes under /targets/, /healthz and /readyz. Until
+a ceremony's payload is posted to /api/v1/bootstrap (tufbox bootstrap) it
+serves no metadata.
+
+${configFlagsHelp()}`;
 
 export function loggerFor(config: {
   log: { level: "debug" | "info" | "warn" | "error"; format: "json" | "text" };
@@ -20,13 +24,23 @@ export function loggerFor(config: {
 }
 
 /** Start, print how to reach the service, and run until SIGINT/SIGTERM. */
-export async function runUntilSignal(app: App, log: Logger, before?: (running: RunningApp) => void): Promise<void> {
-  const running = await startApp(app);
+export async function runUntilSignal(
+  app: App,
+  log: Logger,
+  before?: (running: RunningApp) => void,
+  listener?: Listener,
+): Promise<void> {
+  const running = await startApp(app, listener);
   before?.(running);
   if (running.generatedToken) {
     // Printed once, to stdout only (never to the log): only its hash is stored.
     console.log(
       `\nAdmin API token (shown once, store it now):\n\n  ${running.generatedToken}\n\nUse it as: Authorization: Bearer <token>\n`,
+    );
+    await app.auth.markShown();
+  } else if (await app.auth.neverShown()) {
+    log.warn(
+      `the admin API token generated at an earlier start was never shown (tufbox stopped before printing it): get a new one with \`tufbox admin-token reset --data-dir ${app.config.data_dir}\``,
     );
   }
   // Always on stdout, whatever the log level: scripts and supervisors wait for this line.
@@ -55,6 +69,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const config = loadConfig({ flags: args.config });
   const log = loggerFor(config);
   for (const w of config.meta.warnings) log.warn(w);
+  checkStartupPaths(config);
   const app = await createApp(config, log);
+  app.repo.checkOnlineKey();
   await runUntilSignal(app, log);
 }

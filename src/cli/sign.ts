@@ -92,7 +92,7 @@ signature (POST /api/v1/metadata/sign), then follows the task:
 ${SERVER_FLAGS_HELP}
   --no-wait             do not wait for tasks that wait for offline signatures`;
 
-const FLAGS = {
+export const FLAGS = {
   key: { type: "string" },
   role: { type: "string" },
   in: { type: "string" },
@@ -153,7 +153,7 @@ export async function signCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("sign", argv, FLAGS);
+      const args = parseCommandArgs("sign", argv, FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(SIGN_HELP);
       if (args.positionals.length > 0)

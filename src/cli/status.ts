@@ -35,6 +35,8 @@ import {
   type ServerTerminal,
 } from "./client.ts";
 import { pendingDocuments, pendingRoles } from "./sign.ts";
+import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
+import { timeLeft } from "./format.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
 
@@ -83,21 +85,18 @@ export interface RepositoryStatus {
     | null;
   pending: PendingStatus[];
   config: Record<string, unknown>;
+  /** what the server warns about (GET /api/v1/alerts); null when it cannot say (an RSTUF server, no token) */
+  alerts: AlertStatus[] | null;
 }
 
-/** "in 364 days", "in 5 h", "EXPIRED 2 h ago". */
-export function timeLeft(seconds: number): string {
-  const abs = Math.abs(seconds);
-  const text =
-    abs >= 2 * 86_400
-      ? `${Math.floor(abs / 86_400)} days`
-      : abs >= 2 * 3600
-        ? `${Math.floor(abs / 3600)} h`
-        : abs >= 120
-          ? `${Math.floor(abs / 60)} min`
-          : `${Math.floor(abs)} s`;
-  return seconds > 0 ? `in ${text}` : `EXPIRED ${text} ago`;
+export interface AlertStatus {
+  key: string;
+  severity: "warning" | "critical";
+  summary: string;
+  hint?: string;
 }
+
+export { timeLeft } from "./format.ts";
 
 function published<T extends SignedBase>(
   api: ApiClient,
@@ -149,6 +148,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     delegated_roles: null,
     pending: [],
     config: typeof config === "object" && config !== null ? config : {},
+    alerts: null,
   };
 
   const rootValue = await api.metadata("root.json");
@@ -207,6 +207,20 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
   }
   if (typeof status.config.number_of_delegated_bins === "number" && status.bins === null)
     status.bins = status.config.number_of_delegated_bins;
+
+  status.alerts = await api.get("/api/v1/alerts", { what: "read the alerts" }).then(
+    (r) => {
+      const list = r.body?.data?.alerts;
+      return Array.isArray(list)
+        ? list.map((a: AlertStatus) => ({ key: a.key, severity: a.severity, summary: a.summary, hint: a.hint }))
+        : null;
+    },
+    (err: unknown) => {
+      // RSTUF has no such route (404); without a token tufbox answers 401.
+      if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
+      throw err;
+    },
+  );
 
   const pending = await pendingDocuments(api);
   if (pending) {
@@ -324,6 +338,16 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
       );
     }
   }
+  lines.push("");
+  if (s.alerts === null) lines.push("alerts: not available (a tufbox server answers them with --token / TUFBOX_TOKEN)");
+  else if (s.alerts.length === 0) lines.push("alerts: none");
+  else {
+    lines.push("alerts:");
+    for (const a of s.alerts) {
+      lines.push(`  ${a.severity.toUpperCase()}: ${a.summary}`);
+      if (a.hint) lines.push(`    what to do: ${a.hint}`);
+    }
+  }
   const expired = Object.entries(s.roles)
     .filter(([, r]) => r.seconds_left <= 0)
     .map(([n]) => n);
@@ -345,14 +369,24 @@ export async function statusCommand(
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("status", argv, SERVER_FLAGS);
+      const args = parseCommandArgs("status", argv, SERVER_FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(STATUS_HELP);
       if (args.positionals.length > 0)
         throw new UsageError(`unexpected argument "${args.positionals[0]}"`, "run 'tufbox status --server URL'");
       const api = apiClient(args.own, term, "status");
       const out = new Output(term, json);
-      const status = await repositoryStatus(api, now);
+      let status: RepositoryStatus;
+      try {
+        status = await repositoryStatus(api, now);
+      } catch (err) {
+        // A tufbox mirror has no repository API (404) but GET /api/v1/mirror: show how current it is.
+        const mirror = err instanceof ServerError && err.status === 404 ? await mirrorStatusOf(api) : undefined;
+        if (!mirror) throw err;
+        if (json) return out.result(mirror);
+        for (const line of formatMirrorStatus(mirror, api.server)) out.say(line);
+        return;
+      }
       if (json) return out.result(status);
       for (const line of formatStatusReport(status)) out.say(line);
     },

@@ -37,7 +37,7 @@ ${SERVER_FLAGS_HELP}
 
 Exit status: 0 unless the task FAILED, ERRORED or was REVOKED (1); 2 usage.`;
 
-const FLAGS = { wait: { type: "boolean" }, "no-wait": { type: "boolean" }, ...SERVER_FLAGS } as const;
+export const FLAGS = { wait: { type: "boolean" }, "no-wait": { type: "boolean" }, ...SERVER_FLAGS } as const;
 
 export function describeTask(task: TaskData): string[] {
   const r = task.result;
@@ -56,7 +56,7 @@ export async function taskCommand(argv: string[], term: ServerTerminal = serverT
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("task", argv, FLAGS);
+      const args = parseCommandArgs("task", argv, FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(TASK_HELP);
       const [id, extra] = args.positionals;

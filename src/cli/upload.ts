@@ -25,7 +25,8 @@ import {
   type ServerTerminal,
   type TaskData,
 } from "./client.ts";
-import { formatBytes, Progress } from "./progress.ts";
+import { formatBytes } from "./format.ts";
+import { TransferProgress as Progress } from "./transfer-progress.ts";
 
 export const UPLOAD_HELP = `tufbox artifact upload FILE... [--prefix DIR/] [--custom JSON] --server URL
     [--token TOKEN] [--no-publish] [--json]

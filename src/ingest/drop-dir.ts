@@ -29,7 +29,7 @@ import { join } from "node:path";
 import type { Store } from "../store/store.ts";
 import { StoreConflictError } from "../store/store.ts";
 import type { Repository } from "../repository/repository.ts";
-import { newTaskId } from "../repository/tasks.ts";
+import { newTaskId } from "../repository/task-results.ts";
 import { targetInfoOf, type ArtifactContent } from "../storage/content.ts";
 import { UploadError } from "../storage/storage.ts";
 import { inParallel, WalkError, walkFiles, type WalkedFile } from "./walk.ts";

@@ -4,7 +4,26 @@
  * typo (`publish_artifact`) never silently changes behaviour.
  */
 import { TufError } from "../tuf/errors.ts";
-import { assertCanonicalSafe } from "../tuf/canonical.ts";
+import { assertCanonicalSafe, canonicalJson } from "../tuf/canonical.ts";
+import { serializeEnvelope } from "../tuf/document.ts";
+import {
+  CUSTOM_MAX_BYTES_DEFAULT,
+  DELEGATED_ROLES_MAX,
+  DELEGATION_KEYIDS_MAX,
+  DELEGATION_PATHS_MAX,
+  EXPIRATION_DAYS_MAX,
+  EXPIRATION_DAYS_MIN,
+  KEYS_MAX,
+  SIGNATURE_MAX_HEX,
+  PATH_HASH_PREFIX_MAX_LENGTH,
+  ROLE_NAME_MAX_LENGTH,
+  TARGET_PATH_MAX_LENGTH,
+  checkCount,
+  checkCustomShape,
+  checkExpirationDays,
+  checkLength,
+  clientLimitViolation,
+} from "../tuf/limits.ts";
 import {
   checkHashes,
   checkTargetPath,
@@ -48,7 +67,7 @@ export function asObject(v: unknown, loc: Loc, allowed?: readonly string[]): Rec
 }
 
 function required(obj: Record<string, unknown>, key: string, loc: Loc): unknown {
-  if (!(key in obj) || obj[key] === undefined) fail([...loc, key], "Field required", "missing");
+  if (!Object.hasOwn(obj, key) || obj[key] === undefined) fail([...loc, key], "Field required", "missing");
   return obj[key];
 }
 
@@ -62,6 +81,25 @@ export function asPositiveInt(v: unknown, loc: Loc): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(loc, "Input should be a valid integer", "int_type");
   if (v <= 0) fail(loc, "Input should be greater than 0", "greater_than");
   return v;
+}
+
+/** Expiration in days: 1..36,500 and a resulting date before the year 10000 (tuf/limits.ts). */
+export function asExpirationDays(v: unknown, loc: Loc): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) fail(loc, "Input should be a valid integer", "int_type");
+  if (v < EXPIRATION_DAYS_MIN) fail(loc, "Input should be greater than 0", "greater_than");
+  if (v > EXPIRATION_DAYS_MAX)
+    fail(loc, `Input should be less than or equal to ${EXPIRATION_DAYS_MAX} (days, 100 years)`, "less_than_equal");
+  return tuf(() => checkExpirationDays(v, ""), loc);
+}
+
+/**
+ * A root document as it would be published: within the client limits for
+ * root (size and nesting), checked on arrival so the 422 names it instead of
+ * a task failing later.
+ */
+function checkRootForClients(root: Metadata<RootSigned>, loc: Loc): void {
+  const violation = clientLimitViolation("root", serializeEnvelope(canonicalJson(root.signed), root.signatures));
+  if (violation) fail(loc, violation);
 }
 
 function tuf<T>(fn: () => T, prefix: Loc): T {
@@ -106,8 +144,10 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
   const d = asObject(value, loc, ["keys", "roles"]);
   const keys: Record<string, KeyJSON> = {};
   if (d.keys !== undefined) {
-    for (const [keyid, given] of Object.entries(asObject(d.keys, [...loc, "keys"]))) {
-      const key = dropNull(given, OPTIONAL_KEY_FIELDS);
+    const given = asObject(d.keys, [...loc, "keys"]);
+    tuf(() => checkCount(Object.keys(given), KEYS_MAX, "", "keys"), [...loc, "keys"]);
+    for (const [keyid, value] of Object.entries(given)) {
+      const key = dropNull(value, OPTIONAL_KEY_FIELDS);
       if (!/^[0-9a-f]{64}$/.test(keyid)) fail([...loc, "keys", keyid], "keyids are 64 lower-case hex characters");
       tuf(() => PublicKey.fromJSON(key, "", keyid), [...loc, "keys", keyid]);
       keys[keyid] = key as KeyJSON;
@@ -118,12 +158,14 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
     fail([...loc, "keys"], "delete takes role names only");
   if (!Array.isArray(list) || list.length === 0)
     fail([...loc, "roles"], "Input should be a non-empty list", "list_type");
+  tuf(() => checkCount(list, DELEGATED_ROLES_MAX, "", "delegated roles"), [...loc, "roles"]);
   const names = new Set<string>();
   const roles = list.map((item, i): DelegatedRole => {
     const rl: Loc = [...loc, "roles", i];
     const r = asObject(dropNull(item, ["path_hash_prefixes"]), rl, opts.namesOnly ? ["name"] : DELEGATED_ROLE_KEYS);
     const name = required(r, "name", rl);
     if (typeof name !== "string" || !ROLE_NAME.test(name)) fail([...rl, "name"], "role names match [A-Za-z0-9_-]+");
+    tuf(() => checkLength(name, ROLE_NAME_MAX_LENGTH, "", "role names"), [...rl, "name"]);
     if (isTopLevelRole(name) || isBinLikeName(name)) fail([...rl, "name"], `"${name}" is reserved`);
     if (names.has(name)) fail([...rl, "name"], `duplicate role name ${name}`);
     names.add(name);
@@ -131,8 +173,9 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
     const keyids = r.keyids === undefined ? [] : r.keyids;
     if (!Array.isArray(keyids) || keyids.some((k) => typeof k !== "string"))
       fail([...rl, "keyids"], "Input should be a list of keyids", "list_type");
+    tuf(() => checkCount(keyids, DELEGATION_KEYIDS_MAX, "", "keyids per role"), [...rl, "keyids"]);
     (keyids as string[]).forEach((k, j) => {
-      if (!(k in keys)) fail([...rl, "keyids", j], `keyid ${k} is not in delegations.keys`);
+      if (!Object.hasOwn(keys, k)) fail([...rl, "keyids", j], `keyid ${k} is not in delegations.keys`);
     });
     const threshold = r.threshold === undefined ? 1 : asPositiveInt(r.threshold, [...rl, "threshold"]);
     if (keyids.length > 0 && threshold > keyids.length)
@@ -152,10 +195,16 @@ export function parseDelegations(value: unknown, loc: Loc, opts: { namesOnly?: b
       patterns.some((p) => typeof p !== "string" || p.length === 0)
     )
       fail([...rl, field], "Input should be a non-empty list of strings", "list_type");
+    tuf(() => checkCount(patterns, DELEGATION_PATHS_MAX, "", field), [...rl, field]);
+    (patterns as string[]).forEach((p, j) => {
+      const max = hasPrefixes ? PATH_HASH_PREFIX_MAX_LENGTH : TARGET_PATH_MAX_LENGTH;
+      tuf(() => checkLength(p, max, "", hasPrefixes ? "a path hash prefix" : "a path pattern"), [...rl, field, j]);
+    });
     if (hasPrefixes && (patterns as string[]).some((p) => !/^[0-9a-f]+$/.test(p)))
       fail([...rl, field], "path hash prefixes are lower-case hex");
     role[field] = patterns as string[];
-    role[EXPIRE_POLICY] = r[EXPIRE_POLICY] === undefined ? 1 : asPositiveInt(r[EXPIRE_POLICY], [...rl, EXPIRE_POLICY]);
+    role[EXPIRE_POLICY] =
+      r[EXPIRE_POLICY] === undefined ? 1 : asExpirationDays(r[EXPIRE_POLICY], [...rl, EXPIRE_POLICY]);
     tuf(() => assertCanonicalSafe(role, ""), rl);
     return role;
   });
@@ -172,7 +221,7 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
   for (const name of TOP_LEVEL_ROLES) {
     const loc: Loc = ["body", "settings", "roles", name];
     const role = asObject(required(roles, name, ["body", "settings", "roles"]), loc, ["expiration"]);
-    expiration[name] = asPositiveInt(required(role, "expiration", loc), [...loc, "expiration"]);
+    expiration[name] = asExpirationDays(required(role, "expiration", loc), [...loc, "expiration"]);
   }
   const bins = roles.bins ?? null;
   const delegationsValue = roles.delegations ?? null;
@@ -186,7 +235,7 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
   if (bins !== null) {
     const binsLoc: Loc = ["body", "settings", "roles", "bins"];
     const binsObj = asObject(bins, binsLoc, ["expiration", "number_of_delegated_bins"]);
-    expiration.bins = asPositiveInt(required(binsObj, "expiration", binsLoc), [...binsLoc, "expiration"]);
+    expiration.bins = asExpirationDays(required(binsObj, "expiration", binsLoc), [...binsLoc, "expiration"]);
     const count = binsObj.number_of_delegated_bins ?? 256;
     bitLength = tuf(() => bitLengthForBins(count), binsLoc);
     binsCount = count as number;
@@ -197,6 +246,7 @@ export function parseBootstrapPayload(body: unknown): BootstrapPayload {
 
   const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
   const root = tuf(() => parseRoot(required(metadata, "root", ["body", "metadata"]), "root"), ["body", "metadata"]);
+  checkRootForClients(root, ["body", "metadata", "root"]);
   const signed = root.signed;
   if (signed.version !== 1)
     fail(["body", "metadata", "root", "signed", "version"], "the bootstrap root must be version 1");
@@ -240,7 +290,11 @@ export interface AddArtifactsPayload {
   publish: boolean;
 }
 
-export function parseAddArtifacts(body: unknown, maxArtifacts: number): AddArtifactsPayload {
+export function parseAddArtifacts(
+  body: unknown,
+  maxArtifacts: number,
+  maxCustomBytes: number = CUSTOM_MAX_BYTES_DEFAULT,
+): AddArtifactsPayload {
   const top = asObject(body, ["body"], ["artifacts", "add_task_id_to_custom", "publish_artifacts"]);
   const list = required(top, "artifacts", ["body"]);
   if (!Array.isArray(list)) fail(["body", "artifacts"], "Input should be a valid list", "list_type");
@@ -270,6 +324,11 @@ export function parseAddArtifacts(body: unknown, maxArtifacts: number): AddArtif
     if (info.custom !== undefined) {
       asObject(info.custom, [...loc, "info", "custom"]);
       tuf(() => assertCanonicalSafe(info.custom, "custom"), [...loc, "info"]);
+      tuf(
+        () =>
+          checkCustomShape(info.custom, "custom", () => Buffer.byteLength(canonicalJson(info.custom)), maxCustomBytes),
+        [...loc, "info"],
+      );
     }
     return { path, info: info as unknown as TargetFile };
   });
@@ -305,8 +364,10 @@ export function parseRemoveArtifacts(body: unknown, maxArtifacts: number): Remov
 export function parseRootUpdate(body: unknown): Metadata<RootSigned> {
   const top = asObject(body, ["body"], ["metadata"]);
   const metadata = asObject(required(top, "metadata", ["body"]), ["body", "metadata"], ["root"]);
-  const root = dropNullSignatureBundles(required(metadata, "root", ["body", "metadata"]));
-  return tuf(() => parseRoot(root, "root"), ["body", "metadata"]);
+  const given = dropNullSignatureBundles(required(metadata, "root", ["body", "metadata"]));
+  const root = tuf(() => parseRoot(given, "root"), ["body", "metadata"]);
+  checkRootForClients(root, ["body", "metadata", "root"]);
+  return root;
 }
 
 export interface SignPayload {
@@ -317,6 +378,7 @@ export interface SignPayload {
 function roleName(v: unknown, loc: Loc): string {
   if (typeof v !== "string" || v.length === 0) fail(loc, "Input should be a valid string", "string_type");
   if (!ROLE_NAME.test(v)) fail(loc, "role names use letters, digits, '_' and '-'");
+  tuf(() => checkLength(v, ROLE_NAME_MAX_LENGTH, "", "role names"), loc);
   return v;
 }
 
@@ -334,6 +396,8 @@ export function parseSign(body: unknown): SignPayload {
   const value = required(sig, "sig", ["body", "signature"]);
   if (typeof value !== "string" || !/^[0-9a-f]+$/.test(value))
     fail(["body", "signature", "sig"], "expected a lower-case hex signature");
+  if (value.length > SIGNATURE_MAX_HEX)
+    fail(["body", "signature", "sig"], `a signature is at most ${SIGNATURE_MAX_HEX} hex characters`);
   return { role, signature: { keyid, sig: value } };
 }
 
@@ -346,6 +410,7 @@ export function parseBump(body: unknown): string[] {
   const top = asObject(body ?? {}, ["body"], ["roles"]);
   if (top.roles === undefined) return [];
   if (!Array.isArray(top.roles)) fail(["body", "roles"], "Input should be a valid list", "list_type");
+  tuf(() => checkCount(top.roles as unknown[], DELEGATED_ROLES_MAX + 5, "", "roles"), ["body", "roles"]);
   return [...new Set(top.roles.map((r, i) => roleName(r, ["body", "roles", i])))];
 }
 
@@ -353,9 +418,16 @@ export function parseSettingsUpdate(body: unknown): Record<string, number> {
   const top = asObject(body, ["body"], ["settings"]);
   const settings = asObject(required(top, "settings", ["body"]), ["body", "settings"], ["expiration"]);
   const exp = asObject(required(settings, "expiration", ["body", "settings"]), ["body", "settings", "expiration"]);
-  const out: Record<string, number> = {};
-  for (const [role, days] of Object.entries(exp))
-    out[role] = asPositiveInt(days, ["body", "settings", "expiration", role]);
+  // Only a handful of roles have an expiration; the names come back in the
+  // task result (invalid_roles), so they are bounded like role names.
+  tuf(() => checkCount(Object.keys(exp), 16, "", "roles"), ["body", "settings", "expiration"]);
+  // No prototype: "__proto__" is a (wrong) role name here, not a way to reach Object.prototype.
+  const out: Record<string, number> = Object.create(null);
+  for (const [role, days] of Object.entries(exp)) {
+    const loc: Loc = ["body", "settings", "expiration", role];
+    tuf(() => checkLength(role, ROLE_NAME_MAX_LENGTH, "", "role names"), loc);
+    out[role] = asExpirationDays(days, loc);
+  }
   if (Object.keys(out).length === 0) fail(["body", "settings", "expiration"], "name at least one role");
   return out;
 }

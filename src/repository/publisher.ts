@@ -42,6 +42,10 @@ export class Publisher {
   /** published batches since start (metrics) */
   batches = 0;
   lastError: string | null = null;
+  /** failed attempts in a row (readiness: a publisher that keeps failing is not ready) */
+  failures = 0;
+  /** performance.now() of the last attempt that did not fail (readiness: is pending work moving?) */
+  lastSuccessAt = performance.now();
 
   constructor(repo: Repository, log: Logger, opts: PublisherOptions) {
     this.#repo = repo;
@@ -70,6 +74,11 @@ export class Publisher {
     const w = this.#wakeup;
     this.#wakeup = null;
     w?.();
+  }
+
+  /** Whether a batch is being built or published right now. */
+  get busy(): boolean {
+    return this.#busy;
   }
 
   /** Resolves when everything pending at call time (and after) is published. For tests and shutdown. */
@@ -113,6 +122,9 @@ export class Publisher {
         for (;;) {
           const started = performance.now();
           const outcome = await this.#repo.publishOnce();
+          this.failures = 0;
+          this.lastError = null;
+          this.lastSuccessAt = performance.now();
           if (outcome.documents === 0 && outcome.changes === 0) {
             if (!published) this.#nextLingerMs = this.#opts.lingerMs;
             break;
@@ -124,7 +136,8 @@ export class Publisher {
         }
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err);
-        this.#log.error("publish failed; will retry", { error: this.lastError });
+        this.failures++;
+        this.#log.error("publish failed; will retry", { error: this.lastError, attempts: this.failures });
         this.#busy = false;
         await Bun.sleep(this.#opts.retryMs);
         this.#woken = true;

@@ -1,8 +1,10 @@
 /**
- * Repository settings as stored (store key "repository"), and the RSTUF
- * `GET /api/v1/config` view of them.
+ * Repository settings as stored (store key "repository") and the bootstrap
+ * record, and the one workflow that changes settings (RSTUF's PUT
+ * /api/v1/config: expiry per role).
  */
 import type { ExpiringRole } from "../tuf/roles.ts";
+import type { Engine } from "./engine.ts";
 
 export interface RepositorySettings {
   /** expiry in days per role */
@@ -23,3 +25,31 @@ export interface BootstrapRecord {
 
 export const SETTINGS_KEY = "repository";
 export const BOOTSTRAP_KEY = "bootstrap";
+
+/** PUT /api/v1/config: per-role expiration; applies from the next signature of each role. */
+export function acceptExpirationUpdate(e: Engine, expiration: Record<string, number>): Promise<{ taskId: string }> {
+  e.requireBootstrapped();
+  return e.startTask("update_settings", () =>
+    e.store.withLock("publisher", async () => {
+      const st = e.state!;
+      const updated: string[] = [];
+      const invalid: string[] = [];
+      const next = { ...st.settings.expiration };
+      for (const [role, days] of Object.entries(expiration)) {
+        // Own properties only: "toString" or "constructor" are not roles.
+        if (Object.hasOwn(next, role)) {
+          next[role as ExpiringRole] = days;
+          updated.push(role);
+        } else invalid.push(role);
+      }
+      const settings = { ...st.settings, expiration: next };
+      await e.store.setSettings({ [SETTINGS_KEY]: settings });
+      e.state = { ...st, settings };
+      return {
+        ok: updated.length > 0,
+        message: updated.length > 0 ? "Settings Updated" : "Settings Update Failed",
+        details: { updated_roles: updated, invalid_roles: invalid },
+      };
+    }),
+  );
+}

@@ -5,6 +5,7 @@
  * when workers are unavailable.
  */
 import type { PublicKey } from "../tuf/keys.ts";
+import { tooDeep, tooDeepError } from "./client-limits.ts";
 
 const CHUNK = 256;
 const WORKER_FAILED = "\u0000worker failed";
@@ -28,7 +29,7 @@ export class VerifyPool {
   #worker: Worker | null = null;
   #failedToStart = false;
   #nextId = 1;
-  readonly #waiting = new Map<number, (failed: string[]) => void>();
+  readonly #waiting = new Map<number, (result: { failed: string[]; deep: string[] }) => void>();
 
   #ensureWorker(): Worker | null {
     if (this.#worker || this.#failedToStart) return this.#worker;
@@ -39,14 +40,14 @@ export class VerifyPool {
         ? new URL("./repository/verify-worker.ts", import.meta.url)
         : new URL("./verify-worker.ts", import.meta.url);
       const w = new Worker(spec.href);
-      w.onmessage = (e: MessageEvent<{ id: number; failed: string[] }>) => {
+      w.onmessage = (e: MessageEvent<{ id: number; failed: string[]; deep: string[] }>) => {
         const resolve = this.#waiting.get(e.data.id);
         this.#waiting.delete(e.data.id);
-        resolve?.(e.data.failed);
+        resolve?.({ failed: e.data.failed, deep: e.data.deep ?? [] });
       };
       w.onerror = () => {
         // A broken worker must not hang the publisher: fail what waits, verify inline from now on.
-        for (const resolve of this.#waiting.values()) resolve([WORKER_FAILED]);
+        for (const resolve of this.#waiting.values()) resolve({ failed: [WORKER_FAILED], deep: [] });
         this.#waiting.clear();
         this.#worker = null;
         this.#failedToStart = true;
@@ -61,8 +62,9 @@ export class VerifyPool {
 
   batch(key: PublicKey): VerifyBatch {
     const worker = this.#ensureWorker();
-    const pending: Promise<string[]>[] = [];
+    const pending: Promise<{ failed: string[]; deep: string[] }>[] = [];
     const inlineFailed: string[] = [];
+    const inlineDeep: string[] = [];
     let chunk: { data: Uint8Array; sig: string; name: string }[] = [];
     const flush = () => {
       if (chunk.length === 0 || !worker) return;
@@ -78,6 +80,7 @@ export class VerifyPool {
     return {
       add(name, data, sig) {
         if (!worker) {
+          if (tooDeep(data)) inlineDeep.push(name);
           if (!key.verify(data, sig)) inlineFailed.push(name);
           return;
         }
@@ -88,8 +91,12 @@ export class VerifyPool {
       },
       async done() {
         flush();
-        const failed = [...inlineFailed, ...(await Promise.all(pending)).flat()];
+        const results = await Promise.all(pending);
+        const failed = [...inlineFailed, ...results.flatMap((r) => r.failed)];
         if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();
+        // A document clients could not parse is never published (client-limits.ts).
+        const deep = [...inlineDeep, ...results.flatMap((r) => r.deep)];
+        if (deep.length > 0) throw tooDeepError(deep[0]!);
         if (failed.length > 0)
           throw new Error(
             `signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`,

@@ -36,12 +36,10 @@ import { PublishedTargets } from "./published-targets.ts";
 import { ContentTargets } from "./content.ts";
 import type { ArtifactContent } from "../storage/content.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
-
-export interface HttpLog {
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+import { errorResponse, fileError } from "./errors.ts";
+import { SourceLimiter, withBodyDeadline, type BodyDeadline } from "./timeouts.ts";
 
 export interface HttpServerOptions {
   hostname: string;
@@ -51,18 +49,33 @@ export interface HttpServerOptions {
   targetsDir?: string;
   /** artifact content tufbox stores (storage/), tried before targetsDir (server/content.ts) */
   content?: ArtifactContent;
+  /** answers a /targets/ request with no file in targetsDir (a mirror fetches, verifies and stores it) */
+  targetsMissing?: (req: Request, encoded: string) => Promise<Response>;
   /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
   api: (req: Request) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
   tls?: { cert: string; key: string };
   maxRequestBodySize?: number;
+  /** seconds a connection may stay idle, keep-alive included (Bun's default: 10) */
+  idleTimeoutSeconds?: number;
+  /** how long API request bodies may take to arrive (src/server/timeouts.ts) */
+  bodyDeadline?: BodyDeadline;
+  /** most API requests in progress per client address (0 or absent: no limit) */
+  maxRequestsPerSource?: number;
+  /**
+   * Expired unversioned files (timestamp.json): never a static route, and a
+   * request for one asks for a re-sign and waits for it (bounded) before
+   * answering with whatever is current.
+   */
+  freshness?: { expired(name: string): boolean; refresh(name: string): Promise<void> };
   /** most files served as static routes (default 1024: ~5 ms per reload on 2 cores) */
   maxStaticRoutes?: number;
   /** publishes closer together than this are a burst: one route rebuild at its end (default 50 ms) */
   reloadIntervalMs?: number;
   /** longest a burst may delay that rebuild (default 20 x reloadIntervalMs) */
   reloadMaxWaitMs?: number;
-  log?: HttpLog;
+  /** the process logger (redacting); errors go through it, never to the console (default: warnings on stderr) */
+  log?: Logger;
 }
 
 export interface HttpServer {
@@ -75,6 +88,8 @@ export interface HttpServer {
   routesSettled(): Promise<void>;
   /** names currently served as static routes; the last rebuild's cost (route table, then `server.reload()`); rebuilds so far */
   staticRoutes(): { names: string[]; buildMs: number; reloadMs: number; reloads: number };
+  /** rebuild the static routes now (e.g. a served file just expired) */
+  refreshRoutes(): void;
 }
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -90,13 +105,17 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const interval = Math.max(0, opts.reloadIntervalMs ?? 50);
   const maxWait = Math.max(interval, opts.reloadMaxWaitMs ?? interval * 20);
   const published = new PublishedTargets(metadata);
+  // A mirror (targetsMissing) stores every hashed name as a file and resolves the rest
+  // itself: no index of every published target for it.
   const targets =
     opts.targetsDir === undefined
       ? undefined
-      : new TargetFiles(opts.targetsDir, (path, hex) => published.resolve(path, hex));
+      : new TargetFiles(opts.targetsDir, opts.targetsMissing ? undefined : (path, hex) => published.resolve(path, hex));
+  const log = opts.log ?? createLogger({ level: "warn", format: "text" });
+  const limiter = new SourceLimiter(opts.maxRequestsPerSource ?? 0);
+  const freshness = opts.freshness;
   const stored =
     opts.content === undefined ? undefined : new ContentTargets((path) => published.entries(path), opts.content);
-  const log = opts.log ?? consoleLog;
 
   // Requests per role that missed the static table; decides which roles to promote.
   const popularity = new Map<string, number>();
@@ -116,7 +135,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   }
 
   function buildRoutes(includeMutable: boolean): RouteTable {
-    const hot = metadata.hotFiles();
+    // An expired file must reach fetch, which re-signs it (freshness).
+    const hot = metadata.hotFiles().filter((f) => f.immutable || !freshness?.expired(f.name));
     const chosen = chooseStatic(includeMutable ? hot : hot.filter((f) => f.immutable), budget, popularity);
     budgetExceeded = chosen.length < hot.length;
     for (const [role, n] of popularity) {
@@ -150,6 +170,12 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     const file = metadata.peek(name);
     if (file) {
       if (budgetExceeded && file.version !== null) popularity.set(file.role, (popularity.get(file.role) ?? 0) + 1);
+      if (file.version === null && freshness?.expired(name)) {
+        return freshness.refresh(name).then(
+          () => metadataResponse(req, metadata.peek(name) ?? file),
+          () => metadataResponse(req, metadata.peek(name) ?? file),
+        );
+      }
       return metadataResponse(req, file);
     }
     return metadata.get(name).then(
@@ -157,7 +183,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       (err: unknown) => {
         log.error("loading published metadata failed", { name, error: errorMessage(err) });
         // Not a 404: a client must not conclude there is no newer root because the store is down.
-        return jsonError(503, "metadata temporarily unavailable");
+        return fileError(503, "metadata temporarily unavailable");
       },
     );
   }
@@ -182,25 +208,26 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
         }),
       (err: unknown) => {
         log.error("listing published metadata failed", { error: errorMessage(err) });
-        return jsonError(503, "listing temporarily unavailable");
+        return fileError(503, "listing temporarily unavailable");
       },
     );
   }
 
   async function serveTarget(req: Request, encoded: string): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
-    if (!targets || encoded === "") return jsonError(404, "target not found");
+    if (!targets || encoded === "") return fileError(404, "target not found");
     const fromStorage = await stored?.serve(req, encoded);
     if (fromStorage) return fromStorage;
     const found = await targets.lookup(encoded);
-    if (found.kind === "invalid") return jsonError(400, "invalid target path");
-    if (found.kind === "missing") return jsonError(404, "target not found");
+    if (found.kind === "invalid") return fileError(400, "invalid target path");
+    if (found.kind === "missing")
+      return opts.targetsMissing ? opts.targetsMissing(req, encoded) : fileError(404, "target not found");
     return targetResponse(req, found.file);
   }
 
-  function route(req: Request): Response | Promise<Response> {
+  function route(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
     const path = requestPath(req.url);
-    if (path === undefined) return jsonError(400, "bad request");
+    if (path === undefined) return fileError(400, "bad request");
     if (path.startsWith("/metadata")) {
       if (path.startsWith("/metadata/")) {
         return path.length === 10 ? serveListing(req, true) : serveMetadata(req, path.slice(10));
@@ -208,13 +235,36 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       if (path === "/metadata") return serveListing(req, false);
     }
     if (path.startsWith("/targets/")) return serveTarget(req, path.slice(9));
-    if (path === "/targets") return jsonError(404, "target not found");
-    return callApi(opts.api, req);
+    if (path === "/targets") return fileError(404, "target not found");
+    return limitedApi(req, srv);
   }
 
-  function fetch(req: Request): Response | Promise<Response> {
+  /** API requests: bounded per client address and in how long their bodies take. */
+  function limitedApi(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
+    const source = limiter.max > 0 ? (srv.requestIP(req)?.address ?? "") : "";
+    if (!limiter.acquire(source)) {
+      return fileError(429, `too many requests in progress from ${source} (limits.max_connections_per_source)`, {
+        "retry-after": "1",
+        connection: "close",
+      });
+    }
+    let res: Response | Promise<Response>;
     try {
-      const res = route(req);
+      res = callApi(opts.api, opts.bodyDeadline ? withBodyDeadline(req, opts.bodyDeadline) : req);
+    } catch (err) {
+      limiter.release(source);
+      throw err;
+    }
+    if (!(res instanceof Promise)) {
+      limiter.release(source);
+      return res;
+    }
+    return res.finally(() => limiter.release(source));
+  }
+
+  function fetch(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
+    try {
+      const res = route(req, srv);
       return res instanceof Promise ? res.catch(internalError) : res;
     } catch (err) {
       return internalError(err);
@@ -222,8 +272,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   }
 
   function internalError(err: unknown): Response {
-    log.error("request failed", { error: errorMessage(err) });
-    return jsonError(500, "internal error");
+    return errorResponse(err, log, "HTTP request");
   }
 
   const server = Bun.serve({
@@ -231,6 +280,10 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     port: opts.port,
     // Never Bun's development error page: it shows stack traces.
     development: false,
+    // One port, one server: with static routes Bun otherwise sets SO_REUSEPORT,
+    // and a second tufbox on the same port "listened" and got half the clients.
+    reusePort: false,
+    ...(opts.idleTimeoutSeconds === undefined ? {} : { idleTimeout: opts.idleTimeoutSeconds }),
     ...(opts.maxRequestBodySize === undefined ? {} : { maxRequestBodySize: opts.maxRequestBodySize }),
     ...(opts.tls ? { tls: { cert: pemSource(opts.tls.cert), key: pemSource(opts.tls.key) } } : {}),
     routes: commit(buildRoutes(true)),
@@ -338,6 +391,10 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     },
     staticRoutes() {
       return { names: [...staticNames], buildMs: lastBuildMs, reloadMs: lastReloadMs, reloads };
+    },
+    refreshRoutes() {
+      reload(true);
+      cancelDeferred();
     },
   };
 }
@@ -462,22 +519,12 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function jsonError(status: number, error: string): Response {
-  return new Response(JSON.stringify({ detail: { error } }), {
-    status,
-    // A CDN must not remember "no 5.root.json" after root v5 is published.
-    headers: { "Content-Type": "application/json", "Cache-Control": "no-store" },
-  });
-}
-
 function metadataNotFound(): Response {
-  return jsonError(404, "metadata file not found");
+  return fileError(404, "metadata file not found");
 }
 
 function methodNotAllowed(): Response {
-  const res = jsonError(405, "method not allowed");
-  res.headers.set("Allow", "GET, HEAD");
-  return res;
+  return fileError(405, "method not allowed", { allow: "GET, HEAD" });
 }
 
 function pemSource(value: string): string | Bun.BunFile {
@@ -487,8 +534,3 @@ function pemSource(value: string): string | Bun.BunFile {
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-const consoleLog: HttpLog = {
-  warn: (msg, fields) => console.warn(msg, fields ?? ""),
-  error: (msg, fields) => console.error(msg, fields ?? ""),
-};

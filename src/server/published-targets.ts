@@ -15,6 +15,7 @@
  * snapshot and re-parses only the roles whose version changed. A repository
  * that never serves hashed names never parses its bins.
  */
+import { metadataFileName, roleOfSnapshotMetaName, snapshotMetaName } from "../tuf/file-names.ts";
 import type { PublishedMetadata } from "./published.ts";
 
 export interface TargetHashes {
@@ -92,7 +93,8 @@ export class PublishedTargets {
       const listed = new Map<string, number>();
       for (const [name, meta] of Object.entries(snapshot.meta)) {
         const version = (meta as { version?: unknown } | null)?.version;
-        if (name.endsWith(".json") && typeof version === "number") listed.set(name.slice(0, -5), version);
+        const role = roleOfSnapshotMetaName(name);
+        if (role !== undefined && typeof version === "number") listed.set(role, version);
       }
       for (const role of [...this.#roles.keys()]) if (!listed.has(role)) this.#drop(role);
       for (const [role, version] of listed) {
@@ -110,7 +112,9 @@ export class PublishedTargets {
     const timestamp = this.#signed(await this.#metadata.get("timestamp.json"));
     const version = (timestamp?.meta as Record<string, { version?: unknown }> | undefined)?.["snapshot.json"]?.version;
     if (typeof version !== "number") return undefined;
-    const file = (await this.#metadata.get(`${version}.snapshot.json`)) ?? (await this.#metadata.get("snapshot.json"));
+    const file =
+      (await this.#metadata.get(metadataFileName("snapshot", version))) ??
+      (await this.#metadata.get(snapshotMetaName("snapshot")));
     const signed = this.#signed(file);
     if (!signed || signed.version !== version || typeof signed.meta !== "object" || signed.meta === null)
       return undefined;
@@ -118,7 +122,8 @@ export class PublishedTargets {
   }
 
   async #targetsOf(role: string, version: number): Promise<Record<string, unknown> | undefined> {
-    const file = (await this.#metadata.get(`${version}.${role}.json`)) ?? (await this.#metadata.get(`${role}.json`));
+    const file =
+      (await this.#metadata.get(metadataFileName(role, version))) ?? (await this.#metadata.get(snapshotMetaName(role)));
     const signed = this.#signed(file);
     if (signed?._type !== "targets" || signed.version !== version) return undefined;
     const targets = signed.targets;

@@ -12,6 +12,7 @@
  *   come from the store through `loader` and sit in a byte-bounded LRU: a
  *   repository with 16384 bins and years of history cannot all be resident.
  */
+import { compareListedNames } from "./listing-order.ts";
 
 import { type MetadataFileName, parseMetadataFileName } from "../tuf/file-names.ts";
 
@@ -240,8 +241,7 @@ export class PublishedMetadata {
     const names = new Set<string>(this.#lister ? await this.#lister() : []);
     for (const name of this.#resident.keys()) names.add(name);
     for (const name of this.#older.keys()) names.add(name);
-    const collator = new Intl.Collator("en", { numeric: true });
-    return [...names].sort(collator.compare);
+    return [...names].sort(compareListedNames);
   }
 
   /** Called synchronously after every publish with the names of the batch. Returns an unsubscribe. */

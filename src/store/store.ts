@@ -123,6 +123,23 @@ export interface TokenRecord {
   createdAt: string;
 }
 
+/** One publication (one timestamp version) and what went out with it. */
+export interface PublicationSummary {
+  timestampVersion: number;
+  publishedAt: string;
+  /** documents committed with it (targets roles, snapshot, timestamp, root) */
+  documents: number;
+  /** the first roles (by name) it published other than snapshot and timestamp, at most 20 */
+  roles: { role: string; version: number }[];
+}
+
+export interface RoleVersion {
+  version: number;
+  expires: string;
+  length: number;
+  publishedAt: string;
+}
+
 export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** artifact bytes tufbox holds (storage/), by sha256 */
@@ -186,6 +203,16 @@ export interface Store {
   listUnfinishedTasks(): Promise<TaskRecord[]>;
   /** delete finished tasks last updated before `before` (ISO); returns count */
   pruneTasks(before: string): Promise<number>;
+  /**
+   * Newest first by (createdAt, id); `before` is the last row of the previous
+   * page (keyset pagination: an index range, never a scan of every task).
+   */
+  listTasks(opts: { limit: number; before?: { createdAt: string; id: string } }): Promise<TaskRecord[]>;
+
+  /** a role's versions, newest first, without bytes (expiry timeline) */
+  listRoleVersions(role: string, limit: number): Promise<RoleVersion[]>;
+  /** the newest publications (timestamp versions), newest first */
+  listPublications(limit: number): Promise<PublicationSummary[]>;
 
   /**
    * All-or-nothing; throws StoreConflictError (and writes nothing) when an
@@ -201,6 +228,8 @@ export interface Store {
   putToken(token: TokenRecord): Promise<void>;
   findToken(hash: string): Promise<TokenRecord | undefined>;
   countTokens(): Promise<number>;
+  /** revoke every token with this name; returns how many */
+  deleteTokens(name: string): Promise<number>;
 
   /**
    * Run `fn` while holding a named exclusive lock (one publisher at a time).

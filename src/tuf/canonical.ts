@@ -5,7 +5,7 @@
  *
  * Why not the `canonicalize` package (RFC 8785): RFC 8785 escapes control
  * characters, OLPC writes them raw. PEM public keys (ecdsa and rsa keys in every
- * real root, see shared/fixtures) contain newlines, so rejecting control
+ * real root, see test/fixtures/rstuf) contain newlines, so rejecting control
  * characters is not an option and RFC 8785 output would not match the bytes
  * clients verify. So we encode OLPC directly; a differential test proves byte
  * equality with @tufjs/canonical-json on the whole corpus.
@@ -22,6 +22,7 @@
  * would disagree on the bytes).
  */
 import { TufError, joinField } from "./errors.ts";
+import { REQUEST_MAX_DEPTH } from "./limits.ts";
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f]/;
@@ -31,36 +32,51 @@ const SURROGATE = /[\ud800-\udfff]/;
 const NEEDS_ESCAPE = /["\\]/;
 const NEEDS_ESCAPE_G = /["\\]/g;
 
+/**
+ * Iterative (an explicit stack, children visited in order): untrusted input
+ * nested 20,000 levels deep overflowed the call stack here once. Values
+ * nested deeper than REQUEST_MAX_DEPTH are refused, so the recursive
+ * encoder below never descends further than that.
+ */
 export function assertCanonicalSafe(value: unknown, field = ""): void {
-  switch (typeof value) {
-    case "string":
-      if (!value.isWellFormed()) throw new TufError(field, "string contains a lone surrogate (not valid Unicode)");
-      return;
-    case "number":
-      if (!Number.isSafeInteger(value))
-        throw new TufError(field, `number ${value} is not allowed: signed metadata holds only integers in ±(2^53-1)`);
-      return;
-    case "boolean":
-      return;
-    case "object":
-      if (value === null) return;
-      if (Array.isArray(value)) {
-        value.forEach((item, i) => assertCanonicalSafe(item, joinField(field, i)));
-        return;
+  const stack: [unknown, string, number][] = [[value, field, 0]];
+  while (stack.length > 0) {
+    const [v, f, depth] = stack.pop()!;
+    switch (typeof v) {
+      case "string":
+        if (!v.isWellFormed()) throw new TufError(f, "string contains a lone surrogate (not valid Unicode)");
+        continue;
+      case "number":
+        if (!Number.isSafeInteger(v))
+          throw new TufError(f, `number ${v} is not allowed: signed metadata holds only integers in ±(2^53-1)`);
+        continue;
+      case "boolean":
+        continue;
+      case "object": {
+        if (v === null) continue;
+        if (depth >= REQUEST_MAX_DEPTH)
+          throw new TufError(f, `nested deeper than ${REQUEST_MAX_DEPTH} levels (signed metadata must stay shallow)`);
+        if (Array.isArray(v)) {
+          for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], joinField(f, i), depth + 1]);
+          continue;
+        }
+        const entries = Object.entries(v);
+        for (let i = entries.length - 1; i >= 0; i--) {
+          const [k, child] = entries[i]!;
+          if (child === undefined) continue; // omitted by canonicalJson, as by JSON
+          const sub = joinField(f, k);
+          if (SURROGATE.test(k))
+            throw new TufError(
+              sub,
+              "object keys must not contain characters outside the Basic Multilingual Plane (clients disagree on their sort order)",
+            );
+          stack.push([child, sub, depth + 1]);
+        }
+        continue;
       }
-      for (const [k, v] of Object.entries(value)) {
-        if (v === undefined) continue; // omitted by canonicalJson, as by JSON
-        const sub = joinField(field, k);
-        if (SURROGATE.test(k))
-          throw new TufError(
-            sub,
-            "object keys must not contain characters outside the Basic Multilingual Plane (clients disagree on their sort order)",
-          );
-        assertCanonicalSafe(v, sub);
-      }
-      return;
-    default:
-      throw new TufError(field, `${typeof value} values cannot be encoded`);
+      default:
+        throw new TufError(f, `${typeof v} values cannot be encoded`);
+    }
   }
 }
 

@@ -37,6 +37,11 @@ export function snapshotMetaName(role: string): string {
   return `${role}.json`;
 }
 
+/** The role a snapshot `meta` key names; undefined for a key that is not `<role>.json`. */
+export function roleOfSnapshotMetaName(name: string): string | undefined {
+  return name.endsWith(".json") && name.length > 5 ? name.slice(0, -5) : undefined;
+}
+
 /**
  * Splits a metadata file name into role and version; undefined when the name
  * could not be a published file (so it is a 404 without asking the store).

@@ -9,6 +9,7 @@
  */
 import { createHash, createPublicKey, verify as nodeVerify, constants, type KeyObject } from "node:crypto";
 import { canonicalJson, assertCanonicalSafe } from "./canonical.ts";
+import { checkKeySize } from "./limits.ts";
 import { TufError, joinField } from "./errors.ts";
 
 export interface KeyJSON {
@@ -32,7 +33,7 @@ export function computeKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "keyval">
 /**
  * The keyid securesystemslib < 1.0 computed (its legacy key format added
  * `keyid_hash_algorithms`); RSTUF ceremonies made with it carry such keyids
- * (see shared/fixtures). Keyids are lookup names for clients, so we accept
+ * (see test/fixtures/rstuf). Keyids are lookup names for clients, so we accept
  * either form as given and match private keys to public keys by material.
  */
 export function computeLegacyKeyId(key: Pick<KeyJSON, "keytype" | "scheme" | "keyval">): string {
@@ -95,6 +96,7 @@ export class PublicKey {
       throw new TufError(field, "expected a key object");
     const obj = value as Record<string, unknown>;
     assertCanonicalSafe(obj, field);
+    checkKeySize(obj, field, () => Buffer.byteLength(canonicalJson(obj)));
     const { keytype, scheme, keyval } = obj;
     if (typeof keytype !== "string") throw new TufError(joinField(field, "keytype"), "expected a string");
     if (typeof scheme !== "string") throw new TufError(joinField(field, "scheme"), "expected a string");

@@ -8,6 +8,17 @@ import { TufError, joinField } from "./errors.ts";
 import { parseExpires } from "./dates.ts";
 import { PublicKey, type KeyJSON } from "./keys.ts";
 import { TOP_LEVEL_ROLES, isTopLevelRole, type TopLevelRole } from "./roles.ts";
+import {
+  HASHES_MAX,
+  HASH_NAME_MAX_LENGTH,
+  KEYS_MAX,
+  SIGNATURES_MAX,
+  SIGNATURE_MAX_HEX,
+  TARGET_PATH_MAX_LENGTH,
+  TARGET_PATH_MAX_SEGMENTS,
+  checkCount,
+  checkHashValue,
+} from "./limits.ts";
 
 export const SPEC_VERSION = "1.0.31";
 
@@ -122,18 +133,18 @@ function expectStringArray(v: unknown, field: string): string[] {
   return v as string[];
 }
 
-const HEX = /^[0-9a-f]+$/;
-
 export function checkHashes(v: unknown, field: string): Record<string, string> {
   const hashes = expectObject(v, field);
   const names = Object.keys(hashes);
   if (names.length === 0) throw new TufError(field, "at least one hash is required");
+  checkCount(names, HASHES_MAX, field, "hashes per file");
   for (const name of names) {
-    const value = hashes[name];
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
-      throw new TufError(joinField(field, name), "hash algorithm names are lower-case (e.g. sha256, blake2b-256)");
-    if (typeof value !== "string" || !HEX.test(value) || value.length % 2 !== 0)
-      throw new TufError(joinField(field, name), "expected a lower-case hex digest");
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > HASH_NAME_MAX_LENGTH)
+      throw new TufError(
+        joinField(field, name),
+        `hash algorithm names are lower-case, at most ${HASH_NAME_MAX_LENGTH} characters (e.g. sha256, blake2b-256)`,
+      );
+    checkHashValue(name, hashes[name], joinField(field, name));
   }
   return hashes as Record<string, string>;
 }
@@ -155,7 +166,8 @@ function checkRoleKeys(v: unknown, field: string, keys?: Record<string, unknown>
   const threshold = expectInt(role.threshold, joinField(field, "threshold"), 1);
   if (keys) {
     keyids.forEach((id, i) => {
-      if (!(id in keys)) throw new TufError(joinField(joinField(field, "keyids"), i), `keyid ${id} is not in keys`);
+      if (!Object.hasOwn(keys, id))
+        throw new TufError(joinField(joinField(field, "keyids"), i), `keyid ${id} is not in keys`);
     });
     if (threshold > keyids.length)
       throw new TufError(
@@ -168,6 +180,7 @@ function checkRoleKeys(v: unknown, field: string, keys?: Record<string, unknown>
 
 function checkKeys(v: unknown, field: string): Record<string, KeyJSON> {
   const keys = expectObject(v, field);
+  checkCount(Object.keys(keys), KEYS_MAX, field, "keys");
   for (const [keyid, key] of Object.entries(keys)) {
     if (!/^[0-9a-f]{64}$/.test(keyid))
       throw new TufError(joinField(field, keyid), "keyids are 64 lower-case hex characters");
@@ -178,6 +191,7 @@ function checkKeys(v: unknown, field: string): Record<string, KeyJSON> {
 
 export function checkSignatures(v: unknown, field: string): Signature[] {
   if (!Array.isArray(v)) throw new TufError(field, "expected an array of signatures");
+  checkCount(v, SIGNATURES_MAX, field, "signatures");
   const seen = new Set<string>();
   v.forEach((s, i) => {
     const f = joinField(field, i);
@@ -185,6 +199,8 @@ export function checkSignatures(v: unknown, field: string): Signature[] {
     const keyid = expectString(sig.keyid, joinField(f, "keyid"));
     const value = expectString(sig.sig, joinField(f, "sig"));
     if (!/^[0-9a-f]*$/.test(value)) throw new TufError(joinField(f, "sig"), "expected lower-case hex");
+    if (value.length > SIGNATURE_MAX_HEX)
+      throw new TufError(joinField(f, "sig"), `a signature is at most ${SIGNATURE_MAX_HEX} hex characters`);
     // Spec 5.3.x: a keyid counts once; duplicates would let one key meet a threshold twice.
     if (seen.has(keyid)) throw new TufError(joinField(f, "keyid"), `duplicate signature by ${keyid}`);
     seen.add(keyid);
@@ -213,7 +229,8 @@ export function parseRoot(value: unknown, field = "root"): Metadata<RootSigned> 
   const keys = checkKeys(signed.keys, joinField(sf, "keys"));
   const roles = expectObject(signed.roles, joinField(sf, "roles"));
   for (const name of TOP_LEVEL_ROLES) {
-    if (!(name in roles)) throw new TufError(joinField(joinField(sf, "roles"), name), "missing top-level role");
+    if (!Object.hasOwn(roles, name))
+      throw new TufError(joinField(joinField(sf, "roles"), name), "missing top-level role");
     checkRoleKeys(roles[name], joinField(joinField(sf, "roles"), name), keys);
   }
   for (const name of Object.keys(roles)) {
@@ -314,13 +331,20 @@ export function parseTargets(value: unknown, field = "targets"): Metadata<Target
 export function checkTargetPath(path: unknown, field: string): string {
   if (typeof path !== "string") throw new TufError(field, "expected a string");
   if (path.length === 0) throw new TufError(field, "must not be empty");
-  if (path.length > 1024) throw new TufError(field, "must be at most 1024 characters");
+  if (path.length > TARGET_PATH_MAX_LENGTH)
+    throw new TufError(field, `must be at most ${TARGET_PATH_MAX_LENGTH} characters (got ${path.length})`);
   if (path.startsWith("/")) throw new TufError(field, "must be relative (no leading '/')");
   if (path.includes("\\")) throw new TufError(field, "must use '/' as separator (no '\\')");
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) throw new TufError(field, "must not contain control characters");
   if (!path.isWellFormed()) throw new TufError(field, "must be valid Unicode");
-  for (const seg of path.split("/")) {
+  const segments = path.split("/");
+  if (segments.length > TARGET_PATH_MAX_SEGMENTS)
+    throw new TufError(
+      field,
+      `must have at most ${TARGET_PATH_MAX_SEGMENTS} '/'-separated segments (got ${segments.length})`,
+    );
+  for (const seg of segments) {
     if (seg === "") throw new TufError(field, "must not contain empty segments ('//' or a trailing '/')");
     if (seg === "." || seg === "..") throw new TufError(field, "must not contain '.' or '..' segments");
   }

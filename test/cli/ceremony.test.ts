@@ -42,7 +42,14 @@ beforeAll(async () => {
   ] as const) {
     const t = testTerminal();
     await keyCommand(
-      ["generate", "--type", type, "--out", join(dir, name), ...(encrypted ? ["--passphrase-file", pass] : [])],
+      [
+        "generate",
+        "--type",
+        type,
+        "--out",
+        join(dir, name),
+        ...(encrypted ? ["--passphrase-file", pass] : ["--no-passphrase"]),
+      ],
       t.term,
     );
     ids[name] = t.out[0]!;
@@ -516,6 +523,8 @@ describe("ceremony as a subprocess", () => {
     );
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("wrote payload.json (bootstrap payload, public data only)");
+    // The next step names tufbox's own command, not only RSTUF's.
+    expect(ok.stdout).toContain("tufbox bootstrap payload.json --server URL");
     expect(readFileSync(join(dir, "payload.json"), "utf8")).not.toContain("PRIVATE KEY");
     parseBootstrapPayload(readJson(join(dir, "payload.json")));
 

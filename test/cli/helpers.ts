@@ -4,14 +4,13 @@ import { expect } from "bun:test";
  * prompts, captured output), temporary directories, fixture paths, and
  * tufbox as a subprocess (`bun src/main.ts …`, stdin not a terminal).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll } from "bun:test";
 import { createPrivateKey } from "node:crypto";
 import type { Terminal } from "../../src/cli/terminal.ts";
 import { publicKeyJSONFor } from "../../src/tuf/signer.ts";
+import { tempDir as makeTempDir } from "../helpers/temp.ts";
 
 export const FIXTURES = fileURLToPath(new URL("../fixtures/rstuf/", import.meta.url));
 export const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
@@ -33,16 +32,9 @@ export function fixtureKeyid(name: string): string {
   return readFileSync(fixturePath(`keys/${name}.keyid`), "utf8").trim();
 }
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** A fresh temporary directory, removed after the test file. */
+/** A fresh temporary directory, removed when the test process exits (see ../helpers/temp.ts). */
 export function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "tufbox-cli-"));
-  dirs.push(d);
-  return d;
+  return makeTempDir("tufbox-cli-");
 }
 
 export function writeText(path: string, text: string): string {

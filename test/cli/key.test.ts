@@ -39,7 +39,7 @@ describe("key generate → key info", () => {
       const dir = tempDir();
       const out = join(dir, `k-${type}`);
       const gen = testTerminal();
-      await keyCommand(["generate", "--type", type, "--out", out], gen.term);
+      await keyCommand(["generate", "--type", type, "--out", out, "--no-passphrase"], gen.term);
       expect(gen.out).toHaveLength(1);
       const keyid = gen.out[0]!;
       expect(keyid).toMatch(/^[0-9a-f]{64}$/);
@@ -72,7 +72,10 @@ describe("key generate → key info", () => {
 
   test("--name sets x-rstuf-key-name; default type is ed25519", async () => {
     const dir = tempDir();
-    await keyCommand(["generate", "--out", join(dir, "a"), "--name", "Alice (root)"], testTerminal().term);
+    await keyCommand(
+      ["generate", "--out", join(dir, "a"), "--name", "Alice (root)", "--no-passphrase"],
+      testTerminal().term,
+    );
     const pub = JSON.parse(readFileSync(join(dir, "a.pub"), "utf8"));
     expect(pub.keytype).toBe("ed25519");
     expect(pub["x-rstuf-key-name"]).toBe("Alice (root)");
@@ -92,21 +95,24 @@ describe("key generate → key info", () => {
   test("refuses to overwrite either file unless --force; --force keeps mode 0600", async () => {
     const dir = tempDir();
     const out = join(dir, "k");
-    await keyCommand(["generate", "--out", out], testTerminal().term);
+    await keyCommand(["generate", "--out", out, "--no-passphrase"], testTerminal().term);
     const before = readFileSync(out, "utf8");
-    await expectUsageError(keyCommand(["generate", "--out", out], testTerminal().term), /already exists/);
+    await expectUsageError(
+      keyCommand(["generate", "--out", out, "--no-passphrase"], testTerminal().term),
+      /already exists/,
+    );
     expect(readFileSync(out, "utf8")).toBe(before);
 
     const only = join(dir, "only-pub");
     writeText(`${only}.pub`, "{}");
     await expectUsageError(
-      keyCommand(["generate", "--out", only], testTerminal().term),
+      keyCommand(["generate", "--out", only, "--no-passphrase"], testTerminal().term),
       /only-pub\.pub already exists/,
     );
     expect(existsSync(only)).toBe(false);
 
     const t = testTerminal();
-    await keyCommand(["generate", "--out", out, "--force"], t.term);
+    await keyCommand(["generate", "--out", out, "--force", "--no-passphrase"], t.term);
     expect(readFileSync(out, "utf8")).not.toBe(before);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(computeKeyId(JSON.parse(readFileSync(`${out}.pub`, "utf8")))).toBe(t.out[0]!);
@@ -217,17 +223,51 @@ describe("encrypted keys", () => {
     const giveUp = testTerminal({ interactive: true, secrets: ["a", "b", "c"] });
     await expectUsageError(keyCommand(["info", out], giveUp.term), /wrong passphrase/);
 
-    // An empty first answer means "no encryption" (the online key).
-    const plain = testTerminal({ interactive: true, secrets: [""] });
-    await keyCommand(["generate", "--out", join(dir, "online")], plain.term);
+    // An empty answer does not mean "no encryption": it asks again, naming --no-passphrase.
+    const empty = testTerminal({ interactive: true, secrets: ["", "pw", "pw"] });
+    await keyCommand(["generate", "--out", join(dir, "again")], empty.term);
+    expect(empty.info.join("\n")).toContain("--no-passphrase");
+    expect(readFileSync(join(dir, "again"), "utf8")).toStartWith("-----BEGIN ENCRYPTED PRIVATE KEY-----");
+    const onlyEmpty = testTerminal({ interactive: true, secrets: ["", "", ""] });
+    await expectUsageError(keyCommand(["generate", "--out", join(dir, "never")], onlyEmpty.term), /no passphrase/);
+    expect(existsSync(join(dir, "never"))).toBe(false);
+  });
+});
+
+describe("an unencrypted private key only with --no-passphrase", () => {
+  test("no terminal, no passphrase source: refused, nothing written, the hint names --no-passphrase for the online key", async () => {
+    const dir = tempDir();
+    const err = await expectUsageError(
+      keyCommand(["generate", "--out", join(dir, "root1")], testTerminal().term),
+      /no passphrase to encrypt .*root1 with/,
+    );
+    expect(err.hint).toContain("--passphrase-file");
+    expect(err.hint).toContain("--no-passphrase");
+    expect(err.hint).toContain("online key");
+    expect(existsSync(join(dir, "root1"))).toBe(false);
+    expect(existsSync(join(dir, "root1.pub"))).toBe(false);
+  });
+
+  test("--no-passphrase writes it in clear and says so; it excludes --passphrase-file", async () => {
+    const dir = tempDir();
+    const t = testTerminal({ env: { TUFBOX_KEY_PASSPHRASE: "ignored" } });
+    await keyCommand(["generate", "--out", join(dir, "online"), "--no-passphrase"], t.term);
     expect(readFileSync(join(dir, "online"), "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----");
+    expect(t.info.join("\n")).toContain("NOT encrypted");
+    await expectUsageError(
+      keyCommand(
+        ["generate", "--out", join(dir, "x"), "--no-passphrase", "--passphrase-file", writeText(join(dir, "p"), "pw")],
+        testTerminal().term,
+      ),
+      /exclude each other/,
+    );
   });
 });
 
 describe("as a subprocess", () => {
   test("generate prints only the keyid on stdout; info agrees; exit 0", async () => {
     const dir = tempDir();
-    const gen = await runCli(["key", "generate", "--type", "ecdsa", "--out", "k"], { cwd: dir });
+    const gen = await runCli(["key", "generate", "--type", "ecdsa", "--out", "k", "--no-passphrase"], { cwd: dir });
     expect(gen.code).toBe(0);
     expect(gen.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
     expect(gen.stderr).toContain("NOT encrypted");

@@ -62,7 +62,7 @@ beforeAll(async () => {
     ["stranger", "ed25519"],
   ] as const) {
     const t = testTerminal();
-    await keyCommand(["generate", "--type", type, "--out", join(dir, name)], t.term);
+    await keyCommand(["generate", "--type", type, "--out", join(dir, name), "--no-passphrase"], t.term);
     ids[name] = t.out[0]!;
   }
 });

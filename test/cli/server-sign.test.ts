@@ -219,7 +219,7 @@ describe("root signing sessions and root chains", () => {
   test("root update --server refuses a root it cannot reach from --trusted", async () => {
     // A root v1 of other keys: the server's v2 does not follow from it.
     const k = testTerminal();
-    for (const n of ["a", "b"]) await keyCommand(["generate", "--out", join(dir, n)], k.term);
+    for (const n of ["a", "b"]) await keyCommand(["generate", "--out", join(dir, n), "--no-passphrase"], k.term);
     await ceremonyCommand(
       [
         "--root-key",

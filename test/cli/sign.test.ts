@@ -85,7 +85,7 @@ describe("sign a bootstrap payload", () => {
     const file = copyFixture("bootstrap-bins-1-of-2-signatures.json", dir);
     const original = readFileSync(file, "utf8");
     const t = testTerminal();
-    await keyCommand(["generate", "--out", join(dir, "stranger")], t.term);
+    await keyCommand(["generate", "--out", join(dir, "stranger"), "--no-passphrase"], t.term);
     const err = await failsWith(
       signCommand(["--key", join(dir, "stranger"), "--in", file], testTerminal().term, NOW),
       new RegExp(`key ${t.out[0]} \\(.*stranger.*\\) is not a root key of root v1`),

@@ -3,14 +3,14 @@
  * HTTP on a free 127.0.0.1 port, in this process (for scheduler/publisher
  * access) — or as a child process where a test must kill it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { loadConfig } from "../../src/config.ts";
 import { createApp, startApp } from "../../src/app.ts";
 import type { RunningApp } from "../../src/core.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { ONLINE_KEY_DIR } from "./fixtures.ts";
+import { tempDir } from "./temp.ts";
+import type { Clock } from "../../src/clock.ts";
 
 export const TOKEN = "test-admin-token-0123456789";
 
@@ -28,9 +28,7 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export function tempDir(prefix = "tufbox-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir } from "./temp.ts";
 
 export interface TestServerOptions {
   dataDir?: string;
@@ -38,6 +36,8 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** when given, every log line (JSON, debug level) is appended here instead of being dropped */
   logLines?: string[];
+  /** the App's clock (default: the system clock) */
+  clock?: Clock;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -52,7 +52,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     : process.env.TUFBOX_TEST_LOG
       ? createLogger({ level: "debug", format: "text" })
       : silentLogger();
-  const app = await startApp(await createApp(config, log));
+  const app = await startApp(await createApp(config, log, { clock: opts.clock }));
   const url = app.url;
   const api: TestServer["api"] = async (method, path, body, headers = {}) => {
     const res = await fetch(url + path, {

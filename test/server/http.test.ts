@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHttpServer, type HttpServer, type HttpServerOptions } from "../../src/server/http.ts";
 import { PublishedMetadata } from "../../src/server/published.ts";
+import { silentLogger } from "../../src/log.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -211,6 +212,22 @@ describe("/metadata/", () => {
     expect(await (await fetch(`${s.url}/metadata/`)).text()).toContain('<a href="3.root.json">');
   });
 
+  test("the listing is ordered by role (as clients walk them), then by version as a number", async () => {
+    const repo = repository();
+    for (let v = 1; v <= 11; v++) repo.publishFiles(rootFiles(v));
+    repo.publish();
+    repo.publish();
+    const s = start(repo.metadata);
+    const html = await (await fetch(`${s.url}/metadata/`)).text();
+    const names = [...html.matchAll(/<a href="([^"]+)">/g)].map((m) => decodeURIComponent(m[1]!));
+    const roots = names.filter((n) => n.endsWith("root.json"));
+    expect(roots).toEqual(["root.json", ...Array.from({ length: 11 }, (_, i) => `${i + 1}.root.json`)]);
+    // root before timestamp before snapshot, whatever the alphabet says.
+    const first = (role: string) => names.findIndex((n) => n === `${role}.json` || n.endsWith(`.${role}.json`));
+    expect(first("root")).toBeLessThan(first("timestamp"));
+    expect(first("timestamp")).toBeLessThan(first("snapshot"));
+  });
+
   test("after a second publish timestamp.json changes and old versions are still served, from the store once evicted", async () => {
     const repo = repository({ cacheBytes: 0 });
     repo.publishFiles(rootFiles(1));
@@ -358,7 +375,7 @@ describe("everything else goes to the API", () => {
       api: () => {
         throw new Error("secret internals at /work/main/src/x.ts:12");
       },
-      log: { warn() {}, error() {} },
+      log: silentLogger(),
     });
     const boom = await fetch(`${s.url}/api/v1/boom`);
     expect(boom.status).toBe(500);
@@ -389,7 +406,7 @@ describe("everything else goes to the API", () => {
       },
     });
     metadata.publish([...rootFiles(3)]);
-    const s = start(metadata, { log: { warn() {}, error() {} } });
+    const s = start(metadata, { log: silentLogger() });
     const res = await fetch(`${s.url}/metadata/2.root.json`);
     expect(res.status).toBe(503);
     expect(await res.text()).not.toContain("database is locked");

@@ -12,6 +12,7 @@ import {
   type Store,
   type TaskState,
 } from "../../src/store/store.ts";
+import { listingsContract } from "./listings-contract.ts";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -75,6 +76,8 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
     afterEach(async () => {
       await cleanup();
     });
+
+    listingsContract(() => store);
 
     test("ping answers on an open store", async () => {
       expect(await store.ping()).toBe(true);
@@ -643,6 +646,18 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         await store.putToken({ ...t, scopes: ["read:tasks"] });
         expect((await store.findToken(t.hash))?.scopes).toEqual(["read:tasks"]);
         expect(await store.countTokens()).toBe(2);
+      });
+
+      test("deleting by name revokes exactly those tokens", async () => {
+        const at = "2024-01-01T00:00:00.000Z";
+        await store.putToken({ hash: "ab".repeat(32), name: "admin", scopes: ["admin"], createdAt: at });
+        await store.putToken({ hash: "cd".repeat(32), name: "admin", scopes: ["admin"], createdAt: at });
+        await store.putToken({ hash: "ef".repeat(32), name: "ci", scopes: [], createdAt: at });
+        expect(await store.deleteTokens("admin")).toBe(2);
+        expect(await store.findToken("ab".repeat(32))).toBeUndefined();
+        expect(await store.findToken("ef".repeat(32))).toBeDefined();
+        expect(await store.deleteTokens("admin")).toBe(0);
+        expect(await store.countTokens()).toBe(1);
       });
     });
 

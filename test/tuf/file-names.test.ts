@@ -1,6 +1,12 @@
 /** Metadata file names: built and parsed in one place (src/tuf/file-names.ts). */
 import { describe, expect, test } from "bun:test";
-import { clientFileName, metadataFileName, parseMetadataFileName, snapshotMetaName } from "../../src/tuf/file-names.ts";
+import {
+  clientFileName,
+  metadataFileName,
+  parseMetadataFileName,
+  roleOfSnapshotMetaName,
+  snapshotMetaName,
+} from "../../src/tuf/file-names.ts";
 
 describe("parseMetadataFileName", () => {
   test.each([
@@ -62,5 +68,9 @@ describe("metadataFileName", () => {
   test("snapshot meta names a role by its unversioned file name", () => {
     expect(snapshotMetaName("bins-0a")).toBe("bins-0a.json");
     expect(snapshotMetaName("targets")).toBe("targets.json");
+    for (const role of ["targets", "bins-0a", "my.role"])
+      expect(roleOfSnapshotMetaName(snapshotMetaName(role))).toBe(role);
+    expect(roleOfSnapshotMetaName(".json")).toBeUndefined();
+    expect(roleOfSnapshotMetaName("targets")).toBeUndefined();
   });
 });

@@ -417,7 +417,16 @@ describe("parseSnapshot / parseTimestamp rejections", () => {
 
 describe("check helpers", () => {
   test("checkHashes", () => {
-    expect(checkHashes({ sha256: H, "blake2b-256": "00" }, "h")).toEqual({ sha256: H, "blake2b-256": "00" });
+    expect(checkHashes({ sha256: H, "blake2b-256": H }, "h")).toEqual({ sha256: H, "blake2b-256": H });
+    // Digest lengths: known algorithms exactly, others 32-128 hex characters (issue 10).
+    expectTufError(() => checkHashes({ "blake2b-256": "00" }, "h"), "h.blake2b-256", /64 hex characters/);
+    expectTufError(() => checkHashes({ sha512: H }, "h"), "h.sha512", /128 hex characters/);
+    expect(checkHashes({ md5: "00".repeat(16) }, "h")).toEqual({ md5: "00".repeat(16) });
+    expectTufError(() => checkHashes({ xx: "00" }, "h"), "h.xx", /between 32 and 128/);
+    expectTufError(() => checkHashes({ xx: "0".repeat(33) }, "h"), "h.xx");
+    const nine = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`alg${i}`, H]));
+    expectTufError(() => checkHashes(nine, "h"), "h", /at most 8 hashes/);
+    expectTufError(() => checkHashes({ ["a".repeat(33)]: H }, "h"), `h.${"a".repeat(33)}`);
     expectTufError(() => checkHashes(null, "h"), "h");
     expectTufError(() => checkHashes({}, "h"), "h");
     expectTufError(() => checkHashes({ "-sha": H }, "h"), "h.-sha");

@@ -2,8 +2,8 @@
 import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { parseAddArtifacts, parseRemoveArtifacts } from "../../repository/payloads.ts";
-import { readJson } from "./errors.ts";
-import { accepted, guarded } from "./route.ts";
+import { readJson } from "./body.ts";
+import { accepted, requireToken } from "./route.ts";
 
 const SKIPPED = " Publishing will be skipped.";
 
@@ -12,20 +12,21 @@ export function artifactRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/artifacts",
-      guarded(app, "POST /api/v1/artifacts", async ({ request }) => {
+      async ({ request }) => {
         const payload = parseAddArtifacts(
           await readJson(request, limits.max_body_bytes),
           limits.max_artifacts_per_request,
+          limits.max_custom_bytes,
         );
         const { taskId, paths } = await app.repo.acceptAdd(payload);
         const message = "New Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
         return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
     .post(
       "/api/v1/artifacts/delete",
-      guarded(app, "POST /api/v1/artifacts/delete", async ({ request }) => {
+      async ({ request }) => {
         const payload = parseRemoveArtifacts(
           await readJson(request, limits.max_body_bytes),
           limits.max_artifacts_per_request,
@@ -33,19 +34,19 @@ export function artifactRoutes(app: App) {
         const { taskId, paths } = await app.repo.acceptRemove(payload);
         const message = "Remove Artifact(s) successfully submitted." + (payload.publish ? "" : SKIPPED);
         return accepted(message, { artifacts: paths, task_id: taskId, last_update: new Date().toISOString() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
     .post(
       "/api/v1/artifacts/publish",
-      guarded(app, "POST /api/v1/artifacts/publish", async () => {
+      async () => {
         const { taskId } = await app.repo.acceptPublish();
         return accepted("Publish artifacts successfully submitted.", {
           artifacts: [],
           task_id: taskId,
           last_update: new Date().toISOString(),
         });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     );
 }

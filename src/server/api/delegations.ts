@@ -3,8 +3,8 @@ import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { asObject, parseDelegations } from "../../repository/payloads.ts";
 import { ValidationError } from "../../repository/errors.ts";
-import { readJson } from "./errors.ts";
-import { accepted, guarded } from "./route.ts";
+import { readJson } from "./body.ts";
+import { accepted, requireToken } from "./route.ts";
 
 export function delegationRoutes(app: App) {
   const body = async (request: Request, namesOnly: boolean) => {
@@ -16,26 +16,26 @@ export function delegationRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/delegations",
-      guarded(app, "POST /api/v1/delegations", async ({ request }) => {
+      async ({ request }) => {
         const { taskId } = await app.repo.acceptDelegations("add", await body(request, false));
         return accepted("Metadata delegation add accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
     .put(
       "/api/v1/delegations",
-      guarded(app, "PUT /api/v1/delegations", async ({ request }) => {
+      async ({ request }) => {
         const { taskId } = await app.repo.acceptDelegations("update", await body(request, false));
         return accepted("Metadata delegation update accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
     .post(
       "/api/v1/delegations/delete",
-      guarded(app, "POST /api/v1/delegations/delete", async ({ request }) => {
+      async ({ request }) => {
         const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true));
         return accepted("Metadata delegation delete accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     );
 }

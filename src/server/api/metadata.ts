@@ -5,8 +5,9 @@
 import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { parseBump, parseRootUpdate, parseSign, parseSignDelete } from "../../repository/payloads.ts";
-import { json, readJson } from "./errors.ts";
-import { accepted, guarded, open } from "./route.ts";
+import { json } from "../errors.ts";
+import { readJson } from "./body.ts";
+import { accepted, requireToken } from "./route.ts";
 
 export function metadataRoutes(app: App) {
   const max = () => app.config.limits.max_body_bytes;
@@ -14,47 +15,44 @@ export function metadataRoutes(app: App) {
   return new Elysia()
     .post(
       "/api/v1/metadata",
-      guarded(app, "POST /api/v1/metadata", async ({ request }) => {
+      async ({ request }) => {
         const root = parseRootUpdate(await readJson(request, max()));
         const { taskId } = await app.repo.acceptRootUpdate(root);
         return accepted("Metadata update accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
-    .get(
-      "/api/v1/metadata/sign",
-      open(app, "GET /api/v1/metadata/sign", async () => {
-        const pending = await app.repo.pendingSigning();
-        if (!pending) return json({ message: "No metadata pending signing available" });
-        return json({ data: { metadata: pending }, message: "Metadata role(s) pending signing" });
-      }),
-    )
+    .get("/api/v1/metadata/sign", async () => {
+      const pending = await app.repo.pendingSigning();
+      if (!pending) return json({ message: "No metadata pending signing available" });
+      return json({ data: { metadata: pending }, message: "Metadata role(s) pending signing" });
+    })
     .post(
       "/api/v1/metadata/sign",
-      guarded(app, "POST /api/v1/metadata/sign", async ({ request }) => {
+      async ({ request }) => {
         const { role, signature } = parseSign(await readJson(request, max()));
         const { taskId } = await app.repo.acceptSign(role, signature);
         return accepted("Metadata sign accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
     .post(
       "/api/v1/metadata/sign/delete",
-      guarded(app, "POST /api/v1/metadata/sign/delete", async ({ request }) => {
+      async ({ request }) => {
         const role = parseSignDelete(await readJson(request, max()));
         const { taskId } = await app.repo.acceptSignDelete(role);
         return accepted("Metadata sign delete accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     )
     .post(
       "/api/v1/metadata/online",
-      guarded(app, "POST /api/v1/metadata/online", async ({ request }) => {
+      async ({ request }) => {
         // An empty body means "every online role", as RSTUF allows.
         const roles = parseBump(await readJson(request, max(), { emptyAs: {} }));
         const { taskId } = await app.repo.acceptBump(roles);
         return accepted("Force online metadata update accepted.", { task_id: taskId, last_update: now() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     );
 }

@@ -6,11 +6,12 @@
  */
 import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
-import { open } from "./route.ts";
 import { isTopLevelRole } from "../../tuf/roles.ts";
+import { alertMetricLines } from "../../alerts/metrics.ts";
+import { CLIENT_MAX_BYTES } from "../../tuf/limits.ts";
 
 /** tuf-js and python-tuf refuse a targets document longer than this when the snapshot gives no length. */
-export const TARGETS_CLIENT_LIMIT = 5_000_000;
+export const TARGETS_CLIENT_LIMIT = CLIENT_MAX_BYTES.targets;
 
 function line(
   out: string[],
@@ -29,73 +30,71 @@ function line(
 }
 
 export function metricsRoutes(app: App) {
-  return new Elysia().get(
-    "/metrics",
-    open(app, "GET /metrics", async () => {
-      const out: string[] = [];
-      const now = Date.now();
-      const heads = app.repo.heads();
-      const top = heads.filter((h) => isTopLevelRole(h.role));
-      line(out, "tufbox_bootstrapped", "1 when the repository is bootstrapped", "gauge", [
-        [{}, app.repo.bootstrapped ? 1 : 0],
-      ]);
-      line(
-        out,
-        "tufbox_role_version",
-        "latest published version of each top-level role",
-        "gauge",
-        top.map((h) => [{ role: h.role }, h.version]),
-      );
-      line(
-        out,
-        "tufbox_role_expires_in_seconds",
-        "seconds until each top-level role expires",
-        "gauge",
-        top.map((h) => [{ role: h.role }, Math.round((new Date(h.expires).getTime() - now) / 1000)]),
-      );
-      const delegated = heads.filter((h) => !isTopLevelRole(h.role));
-      const soonest = delegated.reduce((min, h) => Math.min(min, new Date(h.expires).getTime()), Infinity);
-      line(
-        out,
-        "tufbox_targets_roles_min_expires_in_seconds",
-        "seconds until the first bin or delegated role expires",
-        "gauge",
-        [[{}, delegated.length ? Math.round((soonest - now) / 1000) : 0]],
-      );
-      line(out, "tufbox_targets_roles", "number of bins and delegated roles", "gauge", [[{}, delegated.length]]);
-      line(out, "tufbox_pending_changes", "accepted artifact changes not yet published", "gauge", [
-        [{}, await app.store.countPendingChanges().catch(() => NaN)],
-      ]);
-      line(out, "tufbox_artifacts", "published artifacts", "gauge", [
-        [{}, await app.store.countArtifacts().catch(() => NaN)],
-      ]);
-      const largest = app.repo.largestTargetsRole();
-      line(
-        out,
-        "tufbox_largest_targets_role_bytes",
-        "size of the largest bin or delegated role document",
-        "gauge",
-        largest ? [[{ role: largest.role }, largest.bytes]] : [[{}, 0]],
-      );
-      line(
-        out,
-        "tufbox_targets_role_client_limit_bytes",
-        "default download limit of TUF clients for a targets document",
-        "gauge",
-        [[{}, TARGETS_CLIENT_LIMIT]],
-      );
-      line(out, "tufbox_publisher_batches_total", "batches published by this process", "counter", [
-        [{}, app.publisher.batches],
-      ]);
-      line(out, "tufbox_publisher_failing", "1 when the last publish attempt failed", "gauge", [
-        [{}, app.publisher.lastError ? 1 : 0],
-      ]);
-      line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
-        [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
-      ]);
-      return new Response(out.join("\n") + "\n", {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-      });
-    }),
-  );
+  return new Elysia().get("/metrics", async () => {
+    const out: string[] = [];
+    const now = Date.now();
+    const heads = app.repo.heads();
+    const top = heads.filter((h) => isTopLevelRole(h.role));
+    line(out, "tufbox_bootstrapped", "1 when the repository is bootstrapped", "gauge", [
+      [{}, app.repo.bootstrapped ? 1 : 0],
+    ]);
+    line(
+      out,
+      "tufbox_role_version",
+      "latest published version of each top-level role",
+      "gauge",
+      top.map((h) => [{ role: h.role }, h.version]),
+    );
+    line(
+      out,
+      "tufbox_role_expires_in_seconds",
+      "seconds until each top-level role expires",
+      "gauge",
+      top.map((h) => [{ role: h.role }, Math.round((new Date(h.expires).getTime() - now) / 1000)]),
+    );
+    const delegated = heads.filter((h) => !isTopLevelRole(h.role));
+    const soonest = delegated.reduce((min, h) => Math.min(min, new Date(h.expires).getTime()), Infinity);
+    line(
+      out,
+      "tufbox_targets_roles_min_expires_in_seconds",
+      "seconds until the first bin or delegated role expires",
+      "gauge",
+      [[{}, delegated.length ? Math.round((soonest - now) / 1000) : 0]],
+    );
+    line(out, "tufbox_targets_roles", "number of bins and delegated roles", "gauge", [[{}, delegated.length]]);
+    line(out, "tufbox_pending_changes", "accepted artifact changes not yet published", "gauge", [
+      [{}, await app.store.countPendingChanges().catch(() => NaN)],
+    ]);
+    line(out, "tufbox_artifacts", "published artifacts", "gauge", [
+      [{}, await app.store.countArtifacts().catch(() => NaN)],
+    ]);
+    const largest = app.repo.largestTargetsRole();
+    line(
+      out,
+      "tufbox_largest_targets_role_bytes",
+      "size of the largest bin or delegated role document",
+      "gauge",
+      largest ? [[{ role: largest.role }, largest.bytes]] : [[{}, 0]],
+    );
+    line(
+      out,
+      "tufbox_targets_role_client_limit_bytes",
+      "default download limit of TUF clients for a targets document",
+      "gauge",
+      [[{}, TARGETS_CLIENT_LIMIT]],
+    );
+    line(out, "tufbox_publisher_batches_total", "batches published by this process", "counter", [
+      [{}, app.publisher.batches],
+    ]);
+    line(out, "tufbox_publisher_failing", "1 when the last publish attempt failed", "gauge", [
+      [{}, app.publisher.lastError ? 1 : 0],
+    ]);
+    line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
+      [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
+    ]);
+    out.push(...alertMetricLines(await app.alerts.current(), app.alerts.webhooks));
+    return new Response(out.join("\n") + "\n", {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  });
 }

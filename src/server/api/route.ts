@@ -1,48 +1,21 @@
-/** Shared route plumbing: error mapping and the write-scope check, applied the same way to every route. */
+/**
+ * Route plumbing shared by every API router: the write-scope guard and the
+ * 202 answer. Errors are not handled here: handlers and the guard throw, and
+ * the API's one error handler (index.ts → ../errors.ts) answers.
+ */
 import type { App } from "../../core.ts";
-import { detail, errorResponse } from "./errors.ts";
+import { HttpError } from "../errors.ts";
 
-export interface RouteContext {
-  request: Request;
-  query: Record<string, string | undefined>;
-}
-
-type Handler = (ctx: RouteContext) => Response | Promise<Response>;
-
-/** Read-only route: errors mapped, no auth. */
-export function open(app: App, name: string, fn: Handler) {
-  return async ({
-    request,
-    query,
-  }: {
-    request: Request;
-    query: Record<string, string | undefined>;
-  }): Promise<Response> => {
-    try {
-      return await fn({ request, query });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
-    }
-  };
-}
-
-/** Mutating route: bearer token required (unless auth is disabled by the loud development flag). */
-export function guarded(app: App, name: string, fn: Handler) {
-  return async ({
-    request,
-    query,
-  }: {
-    request: Request;
-    query: Record<string, string | undefined>;
-  }): Promise<Response> => {
-    try {
-      const outcome = await app.auth.check(request);
-      if (!outcome.ok)
-        return detail(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-      return await fn({ request, query });
-    } catch (err) {
-      return errorResponse(err, app.log, name);
-    }
+/**
+ * The guard every mutating route runs before its handler (Elysia
+ * `beforeHandle`): a bearer token, unless auth is off by the loud
+ * development flag.
+ */
+export function requireToken(app: App) {
+  return async ({ request }: { request: Request }): Promise<void> => {
+    const outcome = await app.auth.check(request);
+    if (!outcome.ok)
+      throw new HttpError(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
   };
 }
 

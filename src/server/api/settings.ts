@@ -3,8 +3,9 @@ import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { parseSettingsUpdate } from "../../repository/payloads.ts";
 import { StateError } from "../../repository/errors.ts";
-import { json, readJson } from "./errors.ts";
-import { accepted, guarded, open } from "./route.ts";
+import { json } from "../errors.ts";
+import { readJson } from "./body.ts";
+import { accepted, requireToken } from "./route.ts";
 import { TOP_LEVEL_ROLES } from "../../tuf/roles.ts";
 
 export function settingsView(app: App): Record<string, unknown> {
@@ -26,21 +27,18 @@ export function settingsView(app: App): Record<string, unknown> {
 
 export function settingsRoutes(app: App) {
   return new Elysia()
-    .get(
-      "/api/v1/config",
-      open(app, "GET /api/v1/config", () => {
-        // No settings before bootstrap: RSTUF answers this state conflict with a 404, not an empty 200.
-        if (!app.repo.bootstrapped) throw new StateError("System has not a Repository Metadata");
-        return json({ data: settingsView(app), message: "Current Settings" });
-      }),
-    )
+    .get("/api/v1/config", () => {
+      // No settings before bootstrap: RSTUF answers this state conflict with a 404, not an empty 200.
+      if (!app.repo.bootstrapped) throw new StateError("System has not a Repository Metadata");
+      return json({ data: settingsView(app), message: "Current Settings" });
+    })
     .put(
       "/api/v1/config",
-      guarded(app, "PUT /api/v1/config", async ({ request }) => {
+      async ({ request }) => {
         const expiration = parseSettingsUpdate(await readJson(request, app.config.limits.max_body_bytes));
         const { taskId } = await app.repo.updateExpiration(expiration);
         return accepted("Settings successfully submitted.", { task_id: taskId, last_update: new Date().toISOString() });
-      }),
-      { parse: "none" },
+      },
+      { parse: "none", beforeHandle: requireToken(app) },
     );
 }

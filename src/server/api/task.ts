@@ -2,20 +2,16 @@
 import { Elysia } from "elysia";
 import type { App } from "../../core.ts";
 import { ValidationError } from "../../repository/errors.ts";
-import { json } from "./errors.ts";
-import { open } from "./route.ts";
+import { json } from "../errors.ts";
 
 export function taskRoutes(app: App) {
-  return new Elysia().get(
-    "/api/v1/task",
-    open(app, "GET /api/v1/task", async ({ query }) => {
-      const id = query.task_id;
-      if (id === undefined || id === "") throw ValidationError.at(["query", "task_id"], "Field required", "missing");
-      const task = await app.store.getTask(id);
-      return json({
-        data: { task_id: id, state: task?.state ?? "PENDING", result: task?.result ?? null },
-        message: "Task state.",
-      });
-    }),
-  );
+  return new Elysia().get("/api/v1/task", async ({ query }) => {
+    const id = query.task_id;
+    if (id === undefined || id === "") throw ValidationError.at(["query", "task_id"], "Field required", "missing");
+    const task = await app.store.getTask(id);
+    return json({
+      data: { task_id: id, state: task?.state ?? "PENDING", result: task?.result ?? null },
+      message: "Task state.",
+    });
+  });
 }

@@ -21,8 +21,8 @@ import type { AddArtifactsPayload } from "../../repository/payloads.ts";
 import { StorageError, UploadError, type ContentHash, type Digest, type StagedContent } from "../../storage/storage.ts";
 import { targetInfoOf, type ArtifactContent } from "../../storage/content.ts";
 import { MultipartError, multipartBoundary, readMultipart } from "../../ingest/multipart.ts";
-import { HttpError } from "./errors.ts";
-import { accepted, guarded } from "./route.ts";
+import { HttpError } from "../errors.ts";
+import { accepted, requireToken } from "./route.ts";
 
 const CONTENT_PREFIX = "/api/v1/artifacts/content/";
 const SKIPPED = " Publishing will be skipped.";
@@ -32,16 +32,14 @@ type Loc = (string | number)[];
 
 export function uploadRoutes(app: App) {
   return new Elysia()
-    .put(
-      "/api/v1/artifacts/content/*",
-      guarded(app, "PUT /api/v1/artifacts/content", ({ request }) => putContent(app, request)),
-      { parse: "none" },
-    )
-    .post(
-      "/api/v1/artifacts/upload",
-      guarded(app, "POST /api/v1/artifacts/upload", ({ request }) => uploadForm(app, request)),
-      { parse: "none" },
-    );
+    .put("/api/v1/artifacts/content/*", ({ request }) => putContent(app, request), {
+      parse: "none",
+      beforeHandle: requireToken(app),
+    })
+    .post("/api/v1/artifacts/upload", ({ request }) => uploadForm(app, request), {
+      parse: "none",
+      beforeHandle: requireToken(app),
+    });
 }
 
 function content(app: App): ArtifactContent {

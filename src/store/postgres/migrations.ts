@@ -95,6 +95,16 @@ export const postgresMigrations: readonly Migration[] = [
   },
   {
     version: 2,
+    name: "dashboard_listings",
+    sql: `
+      -- Recent tasks, newest first, paged by (created_at, id).
+      CREATE INDEX tasks_created ON tasks (created_at, id);
+      -- What one publication (one commit, one published_at) put out.
+      CREATE INDEX documents_published ON documents (published_at, role);
+      `,
+  },
+  {
+    version: 3,
     name: "artifact contents",
     // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
     sql: `

@@ -35,6 +35,8 @@ import {
   type TaskState,
   type TaskUpdate,
   type TokenRecord,
+  type PublicationSummary,
+  type RoleVersion,
 } from "../store.ts";
 
 export interface PostgresStoreOptions {
@@ -307,6 +309,43 @@ export class PostgresStore implements Store {
     );
   }
 
+  async listTasks(opts: { limit: number; before?: { createdAt: string; id: string } }): Promise<TaskRecord[]> {
+    const limit = checkLimit(opts.limit);
+    const rows = opts.before
+      ? await this.db.unsafe(
+          `SELECT ${TASK_COLUMNS} FROM tasks WHERE (created_at, id) < ($1, $2)
+           ORDER BY created_at DESC, id DESC LIMIT $3`,
+          [opts.before.createdAt, opts.before.id, limit],
+        )
+      : await this.db.unsafe(`SELECT ${TASK_COLUMNS} FROM tasks ORDER BY created_at DESC, id DESC LIMIT $1`, [limit]);
+    return rows.map(taskFromRow);
+  }
+
+  async listRoleVersions(role: string, limit: number): Promise<RoleVersion[]> {
+    const rows = await this.db`
+      SELECT version, expires, length, published_at AS "publishedAt" FROM documents
+      WHERE role = ${role} ORDER BY version DESC LIMIT ${checkLimit(limit)}`;
+    return rows.map((r: RoleVersion & { version: string }) => ({ ...r, version: Number(r.version) }));
+  }
+
+  async listPublications(limit: number): Promise<PublicationSummary[]> {
+    const sql = this.db;
+    const rows = await sql`
+      SELECT t.version, t.published_at AS "publishedAt",
+        (SELECT count(*) FROM documents d WHERE d.published_at = t.published_at) AS n,
+        (SELECT coalesce(json_agg(json_build_object('role', r.role, 'version', r.version) ORDER BY r.role), '[]')
+           FROM (SELECT role, version FROM documents d
+                 WHERE d.published_at = t.published_at AND d.role NOT IN ('snapshot', 'timestamp')
+                 ORDER BY role LIMIT 20) r) AS roles
+      FROM documents t WHERE t.role = 'timestamp' ORDER BY t.version DESC LIMIT ${checkLimit(limit)}`;
+    return rows.map((r: { version: string; publishedAt: string; n: string; roles: unknown }) => ({
+      timestampVersion: Number(r.version),
+      publishedAt: r.publishedAt,
+      documents: Number(r.n),
+      roles: (typeof r.roles === "string" ? JSON.parse(r.roles) : r.roles) as { role: string; version: number }[],
+    }));
+  }
+
   // ---- publication ----
 
   /**
@@ -431,6 +470,10 @@ export class PostgresStore implements Store {
   async countTokens(): Promise<number> {
     const [row] = await this.db`SELECT count(*) AS n FROM tokens`;
     return Number(row.n);
+  }
+
+  async deleteTokens(name: string): Promise<number> {
+    return this.statement(async (sql) => (await sql`DELETE FROM tokens WHERE name = ${name}`).count);
   }
 
   // ---- lock ----

@@ -33,6 +33,8 @@ import {
   type TaskState,
   type TaskUpdate,
   type TokenRecord,
+  type PublicationSummary,
+  type RoleVersion,
 } from "../store.ts";
 
 export interface SqliteStoreOptions {
@@ -149,6 +151,23 @@ function prepare(db: Database) {
        WHERE state IN (${FINISHED_STATES.map((s) => `'${s}'`).join(", ")}) AND updated_at < ?`,
     ),
 
+    // Row-value comparison: one seek on tasks_created, then a walk backwards.
+    listTasks: db.prepare<TaskRow, [number]>(
+      `SELECT ${taskColumns} FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ),
+    listTasksBefore: db.prepare<TaskRow, [string, string, number]>(
+      `SELECT ${taskColumns} FROM tasks WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ),
+    listRoleVersions: db.prepare<RoleVersion, [string, number]>(
+      `SELECT version, expires, length, published_at AS publishedAt FROM documents
+       WHERE role = ? ORDER BY version DESC LIMIT ?`,
+    ),
+    publicationCount: db.prepare<{ n: number }, [string]>("SELECT count(*) AS n FROM documents WHERE published_at = ?"),
+    publicationRoles: db.prepare<{ role: string; version: number }, [string]>(
+      `SELECT role, version FROM documents
+       WHERE published_at = ? AND role NOT IN ('snapshot', 'timestamp') ORDER BY role LIMIT 20`,
+    ),
+
     putToken: db.prepare<never, [string, string, string, string]>(
       `INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (hash) DO UPDATE SET name = excluded.name, scopes = excluded.scopes,
@@ -158,6 +177,7 @@ function prepare(db: Database) {
       "SELECT hash, name, scopes, created_at AS createdAt FROM tokens WHERE hash = ?",
     ),
     countTokens: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM tokens"),
+    deleteTokens: db.prepare<never, [string]>("DELETE FROM tokens WHERE name = ?"),
   };
 }
 type Statements = ReturnType<typeof prepare>;
@@ -338,6 +358,28 @@ export class SqliteStore implements Store {
     return this.write(() => this.s.pruneTasks.run(cutoff).changes);
   }
 
+  async listTasks(opts: { limit: number; before?: { createdAt: string; id: string } }): Promise<TaskRecord[]> {
+    const limit = checkLimit(opts.limit);
+    const rows = opts.before
+      ? this.s.listTasksBefore.all(opts.before.createdAt, opts.before.id, limit)
+      : this.s.listTasks.all(limit);
+    return rows.map(taskFromRow);
+  }
+
+  async listRoleVersions(role: string, limit: number): Promise<RoleVersion[]> {
+    return this.s.listRoleVersions.all(role, checkLimit(limit));
+  }
+
+  async listPublications(limit: number): Promise<PublicationSummary[]> {
+    const s = this.s;
+    return s.listRoleVersions.all("timestamp", checkLimit(limit)).map((t) => ({
+      timestampVersion: t.version,
+      publishedAt: t.publishedAt,
+      documents: s.publicationCount.get(t.publishedAt)!.n,
+      roles: s.publicationRoles.all(t.publishedAt),
+    }));
+  }
+
   // ---- publication ----
 
   async commitPublication(pub: Publication): Promise<void> {
@@ -393,6 +435,10 @@ export class SqliteStore implements Store {
 
   async countTokens(): Promise<number> {
     return this.s.countTokens.get()!.n;
+  }
+
+  async deleteTokens(name: string): Promise<number> {
+    return this.write(() => this.s.deleteTokens.run(name).changes);
   }
 
   // ---- lock ----

@@ -1,14 +1,19 @@
 /**
- * The one place where errors become HTTP responses (RSTUF shapes):
- * - 422 `{"detail": [{loc, msg, type}]}` for bad input;
- * - 404 `{"detail": {"message", "error"}}` for state conflicts (RSTUF compat);
- * - 401 / 413 / 405 with the same `detail` object;
+ * The one place where errors become HTTP responses, for the API and the
+ * metadata/targets server alike, in RSTUF's (FastAPI's) `detail` shapes:
+ * - 422 `{"detail": [{loc, msg, type}]}` for bad input (ValidationError, TufError);
+ * - 404 `{"detail": {"message", "error"}}` for state conflicts (StateError, RSTUF compat);
+ * - 401 / 413 / 405 / 503 with the same `detail` object (HttpError, outages);
+ * - `{"detail": "Not Found"}` for an unknown API route, as FastAPI answers;
+ * - `{"detail": {"error"}}` for the static metadata/targets files;
  * - 500 without internals: the log has the details, the response a reference.
+ * Everything that goes wrong is logged here, through the redacting Logger.
  */
 import { randomUUID } from "node:crypto";
-import { StateError, ValidationError, ConfigurationError } from "../../repository/errors.ts";
-import { TufError } from "../../tuf/errors.ts";
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../log.ts";
+import { ConfigurationError, StateError, ValidationError } from "../repository/errors.ts";
+import { TufError } from "../tuf/errors.ts";
+import { BodyTimeoutError } from "./timeouts.ts";
 
 export class HttpError extends Error {
   readonly status: number;
@@ -28,6 +33,19 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 
 export function detail(status: number, message: string, error: string, headers: Record<string, string> = {}): Response {
   return json({ detail: { message, error } }, status, headers);
+}
+
+/** FastAPI's answer for a path no route matches. */
+export function routeNotFound(): Response {
+  return json({ detail: "Not Found" }, 404);
+}
+
+/**
+ * An error about a static file (/metadata/, /targets/): `{"detail": {"error"}}`.
+ * Never cached: a CDN must not remember "no 5.root.json" after root v5 is published.
+ */
+export function fileError(status: number, error: string, headers: Record<string, string> = {}): Response {
+  return json({ detail: { error } }, status, { "cache-control": "no-store", ...headers });
 }
 
 /**
@@ -58,11 +76,14 @@ export function isStoreUnavailable(err: unknown): boolean {
   );
 }
 
+/** `err` as the response a client gets; anything unexpected is logged with a reference the response repeats. */
 export function errorResponse(err: unknown, log: Logger, route: string): Response {
   if (err instanceof ValidationError) return json({ detail: err.issues }, 422);
   if (err instanceof TufError) return json({ detail: ValidationError.fromTuf(err, ["body"]).issues }, 422);
   if (err instanceof StateError) return detail(404, err.message, err.message);
   if (err instanceof HttpError) return detail(err.status, err.message, err.error, err.headers);
+  // The client is still sending: answer and close, rather than read the rest.
+  if (err instanceof BodyTimeoutError) return detail(408, "Request Timeout", err.message, { connection: "close" });
   if (err instanceof ConfigurationError) {
     log.error(`${route}: ${err.message}`, { hint: err.hint });
     return detail(503, "Service not ready", `${err.message}. Hint: ${err.hint}`);
@@ -80,44 +101,4 @@ export function errorResponse(err: unknown, log: Logger, route: string): Respons
     stack: err instanceof Error ? err.stack : undefined,
   });
   return detail(500, "Internal error", `unexpected error (reference ${ref} in the server log)`);
-}
-
-/**
- * Read a JSON body ourselves: size checked before parsing, malformed JSON a
- * 422 like FastAPI's `json_invalid`, never a 500.
- */
-export async function readJson(request: Request, maxBytes: number, opts: { emptyAs?: unknown } = {}): Promise<unknown> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes)
-    throw new HttpError(
-      413,
-      "Request body too large",
-      `the body is ${declared} bytes; the limit is ${maxBytes} (limits.max_body_bytes)`,
-    );
-  const buf = await request.arrayBuffer();
-  if (buf.byteLength > maxBytes)
-    throw new HttpError(
-      413,
-      "Request body too large",
-      `the body is larger than the limit of ${maxBytes} bytes (limits.max_body_bytes)`,
-    );
-  if (buf.byteLength === 0) {
-    if ("emptyAs" in opts) return opts.emptyAs;
-    throw ValidationError.at(["body"], "Field required", "missing");
-  }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
-  } catch {
-    throw ValidationError.at(["body"], "body is not valid UTF-8", "json_invalid");
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw ValidationError.at(
-      ["body"],
-      `JSON decode error: ${err instanceof Error ? err.message : "invalid JSON"}`,
-      "json_invalid",
-    );
-  }
 }

@@ -1,0 +1,363 @@
+/**
+ * The batching publisher's one batch (DESIGN.md "Artifacts"): every pending
+ * change gathered into one new version of each touched targets role (bin or
+ * delegated role), then one snapshot and one timestamp, signed *before* the
+ * write transaction, verified, and committed in one transaction that checks
+ * nobody published in between (STYLE.md rule 4). Root rotation, delegation
+ * changes and completed signing sessions ride on the same batch.
+ *
+ * Offline-key roles are not signed here: their new version is parked in a
+ * signing session (signing-sessions.ts) and their tasks wait for it.
+ */
+import type { ChangeRecord, DocumentRecord, Publication, TaskUpdate } from "../store/store.ts";
+import { StoreConflictError } from "../store/store.ts";
+import { canonicalJson } from "../tuf/canonical.ts";
+import { expiresIn } from "../tuf/dates.ts";
+import { canonicalTargetsText } from "../tuf/document.ts";
+import { type Metadata, type RootSigned, SPEC_VERSION, type TargetsSigned } from "../tuf/metadata.ts";
+import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
+import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
+import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
+import { PublicationBuilder } from "./publication.ts";
+import { withNewRoot } from "./root-update.ts";
+import { SETTINGS_KEY } from "./settings.ts";
+import { loadSessions, SESSIONS_KEY, type Sessions, type SigningSession } from "./signing-sessions.ts";
+import type { PublishedState } from "./state.ts";
+import { batchTaskUpdates, emptyOutcome, type TaskOutcome } from "./task-results.ts";
+
+/** documents signed between two event-loop turns while publishing */
+const YIELD_EVERY = 200;
+
+export interface BatchOutcome {
+  changes: number;
+  documents: number;
+  timestampVersion: number | null;
+}
+
+export interface PublishExtra {
+  /** root N+1 to publish first (root rotation) */
+  root?: Metadata<RootSigned>;
+  /** a delegated role whose signing session just completed */
+  signedRole?: SigningSession;
+  /** extra task results to commit with the batch */
+  tasks?: TaskUpdate[];
+  /** the signing sessions as the caller changed them (written with the batch) */
+  sessions?: Sessions;
+  /** store settings to write in the same transaction */
+  settings?: Record<string, unknown>;
+  /** a change of custom delegations */
+  delegations?: DelegationChange;
+}
+
+/** Oldest pending changes, cut at a task boundary so a task is never split. */
+export async function takeBatch(e: Engine): Promise<ChangeRecord[]> {
+  const changes = await e.store.pendingChanges(e.maxBatch + 1);
+  if (changes.length <= e.maxBatch) return changes;
+  const lastTask = changes[e.maxBatch - 1]!.taskId;
+  let end = e.maxBatch;
+  if (changes[e.maxBatch]!.taskId === lastTask) {
+    // The task straddles the limit: drop it entirely unless it is the only one.
+    end = changes.findIndex((c) => c.taskId === lastTask);
+    if (end === 0) {
+      // One request never exceeds max_artifacts_per_request, so a task is bounded.
+      const all = await e.store.pendingChanges(e.maxBatch * 4);
+      return all.filter((c) => c.taskId === lastTask);
+    }
+  }
+  return changes.slice(0, end);
+}
+
+/** Publish a batch; the caller holds the publisher lock. Reloads the state after a conflict. */
+export async function publishLocked(
+  e: Engine,
+  changes: ChangeRecord[],
+  bumps: Set<string>,
+  extra: PublishExtra,
+): Promise<BatchOutcome> {
+  try {
+    const outcome = await publishBatch(e, changes, bumps, extra);
+    e.wake("published");
+    return outcome;
+  } catch (err) {
+    for (const b of bumps) e.requestedBumps.add(b);
+    if (err instanceof StoreConflictError) await e.open();
+    throw err;
+  }
+}
+
+/** The roles a re-sign request names: "bins" is every bin. */
+function expandBump(st: PublishedState, role: string): string[] {
+  if (role === "bins") return st.bins ? st.bins.names() : [];
+  return [role];
+}
+
+function expiryDaysFor(st: PublishedState, role: string): number {
+  if (st.bins?.isBin(role)) return st.settings.expiration.bins;
+  const delegated = delegatedRole(st, role);
+  if (delegated) return expirePolicy(delegated);
+  return st.settings.expiration[role as ExpiringRole] ?? st.settings.expiration.bins;
+}
+
+/** Each touched role's entries as this batch leaves them (path → canonical target fragment). */
+class WorkingSets {
+  readonly roles = new Map<string, Map<string, string>>();
+  readonly #e: Engine;
+  readonly #st: PublishedState;
+  readonly #sessions: Sessions;
+
+  constructor(e: Engine, st: PublishedState, sessions: Sessions) {
+    this.#e = e;
+    this.#st = st;
+    this.#sessions = sessions;
+  }
+
+  async of(role: string): Promise<Map<string, string>> {
+    let w = this.roles.get(role);
+    if (!w) {
+      // An offline role with a pending version builds on that version.
+      const session = this.#sessions[role];
+      const pending =
+        session?.kind === "delegation" ? (session.metadata.signed.targets as Record<string, unknown>) : undefined;
+      w = pending
+        ? new Map(Object.entries(pending).map(([p, info]) => [p, canonicalJson(info)]))
+        : new Map(await this.#e.roleEntries(role, this.#st.heads.get(role)?.version ?? 0));
+      this.roles.set(role, w);
+    }
+    return w;
+  }
+}
+
+/** Apply the queued changes to the working sets; what each task did, which roles changed or must be re-signed. */
+async function applyChanges(st: PublishedState, changes: ChangeRecord[], working: WorkingSets, forced: Set<string>) {
+  const outcomes = new Map<string, TaskOutcome>();
+  const touched = new Set<string>();
+  for (const c of changes) {
+    let t = outcomes.get(c.taskId);
+    if (!t) outcomes.set(c.taskId, (t = emptyOutcome()));
+    t.kinds.add(c.kind === "bump" && c.role === "" ? "marker" : c.kind);
+    if (c.kind !== "bump" && (c.role === "" || (!st.bins && !delegatedRole(st, c.role)))) {
+      // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
+      if (c.kind === "add") t.invalid.push(c.path);
+      else t.notFound.push(c.path);
+      continue;
+    }
+    if (c.kind === "add") {
+      const w = await working.of(c.role);
+      if (w.get(c.path) !== c.fragment) {
+        w.set(c.path, c.fragment!);
+        touched.add(c.role);
+      }
+      t.added.push(c.path);
+      t.roles.add(c.role);
+    } else if (c.kind === "remove") {
+      const w = await working.of(c.role);
+      if (w.delete(c.path)) {
+        touched.add(c.role);
+        t.deleted.push(c.path);
+        t.roles.add(c.role);
+      } else {
+        t.notFound.push(c.path);
+      }
+    } else if (c.role !== "") {
+      for (const r of expandBump(st, c.role)) forced.add(r);
+      t.bumped.push(c.role);
+    }
+  }
+  return { outcomes, touched };
+}
+
+async function publishBatch(
+  e: Engine,
+  changes: ChangeRecord[],
+  bumps: Set<string>,
+  extra: PublishExtra = {},
+): Promise<BatchOutcome> {
+  const t0 = performance.now();
+  const prev = e.state!;
+  const now = e.now();
+  let st = extra.root ? withNewRoot(prev, extra.root, bumps) : prev;
+  const signer = e.onlineSigner(st);
+  const build = new PublicationBuilder(signer, e.verifier.batch(signer.publicKey), st.snapshotMeta);
+  if (extra.root) {
+    const root = extra.root;
+    const text = canonicalJson(root.signed);
+    build.addSigned("root", root.signed.version, root.signed.expires, text, root.signatures, prev.root.signed.version);
+  }
+  const sessions = extra.sessions ?? (st.bins ? {} : await loadSessions(e));
+  let sessionsChanged = extra.sessions !== undefined;
+  const deletedRoles = extra.delegations?.deleted ?? [];
+  if (extra.delegations) {
+    st = withDelegationChange(st, extra.delegations, bumps, sessions);
+    if (deletedRoles.length > 0) sessionsChanged = true;
+  }
+  const working = new WorkingSets(e, st, sessions);
+  const forced = new Set<string>();
+  for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);
+  const { outcomes, touched } = await applyChanges(st, changes, working, forced);
+
+  // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
+  const targetRoles = new Set<string>();
+  for (const r of [...touched, ...forced]) if (isTargetsRole(r)) targetRoles.add(r);
+  const offlineRoles = new Set([...targetRoles].filter((r) => isOfflineRole(st, r)));
+  const signedRole = extra.signedRole;
+  const writeSnapshot =
+    targetRoles.size > offlineRoles.size ||
+    forced.has("snapshot") ||
+    signedRole !== undefined ||
+    deletedRoles.length > 0;
+  const writeTimestamp = writeSnapshot || forced.has("timestamp");
+
+  const newEntries = new Map<string, RoleEntries>();
+  const upsert = new Map<string, { role: string; fragment: string }>();
+  const removed = new Set<string>();
+  let newTargets: TargetsSigned | undefined;
+  const exp = st.settings.expiration;
+
+  for (const role of deletedRoles) {
+    // A deleted role's artifacts leave the repository with it. Its snapshot
+    // entry stays: clients reject a snapshot that drops a file the previous
+    // one listed (spec 5.5.5); targets no longer delegates to it.
+    for (const [path] of await e.roleEntries(role, st.heads.get(role)?.version ?? 0)) removed.add(path);
+    e.entries.delete(role);
+  }
+
+  if (signedRole) {
+    // An offline role's signing session completed: publish exactly what was signed.
+    const role = signedRole.role;
+    const signed = signedRole.metadata.signed as TargetsSigned;
+    const head = st.heads.get(role)?.version ?? 0;
+    if (signed.version !== head + 1)
+      throw new Error(`${role} v${signed.version} no longer follows the published v${head}`);
+    build.addSigned(role, signed.version, signed.expires, canonicalJson(signed), signedRole.metadata.signatures);
+    const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
+    for (const row of await e.roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
+    for (const [path, fragment] of entries) upsert.set(path, { role, fragment });
+    newEntries.set(role, { version: signed.version, entries });
+  }
+
+  let sinceYield = 0;
+  for (const role of [...targetRoles].sort()) {
+    // Signing thousands of bins takes a while: let the event loop accept
+    // requests meanwhile, so the next batch grows instead of the queue.
+    if (++sinceYield >= YIELD_EVERY) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const version = (st.heads.get(role)?.version ?? 0) + 1;
+    if (role === "targets") {
+      const expires = expiresIn(now, exp.targets);
+      newTargets = { ...st.targets, version, expires };
+      build.sign(role, version, expires, canonicalJson(newTargets));
+      continue;
+    }
+    const expires = expiresIn(now, expiryDaysFor(st, role));
+    const entries = working.roles.get(role) ?? (await working.of(role));
+    if (offlineRoles.has(role)) {
+      // Offline keys sign this role: park the new version in its signing
+      // session; its tasks finish when the signers are done. A re-sign
+      // request for a role already waiting for signers keeps the pending
+      // version (and the signatures it has collected).
+      if (!touched.has(role) && sessions[role]?.kind === "delegation") continue;
+      const targets = Object.fromEntries(
+        [...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([p, f]) => [p, JSON.parse(f)]),
+      );
+      sessions[role] = {
+        role,
+        kind: "delegation",
+        taskId: "",
+        createdAt: now.toISOString(),
+        metadata: {
+          signed: { _type: "targets", spec_version: SPEC_VERSION, version, expires, targets },
+          signatures: [],
+        },
+        tasks: sessions[role]?.tasks ?? [],
+      };
+      sessionsChanged = true;
+      continue;
+    }
+    // Every entry is already canonical; assemble the document from fragments.
+    const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [...entries]);
+    newEntries.set(role, { version, entries });
+    build.sign(role, version, expires, text);
+  }
+
+  let snapshotDoc: DocumentRecord | undefined;
+  if (writeSnapshot) snapshotDoc = build.snapshot(st.heads.get("snapshot")!.version + 1, expiresIn(now, exp.snapshot));
+  if (writeTimestamp) {
+    if (!snapshotDoc) snapshotDoc = (await e.store.getLatestDocument("snapshot"))!;
+    build.timestamp(st.heads.get("timestamp")!.version + 1, expiresIn(now, exp.timestamp), snapshotDoc);
+  }
+
+  // Final published state of every path this batch changed (offline roles wait for their signers).
+  for (const c of changes) {
+    if (c.kind === "bump" || offlineRoles.has(c.role) || !working.roles.has(c.role)) continue;
+    const fragment = working.roles.get(c.role)!.get(c.path);
+    if (fragment !== undefined) {
+      upsert.set(c.path, { role: c.role, fragment });
+      removed.delete(c.path);
+    } else {
+      upsert.delete(c.path);
+      removed.add(c.path);
+    }
+  }
+
+  const tasks: TaskUpdate[] = [
+    ...(extra.tasks ?? []),
+    ...(signedRole?.tasks ?? []),
+    ...batchTaskUpdates(outcomes, now, (role) => {
+      const session = offlineRoles.has(role) ? sessions[role] : undefined;
+      if (!session) return undefined;
+      return {
+        version: session.metadata.signed.version,
+        park: (final) => {
+          session.tasks = [...(session.tasks ?? []).filter((x) => x.id !== final.id), final];
+        },
+      };
+    }),
+  ];
+
+  // Nothing clients could not load is ever committed (client-limits.ts).
+  build.assertPublishable();
+  await build.verified();
+  const tSigned = performance.now();
+  const docs = build.documents;
+  const publication: Publication = {
+    expectedHeads: build.expectedHeads,
+    documents: docs,
+    artifacts: {
+      upsert: [...upsert].map(([path, v]) => ({ path, role: v.role, fragment: v.fragment })),
+      remove: [...removed],
+    },
+    consumedChanges: changes.map((c) => c.id),
+    tasks,
+  };
+  const settingsOut: Record<string, unknown> = { ...extra.settings };
+  if (st.settings !== prev.settings) settingsOut[SETTINGS_KEY] = st.settings;
+  if (sessionsChanged) settingsOut[SESSIONS_KEY] = sessions;
+  if (Object.keys(settingsOut).length > 0) publication.settings = settingsOut;
+  await e.store.commitPublication(publication);
+  const tCommitted = performance.now();
+
+  // Committed: only now does the in-memory view move forward.
+  const heads = new Map(st.heads);
+  for (const d of docs) heads.set(d.role, { role: d.role, version: d.version, expires: d.expires });
+  for (const [role, entries] of newEntries) e.entries.set(role, entries);
+  e.state = {
+    ...st,
+    heads,
+    snapshotMeta: writeSnapshot ? build.snapshotMeta : st.snapshotMeta,
+    targets: newTargets ?? st.targets,
+  };
+  e.sink.publish(docs.flatMap((d) => e.filesFor(d)));
+  const ts = docs.find((d) => d.role === "timestamp");
+  e.log.debug("published", {
+    changes: changes.length,
+    documents: docs.length,
+    timestamp: ts?.version,
+    build_sign_ms: Math.round(tSigned - t0),
+    commit_ms: Math.round(tCommitted - tSigned),
+    serve_ms: Math.round(performance.now() - tCommitted),
+  });
+  if (ts) e.emitPublished(ts.version);
+  return { changes: changes.length, documents: docs.length, timestampVersion: ts?.version ?? null };
+}

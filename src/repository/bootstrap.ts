@@ -1,0 +1,271 @@
+/**
+ * Bootstrap (DESIGN.md "Ceremony and bootstrap"): root v1 from the ceremony,
+ * then targets, snapshot, timestamp and the hash bins (or custom delegated
+ * roles) at version 1, signed with the online key and published in one
+ * transaction. Accepted durably first (task, payload and lock written before
+ * the 202), run in the background (16384 bins take about a second), resumed
+ * after a crash; a root v1 short of its threshold waits in a signing session.
+ */
+import type { DocumentRecord, Publication } from "../store/store.ts";
+import { SuccinctBins } from "../tuf/bins.ts";
+import { canonicalJson, utf8 } from "../tuf/canonical.ts";
+import { expiresIn } from "../tuf/dates.ts";
+import { canonicalTargetsText } from "../tuf/document.ts";
+import { type Delegations, SPEC_VERSION, type TargetsSigned } from "../tuf/metadata.ts";
+import { isSignedByOnlineKey, onlineKeyId } from "../tuf/roles.ts";
+import { verifyRole } from "../tuf/verify.ts";
+import { expirePolicy } from "./delegations.ts";
+import type { Engine } from "./engine.ts";
+import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
+import type { BootstrapPayload } from "./payloads.ts";
+import { PublicationBuilder } from "./publication.ts";
+import { BOOTSTRAP_KEY, type BootstrapRecord, type RepositorySettings, SETTINGS_KEY } from "./settings.ts";
+import { loadSessions, SESSIONS_KEY, type Sessions } from "./signing-sessions.ts";
+import { loadPublishedState } from "./state.ts";
+import { newTaskId, taskResult } from "./task-results.ts";
+import { VerifierUnavailable } from "./verify-pool.ts";
+
+/** Store key of the accepted payload, kept until the bootstrap is published (a crash resumes it). */
+export const BOOTSTRAP_PAYLOAD_KEY = "bootstrap_payload";
+
+/** RSTUF's 404 message for a repository that already has metadata. */
+export function alreadyBootstrapped(state: string): string {
+  return `System already has a Metadata. State: ${state}`;
+}
+
+/**
+ * Accept a validated bootstrap payload: recorded durably, then run in the
+ * background. Answers with the task id.
+ */
+export async function acceptBootstrap(e: Engine, payload: BootstrapPayload): Promise<{ taskId: string }> {
+  if (e.bootstrap) throw new StateError(alreadyBootstrapped(e.bootstrap.state));
+  const root = payload.root;
+  const verification = verifyRole(
+    utf8(canonicalJson(root.signed)),
+    root.signatures,
+    root.signed.keys,
+    root.signed.roles.root,
+  );
+  if (verification.invalid.length > 0) {
+    throw ValidationError.at(
+      ["body", "metadata", "root", "signatures"],
+      `signature by ${verification.invalid.join(", ")} does not verify`,
+    );
+  }
+  for (const sig of root.signatures) {
+    if (!root.signed.roles.root.keyids.includes(sig.keyid)) {
+      throw ValidationError.at(
+        ["body", "metadata", "root", "signatures"],
+        `signature by ${sig.keyid}, which is not a root key`,
+      );
+    }
+  }
+  const onlineId = onlineKeyId(root.signed)!;
+  try {
+    e.keys.signerFor(onlineId, root.signed.keys[onlineId]!);
+  } catch (err) {
+    if (err instanceof ConfigurationError) {
+      throw ValidationError.at(
+        ["body", "metadata", "root", "signed", "keys", onlineId],
+        `${err.message} (hint: ${err.hint})`,
+      );
+    }
+    throw err;
+  }
+  const taskId = newTaskId();
+  const record: BootstrapRecord = { state: verification.verified ? "pre" : "signing", taskId };
+  const settings: Record<string, unknown> = { [BOOTSTRAP_KEY]: record, [BOOTSTRAP_PAYLOAD_KEY]: payload };
+  if (!verification.verified) {
+    // Root v1 lacks threshold signatures: park it in a signing session.
+    const sessions = await loadSessions(e);
+    sessions.root = { role: "root", kind: "bootstrap", taskId, metadata: root, createdAt: e.now().toISOString() };
+    settings[SESSIONS_KEY] = sessions;
+  }
+  // The task, the bootstrap lock and the payload are written before the 202:
+  // a crash after it resumes the bootstrap (or its signing session) on restart.
+  const pendingResult = verification.verified
+    ? null
+    : taskResult(
+        "bootstrap",
+        true,
+        "Bootstrap pending signatures",
+        { bootstrap: "Root v1 is pending signatures" },
+        e.now(),
+      );
+  // Waiting for signatures is a finished task with status true, as RSTUF
+  // reports it: the rstuf CLI polls until SUCCESS/FAILURE/ERRORED.
+  await e.store.accept(
+    { id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult },
+    [],
+    false,
+  );
+  await e.store.setSettings(settings);
+  e.bootstrap = record;
+  if (verification.verified) e.background(runBootstrap(e));
+  return { taskId };
+}
+
+/** Run an accepted bootstrap (at acceptance, or resumed after a restart). */
+export function runBootstrap(e: Engine): Promise<void> {
+  return e.store.withLock("publisher", () => runBootstrapLocked(e));
+}
+
+/** Caller holds the publisher lock. */
+export async function runBootstrapLocked(e: Engine): Promise<void> {
+  const record = e.bootstrap!;
+  const payload = await e.store.getSetting<BootstrapPayload>(BOOTSTRAP_PAYLOAD_KEY);
+  const now = e.now();
+  let committed = false;
+  try {
+    if (!payload) throw new Error("bootstrap payload missing from the store");
+    await e.store.updateTasks([{ id: record.taskId, state: "STARTED", result: null }]);
+    const started = performance.now();
+    let built = buildBootstrap(e, payload, record, now, await loadSessions(e));
+    try {
+      await built.verified;
+    } catch (err) {
+      if (!(err instanceof VerifierUnavailable)) throw err;
+      built = buildBootstrap(e, payload, record, now, await loadSessions(e));
+      await built.verified;
+    }
+    const { publication, settings } = built;
+    built.assertPublishable();
+    await e.store.commitPublication(publication);
+    committed = true;
+    e.bootstrap = { state: "finished", taskId: record.taskId };
+    e.state = await loadPublishedState(e.store, settings);
+    e.sink.publish(publication.documents.flatMap((d) => e.filesFor(d)));
+    e.log.info("bootstrap finished", {
+      task_id: record.taskId,
+      bins: settings.bins?.count ?? 0,
+      documents: publication.documents.length,
+      ms: Math.round(performance.now() - started),
+    });
+    e.wake("published");
+    e.emitPublished(1);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (committed) {
+      // Published; only reading it back failed (the database went away
+      // right after the commit). Not a failed bootstrap: the next
+      // catch-up (sync.ts) loads it from the store.
+      e.log.error("bootstrap published, but reading it back failed; loading it again shortly", {
+        task_id: record.taskId,
+        error: reason,
+      });
+      e.bootstrap = undefined;
+      e.state = undefined;
+      return;
+    }
+    e.log.error("bootstrap failed", { task_id: record.taskId, error: reason });
+    e.bootstrap = undefined;
+    try {
+      await e.store.setSettings({ [BOOTSTRAP_KEY]: undefined, [BOOTSTRAP_PAYLOAD_KEY]: undefined });
+      await e.store.updateTasks([
+        {
+          id: record.taskId,
+          state: "FAILURE",
+          result: taskResult("bootstrap", false, "Bootstrap failed", null, e.now(), reason),
+        },
+      ]);
+    } catch (cleanup) {
+      // The store itself is unreachable: the record stays "pre" and the bootstrap resumes at the next start.
+      e.log.error("could not record the failed bootstrap", {
+        task_id: record.taskId,
+        error: cleanup instanceof Error ? cleanup.message : String(cleanup),
+      });
+    }
+  }
+}
+
+/** Every version-1 document of the new repository, signed, as one publication. */
+function buildBootstrap(
+  e: Engine,
+  payload: BootstrapPayload,
+  record: BootstrapRecord,
+  now: Date,
+  sessions: Sessions,
+): { publication: Publication; settings: RepositorySettings; verified: Promise<void>; assertPublishable(): void } {
+  const root = payload.root;
+  const onlineId = onlineKeyId(root.signed)!;
+  const onlineKey = root.signed.keys[onlineId]!;
+  const signer = e.keys.signerFor(onlineId, onlineKey);
+  const build = new PublicationBuilder(signer, e.verifier.batch(signer.publicKey));
+  const bins = payload.bitLength !== null ? new SuccinctBins(payload.bitLength, "bins") : null;
+  const settings: RepositorySettings = {
+    expiration: payload.expiration,
+    bins: bins ? { count: bins.count, bitLength: bins.bitLength, prefix: bins.prefix } : null,
+    onlineKeyId: onlineId,
+    consistentSnapshot: root.signed.consistent_snapshot,
+  };
+  build.addSigned("root", 1, root.signed.expires, canonicalJson(root.signed), root.signatures);
+
+  let delegations: Delegations;
+  if (bins) {
+    delegations = {
+      keys: { [onlineId]: onlineKey },
+      succinct_roles: { bit_length: bins.bitLength, name_prefix: bins.prefix, keyids: [onlineId], threshold: 1 },
+    };
+  } else {
+    // RSTUF: an empty keyids list means "signed by the online key".
+    const roles = payload.delegations!.roles.map((r) =>
+      r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r,
+    );
+    delegations = { keys: { [onlineId]: onlineKey, ...payload.delegations!.keys }, roles };
+  }
+  const targets: TargetsSigned = {
+    _type: "targets",
+    spec_version: SPEC_VERSION,
+    version: 1,
+    expires: expiresIn(now, payload.expiration.targets),
+    targets: {},
+    delegations,
+  };
+  build.sign("targets", 1, targets.expires, canonicalJson(targets));
+  const newSessions = { ...sessions };
+  const roleDocs: { name: string; days: number; online: boolean }[] = bins
+    ? bins.names().map((name) => ({ name, days: payload.expiration.bins, online: true }))
+    : delegations.roles!.map((r) => ({
+        name: r.name,
+        days: expirePolicy(r),
+        online: isSignedByOnlineKey(r, onlineId),
+      }));
+  for (const { name, days, online } of roleDocs) {
+    const expires = expiresIn(now, days);
+    if (online) {
+      const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires }, []);
+      build.sign(name, 1, expires, text);
+    } else {
+      // Offline-key role: v1 waits for its signers; snapshot lists it once signed.
+      const signed: TargetsSigned = { _type: "targets", spec_version: SPEC_VERSION, version: 1, expires, targets: {} };
+      newSessions[name] = {
+        role: name,
+        kind: "delegation",
+        taskId: "",
+        metadata: { signed, signatures: [] },
+        createdAt: now.toISOString(),
+        tasks: [],
+      };
+    }
+  }
+  const snapshot: DocumentRecord = build.snapshot(1, expiresIn(now, payload.expiration.snapshot));
+  build.timestamp(1, expiresIn(now, payload.expiration.timestamp), snapshot);
+  const publication: Publication = {
+    expectedHeads: build.expectedHeads,
+    documents: build.documents,
+    tasks: [
+      {
+        id: record.taskId,
+        state: "SUCCESS",
+        result: taskResult("bootstrap", true, "Bootstrap finished", { bootstrap: "Bootstrap Finished" }, now),
+      },
+    ],
+    settings: {
+      [SETTINGS_KEY]: settings,
+      [BOOTSTRAP_KEY]: { state: "finished", taskId: record.taskId },
+      [BOOTSTRAP_PAYLOAD_KEY]: undefined,
+      [SESSIONS_KEY]: newSessions,
+    },
+  };
+  return { publication, settings, verified: build.verified(), assertPublishable: () => build.assertPublishable() };
+}

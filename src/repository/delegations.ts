@@ -1,0 +1,141 @@
+/**
+ * Custom delegations (DESIGN.md "Custom delegations"; RSTUF's
+ * POST/PUT /api/v1/delegations and /delegations/delete): named roles with
+ * `paths` or `path_hash_prefixes`, signed by the online key or by offline
+ * keys (then through a signing session). Each role in a request succeeds or
+ * fails on its own (details.failed_roles); a deleted name is never reused,
+ * since clients may still hold its old versions.
+ */
+import type { DelegatedRole, Delegations } from "../tuf/metadata.ts";
+import { DELEGATED_ROLES_MAX } from "../tuf/limits.ts";
+import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
+import { publishLocked, takeBatch } from "./batch.ts";
+import type { Engine, TaskOutcomeReport } from "./engine.ts";
+import { StateError } from "./errors.ts";
+import type { DelegationsInput } from "./payloads.ts";
+import type { Sessions } from "./signing-sessions.ts";
+import type { PublishedState } from "./state.ts";
+
+/** Store key of every delegated role name ever deleted. */
+export const DELETED_ROLES_KEY = "deleted_roles";
+
+/** Days a delegated role's new version is valid (RSTUF's x-rstuf-expire-policy, default 1). */
+export function expirePolicy(role: DelegatedRole): number {
+  const days = role[EXPIRE_POLICY];
+  return typeof days === "number" && days > 0 ? days : 1;
+}
+
+/** A change of custom delegations, published by one batch. */
+export interface DelegationChange {
+  /** the new `delegations` of top-level targets */
+  delegations: Delegations;
+  /** roles to (re)publish */
+  publish: string[];
+  /** roles deleted */
+  deleted: string[];
+}
+
+export async function acceptDelegations(
+  e: Engine,
+  op: "add" | "update" | "delete",
+  input: DelegationsInput,
+): Promise<{ taskId: string }> {
+  const st = e.requireBootstrapped();
+  if (st.bins) throw new StateError("this repository uses hash bins; custom delegations cannot be changed");
+  return e.startTask("metadata_delegation", () =>
+    e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
+      const cur = e.state!;
+      const onlineId = cur.settings.onlineKeyId;
+      const deletedBefore = (await e.store.getSetting<string[]>(DELETED_ROLES_KEY)) ?? [];
+      const roles = [...(cur.targets.delegations?.roles ?? [])];
+      const keys = { ...(cur.targets.delegations?.keys ?? {}), ...input.keys };
+      const done: string[] = [];
+      const failed: { role: string; reason: string }[] = [];
+      const publish: string[] = [];
+      const deleted: string[] = [];
+      for (const r of input.roles) {
+        const at = roles.findIndex((x) => x.name === r.name);
+        const role = r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r;
+        if (op === "add") {
+          if (at >= 0) failed.push({ role: r.name, reason: "role already exists" });
+          else if (deletedBefore.includes(r.name))
+            failed.push({ role: r.name, reason: "role name was deleted before and cannot be reused" });
+          else {
+            roles.push(role);
+            publish.push(r.name);
+            done.push(r.name);
+          }
+        } else if (at < 0) {
+          failed.push({ role: r.name, reason: "role does not exist" });
+        } else if (op === "update") {
+          roles[at] = role;
+          publish.push(r.name);
+          done.push(r.name);
+        } else {
+          roles.splice(at, 1);
+          deleted.push(r.name);
+          done.push(r.name);
+        }
+      }
+      if (done.length === 0)
+        return {
+          ok: false,
+          message: "Metadata Delegation Failed",
+          details: { delegated_roles: [], failed_roles: failed },
+        };
+      if (roles.length > DELEGATED_ROLES_MAX)
+        return {
+          ok: false,
+          message: "Metadata Delegation Failed",
+          details: {
+            delegated_roles: [],
+            failed_roles: done.map((role) => ({
+              role,
+              reason: `a repository has at most ${DELEGATED_ROLES_MAX} delegated roles (this would make ${roles.length})`,
+            })),
+          },
+        };
+      // Keep only keys some role (or the online key) still uses.
+      const used = new Set([onlineId, ...roles.flatMap((r) => r.keyids)]);
+      for (const k of Object.keys(keys)) if (!used.has(k)) delete keys[k];
+      for (const r of roles)
+        for (const k of r.keyids)
+          if (!keys[k])
+            return {
+              ok: false,
+              message: "Metadata Delegation Failed",
+              details: {
+                delegated_roles: [],
+                failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }],
+              },
+            };
+      await publishLocked(e, await takeBatch(e), e.drainBumps(), {
+        delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
+        // In the same transaction as the new targets: a deleted name can never come back.
+        settings: deleted.length > 0 ? { [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] } : undefined,
+      });
+      return {
+        ok: true,
+        message: "Metadata Delegation Processed",
+        details: { delegated_roles: done, failed_roles: failed },
+      };
+    }),
+  );
+}
+
+/**
+ * The published state with a delegation change applied, for the batch that
+ * publishes it: top-level targets and the changed roles get new versions;
+ * deleted roles lose their pending signing sessions.
+ */
+export function withDelegationChange(
+  st: PublishedState,
+  change: DelegationChange,
+  bumps: Set<string>,
+  sessions: Sessions,
+): PublishedState {
+  bumps.add("targets");
+  for (const r of change.publish) bumps.add(r);
+  for (const r of change.deleted) delete sessions[r];
+  return { ...st, targets: { ...st.targets, delegations: change.delegations } };
+}

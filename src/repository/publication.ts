@@ -1,0 +1,122 @@
+/**
+ * Building one publication: the documents of a new repository version, each
+ * signed with the online key (or already signed offline), verified on another
+ * core, and the snapshot and timestamp that make them visible — everything
+ * the store's commitPublication writes in one transaction.
+ *
+ * Pure of storage: the bootstrap and the batching publisher both fill one of
+ * these and hand its result to the store (python-tuf's repository model:
+ * close a role = new version and expiry, sign, verify before writing).
+ * Signing happens here, before the write transaction (STYLE.md rule 4).
+ */
+import { createHash } from "node:crypto";
+import type { DocumentRecord } from "../store/store.ts";
+import { canonicalJson, canonicalObjectFromEntries, canonicalString, utf8 } from "../tuf/canonical.ts";
+import { serializeEnvelope } from "../tuf/document.ts";
+import { metadataFileName, snapshotMetaName } from "../tuf/file-names.ts";
+import { SPEC_VERSION, type Signature } from "../tuf/metadata.ts";
+import { isTargetsRole } from "../tuf/roles.ts";
+import type { Signer } from "../tuf/signer.ts";
+import { assertPublishable } from "./client-limits.ts";
+import type { VerifyBatch } from "./verify-pool.ts";
+
+export class PublicationBuilder {
+  readonly #signer: Signer;
+  readonly #verify: VerifyBatch;
+  /** documents signed here: their nesting is checked with their signature, on the verification worker */
+  readonly #depthChecked = new WeakSet<DocumentRecord>();
+  /** in the order they were added: targets roles before snapshot before timestamp */
+  readonly documents: DocumentRecord[] = [];
+  /** per role, the head the store must still have when this commits (nobody published in between) */
+  readonly expectedHeads: Record<string, number> = {};
+  /** snapshot `meta` as canonical fragments ("bins-0a.json" → '{"version":3}'), updated as targets roles are added */
+  readonly snapshotMeta: Map<string, string>;
+
+  constructor(signer: Signer, verify: VerifyBatch, snapshotMeta: ReadonlyMap<string, string> = new Map()) {
+    this.#signer = signer;
+    this.#verify = verify;
+    this.snapshotMeta = new Map(snapshotMeta);
+  }
+
+  /**
+   * A document signed elsewhere (root N+1, an offline role's completed
+   * signing session), published exactly as signed. `expectedHead` defaults
+   * to the version before it.
+   */
+  addSigned(
+    role: string,
+    version: number,
+    expires: string,
+    signedText: string,
+    signatures: Signature[],
+    expectedHead = version - 1,
+  ): DocumentRecord {
+    return this.#add(role, version, expires, serializeEnvelope(signedText, signatures), expectedHead);
+  }
+
+  /** Sign `signedText` with the online key; the signature is verified (another core) before anything is written. */
+  sign(role: string, version: number, expires: string, signedText: string): DocumentRecord {
+    const data = utf8(signedText);
+    const sig = this.#signer.sign(data);
+    const bytes = serializeEnvelope(signedText, [{ keyid: this.#signer.keyid, sig }]);
+    this.#verify.add(metadataFileName(role, version), data, sig);
+    const doc = this.#add(role, version, expires, bytes, version - 1);
+    this.#depthChecked.add(doc);
+    return doc;
+  }
+
+  /** The snapshot listing every targets role with its version (spec 4.4.3). */
+  snapshot(version: number, expires: string): DocumentRecord {
+    const text = canonicalObjectFromEntries([
+      ["_type", '"snapshot"'],
+      ["expires", canonicalString(expires)],
+      ["meta", canonicalObjectFromEntries([...this.snapshotMeta])],
+      ["spec_version", canonicalString(SPEC_VERSION)],
+      ["version", String(version)],
+    ]);
+    return this.sign("snapshot", version, expires, text);
+  }
+
+  /** The timestamp naming `snapshot` with version, length and sha256 (spec 4.6). */
+  timestamp(version: number, expires: string, snapshot: DocumentRecord): DocumentRecord {
+    const signed = {
+      _type: "timestamp",
+      spec_version: SPEC_VERSION,
+      version,
+      expires,
+      meta: {
+        [snapshotMetaName("snapshot")]: {
+          version: snapshot.version,
+          length: snapshot.bytes.length,
+          hashes: { sha256: snapshot.sha256 },
+        },
+      },
+    };
+    return this.sign("timestamp", version, expires, canonicalJson(signed));
+  }
+
+  /**
+   * Throws ClientLimitError when a document here is one TUF clients could not
+   * load (client-limits.ts); nothing of such a publication is committed.
+   */
+  assertPublishable(): void {
+    assertPublishable(this.documents, this.#depthChecked);
+  }
+
+  /** Resolves when every signature made here verified (and, for the documents signed here, nests no deeper than clients parse); rejects naming the first that did not. */
+  verified(): Promise<void> {
+    return this.#verify.done();
+  }
+
+  #add(role: string, version: number, expires: string, bytes: Uint8Array, expectedHead: number): DocumentRecord {
+    const doc = documentRecord(role, version, expires, bytes);
+    this.documents.push(doc);
+    this.expectedHeads[role] = expectedHead;
+    if (isTargetsRole(role)) this.snapshotMeta.set(snapshotMetaName(role), `{"version":${version}}`);
+    return doc;
+  }
+}
+
+export function documentRecord(role: string, version: number, expires: string, bytes: Uint8Array): DocumentRecord {
+  return { role, version, expires, bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+}
