@@ -13,7 +13,8 @@ import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
 import { Scheduler } from "./scheduler.ts";
-import { Auth } from "./server/auth.ts";
+import { Authenticator, type AuthOptions } from "./auth/authenticator.ts";
+import { Guard } from "./server/auth/guard.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { closeTimestampEvents } from "./server/events.ts";
@@ -40,7 +41,8 @@ export interface AppOptions {
 /** The bound listener, before the App serves: requests answer 503 until startApp hands them over. */
 export interface Listener {
   readonly http: HttpServer;
-  serve(handler: (req: Request) => Response | Promise<Response>): void;
+  /** `source` is the client address (the guard limits failed authentications by it) */
+  serve(handler: (req: Request, source?: string) => Response | Promise<Response>): void;
 }
 
 /** Open the store and load the repository; nothing listens yet. */
@@ -95,9 +97,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
       taskRetentionHours: config.tasks.retention_hours,
+      auditRetentionDays: config.audit.retention_days,
     },
   );
-  const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
+  const auth = new Authenticator(store, authOptions(config));
+  const guard = new Guard({ auth, log: log.child({ component: "auth" }), metricsPublic: config.auth.metrics_public });
   const storage = createStorage(config.storage);
   await storage.open();
   const content = new ArtifactContent(storage, store.contents, {
@@ -149,6 +153,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     publisher,
     scheduler,
     auth,
+    guard,
     metadata,
     notifier,
     leader,
@@ -161,6 +166,44 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   };
 }
 
+function authOptions(config: Config): AuthOptions {
+  const a = config.auth;
+  const { oauth, jwt } = a;
+  return {
+    adminToken: a.admin_token,
+    disabled: a.insecure_disable,
+    failures: { max: a.failures.max, windowSeconds: a.failures.window_seconds },
+    scopeNames: {
+      read: a.scope_names.read,
+      "artifacts:write": a.scope_names.artifacts_write,
+      "metadata:sign": a.scope_names.metadata_sign,
+      admin: a.scope_names.admin,
+    },
+    // loadConfig refuses a URL without its companions, so these are all set together.
+    oauth: oauth.introspection_url
+      ? {
+          url: oauth.introspection_url,
+          clientId: oauth.client_id!,
+          clientSecret: oauth.client_secret!,
+          audience: oauth.audience,
+          cacheSeconds: oauth.cache_seconds,
+          timeoutMs: oauth.timeout_ms,
+        }
+      : null,
+    jwt: jwt.jwks_url
+      ? {
+          jwksUrl: jwt.jwks_url,
+          issuer: jwt.issuer!,
+          audience: jwt.audience!,
+          algorithms: jwt.algorithms,
+          clockSkewSeconds: jwt.clock_skew_seconds,
+          refreshCooldownSeconds: jwt.jwks_refresh_cooldown_seconds,
+          timeoutMs: jwt.timeout_ms,
+        }
+      : null,
+  };
+}
+
 /**
  * Bind the port (TLS loaded) before anything is generated or bootstrapped:
  * a taken port or a bad certificate stops start-up with nothing changed.
@@ -169,7 +212,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
  */
 export function listen(app: App): Listener {
   const { config } = app;
-  let handler: ((req: Request) => Response | Promise<Response>) | null = null;
+  let handler: ((req: Request, source?: string) => Response | Promise<Response>) | null = null;
   let http: HttpServer;
   try {
     http = startHttpServer({
@@ -179,7 +222,7 @@ export function listen(app: App): Listener {
       targetsDir: config.targets.serve ? config.targets.dir : undefined,
       content: config.targets.serve ? app.content : undefined,
       log: app.log.child({ component: "http" }),
-      api: (req) => (handler ? handler(req) : starting(req)),
+      api: (req, source) => (handler ? handler(req, source) : starting(req)),
       tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
       // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop
       // (uploads stream their bodies, so a large limit holds nothing in memory).
@@ -228,9 +271,14 @@ function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier
 export async function startApp(app: App, listener?: Listener): Promise<RunningApp> {
   const bound = listener ?? listen(app);
   const http = bound.http;
+  if (app.auth.disabled)
+    app.log.warn(
+      "AUTHENTICATION IS DISABLED (--insecure-disable-auth): anyone who can reach this port can change the repository. Development use only.",
+    );
+  else app.log.info(`API authentication: ${app.auth.describe()}`);
   let generatedToken: string | null;
   try {
-    generatedToken = await app.auth.init(app.log);
+    generatedToken = await app.auth.init();
     await app.notifier.start();
   } catch (err) {
     await http.stop(true);

@@ -28,6 +28,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { ASYMMETRIC_ALGORITHMS } from "./auth/algorithms.ts";
 import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
 import type { WebhookConfig } from "./alerts/webhooks.ts";
 import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
@@ -56,7 +57,34 @@ export interface Config {
   online_key_dir: string;
   /** PEM text of the online private key, when given inline. */
   online_key: string | null;
-  auth: { admin_token: string | null; insecure_disable: boolean };
+  auth: {
+    admin_token: string | null;
+    insecure_disable: boolean;
+    /** /metrics without a token (else it needs `read`) */
+    metrics_public: boolean;
+    /** failed authentications allowed per source address within the window, then 429 */
+    failures: { max: number; window_seconds: number };
+    /** external (OAuth2 / JWT) scope names that grant each tufbox scope */
+    scope_names: { read: string[]; artifacts_write: string[]; metadata_sign: string[]; admin: string[] };
+    oauth: {
+      introspection_url: string | null;
+      client_id: string | null;
+      client_secret: string | null;
+      audience: string | null;
+      cache_seconds: number;
+      timeout_ms: number;
+    };
+    jwt: {
+      jwks_url: string | null;
+      issuer: string | null;
+      audience: string | null;
+      algorithms: string[];
+      clock_skew_seconds: number;
+      jwks_refresh_cooldown_seconds: number;
+      timeout_ms: number;
+    };
+  };
+  audit: { retention_days: number };
   tasks: { retention_hours: number };
   /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
@@ -340,6 +368,47 @@ const token: Parser<string> = (raw) => {
   return s;
 };
 
+/** A list: YAML sequence, or a string separated by commas and/or spaces. */
+const names: Parser<string[]> = (raw) => {
+  const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/[\s,]+/) : null;
+  if (items === null || items.some((x) => typeof x !== "string"))
+    throw new Invalid("expected a list of names (a YAML list, or a string separated by commas or spaces)");
+  const out = (items as string[]).map((x) => x.trim()).filter((x) => x !== "");
+  if (out.length === 0) throw new Invalid("expected at least one name");
+  return out;
+};
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host);
+}
+
+/** https://, or http:// to a loopback host only: credentials and signing keys must not cross a network in clear. */
+const secureUrl: Parser<string> = (raw) => {
+  const expected = "expected an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)";
+  const s = url(raw, ["http", "https"], expected.slice("expected ".length));
+  const u = new URL(s);
+  if (u.protocol === "http:" && !isLoopbackHost(u.hostname)) throw new Invalid(expected);
+  return s;
+};
+
+const nonEmpty_: Parser<string> = (raw) => {
+  const s = text(raw).trim();
+  if (s === "") throw new Invalid("expected a non-empty string");
+  return s;
+};
+
+const algorithms: Parser<string[]> = (raw, ctx) => {
+  const list = names(raw, ctx);
+  const bad = list.find((a) => !(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a));
+  if (bad !== undefined)
+    throw new Invalid(
+      `"${bad}" is not allowed; only asymmetric JWS algorithms are: ${ASYMMETRIC_ALGORITHMS.join(", ")}`,
+    );
+  return list;
+};
+
 const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const ENDPOINTS_EXPECTED =
   "expected a ':'-separated list of path prefixes, each optionally preceded by methods as RSTUF writes them " +
@@ -522,6 +591,52 @@ const KEYS: readonly AnyKeySpec[] = [
     default: false,
     parse: bool,
   }),
+  key("auth.metrics_public", { env: ["TUFBOX_METRICS_PUBLIC"], default: true, parse: bool }),
+  key("auth.failures.max", { env: ["TUFBOX_AUTH_FAILURES_MAX"], default: 10, parse: int(1, 1_000_000) }),
+  key("auth.failures.window_seconds", {
+    env: ["TUFBOX_AUTH_FAILURES_WINDOW_SECONDS"],
+    default: 60,
+    parse: int(1, 86_400),
+  }),
+  key("auth.scope_names.read", { env: ["TUFBOX_SCOPE_NAMES_READ"], default: ["tufbox:read"], parse: names }),
+  key("auth.scope_names.artifacts_write", {
+    env: ["TUFBOX_SCOPE_NAMES_ARTIFACTS_WRITE"],
+    default: ["tufbox:artifacts:write"],
+    parse: names,
+  }),
+  key("auth.scope_names.metadata_sign", {
+    env: ["TUFBOX_SCOPE_NAMES_METADATA_SIGN"],
+    default: ["tufbox:metadata:sign"],
+    parse: names,
+  }),
+  key("auth.scope_names.admin", { env: ["TUFBOX_SCOPE_NAMES_ADMIN"], default: ["tufbox:admin"], parse: names }),
+  key("auth.oauth.introspection_url", { env: ["TUFBOX_OAUTH_URL"], default: null, parse: secureUrl }),
+  key("auth.oauth.client_id", { env: ["TUFBOX_OAUTH_CLIENT_ID"], secret: "value", default: null, parse: nonEmpty_ }),
+  key("auth.oauth.client_secret", {
+    env: ["TUFBOX_OAUTH_CLIENT_SECRET"],
+    secret: "value",
+    default: null,
+    parse: nonEmpty_,
+  }),
+  key("auth.oauth.audience", { env: ["TUFBOX_OAUTH_AUDIENCE"], default: null, parse: nonEmpty_ }),
+  key("auth.oauth.cache_seconds", { env: ["TUFBOX_OAUTH_CACHE_SECONDS"], default: 60, parse: int(0, 3600) }),
+  key("auth.oauth.timeout_ms", { env: ["TUFBOX_OAUTH_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
+  key("auth.jwt.jwks_url", { env: ["TUFBOX_JWT_JWKS_URL"], default: null, parse: secureUrl }),
+  key("auth.jwt.issuer", { env: ["TUFBOX_JWT_ISSUER"], default: null, parse: nonEmpty_ }),
+  key("auth.jwt.audience", { env: ["TUFBOX_JWT_AUDIENCE"], default: null, parse: nonEmpty_ }),
+  key("auth.jwt.algorithms", {
+    env: ["TUFBOX_JWT_ALGORITHMS"],
+    default: ["RS256", "PS256", "ES256", "EdDSA"],
+    parse: algorithms,
+  }),
+  key("auth.jwt.clock_skew_seconds", { env: ["TUFBOX_JWT_CLOCK_SKEW_SECONDS"], default: 30, parse: int(0, 600) }),
+  key("auth.jwt.jwks_refresh_cooldown_seconds", {
+    env: ["TUFBOX_JWT_JWKS_REFRESH_COOLDOWN_SECONDS"],
+    default: 5,
+    parse: int(0, 3600),
+  }),
+  key("auth.jwt.timeout_ms", { env: ["TUFBOX_JWT_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
+  key("audit.retention_days", { env: ["TUFBOX_AUDIT_RETENTION_DAYS"], default: 365, parse: int(1, 36_500) }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
@@ -746,6 +861,7 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
 
   const config = { ...(settings as unknown as Settings), meta: { file: file?.path ?? null, sources, warnings } };
   crossChecks(config, problems, warnings);
+  authChecks(config, env, problems);
   warnUnknownEnv(env, warnings);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -966,8 +1082,45 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
   }
 }
 
+/** Set to 1 to run with --insecure-disable-auth on an address other than loopback. */
+export const I_KNOW_AUTH_IS_DISABLED = "TUFBOX_I_KNOW_AUTH_IS_DISABLED";
+
+function authChecks(config: Config, env: Env, problems: ConfigProblem[]): void {
+  const src = config.meta.sources;
+  const { auth } = config;
+  if (auth.insecure_disable && !isLoopbackHost(config.listen.host) && env[I_KNOW_AUTH_IS_DISABLED] !== "1") {
+    problems.push({
+      key: "auth.insecure_disable",
+      value: "true",
+      source: sourceLabel(src["auth.insecure_disable"]!),
+      expected: `refused: listen is ${showListen(config.listen)}, not a loopback address, so anyone on the network could change the repository; listen on 127.0.0.1, or set ${I_KNOW_AUTH_IS_DISABLED}=1 if that is really what you want`,
+    });
+  }
+  const oauth = auth.oauth;
+  if (oauth.introspection_url !== null) {
+    for (const k of ["client_id", "client_secret"] as const) {
+      if (oauth[k] === null)
+        problems.push({
+          key: `auth.oauth.${k}`,
+          expected: `required with auth.oauth.introspection_url (env TUFBOX_OAUTH_${k.toUpperCase()} or TUFBOX_OAUTH_${k.toUpperCase()}_FILE)`,
+        });
+    }
+  }
+  const jwt = auth.jwt;
+  if (jwt.jwks_url !== null) {
+    for (const k of ["issuer", "audience"] as const) {
+      if (jwt[k] === null)
+        problems.push({
+          key: `auth.jwt.${k}`,
+          expected: `required with auth.jwt.jwks_url: tokens meant for another issuer or service must be refused`,
+        });
+    }
+  }
+}
+
 const KNOWN_ENV = new Set([
   "TUFBOX_CONFIG",
+  I_KNOW_AUTH_IS_DISABLED,
   ...KEYS.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e]))),
 ]);
 

@@ -10,7 +10,8 @@ import type { Notifier } from "./notify/notifier.ts";
 import type { Publisher } from "./repository/publisher.ts";
 import type { Repository } from "./repository/repository.ts";
 import type { Scheduler } from "./scheduler.ts";
-import type { Auth } from "./server/auth.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
+import type { Guard } from "./server/auth/guard.ts";
 import type { PublishedMetadata } from "./server/published.ts";
 import type { Leadership } from "./store/leadership.ts";
 import type { Store } from "./store/store.ts";
@@ -28,7 +29,10 @@ export interface App {
   readonly repo: Repository;
   readonly publisher: Publisher;
   readonly scheduler: Scheduler;
-  readonly auth: Auth;
+  /** who presented a token: tufbox tokens, the admin token, JWT, OAuth2 introspection */
+  readonly auth: Authenticator;
+  /** the route → scope check in front of every API route */
+  readonly guard: Guard;
   readonly metadata: PublishedMetadata;
   /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
   readonly notifier: Notifier;

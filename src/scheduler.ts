@@ -19,6 +19,8 @@ export interface SchedulerOptions {
   periodSeconds: number;
   resignWindowHours: number;
   taskRetentionHours: number;
+  /** audit entries older than this are deleted (default 365) */
+  auditRetentionDays?: number;
 }
 
 export interface JobInfo {
@@ -43,7 +45,7 @@ interface Job {
 }
 
 /** Results of runs that changed nothing: not logged. */
-const QUIET_RESULTS = new Set(["nothing near expiry", "pruned 0 task(s)", "no alerts"]);
+const QUIET_RESULTS = new Set(["nothing near expiry", "pruned 0 task(s)", "pruned 0 audit entries", "no alerts"]);
 
 /** Never let the window be shorter than one period plus a margin: a role must not expire between two runs. */
 export function effectiveResignWindowMs(opts: SchedulerOptions): number {
@@ -85,6 +87,11 @@ export class Scheduler {
       const n = await deps.store.pruneTasks(before);
       return `pruned ${n} task(s)`;
     });
+    this.#add("prune-audit", "delete audit log entries older than audit.retention_days", async () => {
+      const days = opts.auditRetentionDays ?? 365;
+      const n = await deps.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString());
+      return `pruned ${n} audit entries`;
+    });
   }
 
   /**
@@ -99,7 +106,8 @@ export class Scheduler {
 
   #add(name: string, description: string, run: () => Promise<string>, ownPeriodSeconds?: number): void {
     const periodSeconds =
-      ownPeriodSeconds ?? (name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
+      ownPeriodSeconds ??
+      (name.startsWith("prune-") ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
     this.#jobs.set(name, {
       name,
       description,

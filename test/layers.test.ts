@@ -65,6 +65,13 @@ const RULES: [string, (path: string) => boolean, (imported: string) => boolean][
     (i) => /^(server|cli)\//.test(i) || ["app.ts", "core.ts", "main.ts"].includes(i),
   ],
   [
+    "auth/ (tokens, OAuth2, JWT, scopes) builds on the store's types only",
+    (p) => p.startsWith("auth/"),
+    (i) =>
+      /^(repository|server|cli|offline|notify)\//.test(i) ||
+      ["app.ts", "core.ts", "scheduler.ts", "main.ts"].includes(i),
+  ],
+  [
     "alerts/ read the App's parts but never the server, the CLI or the composition root",
     (p) => p.startsWith("alerts/"),
     (i) => /^(server|cli)\//.test(i) || ["app.ts", "main.ts"].includes(i),

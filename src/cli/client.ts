@@ -254,7 +254,12 @@ export class ApiClient {
   }
 
   /** An API request; a non-2xx answer becomes a ServerError carrying the server's detail. */
-  async request(method: "GET" | "POST", path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
+  async request(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body: unknown,
+    ctx: RequestContext,
+  ): Promise<ApiAnswer> {
     const url = `${this.opts.server}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -334,8 +339,10 @@ export class ApiClient {
       const reason = text ?? "Unauthorized";
       const hint =
         this.opts.token === undefined
-          ? `give the server's admin token with --token TOKEN or ${TOKEN_ENV} (printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN)`
-          : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
+          ? `give a token with --token TOKEN or ${TOKEN_ENV} (the admin token is printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN; tufbox token create makes scoped ones)`
+          : status === 403
+            ? "this token lacks the scope named above: use a token that has it (tufbox token create --scope …)"
+            : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
       return new ServerError(`cannot ${ctx.what}: the server refused the request (${status}): ${reason}`, hint, {
         status,
         detail,
@@ -368,6 +375,14 @@ export class ApiClient {
         "send fewer items per request",
         { status, detail },
       );
+    if (status === 429 || status === 503) {
+      const wait = res.headers.get("retry-after");
+      return new ServerError(
+        `cannot ${ctx.what}: ${text ?? `HTTP ${status}`} (${status})`,
+        wait ? `retry in ${wait} s` : "retry later",
+        { status, detail },
+      );
+    }
     if (status >= 500)
       return new ServerError(
         `cannot ${ctx.what}: the server failed (${status}): ${text ?? "internal error"}`,
@@ -387,6 +402,10 @@ export class ApiClient {
 
   post(path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
     return this.request("POST", path, body, ctx);
+  }
+
+  delete(path: string, ctx: RequestContext): Promise<ApiAnswer> {
+    return this.request("DELETE", path, undefined, ctx);
   }
 
   /** A published metadata file as JSON; undefined when it does not exist (404). */

@@ -27,7 +27,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Store } from "../store/store.ts";
-import { StoreConflictError } from "../store/store.ts";
+import { DROP_DIR_ACTOR, StoreConflictError } from "../store/store.ts";
 import type { Repository } from "../repository/repository.ts";
 import { newTaskId } from "../repository/task-results.ts";
 import { targetInfoOf, type ArtifactContent } from "../storage/content.ts";
@@ -312,6 +312,7 @@ export class DropDirectory {
           addTaskIdToCustom: false,
           publish: true,
         },
+        DROP_DIR_ACTOR,
         { taskId },
       );
     } catch (err) {

@@ -51,8 +51,8 @@ export interface HttpServerOptions {
   content?: ArtifactContent;
   /** answers a /targets/ request with no file in targetsDir (a mirror fetches, verifies and stores it) */
   targetsMissing?: (req: Request, encoded: string) => Promise<Response>;
-  /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
-  api: (req: Request) => Response | Promise<Response>;
+  /** everything that is not /metadata or /targets (the Elysia app's `handle`); `source` is the client address */
+  api: (req: Request, source?: string) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
   tls?: { cert: string; key: string };
   maxRequestBodySize?: number;
@@ -241,7 +241,9 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
 
   /** API requests: bounded per client address and in how long their bodies take. */
   function limitedApi(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
-    const source = limiter.max > 0 ? (srv.requestIP(req)?.address ?? "") : "";
+    // The client address: counted here, and the guard's key for failed authentications.
+    const address = srv.requestIP(req)?.address;
+    const source = limiter.max > 0 ? (address ?? "") : "";
     if (!limiter.acquire(source)) {
       return fileError(429, `too many requests in progress from ${source} (limits.max_connections_per_source)`, {
         "retry-after": "1",
@@ -250,7 +252,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     }
     let res: Response | Promise<Response>;
     try {
-      res = callApi(opts.api, opts.bodyDeadline ? withBodyDeadline(req, opts.bodyDeadline) : req);
+      res = callApi(opts.api, opts.bodyDeadline ? withBodyDeadline(req, opts.bodyDeadline) : req, address);
     } catch (err) {
       limiter.release(source);
       throw err;
@@ -501,10 +503,14 @@ function decodeSegment(encoded: string): string | undefined {
   }
 }
 
-function callApi(api: HttpServerOptions["api"], req: Request): Response | Promise<Response> {
+function callApi(
+  api: HttpServerOptions["api"],
+  req: Request,
+  source: string | undefined,
+): Response | Promise<Response> {
   // Health checkers speaking HTTP/1.0 send no Host; routers built on `new URL(req.url)` need one.
   const absolute = req.url.startsWith("/") ? new Request(`http://localhost${req.url}`, req) : req;
-  return api(absolute);
+  return api(absolute, source);
 }
 
 function listingBody(names: string[]): string {

@@ -18,6 +18,8 @@ import { FLAGS as SEND_FLAGS } from "../../src/cli/send.ts";
 import { FLAGS as ARTIFACT_FLAGS } from "../../src/cli/artifact.ts";
 import { FLAGS as TASK_FLAGS } from "../../src/cli/task.ts";
 import { SERVER_FLAGS } from "../../src/cli/client.ts";
+import { TOKEN_FLAGS } from "../../src/cli/token.ts";
+import { AUDIT_FLAGS } from "../../src/cli/audit.ts";
 import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { runCli, tempDir } from "./helpers.ts";
@@ -41,6 +43,8 @@ const COMMANDS: [string, FlagSpec][] = [
   ["task", TASK_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
+  ["token create", TOKEN_FLAGS],
+  ["audit", AUDIT_FLAGS],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],
   ["version", {}],
 ];

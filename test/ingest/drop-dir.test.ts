@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { tempDir, type TestServer } from "../helpers/server.ts";
 import { bootstrapped, sha256 } from "../helpers/upload.ts";
 import { startTestServer } from "../helpers/server.ts";
+import { DROP_DIR_ACTOR } from "../../src/store/store.ts";
 
 function writeBatch(drop: string, id: string, files: Record<string, string>, prefix = "tuf"): string {
   const tmp = join(drop, `${prefix}_tmp_${id}`);
@@ -156,6 +157,7 @@ describe("drop directory after a crash", () => {
         addTaskIdToCustom: false,
         publish: true,
       },
+      DROP_DIR_ACTOR,
       { taskId },
     );
     await first.waitTask(taskId);

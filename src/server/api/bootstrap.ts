@@ -4,7 +4,7 @@ import type { App } from "../../core.ts";
 import { parseBootstrapPayload } from "../../repository/payloads.ts";
 import { json } from "../errors.ts";
 import { readJson } from "./body.ts";
-import { accepted, requireToken } from "./route.ts";
+import { accepted, actorOf } from "./route.ts";
 
 export function bootstrapRoutes(app: App) {
   return new Elysia()
@@ -20,9 +20,9 @@ export function bootstrapRoutes(app: App) {
       async ({ request }) => {
         const body = await readJson(request, app.config.limits.max_body_bytes);
         const payload = parseBootstrapPayload(body);
-        const { taskId } = await app.repo.acceptBootstrap(payload);
+        const { taskId } = await app.repo.acceptBootstrap(payload, actorOf(app, request));
         return accepted("Bootstrap accepted.", { task_id: taskId, last_update: new Date().toISOString() });
       },
-      { parse: "none", beforeHandle: requireToken(app) },
+      { parse: "none" },
     );
 }

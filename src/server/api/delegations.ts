@@ -4,7 +4,7 @@ import type { App } from "../../core.ts";
 import { asObject, parseDelegations } from "../../repository/payloads.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import { readJson } from "./body.ts";
-import { accepted, requireToken } from "./route.ts";
+import { accepted, actorOf } from "./route.ts";
 
 export function delegationRoutes(app: App) {
   const body = async (request: Request, namesOnly: boolean) => {
@@ -17,25 +17,29 @@ export function delegationRoutes(app: App) {
     .post(
       "/api/v1/delegations",
       async ({ request }) => {
-        const { taskId } = await app.repo.acceptDelegations("add", await body(request, false));
+        const { taskId } = await app.repo.acceptDelegations("add", await body(request, false), actorOf(app, request));
         return accepted("Metadata delegation add accepted.", { task_id: taskId, last_update: now() });
       },
-      { parse: "none", beforeHandle: requireToken(app) },
+      { parse: "none" },
     )
     .put(
       "/api/v1/delegations",
       async ({ request }) => {
-        const { taskId } = await app.repo.acceptDelegations("update", await body(request, false));
+        const { taskId } = await app.repo.acceptDelegations(
+          "update",
+          await body(request, false),
+          actorOf(app, request),
+        );
         return accepted("Metadata delegation update accepted.", { task_id: taskId, last_update: now() });
       },
-      { parse: "none", beforeHandle: requireToken(app) },
+      { parse: "none" },
     )
     .post(
       "/api/v1/delegations/delete",
       async ({ request }) => {
-        const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true));
+        const { taskId } = await app.repo.acceptDelegations("delete", await body(request, true), actorOf(app, request));
         return accepted("Metadata delegation delete accepted.", { task_id: taskId, last_update: now() });
       },
-      { parse: "none", beforeHandle: requireToken(app) },
+      { parse: "none" },
     );
 }

@@ -21,6 +21,8 @@ export function healthRoutes(app: App) {
         status: ready ? "ready" : "not ready",
         checks,
         scheduler_leader: app.scheduler.leading,
+        // Loud on purpose: a load balancer's or operator's first look shows it.
+        auth: app.auth.disabled ? "disabled" : "enabled",
         // Alerts do not make a replica unready (an expired role already
         // does): they are what an operator must act on before that.
         warnings: alerts.map((a) => ({ key: a.key, severity: a.severity, summary: a.summary })),

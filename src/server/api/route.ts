@@ -1,22 +1,16 @@
 /**
- * Route plumbing shared by every API router: the write-scope guard and the
- * 202 answer. Errors are not handled here: handlers and the guard throw, and
- * the API's one error handler (index.ts → ../errors.ts) answers.
+ * Route plumbing shared by every API router: who is calling, and the 202
+ * answer. Errors are not handled here: handlers throw, and the API's one
+ * error handler (index.ts → ../errors.ts) answers. Who may call a route is
+ * decided before Elysia sees the request, by the guard
+ * (server/auth/guard.ts) from the route → scope table.
  */
 import type { App } from "../../core.ts";
-import { HttpError } from "../errors.ts";
+import { INTERNAL_ACTOR, type AuditActor } from "../../store/store.ts";
 
-/**
- * The guard every mutating route runs before its handler (Elysia
- * `beforeHandle`): a bearer token, unless auth is off by the loud
- * development flag.
- */
-export function requireToken(app: App) {
-  return async ({ request }: { request: Request }): Promise<void> => {
-    const outcome = await app.auth.check(request);
-    if (!outcome.ok)
-      throw new HttpError(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-  };
+/** The audit actor of a request the guard let through: principal, source address, route. */
+export function actorOf(app: App, request: Request): AuditActor {
+  return app.guard.actorOf(request) ?? INTERNAL_ACTOR;
 }
 
 export function accepted(message: string, data: Record<string, unknown>): Response {

@@ -5,7 +5,7 @@ import { parseSettingsUpdate } from "../../repository/payloads.ts";
 import { StateError } from "../../repository/errors.ts";
 import { json } from "../errors.ts";
 import { readJson } from "./body.ts";
-import { accepted, requireToken } from "./route.ts";
+import { accepted, actorOf } from "./route.ts";
 import { TOP_LEVEL_ROLES } from "../../tuf/roles.ts";
 
 export function settingsView(app: App): Record<string, unknown> {
@@ -36,9 +36,9 @@ export function settingsRoutes(app: App) {
       "/api/v1/config",
       async ({ request }) => {
         const expiration = parseSettingsUpdate(await readJson(request, app.config.limits.max_body_bytes));
-        const { taskId } = await app.repo.updateExpiration(expiration);
+        const { taskId } = await app.repo.updateExpiration(expiration, actorOf(app, request));
         return accepted("Settings successfully submitted.", { task_id: taskId, last_update: new Date().toISOString() });
       },
-      { parse: "none", beforeHandle: requireToken(app) },
+      { parse: "none" },
     );
 }

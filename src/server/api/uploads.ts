@@ -22,7 +22,7 @@ import { StorageError, UploadError, type ContentHash, type Digest, type StagedCo
 import { targetInfoOf, type ArtifactContent } from "../../storage/content.ts";
 import { MultipartError, multipartBoundary, readMultipart } from "../../ingest/multipart.ts";
 import { HttpError } from "../errors.ts";
-import { accepted, requireToken } from "./route.ts";
+import { accepted, actorOf } from "./route.ts";
 
 const CONTENT_PREFIX = "/api/v1/artifacts/content/";
 const SKIPPED = " Publishing will be skipped.";
@@ -34,11 +34,9 @@ export function uploadRoutes(app: App) {
   return new Elysia()
     .put("/api/v1/artifacts/content/*", ({ request }) => putContent(app, request), {
       parse: "none",
-      beforeHandle: requireToken(app),
     })
     .post("/api/v1/artifacts/upload", ({ request }) => uploadForm(app, request), {
       parse: "none",
-      beforeHandle: requireToken(app),
     });
 }
 
@@ -70,7 +68,7 @@ async function putContent(app: App, request: Request): Promise<Response> {
   );
   const info = targetInfoOf(digest, custom);
   const payload: AddArtifactsPayload = { artifacts: [{ path, info }], addTaskIdToCustom: addTaskId, publish };
-  const { taskId } = await app.repo.acceptAdd(payload);
+  const { taskId } = await app.repo.acceptAdd(payload, actorOf(app, request));
   return accepted("New Artifact(s) successfully submitted." + (publish ? "" : SKIPPED), {
     artifacts: [path],
     task_id: taskId,
@@ -148,7 +146,7 @@ async function uploadForm(app: App, request: Request): Promise<Response> {
       addTaskIdToCustom: false,
       publish,
     };
-    const { taskId } = await app.repo.acceptAdd(payload);
+    const { taskId } = await app.repo.acceptAdd(payload, actorOf(app, request));
     return accepted("New Artifact(s) successfully submitted." + (publish ? "" : SKIPPED), {
       artifacts: paths,
       task_id: taskId,

@@ -34,8 +34,8 @@ export function dashboardApi(app: App) {
     .get(
       "/api/v1/whoami",
       async ({ request }) => {
-        const { subject, scopes } = await caller(app, request);
-        return ok({ subject, scopes, auth_disabled: app.auth.disabled }, "Token is valid.");
+        const { subject, principal, kind, scopes } = caller(app, request);
+        return ok({ subject, principal, kind, scopes, auth_disabled: app.auth.disabled }, "Token is valid.");
       },
       { beforeHandle: requireScope(app, "read") },
     )

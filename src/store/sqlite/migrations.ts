@@ -95,6 +95,36 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 3,
+    name: "scoped tokens and audit log",
+    sql: `
+      -- Scoped tokens get a public id (listing, revocation), an expiry and
+      -- their creator; a token stored before this (the first-start admin
+      -- token) gets a random id.
+      ALTER TABLE tokens ADD COLUMN id TEXT;
+      ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+      ALTER TABLE tokens ADD COLUMN created_by TEXT;
+      UPDATE tokens SET id = lower(hex(randomblob(8))) WHERE id IS NULL;
+      CREATE UNIQUE INDEX tokens_id ON tokens (id);
+
+      -- AUTOINCREMENT: an id is never handed out twice, so a follower that
+      -- remembers the last id it saw never skips an entry after pruning.
+      CREATE TABLE audit (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        at             TEXT NOT NULL,
+        principal      TEXT NOT NULL,
+        principal_name TEXT NOT NULL,
+        source         TEXT,
+        route          TEXT,
+        task_id        TEXT,
+        action         TEXT NOT NULL,
+        summary        TEXT NOT NULL -- JSON
+      );
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_principal ON audit (principal, id);
+    `,
+  },
+  {
+    version: 4,
     name: "artifact contents",
     // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
     sql: `

@@ -31,7 +31,7 @@ function bases(): [BodyRoute, string, unknown][] {
   const delegations = fixture("bootstrap-delegations.json").settings.roles.delegations;
   return [
     ["POST /api/v1/bootstrap", "bins", fixture("bootstrap-bins.json")],
-    ["POST /api/v1/bootstrap", "delegations", { ...(fixture("bootstrap-delegations.json") as object), timeout: 300 }],
+    ["POST /api/v1/bootstrap", "delegations", { ...fixture<object>("bootstrap-delegations.json"), timeout: 300 }],
     [
       "POST /api/v1/artifacts",
       "two",

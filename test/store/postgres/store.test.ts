@@ -212,16 +212,30 @@ function postgresSuite(server: string) {
         documents: [{ role: "timestamp", version: 1, bytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
         artifacts: { upsert: [{ path: "p", role: "bins-0", fragment: "{}" }], remove: [] },
       });
-      await a.putToken({ hash: "h", name: "n", scopes: ["s"], createdAt: "2024-01-01T00:00:00Z" });
+      await a.putToken({
+        id: "i",
+        hash: "h",
+        name: "n",
+        scopes: ["s"],
+        createdAt: "2024-01-01T00:00:00Z",
+        expiresAt: null,
+        createdBy: null,
+      });
       expect((await b.getLatestDocument("timestamp"))?.bytes).toEqual(bytes);
       expect(await b.releaseHeldChanges()).toBe(1);
       expect((await a.pendingChanges(10)).map((c) => c.path)).toEqual(["a"]);
       expect(await b.findToken("h")).toEqual({
+        id: "i",
         hash: "h",
         name: "n",
         scopes: ["s"],
         createdAt: "2024-01-01T00:00:00.000Z",
+        expiresAt: null,
+        createdBy: null,
       });
+      // Revocation on one replica is seen by the next read on another.
+      expect(await a.revokeToken("i")).toBe(true);
+      expect(await b.findToken("h")).toBeUndefined();
     });
 
     test("withLock: callers on two replicas never overlap", async () => {

@@ -64,7 +64,15 @@ describe("SqliteStore", () => {
       documents: [{ role: "timestamp", version: 1, bytes: docBytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
       artifacts: { upsert: [{ path: "p", role: "bins-0", fragment: "{}" }], remove: [] },
     });
-    await first.putToken({ hash: "h", name: "n", scopes: ["s"], createdAt: "2024-01-01T00:00:00.000Z" });
+    await first.putToken({
+      id: "i",
+      hash: "h",
+      name: "n",
+      scopes: ["s"],
+      createdAt: "2024-01-01T00:00:00.000Z",
+      expiresAt: null,
+      createdBy: null,
+    });
     await first.close();
     expect(await first.ping()).toBe(false);
 
