@@ -26,6 +26,10 @@ import { isSignedByOnlineKey } from "./tuf/roles.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
+import { createStorage } from "./storage/index.ts";
+import { ArtifactContent } from "./storage/content.ts";
+import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
+import { DropDirectory } from "./ingest/drop-dir.ts";
 import { createAlerts } from "./alerts/index.ts";
 import { LatestTargets } from "./repository/latest-targets.ts";
 
@@ -98,6 +102,37 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   );
   const auth = new Authenticator(store, authOptions(config));
   const guard = new Guard({ auth, log: log.child({ component: "auth" }), metricsPublic: config.auth.metrics_public });
+  const storage = createStorage(config.storage);
+  await storage.open();
+  const content = new ArtifactContent(storage, store.contents, {
+    hashes: config.storage.hashes,
+    maxUploadBytes: config.limits.max_upload_bytes,
+  });
+  const gcLog = log.child({ component: "storage" });
+  scheduler.register(
+    "gc-artifact-content",
+    "delete stored artifact bytes no artifact has listed for the grace period (storage.gc_grace_hours), and stale upload staging files",
+    async () =>
+      describeGc(
+        await collectContent(
+          { store, content, log: gcLog },
+          {
+            graceMs:
+              config.storage.gc_grace_hours !== null
+                ? config.storage.gc_grace_hours * 3_600_000
+                : defaultGraceMs(repo.settings?.expiration),
+          },
+        ),
+      ),
+    Math.max(config.scheduler.period_seconds, 600),
+  );
+  const dropDir =
+    config.ingest.drop_dir === null
+      ? null
+      : new DropDirectory(
+          { store, repo, content, log: log.child({ component: "drop-dir" }) },
+          { dir: config.ingest.drop_dir, scanSeconds: config.ingest.scan_seconds, parallel: config.ingest.parallel },
+        );
   const freshness = new TimestampFreshness({ clock, repo, scheduler });
   const latestTargets = new LatestTargets(store);
   const alerts = createAlerts({
@@ -126,6 +161,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     alerts,
     latestTargets,
     freshness,
+    content,
+    dropDir,
   };
 }
 
@@ -183,11 +220,14 @@ export function listen(app: App): Listener {
       port: config.listen.port,
       metadata: app.metadata,
       targetsDir: config.targets.serve ? config.targets.dir : undefined,
+      content: config.targets.serve ? app.content : undefined,
       log: app.log.child({ component: "http" }),
       api: (req, source) => (handler ? handler(req, source) : starting(req)),
       tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
-      maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
+      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop
+      // (uploads stream their bodies, so a large limit holds nothing in memory).
+      maxRequestBodySize:
+        Math.max(config.limits.max_body_bytes * 2, config.limits.max_upload_bytes + 64 * 1024) + 1024 * 1024,
       idleTimeoutSeconds: config.limits.idle_timeout_seconds,
       bodyDeadline: {
         timeoutMs: config.limits.body_timeout_seconds * 1000,
@@ -251,6 +291,8 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
   void app.scheduler.runIfLeader("resign-expiring");
+  // Resumes directories a crash left in tuf_processing_, then watches.
+  await app.dropDir?.start();
   app.freshness.watch(http);
   for (const w of startupWarnings(app)) app.log.warn(w);
   bound.serve(createApi(app));
@@ -262,6 +304,8 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Batches under way finish first: they need the store and the repository.
+      await app.dropDir?.stop();
       app.freshness.stop();
       app.scheduler.stop();
       app.alerts.stop();
@@ -274,6 +318,7 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
       await app.notifier.close();
       await app.leader.close();
       app.repo.close();
+      await app.content.storage.close();
       await app.store.close();
     },
   };

@@ -99,7 +99,12 @@ export interface Config {
     upload_min_bytes_per_second: number;
     idle_timeout_seconds: number;
     max_connections_per_source: number;
+    max_upload_bytes: number;
   };
+  /** artifact content (src/storage/): where uploaded bytes are kept */
+  storage: StorageSettings;
+  /** the drop directory (src/ingest/drop-dir.ts) */
+  ingest: { drop_dir: string | null; scan_seconds: number; parallel: number };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
   /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
@@ -107,6 +112,26 @@ export interface Config {
   /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
   mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
   meta: ConfigMeta;
+}
+
+export interface StorageSettings {
+  driver: "local" | "s3";
+  /** content files (local driver) and the staging area of uploads (both drivers) */
+  local_dir: string;
+  /** hashes computed for uploaded content and listed in its metadata: sha256 always, sha512 optionally */
+  hashes: ("sha256" | "sha512")[];
+  /** how long removed content stays downloadable; null = one day longer than the longest timestamp/snapshot expiry */
+  gc_grace_hours: number | null;
+  s3: {
+    bucket: string | null;
+    endpoint: string | null;
+    region: string | null;
+    prefix: string;
+    access_key_id: string | null;
+    secret_access_key: string | null;
+    download: "redirect" | "proxy";
+    presign_seconds: number;
+  };
 }
 
 export interface ConfigMeta {
@@ -247,6 +272,28 @@ function showSize(n: number): string {
   }
   return `${n} bytes`;
 }
+
+const contentHashes: Parser<("sha256" | "sha512")[]> = (raw) => {
+  const expected = "expected sha256, or sha256 and sha512 (a list, or comma-separated)";
+  const list = typeof raw === "string" ? raw.split(",") : Array.isArray(raw) ? raw : null;
+  if (list === null || list.some((x) => typeof x !== "string")) throw new Invalid(expected);
+  const names = [...new Set((list as string[]).map((x) => x.trim().toLowerCase()).filter((x) => x !== ""))];
+  if (!names.includes("sha256") || names.some((x) => x !== "sha256" && x !== "sha512")) throw new Invalid(expected);
+  return names.includes("sha512") ? ["sha256", "sha512"] : ["sha256"];
+};
+
+const s3Prefix: Parser<string> = (raw) => {
+  const s = text(raw, "a key prefix").trim();
+  if (s.startsWith("/") || s.includes("//") || /[\\\0]/.test(s))
+    throw new Invalid("expected a key prefix such as tufbox/ (no leading slash, no empty segments)");
+  return s === "" || s.endsWith("/") ? s : `${s}/`;
+};
+
+const nonEmptyText: Parser<string> = (raw) => {
+  const s = text(raw).trim();
+  if (s === "") throw new Invalid("expected a non-empty string");
+  return s;
+};
 
 // The WHATWG fetch "bad port" list: browsers, Node's fetch (and so tuf-js and
 // python clients behind proxies that follow it) refuse these outright.
@@ -617,6 +664,53 @@ const KEYS: readonly AnyKeySpec[] = [
     default: 16 * 1024 ** 2,
     parse: size(1024, 2 * 1024 ** 3),
   }),
+  key("limits.max_upload_bytes", {
+    env: ["TUFBOX_MAX_UPLOAD_BYTES"],
+    default: 2 * 1024 ** 3,
+    parse: size(1, 1024 ** 4),
+  }),
+  key("storage.driver", { env: ["TUFBOX_STORAGE_DRIVER"], default: "local", parse: oneOf(["local", "s3"] as const) }),
+  key("storage.local_dir", {
+    env: ["TUFBOX_STORAGE_LOCAL_DIR"],
+    default: (get) => join(get("data_dir"), "content"),
+    parse: path,
+  }),
+  key("storage.hashes", {
+    env: ["TUFBOX_STORAGE_HASHES"],
+    default: ["sha256"],
+    parse: contentHashes,
+    show: (v) => v.join(","),
+  }),
+  key("storage.gc_grace_hours", { env: ["TUFBOX_STORAGE_GC_GRACE_HOURS"], default: null, parse: int(1, 87600) }),
+  key("storage.s3.bucket", { env: ["TUFBOX_S3_BUCKET"], default: null, parse: nonEmptyText }),
+  key("storage.s3.endpoint", {
+    env: ["TUFBOX_S3_ENDPOINT"],
+    default: null,
+    parse: (raw) => url(raw, ["http", "https"], "an http(s):// endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com"),
+  }),
+  key("storage.s3.region", { env: ["TUFBOX_S3_REGION"], default: null, parse: nonEmptyText }),
+  key("storage.s3.prefix", { env: ["TUFBOX_S3_PREFIX"], default: "", parse: s3Prefix }),
+  key("storage.s3.access_key_id", {
+    env: ["TUFBOX_S3_ACCESS_KEY_ID"],
+    secret: "value",
+    default: null,
+    parse: nonEmptyText,
+  }),
+  key("storage.s3.secret_access_key", {
+    env: ["TUFBOX_S3_SECRET_ACCESS_KEY"],
+    secret: "value",
+    default: null,
+    parse: nonEmptyText,
+  }),
+  key("storage.s3.download", {
+    env: ["TUFBOX_S3_DOWNLOAD"],
+    default: "redirect",
+    parse: oneOf(["redirect", "proxy"] as const),
+  }),
+  key("storage.s3.presign_seconds", { env: ["TUFBOX_S3_PRESIGN_SECONDS"], default: 300, parse: int(60, 604800) }),
+  key("ingest.drop_dir", { env: ["TUFBOX_DROP_DIR"], flag: "drop-dir", default: null, parse: path }),
+  key("ingest.scan_seconds", { env: ["TUFBOX_DROP_DIR_SCAN_SECONDS"], default: 5, parse: int(1, 3600) }),
+  key("ingest.parallel", { env: ["TUFBOX_DROP_DIR_PARALLEL"], default: 2, parse: int(1, 64) }),
   key("limits.max_artifacts_per_request", {
     env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"],
     default: 10000,
@@ -962,6 +1056,12 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
       key: unset,
       source: undefined,
       expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither`,
+    });
+  }
+  if (config.storage.driver === "s3" && config.storage.s3.bucket === null) {
+    problems.push({
+      key: "storage.s3.bucket",
+      expected: `must be set when storage.driver is s3 (from ${sourceLabel(src["storage.driver"]!)}): name the bucket (env TUFBOX_S3_BUCKET)`,
     });
   }
   if (FETCH_BAD_PORTS.has(config.listen.port)) {

@@ -15,6 +15,8 @@ import type { Guard } from "./server/auth/guard.ts";
 import type { PublishedMetadata } from "./server/published.ts";
 import type { Leadership } from "./store/leadership.ts";
 import type { Store } from "./store/store.ts";
+import type { ArtifactContent } from "./storage/content.ts";
+import type { DropDirectory } from "./ingest/drop-dir.ts";
 import type { Clock } from "./clock.ts";
 import type { Alerts } from "./alerts/alerts.ts";
 import type { LatestTargets } from "./repository/latest-targets.ts";
@@ -36,6 +38,10 @@ export interface App {
   readonly notifier: Notifier;
   /** whether this replica runs the scheduler's jobs (always, for SQLite) */
   readonly leader: Leadership;
+  /** artifact bytes tufbox stores (upload API, drop directory), by sha256 */
+  readonly content: ArtifactContent;
+  /** the drop directory watcher (ingest.drop_dir), when configured */
+  readonly dropDir: DropDirectory | null;
   /** the one clock every expiry decision reads (real unless a test drives it) */
   readonly clock: Clock;
   /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */

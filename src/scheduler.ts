@@ -94,16 +94,20 @@ export class Scheduler {
     });
   }
 
-  /** Add a job from another part of the App (alerts, drop directory, mirror); before start(). */
-  register(name: string, description: string, run: () => Promise<string>): void {
+  /**
+   * Add a job from another part of the App (alerts, drop directory, mirror,
+   * artifact content GC); before start(). `periodSeconds`: its own period
+   * (default: the scheduler's).
+   */
+  register(name: string, description: string, run: () => Promise<string>, periodSeconds?: number): void {
     if (this.#jobs.has(name)) throw new Error(`a scheduled job named ${name} already exists`);
-    this.#add(name, description, run);
+    this.#add(name, description, run, periodSeconds);
   }
 
-  #add(name: string, description: string, run: () => Promise<string>): void {
-    const periodSeconds = name.startsWith("prune-")
-      ? Math.max(this.#opts.periodSeconds, 600)
-      : this.#opts.periodSeconds;
+  #add(name: string, description: string, run: () => Promise<string>, ownPeriodSeconds?: number): void {
+    const periodSeconds =
+      ownPeriodSeconds ??
+      (name.startsWith("prune-") ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
     this.#jobs.set(name, {
       name,
       description,
@@ -208,7 +212,12 @@ export class Scheduler {
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
-      if (!QUIET_RESULTS.has(job.lastResult)) this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
+      // (artifact content GC: "… 0 deleted (0 bytes), 0 newly unlisted, …" changed nothing either)
+      if (
+        !QUIET_RESULTS.has(job.lastResult) &&
+        !/^artifact content: 0 deleted \(0 bytes\), 0 newly unlisted/.test(job.lastResult)
+      )
+        this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error(`job ${name} failed`, { job: name, error: job.lastResult });

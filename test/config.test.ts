@@ -100,6 +100,7 @@ describe("defaults", () => {
       upload_min_bytes_per_second: 64 * 1024,
       idle_timeout_seconds: 10,
       max_connections_per_source: 128,
+      max_upload_bytes: 2 * 1024 ** 3,
     });
     expect(c.disable_endpoints).toEqual([]);
     expect(c.log).toEqual({ level: "info", format: "json" });

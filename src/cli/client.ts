@@ -281,6 +281,47 @@ export class ApiClient {
     throw this.#failure(method, path, res, parsed, ctx);
   }
 
+  /**
+   * A request with a body that is not JSON (artifact uploads: a file stream, a
+   * multipart form); answers and failures as `request`. No timeout: an upload
+   * of a large file takes as long as it takes.
+   */
+  async send(
+    method: "PUT" | "POST",
+    path: string,
+    init: { body: RequestInit["body"]; headers?: Record<string, string> },
+    ctx: RequestContext,
+  ): Promise<ApiAnswer> {
+    const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.opts.server}${path}`, {
+        method,
+        headers,
+        body: init.body,
+        redirect: "manual",
+        // Streamed request bodies need it (fetch standard).
+        duplex: "half",
+      } as RequestInit);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      throw new ServerError(
+        `cannot ${ctx.what}: ${this.opts.server} cannot be reached (${e.code ?? e.message ?? String(err)})`,
+        `check --server (or ${SERVER_ENV}) and that the server is running: curl ${this.opts.server}/healthz`,
+      );
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return { status: res.status, body: parsed };
+    throw this.#failure(method, path, res, parsed, ctx);
+  }
+
   #failure(method: string, path: string, res: Response, parsed: unknown, ctx: RequestContext): ServerError {
     const status = res.status;
     const route = `${method} ${path.split("?")[0]}`;

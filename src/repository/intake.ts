@@ -23,14 +23,21 @@ export function roleForPath(st: PublishedState, path: string): string {
   return firstRoleForPath(st.targets.delegations?.roles ?? [], path)?.name ?? "";
 }
 
-/** Durably accept artifact additions; resolves once they are on disk. */
+/**
+ * Durably accept artifact additions; resolves once they are on disk.
+ * `actor` is written to the audit log in the same transaction. `taskId`: a
+ * caller that must never add the same batch twice (the drop directory,
+ * resuming after a crash) picks the id itself; a second accept with it is a
+ * StoreConflictError and writes nothing.
+ */
 export async function acceptAdd(
   e: Engine,
   p: AddArtifactsPayload,
   actor: AuditActor,
+  opts: { taskId?: string } = {},
 ): Promise<{ taskId: string; paths: string[] }> {
   const st = e.requireBootstrapped();
-  const taskId = newTaskId();
+  const taskId = opts.taskId ?? newTaskId();
   const changes: NewChange[] = p.artifacts.map((a) => {
     const info = p.addTaskIdToCustom
       ? { ...a.info, custom: { ...(a.info.custom ?? {}), added_by_task_id: taskId } }

@@ -192,8 +192,12 @@ export class Repository {
     return acceptBootstrap(this.#e, payload, actor);
   }
 
-  acceptAdd(p: AddArtifactsPayload, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string; paths: string[] }> {
-    return acceptAdd(this.#e, p, actor);
+  acceptAdd(
+    p: AddArtifactsPayload,
+    actor: AuditActor = INTERNAL_ACTOR,
+    opts: { taskId?: string } = {},
+  ): Promise<{ taskId: string; paths: string[] }> {
+    return acceptAdd(this.#e, p, actor, opts);
   }
 
   acceptRemove(

@@ -33,6 +33,8 @@
  */
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
 import { PublishedTargets } from "./published-targets.ts";
+import { ContentTargets } from "./content.ts";
+import type { ArtifactContent } from "../storage/content.ts";
 import { TargetFiles, type TargetFile } from "./targets.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
+  /** artifact content tufbox stores (storage/), tried before targetsDir (server/content.ts) */
+  content?: ArtifactContent;
   /** answers a /targets/ request with no file in targetsDir (a mirror fetches, verifies and stores it) */
   targetsMissing?: (req: Request, encoded: string) => Promise<Response>;
   /** everything that is not /metadata or /targets (the Elysia app's `handle`); `source` is the client address */
@@ -110,6 +114,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const log = opts.log ?? createLogger({ level: "warn", format: "text" });
   const limiter = new SourceLimiter(opts.maxRequestsPerSource ?? 0);
   const freshness = opts.freshness;
+  const stored =
+    opts.content === undefined ? undefined : new ContentTargets((path) => published.entries(path), opts.content);
 
   // Requests per role that missed the static table; decides which roles to promote.
   const popularity = new Map<string, number>();
@@ -210,6 +216,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   async function serveTarget(req: Request, encoded: string): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
     if (!targets || encoded === "") return fileError(404, "target not found");
+    const fromStorage = await stored?.serve(req, encoded);
+    if (fromStorage) return fromStorage;
     const found = await targets.lookup(encoded);
     if (found.kind === "invalid") return fileError(400, "invalid target path");
     if (found.kind === "missing")

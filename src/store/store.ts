@@ -9,6 +9,7 @@
  *   since the publisher read it (optimistic check: nobody published in between).
  * - `accept` is durable when it resolves: a 202 is only sent after it.
  */
+import type { ContentIndex } from "./contents.ts";
 
 /** RSTUF task states (RSTUF-API.md). ERRORED = finished with result.status false. */
 export type TaskState = "PENDING" | "RECEIVED" | "STARTED" | "RUNNING" | "SUCCESS" | "FAILURE" | "ERRORED" | "REVOKED";
@@ -154,6 +155,13 @@ export const SCHEDULER_ACTOR: AuditActor = {
   source: null,
   route: null,
 };
+/** Files a pipeline put into the drop directory (ingest/drop-dir.ts): no token, the directory is the credential. */
+export const DROP_DIR_ACTOR: AuditActor = {
+  principal: "drop-dir",
+  principalName: "drop-dir",
+  source: null,
+  route: null,
+};
 /** Changes made in-process without a caller saying who (CLI commands on a local store, tests). */
 export const INTERNAL_ACTOR: AuditActor = {
   principal: "internal",
@@ -209,6 +217,8 @@ export interface RoleVersion {
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
+  /** artifact bytes tufbox holds (storage/), by sha256 */
+  readonly contents: ContentIndex;
   /** create tables / run migrations; idempotent */
   open(): Promise<void>;
   close(): Promise<void>;

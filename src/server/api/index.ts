@@ -10,6 +10,7 @@ import type { App } from "../../core.ts";
 import { isEndpointDisabled } from "../../config.ts";
 import { bootstrapRoutes } from "./bootstrap.ts";
 import { artifactRoutes } from "./artifacts.ts";
+import { uploadRoutes } from "./uploads.ts";
 import { taskRoutes } from "./task.ts";
 import { settingsRoutes } from "./settings.ts";
 import { healthRoutes } from "./health.ts";
@@ -86,6 +87,7 @@ export function apiRoutes(app: App) {
       .use(healthRoutes(app))
       .use(bootstrapRoutes(app))
       .use(artifactRoutes(app))
+      .use(uploadRoutes(app))
       .use(taskRoutes(app))
       .use(settingsRoutes(app))
       .use(metadataRoutes(app))

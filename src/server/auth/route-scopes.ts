@@ -10,7 +10,8 @@
  * - a scope: a token holding it (see scopes.ts: admin implies all, a write
  *   scope implies read).
  *
- * Paths are written without a trailing slash; `:name` matches one segment.
+ * Paths are written without a trailing slash; `:name` matches one segment, a
+ * final `*` one or more (a target path below a prefix).
  */
 import type { Scope } from "../../auth/scopes.ts";
 
@@ -27,6 +28,9 @@ export const ROUTE_SCOPES = {
   "POST /api/v1/artifacts": "artifacts:write",
   "POST /api/v1/artifacts/delete": "artifacts:write",
   "POST /api/v1/artifacts/publish": "artifacts:write",
+  // The artifact bytes themselves (server/api/uploads.ts); `*` is the target path, any depth.
+  "PUT /api/v1/artifacts/content/*": "artifacts:write",
+  "POST /api/v1/artifacts/upload": "artifacts:write",
 
   "GET /api/v1/task": "read",
 
@@ -94,8 +98,11 @@ export class RouteTable {
     const trimmed = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname;
     const segments = trimmed.split("/").slice(1);
     for (const route of this.#byMethod.get(m) ?? []) {
-      if (route.segments.length !== segments.length) continue;
-      if (route.segments.every((s, i) => (s.startsWith(":") ? segments[i] !== "" : s === segments[i])))
+      const rest = route.segments.at(-1) === "*";
+      if (rest ? segments.length < route.segments.length : route.segments.length !== segments.length) continue;
+      const fixed = rest ? route.segments.slice(0, -1) : route.segments;
+      if (rest && segments.slice(fixed.length).join("/") === "") continue;
+      if (fixed.every((s, i) => (s.startsWith(":") ? segments[i] !== "" : s === segments[i])))
         return { key: route.key, access: route.access };
     }
     return undefined;

@@ -101,7 +101,7 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX tasks_created ON tasks (created_at, id);
       -- What one publication (one commit, one published_at) put out.
       CREATE INDEX documents_published ON documents (published_at, role);
-    `,
+      `,
   },
   {
     version: 3,
@@ -131,6 +131,22 @@ export const postgresMigrations: readonly Migration[] = [
       );
       CREATE INDEX audit_at ON audit (at);
       CREATE INDEX audit_principal ON audit (principal, id);
+    `,
+  },
+  {
+    version: 4,
+    name: "artifact contents",
+    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
+    sql: `
+      CREATE TABLE contents (
+        sha256             text COLLATE "C" PRIMARY KEY,
+        sha512             text,
+        length             bigint NOT NULL,
+        stored_at          text NOT NULL,
+        unreferenced_since text COLLATE "C",
+        deleting           boolean NOT NULL DEFAULT false
+      );
+      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
     `,
   },
 ];

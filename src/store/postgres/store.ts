@@ -7,6 +7,8 @@
 import { SQL } from "bun";
 import { AdvisoryLocks, checkLocksStillHeld } from "./locks.ts";
 import { migrate } from "./migrations.ts";
+import type { ContentIndex } from "../contents.ts";
+import { PostgresContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
   auditRow,
@@ -73,6 +75,7 @@ const FINISHED = FINISHED_STATES as TaskState[];
 
 export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
+  readonly contents: ContentIndex = new PostgresContentIndex(() => this.db);
   private readonly url: string;
   private readonly opts: Required<PostgresStoreOptions>;
   private sql: Sql | undefined;

@@ -91,7 +91,7 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX tasks_created ON tasks (created_at, id);
       -- What one publication (one commit, one published_at) put out.
       CREATE INDEX documents_published ON documents (published_at, role);
-    `,
+      `,
   },
   {
     version: 3,
@@ -121,6 +121,22 @@ export const migrations: readonly Migration[] = [
       );
       CREATE INDEX audit_at ON audit (at);
       CREATE INDEX audit_principal ON audit (principal, id);
+    `,
+  },
+  {
+    version: 4,
+    name: "artifact contents",
+    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
+    sql: `
+      CREATE TABLE contents (
+        sha256             TEXT PRIMARY KEY,
+        sha512             TEXT,
+        length             INTEGER NOT NULL,
+        stored_at          TEXT NOT NULL,
+        unreferenced_since TEXT,
+        deleting           INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1))
+      ) WITHOUT ROWID;
+      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
     `,
   },
 ];

@@ -6,6 +6,7 @@
  */
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { migrate } from "./migrations.ts";
+import { SqliteContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
   auditRow,
@@ -203,6 +204,10 @@ type Statements = ReturnType<typeof prepare>;
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
+  readonly contents = new SqliteContentIndex(() => {
+    if (!this.db) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
+    return this.db;
+  });
   readonly path: string;
   private readonly synchronous: "FULL" | "NORMAL";
   private readonly busyTimeoutMs: number;
@@ -242,6 +247,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     if (!db) return;
+    this.contents.close();
     for (const s of Object.values(this.stmts ?? {})) (s as Statement).finalize();
     this.db = undefined;
     this.stmts = undefined;

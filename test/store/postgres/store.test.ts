@@ -15,6 +15,7 @@ import { postgresMigrations } from "../../../src/store/postgres/migrations.ts";
 import { PostgresStore } from "../../../src/store/postgres/store.ts";
 import { StoreConflictError, type DocumentRecord, type Publication } from "../../../src/store/store.ts";
 import { storeContract } from "../contract.ts";
+import { contentsContract } from "../contents-contract.ts";
 
 const serverUrl = process.env.TUFBOX_TEST_POSTGRES_URL;
 
@@ -80,6 +81,19 @@ function postgresSuite(server: string) {
   }
 
   storeContract("postgres", async () => {
+    const { url, drop } = await freshSchema();
+    const store = new PostgresStore(url);
+    await store.open();
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await drop();
+      },
+    };
+  });
+
+  contentsContract("postgres", async () => {
     const { url, drop } = await freshSchema();
     const store = new PostgresStore(url);
     await store.open();

@@ -7,6 +7,7 @@ import { openStore } from "../../../src/store/index.ts";
 import { migrations } from "../../../src/store/sqlite/migrations.ts";
 import { SqliteStore } from "../../../src/store/sqlite/store.ts";
 import { storeContract } from "../contract.ts";
+import { contentsContract } from "../contents-contract.ts";
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -19,6 +20,19 @@ afterAll(() => {
 });
 
 storeContract("sqlite", async () => {
+  const dir = tempDir();
+  const store = new SqliteStore(path.join(dir, "tufbox.db"));
+  await store.open();
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contentsContract("sqlite", async () => {
   const dir = tempDir();
   const store = new SqliteStore(path.join(dir, "tufbox.db"));
   await store.open();
