@@ -229,6 +229,7 @@ const rows: Row[] = [
         "resign-expiring",
         "prune-tasks",
         "prune-audit",
+        "gc-artifact-content",
         "check-alerts",
       ]);
       expect(b.data.jobs[0].next_run).toMatch(/^\d{4}-/);
@@ -272,7 +273,7 @@ const rows: Row[] = [
     status: 404,
     check: (b) =>
       expect(b.detail.error).toBe(
-        "no scheduled job named nope (jobs: resign-expiring, prune-tasks, prune-audit, check-alerts)",
+        "no scheduled job named nope (jobs: resign-expiring, prune-tasks, prune-audit, gc-artifact-content, check-alerts)",
       ),
   },
   {
