@@ -63,7 +63,7 @@ DIR             uploads every file under DIR (target path = its path relative
   --restart       forget the journal and send everything again
 ${SERVER_FLAGS_HELP}`;
 
-const FLAGS = {
+export const IMPORT_FLAGS = {
   manifest: { type: "string" },
   prefix: { type: "string" },
   jobs: { type: "string" },
@@ -87,7 +87,7 @@ export async function importCommand(argv: string[], term: ServerTerminal = serve
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("import", argv, FLAGS);
+      const args = parseCommandArgs("import", argv, IMPORT_FLAGS);
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(IMPORT_HELP);
       const jobs = parseCount(flagString(args.own, "jobs") ?? "4", "--jobs", 1, "e.g. --jobs 4");

@@ -43,7 +43,7 @@ ${SERVER_FLAGS_HELP}
 Progress (count, bytes, rate, ETA) on a terminal; plain lines otherwise.
 For whole directories, resumable: tufbox import DIR.`;
 
-const FLAGS = {
+export const UPLOAD_FLAGS = {
   prefix: { type: "string" },
   custom: { type: "string" },
   "no-publish": { type: "boolean" },
@@ -183,7 +183,7 @@ function parseCustom(text: string | undefined): Record<string, unknown> | undefi
 }
 
 export async function uploadCommand(argv: string[], term: ServerTerminal, json: { value: boolean }): Promise<void> {
-  const args = parseCommandArgs("artifact upload", argv, FLAGS);
+  const args = parseCommandArgs("artifact upload", argv, UPLOAD_FLAGS);
   json.value = jsonFlag(args.own);
   if (args.own.help) return term.out(UPLOAD_HELP);
   const files = args.positionals;

@@ -152,6 +152,35 @@ function postgresSuite(server: string) {
       expect(await r.stores[0]!.ping()).toBe(true);
     });
 
+    test("a schema created by main (migrations 1–3, tokens and audit) upgrades to migration 4 (artifact contents)", async () => {
+      const { url, drop } = await freshSchema();
+      const old = new SQL(url, { max: 1 });
+      try {
+        await old.unsafe(
+          "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)",
+        );
+        for (const m of postgresMigrations.filter((m) => m.version <= 3)) {
+          await old.unsafe(m.sql);
+          await old`INSERT INTO schema_migrations VALUES (${m.version}, ${m.name}, '2024-01-01T00:00:00Z')`;
+        }
+      } finally {
+        await old.close({ timeout: 5 });
+      }
+      const store = new PostgresStore(url);
+      try {
+        await store.open();
+        expect(await store.listAudit({ limit: 10 })).toEqual([]);
+        expect(await store.contents.put({ sha256: "ab".repeat(32), sha512: null, length: 3 })).toBe(true);
+        expect((await store.contents.get("ab".repeat(32)))?.length).toBe(3);
+        const schema = new URL(url).searchParams.get("search_path")!;
+        const rows = await db.unsafe(`SELECT version, name FROM ${schema}.schema_migrations ORDER BY version`);
+        expect([...rows].at(-1)).toEqual({ version: 4, name: "artifact contents" });
+      } finally {
+        await store.close();
+        await drop();
+      }
+    });
+
     test("a schema from a newer tufbox is refused with a hint", async () => {
       await using r = await replicas(1);
       const schema = new URL(r.url).searchParams.get("search_path")!;

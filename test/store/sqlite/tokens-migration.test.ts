@@ -78,5 +78,31 @@ test("a database created by main's schema v2 (dashboard listings) upgrades to th
     { version: 1, name: "initial" },
     { version: 2, name: "dashboard_listings" },
     { version: 3, name: "scoped tokens and audit log" },
+    { version: 4, name: "artifact contents" },
   ]);
+});
+
+test("a database created by main's schema v3 (tokens and audit) upgrades to migration 4 (artifact contents)", async () => {
+  const file = join(dir, "v3.db");
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations.filter((m) => m.version <= 3)) {
+    db.run(m.sql);
+    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
+  }
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+    expect(await store.contents.put({ sha256: "ab".repeat(32), sha512: null, length: 3 })).toBe(true);
+    expect((await store.contents.get("ab".repeat(32)))?.length).toBe(3);
+  } finally {
+    await store.close();
+  }
+  const check = new Database(file, { readonly: true });
+  const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
+  check.close();
+  expect(applied.at(-1)).toEqual({ version: 4, name: "artifact contents" });
 });
