@@ -55,6 +55,14 @@ describe("PUT /api/v1/artifacts/content/<path>", () => {
     const task = await s.waitTask(r.body.data.task_id);
     expect(task.state).toBe("SUCCESS");
     expect(task.result.details.added_artifacts).toEqual(["releases/app 1.0.tar.gz"]);
+    // Audited with the caller: the test server's admin token, over HTTP, on the upload route.
+    const audit = (await s.app.store.listAudit({ limit: 100 })).find((a) => a.taskId === r.body.data.task_id);
+    expect(audit).toMatchObject({
+      principal: "admin",
+      action: "add_artifacts",
+      route: "PUT /api/v1/artifacts/content/*",
+    });
+    expect(audit?.source).toBeString();
     const entry = await s.app.store.getArtifact("releases/app 1.0.tar.gz");
     expect(JSON.parse(entry!.fragment)).toEqual({
       length: bytes.length,
@@ -272,6 +280,12 @@ describe("POST /api/v1/artifacts/upload (multipart)", () => {
     ]);
     const task = await s.waitTask(r.body.data.task_id);
     expect(task.result.details.added_artifacts).toEqual(["bundle/a.txt", "bundle/sub/b.txt"]);
+    const audit = (await s.app.store.listAudit({ limit: 100 })).find((a) => a.taskId === r.body.data.task_id);
+    expect(audit).toMatchObject({
+      principal: "admin",
+      action: "add_artifacts",
+      route: "POST /api/v1/artifacts/upload",
+    });
     const got = await fetch(`${s.url}/targets/bundle/sub/${sha256("second file")}.b.txt`);
     expect(await got.text()).toBe("second file");
   });

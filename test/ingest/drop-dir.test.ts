@@ -63,6 +63,9 @@ describe("drop directory", () => {
     expect(line.files).toBe(3);
     const task = await s.waitTask(line.task_id);
     expect(task.result.details.added_artifacts.sort()).toEqual(paths);
+    // Audited in the same transaction, under the drop directory's own principal.
+    const audit = (await s.app.store.listAudit({ limit: 100 })).find((a) => a.taskId === line.task_id);
+    expect(audit).toMatchObject({ principal: "drop-dir", action: "add_artifacts", source: null, route: null });
   });
 
   test("upper-case TUF_ names work, and several directories are processed", async () => {
