@@ -38,6 +38,7 @@ import {
   envCandidate,
   type Flags,
   flagCandidate,
+  I_KNOW_AUTH_IS_DISABLED,
   normalizeFlags,
   readYaml,
   redactUrl,
@@ -46,28 +47,37 @@ import {
   warnUnknownEnv,
 } from "./config/sources.ts";
 import {
+  algorithms,
   bool,
-  type Ctx,
+  contentHashes,
   database,
   external,
   FETCH_BAD_PORTS,
   globs,
-  Invalid,
   int,
-  type Listen,
+  Invalid,
+  isLoopbackHost,
   listen,
+  names,
+  nonEmpty_,
+  nonEmptyText,
   oneOf,
-  type Parser,
   path,
   pem,
   redis,
+  s3Prefix,
+  secureUrl,
   size,
   token,
   url,
+  type Ctx,
+  type Listen,
+  type Parser,
 } from "./config/values.ts";
 
 export type { DisabledEndpoint } from "./config/endpoints.ts";
 export type { Listen } from "./config/values.ts";
+export { I_KNOW_AUTH_IS_DISABLED } from "./config/sources.ts";
 
 // ---------------------------------------------------------------- types
 
@@ -81,7 +91,34 @@ export interface Config {
   online_key_dir: string;
   /** PEM text of the online private key, when given inline. */
   online_key: string | null;
-  auth: { admin_token: string | null; insecure_disable: boolean };
+  auth: {
+    admin_token: string | null;
+    insecure_disable: boolean;
+    /** /metrics without a token (else it needs `read`) */
+    metrics_public: boolean;
+    /** failed authentications allowed per source address within the window, then 429 */
+    failures: { max: number; window_seconds: number };
+    /** external (OAuth2 / JWT) scope names that grant each tufbox scope */
+    scope_names: { read: string[]; artifacts_write: string[]; metadata_sign: string[]; admin: string[] };
+    oauth: {
+      introspection_url: string | null;
+      client_id: string | null;
+      client_secret: string | null;
+      audience: string | null;
+      cache_seconds: number;
+      timeout_ms: number;
+    };
+    jwt: {
+      jwks_url: string | null;
+      issuer: string | null;
+      audience: string | null;
+      algorithms: string[];
+      clock_skew_seconds: number;
+      jwks_refresh_cooldown_seconds: number;
+      timeout_ms: number;
+    };
+  };
+  audit: { retention_days: number };
   tasks: { retention_hours: number };
   /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
@@ -96,7 +133,12 @@ export interface Config {
     upload_min_bytes_per_second: number;
     idle_timeout_seconds: number;
     max_connections_per_source: number;
+    max_upload_bytes: number;
   };
+  /** artifact content (src/storage/): where uploaded bytes are kept */
+  storage: StorageSettings;
+  /** the drop directory (src/ingest/drop-dir.ts) */
+  ingest: { drop_dir: string | null; scan_seconds: number; parallel: number };
   disable_endpoints: DisabledEndpoint[];
   log: { level: LogLevel; format: LogFormat };
   /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
@@ -104,6 +146,26 @@ export interface Config {
   /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
   mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
   meta: ConfigMeta;
+}
+
+export interface StorageSettings {
+  driver: "local" | "s3";
+  /** content files (local driver) and the staging area of uploads (both drivers) */
+  local_dir: string;
+  /** hashes computed for uploaded content and listed in its metadata: sha256 always, sha512 optionally */
+  hashes: ("sha256" | "sha512")[];
+  /** how long removed content stays downloadable; null = one day longer than the longest timestamp/snapshot expiry */
+  gc_grace_hours: number | null;
+  s3: {
+    bucket: string | null;
+    endpoint: string | null;
+    region: string | null;
+    prefix: string;
+    access_key_id: string | null;
+    secret_access_key: string | null;
+    download: "redirect" | "proxy";
+    presign_seconds: number;
+  };
 }
 
 export interface ConfigMeta {
@@ -224,6 +286,52 @@ const KEYS: readonly AnyKeySpec[] = [
     default: false,
     parse: bool,
   }),
+  key("auth.metrics_public", { env: ["TUFBOX_METRICS_PUBLIC"], default: true, parse: bool }),
+  key("auth.failures.max", { env: ["TUFBOX_AUTH_FAILURES_MAX"], default: 10, parse: int(1, 1_000_000) }),
+  key("auth.failures.window_seconds", {
+    env: ["TUFBOX_AUTH_FAILURES_WINDOW_SECONDS"],
+    default: 60,
+    parse: int(1, 86_400),
+  }),
+  key("auth.scope_names.read", { env: ["TUFBOX_SCOPE_NAMES_READ"], default: ["tufbox:read"], parse: names }),
+  key("auth.scope_names.artifacts_write", {
+    env: ["TUFBOX_SCOPE_NAMES_ARTIFACTS_WRITE"],
+    default: ["tufbox:artifacts:write"],
+    parse: names,
+  }),
+  key("auth.scope_names.metadata_sign", {
+    env: ["TUFBOX_SCOPE_NAMES_METADATA_SIGN"],
+    default: ["tufbox:metadata:sign"],
+    parse: names,
+  }),
+  key("auth.scope_names.admin", { env: ["TUFBOX_SCOPE_NAMES_ADMIN"], default: ["tufbox:admin"], parse: names }),
+  key("auth.oauth.introspection_url", { env: ["TUFBOX_OAUTH_URL"], default: null, parse: secureUrl }),
+  key("auth.oauth.client_id", { env: ["TUFBOX_OAUTH_CLIENT_ID"], secret: "value", default: null, parse: nonEmpty_ }),
+  key("auth.oauth.client_secret", {
+    env: ["TUFBOX_OAUTH_CLIENT_SECRET"],
+    secret: "value",
+    default: null,
+    parse: nonEmpty_,
+  }),
+  key("auth.oauth.audience", { env: ["TUFBOX_OAUTH_AUDIENCE"], default: null, parse: nonEmpty_ }),
+  key("auth.oauth.cache_seconds", { env: ["TUFBOX_OAUTH_CACHE_SECONDS"], default: 60, parse: int(0, 3600) }),
+  key("auth.oauth.timeout_ms", { env: ["TUFBOX_OAUTH_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
+  key("auth.jwt.jwks_url", { env: ["TUFBOX_JWT_JWKS_URL"], default: null, parse: secureUrl }),
+  key("auth.jwt.issuer", { env: ["TUFBOX_JWT_ISSUER"], default: null, parse: nonEmpty_ }),
+  key("auth.jwt.audience", { env: ["TUFBOX_JWT_AUDIENCE"], default: null, parse: nonEmpty_ }),
+  key("auth.jwt.algorithms", {
+    env: ["TUFBOX_JWT_ALGORITHMS"],
+    default: ["RS256", "PS256", "ES256", "EdDSA"],
+    parse: algorithms,
+  }),
+  key("auth.jwt.clock_skew_seconds", { env: ["TUFBOX_JWT_CLOCK_SKEW_SECONDS"], default: 30, parse: int(0, 600) }),
+  key("auth.jwt.jwks_refresh_cooldown_seconds", {
+    env: ["TUFBOX_JWT_JWKS_REFRESH_COOLDOWN_SECONDS"],
+    default: 5,
+    parse: int(0, 3600),
+  }),
+  key("auth.jwt.timeout_ms", { env: ["TUFBOX_JWT_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
+  key("audit.retention_days", { env: ["TUFBOX_AUDIT_RETENTION_DAYS"], default: 365, parse: int(1, 36_500) }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
@@ -251,6 +359,53 @@ const KEYS: readonly AnyKeySpec[] = [
     default: 16 * 1024 ** 2,
     parse: size(1024, 2 * 1024 ** 3),
   }),
+  key("limits.max_upload_bytes", {
+    env: ["TUFBOX_MAX_UPLOAD_BYTES"],
+    default: 2 * 1024 ** 3,
+    parse: size(1, 1024 ** 4),
+  }),
+  key("storage.driver", { env: ["TUFBOX_STORAGE_DRIVER"], default: "local", parse: oneOf(["local", "s3"] as const) }),
+  key("storage.local_dir", {
+    env: ["TUFBOX_STORAGE_LOCAL_DIR"],
+    default: (get) => join(get("data_dir"), "content"),
+    parse: path,
+  }),
+  key("storage.hashes", {
+    env: ["TUFBOX_STORAGE_HASHES"],
+    default: ["sha256"],
+    parse: contentHashes,
+    show: (v) => v.join(","),
+  }),
+  key("storage.gc_grace_hours", { env: ["TUFBOX_STORAGE_GC_GRACE_HOURS"], default: null, parse: int(1, 87600) }),
+  key("storage.s3.bucket", { env: ["TUFBOX_S3_BUCKET"], default: null, parse: nonEmptyText }),
+  key("storage.s3.endpoint", {
+    env: ["TUFBOX_S3_ENDPOINT"],
+    default: null,
+    parse: (raw) => url(raw, ["http", "https"], "an http(s):// endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com"),
+  }),
+  key("storage.s3.region", { env: ["TUFBOX_S3_REGION"], default: null, parse: nonEmptyText }),
+  key("storage.s3.prefix", { env: ["TUFBOX_S3_PREFIX"], default: "", parse: s3Prefix }),
+  key("storage.s3.access_key_id", {
+    env: ["TUFBOX_S3_ACCESS_KEY_ID"],
+    secret: "value",
+    default: null,
+    parse: nonEmptyText,
+  }),
+  key("storage.s3.secret_access_key", {
+    env: ["TUFBOX_S3_SECRET_ACCESS_KEY"],
+    secret: "value",
+    default: null,
+    parse: nonEmptyText,
+  }),
+  key("storage.s3.download", {
+    env: ["TUFBOX_S3_DOWNLOAD"],
+    default: "redirect",
+    parse: oneOf(["redirect", "proxy"] as const),
+  }),
+  key("storage.s3.presign_seconds", { env: ["TUFBOX_S3_PRESIGN_SECONDS"], default: 300, parse: int(60, 604800) }),
+  key("ingest.drop_dir", { env: ["TUFBOX_DROP_DIR"], flag: "drop-dir", default: null, parse: path }),
+  key("ingest.scan_seconds", { env: ["TUFBOX_DROP_DIR_SCAN_SECONDS"], default: 5, parse: int(1, 3600) }),
+  key("ingest.parallel", { env: ["TUFBOX_DROP_DIR_PARALLEL"], default: 2, parse: int(1, 64) }),
   key("limits.max_artifacts_per_request", {
     env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"],
     default: 10000,
@@ -393,6 +548,7 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
 
   const config = { ...(settings as unknown as Settings), meta: { file: file?.path ?? null, sources, warnings } };
   crossChecks(config, problems, warnings);
+  authChecks(config, env, problems);
   warnUnknownEnv(env, warnings, KEYS);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -406,6 +562,12 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
       key: unset,
       source: undefined,
       expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither`,
+    });
+  }
+  if (config.storage.driver === "s3" && config.storage.s3.bucket === null) {
+    problems.push({
+      key: "storage.s3.bucket",
+      expected: `must be set when storage.driver is s3 (from ${sourceLabel(src["storage.driver"]!)}): name the bucket (env TUFBOX_S3_BUCKET)`,
     });
   }
   if (FETCH_BAD_PORTS.has(config.listen.port)) {
@@ -423,6 +585,41 @@ function crossChecks(config: Config, problems: ConfigProblem[], warnings: string
     warnings.push(
       `scheduler.resign_window_hours (${config.scheduler.resign_window_hours}) is shorter than one scheduler period plus a margin; re-signing ${window} seconds before expiry instead`,
     );
+  }
+}
+
+/** Set to 1 to run with --insecure-disable-auth on an address other than loopback. */
+
+function authChecks(config: Config, env: Env, problems: ConfigProblem[]): void {
+  const src = config.meta.sources;
+  const { auth } = config;
+  if (auth.insecure_disable && !isLoopbackHost(config.listen.host) && env[I_KNOW_AUTH_IS_DISABLED] !== "1") {
+    problems.push({
+      key: "auth.insecure_disable",
+      value: "true",
+      source: sourceLabel(src["auth.insecure_disable"]!),
+      expected: `refused: listen is ${showListen(config.listen)}, not a loopback address, so anyone on the network could change the repository; listen on 127.0.0.1, or set ${I_KNOW_AUTH_IS_DISABLED}=1 if that is really what you want`,
+    });
+  }
+  const oauth = auth.oauth;
+  if (oauth.introspection_url !== null) {
+    for (const k of ["client_id", "client_secret"] as const) {
+      if (oauth[k] === null)
+        problems.push({
+          key: `auth.oauth.${k}`,
+          expected: `required with auth.oauth.introspection_url (env TUFBOX_OAUTH_${k.toUpperCase()} or TUFBOX_OAUTH_${k.toUpperCase()}_FILE)`,
+        });
+    }
+  }
+  const jwt = auth.jwt;
+  if (jwt.jwks_url !== null) {
+    for (const k of ["issuer", "audience"] as const) {
+      if (jwt[k] === null)
+        problems.push({
+          key: `auth.jwt.${k}`,
+          expected: `required with auth.jwt.jwks_url: tokens meant for another issuer or service must be refused`,
+        });
+    }
   }
 }
 

@@ -251,7 +251,12 @@ export class ApiClient {
   }
 
   /** An API request; a non-2xx answer becomes a ServerError carrying the server's detail. */
-  async request(method: "GET" | "POST", path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
+  async request(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body: unknown,
+    ctx: RequestContext,
+  ): Promise<ApiAnswer> {
     const url = `${this.opts.server}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -262,6 +267,47 @@ export class ApiClient {
       { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
       ctx.what,
     );
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return { status: res.status, body: parsed };
+    throw this.#failure(method, path, res, parsed, ctx);
+  }
+
+  /**
+   * A request with a body that is not JSON (artifact uploads: a file stream, a
+   * multipart form); answers and failures as `request`. No timeout: an upload
+   * of a large file takes as long as it takes.
+   */
+  async send(
+    method: "PUT" | "POST",
+    path: string,
+    init: { body: RequestInit["body"]; headers?: Record<string, string> },
+    ctx: RequestContext,
+  ): Promise<ApiAnswer> {
+    const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.opts.server}${path}`, {
+        method,
+        headers,
+        body: init.body,
+        redirect: "manual",
+        // Streamed request bodies need it (fetch standard).
+        duplex: "half",
+      } as RequestInit);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      throw new ServerError(
+        `cannot ${ctx.what}: ${this.opts.server} cannot be reached (${e.code ?? e.message ?? String(err)})`,
+        `check --server (or ${SERVER_ENV}) and that the server is running: curl ${this.opts.server}/healthz`,
+      );
+    }
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -290,8 +336,10 @@ export class ApiClient {
       const reason = text ?? "Unauthorized";
       const hint =
         this.opts.token === undefined
-          ? `give the server's admin token with --token TOKEN or ${TOKEN_ENV} (printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN)`
-          : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
+          ? `give a token with --token TOKEN or ${TOKEN_ENV} (the admin token is printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN; tufbox token create makes scoped ones)`
+          : status === 403
+            ? "this token lacks the scope named above: use a token that has it (tufbox token create --scope …)"
+            : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
       return new ServerError(`cannot ${ctx.what}: the server refused the request (${status}): ${reason}`, hint, {
         status,
         detail,
@@ -324,6 +372,14 @@ export class ApiClient {
         "send fewer items per request",
         { status, detail },
       );
+    if (status === 429 || status === 503) {
+      const wait = res.headers.get("retry-after");
+      return new ServerError(
+        `cannot ${ctx.what}: ${text ?? `HTTP ${status}`} (${status})`,
+        wait ? `retry in ${wait} s` : "retry later",
+        { status, detail },
+      );
+    }
     if (status >= 500)
       return new ServerError(
         `cannot ${ctx.what}: the server failed (${status}): ${text ?? "internal error"}`,
@@ -343,6 +399,10 @@ export class ApiClient {
 
   post(path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
     return this.request("POST", path, body, ctx);
+  }
+
+  delete(path: string, ctx: RequestContext): Promise<ApiAnswer> {
+    return this.request("DELETE", path, undefined, ctx);
   }
 
   /** A published metadata file as JSON; undefined when it does not exist (404). */

@@ -101,8 +101,8 @@ export function readYaml(
         // `key:` or `key: null` in the file means "not set here".
         if (value !== null && value !== undefined)
           values.set(full, { raw: value, source: where(valueNode ?? pair.key) });
-      } else if ([...leaves].some((l) => l.startsWith(`${full}.`))) {
-        if (isMap(valueNode)) walk(valueNode, `${full}.`);
+      } else if ([...leaves].some((l) => l.startsWith(full + "."))) {
+        if (isMap(valueNode)) walk(valueNode, full + ".");
         else if (value !== null && value !== undefined) {
           problems.push({
             key: full,
@@ -125,7 +125,7 @@ export function readYaml(
 }
 
 function childKeys(keys: readonly AnyKeySpec[], section: string): string[] {
-  return keys.filter((k) => k.path.startsWith(`${section}.`)).map((k) => k.path.slice(section.length + 1));
+  return keys.filter((k) => k.path.startsWith(section + ".")).map((k) => k.path.slice(section.length + 1));
 }
 
 function siblings(keys: readonly AnyKeySpec[], prefix: string): string[] {
@@ -202,9 +202,13 @@ export function sourceLabel(source: string): string {
   return source.replace(/^(env|flag) /, "");
 }
 
+/** Set to 1 to allow insecure_disable on a non-loopback listen address. */
+export const I_KNOW_AUTH_IS_DISABLED = "TUFBOX_I_KNOW_AUTH_IS_DISABLED";
+
 export function warnUnknownEnv(env: Env, warnings: string[], keys: readonly AnyKeySpec[]): void {
   const known = new Set([
     "TUFBOX_CONFIG",
+    I_KNOW_AUTH_IS_DISABLED,
     ...keys.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e]))),
   ]);
   for (const name of Object.keys(env)) {
@@ -231,7 +235,7 @@ export function showRaw(raw: unknown, secret?: Secrecy): string {
     typeof raw === "string"
       ? JSON.stringify(secret === "url" ? redactUrl(raw) : raw)
       : (JSON.stringify(raw) ?? String(raw));
-  if (s.length > 120) s = `${s.slice(0, 117)}...`;
+  if (s.length > 120) s = s.slice(0, 117) + "...";
   return s;
 }
 

@@ -6,11 +6,12 @@
  * 403 for a read-only token.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { hashToken } from "../../../src/server/auth.ts";
+import { hashToken } from "../../../src/auth/tokens.ts";
 import { fixture } from "../../helpers/fixtures.ts";
 import { TOKEN, startTestServer, type TestServer } from "../../helpers/server.ts";
 
-const READ = "read-only-token-for-native-routes";
+// tufbox tokens carry the tufbox_ prefix (anything else is never looked up in the store).
+const READ = "tufbox_read-only-token-for-native-routes";
 type Who = "admin" | "read" | "none" | "wrong";
 
 interface Row {
@@ -36,7 +37,14 @@ const rows: Row[] = [
     who: "admin",
     status: 200,
     message: "Token is valid.",
-    check: (b) => expect(b.data).toEqual({ subject: "admin", scopes: ["admin"], auth_disabled: false }),
+    check: (b) =>
+      expect(b.data).toEqual({
+        subject: "admin (TUFBOX_ADMIN_TOKEN)",
+        principal: "admin",
+        kind: "admin",
+        scopes: ["admin"],
+        auth_disabled: false,
+      }),
   },
   {
     name: "a read-only token",
@@ -217,7 +225,13 @@ const rows: Row[] = [
     who: "read",
     status: 200,
     check: (b) => {
-      expect(b.data.jobs.map((j: any) => j.name)).toEqual(["resign-expiring", "prune-tasks", "check-alerts"]);
+      expect(b.data.jobs.map((j: any) => j.name)).toEqual([
+        "resign-expiring",
+        "prune-tasks",
+        "prune-audit",
+        "gc-artifact-content",
+        "check-alerts",
+      ]);
       expect(b.data.jobs[0].next_run).toMatch(/^\d{4}-/);
     },
   },
@@ -239,7 +253,8 @@ const rows: Row[] = [
     path: "/api/v1/jobs/prune-tasks/run/",
     who: "read",
     status: 403,
-    check: (b) => expect(b.detail.error).toContain("needs a token with the admin scope; this token has: read"),
+    check: (b) =>
+      expect(b.detail.error).toContain('POST /api/v1/jobs/:name/run needs the "admin" scope; this token has "read"'),
   },
   {
     name: "no token",
@@ -257,7 +272,9 @@ const rows: Row[] = [
     who: "admin",
     status: 404,
     check: (b) =>
-      expect(b.detail.error).toBe("no scheduled job named nope (jobs: resign-expiring, prune-tasks, check-alerts)"),
+      expect(b.detail.error).toBe(
+        "no scheduled job named nope (jobs: resign-expiring, prune-tasks, prune-audit, gc-artifact-content, check-alerts)",
+      ),
   },
   {
     name: "no alerts; webhook state",
@@ -283,10 +300,13 @@ beforeAll(async () => {
   });
   expect((await s.waitTask(add.body.data.task_id)).state).toBe("SUCCESS");
   await s.app.store.putToken({
+    id: "viewer0000000001",
     hash: hashToken(READ),
     name: "viewer",
     scopes: ["read"],
     createdAt: new Date().toISOString(),
+    expiresAt: null,
+    createdBy: null,
   });
 });
 
