@@ -25,12 +25,13 @@
  *   from the config.
  */
 import { join } from "node:path";
-import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { LOG_LEVELS } from "./log.ts";
 import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
-import type { WebhookConfig } from "./alerts/webhooks.ts";
 import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
 
-import { type DisabledEndpoint, endpoints, showEndpoint } from "./config/endpoints.ts";
+import { authChecks, crossChecks } from "./config/checks.ts";
+import { endpoints, showEndpoint } from "./config/endpoints.ts";
+import { type Config, ConfigError, type ConfigProblem, type Settings } from "./config/types.ts";
 import {
   type Candidate,
   configFile,
@@ -38,7 +39,6 @@ import {
   envCandidate,
   type Flags,
   flagCandidate,
-  I_KNOW_AUTH_IS_DISABLED,
   normalizeFlags,
   readYaml,
   redactUrl,
@@ -52,11 +52,9 @@ import {
   contentHashes,
   database,
   external,
-  FETCH_BAD_PORTS,
   globs,
   int,
   Invalid,
-  isLoopbackHost,
   listen,
   names,
   nonEmpty_,
@@ -67,146 +65,20 @@ import {
   redis,
   s3Prefix,
   secureUrl,
+  showListen,
   size,
   token,
   url,
   type Ctx,
-  type Listen,
   type Parser,
 } from "./config/values.ts";
 
 export type { DisabledEndpoint } from "./config/endpoints.ts";
 export type { Listen } from "./config/values.ts";
+export type { Config, ConfigMeta, ConfigProblem, StorageSettings } from "./config/types.ts";
+export { ConfigError } from "./config/types.ts";
+export { effectiveResignWindowSeconds } from "./config/checks.ts";
 export { I_KNOW_AUTH_IS_DISABLED } from "./config/sources.ts";
-
-// ---------------------------------------------------------------- types
-
-export interface Config {
-  data_dir: string;
-  listen: Listen;
-  tls: { cert: string | null; key: string | null };
-  /** `sqlite:PATH` or `postgres://…` / `postgresql://…`. */
-  database: string;
-  redis: string | null;
-  online_key_dir: string;
-  /** PEM text of the online private key, when given inline. */
-  online_key: string | null;
-  auth: {
-    admin_token: string | null;
-    insecure_disable: boolean;
-    /** /metrics without a token (else it needs `read`) */
-    metrics_public: boolean;
-    /** failed authentications allowed per source address within the window, then 429 */
-    failures: { max: number; window_seconds: number };
-    /** external (OAuth2 / JWT) scope names that grant each tufbox scope */
-    scope_names: { read: string[]; artifacts_write: string[]; metadata_sign: string[]; admin: string[] };
-    oauth: {
-      introspection_url: string | null;
-      client_id: string | null;
-      client_secret: string | null;
-      audience: string | null;
-      cache_seconds: number;
-      timeout_ms: number;
-    };
-    jwt: {
-      jwks_url: string | null;
-      issuer: string | null;
-      audience: string | null;
-      algorithms: string[];
-      clock_skew_seconds: number;
-      jwks_refresh_cooldown_seconds: number;
-      timeout_ms: number;
-    };
-  };
-  audit: { retention_days: number };
-  tasks: { retention_hours: number };
-  /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
-  publisher: { max_batch: number; linger_ms: number; poll_ms: number };
-  scheduler: { period_seconds: number; resign_window_hours: number };
-  targets: { dir: string; serve: boolean };
-  /** request bounds; TUF-level bounds are constants in src/tuf/limits.ts */
-  limits: {
-    max_body_bytes: number;
-    max_artifacts_per_request: number;
-    max_custom_bytes: number;
-    body_timeout_seconds: number;
-    upload_min_bytes_per_second: number;
-    idle_timeout_seconds: number;
-    max_connections_per_source: number;
-    max_upload_bytes: number;
-  };
-  /** artifact content (src/storage/): where uploaded bytes are kept */
-  storage: StorageSettings;
-  /** the drop directory (src/ingest/drop-dir.ts) */
-  ingest: { drop_dir: string | null; scan_seconds: number; parallel: number };
-  disable_endpoints: DisabledEndpoint[];
-  log: { level: LogLevel; format: LogFormat };
-  /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
-  alerts: { offline_expiry_days: Record<string, number>; webhooks: WebhookConfig[]; webhook_max_attempts: number };
-  /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
-  mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
-  meta: ConfigMeta;
-}
-
-export interface StorageSettings {
-  driver: "local" | "s3";
-  /** content files (local driver) and the staging area of uploads (both drivers) */
-  local_dir: string;
-  /** hashes computed for uploaded content and listed in its metadata: sha256 always, sha512 optionally */
-  hashes: ("sha256" | "sha512")[];
-  /** how long removed content stays downloadable; null = one day longer than the longest timestamp/snapshot expiry */
-  gc_grace_hours: number | null;
-  s3: {
-    bucket: string | null;
-    endpoint: string | null;
-    region: string | null;
-    prefix: string;
-    access_key_id: string | null;
-    secret_access_key: string | null;
-    download: "redirect" | "proxy";
-    presign_seconds: number;
-  };
-}
-
-export interface ConfigMeta {
-  /** The YAML file read, if any. */
-  file: string | null;
-  /** For each key path: "default", "FILE line N", "env NAME", "flag --name". */
-  sources: Record<string, string>;
-  /** Things worth logging at start-up that are not errors. */
-  warnings: string[];
-}
-
-type Settings = Omit<Config, "meta">;
-
-export interface ConfigProblem {
-  key: string;
-  /** Printable value, already redacted for secrets. */
-  value?: string;
-  source?: string;
-  expected: string;
-}
-
-/** Invalid configuration: stops start-up. The message lists every problem. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly problems: readonly ConfigProblem[];
-  constructor(problems: ConfigProblem[]) {
-    super(
-      problems.length === 1
-        ? `invalid config: ${formatProblem(problems[0]!)}`
-        : `invalid config (${problems.length} problems):\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`,
-    );
-    this.problems = problems;
-  }
-}
-
-function formatProblem(p: ConfigProblem): string {
-  let s = p.key;
-  if (p.value !== undefined) s += ` = ${p.value}`;
-  if (p.source !== undefined) s += ` (from ${p.source})`;
-  return `${s}: ${p.expected}`;
-}
 
 // ---------------------------------------------------------------- the table
 
@@ -474,10 +346,6 @@ const KEYS: readonly AnyKeySpec[] = [
   key("mirror.interval_seconds", { env: ["TUFBOX_MIRROR_INTERVAL_SECONDS"], default: 60, parse: int(1, 86_400) }),
 ];
 
-function showListen(l: Listen): string {
-  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
-}
-
 /** Public view of the table, for docs, `tufbox config` and tests. */
 export const CONFIG_KEYS: readonly { path: string; env: readonly string[]; flag?: string; secret?: Secrecy }[] =
   KEYS.map(({ path: p, env, flag, secret }) => ({ path: p, env, flag, secret }));
@@ -552,86 +420,6 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
   warnUnknownEnv(env, warnings, KEYS);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-function crossChecks(config: Config, problems: ConfigProblem[], warnings: string[]): void {
-  const src = config.meta.sources;
-  if ((config.tls.cert === null) !== (config.tls.key === null)) {
-    const [set, unset] = config.tls.cert !== null ? ["tls.cert", "tls.key"] : ["tls.key", "tls.cert"];
-    problems.push({
-      key: unset,
-      source: undefined,
-      expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither`,
-    });
-  }
-  if (config.storage.driver === "s3" && config.storage.s3.bucket === null) {
-    problems.push({
-      key: "storage.s3.bucket",
-      expected: `must be set when storage.driver is s3 (from ${sourceLabel(src["storage.driver"]!)}): name the bucket (env TUFBOX_S3_BUCKET)`,
-    });
-  }
-  if (FETCH_BAD_PORTS.has(config.listen.port)) {
-    warnings.push(
-      `listen port ${config.listen.port} is on the fetch standard's "bad ports" list: browsers, Node's fetch and so tuf-js refuse to connect to it; choose another port`,
-    );
-  }
-  if (config.auth.insecure_disable) {
-    warnings.push(
-      "auth.insecure_disable is true: every API route, including the mutating ones, is open to anyone who can reach it. Development only.",
-    );
-  }
-  const window = effectiveResignWindowSeconds(config);
-  if (window > config.scheduler.resign_window_hours * 3600) {
-    warnings.push(
-      `scheduler.resign_window_hours (${config.scheduler.resign_window_hours}) is shorter than one scheduler period plus a margin; re-signing ${window} seconds before expiry instead`,
-    );
-  }
-}
-
-/** Set to 1 to run with --insecure-disable-auth on an address other than loopback. */
-
-function authChecks(config: Config, env: Env, problems: ConfigProblem[]): void {
-  const src = config.meta.sources;
-  const { auth } = config;
-  if (auth.insecure_disable && !isLoopbackHost(config.listen.host) && env[I_KNOW_AUTH_IS_DISABLED] !== "1") {
-    problems.push({
-      key: "auth.insecure_disable",
-      value: "true",
-      source: sourceLabel(src["auth.insecure_disable"]!),
-      expected: `refused: listen is ${showListen(config.listen)}, not a loopback address, so anyone on the network could change the repository; listen on 127.0.0.1, or set ${I_KNOW_AUTH_IS_DISABLED}=1 if that is really what you want`,
-    });
-  }
-  const oauth = auth.oauth;
-  if (oauth.introspection_url !== null) {
-    for (const k of ["client_id", "client_secret"] as const) {
-      if (oauth[k] === null)
-        problems.push({
-          key: `auth.oauth.${k}`,
-          expected: `required with auth.oauth.introspection_url (env TUFBOX_OAUTH_${k.toUpperCase()} or TUFBOX_OAUTH_${k.toUpperCase()}_FILE)`,
-        });
-    }
-  }
-  const jwt = auth.jwt;
-  if (jwt.jwks_url !== null) {
-    for (const k of ["issuer", "audience"] as const) {
-      if (jwt[k] === null)
-        problems.push({
-          key: `auth.jwt.${k}`,
-          expected: `required with auth.jwt.jwks_url: tokens meant for another issuer or service must be refused`,
-        });
-    }
-  }
-}
-
-/**
- * How long before expiry an online role must be re-signed: never less than
- * one scheduler period plus a margin (a minute, or a whole period if longer),
- * so a role cannot expire between two runs even when one run is slow.
- * Same rule as `effectiveResignWindowMs` in src/scheduler.ts.
- */
-export function effectiveResignWindowSeconds(config: Pick<Config, "scheduler">): number {
-  const { period_seconds: period, resign_window_hours: hours } = config.scheduler;
-  return Math.max(hours * 3600, period + Math.max(60, period));
 }
 
 // ---------------------------------------------------------------- display

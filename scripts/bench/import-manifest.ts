@@ -9,7 +9,7 @@
 import { rmSync, openSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { importCommand } from "../../src/cli/import.ts";
-import type { ServerTerminal } from "../../src/cli/client.ts";
+import type { ServerTerminal } from "../../src/cli/output.ts";
 import { TOKEN, tempDir } from "../../test/helpers/server.ts";
 import { bootstrappedServer, flag, rssMiB, timestampVersion } from "./lib.ts";
 

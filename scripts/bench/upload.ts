@@ -12,7 +12,7 @@
 import { mkdirSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { importCommand } from "../../src/cli/import.ts";
-import type { ServerTerminal } from "../../src/cli/client.ts";
+import type { ServerTerminal } from "../../src/cli/output.ts";
 import { TOKEN, tempDir } from "../../test/helpers/server.ts";
 import { bootstrappedServer, flag, rssMiB, waitTaskAt } from "./lib.ts";
 

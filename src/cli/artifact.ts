@@ -13,20 +13,9 @@ import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { uploadCommand } from "./upload.ts";
 import { flagBool, flagString } from "./flags.ts";
-import {
-  acceptedTaskId,
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  ServerError,
-  type ApiClient,
-  type ServerTerminal,
-  type TaskData,
-} from "./client.ts";
+import { acceptedTaskId, apiClient, serverCommand, ServerError, type ApiClient, type TaskData } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { followTask, formatDetails, outcomeOf, taskFailure, taskJson } from "./task-follow.ts";
 
 export const ARTIFACT_HELP = `tufbox artifact add FILE... [--path TARGET | --prefix DIR/] [--custom JSON] --server URL

@@ -11,17 +11,9 @@
  */
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, parseCount } from "./flags.ts";
-import {
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  type ApiClient,
-  type ServerTerminal,
-} from "./client.ts";
+import { apiClient, serverCommand, type ApiClient } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 
 export const AUDIT_HELP = `tufbox audit [--since TIME] [--principal WHO] [--limit N] [--follow] --server URL
     [--token TOKEN] [--json]

@@ -23,19 +23,9 @@ import { TufError } from "../tuf/errors.ts";
 import { inParallel, WalkError, walkFiles, type WalkedFile } from "../ingest/walk.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, parseCount } from "./flags.ts";
-import {
-  acceptedTaskId,
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  ServerError,
-  type ApiClient,
-  type ServerTerminal,
-} from "./client.ts";
+import { acceptedTaskId, apiClient, serverCommand, ServerError, type ApiClient } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { formatBytes } from "./format.ts";
 import { TransferProgress as Progress } from "./transfer-progress.ts";
 import { failedTasks, postFiles, prefixOf, putFile, waitTasks, type UploadedFile } from "./upload.ts";

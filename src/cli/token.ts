@@ -6,17 +6,9 @@
 import { SCOPES, isScope, type Scope } from "../auth/scopes.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagString, flagStrings } from "./flags.ts";
-import {
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  ServerError,
-  type ServerTerminal,
-} from "./client.ts";
+import { apiClient, serverCommand, ServerError } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 
 export const TOKEN_HELP = `tufbox token create --name NAME --scope SCOPE [--scope SCOPE…] [--expires-in 90d] --server URL
 tufbox token list --server URL

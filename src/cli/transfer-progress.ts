@@ -5,7 +5,7 @@
  * flooding. Beside progress.ts (which counts items) because a transfer's rate
  * and ETA must come from bytes: one 2 GiB file is one item for most of its time.
  */
-import type { ServerTerminal } from "./client.ts";
+import type { ServerTerminal } from "./output.ts";
 import { formatBytes } from "./format.ts";
 
 const REDRAW_MS = 200;

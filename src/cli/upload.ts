@@ -12,18 +12,9 @@ import { TufError } from "../tuf/errors.ts";
 import { assertCanonicalSafe } from "../tuf/canonical.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString } from "./flags.ts";
-import {
-  acceptedTaskId,
-  jsonFlag,
-  Output,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  ServerError,
-  apiClient,
-  type ApiClient,
-  type ServerTerminal,
-  type TaskData,
-} from "./client.ts";
+import { acceptedTaskId, ServerError, apiClient, type ApiClient, type TaskData } from "./client.ts";
+import { Output, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { formatBytes } from "./format.ts";
 import { isFinal } from "./task-follow.ts";
 import { TransferProgress as Progress } from "./transfer-progress.ts";

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
-import type { AnyKeySpec, ConfigProblem, Secrecy } from "../config.ts";
+import type { AnyKeySpec, Secrecy } from "../config.ts";
+import type { ConfigProblem } from "./types.ts";
 import { bool } from "./values.ts";
 
 export type Env = Record<string, string | undefined>;

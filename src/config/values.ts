@@ -152,6 +152,11 @@ export const listen: Parser<Listen> = (raw) => {
   return { host: m[1]!, port };
 };
 
+/** host:port, the host bracketed when it is an IPv6 address. */
+export function showListen(l: Listen): string {
+  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
 export function url(raw: unknown, schemes: readonly string[], expected: string): string {
   const s = text(raw, expected).trim();
   let u: URL;

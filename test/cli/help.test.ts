@@ -17,7 +17,7 @@ import { ROOT_UPDATE_FLAGS } from "../../src/cli/root-update.ts";
 import { FLAGS as SEND_FLAGS } from "../../src/cli/send.ts";
 import { FLAGS as ARTIFACT_FLAGS } from "../../src/cli/artifact.ts";
 import { FLAGS as TASK_FLAGS } from "../../src/cli/task.ts";
-import { SERVER_FLAGS } from "../../src/cli/client.ts";
+import { SERVER_FLAGS } from "../../src/cli/server-options.ts";
 import { TOKEN_FLAGS } from "../../src/cli/token.ts";
 import { AUDIT_FLAGS } from "../../src/cli/audit.ts";
 import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
