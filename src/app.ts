@@ -14,7 +14,8 @@ import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
 import { Scheduler } from "./scheduler.ts";
-import { Auth } from "./server/auth.ts";
+import { Authenticator, type AuthOptions } from "./auth/authenticator.ts";
+import { Guard } from "./server/auth/guard.ts";
 import { createApi } from "./server/api/index.ts";
 import { PublishedMetadata } from "./server/published.ts";
 import { closeTimestampEvents } from "./server/events.ts";
@@ -26,6 +27,10 @@ import { isSignedByOnlineKey } from "./tuf/roles.ts";
 import { createNotifier, type Notifier } from "./notify/index.ts";
 import { LocalLeadership, type Leadership } from "./store/leadership.ts";
 import { PostgresLeadership } from "./store/postgres/leadership.ts";
+import { createStorage } from "./storage/index.ts";
+import { ArtifactContent } from "./storage/content.ts";
+import { collectContent, defaultGraceMs, describeGc } from "./storage/gc.ts";
+import { DropDirectory } from "./ingest/drop-dir.ts";
 import { createAlerts } from "./alerts/index.ts";
 import { LatestTargets } from "./repository/latest-targets.ts";
 
@@ -37,7 +42,8 @@ export interface AppOptions {
 /** The bound listener, before the App serves: requests answer 503 until startApp hands them over. */
 export interface Listener {
   readonly http: HttpServer;
-  serve(handler: (req: Request) => Response | Promise<Response>): void;
+  /** `source` is the client address (the guard limits failed authentications by it) */
+  serve(handler: (req: Request, source?: string) => Response | Promise<Response>): void;
 }
 
 /** Open the store and load the repository; nothing listens yet. */
@@ -96,9 +102,42 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       resignWindowHours: config.scheduler.resign_window_hours,
       taskRetentionHours: config.tasks.retention_hours,
       retentionGraceHours: config.retention.grace_hours,
+      auditRetentionDays: config.audit.retention_days,
     },
   );
-  const auth = new Auth(store, { adminToken: config.auth.admin_token, disabled: config.auth.insecure_disable });
+  const auth = new Authenticator(store, authOptions(config));
+  const guard = new Guard({ auth, log: log.child({ component: "auth" }), metricsPublic: config.auth.metrics_public });
+  const storage = createStorage(config.storage);
+  await storage.open();
+  const content = new ArtifactContent(storage, store.contents, {
+    hashes: config.storage.hashes,
+    maxUploadBytes: config.limits.max_upload_bytes,
+  });
+  const gcLog = log.child({ component: "storage" });
+  scheduler.register(
+    "gc-artifact-content",
+    "delete stored artifact bytes no artifact has listed for the grace period (storage.gc_grace_hours), and stale upload staging files",
+    async () =>
+      describeGc(
+        await collectContent(
+          { store, content, log: gcLog },
+          {
+            graceMs:
+              config.storage.gc_grace_hours !== null
+                ? config.storage.gc_grace_hours * 3_600_000
+                : defaultGraceMs(repo.settings?.expiration),
+          },
+        ),
+      ),
+    Math.max(config.scheduler.period_seconds, 600),
+  );
+  const dropDir =
+    config.ingest.drop_dir === null
+      ? null
+      : new DropDirectory(
+          { store, repo, content, log: log.child({ component: "drop-dir" }) },
+          { dir: config.ingest.drop_dir, scanSeconds: config.ingest.scan_seconds, parallel: config.ingest.parallel },
+        );
   const freshness = new TimestampFreshness({ clock, repo, scheduler });
   const latestTargets = new LatestTargets(store);
   const alerts = createAlerts({
@@ -119,6 +158,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     publisher,
     scheduler,
     auth,
+    guard,
     metadata,
     notifier,
     leader,
@@ -126,6 +166,46 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     alerts,
     latestTargets,
     freshness,
+    content,
+    dropDir,
+  };
+}
+
+function authOptions(config: Config): AuthOptions {
+  const a = config.auth;
+  const { oauth, jwt } = a;
+  return {
+    adminToken: a.admin_token,
+    disabled: a.insecure_disable,
+    failures: { max: a.failures.max, windowSeconds: a.failures.window_seconds },
+    scopeNames: {
+      read: a.scope_names.read,
+      "artifacts:write": a.scope_names.artifacts_write,
+      "metadata:sign": a.scope_names.metadata_sign,
+      admin: a.scope_names.admin,
+    },
+    // loadConfig refuses a URL without its companions, so these are all set together.
+    oauth: oauth.introspection_url
+      ? {
+          url: oauth.introspection_url,
+          clientId: oauth.client_id!,
+          clientSecret: oauth.client_secret!,
+          audience: oauth.audience,
+          cacheSeconds: oauth.cache_seconds,
+          timeoutMs: oauth.timeout_ms,
+        }
+      : null,
+    jwt: jwt.jwks_url
+      ? {
+          jwksUrl: jwt.jwks_url,
+          issuer: jwt.issuer!,
+          audience: jwt.audience!,
+          algorithms: jwt.algorithms,
+          clockSkewSeconds: jwt.clock_skew_seconds,
+          refreshCooldownSeconds: jwt.jwks_refresh_cooldown_seconds,
+          timeoutMs: jwt.timeout_ms,
+        }
+      : null,
   };
 }
 
@@ -137,7 +217,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
  */
 export function listen(app: App): Listener {
   const { config } = app;
-  let handler: ((req: Request) => Response | Promise<Response>) | null = null;
+  let handler: ((req: Request, source?: string) => Response | Promise<Response>) | null = null;
   let http: HttpServer;
   try {
     http = startHttpServer({
@@ -145,11 +225,14 @@ export function listen(app: App): Listener {
       port: config.listen.port,
       metadata: app.metadata,
       targetsDir: config.targets.serve ? config.targets.dir : undefined,
+      content: config.targets.serve ? app.content : undefined,
       log: app.log.child({ component: "http" }),
-      api: (req) => (handler ? handler(req) : starting(req)),
+      api: (req, source) => (handler ? handler(req, source) : starting(req)),
       tls: config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop.
-      maxRequestBodySize: config.limits.max_body_bytes * 2 + 1024 * 1024,
+      // Our handlers answer a JSON 413 naming the limit; Bun's own cut-off is only a backstop
+      // (uploads stream their bodies, so a large limit holds nothing in memory).
+      maxRequestBodySize:
+        Math.max(config.limits.max_body_bytes * 2, config.limits.max_upload_bytes + 64 * 1024) + 1024 * 1024,
       idleTimeoutSeconds: config.limits.idle_timeout_seconds,
       bodyDeadline: {
         timeoutMs: config.limits.body_timeout_seconds * 1000,
@@ -193,9 +276,14 @@ function wireNotifier(repo: Repository, publisher: Publisher, notifier: Notifier
 export async function startApp(app: App, listener?: Listener): Promise<RunningApp> {
   const bound = listener ?? listen(app);
   const http = bound.http;
+  if (app.auth.disabled)
+    app.log.warn(
+      "AUTHENTICATION IS DISABLED (--insecure-disable-auth): anyone who can reach this port can change the repository. Development use only.",
+    );
+  else app.log.info(`API authentication: ${app.auth.describe()}`);
   let generatedToken: string | null;
   try {
-    generatedToken = await app.auth.init(app.log);
+    generatedToken = await app.auth.init();
     await app.notifier.start();
   } catch (err) {
     await http.stop(true);
@@ -208,6 +296,8 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
   // Catch up at once on anything that expired while the service was down
   // (the scheduler leader does, if this replica is not it).
   void app.scheduler.runIfLeader("resign-expiring");
+  // Resumes directories a crash left in tuf_processing_, then watches.
+  await app.dropDir?.start();
   app.freshness.watch(http);
   for (const w of startupWarnings(app)) app.log.warn(w);
   bound.serve(createApi(app));
@@ -219,6 +309,8 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Batches under way finish first: they need the store and the repository.
+      await app.dropDir?.stop();
       app.freshness.stop();
       app.scheduler.stop();
       app.alerts.stop();
@@ -231,6 +323,7 @@ export async function startApp(app: App, listener?: Listener): Promise<RunningAp
       await app.notifier.close();
       await app.leader.close();
       app.repo.close();
+      await app.content.storage.close();
       await app.store.close();
     },
   };

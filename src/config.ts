@@ -25,12 +25,13 @@
  *   from the config.
  */
 import { join } from "node:path";
-import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { LOG_LEVELS } from "./log.ts";
 import { DEFAULT_OFFLINE_EXPIRY_DAYS, parseOfflineExpiryDays, parseWebhooks } from "./alerts/config.ts";
-import type { WebhookConfig } from "./alerts/webhooks.ts";
 import { CUSTOM_MAX_BYTES_DEFAULT, CUSTOM_MAX_BYTES_RANGE } from "./tuf/limits.ts";
 
-import { type DisabledEndpoint, endpoints, showEndpoint } from "./config/endpoints.ts";
+import { authChecks, crossChecks } from "./config/checks.ts";
+import { endpoints, showEndpoint } from "./config/endpoints.ts";
+import { type Config, ConfigError, type ConfigProblem, type Settings } from "./config/types.ts";
 import {
   type Candidate,
   configFile,
@@ -46,108 +47,39 @@ import {
   warnUnknownEnv,
 } from "./config/sources.ts";
 import {
+  algorithms,
   bool,
-  type Ctx,
+  contentHashes,
   database,
   external,
-  FETCH_BAD_PORTS,
   globs,
-  Invalid,
   int,
-  type Listen,
+  Invalid,
   num,
   listen,
+  names,
+  nonEmpty_,
+  nonEmptyText,
   oneOf,
-  type Parser,
   path,
   pem,
   redis,
+  s3Prefix,
+  secureUrl,
+  showListen,
   size,
   token,
   url,
+  type Ctx,
+  type Parser,
 } from "./config/values.ts";
 
 export type { DisabledEndpoint } from "./config/endpoints.ts";
 export type { Listen } from "./config/values.ts";
-
-// ---------------------------------------------------------------- types
-
-export interface Config {
-  data_dir: string;
-  listen: Listen;
-  tls: { cert: string | null; key: string | null };
-  /** `sqlite:PATH` or `postgres://…` / `postgresql://…`. */
-  database: string;
-  redis: string | null;
-  online_key_dir: string;
-  /** PEM text of the online private key, when given inline. */
-  online_key: string | null;
-  auth: { admin_token: string | null; insecure_disable: boolean };
-  tasks: { retention_hours: number };
-  /** grace_hours: how long superseded metadata versions outlive every snapshot/timestamp that could point to them */
-  retention: { grace_hours: number };
-  /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
-  publisher: { max_batch: number; linger_ms: number; poll_ms: number };
-  scheduler: { period_seconds: number; resign_window_hours: number };
-  targets: { dir: string; serve: boolean };
-  /** request bounds; TUF-level bounds are constants in src/tuf/limits.ts */
-  limits: {
-    max_body_bytes: number;
-    max_artifacts_per_request: number;
-    max_custom_bytes: number;
-    body_timeout_seconds: number;
-    upload_min_bytes_per_second: number;
-    idle_timeout_seconds: number;
-    max_connections_per_source: number;
-  };
-  disable_endpoints: DisabledEndpoint[];
-  log: { level: LogLevel; format: LogFormat };
-  /** offline_expiry_days: role → days before expiry to warn (`root`, `default` always present) */
-  alerts: { offline_expiry_days: Record<string, number>; webhooks: WebhookConfig[]; webhook_max_attempts: number };
-  /** `tufbox mirror` (src/cli/mirror.ts): upstream base URL, trusted root file, prefetch globs, sync interval */
-  mirror: { upstream: string | null; root: string | null; prefetch: string[]; interval_seconds: number };
-  meta: ConfigMeta;
-}
-
-export interface ConfigMeta {
-  /** The YAML file read, if any. */
-  file: string | null;
-  /** For each key path: "default", "FILE line N", "env NAME", "flag --name". */
-  sources: Record<string, string>;
-  /** Things worth logging at start-up that are not errors. */
-  warnings: string[];
-}
-
-type Settings = Omit<Config, "meta">;
-
-export interface ConfigProblem {
-  key: string;
-  /** Printable value, already redacted for secrets. */
-  value?: string;
-  source?: string;
-  expected: string;
-}
-
-/** Invalid configuration: stops start-up. The message lists every problem. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly problems: readonly ConfigProblem[];
-  constructor(problems: ConfigProblem[]) {
-    super(
-      problems.length === 1
-        ? `invalid config: ${formatProblem(problems[0]!)}`
-        : `invalid config (${problems.length} problems):\n${problems.map((p) => `  - ${formatProblem(p)}`).join("\n")}`,
-    );
-    this.problems = problems;
-  }
-}
-
-function formatProblem(p: ConfigProblem): string {
-  let s = p.key;
-  if (p.value !== undefined) s += ` = ${p.value}`;
-  if (p.source !== undefined) s += ` (from ${p.source})`;
-  return `${s}: ${p.expected}`;
-}
+export type { Config, ConfigMeta, ConfigProblem, StorageSettings } from "./config/types.ts";
+export { ConfigError } from "./config/types.ts";
+export { effectiveResignWindowSeconds } from "./config/checks.ts";
+export { I_KNOW_AUTH_IS_DISABLED } from "./config/sources.ts";
 
 // ---------------------------------------------------------------- the table
 
@@ -227,6 +159,52 @@ const KEYS: readonly AnyKeySpec[] = [
     default: false,
     parse: bool,
   }),
+  key("auth.metrics_public", { env: ["TUFBOX_METRICS_PUBLIC"], default: true, parse: bool }),
+  key("auth.failures.max", { env: ["TUFBOX_AUTH_FAILURES_MAX"], default: 10, parse: int(1, 1_000_000) }),
+  key("auth.failures.window_seconds", {
+    env: ["TUFBOX_AUTH_FAILURES_WINDOW_SECONDS"],
+    default: 60,
+    parse: int(1, 86_400),
+  }),
+  key("auth.scope_names.read", { env: ["TUFBOX_SCOPE_NAMES_READ"], default: ["tufbox:read"], parse: names }),
+  key("auth.scope_names.artifacts_write", {
+    env: ["TUFBOX_SCOPE_NAMES_ARTIFACTS_WRITE"],
+    default: ["tufbox:artifacts:write"],
+    parse: names,
+  }),
+  key("auth.scope_names.metadata_sign", {
+    env: ["TUFBOX_SCOPE_NAMES_METADATA_SIGN"],
+    default: ["tufbox:metadata:sign"],
+    parse: names,
+  }),
+  key("auth.scope_names.admin", { env: ["TUFBOX_SCOPE_NAMES_ADMIN"], default: ["tufbox:admin"], parse: names }),
+  key("auth.oauth.introspection_url", { env: ["TUFBOX_OAUTH_URL"], default: null, parse: secureUrl }),
+  key("auth.oauth.client_id", { env: ["TUFBOX_OAUTH_CLIENT_ID"], secret: "value", default: null, parse: nonEmpty_ }),
+  key("auth.oauth.client_secret", {
+    env: ["TUFBOX_OAUTH_CLIENT_SECRET"],
+    secret: "value",
+    default: null,
+    parse: nonEmpty_,
+  }),
+  key("auth.oauth.audience", { env: ["TUFBOX_OAUTH_AUDIENCE"], default: null, parse: nonEmpty_ }),
+  key("auth.oauth.cache_seconds", { env: ["TUFBOX_OAUTH_CACHE_SECONDS"], default: 60, parse: int(0, 3600) }),
+  key("auth.oauth.timeout_ms", { env: ["TUFBOX_OAUTH_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
+  key("auth.jwt.jwks_url", { env: ["TUFBOX_JWT_JWKS_URL"], default: null, parse: secureUrl }),
+  key("auth.jwt.issuer", { env: ["TUFBOX_JWT_ISSUER"], default: null, parse: nonEmpty_ }),
+  key("auth.jwt.audience", { env: ["TUFBOX_JWT_AUDIENCE"], default: null, parse: nonEmpty_ }),
+  key("auth.jwt.algorithms", {
+    env: ["TUFBOX_JWT_ALGORITHMS"],
+    default: ["RS256", "PS256", "ES256", "EdDSA"],
+    parse: algorithms,
+  }),
+  key("auth.jwt.clock_skew_seconds", { env: ["TUFBOX_JWT_CLOCK_SKEW_SECONDS"], default: 30, parse: int(0, 600) }),
+  key("auth.jwt.jwks_refresh_cooldown_seconds", {
+    env: ["TUFBOX_JWT_JWKS_REFRESH_COOLDOWN_SECONDS"],
+    default: 5,
+    parse: int(0, 3600),
+  }),
+  key("auth.jwt.timeout_ms", { env: ["TUFBOX_JWT_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
+  key("audit.retention_days", { env: ["TUFBOX_AUDIT_RETENTION_DAYS"], default: 365, parse: int(1, 36_500) }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
   key("retention.grace_hours", { env: ["TUFBOX_RETENTION_GRACE_HOURS"], default: 24, parse: num(0, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
@@ -255,6 +233,53 @@ const KEYS: readonly AnyKeySpec[] = [
     default: 16 * 1024 ** 2,
     parse: size(1024, 2 * 1024 ** 3),
   }),
+  key("limits.max_upload_bytes", {
+    env: ["TUFBOX_MAX_UPLOAD_BYTES"],
+    default: 2 * 1024 ** 3,
+    parse: size(1, 1024 ** 4),
+  }),
+  key("storage.driver", { env: ["TUFBOX_STORAGE_DRIVER"], default: "local", parse: oneOf(["local", "s3"] as const) }),
+  key("storage.local_dir", {
+    env: ["TUFBOX_STORAGE_LOCAL_DIR"],
+    default: (get) => join(get("data_dir"), "content"),
+    parse: path,
+  }),
+  key("storage.hashes", {
+    env: ["TUFBOX_STORAGE_HASHES"],
+    default: ["sha256"],
+    parse: contentHashes,
+    show: (v) => v.join(","),
+  }),
+  key("storage.gc_grace_hours", { env: ["TUFBOX_STORAGE_GC_GRACE_HOURS"], default: null, parse: int(1, 87600) }),
+  key("storage.s3.bucket", { env: ["TUFBOX_S3_BUCKET"], default: null, parse: nonEmptyText }),
+  key("storage.s3.endpoint", {
+    env: ["TUFBOX_S3_ENDPOINT"],
+    default: null,
+    parse: (raw) => url(raw, ["http", "https"], "an http(s):// endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com"),
+  }),
+  key("storage.s3.region", { env: ["TUFBOX_S3_REGION"], default: null, parse: nonEmptyText }),
+  key("storage.s3.prefix", { env: ["TUFBOX_S3_PREFIX"], default: "", parse: s3Prefix }),
+  key("storage.s3.access_key_id", {
+    env: ["TUFBOX_S3_ACCESS_KEY_ID"],
+    secret: "value",
+    default: null,
+    parse: nonEmptyText,
+  }),
+  key("storage.s3.secret_access_key", {
+    env: ["TUFBOX_S3_SECRET_ACCESS_KEY"],
+    secret: "value",
+    default: null,
+    parse: nonEmptyText,
+  }),
+  key("storage.s3.download", {
+    env: ["TUFBOX_S3_DOWNLOAD"],
+    default: "redirect",
+    parse: oneOf(["redirect", "proxy"] as const),
+  }),
+  key("storage.s3.presign_seconds", { env: ["TUFBOX_S3_PRESIGN_SECONDS"], default: 300, parse: int(60, 604800) }),
+  key("ingest.drop_dir", { env: ["TUFBOX_DROP_DIR"], flag: "drop-dir", default: null, parse: path }),
+  key("ingest.scan_seconds", { env: ["TUFBOX_DROP_DIR_SCAN_SECONDS"], default: 5, parse: int(1, 3600) }),
+  key("ingest.parallel", { env: ["TUFBOX_DROP_DIR_PARALLEL"], default: 2, parse: int(1, 64) }),
   key("limits.max_artifacts_per_request", {
     env: ["TUFBOX_MAX_ARTIFACTS_PER_REQUEST"],
     default: 10000,
@@ -322,10 +347,6 @@ const KEYS: readonly AnyKeySpec[] = [
   key("mirror.prefetch", { env: ["TUFBOX_MIRROR_PREFETCH"], default: [], parse: globs }),
   key("mirror.interval_seconds", { env: ["TUFBOX_MIRROR_INTERVAL_SECONDS"], default: 60, parse: int(1, 86_400) }),
 ];
-
-function showListen(l: Listen): string {
-  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
-}
 
 /** Public view of the table, for docs, `tufbox config` and tests. */
 export const CONFIG_KEYS: readonly { path: string; env: readonly string[]; flag?: string; secret?: Secrecy }[] =
@@ -397,48 +418,10 @@ export function loadConfig(opts: { flags: Flags; env?: Env; stderrIsTTY?: boolea
 
   const config = { ...(settings as unknown as Settings), meta: { file: file?.path ?? null, sources, warnings } };
   crossChecks(config, problems, warnings);
+  authChecks(config, env, problems);
   warnUnknownEnv(env, warnings, KEYS);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-function crossChecks(config: Config, problems: ConfigProblem[], warnings: string[]): void {
-  const src = config.meta.sources;
-  if ((config.tls.cert === null) !== (config.tls.key === null)) {
-    const [set, unset] = config.tls.cert !== null ? ["tls.cert", "tls.key"] : ["tls.key", "tls.cert"];
-    problems.push({
-      key: unset,
-      source: undefined,
-      expected: `must be set together with ${set} (from ${sourceLabel(src[set]!)}): set both or neither`,
-    });
-  }
-  if (FETCH_BAD_PORTS.has(config.listen.port)) {
-    warnings.push(
-      `listen port ${config.listen.port} is on the fetch standard's "bad ports" list: browsers, Node's fetch and so tuf-js refuse to connect to it; choose another port`,
-    );
-  }
-  if (config.auth.insecure_disable) {
-    warnings.push(
-      "auth.insecure_disable is true: every API route, including the mutating ones, is open to anyone who can reach it. Development only.",
-    );
-  }
-  const window = effectiveResignWindowSeconds(config);
-  if (window > config.scheduler.resign_window_hours * 3600) {
-    warnings.push(
-      `scheduler.resign_window_hours (${config.scheduler.resign_window_hours}) is shorter than one scheduler period plus a margin; re-signing ${window} seconds before expiry instead`,
-    );
-  }
-}
-
-/**
- * How long before expiry an online role must be re-signed: never less than
- * one scheduler period plus a margin (a minute, or a whole period if longer),
- * so a role cannot expire between two runs even when one run is slow.
- * Same rule as `effectiveResignWindowMs` in src/scheduler.ts.
- */
-export function effectiveResignWindowSeconds(config: Pick<Config, "scheduler">): number {
-  const { period_seconds: period, resign_window_hours: hours } = config.scheduler;
-  return Math.max(hours * 3600, period + Math.max(60, period));
 }
 
 // ---------------------------------------------------------------- display

@@ -10,10 +10,13 @@ import type { Notifier } from "./notify/notifier.ts";
 import type { Publisher } from "./repository/publisher.ts";
 import type { Repository } from "./repository/repository.ts";
 import type { Scheduler } from "./scheduler.ts";
-import type { Auth } from "./server/auth.ts";
+import type { Authenticator } from "./auth/authenticator.ts";
+import type { Guard } from "./server/auth/guard.ts";
 import type { PublishedMetadata } from "./server/published.ts";
 import type { Leadership } from "./store/leadership.ts";
 import type { Store } from "./store/store.ts";
+import type { ArtifactContent } from "./storage/content.ts";
+import type { DropDirectory } from "./ingest/drop-dir.ts";
 import type { Clock } from "./clock.ts";
 import type { Alerts } from "./alerts/alerts.ts";
 import type { LatestTargets } from "./repository/latest-targets.ts";
@@ -26,12 +29,19 @@ export interface App {
   readonly repo: Repository;
   readonly publisher: Publisher;
   readonly scheduler: Scheduler;
-  readonly auth: Auth;
+  /** who presented a token: tufbox tokens, the admin token, JWT, OAuth2 introspection */
+  readonly auth: Authenticator;
+  /** the route → scope check in front of every API route */
+  readonly guard: Guard;
   readonly metadata: PublishedMetadata;
   /** tells other replicas about accepted changes and new publications (in-process for SQLite) */
   readonly notifier: Notifier;
   /** whether this replica runs the scheduler's jobs (always, for SQLite) */
   readonly leader: Leadership;
+  /** artifact bytes tufbox stores (upload API, drop directory), by sha256 */
+  readonly content: ArtifactContent;
+  /** the drop directory watcher (ingest.drop_dir), when configured */
+  readonly dropDir: DropDirectory | null;
   /** the one clock every expiry decision reads (real unless a test drives it) */
   readonly clock: Clock;
   /** alerts before anything lapses: metrics, /readyz, dashboard, status, webhooks */

@@ -32,9 +32,14 @@ Offline (root keys never touch the server):
 Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json):
   bootstrap    send a ceremony's bootstrap payload and follow the task
   send         send a bootstrap / metadata-update / signature payload file
-  artifact     add files to the repository (artifact add), remove them (artifact delete)
+  artifact     add files to the repository (artifact add), upload their bytes too (artifact
+               upload), remove them (artifact delete)
+  import       upload a directory of artifacts (import DIR), or add a JSONL manifest of
+               artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
   status       roles, versions, expiry, online key, bins, pending signatures
+  token        create, list and revoke scoped API tokens (admin)
+  audit        who changed what, from where (--follow to keep watching)
 
 Run 'tufbox <command> --help' for a command's flags.`;
 
@@ -50,6 +55,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   bootstrap: withServerErrors("bootstrap", async (argv) => (await import("./cli/send.ts")).bootstrapCommand(argv)),
   send: withServerErrors("send", async (argv) => (await import("./cli/send.ts")).sendCommand(argv)),
   artifact: withServerErrors("artifact", async (argv) => (await import("./cli/artifact.ts")).artifactCommand(argv)),
+  import: withServerErrors("import", async (argv) => (await import("./cli/import.ts")).importCommand(argv)),
   task: withServerErrors("task", async (argv) => (await import("./cli/task.ts")).taskCommand(argv)),
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
@@ -57,6 +63,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   healthcheck: withServerErrors("healthcheck", async (argv) =>
     (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
   ),
+  token: withServerErrors("token", async (argv) => (await import("./cli/token.ts")).tokenCommand(argv)),
+  audit: withServerErrors("audit", async (argv) => (await import("./cli/audit.ts")).auditCommand(argv)),
   "admin-token": async (argv) => (await import("./cli/admin-token.ts")).adminTokenCommand(argv),
   version: async () => {
     console.log(`tufbox ${VERSION} (${COMMIT}) bun ${Bun.version} ${process.platform}-${process.arch}`);

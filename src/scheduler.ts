@@ -23,6 +23,8 @@ export interface SchedulerOptions {
   retentionGraceHours?: number;
   /** the clock retention compares expiry dates with (tests and the soak bench run it fast) */
   now?: () => Date;
+  /** audit entries older than this are deleted (default 365) */
+  auditRetentionDays?: number;
 }
 
 /** Versions deleted per transaction: each batch is short, so publications interleave. */
@@ -55,6 +57,7 @@ interface Job {
 const QUIET_RESULTS = new Set([
   "nothing near expiry",
   "pruned 0 task(s)",
+  "pruned 0 audit entries",
   "no alerts",
   "pruned 0 metadata version(s), 0 bytes",
 ]);
@@ -123,16 +126,27 @@ export class Scheduler {
       const n = await deps.store.pruneTasks(before);
       return `pruned ${n} task(s)`;
     });
+    this.#add("prune-audit", "delete audit log entries older than audit.retention_days", async () => {
+      const days = opts.auditRetentionDays ?? 365;
+      const n = await deps.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString());
+      return `pruned ${n} audit entries`;
+    });
   }
 
-  /** Add a job from another part of the App (alerts, drop directory, mirror); before start(). */
-  register(name: string, description: string, run: () => Promise<string>): void {
+  /**
+   * Add a job from another part of the App (alerts, drop directory, mirror,
+   * artifact content GC); before start(). `periodSeconds`: its own period
+   * (default: the scheduler's).
+   */
+  register(name: string, description: string, run: () => Promise<string>, periodSeconds?: number): void {
     if (this.#jobs.has(name)) throw new Error(`a scheduled job named ${name} already exists`);
-    this.#add(name, description, run);
+    this.#add(name, description, run, periodSeconds);
   }
 
-  #add(name: string, description: string, run: () => Promise<string>): void {
-    const periodSeconds = name === "prune-tasks" ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds;
+  #add(name: string, description: string, run: () => Promise<string>, ownPeriodSeconds?: number): void {
+    const periodSeconds =
+      ownPeriodSeconds ??
+      (name.startsWith("prune-") ? Math.max(this.#opts.periodSeconds, 600) : this.#opts.periodSeconds);
     this.#jobs.set(name, {
       name,
       description,
@@ -237,7 +251,12 @@ export class Scheduler {
     try {
       job.lastResult = await job.run();
       // Quiet when a run changed nothing; every run is still visible in list().
-      if (!QUIET_RESULTS.has(job.lastResult)) this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
+      // (artifact content GC: "… 0 deleted (0 bytes), 0 newly unlisted, …" changed nothing either)
+      if (
+        !QUIET_RESULTS.has(job.lastResult) &&
+        !/^artifact content: 0 deleted \(0 bytes\), 0 newly unlisted/.test(job.lastResult)
+      )
+        this.#log.info(`job ${name}: ${job.lastResult}`, { job: name });
     } catch (err) {
       job.lastResult = `failed: ${err instanceof Error ? err.message : String(err)}`;
       this.#log.error(`job ${name} failed`, { job: name, error: job.lastResult });

@@ -53,7 +53,9 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
     expect(r.status).toBe(202);
     const taskId = ((await r.json()) as any).data.task_id;
     for (let i = 0; i < 500; i++) {
-      const t: any = await (await fetch(`${url}/api/v1/task?task_id=${taskId}`)).json();
+      const t: any = await (
+        await fetch(`${url}/api/v1/task?task_id=${taskId}`, { headers: { authorization: `Bearer ${token}` } })
+      ).json();
       if (t.data.state === "SUCCESS") break;
       await Bun.sleep(20);
     }

@@ -58,7 +58,36 @@ describe("defaults", () => {
     expect(c.redis).toBeNull();
     expect(c.online_key_dir).toBe("tufbox-data/keys");
     expect(c.online_key).toBeNull();
-    expect(c.auth).toEqual({ admin_token: null, insecure_disable: false });
+    expect(c.auth).toEqual({
+      admin_token: null,
+      insecure_disable: false,
+      metrics_public: true,
+      failures: { max: 10, window_seconds: 60 },
+      scope_names: {
+        read: ["tufbox:read"],
+        artifacts_write: ["tufbox:artifacts:write"],
+        metadata_sign: ["tufbox:metadata:sign"],
+        admin: ["tufbox:admin"],
+      },
+      oauth: {
+        introspection_url: null,
+        client_id: null,
+        client_secret: null,
+        audience: null,
+        cache_seconds: 60,
+        timeout_ms: 5000,
+      },
+      jwt: {
+        jwks_url: null,
+        issuer: null,
+        audience: null,
+        algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
+        clock_skew_seconds: 30,
+        jwks_refresh_cooldown_seconds: 5,
+        timeout_ms: 5000,
+      },
+    });
+    expect(c.audit).toEqual({ retention_days: 365 });
     expect(c.tasks.retention_hours).toBe(24);
     expect(c.publisher).toEqual({ max_batch: 200000, linger_ms: 5, poll_ms: 1000 });
     expect(c.scheduler).toEqual({ period_seconds: 60, resign_window_hours: 6 });
@@ -71,6 +100,7 @@ describe("defaults", () => {
       upload_min_bytes_per_second: 64 * 1024,
       idle_timeout_seconds: 10,
       max_connections_per_source: 128,
+      max_upload_bytes: 2 * 1024 ** 3,
     });
     expect(c.disable_endpoints).toEqual([]);
     expect(c.log).toEqual({ level: "info", format: "json" });
@@ -182,7 +212,8 @@ describe("precedence: defaults < file < env < flag", () => {
       options: CONFIG_FLAGS,
       strict: true,
     });
-    const c = load({ flags: values as Record<string, string | boolean> });
+    // Off loopback, the development flag needs the explicit acknowledgement (test/auth/config.test.ts).
+    const c = load({ flags: values as Record<string, string | boolean>, env: { TUFBOX_I_KNOW_AUTH_IS_DISABLED: "1" } });
     expect(c.data_dir).toBe("/d");
     expect(c.auth.insecure_disable).toBe(true);
     expect(c.listen).toEqual({ host: "0.0.0.0", port: 9999 });
@@ -512,7 +543,7 @@ describe("describeConfig", () => {
       },
     });
     const d = describeConfig(c);
-    expect(d.auth).toEqual({ admin_token: "<set>", insecure_disable: false });
+    expect(d.auth).toMatchObject({ admin_token: "<set>", insecure_disable: false });
     expect(d.online_key).toBe("<set>");
     expect(d.database).toBe("postgres://tufbox:<redacted>@db:5432/tufbox");
     expect(d.redis).toBe("redis://:<redacted>@cache:6379");

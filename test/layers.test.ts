@@ -53,6 +53,25 @@ const RULES: [string, (path: string) => boolean, (imported: string) => boolean][
     (i) => i.startsWith("cli/") || i === "app.ts" || i === "main.ts",
   ],
   [
+    "artifact storage (storage/) sits beside the store: no engine, server, CLI, ingest or App",
+    (p) => p.startsWith("storage/"),
+    (i) =>
+      /^(repository|server|cli|ingest|offline)\//.test(i) ||
+      ["app.ts", "core.ts", "scheduler.ts", "main.ts"].includes(i),
+  ],
+  [
+    "ingest/ (drop directory, multipart) builds on the engine and storage, never on the server, the CLI or the App",
+    (p) => p.startsWith("ingest/"),
+    (i) => /^(server|cli)\//.test(i) || ["app.ts", "core.ts", "main.ts"].includes(i),
+  ],
+  [
+    "auth/ (tokens, OAuth2, JWT, scopes) builds on the store's types only",
+    (p) => p.startsWith("auth/"),
+    (i) =>
+      /^(repository|server|cli|offline|notify)\//.test(i) ||
+      ["app.ts", "core.ts", "scheduler.ts", "main.ts"].includes(i),
+  ],
+  [
     "alerts/ read the App's parts but never the server, the CLI or the composition root",
     (p) => p.startsWith("alerts/"),
     (i) => /^(server|cli)\//.test(i) || ["app.ts", "main.ts"].includes(i),

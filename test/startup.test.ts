@@ -255,7 +255,7 @@ describe("the admin token is never lost", () => {
     // A first start that stored the token's hash and died before printing it.
     const config = loadConfig({ flags: { "data-dir": d, "online-key-dir": ONLINE_KEY_DIR }, env: {} });
     const first = await createApp(config, silentLogger());
-    const lost = await first.auth.init(silentLogger());
+    const lost = await first.auth.init();
     expect(lost).toStartWith("tufbox_");
     await first.store.close();
 

@@ -7,7 +7,7 @@
  */
 import { loadConfig } from "../config.ts";
 import { openStore } from "../store/index.ts";
-import { Auth } from "../server/auth.ts";
+import { Tokens } from "../auth/tokens.ts";
 import { checkStartupPaths, sqlitePath, StartupError } from "../startup.ts";
 import { existsSync } from "node:fs";
 import { parseCommandArgs, UsageError } from "./args.ts";
@@ -41,7 +41,7 @@ export async function adminTokenCommand(argv: string[]): Promise<void> {
     );
   const store = await openStore(config.database);
   try {
-    const { token, revoked } = await Auth.reset(store);
+    const { token, revoked } = await new Tokens(store).resetAdmin();
     console.log(
       `New admin API token (shown once, store it now)${revoked > 0 ? `; ${revoked} earlier admin token(s) revoked` : ""}:\n\n  ${token}\n\nUse it as: Authorization: Bearer <token>`,
     );

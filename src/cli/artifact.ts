@@ -11,25 +11,16 @@ import { assertCanonicalSafe } from "../tuf/canonical.ts";
 import { checkTargetPath } from "../tuf/metadata.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { uploadCommand } from "./upload.ts";
 import { flagBool, flagString } from "./flags.ts";
-import {
-  acceptedTaskId,
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  ServerError,
-  type ApiClient,
-  type ServerTerminal,
-  type TaskData,
-} from "./client.ts";
+import { acceptedTaskId, apiClient, serverCommand, ServerError, type ApiClient, type TaskData } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { followTask, formatDetails, outcomeOf, taskFailure, taskJson } from "./task-follow.ts";
 
 export const ARTIFACT_HELP = `tufbox artifact add FILE... [--path TARGET | --prefix DIR/] [--custom JSON] --server URL
 tufbox artifact delete PATH... --server URL
+tufbox artifact upload FILE... [--prefix DIR/] --server URL   (sends the bytes too; --help for more)
     [--token TOKEN] [--no-publish] [--no-wait] [--json]
 
 add      hashes each FILE (sha256 and sha512) and adds it to the repository
@@ -342,6 +333,14 @@ export async function artifactCommand(argv: string[], term: ServerTerminal = ser
             "use 'tufbox artifact add FILE...' or 'tufbox artifact delete PATH...'",
           );
         return;
+      }
+      if (sub === "upload") {
+        const ref = { value: false };
+        try {
+          return await uploadCommand(rest, term, ref);
+        } finally {
+          json = ref.value;
+        }
       }
       if (sub !== "add" && sub !== "delete")
         throw new UsageError(

@@ -3,8 +3,9 @@
  * the server URL and token, requests whose failures carry the server's
  * `detail` (422: the field and why; 404: the state conflict; 401: why the
  * token was refused) plus a hint, and published metadata under `/metadata/`.
- * Following a task to its end is task-follow.ts; the server's root reached
- * from a trusted one is server-root.ts.
+ * Which server and token (flags, env) is server-options.ts; where output goes
+ * is output.ts; following a task to its end is task-follow.ts; the server's
+ * root reached from a trusted one is server-root.ts.
  *
  * Exit codes: a `ServerError` (the server said no, a task failed, the server
  * cannot be reached or serves metadata that does not verify) is 1; a
@@ -13,28 +14,8 @@
 import { TufError } from "../tuf/errors.ts";
 import { OfflineError } from "../offline/errors.ts";
 import { UsageError, type ParsedArgs } from "./args.ts";
-import { flagBool, flagString } from "./flags.ts";
-import { processTerminal, type Terminal } from "./terminal.ts";
-
-export const SERVER_ENV = "TUFBOX_SERVER";
-export const TOKEN_ENV = "TUFBOX_TOKEN";
-export const METADATA_URL_ENV = "TUFBOX_METADATA_URL";
-
-/** Flags every `--server` command takes. */
-export const SERVER_FLAGS = {
-  server: { type: "string" },
-  token: { type: "string" },
-  "metadata-url": { type: "string" },
-  json: { type: "boolean" },
-} as const;
-
-export const SERVER_FLAGS_HELP = `  --server URL          the tufbox (or RSTUF) API base URL, e.g. http://127.0.0.1:8080
-                        (default $${SERVER_ENV})
-  --token TOKEN         the admin token for changes (default $${TOKEN_ENV}; the server prints
-                        it once at first start, or takes it from TUFBOX_ADMIN_TOKEN)
-  --metadata-url URL    where the metadata is published (default $${METADATA_URL_ENV}, else
-                        SERVER/metadata)
-  --json                one JSON document on stdout (everything else goes to stderr)`;
+import type { Terminal } from "./terminal.ts";
+import { METADATA_URL_ENV, SERVER_ENV, type ServerOptions, serverOptions, TOKEN_ENV } from "./server-options.ts";
 
 /** The server said no, a task failed, or the server cannot be reached: exit 1. */
 export class ServerError extends Error {
@@ -58,122 +39,6 @@ export class ServerError extends Error {
     this.resultPrinted = true;
     return this;
   }
-}
-
-// ------------------------------------------------------------------ terminal
-
-/**
- * A Terminal that may rewrite one status line in place (stderr is a TTY).
- * Commands fall back to plain lines when `live` is missing (tests, pipes, CI).
- */
-export interface ServerTerminal extends Terminal {
-  /** replace the status line with `text`; null clears it */
-  live?(text: string | null): void;
-}
-
-export function serverTerminal(): ServerTerminal {
-  const term: ServerTerminal = processTerminal();
-  if (process.stderr.isTTY === true && process.env.TERM !== "dumb") {
-    let shown = false;
-    term.live = (text) => {
-      if (text === null) {
-        if (shown) process.stderr.write("\r\x1b[2K");
-        shown = false;
-        return;
-      }
-      const cols = process.stderr.columns;
-      const width = cols !== undefined && cols > 20 ? cols - 1 : 79;
-      process.stderr.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
-      shown = true;
-    };
-  }
-  return term;
-}
-
-/**
- * Where a command's human-readable output goes: stdout normally, stderr with
- * --json (stdout then holds one JSON document and nothing else).
- */
-export class Output {
-  readonly term: ServerTerminal;
-  readonly json: boolean;
-  constructor(term: ServerTerminal, json: boolean) {
-    this.term = term;
-    this.json = json;
-  }
-  say(text: string): void {
-    if (this.json) this.term.info(text);
-    else this.term.out(text);
-  }
-  /** the --json document (only with --json) */
-  result(value: unknown): void {
-    if (this.json) this.term.out(JSON.stringify(value, null, 2));
-  }
-}
-
-// ------------------------------------------------------------------ options
-
-export interface ServerOptions {
-  /** API base URL without a trailing slash, e.g. http://127.0.0.1:8080 */
-  server: string;
-  token: string | undefined;
-  /** published metadata base URL without a trailing slash */
-  metadataUrl: string;
-}
-
-function baseUrl(text: string, flag: string, envName: string): string {
-  let url: URL;
-  try {
-    url = new URL(text.trim());
-  } catch {
-    throw new UsageError(
-      `${flag} ${JSON.stringify(text)} is not a URL`,
-      `give the server's base URL, e.g. ${flag} http://127.0.0.1:8080 (or set ${envName})`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new UsageError(
-      `${flag} ${text}: only http:// and https:// are supported`,
-      `e.g. ${flag} https://tuf.example.com`,
-    );
-  if (url.search !== "" || url.hash !== "")
-    throw new UsageError(
-      `${flag} ${text} has a query or fragment`,
-      "give the base URL only, e.g. https://tuf.example.com",
-    );
-  if (url.username !== "" || url.password !== "")
-    throw new UsageError(
-      `${flag} must not carry credentials in the URL`,
-      `give the token with --token or ${TOKEN_ENV}`,
-    );
-  return url.href.replace(/\/+$/, "");
-}
-
-/** True when the command runs against a server (--server or TUFBOX_SERVER). */
-export function wantsServer(own: ParsedArgs["own"], term: Terminal): boolean {
-  return flagString(own, "server") !== undefined || (term.env[SERVER_ENV] ?? "") !== "";
-}
-
-export function serverOptions(own: ParsedArgs["own"], term: Terminal, command: string): ServerOptions {
-  const given = flagString(own, "server") ?? term.env[SERVER_ENV];
-  if (given === undefined || given === "")
-    throw new UsageError(
-      "--server is required",
-      `give the server's API base URL: tufbox ${command} --server http://127.0.0.1:8080 (or set ${SERVER_ENV})`,
-    );
-  // RSTUF documentation shows the API with /api/v1; the base is what we need.
-  const server = baseUrl(given, "--server", SERVER_ENV).replace(/\/api\/v1$/, "");
-  const metadataGiven = flagString(own, "metadata-url") ?? term.env[METADATA_URL_ENV];
-  const metadataUrl =
-    metadataGiven !== undefined && metadataGiven !== ""
-      ? baseUrl(metadataGiven, "--metadata-url", METADATA_URL_ENV)
-      : `${server}/metadata`;
-  const token = flagString(own, "token") ?? term.env[TOKEN_ENV];
-  return { server, token: token === undefined || token === "" ? undefined : token, metadataUrl };
-}
-
-export function jsonFlag(own: ParsedArgs["own"]): boolean {
-  return flagBool(own, "json");
 }
 
 // ------------------------------------------------------------------ requests
@@ -251,7 +116,12 @@ export class ApiClient {
   }
 
   /** An API request; a non-2xx answer becomes a ServerError carrying the server's detail. */
-  async request(method: "GET" | "POST", path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
+  async request(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body: unknown,
+    ctx: RequestContext,
+  ): Promise<ApiAnswer> {
     const url = `${this.opts.server}${path}`;
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -262,6 +132,47 @@ export class ApiClient {
       { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
       ctx.what,
     );
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (res.status >= 200 && res.status < 300 && parsed !== undefined) return { status: res.status, body: parsed };
+    throw this.#failure(method, path, res, parsed, ctx);
+  }
+
+  /**
+   * A request with a body that is not JSON (artifact uploads: a file stream, a
+   * multipart form); answers and failures as `request`. No timeout: an upload
+   * of a large file takes as long as it takes.
+   */
+  async send(
+    method: "PUT" | "POST",
+    path: string,
+    init: { body: RequestInit["body"]; headers?: Record<string, string> },
+    ctx: RequestContext,
+  ): Promise<ApiAnswer> {
+    const headers: Record<string, string> = { accept: "application/json", ...init.headers };
+    if (this.opts.token !== undefined) headers.authorization = `Bearer ${this.opts.token}`;
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.opts.server}${path}`, {
+        method,
+        headers,
+        body: init.body,
+        redirect: "manual",
+        // Streamed request bodies need it (fetch standard).
+        duplex: "half",
+      } as RequestInit);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      throw new ServerError(
+        `cannot ${ctx.what}: ${this.opts.server} cannot be reached (${e.code ?? e.message ?? String(err)})`,
+        `check --server (or ${SERVER_ENV}) and that the server is running: curl ${this.opts.server}/healthz`,
+      );
+    }
     const text = await res.text();
     let parsed: unknown;
     try {
@@ -290,8 +201,10 @@ export class ApiClient {
       const reason = text ?? "Unauthorized";
       const hint =
         this.opts.token === undefined
-          ? `give the server's admin token with --token TOKEN or ${TOKEN_ENV} (printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN)`
-          : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
+          ? `give a token with --token TOKEN or ${TOKEN_ENV} (the admin token is printed once when the server first started, or set with TUFBOX_ADMIN_TOKEN; tufbox token create makes scoped ones)`
+          : status === 403
+            ? "this token lacks the scope named above: use a token that has it (tufbox token create --scope …)"
+            : `the server does not accept this token: check --token / ${TOKEN_ENV}`;
       return new ServerError(`cannot ${ctx.what}: the server refused the request (${status}): ${reason}`, hint, {
         status,
         detail,
@@ -324,6 +237,14 @@ export class ApiClient {
         "send fewer items per request",
         { status, detail },
       );
+    if (status === 429 || status === 503) {
+      const wait = res.headers.get("retry-after");
+      return new ServerError(
+        `cannot ${ctx.what}: ${text ?? `HTTP ${status}`} (${status})`,
+        wait ? `retry in ${wait} s` : "retry later",
+        { status, detail },
+      );
+    }
     if (status >= 500)
       return new ServerError(
         `cannot ${ctx.what}: the server failed (${status}): ${text ?? "internal error"}`,
@@ -343,6 +264,10 @@ export class ApiClient {
 
   post(path: string, body: unknown, ctx: RequestContext): Promise<ApiAnswer> {
     return this.request("POST", path, body, ctx);
+  }
+
+  delete(path: string, ctx: RequestContext): Promise<ApiAnswer> {
+    return this.request("DELETE", path, undefined, ctx);
   }
 
   /** A published metadata file as JSON; undefined when it does not exist (404). */

@@ -30,6 +30,10 @@ export const CONFIG_FLAG_DOCS: Readonly<Record<string, FlagDoc>> = {
   online_key_dir: { arg: "DIR", text: "where fn:NAME online key URIs point", default: "DATA_DIR/keys" },
   "auth.insecure_disable": { text: "DEVELOPMENT ONLY: no authentication on mutating routes (logged loudly)" },
   "targets.dir": { arg: "DIR", text: "artifact bytes served under /targets/", default: "DATA_DIR/targets" },
+  "ingest.drop_dir": {
+    arg: "DIR",
+    text: "watch DIR for tuf_ready_<id>/ directories and publish their files (no credentials needed)",
+  },
   "log.level": { arg: "LEVEL", text: "debug, info, warn or error" },
   "log.format": { arg: "FORMAT", text: "json, text, or auto (text on a terminal, else json)", default: "auto" },
 };

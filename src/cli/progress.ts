@@ -5,7 +5,7 @@
  * every `plainEveryMs`, so logs stay readable. Both go to stderr: stdout
  * carries results (and --json documents) only.
  */
-import type { ServerTerminal } from "./client.ts";
+import type { ServerTerminal } from "./output.ts";
 import { formatBytes } from "./format.ts";
 
 export { formatBytes };

@@ -23,18 +23,9 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool, flagString, flagStrings, parseCount } from "./flags.ts";
 import { loadPrivateKey, passphraseFilesFor } from "./passphrase.ts";
 import type { Terminal } from "./terminal.ts";
-import {
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  wantsServer,
-  type ApiClient,
-  type ServerTerminal,
-} from "./client.ts";
+import { apiClient, serverCommand, type ApiClient } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP, wantsServer } from "./server-options.ts";
 import { outcomeOf, taskJson } from "./task-follow.ts";
 import { verifiedCurrentRoot } from "./server-root.ts";
 import { sendRootUpdate } from "./send.ts";

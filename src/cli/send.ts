@@ -12,19 +12,9 @@ import { rootFileFrom, type RootFile } from "../offline/root-files.ts";
 import { summarizeRoot, formatStatus } from "../offline/root-summary.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool } from "./flags.ts";
-import {
-  acceptedTaskId,
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  type ApiClient,
-  type ServerTerminal,
-  type TaskData,
-} from "./client.ts";
+import { acceptedTaskId, apiClient, serverCommand, type ApiClient, type TaskData } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { followTask, formatDetails, outcomeOf, pendingSignatures, taskFailure, taskJson } from "./task-follow.ts";
 
 export const BOOTSTRAP_HELP = `tufbox bootstrap PAYLOAD --server URL [--token TOKEN] [--no-wait] [--json]

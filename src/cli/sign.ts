@@ -25,20 +25,9 @@ import { parseCommandArgs, UsageError, type ParsedArgs } from "./args.ts";
 import { flagBool, flagString, requireFlag } from "./flags.ts";
 import { loadPrivateKey } from "./passphrase.ts";
 import { confirm, type Terminal } from "./terminal.ts";
-import {
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  ServerError,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  wantsServer,
-  type ApiClient,
-  type ServerTerminal,
-  type TaskData,
-} from "./client.ts";
+import { apiClient, serverCommand, ServerError, type ApiClient, type TaskData } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP, wantsServer } from "./server-options.ts";
 import { outcomeOf, taskJson } from "./task-follow.ts";
 import { verifiedCurrentRoot } from "./server-root.ts";
 import { postSignature, signOutcome } from "./send.ts";

@@ -22,18 +22,9 @@ import { clientFileName } from "../tuf/file-names.ts";
 import { TOP_LEVEL_ROLES, isSignedByOnlineKey, onlineKeyId, type TopLevelRole } from "../tuf/roles.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
-import {
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  ServerError,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  type ApiClient,
-  type ServerTerminal,
-} from "./client.ts";
+import { apiClient, serverCommand, ServerError, type ApiClient } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { pendingDocuments, pendingRoles } from "./pending.ts";
 import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
 import { timeLeft } from "./format.ts";

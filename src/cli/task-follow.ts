@@ -4,7 +4,8 @@
  * details in words, the outcome a script branches on, a failure as a
  * ServerError with a hint.
  */
-import { type ApiClient, ServerError, type ServerTerminal, type TaskData } from "./client.ts";
+import { type ApiClient, ServerError, type TaskData } from "./client.ts";
+import type { ServerTerminal } from "./output.ts";
 
 export const FINAL_STATES = ["SUCCESS", "FAILURE", "ERRORED", "REVOKED"] as const;
 const FAILED_STATES = ["FAILURE", "ERRORED", "REVOKED"];

@@ -4,17 +4,9 @@
  */
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { flagBool } from "./flags.ts";
-import {
-  apiClient,
-  jsonFlag,
-  Output,
-  serverCommand,
-  serverTerminal,
-  SERVER_FLAGS,
-  SERVER_FLAGS_HELP,
-  type ServerTerminal,
-  type TaskData,
-} from "./client.ts";
+import { apiClient, serverCommand, type TaskData } from "./client.ts";
+import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
+import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import {
   followTask,
   formatDetails,

@@ -82,7 +82,7 @@ export function isEndpointDisabled(rules: readonly DisabledEndpoint[], method: s
   const p = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname;
   return rules.some(
     (r) =>
-      (r.path === "/" || p === r.path || p.startsWith(`${r.path}/`)) &&
+      (r.path === "/" || p === r.path || p.startsWith(r.path + "/")) &&
       (r.methods === undefined || r.methods.includes(m) || (m === "HEAD" && r.methods.includes("GET"))),
   );
 }

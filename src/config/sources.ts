@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
-import type { AnyKeySpec, ConfigProblem, Secrecy } from "../config.ts";
+import type { AnyKeySpec, Secrecy } from "../config.ts";
+import type { ConfigProblem } from "./types.ts";
 import { bool } from "./values.ts";
 
 export type Env = Record<string, string | undefined>;
@@ -101,8 +102,8 @@ export function readYaml(
         // `key:` or `key: null` in the file means "not set here".
         if (value !== null && value !== undefined)
           values.set(full, { raw: value, source: where(valueNode ?? pair.key) });
-      } else if ([...leaves].some((l) => l.startsWith(`${full}.`))) {
-        if (isMap(valueNode)) walk(valueNode, `${full}.`);
+      } else if ([...leaves].some((l) => l.startsWith(full + "."))) {
+        if (isMap(valueNode)) walk(valueNode, full + ".");
         else if (value !== null && value !== undefined) {
           problems.push({
             key: full,
@@ -125,7 +126,7 @@ export function readYaml(
 }
 
 function childKeys(keys: readonly AnyKeySpec[], section: string): string[] {
-  return keys.filter((k) => k.path.startsWith(`${section}.`)).map((k) => k.path.slice(section.length + 1));
+  return keys.filter((k) => k.path.startsWith(section + ".")).map((k) => k.path.slice(section.length + 1));
 }
 
 function siblings(keys: readonly AnyKeySpec[], prefix: string): string[] {
@@ -202,9 +203,13 @@ export function sourceLabel(source: string): string {
   return source.replace(/^(env|flag) /, "");
 }
 
+/** Set to 1 to allow insecure_disable on a non-loopback listen address. */
+export const I_KNOW_AUTH_IS_DISABLED = "TUFBOX_I_KNOW_AUTH_IS_DISABLED";
+
 export function warnUnknownEnv(env: Env, warnings: string[], keys: readonly AnyKeySpec[]): void {
   const known = new Set([
     "TUFBOX_CONFIG",
+    I_KNOW_AUTH_IS_DISABLED,
     ...keys.flatMap((k) => k.env.flatMap((e) => (k.secret ? [e, `${e}_FILE`] : [e]))),
   ]);
   for (const name of Object.keys(env)) {
@@ -231,7 +236,7 @@ export function showRaw(raw: unknown, secret?: Secrecy): string {
     typeof raw === "string"
       ? JSON.stringify(secret === "url" ? redactUrl(raw) : raw)
       : (JSON.stringify(raw) ?? String(raw));
-  if (s.length > 120) s = `${s.slice(0, 117)}...`;
+  if (s.length > 120) s = s.slice(0, 117) + "...";
   return s;
 }
 

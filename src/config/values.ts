@@ -4,6 +4,8 @@
  * form, or throws Invalid saying what is allowed (the loader adds the key,
  * the value and where it came from).
  */
+import { ASYMMETRIC_ALGORITHMS } from "../auth/algorithms.ts";
+
 export interface Listen {
   /** Without brackets for IPv6 (`::1`), as Bun.serve expects. */
   host: string;
@@ -120,6 +122,28 @@ export function showSize(n: number): string {
   return `${n} bytes`;
 }
 
+export const contentHashes: Parser<("sha256" | "sha512")[]> = (raw) => {
+  const expected = "expected sha256, or sha256 and sha512 (a list, or comma-separated)";
+  const list = typeof raw === "string" ? raw.split(",") : Array.isArray(raw) ? raw : null;
+  if (list === null || list.some((x) => typeof x !== "string")) throw new Invalid(expected);
+  const names = [...new Set((list as string[]).map((x) => x.trim().toLowerCase()).filter((x) => x !== ""))];
+  if (!names.includes("sha256") || names.some((x) => x !== "sha256" && x !== "sha512")) throw new Invalid(expected);
+  return names.includes("sha512") ? ["sha256", "sha512"] : ["sha256"];
+};
+
+export const s3Prefix: Parser<string> = (raw) => {
+  const s = text(raw, "a key prefix").trim();
+  if (s.startsWith("/") || s.includes("//") || /[\\\0]/.test(s))
+    throw new Invalid("expected a key prefix such as tufbox/ (no leading slash, no empty segments)");
+  return s === "" || s.endsWith("/") ? s : `${s}/`;
+};
+
+export const nonEmptyText: Parser<string> = (raw) => {
+  const s = text(raw).trim();
+  if (s === "") throw new Invalid("expected a non-empty string");
+  return s;
+};
+
 // The WHATWG fetch "bad port" list: browsers, Node's fetch (and so tuf-js and
 // python clients behind proxies that follow it) refuse these outright.
 export const FETCH_BAD_PORTS = new Set([
@@ -133,13 +157,18 @@ export const listen: Parser<Listen> = (raw) => {
   const s = text(raw, "HOST:PORT").trim();
   const m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d{1,5})$/.exec(s) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
   if (!m) {
-    const hint = s.startsWith(":") ? ` (write 0.0.0.0${s} to listen on every interface)` : "";
+    const hint = s.startsWith(":") ? " (write 0.0.0.0" + s + " to listen on every interface)" : "";
     throw new Invalid(`expected HOST:PORT such as 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080${hint}`);
   }
   const port = Number(m[2]);
   if (port > 65535) throw new Invalid("expected a port between 0 and 65535 in HOST:PORT");
   return { host: m[1]!, port };
 };
+
+/** host:port, the host bracketed when it is an IPv6 address. */
+export function showListen(l: Listen): string {
+  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
 
 export function url(raw: unknown, schemes: readonly string[], expected: string): string {
   const s = text(raw, expected).trim();
@@ -191,6 +220,47 @@ export const token: Parser<string> = (raw) => {
     throw new Invalid("expected at least 16 characters without whitespace (e.g. the output of `openssl rand -hex 32`)");
   }
   return s;
+};
+
+/** A list: YAML sequence, or a string separated by commas and/or spaces. */
+export const names: Parser<string[]> = (raw) => {
+  const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/[\s,]+/) : null;
+  if (items === null || items.some((x) => typeof x !== "string"))
+    throw new Invalid("expected a list of names (a YAML list, or a string separated by commas or spaces)");
+  const out = (items as string[]).map((x) => x.trim()).filter((x) => x !== "");
+  if (out.length === 0) throw new Invalid("expected at least one name");
+  return out;
+};
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host);
+}
+
+/** https://, or http:// to a loopback host only: credentials and signing keys must not cross a network in clear. */
+export const secureUrl: Parser<string> = (raw) => {
+  const expected = "expected an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)";
+  const s = url(raw, ["http", "https"], expected.slice("expected ".length));
+  const u = new URL(s);
+  if (u.protocol === "http:" && !isLoopbackHost(u.hostname)) throw new Invalid(expected);
+  return s;
+};
+
+export const nonEmpty_: Parser<string> = (raw) => {
+  const s = text(raw).trim();
+  if (s === "") throw new Invalid("expected a non-empty string");
+  return s;
+};
+
+export const algorithms: Parser<string[]> = (raw, ctx) => {
+  const list = names(raw, ctx);
+  const bad = list.find((a) => !(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a));
+  if (bad !== undefined)
+    throw new Invalid(
+      `"${bad}" is not allowed; only asymmetric JWS algorithms are: ${ASYMMETRIC_ALGORITHMS.join(", ")}`,
+    );
+  return list;
 };
 
 /** Glob patterns: a YAML list, or one string with patterns separated by commas outside `{…}`. */

@@ -10,7 +10,8 @@
  * signing session (signing-sessions.ts) and their tasks wait for it.
  */
 import type { ChangeRecord, DocumentRecord, Publication, TaskUpdate } from "../store/store.ts";
-import { StoreConflictError } from "../store/store.ts";
+import { SCHEDULER_ACTOR, StoreConflictError } from "../store/store.ts";
+import { auditEntry, rolesSummary } from "./audit.ts";
 import { canonicalJson } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
 import { canonicalTargetsText } from "../tuf/document.ts";
@@ -178,6 +179,11 @@ async function publishBatch(
   extra: PublishExtra = {},
 ): Promise<BatchOutcome> {
   const t0 = performance.now();
+  // In-memory bump requests come from the scheduler (re-signing before
+  // expiry) and are audited in this publication's own transaction; taken now,
+  // before root rotation or delegation edits add their own roles. Bumps asked
+  // for over the API were audited when accepted (intake.ts).
+  const scheduled = bumps.size > 0 ? rolesSummary(bumps) : null;
   const prev = e.state!;
   const now = e.now();
   let st = extra.root ? withNewRoot(prev, extra.root, bumps) : prev;
@@ -343,6 +349,7 @@ async function publishBatch(
     consumedChanges: changes.map((c) => c.id),
     tasks,
   };
+  if (scheduled) publication.audit = [auditEntry(SCHEDULER_ACTOR, null, "resign_online_roles", scheduled)];
   const settingsOut: Record<string, unknown> = { ...extra.settings };
   if (st.settings !== prev.settings) settingsOut[SETTINGS_KEY] = st.settings;
   if (sessionsChanged) settingsOut[SESSIONS_KEY] = sessions;

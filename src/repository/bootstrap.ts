@@ -6,7 +6,8 @@
  * the 202), run in the background (16384 bins take about a second), resumed
  * after a crash; a root v1 short of its threshold waits in a signing session.
  */
-import type { DocumentRecord, Publication } from "../store/store.ts";
+import type { AuditActor, DocumentRecord, Publication } from "../store/store.ts";
+import { auditEntry, rolesSummary } from "./audit.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
 import { canonicalJson, utf8 } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
@@ -37,7 +38,11 @@ export function alreadyBootstrapped(state: string): string {
  * Accept a validated bootstrap payload: recorded durably, then run in the
  * background. Answers with the task id.
  */
-export async function acceptBootstrap(e: Engine, payload: BootstrapPayload): Promise<{ taskId: string }> {
+export async function acceptBootstrap(
+  e: Engine,
+  payload: BootstrapPayload,
+  actor: AuditActor,
+): Promise<{ taskId: string }> {
   if (e.bootstrap) throw new StateError(alreadyBootstrapped(e.bootstrap.state));
   const root = payload.root;
   const verification = verifyRole(
@@ -98,6 +103,12 @@ export async function acceptBootstrap(e: Engine, payload: BootstrapPayload): Pro
     { id: taskId, name: "bootstrap", state: verification.verified ? "PENDING" : "SUCCESS", result: pendingResult },
     [],
     false,
+    auditEntry(actor, taskId, "bootstrap", {
+      root_version: root.signed.version,
+      root_signed: verification.verified,
+      bins: payload.binsCount,
+      ...(payload.delegations ? rolesSummary(payload.delegations.roles.map((r) => r.name)) : {}),
+    }),
   );
   await e.store.setSettings(settings);
   e.bootstrap = record;

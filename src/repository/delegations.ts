@@ -15,6 +15,8 @@ import { StateError } from "./errors.ts";
 import type { DelegationsInput } from "./payloads.ts";
 import type { Sessions } from "./signing-sessions.ts";
 import type { PublishedState } from "./state.ts";
+import type { AuditActor } from "../store/store.ts";
+import { rolesSummary } from "./audit.ts";
 
 /** Store key of every delegated role name ever deleted. */
 export const DELETED_ROLES_KEY = "deleted_roles";
@@ -39,10 +41,12 @@ export async function acceptDelegations(
   e: Engine,
   op: "add" | "update" | "delete",
   input: DelegationsInput,
+  actor: AuditActor,
 ): Promise<{ taskId: string }> {
   const st = e.requireBootstrapped();
   if (st.bins) throw new StateError("this repository uses hash bins; custom delegations cannot be changed");
-  return e.startTask("metadata_delegation", () =>
+  const summary = { op, ...rolesSummary(input.roles.map((r) => r.name)) };
+  return e.startTask("metadata_delegation", { actor, summary }, () =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       const cur = e.state!;
       const onlineId = cur.settings.onlineKeyId;

@@ -10,7 +10,8 @@
  * reloaded after a conflict): a failed batch cannot leave it half-updated.
  */
 import type { Logger } from "../log.ts";
-import type { DocumentRecord, Store } from "../store/store.ts";
+import type { AuditActor, DocumentRecord, Store } from "../store/store.ts";
+import { auditEntry } from "./audit.ts";
 import { metadataFileName } from "../tuf/file-names.ts";
 import type { DelegatedRole } from "../tuf/metadata.ts";
 import { isSignedByOnlineKey } from "../tuf/roles.ts";
@@ -189,10 +190,21 @@ export class Engine {
     }
   }
 
-  /** Accept a request that runs as a background task: the task is stored (PENDING) before the 202. */
-  async startTask(name: string, body: (taskId: string) => Promise<TaskOutcomeReport>): Promise<{ taskId: string }> {
+  /**
+   * Accept a request that runs as a background task: the task is stored
+   * (PENDING) before the 202, with its audit entry (who, what) in the same
+   * transaction.
+   */
+  async startTask(
+    name: string,
+    audit: { actor: AuditActor; summary: Record<string, unknown> },
+    body: (taskId: string) => Promise<TaskOutcomeReport>,
+  ): Promise<{ taskId: string }> {
     const taskId = newTaskId();
-    await this.store.createTask({ id: taskId, name, state: "PENDING" });
+    await this.store.createTask(
+      { id: taskId, name, state: "PENDING" },
+      auditEntry(audit.actor, taskId, name, audit.summary),
+    );
     this.background(this.runTask(taskId, name, () => body(taskId)));
     return { taskId };
   }

@@ -1,6 +1,6 @@
 /**
  * Errors of the repository layer. The HTTP layer maps them to responses in one
- * place (src/server/api/errors.ts); messages never contain key material.
+ * place (src/server/errors.ts); messages never contain key material.
  */
 import type { TufError } from "../tuf/errors.ts";
 

@@ -6,7 +6,8 @@
  * is decided here, at acceptance (TAP 15 bins or the first matching
  * delegation, spec 5.6.7).
  */
-import type { NewChange } from "../store/store.ts";
+import type { AuditActor, NewChange } from "../store/store.ts";
+import { auditEntry, rolesSummary } from "./audit.ts";
 import { canonicalJson } from "../tuf/canonical.ts";
 import { firstRoleForPath } from "../tuf/delegation.ts";
 import { ONLINE_ROLES, ONLINE_TOP_LEVEL_ROLES } from "../tuf/roles.ts";
@@ -22,10 +23,21 @@ export function roleForPath(st: PublishedState, path: string): string {
   return firstRoleForPath(st.targets.delegations?.roles ?? [], path)?.name ?? "";
 }
 
-/** Durably accept artifact additions; resolves once they are on disk. */
-export async function acceptAdd(e: Engine, p: AddArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
+/**
+ * Durably accept artifact additions; resolves once they are on disk.
+ * `actor` is written to the audit log in the same transaction. `taskId`: a
+ * caller that must never add the same batch twice (the drop directory,
+ * resuming after a crash) picks the id itself; a second accept with it is a
+ * StoreConflictError and writes nothing.
+ */
+export async function acceptAdd(
+  e: Engine,
+  p: AddArtifactsPayload,
+  actor: AuditActor,
+  opts: { taskId?: string } = {},
+): Promise<{ taskId: string; paths: string[] }> {
   const st = e.requireBootstrapped();
-  const taskId = newTaskId();
+  const taskId = opts.taskId ?? newTaskId();
   const changes: NewChange[] = p.artifacts.map((a) => {
     const info = p.addTaskIdToCustom
       ? { ...a.info, custom: { ...(a.info.custom ?? {}), added_by_task_id: taskId } }
@@ -33,8 +45,13 @@ export async function acceptAdd(e: Engine, p: AddArtifactsPayload): Promise<{ ta
     return { kind: "add", path: a.path, role: roleForPath(st, a.path), fragment: canonicalJson(info) };
   });
   const paths = p.artifacts.map((a) => a.path);
+  const audit = auditEntry(actor, taskId, "add_artifacts", {
+    artifacts: paths.length,
+    publish: p.publish,
+    ...rolesSummary(changes.map((c) => c.role)),
+  });
   if (p.publish) {
-    await e.store.accept({ id: taskId, name: "add_artifacts", state: "PENDING" }, changes, false);
+    await e.store.accept({ id: taskId, name: "add_artifacts", state: "PENDING" }, changes, false, audit);
     e.wake("accepted");
   } else {
     // Accepted and kept, not published until POST /artifacts/publish: the task itself is done.
@@ -46,12 +63,16 @@ export async function acceptAdd(e: Engine, p: AddArtifactsPayload): Promise<{ ta
       { added_artifacts: paths, invalid_paths: [], artifact_roles: roles, published: false },
       e.now(),
     );
-    await e.store.accept({ id: taskId, name: "add_artifacts", state: "SUCCESS", result }, changes, true);
+    await e.store.accept({ id: taskId, name: "add_artifacts", state: "SUCCESS", result }, changes, true, audit);
   }
   return { taskId, paths };
 }
 
-export async function acceptRemove(e: Engine, p: RemoveArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
+export async function acceptRemove(
+  e: Engine,
+  p: RemoveArtifactsPayload,
+  actor: AuditActor,
+): Promise<{ taskId: string; paths: string[] }> {
   const st = e.requireBootstrapped();
   const taskId = newTaskId();
   const changes: NewChange[] = p.paths.map((path) => ({
@@ -60,8 +81,13 @@ export async function acceptRemove(e: Engine, p: RemoveArtifactsPayload): Promis
     role: roleForPath(st, path),
     fragment: null,
   }));
+  const audit = auditEntry(actor, taskId, "remove_artifacts", {
+    artifacts: p.paths.length,
+    publish: p.publish,
+    ...rolesSummary(changes.map((c) => c.role)),
+  });
   if (p.publish) {
-    await e.store.accept({ id: taskId, name: "remove_artifacts", state: "PENDING" }, changes, false);
+    await e.store.accept({ id: taskId, name: "remove_artifacts", state: "PENDING" }, changes, false, audit);
     e.wake("accepted");
   } else {
     const result = taskResult(
@@ -71,28 +97,33 @@ export async function acceptRemove(e: Engine, p: RemoveArtifactsPayload): Promis
       { deleted_artifacts: p.paths, not_found_artifacts: [], published: false },
       e.now(),
     );
-    await e.store.accept({ id: taskId, name: "remove_artifacts", state: "SUCCESS", result }, changes, true);
+    await e.store.accept({ id: taskId, name: "remove_artifacts", state: "SUCCESS", result }, changes, true, audit);
   }
   return { taskId, paths: p.paths };
 }
 
 /** Publish everything accepted with publish_artifacts: false. */
-export async function acceptPublish(e: Engine): Promise<{ taskId: string }> {
+export async function acceptPublish(e: Engine, actor: AuditActor): Promise<{ taskId: string }> {
   e.requireBootstrapped();
   const taskId = newTaskId();
-  await e.store.releaseHeldChanges();
+  const released = await e.store.releaseHeldChanges();
   // A marker queued after the released changes completes once they are published.
   await e.store.accept(
     { id: taskId, name: "publish_artifacts", state: "PENDING" },
     [{ kind: "bump", path: "", role: "", fragment: null }],
     false,
+    auditEntry(actor, taskId, "publish_artifacts", { released_changes: released }),
   );
   e.wake("accepted");
   return { taskId };
 }
 
 /** POST /api/v1/metadata/online: new versions of online roles (empty = all), durably queued. */
-export async function acceptBump(e: Engine, roles: string[]): Promise<{ taskId: string; roles: string[] }> {
+export async function acceptBump(
+  e: Engine,
+  roles: string[],
+  actor: AuditActor,
+): Promise<{ taskId: string; roles: string[] }> {
   const st = e.requireBootstrapped();
   const all: string[] = st.bins ? [...ONLINE_ROLES] : [...ONLINE_TOP_LEVEL_ROLES];
   const chosen = roles.length === 0 ? all : roles;
@@ -108,6 +139,7 @@ export async function acceptBump(e: Engine, roles: string[]): Promise<{ taskId: 
     { id: taskId, name: "force_online_metadata_update", state: "PENDING" },
     chosen.map((role) => ({ kind: "bump", path: "", role, fragment: null })),
     false,
+    auditEntry(actor, taskId, "force_online_metadata_update", rolesSummary(chosen)),
   );
   e.wake("accepted");
   return { taskId, roles: chosen };

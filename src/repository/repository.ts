@@ -16,7 +16,7 @@
  */
 import { clientMaxBytes } from "../tuf/limits.ts";
 import type { Logger } from "../log.ts";
-import type { Store } from "../store/store.ts";
+import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
 import type { DelegatedRole, Metadata, RootSigned } from "../tuf/metadata.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
@@ -211,48 +211,67 @@ export class Repository {
 
   // ------------------------------------------------------------ requests (each answers with a task id)
 
-  acceptBootstrap(payload: BootstrapPayload): Promise<{ taskId: string }> {
-    return acceptBootstrap(this.#e, payload);
+  // `actor` (who asked, from where) is written to the audit log with the change.
+  acceptBootstrap(payload: BootstrapPayload, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptBootstrap(this.#e, payload, actor);
   }
 
-  acceptAdd(p: AddArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
-    return acceptAdd(this.#e, p);
+  acceptAdd(
+    p: AddArtifactsPayload,
+    actor: AuditActor = INTERNAL_ACTOR,
+    opts: { taskId?: string } = {},
+  ): Promise<{ taskId: string; paths: string[] }> {
+    return acceptAdd(this.#e, p, actor, opts);
   }
 
-  acceptRemove(p: RemoveArtifactsPayload): Promise<{ taskId: string; paths: string[] }> {
-    return acceptRemove(this.#e, p);
+  acceptRemove(
+    p: RemoveArtifactsPayload,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string; paths: string[] }> {
+    return acceptRemove(this.#e, p, actor);
   }
 
-  acceptPublish(): Promise<{ taskId: string }> {
-    return acceptPublish(this.#e);
+  acceptPublish(actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptPublish(this.#e, actor);
   }
 
-  acceptBump(roles: string[]): Promise<{ taskId: string; roles: string[] }> {
-    return acceptBump(this.#e, roles);
+  acceptBump(roles: string[], actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string; roles: string[] }> {
+    return acceptBump(this.#e, roles, actor);
   }
 
-  acceptRootUpdate(meta: Metadata<RootSigned>): Promise<{ taskId: string }> {
-    return acceptRootUpdate(this.#e, meta);
+  acceptRootUpdate(meta: Metadata<RootSigned>, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptRootUpdate(this.#e, meta, actor);
   }
 
   pendingSigning(): Promise<Record<string, unknown> | null> {
     return pendingSigning(this.#e);
   }
 
-  acceptSign(role: string, signature: { keyid: string; sig: string }): Promise<{ taskId: string }> {
-    return acceptSign(this.#e, role, signature);
+  acceptSign(
+    role: string,
+    signature: { keyid: string; sig: string },
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string }> {
+    return acceptSign(this.#e, role, signature, actor);
   }
 
-  acceptSignDelete(role: string): Promise<{ taskId: string }> {
-    return acceptSignDelete(this.#e, role);
+  acceptSignDelete(role: string, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptSignDelete(this.#e, role, actor);
   }
 
-  acceptDelegations(op: "add" | "update" | "delete", input: DelegationsInput): Promise<{ taskId: string }> {
-    return acceptDelegations(this.#e, op, input);
+  acceptDelegations(
+    op: "add" | "update" | "delete",
+    input: DelegationsInput,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string }> {
+    return acceptDelegations(this.#e, op, input, actor);
   }
 
-  updateExpiration(expiration: Record<string, number>): Promise<{ taskId: string }> {
-    return acceptExpirationUpdate(this.#e, expiration);
+  updateExpiration(
+    expiration: Record<string, number>,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string }> {
+    return acceptExpirationUpdate(this.#e, expiration, actor);
   }
 
   // ------------------------------------------------------------ publishing

@@ -21,12 +21,17 @@ import type { Engine, TaskOutcomeReport } from "./engine.ts";
 import { ConfigurationError, StateError, ValidationError } from "./errors.ts";
 import { loadSessions, SESSIONS_KEY } from "./signing-sessions.ts";
 import type { PublishedState } from "./state.ts";
+import type { AuditActor } from "../store/store.ts";
 
 /**
  * Accept root N+1 (POST /api/v1/metadata). Checked now; published when both
  * thresholds are met, else parked for signatures.
  */
-export async function acceptRootUpdate(e: Engine, meta: Metadata<RootSigned>): Promise<{ taskId: string }> {
+export async function acceptRootUpdate(
+  e: Engine,
+  meta: Metadata<RootSigned>,
+  actor: AuditActor,
+): Promise<{ taskId: string }> {
   const st = e.requireBootstrapped();
   const loc = ["body", "metadata", "root"];
   const current = st.root.signed.version;
@@ -68,7 +73,13 @@ export async function acceptRootUpdate(e: Engine, meta: Metadata<RootSigned>): P
       throw ValidationError.at([...loc, "signed", "keys", onlineId], `${err.message} (hint: ${err.hint})`);
     throw err;
   }
-  return e.startTask("metadata_update", (taskId) =>
+  const summary = {
+    role: "root",
+    version: meta.signed.version,
+    signatures: meta.signatures.length,
+    online_key: onlineId,
+  };
+  return e.startTask("metadata_update", { actor, summary }, (taskId) =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       if (verifyRootUpdate(meta, st.root).verified) {
         await publishLocked(e, await takeBatch(e), e.drainBumps(), { root: meta });

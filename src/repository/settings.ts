@@ -5,6 +5,7 @@
  */
 import type { ExpiringRole } from "../tuf/roles.ts";
 import type { Engine } from "./engine.ts";
+import type { AuditActor } from "../store/store.ts";
 
 export interface RepositorySettings {
   /** expiry in days per role */
@@ -27,9 +28,13 @@ export const SETTINGS_KEY = "repository";
 export const BOOTSTRAP_KEY = "bootstrap";
 
 /** PUT /api/v1/config: per-role expiration; applies from the next signature of each role. */
-export function acceptExpirationUpdate(e: Engine, expiration: Record<string, number>): Promise<{ taskId: string }> {
+export function acceptExpirationUpdate(
+  e: Engine,
+  expiration: Record<string, number>,
+  actor: AuditActor,
+): Promise<{ taskId: string }> {
   e.requireBootstrapped();
-  return e.startTask("update_settings", () =>
+  return e.startTask("update_settings", { actor, summary: { expiration } }, () =>
     e.store.withLock("publisher", async () => {
       const st = e.state!;
       const updated: string[] = [];

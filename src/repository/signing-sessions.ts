@@ -9,7 +9,7 @@
  * Every session change happens under the publisher lock: the publisher itself
  * updates delegated roles' sessions.
  */
-import type { TaskUpdate } from "../store/store.ts";
+import type { AuditActor, TaskUpdate } from "../store/store.ts";
 import { canonicalJson, utf8 } from "../tuf/canonical.ts";
 import type { KeyJSON } from "../tuf/keys.ts";
 import type { DelegatedRole, Metadata } from "../tuf/metadata.ts";
@@ -62,13 +62,16 @@ export async function pendingSigning(e: Engine): Promise<Record<string, unknown>
 }
 
 /** Accept one signature for a pending document; processed in the background, reported by the task. */
-export function acceptSign(e: Engine, role: string, signature: { keyid: string; sig: string }) {
-  return e.startTask("sign_metadata", () => addSignature(e, role, signature));
+export function acceptSign(e: Engine, role: string, signature: { keyid: string; sig: string }, actor: AuditActor) {
+  // The keyid says whose signature it is; the signature itself is not a summary.
+  return e.startTask("sign_metadata", { actor, summary: { role, keyid: signature.keyid } }, () =>
+    addSignature(e, role, signature),
+  );
 }
 
 /** Cancel a pending root (bootstrap or root update). */
-export function acceptSignDelete(e: Engine, role: string) {
-  return e.startTask("delete_sign_metadata", () =>
+export function acceptSignDelete(e: Engine, role: string, actor: AuditActor) {
+  return e.startTask("delete_sign_metadata", { actor, summary: { role } }, () =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       const sessions = await loadSessions(e);
       const session = Object.hasOwn(sessions, role) ? sessions[role] : undefined;

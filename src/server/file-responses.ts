@@ -108,10 +108,14 @@ export function decodeSegment(encoded: string): string | undefined {
   }
 }
 
-export function callApi(api: HttpServerOptions["api"], req: Request): Response | Promise<Response> {
+export function callApi(
+  api: HttpServerOptions["api"],
+  req: Request,
+  source: string | undefined,
+): Response | Promise<Response> {
   // Health checkers speaking HTTP/1.0 send no Host; routers built on `new URL(req.url)` need one.
   const absolute = req.url.startsWith("/") ? new Request(`http://localhost${req.url}`, req) : req;
-  return api(absolute);
+  return api(absolute, source);
 }
 
 export function listingBody(names: string[]): string {

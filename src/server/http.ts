@@ -33,6 +33,8 @@
  */
 import type { PublishedFile, PublishedMetadata } from "./published.ts";
 import { PublishedTargets } from "./published-targets.ts";
+import { ContentTargets } from "./content.ts";
+import type { ArtifactContent } from "../storage/content.ts";
 import { TargetFiles } from "./targets.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
@@ -61,10 +63,12 @@ export interface HttpServerOptions {
   metadata: PublishedMetadata;
   /** directory of artifact bytes served under /targets/; absent = /targets/ answers 404 */
   targetsDir?: string;
+  /** artifact content tufbox stores (storage/), tried before targetsDir (server/content.ts) */
+  content?: ArtifactContent;
   /** answers a /targets/ request with no file in targetsDir (a mirror fetches, verifies and stores it) */
   targetsMissing?: (req: Request, encoded: string) => Promise<Response>;
-  /** everything that is not /metadata or /targets (the Elysia app's `handle`) */
-  api: (req: Request) => Response | Promise<Response>;
+  /** everything that is not /metadata or /targets (the Elysia app's `handle`); `source` is the client address */
+  api: (req: Request, source?: string) => Response | Promise<Response>;
   /** PEM text, or paths to PEM files */
   tls?: { cert: string; key: string };
   maxRequestBodySize?: number;
@@ -124,6 +128,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   const log = opts.log ?? createLogger({ level: "warn", format: "text" });
   const limiter = new SourceLimiter(opts.maxRequestsPerSource ?? 0);
   const freshness = opts.freshness;
+  const stored =
+    opts.content === undefined ? undefined : new ContentTargets((path) => published.entries(path), opts.content);
 
   // Requests per role that missed the static table; decides which roles to promote.
   const popularity = new Map<string, number>();
@@ -233,6 +239,8 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   async function serveTarget(req: Request, encoded: string): Promise<Response> {
     if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed();
     if (!targets || encoded === "") return fileError(404, "target not found");
+    const fromStorage = await stored?.serve(req, encoded);
+    if (fromStorage) return fromStorage;
     const found = await targets.lookup(encoded);
     if (found.kind === "invalid") return fileError(400, "invalid target path");
     if (found.kind === "missing")
@@ -256,7 +264,9 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
 
   /** API requests: bounded per client address and in how long their bodies take. */
   function limitedApi(req: Request, srv: Bun.Server<undefined>): Response | Promise<Response> {
-    const source = limiter.max > 0 ? (srv.requestIP(req)?.address ?? "") : "";
+    // The client address: counted here, and the guard's key for failed authentications.
+    const address = srv.requestIP(req)?.address;
+    const source = limiter.max > 0 ? (address ?? "") : "";
     if (!limiter.acquire(source)) {
       return fileError(429, `too many requests in progress from ${source} (limits.max_connections_per_source)`, {
         "retry-after": "1",
@@ -265,7 +275,7 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     }
     let res: Response | Promise<Response>;
     try {
-      res = callApi(opts.api, opts.bodyDeadline ? withBodyDeadline(req, opts.bodyDeadline) : req);
+      res = callApi(opts.api, opts.bodyDeadline ? withBodyDeadline(req, opts.bodyDeadline) : req, address);
     } catch (err) {
       limiter.release(source);
       throw err;

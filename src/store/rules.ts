@@ -3,13 +3,23 @@
  * agree on them without each re-deriving the details: input checks done
  * before a transaction starts, and the code-unit / code-point path orders.
  */
-import type { ArtifactRecord, DocumentRecord, NewChange, TaskRecord, TaskResult, TaskState } from "./store.ts";
+import type {
+  ArtifactRecord,
+  AuditEntry,
+  AuditQuery,
+  DocumentRecord,
+  NewChange,
+  TaskRecord,
+  TaskResult,
+  TaskState,
+} from "./store.ts";
 
 /** What a unique-key violation on `table` means, in the contract's words (StoreConflictError). */
 export function duplicateKeyMessage(table: string | undefined): string {
   if (table === "documents") return "a document with this role and version is already published";
   if (table === "tasks") return "a task with this id already exists";
   if (table === "artifacts") return "artifact path conflict";
+  if (table === "tokens") return "a token with this id already exists";
   return "duplicate key";
 }
 
@@ -115,4 +125,40 @@ export function prefixUpperBound(prefix: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** An audit row as both backends store it: instant normalised, summary as JSON text. */
+export interface AuditRow {
+  at: string;
+  principal: string;
+  principalName: string;
+  source: string | null;
+  route: string | null;
+  taskId: string | null;
+  action: string;
+  summary: string;
+}
+
+export function auditRow(e: AuditEntry, now: string): AuditRow {
+  if (typeof e.principal !== "string" || e.principal === "") throw new Error("audit entry: principal is required");
+  if (typeof e.action !== "string" || e.action === "") throw new Error("audit entry: action is required");
+  if (typeof e.summary !== "object" || e.summary === null || Array.isArray(e.summary))
+    throw new Error("audit entry: summary must be a JSON object");
+  return {
+    at: e.at === undefined ? now : normaliseInstant(e.at, "audit entry at"),
+    principal: e.principal,
+    principalName: e.principalName ?? e.principal,
+    source: e.source ?? null,
+    route: e.route ?? null,
+    taskId: e.taskId ?? null,
+    action: e.action,
+    summary: JSON.stringify(e.summary),
+  };
+}
+
+export function checkAuditQuery(q: AuditQuery): AuditQuery {
+  checkLimit(q.limit);
+  if (q.afterId !== undefined && !Number.isSafeInteger(q.afterId))
+    throw new Error(`afterId must be an integer, got ${q.afterId}`);
+  return q.since === undefined ? q : { ...q, since: normaliseInstant(q.since, "audit since") };
 }

@@ -9,6 +9,7 @@
  *   since the publisher read it (optimistic check: nobody published in between).
  * - `accept` is durable when it resolves: a 202 is only sent after it.
  */
+import type { ContentIndex } from "./contents.ts";
 
 /** RSTUF task states (RSTUF-API.md). ERRORED = finished with result.status false. */
 export type TaskState = "PENDING" | "RECEIVED" | "STARTED" | "RUNNING" | "SUCCESS" | "FAILURE" | "ERRORED" | "REVOKED";
@@ -105,6 +106,8 @@ export interface Publication {
   consumedChanges?: number[];
   tasks?: TaskUpdate[];
   settings?: Record<string, unknown>;
+  /** audit entries for changes nobody asked for over the API (scheduler re-signing) */
+  audit?: AuditEntry[];
 }
 
 export class StoreConflictError extends Error {
@@ -115,11 +118,84 @@ export class StoreConflictError extends Error {
 }
 
 export interface TokenRecord {
+  /** public identifier (listing, revocation); not a secret */
+  id: string;
   /** hex sha256 of the token; the token itself is never stored */
   hash: string;
   name: string;
   scopes: string[];
   createdAt: string;
+  /** ISO instant after which the token is refused; null = never */
+  expiresAt: string | null;
+  /** the principal that created it (audit id), null for the first-start admin token */
+  createdBy: string | null;
+}
+
+/**
+ * Who made a change and from where, as the audit log records it. Written in
+ * the same transaction as the change itself, so the log can neither miss an
+ * accepted change nor record one that was rolled back. Never holds a secret:
+ * no token, no signature, no key material — counts, role names and ids.
+ */
+export interface AuditActor {
+  /** stable id: "token:<id>", "admin", "oauth:<sub>", "jwt:<sub>", "scheduler", "drop-dir", "internal", "anonymous" */
+  principal: string;
+  /** human-readable name (token name, client id, …) */
+  principalName: string;
+  /** client address, null when the change did not come over HTTP */
+  source: string | null;
+  /** "POST /api/v1/artifacts", null when not over HTTP */
+  route: string | null;
+}
+
+/** Changes tufbox makes by itself: the scheduler's re-signing. */
+export const SCHEDULER_ACTOR: AuditActor = {
+  principal: "scheduler",
+  principalName: "scheduler",
+  source: null,
+  route: null,
+};
+/** Files a pipeline put into the drop directory (ingest/drop-dir.ts): no token, the directory is the credential. */
+export const DROP_DIR_ACTOR: AuditActor = {
+  principal: "drop-dir",
+  principalName: "drop-dir",
+  source: null,
+  route: null,
+};
+/** Changes made in-process without a caller saying who (CLI commands on a local store, tests). */
+export const INTERNAL_ACTOR: AuditActor = {
+  principal: "internal",
+  principalName: "internal",
+  source: null,
+  route: null,
+};
+
+export interface AuditEntry extends AuditActor {
+  /** ISO instant; the store fills in the commit time when absent */
+  at?: string;
+  taskId: string | null;
+  /** what was done, in RSTUF task names where one exists ("add_artifacts", "bootstrap", "token_create", …) */
+  action: string;
+  /** small, secret-free JSON: counts, roles, ids */
+  summary: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  /** increasing in insertion order */
+  id: number;
+  at: string;
+}
+
+export interface AuditQuery {
+  /** entries at or after this ISO instant */
+  since?: string;
+  /** entries with a higher id (following the log) */
+  afterId?: number;
+  /** matches `principal` or `principalName` exactly */
+  principal?: string;
+  limit: number;
+  /** the newest `limit` matches instead of the oldest (still returned oldest first) */
+  newest?: boolean;
 }
 
 /** One publication (one timestamp version) and what went out with it. */
@@ -141,6 +217,8 @@ export interface RoleVersion {
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
+  /** artifact bytes tufbox holds (storage/), by sha256 */
+  readonly contents: ContentIndex;
   /** create tables / run migrations; idempotent */
   open(): Promise<void>;
   close(): Promise<void>;
@@ -192,6 +270,7 @@ export interface Store {
     task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
     changes: NewChange[],
     held: boolean,
+    audit?: AuditEntry,
   ): Promise<void>;
   /** oldest (lowest id) first, not held, at most `limit` */
   pendingChanges(limit: number): Promise<ChangeRecord[]>;
@@ -200,7 +279,11 @@ export interface Store {
   /** release every held change (publish_artifacts); returns how many */
   releaseHeldChanges(): Promise<number>;
 
-  createTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }): Promise<void>;
+  /** with `audit`, the entry is written in the same transaction as the task */
+  createTask(
+    task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
+    audit?: AuditEntry,
+  ): Promise<void>;
   /** sets state, result and updatedAt; ids that no longer exist (pruned) are skipped */
   updateTasks(updates: TaskUpdate[]): Promise<void>;
   getTask(id: string): Promise<TaskRecord | undefined>;
@@ -243,12 +326,22 @@ export interface Store {
   documentStats(): Promise<{ documents: number; bytes: number }>;
 
   // tokens
-  /** upsert by hash */
-  putToken(token: TokenRecord): Promise<void>;
+  /** upsert by hash (an id already used by another hash is a StoreConflictError); audit in the same transaction */
+  putToken(token: TokenRecord, audit?: AuditEntry): Promise<void>;
   findToken(hash: string): Promise<TokenRecord | undefined>;
+  /** every token, oldest first */
+  listTokens(): Promise<TokenRecord[]>;
+  /** delete by id; false (and no audit entry) when there is no such token */
+  revokeToken(id: string, audit?: AuditEntry): Promise<boolean>;
   countTokens(): Promise<number>;
   /** revoke every token with this name; returns how many */
   deleteTokens(name: string): Promise<number>;
+
+  // audit log
+  /** ordered by id (insertion order) */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /** delete entries older than `before` (ISO); returns count */
+  pruneAudit(before: string): Promise<number>;
 
   /**
    * Run `fn` while holding a named exclusive lock (one publisher at a time).

@@ -102,15 +102,16 @@ test("29 days before: one signed webhook, the metric, /readyz warnings and the a
   expect(JSON.stringify(api.body)).not.toContain("/slack/T1/B1/x");
 });
 
-test("tufbox status lists the alert and what to do; without a token it says it cannot tell", async () => {
+test("tufbox status lists the alert and what to do; without a token it says which token to give", async () => {
   const t = serverTerm(s.url);
   await statusCommand([], t.term, new Date(clock.now()));
   const text = t.out.join("\n");
   expect(text).toContain("alerts:\n  WARNING: root expires in 29 days (2036-01-01T00:00:00Z)");
   expect(text).toContain("    what to do: build and sign root N+1");
+  // Every /api/v1 read needs a token with scope read (access control): status
+  // refuses with the reason and the hint instead of a partial answer.
   const anonymous = serverTerm(s.url, { token: null });
-  await statusCommand([], anonymous.term, new Date(clock.now()));
-  expect(anonymous.out.join("\n")).toContain("alerts: not available");
+  await expect(statusCommand([], anonymous.term, new Date(clock.now()))).rejects.toThrow(/refused the request \(401\)/);
 });
 
 test("checking again does not repeat the webhook; escalation to critical does, once", async () => {

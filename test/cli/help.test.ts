@@ -17,9 +17,13 @@ import { ROOT_UPDATE_FLAGS } from "../../src/cli/root-update.ts";
 import { FLAGS as SEND_FLAGS } from "../../src/cli/send.ts";
 import { FLAGS as ARTIFACT_FLAGS } from "../../src/cli/artifact.ts";
 import { FLAGS as TASK_FLAGS } from "../../src/cli/task.ts";
-import { SERVER_FLAGS } from "../../src/cli/client.ts";
+import { SERVER_FLAGS } from "../../src/cli/server-options.ts";
+import { TOKEN_FLAGS } from "../../src/cli/token.ts";
+import { AUDIT_FLAGS } from "../../src/cli/audit.ts";
 import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
+import { IMPORT_FLAGS } from "../../src/cli/import.ts";
+import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
 /** argv before --help → the flags that command parses. */
@@ -38,9 +42,13 @@ const COMMANDS: [string, FlagSpec][] = [
   ["send", SEND_FLAGS],
   ["artifact add", ARTIFACT_FLAGS],
   ["artifact delete", ARTIFACT_FLAGS],
+  ["artifact upload", UPLOAD_FLAGS],
+  ["import", IMPORT_FLAGS],
   ["task", TASK_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
+  ["token create", TOKEN_FLAGS],
+  ["audit", AUDIT_FLAGS],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],
   ["version", {}],
 ];

@@ -143,7 +143,7 @@ describe("the server says no: exit 1 with its reason and a hint", () => {
     );
     // tufbox task on that task: exit 1 too, with --json the task on stdout.
     const id = /task ([0-9a-f]{32}) ERRORED/.exec(r.stderr)![1]!;
-    const t = await sub(["task", id, "--json"]);
+    const t = await sub(["task", id, "--json"], { TUFBOX_TOKEN: TOKEN });
     expect(t.code).toBe(1);
     expect(JSON.parse(t.stdout)).toMatchObject({
       task_id: id,
@@ -214,7 +214,7 @@ describe("local problems: exit 2 before anything is sent", () => {
 
 describe("--json: one document on stdout, nothing else there", () => {
   test("status, task, artifact add / delete, and an error", async () => {
-    const status = await sub(["status", "--json"]);
+    const status = await sub(["status", "--json"], { TUFBOX_TOKEN: TOKEN });
     expect(status.code).toBe(0);
     const s = JSON.parse(status.stdout);
     expect(s).toMatchObject({
@@ -239,7 +239,7 @@ describe("--json: one document on stdout, nothing else there", () => {
     expect(a.artifacts[0].info.custom).toEqual({ build: 7 });
     expect(add.stderr).toContain("json/app.tar.gz: 5 bytes"); // human lines go to stderr
 
-    const task = await sub(["task", a.task_id, "--json"]);
+    const task = await sub(["task", a.task_id, "--json"], { TUFBOX_TOKEN: TOKEN });
     expect(task.code).toBe(0);
     expect(JSON.parse(task.stdout)).toMatchObject({ task_id: a.task_id, state: "SUCCESS" });
 
@@ -264,7 +264,7 @@ describe("--json: one document on stdout, nothing else there", () => {
   });
 
   test("an unknown task id reads as PENDING (exit 0)", async () => {
-    const t = testTerminal({ env: { TUFBOX_SERVER: server.url } });
+    const t = testTerminal({ env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: TOKEN } });
     await taskCommand(["0".repeat(32), "--json"], t.term);
     expect(JSON.parse(t.out.join("\n"))).toMatchObject({ state: "PENDING", outcome: "waiting", result: null });
   });

@@ -92,7 +92,7 @@ describe("a delegated role signed by an offline key", () => {
     let finished = false;
     const waiting = taskCommand([id, "--wait"], w.term).then(() => (finished = true));
     // Let it poll a few times: it must still be waiting.
-    for (let i = 0; i < 5; i++) await (await fetch(`${server.url}/api/v1/task?task_id=${id}`)).json();
+    for (let i = 0; i < 5; i++) await server.api("GET", `/api/v1/task?task_id=${id}`);
     await Bun.sleep(50);
     expect(finished).toBe(false);
 

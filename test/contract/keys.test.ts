@@ -210,7 +210,8 @@ beforeAll(() => {
     // RSTUF's convention: the online private key as PKCS#8 PEM named by the x-rstuf-online-key-uri.
     writeFileSync(join(keyDir, onlines[type].keyid), onlines[type].pem, { mode: 0o600 });
   }
-});
+  // RSA key generation takes seconds on a busy 2-core machine: past bun's 5 s default.
+}, 60_000);
 
 afterAll(async () => {
   for (const w of watched) await w.server.stop();

@@ -109,9 +109,14 @@ for (const [file, session] of sessions) {
           }
           const res = await send(s, r, taskId);
           const text = await res.text();
+          // tufbox difference: every /api/v1 route needs a token (reads the read scope); the CLI
+          // sends this one without its -H headers (import-artifacts' GET /api/v1/config/, a
+          // command that cannot work against tufbox anyway: it writes into RSTUF's database).
+          const unauthenticated = r.path.startsWith("/api/v1/") && r.headers?.Authorization === undefined;
           expect({ request: `${r.method} ${r.path}`, status: res.status, text }).toMatchObject({
-            status: r.expect.status,
+            status: unauthenticated ? 401 : r.expect.status,
           });
+          if (unauthenticated) continue;
           if (r.expect.body !== undefined) {
             expect(text).toBe(r.expect.body);
             continue;

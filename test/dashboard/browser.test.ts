@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { hashToken } from "../../src/server/auth.ts";
+import { hashToken } from "../../src/auth/tokens.ts";
 import { DashboardPages } from "../../src/server/dashboard/pages.ts";
 import { silentLogger } from "../../src/log.ts";
 import { canonicalJson, utf8 } from "../../src/tuf/canonical.ts";
@@ -22,7 +22,8 @@ import { ManualClock } from "../../src/clock.ts";
 import { TOKEN, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const OUT = fileURLToPath(new URL("../output/dashboard/", import.meta.url));
-const READ_ONLY = "read-only-token-0123456789abcdef";
+// tufbox tokens carry the tufbox_ prefix (anything else is never looked up in the store).
+const READ_ONLY = "tufbox_read-only-token-0123456789abcdef";
 const CHROMIUM = "/usr/bin/chromium";
 const VIEWS = ["overview", "timeline", "artifacts", "tasks", "signing", "jobs"] as const;
 
@@ -52,10 +53,13 @@ beforeAll(async () => {
   });
   await server.waitTask(add.body.data.task_id);
   await server.app.store.putToken({
+    id: "viewer0000000001",
     hash: hashToken(READ_ONLY),
     name: "viewer",
     scopes: ["read"],
     createdAt: new Date().toISOString(),
+    expiresAt: null,
+    createdBy: null,
   });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -224,7 +228,8 @@ describe("dashboard in Chromium", () => {
     await login(admin, TOKEN);
     await view(admin, "jobs", "Scheduler jobs");
     expect(await admin.locator("[data-write]").count()).toBeGreaterThan(0);
-    expect(await admin.getByRole("button", { name: /^Run now/ }).count()).toBe(4); // resign-expiring, prune-metadata, prune-tasks, check-alerts
+    // resign-expiring, prune-metadata, prune-tasks, prune-audit, gc-artifact-content, check-alerts
+    expect(await admin.getByRole("button", { name: /^Run now/ }).count()).toBe(6);
     await admin.close();
 
     const page = await newPage();

@@ -47,7 +47,15 @@ beforeAll(async () => {
     ["bins", binsPayload(4)],
     ["delegations", fixture("bootstrap-delegations.json")],
   ] as const) {
-    const server = await startTestServer({ env: { TUFBOX_MAX_BODY_BYTES: "1MiB", TUFBOX_BODY_TIMEOUT_SECONDS: "2" } });
+    const server = await startTestServer({
+      env: {
+        TUFBOX_MAX_BODY_BYTES: "1MiB",
+        TUFBOX_BODY_TIMEOUT_SECONDS: "2",
+        // The generated wrong tokens would otherwise put 127.0.0.1 on the failed-authentication
+        // limit (429 for everything after) and the valid admin token would stop reaching the routes.
+        TUFBOX_AUTH_FAILURES_MAX: "1000000",
+      },
+    });
     const r = await server.api("POST", "/api/v1/bootstrap", payload);
     expect((await server.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
     targets.push({ name, server, db: new Database(join(server.dataDir, "tufbox.db"), { readonly: true }) });

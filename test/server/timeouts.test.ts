@@ -176,7 +176,9 @@ describe("connections", () => {
     } finally {
       for (const d of drips) d.stop();
     }
-    expect((await fetch(`${server.url}/api/v1/bootstrap`)).status).toBe(200);
+    expect(
+      (await fetch(`${server.url}/api/v1/bootstrap`, { headers: { authorization: `Bearer ${TOKEN}` } })).status,
+    ).toBe(200);
   }, 30_000);
 
   test("the limiter counts per source and frees its slots", () => {

@@ -9,8 +9,11 @@ import {
   type DocumentRecord,
   type NewChange,
   type Publication,
+  type AuditEntry,
+  type AuditRecord,
   type Store,
   type TaskState,
+  type TokenRecord,
 } from "../../src/store/store.ts";
 import { listingsContract } from "./listings-contract.ts";
 
@@ -742,30 +745,217 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
     });
 
     describe("tokens", () => {
-      test("put, find, count, overwrite", async () => {
+      const t: TokenRecord = {
+        id: "0123456789abcdef",
+        hash: "ab".repeat(32),
+        name: "ci",
+        scopes: ["artifacts:write", "read"],
+        createdAt: "2024-01-01T00:00:00.000Z",
+        expiresAt: null,
+        createdBy: null,
+      };
+
+      test("put, find, list, count, overwrite", async () => {
         expect(await store.countTokens()).toBe(0);
         expect(await store.findToken("ab")).toBeUndefined();
+        expect(await store.listTokens()).toEqual([]);
+        await store.putToken(t);
+        const other: TokenRecord = {
+          ...t,
+          id: "fedcba9876543210",
+          hash: "cd".repeat(32),
+          name: "other",
+          scopes: [],
+          createdAt: "2024-01-02T00:00:00Z",
+          expiresAt: "2024-04-01T00:00:00Z",
+          createdBy: "token:0123456789abcdef",
+        };
+        await store.putToken(other);
+        expect(await store.findToken(t.hash)).toEqual(t);
+        // Instants come back normalised to toISOString(), as everywhere in the store.
+        expect(await store.findToken(other.hash)).toEqual({
+          ...other,
+          createdAt: "2024-01-02T00:00:00.000Z",
+          expiresAt: "2024-04-01T00:00:00.000Z",
+        });
+        expect((await store.listTokens()).map((x) => x.id)).toEqual([t.id, other.id]);
+        expect(await store.countTokens()).toBe(2);
+        await store.putToken({ ...t, scopes: ["read"] });
+        expect((await store.findToken(t.hash))?.scopes).toEqual(["read"]);
+        expect(await store.countTokens()).toBe(2);
+      });
+
+      test("an id belongs to one token", async () => {
+        await store.putToken(t);
+        await expectConflict(store.putToken({ ...t, hash: "ef".repeat(32) }));
+        expect(await store.countTokens()).toBe(1);
+      });
+
+      test("revoke deletes by id, at once for every reader", async () => {
+        await store.putToken(t);
+        expect(await store.revokeToken("no-such-id")).toBe(false);
+        expect(await store.revokeToken(t.id)).toBe(true);
+        expect(await store.findToken(t.hash)).toBeUndefined();
+        expect(await store.revokeToken(t.id)).toBe(false);
+        expect(await store.countTokens()).toBe(0);
+      });
+    });
+
+    describe("audit log", () => {
+      const who = { principal: "token:0123456789abcdef", principalName: "ci", source: "10.0.0.7", route: "POST /x" };
+      const entry = (action: string, over: Partial<AuditEntry> = {}): AuditEntry => ({
+        ...who,
+        taskId: null,
+        action,
+        summary: { n: 1 },
+        ...over,
+      });
+
+      test("an entry written with a change round-trips every field", async () => {
+        await store.accept(
+          { id: "t1", name: "add_artifacts", state: "PENDING" },
+          [add("a"), add("b")],
+          false,
+          entry("add_artifacts", { taskId: "t1", summary: { artifacts: 2, roles: ["bins-0"] } }),
+        );
+        const [e, ...rest] = await store.listAudit({ limit: 10 });
+        expect(rest).toEqual([]);
+        expect(e).toEqual({
+          id: expect.any(Number),
+          at: expect.stringMatching(ISO),
+          ...who,
+          taskId: "t1",
+          action: "add_artifacts",
+          summary: { artifacts: 2, roles: ["bins-0"] },
+        });
+        // Same transaction, same clock reading as the task.
+        expect(e!.at).toBe((await store.getTask("t1"))!.createdAt);
+      });
+
+      test("every kind of change carries its entry: accept, createTask, publication, token put and revoke", async () => {
+        await store.accept({ id: "a", name: "add_artifacts", state: "PENDING" }, [add("x")], false, entry("add"));
+        await store.createTask({ id: "b", name: "sign_metadata", state: "PENDING" }, entry("sign", { taskId: "b" }));
+        await store.commitPublication({
+          expectedHeads: { timestamp: 0 },
+          documents: [doc("timestamp", 1)],
+          audit: [entry("resign", { principal: "scheduler", principalName: "scheduler", source: null, route: null })],
+        });
+        await store.putToken(
+          {
+            id: "tok1",
+            hash: "ab".repeat(32),
+            name: "n",
+            scopes: ["read"],
+            createdAt: new Date().toISOString(),
+            expiresAt: null,
+            createdBy: "admin",
+          },
+          entry("token_create"),
+        );
+        expect(await store.revokeToken("tok1", entry("token_revoke"))).toBe(true);
+        expect(await store.revokeToken("tok1", entry("token_revoke"))).toBe(false);
+        const log = await store.listAudit({ limit: 100 });
+        expect(log.map((e) => e.action)).toEqual(["add", "sign", "resign", "token_create", "token_revoke"]);
+        expect(log[2]).toMatchObject({ principal: "scheduler", source: null, route: null, taskId: null });
+        const ids = log.map((e) => e.id);
+        expect([...ids].sort((x, y) => x - y)).toEqual(ids);
+        expect(new Set(ids).size).toBe(ids.length);
+      });
+
+      test("a change that is refused leaves no entry (same transaction)", async () => {
+        await store.createTask({ id: "dup", name: "x", state: "PENDING" });
+        await expectConflict(
+          store.accept({ id: "dup", name: "add_artifacts", state: "PENDING" }, [add("p")], false, entry("add")),
+        );
+        await expectConflict(store.createTask({ id: "dup", name: "x", state: "PENDING" }, entry("sign")));
+        await store.commitPublication({ expectedHeads: { timestamp: 0 }, documents: [doc("timestamp", 1)] });
+        await expectConflict(
+          store.commitPublication({
+            expectedHeads: { timestamp: 0 },
+            documents: [doc("timestamp", 1)],
+            audit: [entry("resign")],
+          }),
+        );
         const t = {
+          id: "same",
           hash: "ab".repeat(32),
-          name: "ci",
-          scopes: ["write:targets", "read:tasks"],
-          createdAt: "2024-01-01T00:00:00.000Z",
+          name: "n",
+          scopes: [],
+          createdAt: new Date().toISOString(),
+          expiresAt: null,
+          createdBy: null,
         };
         await store.putToken(t);
-        await store.putToken({ ...t, hash: "cd".repeat(32), name: "other", scopes: [] });
-        expect(await store.findToken(t.hash)).toEqual(t);
-        expect((await store.findToken("cd".repeat(32)))?.scopes).toEqual([]);
-        expect(await store.countTokens()).toBe(2);
-        await store.putToken({ ...t, scopes: ["read:tasks"] });
-        expect((await store.findToken(t.hash))?.scopes).toEqual(["read:tasks"]);
-        expect(await store.countTokens()).toBe(2);
+        await expectConflict(store.putToken({ ...t, hash: "cd".repeat(32) }, entry("token_create")));
+        expect(await store.listAudit({ limit: 100 })).toEqual([]);
+        expect(await store.pendingChanges(10)).toEqual([]);
+      });
+
+      test("an invalid entry is refused before anything is written", async () => {
+        const bad = { ...entry("x"), principal: "" };
+        await expect(store.accept({ id: "t", name: "x", state: "PENDING" }, [add("p")], false, bad)).rejects.toThrow(
+          /principal/,
+        );
+        await expect(
+          store.createTask({ id: "t", name: "x", state: "PENDING" }, { ...entry("x"), summary: [] as never }),
+        ).rejects.toThrow(/summary/);
+        expect(await store.getTask("t")).toBeUndefined();
+        expect(await store.pendingChanges(10)).toEqual([]);
+      });
+
+      test("listAudit filters by since, afterId and principal; newest takes the last page, oldest first", async () => {
+        const at = (min: number) => `2024-05-01T10:${String(min).padStart(2, "0")}:00.000Z`;
+        for (let i = 0; i < 6; i++) {
+          await store.createTask(
+            { id: `t${i}`, name: "x", state: "PENDING" },
+            entry(`a${i}`, {
+              at: at(i),
+              principal: i % 2 ? "token:odd" : "oauth:even",
+              principalName: i % 2 ? "odd-ci" : "even-client",
+            }),
+          );
+        }
+        const actions = (rs: AuditRecord[]) => rs.map((r) => r.action);
+        const all = await store.listAudit({ limit: 100 });
+        expect(actions(all)).toEqual(["a0", "a1", "a2", "a3", "a4", "a5"]);
+        expect(all[0]!.at).toBe(at(0));
+        expect(actions(await store.listAudit({ limit: 2 }))).toEqual(["a0", "a1"]);
+        expect(actions(await store.listAudit({ limit: 2, newest: true }))).toEqual(["a4", "a5"]);
+        expect(actions(await store.listAudit({ limit: 100, since: at(3) }))).toEqual(["a3", "a4", "a5"]);
+        // `since` accepts any ISO form and compares as an instant.
+        expect(actions(await store.listAudit({ limit: 100, since: "2024-05-01T10:04:00Z" }))).toEqual(["a4", "a5"]);
+        expect(actions(await store.listAudit({ limit: 100, afterId: all[3]!.id }))).toEqual(["a4", "a5"]);
+        expect(actions(await store.listAudit({ limit: 100, principal: "token:odd" }))).toEqual(["a1", "a3", "a5"]);
+        expect(actions(await store.listAudit({ limit: 100, principal: "even-client" }))).toEqual(["a0", "a2", "a4"]);
+        expect(actions(await store.listAudit({ limit: 1, principal: "even-client", newest: true }))).toEqual(["a4"]);
+        expect(
+          actions(await store.listAudit({ limit: 100, principal: "token:odd", since: at(2), afterId: all[3]!.id })),
+        ).toEqual(["a5"]);
+        expect(await store.listAudit({ limit: 0 })).toEqual([]);
+        expect(await store.listAudit({ limit: 100, principal: "nobody" })).toEqual([]);
+      });
+
+      test("pruneAudit deletes entries older than the cut-off, and ids are never reused", async () => {
+        await store.createTask(
+          { id: "old", name: "x", state: "PENDING" },
+          entry("old", { at: "2020-01-01T00:00:00Z" }),
+        );
+        await store.createTask({ id: "new", name: "x", state: "PENDING" }, entry("new"));
+        const before = await store.listAudit({ limit: 10 });
+        expect(await store.pruneAudit("2021-01-01T00:00:00Z")).toBe(1);
+        expect((await store.listAudit({ limit: 10 })).map((e) => e.action)).toEqual(["new"]);
+        expect(await store.pruneAudit("2999-01-01T00:00:00Z")).toBe(1);
+        await store.createTask({ id: "later", name: "x", state: "PENDING" }, entry("later"));
+        const [later] = await store.listAudit({ limit: 10 });
+        expect(later!.id).toBeGreaterThan(before[1]!.id);
       });
 
       test("deleting by name revokes exactly those tokens", async () => {
         const at = "2024-01-01T00:00:00.000Z";
-        await store.putToken({ hash: "ab".repeat(32), name: "admin", scopes: ["admin"], createdAt: at });
-        await store.putToken({ hash: "cd".repeat(32), name: "admin", scopes: ["admin"], createdAt: at });
-        await store.putToken({ hash: "ef".repeat(32), name: "ci", scopes: [], createdAt: at });
+        const token = { expiresAt: null, createdBy: null, createdAt: at };
+        await store.putToken({ ...token, id: "a1", hash: "ab".repeat(32), name: "admin", scopes: ["admin"] });
+        await store.putToken({ ...token, id: "a2", hash: "cd".repeat(32), name: "admin", scopes: ["admin"] });
+        await store.putToken({ ...token, id: "c1", hash: "ef".repeat(32), name: "ci", scopes: [] });
         expect(await store.deleteTokens("admin")).toBe(2);
         expect(await store.findToken("ab".repeat(32))).toBeUndefined();
         expect(await store.findToken("ef".repeat(32))).toBeDefined();

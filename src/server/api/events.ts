@@ -13,7 +13,6 @@ export function eventRoutes(app: App): ApiRoute[] {
       path: "/api/v1/events",
       tag: "events",
       summary: "New timestamp versions as Server-Sent Events (event: timestamp, data: {version, snapshot})",
-      access: null,
       responses: {
         200: {
           description: "an event stream that stays open",

@@ -5,8 +5,10 @@
  * as is; the validator's extensions (symbols, functions) are left out.
  */
 import { type TSchema, Type } from "@sinclair/typebox";
+import type { App } from "../../core.ts";
+import { ROUTE_SCOPES, RouteTable } from "../auth/route-scopes.ts";
 import { VERSION } from "../../version.ts";
-import type { ResponseSpec } from "./responses.ts";
+import { ErrorDetail, type ResponseSpec } from "./responses.ts";
 import { type ApiRoute, route } from "./route.ts";
 
 export const OPENAPI_PATH = "/openapi.json";
@@ -35,9 +37,9 @@ function parametersOf(schema: TSchema | undefined, where: "path" | "query"): Rec
   }));
 }
 
-/** Elysia's `/jobs/:name/run` is OpenAPI's `/jobs/{name}/run`. */
+/** Elysia's `/jobs/:name/run` is OpenAPI's `/jobs/{name}/run`; a final `*` (a target path) is `{path}`. */
 export function openApiPath(path: string): string {
-  return path.replace(/:(\w+)/g, "{$1}");
+  return path.replace(/:(\w+)/g, "{$1}").replace(/\/\*$/, "/{path}");
 }
 
 function operationId(r: ApiRoute): string {
@@ -48,31 +50,69 @@ function operationId(r: ApiRoute): string {
   return [r.method.toLowerCase(), ...words.map((w) => w[0]!.toUpperCase() + w.slice(1))].join("");
 }
 
-function operation(r: ApiRoute): Record<string, unknown> {
+/** What the guard asks of a route: a scope, or nothing ("public"); from the one route → scope table. */
+export type RouteScope = string;
+
+function operation(r: ApiRoute, scope: RouteScope): Record<string, unknown> {
   const op: Record<string, unknown> = {
     operationId: operationId(r),
     summary: r.summary,
     tags: [r.tag],
-    // Open routes need nothing; the others a bearer token, with the scope named (OpenAPI 3.1 role names).
-    security: r.access === null ? [] : [{ bearer: r.access === "token" ? [] : [r.access] }],
+    // Public routes need nothing; the others a bearer token holding the scope (OpenAPI 3.1 role names).
+    security: scope === "public" ? [] : [{ bearer: [scope] }],
   };
-  const parameters = [...parametersOf(r.params, "path"), ...parametersOf(r.query, "query")];
+  const target = { type: "string", description: "a target path, '/'-separated" };
+  const parameters = [
+    ...parametersOf(r.params, "path"),
+    ...(r.path.endsWith("/*") ? [{ name: "path", in: "path", required: true, schema: target }] : []),
+    ...parametersOf(r.query, "query"),
+  ];
   if (parameters.length > 0) op.parameters = parameters;
   if (r.body) {
     op.requestBody = {
       required: r.emptyBody === undefined,
       content: { "application/json": { schema: jsonSchema(r.body) } },
     };
+  } else if (r.streamed) {
+    op.requestBody = {
+      required: true,
+      description: r.streamed.description,
+      content: { [r.streamed.contentType]: { schema: jsonSchema(r.streamed.schema) } },
+    };
   }
-  op.responses = Object.fromEntries(Object.entries(r.responses).map(([status, spec]) => [status, response(spec)]));
+  const responses: Record<number, ResponseSpec> = { ...r.responses };
+  if (scope !== "public") {
+    responses[401] ??= { description: "no valid bearer token", schema: ErrorDetail };
+    responses[403] ??= { description: `the token lacks the ${scope} scope`, schema: ErrorDetail };
+    responses[429] ??= { description: "too many failed authentications from this address", schema: ErrorDetail };
+  }
+  op.responses = Object.fromEntries(Object.entries(responses).map(([status, spec]) => [status, response(spec)]));
   return op;
 }
 
-export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unknown> {
+/**
+ * The scope the guard asks of each route (../auth/route-scopes.ts): /metrics
+ * is public or `read` as configured. A route without a table line is refused
+ * by the guard; here it shows as needing `admin`.
+ */
+export function scopeOf(app: Pick<App, "config">): (r: ApiRoute) => RouteScope {
+  const table = new RouteTable(ROUTE_SCOPES);
+  return (r) => {
+    const line = table.find(r.method, r.path.replace(/\*$/, "any/path"));
+    const access = line?.access ?? "admin";
+    if (access === "metrics") return app.config.auth.metrics_public ? "public" : "read";
+    return access;
+  };
+}
+
+export function openApiDocument(
+  routes: readonly ApiRoute[],
+  scope: (r: ApiRoute) => RouteScope,
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = openApiPath(r.path);
-    paths[path] = { ...paths[path], [r.method.toLowerCase()]: operation(r) };
+    paths[path] = { ...paths[path], [r.method.toLowerCase()]: operation(r, scope(r)) };
   }
   return {
     openapi: "3.1.0",
@@ -98,14 +138,13 @@ export function openApiDocument(routes: readonly ApiRoute[]): Record<string, unk
 }
 
 /** The route serving the document of `routes` (itself included). */
-export function openApiRoute(routes: () => readonly ApiRoute[]): ApiRoute {
+export function openApiRoute(app: Pick<App, "config">, routes: () => readonly ApiRoute[]): ApiRoute {
   let doc: string | undefined;
   return route({
     method: "GET",
     path: OPENAPI_PATH,
     tag: "api",
     summary: "This document (OpenAPI 3.1)",
-    access: null,
     responses: {
       200: {
         description: "the OpenAPI document",
@@ -113,7 +152,7 @@ export function openApiRoute(routes: () => readonly ApiRoute[]): ApiRoute {
       },
     },
     handle() {
-      doc ??= JSON.stringify(openApiDocument(routes()));
+      doc ??= JSON.stringify(openApiDocument(routes(), scopeOf(app)));
       return new Response(doc, { headers: { "content-type": "application/json" } });
     },
   });

@@ -43,10 +43,9 @@ export interface ResponseSpec {
   contentType?: string;
 }
 
-/** What every route can answer besides its success. */
-export function errorResponses(opts: { auth: boolean; body: boolean; query: boolean }): Record<number, ResponseSpec> {
+/** What a route can answer besides its success (401/403/429 come with its scope: openapi.ts). */
+export function errorResponses(opts: { body: boolean; query: boolean }): Record<number, ResponseSpec> {
   const out: Record<number, ResponseSpec> = {};
-  if (opts.auth) out[401] = { description: "no valid bearer token", schema: ErrorDetail };
   out[404] = {
     description:
       "the repository's state does not allow it (RSTUF: not bootstrapped, nothing pending, …), or the endpoint is disabled",

@@ -1,22 +1,22 @@
 /**
- * An API route, described once: method and path, the schemas of its body and
- * query (schema.ts), its responses and whether it needs a token. index.ts
+ * An API route, described once: method and path, the schemas of its body,
+ * query and path parameters (schema.ts), and its responses. index.ts
  * registers every route from this description, and openapi.ts documents every
  * route from the same description, so a route cannot exist undocumented.
  *
- * Handlers get validated, typed input and throw on failure; the write-scope
- * guard runs before them; the API's one error handler (../errors.ts) answers.
+ * Who may call a route is not said here: the one guard (../auth/guard.ts)
+ * decides from the route → scope table (../auth/route-scopes.ts) before
+ * Elysia sees the request, and openapi.ts reads the same table. Handlers get
+ * validated, typed input and throw on failure; the API's one error handler
+ * (../errors.ts) answers.
  */
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { App } from "../../core.ts";
-import { HttpError } from "../errors.ts";
-import { requireScope, type Scope } from "../dashboard/access.ts";
+import { type AuditActor, INTERNAL_ACTOR } from "../../store/store.ts";
 import type { ResponseSpec } from "./responses.ts";
 import { validate } from "./schema.ts";
 
-export type Method = "GET" | "POST" | "PUT";
-
-export type Access = null | "token" | Scope;
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface RouteInput<B, Q, P = Record<string, string>> {
   body: B;
@@ -25,23 +25,27 @@ export interface RouteInput<B, Q, P = Record<string, string>> {
   request: Request;
 }
 
+/** A body the route reads itself (a stream of bytes, a multipart form): documented, not parsed as JSON. */
+export interface StreamedBody {
+  contentType: string;
+  schema: TSchema;
+  description: string;
+}
+
 export interface ApiRoute {
   method: Method;
   path: string;
   summary: string;
   tag: string;
-  /**
-   * Who may call it: anyone (null); any valid bearer token ("token": RSTUF's
-   * mutating routes); a token carrying a scope (tufbox's native routes). Unless
-   * auth is off by the loud development flag.
-   */
-  access: Access;
+  /** a JSON body, validated before the handler runs */
   body?: TSchema;
+  /** what an empty (or null) JSON body means; without it, an empty body is "Field required" */
+  emptyBody?: unknown;
+  /** a body the handler streams itself */
+  streamed?: StreamedBody;
+  query?: TSchema;
   /** path parameters (`:name` in `path`) */
   params?: TSchema;
-  /** what an empty body means; without it, an empty body is "Field required" */
-  emptyBody?: unknown;
-  query?: TSchema;
   responses: Record<number, ResponseSpec>;
   // biome-ignore lint/suspicious/noExplicitAny: typed by `route()` from the schemas
   handle(input: RouteInput<any, any, any>): Response | Promise<Response>;
@@ -57,30 +61,6 @@ export function route<B extends TSchema = TSchema, Q extends TSchema = TSchema, 
   },
 ): ApiRoute {
   return spec as ApiRoute;
-}
-
-/**
- * The guard every mutating route runs before its handler (Elysia
- * `beforeHandle`): a bearer token, unless auth is off by the loud
- * development flag.
- */
-export function requireToken(app: App) {
-  return async ({ request }: { request: Request }): Promise<void> => {
-    const outcome = await app.auth.check(request);
-    if (!outcome.ok)
-      throw new HttpError(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-  };
-}
-
-export function accepted(message: string, data: Record<string, unknown>): Response {
-  return new Response(JSON.stringify({ data, message }), {
-    status: 202,
-    headers: { "content-type": "application/json" },
-  });
-}
-
-export function nowIso(): string {
-  return new Date().toISOString();
 }
 
 /** A route's validated body from the parsed JSON (`emptyBody` stands in for an empty or null body). */
@@ -99,7 +79,18 @@ export function routeParams(r: ApiRoute, raw: Record<string, unknown>): unknown 
   return r.params ? validate(r.params, raw, ["path"]) : raw;
 }
 
-/** The guard an access level asks for (Elysia `beforeHandle`). */
-export function guardFor(app: App, access: Exclude<Access, null>) {
-  return access === "token" ? requireToken(app) : requireScope(app, access);
+/** The audit actor of a request the guard let through: principal, source address, route. */
+export function actorOf(app: App, request: Request): AuditActor {
+  return app.guard.actorOf(request) ?? INTERNAL_ACTOR;
+}
+
+export function accepted(message: string, data: Record<string, unknown>): Response {
+  return new Response(JSON.stringify({ data, message }), {
+    status: 202,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
 }

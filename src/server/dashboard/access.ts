@@ -1,37 +1,45 @@
 /**
  * Scope checks and query parsing for tufbox's native routes (dashboard API).
  *
- * Scopes (the access-control design): `read`, `artifacts:write`,
- * `metadata:sign`, `admin`. `admin` includes every other scope; any valid
- * token may read. Until scoped tokens exist, the admin token (and a disabled
- * auth) carries `admin`.
+ * Who may call these routes is decided by the one guard
+ * (server/auth/guard.ts) from the route → scope table
+ * (server/auth/route-scopes.ts), before the router runs: reads need `read`
+ * (which every write scope implies), running a job needs `admin`. The helpers
+ * here only read the guard's decision; `requireScope` restates a route's
+ * scope next to it and refuses should the table ever disagree.
  *
  * Like every route's guard, these throw; the API's one error handler answers.
  */
 import type { App } from "../../core.ts";
+import { grants, type Scope } from "../../auth/scopes.ts";
 import { ValidationError } from "../../repository/errors.ts";
 import { Type } from "@sinclair/typebox";
 import { HttpError } from "../errors.ts";
 import { extend, type Loc } from "../api/schema.ts";
 
-export type Scope = "read" | "artifacts:write" | "metadata:sign" | "admin";
+export type { Scope };
 
-export function hasScope(scopes: readonly string[], needed: Scope): boolean {
-  return needed === "read" ? scopes.length > 0 : scopes.includes("admin") || scopes.includes(needed);
+export function hasScope(scopes: readonly Scope[], needed: Scope): boolean {
+  return grants(scopes, needed);
 }
 
-/** The token's subject and scopes; 401 without a valid one. */
-export async function caller(app: App, request: Request): Promise<{ subject: string; scopes: string[] }> {
-  const outcome = await app.auth.check(request);
-  if (!outcome.ok)
-    throw new HttpError(401, "Unauthorized", outcome.reason, { "www-authenticate": 'Bearer realm="tufbox"' });
-  return { subject: outcome.subject, scopes: outcome.scopes };
+/** The principal the guard let through: its name, audit id, kind and scopes; 401 without one. */
+export function caller(
+  app: App,
+  request: Request,
+): { subject: string; principal: string; kind: string; scopes: Scope[] } {
+  const p = app.guard.principalOf(request);
+  if (!p)
+    throw new HttpError(401, "Unauthorized", "missing Authorization: Bearer <token> header", {
+      "www-authenticate": 'Bearer realm="tufbox"',
+    });
+  return { subject: p.name, principal: p.id, kind: p.kind, scopes: p.scopes };
 }
 
-/** Elysia `beforeHandle`: a bearer token carrying `scope` (401 without a token, 403 without the scope). */
+/** Elysia `beforeHandle`: the guard's principal holds `scope` (401 without a principal, 403 without the scope). */
 export function requireScope(app: App, scope: Scope) {
-  return async ({ request }: { request: Request }): Promise<void> => {
-    const { scopes } = await caller(app, request);
+  return ({ request }: { request: Request }): void => {
+    const { scopes } = caller(app, request);
     if (!hasScope(scopes, scope)) {
       const route = `${request.method} ${new URL(request.url).pathname}`;
       throw new HttpError(

@@ -21,7 +21,7 @@ import type { TargetFile } from "../../tuf/metadata.ts";
 import { envelope, errorResponses } from "../api/responses.ts";
 import { type ApiRoute, type Method, type RouteInput, route } from "../api/route.ts";
 import { extend, words } from "../api/schema.ts";
-import { caller, cursorQuery, encodeCursor, limitQuery, ok, type Scope } from "./access.ts";
+import { caller, cursorQuery, encodeCursor, limitQuery, ok } from "./access.ts";
 import { rolesHistory, rolesOverview } from "./overview.ts";
 import { signingSessions } from "./signing.ts";
 
@@ -37,11 +37,10 @@ const Page = (items: string, item: TSchema) =>
   envelope(Type.Object({ [items]: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) }));
 const Open = Type.Object({}, { additionalProperties: true });
 
-/** One native read (or admin) route: the RSTUF envelope, no body, a scope. */
+/** One native read (or admin) route: the RSTUF envelope, no body (its scope: ../auth/route-scopes.ts). */
 function native<Q extends TSchema>(
   method: Method,
   path: string,
-  scope: Scope,
   summary: string,
   data: TSchema,
   handle: (
@@ -55,16 +54,11 @@ function native<Q extends TSchema>(
     path,
     tag: TAG,
     summary,
-    access: scope,
     query,
     params,
     responses: {
       200: { description: summary, schema: envelope(data) },
-      ...errorResponses({ auth: true, body: false, query: query !== undefined }),
-      403: {
-        description: `the token lacks the ${scope} scope`,
-        schema: errorResponses({ auth: true, body: false, query: false })[401]!.schema,
-      },
+      ...errorResponses({ body: false, query: query !== undefined }),
     },
     handle: handle as ApiRoute["handle"],
   });
@@ -80,21 +74,25 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/whoami",
-      "read",
       "The token's subject and scopes",
-      Type.Object({ subject: Type.String(), scopes: Type.Array(Type.String()), auth_disabled: Type.Boolean() }),
+      Type.Object({
+        subject: Type.String(),
+        principal: Type.String(),
+        kind: Type.String(),
+        scopes: Type.Array(Type.String()),
+        auth_disabled: Type.Boolean(),
+      }),
       async ({ request }) => {
-        const { subject, scopes } = await caller(app, request);
-        return ok({ subject, scopes, auth_disabled: app.auth.disabled }, "Token is valid.");
+        const { subject, principal, kind, scopes } = caller(app, request);
+        return ok({ subject, principal, kind, scopes, auth_disabled: app.auth.disabled }, "Token is valid.");
       },
     ),
-    native("GET", "/api/v1/roles", "read", "Roles, bins, publisher and health", Open, async () =>
+    native("GET", "/api/v1/roles", "Roles, bins, publisher and health", Open, async () =>
       ok(await rolesOverview(app), "Roles."),
     ),
     native(
       "GET",
       "/api/v1/roles/history",
-      "read",
       "Role versions over time (expiry timeline)",
       Open,
       async ({ query }) => ok(await rolesHistory(app, query.limit ?? HISTORY_LIMIT), "Role versions."),
@@ -103,7 +101,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/artifacts",
-      "read",
       "Published artifacts by path, in keyset pages",
       Page("artifacts", Open),
       async ({ query }) => {
@@ -145,7 +142,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/publications",
-      "read",
       "The latest publications",
       Type.Object({ publications: Type.Array(Open) }),
       async ({ query }) => {
@@ -167,7 +163,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/tasks",
-      "read",
       "Recent tasks, newest first",
       Page("tasks", Open),
       async ({ query }) => {
@@ -204,7 +199,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/signing-sessions",
-      "read",
       "Documents pending signatures: k of n, and the command that signs them",
       Type.Object({ sessions: Type.Array(Open) }),
       async ({ request }) => ok({ sessions: await signingSessions(app, origin(request)) }, "Signing sessions."),
@@ -212,7 +206,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/jobs",
-      "read",
       "Scheduled jobs, their last and next run",
       Type.Object({ leader: Type.Boolean(), jobs: Type.Array(Open) }),
       () =>
@@ -233,7 +226,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "POST",
       "/api/v1/jobs/:name/run",
-      "admin",
       "Run a scheduled job now",
       Open,
       async ({ params }) => {
@@ -256,7 +248,6 @@ export function dashboardRoutes(app: App): ApiRoute[] {
     native(
       "GET",
       "/api/v1/alerts",
-      "read",
       "Active alerts and webhook deliveries",
       Type.Object({ alerts: Type.Array(Open), webhooks: Open }),
       async () => {

@@ -101,10 +101,56 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX tasks_created ON tasks (created_at, id);
       -- What one publication (one commit, one published_at) put out.
       CREATE INDEX documents_published ON documents (published_at, role);
-    `,
+      `,
   },
   {
     version: 3,
+    name: "scoped tokens and audit log",
+    sql: `
+      -- Scoped tokens get a public id (listing, revocation), an expiry and
+      -- their creator; a token stored before this gets a random id.
+      ALTER TABLE tokens ADD COLUMN id text COLLATE "C";
+      ALTER TABLE tokens ADD COLUMN expires_at text;
+      ALTER TABLE tokens ADD COLUMN created_by text;
+      UPDATE tokens SET id = substr(md5(random()::text || hash), 1, 16) WHERE id IS NULL;
+      ALTER TABLE tokens ALTER COLUMN id SET NOT NULL;
+      CREATE UNIQUE INDEX tokens_id ON tokens (id);
+
+      -- bigserial ids follow nextval() order, not commit order; a follower
+      -- therefore re-reads a short window by time (see tufbox audit --follow).
+      CREATE TABLE audit (
+        id             bigserial PRIMARY KEY,
+        at             text COLLATE "C" NOT NULL,
+        principal      text NOT NULL,
+        principal_name text NOT NULL,
+        source         text,
+        route          text,
+        task_id        text,
+        action         text NOT NULL,
+        summary        text NOT NULL -- JSON
+      );
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_principal ON audit (principal, id);
+    `,
+  },
+  {
+    version: 4,
+    name: "artifact contents",
+    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
+    sql: `
+      CREATE TABLE contents (
+        sha256             text COLLATE "C" PRIMARY KEY,
+        sha512             text,
+        length             bigint NOT NULL,
+        stored_at          text NOT NULL,
+        unreferenced_since text COLLATE "C",
+        deleting           boolean NOT NULL DEFAULT false
+      );
+      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
+    `,
+  },
+  {
+    version: 5,
     name: "retention",
     sql: `
       -- See the SQLite migration 3: superseded versions and until when a

@@ -7,10 +7,14 @@
 import { SQL } from "bun";
 import { AdvisoryLocks, checkLocksStillHeld } from "./locks.ts";
 import { migrate } from "./migrations.ts";
+import type { ContentIndex } from "../contents.ts";
+import { PostgresContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
   KEPT_FOREVER_ROLES,
   REFERRING_ROLES,
+  auditRow,
+  checkAuditQuery,
   checkChange,
   checkDocument,
   checkLimit,
@@ -21,10 +25,14 @@ import {
   prefixUpperBound,
   sortByCodeUnits,
   tufInstant,
+  type AuditRow,
 } from "../rules.ts";
 import {
   StoreConflictError,
   type ArtifactRecord,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
   type ChangeRecord,
   type DocumentRecord,
   type NewChange,
@@ -60,6 +68,11 @@ type Sql = SQL;
 type DocumentRow = Omit<DocumentRecord, "version" | "bytes"> & { version: string; bytes: Uint8Array };
 type ChangeRow = Omit<ChangeRecord, "id"> & { id: string };
 type TokenRow = Omit<TokenRecord, "scopes"> & { scopes: string };
+type AuditDbRow = Omit<AuditRecord, "summary" | "id"> & { summary: string; id: string };
+const TOKEN_COLUMNS =
+  'id, hash, name, scopes, created_at AS "createdAt", expires_at AS "expiresAt", created_by AS "createdBy"';
+const AUDIT_COLUMNS =
+  'id, at, principal, principal_name AS "principalName", source, route, task_id AS "taskId", action, summary';
 
 const DOCUMENT_COLUMNS = 'role, version, bytes, expires, sha256, published_at AS "publishedAt"';
 const TASK_COLUMNS = 'id, name, state, result, created_at AS "createdAt", updated_at AS "updatedAt"';
@@ -67,6 +80,7 @@ const FINISHED = FINISHED_STATES as TaskState[];
 
 export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
+  readonly contents: ContentIndex = new PostgresContentIndex(() => this.db);
   private readonly url: string;
   private readonly opts: Required<PostgresStoreOptions>;
   private sql: Sql | undefined;
@@ -255,14 +269,18 @@ export class PostgresStore implements Store {
     task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
     changes: NewChange[],
     held: boolean,
+    audit?: AuditEntry,
   ): Promise<void> {
     for (const c of changes) checkChange(c);
     const now = new Date().toISOString();
+    const a = audit ? [auditRow(audit, now)] : [];
     await this.statement(
       (sql) => sql`
         WITH task AS (
           INSERT INTO tasks (id, name, state, result, created_at, updated_at)
           VALUES (${task.id}, ${task.name}, ${task.state}, ${taskResultText(task.result)}, ${now}, ${now})
+        ), audit_entry AS (
+          ${insertAudit(sql, a)}
         )
         INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at)
         SELECT ${task.id}, c.kind, c.path, c.role, c.fragment, ${held}, ${now}
@@ -296,10 +314,18 @@ export class PostgresStore implements Store {
     return this.statement(async (sql) => (await sql`UPDATE changes SET held = false WHERE held`).count);
   }
 
-  async createTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }): Promise<void> {
+  async createTask(
+    task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
+    audit?: AuditEntry,
+  ): Promise<void> {
     const now = new Date().toISOString();
+    const a = audit ? [auditRow(audit, now)] : [];
+    // One statement (a data-modifying CTE): the task and its audit entry, or neither.
     await this.statement(
       (sql) => sql`
+        WITH audit_entry AS (
+          ${insertAudit(sql, a)}
+        )
         INSERT INTO tasks (id, name, state, result, created_at, updated_at)
         VALUES (${task.id}, ${task.name}, ${task.state}, ${taskResultText(task.result)}, ${now}, ${now})`,
     );
@@ -489,6 +515,8 @@ export class PostgresStore implements Store {
       }
       await applyTaskUpdates(tx, pub.tasks ?? [], now);
       await putSettings(tx, pub.settings ?? {});
+      const audit = (pub.audit ?? []).map((e) => auditRow(e, now));
+      if (audit.length > 0) await insertAudit(tx, audit);
     });
   }
 
@@ -531,25 +559,86 @@ export class PostgresStore implements Store {
 
   // ---- tokens ----
 
-  async putToken(token: TokenRecord): Promise<void> {
+  async putToken(token: TokenRecord, audit?: AuditEntry): Promise<void> {
     const createdAt = normaliseInstant(token.createdAt, "token.createdAt");
+    const expiresAt = token.expiresAt === null ? null : normaliseInstant(token.expiresAt, "token.expiresAt");
+    const a = audit ? [auditRow(audit, new Date().toISOString())] : [];
     await this.statement(
       (sql) => sql`
-        INSERT INTO tokens (hash, name, scopes, created_at)
-        VALUES (${token.hash}, ${token.name}, ${JSON.stringify(token.scopes)}, ${createdAt})
-        ON CONFLICT (hash) DO UPDATE SET name = excluded.name, scopes = excluded.scopes, created_at = excluded.created_at`,
+        WITH audit_entry AS (
+          ${insertAudit(sql, a)}
+        )
+        INSERT INTO tokens (id, hash, name, scopes, created_at, expires_at, created_by)
+        VALUES (${token.id}, ${token.hash}, ${token.name}, ${JSON.stringify(token.scopes)}, ${createdAt},
+                ${expiresAt}, ${token.createdBy})
+        ON CONFLICT (hash) DO UPDATE SET id = excluded.id, name = excluded.name, scopes = excluded.scopes,
+          created_at = excluded.created_at, expires_at = excluded.expires_at, created_by = excluded.created_by`,
     );
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
-    const [row] = (await this.db`
-      SELECT hash, name, scopes, created_at AS "createdAt" FROM tokens WHERE hash = ${hash}`) as TokenRow[];
-    return row ? { ...row, scopes: JSON.parse(row.scopes) as string[] } : undefined;
+    const [row] = (await this.db.unsafe(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1`, [hash])) as TokenRow[];
+    return row ? toToken(row) : undefined;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows = (await this.db.unsafe(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`)) as TokenRow[];
+    return rows.map(toToken);
+  }
+
+  async revokeToken(id: string, audit?: AuditEntry): Promise<boolean> {
+    const a = audit ? auditRow(audit, new Date().toISOString()) : undefined;
+    // One statement: the audit entry is written only if a row was deleted.
+    const rows = await this.statement(
+      (sql) => sql`
+        WITH gone AS (DELETE FROM tokens WHERE id = ${id} RETURNING id), audit_entry AS (
+          INSERT INTO audit (at, principal, principal_name, source, route, task_id, action, summary)
+          SELECT ${a?.at ?? null}, ${a?.principal ?? null}, ${a?.principalName ?? null}, ${a?.source ?? null},
+                 ${a?.route ?? null}, ${a?.taskId ?? null}, ${a?.action ?? null}, ${a?.summary ?? null}
+          FROM gone WHERE ${a !== undefined}
+        )
+        SELECT count(*) AS n FROM gone`,
+    );
+    return Number(rows[0].n) === 1;
   }
 
   async countTokens(): Promise<number> {
     const [row] = await this.db`SELECT count(*) AS n FROM tokens`;
     return Number(row.n);
+  }
+
+  // ---- audit ----
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const q = checkAuditQuery(query);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.since !== undefined) {
+      params.push(q.since);
+      where.push(`at >= $${params.length}`);
+    }
+    if (q.afterId !== undefined) {
+      params.push(q.afterId);
+      where.push(`id > $${params.length}`);
+    }
+    if (q.principal !== undefined) {
+      params.push(q.principal);
+      where.push(`(principal = $${params.length} OR principal_name = $${params.length})`);
+    }
+    params.push(q.limit);
+    const rows = (await this.db.unsafe(
+      `SELECT ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY id ${q.newest ? "DESC" : "ASC"} LIMIT $${params.length}`,
+      params,
+    )) as AuditDbRow[];
+    const out = rows.map((r) => ({ ...r, id: Number(r.id), summary: JSON.parse(r.summary) }));
+    if (q.newest) out.reverse();
+    return out;
+  }
+
+  async pruneAudit(before: string): Promise<number> {
+    const cutoff = normaliseInstant(before, "pruneAudit(before)");
+    return this.statement(async (sql) => (await sql`DELETE FROM audit WHERE at < ${cutoff}`).count);
   }
 
   async deleteTokens(name: string): Promise<number> {
@@ -653,4 +742,24 @@ function toDocument(row: DocumentRow): DocumentRecord {
   // A plain Uint8Array view (no copy), like SQLite returns, not a Buffer.
   const b = row.bytes;
   return { ...row, version: Number(row.version), bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) };
+}
+
+/**
+ * INSERT of audit rows, usable as a CTE inside another statement (so the entry
+ * commits with the change in one round trip). No rows: an INSERT of nothing.
+ */
+function insertAudit(sql: Sql, rows: AuditRow[]) {
+  return sql`
+    INSERT INTO audit (at, principal, principal_name, source, route, task_id, action, summary)
+    SELECT a.at, a.principal, a.principal_name, a.source, a.route, a.task_id, a.action, a.summary
+    FROM unnest(${rows.map((r) => r.at)}::text[], ${rows.map((r) => r.principal)}::text[],
+                         ${rows.map((r) => r.principalName)}::text[], ${rows.map((r) => r.source)}::text[],
+                         ${rows.map((r) => r.route)}::text[], ${rows.map((r) => r.taskId)}::text[],
+                         ${rows.map((r) => r.action)}::text[], ${rows.map((r) => r.summary)}::text[])
+      WITH ORDINALITY AS a(at, principal, principal_name, source, route, task_id, action, summary, n)
+    ORDER BY n`;
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return { ...row, scopes: JSON.parse(row.scopes) as string[] };
 }

@@ -91,10 +91,56 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX tasks_created ON tasks (created_at, id);
       -- What one publication (one commit, one published_at) put out.
       CREATE INDEX documents_published ON documents (published_at, role);
-    `,
+      `,
   },
   {
     version: 3,
+    name: "scoped tokens and audit log",
+    sql: `
+      -- Scoped tokens get a public id (listing, revocation), an expiry and
+      -- their creator; a token stored before this (the first-start admin
+      -- token) gets a random id.
+      ALTER TABLE tokens ADD COLUMN id TEXT;
+      ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+      ALTER TABLE tokens ADD COLUMN created_by TEXT;
+      UPDATE tokens SET id = lower(hex(randomblob(8))) WHERE id IS NULL;
+      CREATE UNIQUE INDEX tokens_id ON tokens (id);
+
+      -- AUTOINCREMENT: an id is never handed out twice, so a follower that
+      -- remembers the last id it saw never skips an entry after pruning.
+      CREATE TABLE audit (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        at             TEXT NOT NULL,
+        principal      TEXT NOT NULL,
+        principal_name TEXT NOT NULL,
+        source         TEXT,
+        route          TEXT,
+        task_id        TEXT,
+        action         TEXT NOT NULL,
+        summary        TEXT NOT NULL -- JSON
+      );
+      CREATE INDEX audit_at ON audit (at);
+      CREATE INDEX audit_principal ON audit (principal, id);
+    `,
+  },
+  {
+    version: 4,
+    name: "artifact contents",
+    // store/contents.ts: artifact bytes tufbox holds, by sha256, and the GC handshake.
+    sql: `
+      CREATE TABLE contents (
+        sha256             TEXT PRIMARY KEY,
+        sha512             TEXT,
+        length             INTEGER NOT NULL,
+        stored_at          TEXT NOT NULL,
+        unreferenced_since TEXT,
+        deleting           INTEGER NOT NULL DEFAULT 0 CHECK (deleting IN (0, 1))
+      ) WITHOUT ROWID;
+      CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
+    `,
+  },
+  {
+    version: 5,
     name: "retention",
     sql: `
       -- Superseded document versions, written by the publication that

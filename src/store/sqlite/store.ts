@@ -6,10 +6,13 @@
  */
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import { migrate } from "./migrations.ts";
+import { SqliteContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
   KEPT_FOREVER_ROLES,
   REFERRING_ROLES,
+  auditRow,
+  checkAuditQuery,
   checkChange,
   checkDocument,
   checkLimit,
@@ -20,10 +23,14 @@ import {
   prefixUpperBound,
   sortByCodeUnits,
   tufInstant,
+  type AuditRow,
 } from "../rules.ts";
 import {
   StoreConflictError,
   type ArtifactRecord,
+  type AuditEntry,
+  type AuditQuery,
+  type AuditRecord,
   type ChangeRecord,
   type DocumentRecord,
   type NewChange,
@@ -72,6 +79,11 @@ type DocumentRow = {
 type ChangeRow = Omit<ChangeRecord, "held"> & { held: number };
 type TaskRow = Omit<TaskRecord, "result"> & { result: string | null };
 type TokenRow = Omit<TokenRecord, "scopes"> & { scopes: string };
+type AuditDbRow = Omit<AuditRecord, "summary"> & { summary: string };
+const TOKEN_COLUMNS =
+  "id, hash, name, scopes, created_at AS createdAt, expires_at AS expiresAt, created_by AS createdBy";
+const AUDIT_COLUMNS =
+  "id, at, principal, principal_name AS principalName, source, route, task_id AS taskId, action, summary";
 type ListDocumentsRow = { role: string; version: number; length: number; publishedAt: string };
 
 /** Every statement the store runs, compiled once at open. */
@@ -185,15 +197,24 @@ function prepare(db: Database) {
        WHERE published_at = ? AND role NOT IN ('snapshot', 'timestamp') ORDER BY role LIMIT 20`,
     ),
 
-    putToken: db.prepare<never, [string, string, string, string]>(
-      `INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (hash) DO UPDATE SET name = excluded.name, scopes = excluded.scopes,
-         created_at = excluded.created_at`,
+    putToken: db.prepare<never, [string, string, string, string, string, string | null, string | null]>(
+      `INSERT INTO tokens (id, hash, name, scopes, created_at, expires_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hash) DO UPDATE SET id = excluded.id, name = excluded.name, scopes = excluded.scopes,
+         created_at = excluded.created_at, expires_at = excluded.expires_at, created_by = excluded.created_by`,
     ),
-    findToken: db.prepare<TokenRow, [string]>(
-      "SELECT hash, name, scopes, created_at AS createdAt FROM tokens WHERE hash = ?",
-    ),
+    findToken: db.prepare<TokenRow, [string]>(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`),
+    listTokens: db.prepare<TokenRow, []>(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`),
+    revokeToken: db.prepare<never, [string]>("DELETE FROM tokens WHERE id = ?"),
     countTokens: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM tokens"),
+
+    insertAudit: db.prepare<
+      never,
+      [string, string, string, string | null, string | null, string | null, string, string]
+    >(
+      `INSERT INTO audit (at, principal, principal_name, source, route, task_id, action, summary)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    pruneAudit: db.prepare<never, [string]>("DELETE FROM audit WHERE at < ?"),
     deleteTokens: db.prepare<never, [string]>("DELETE FROM tokens WHERE name = ?"),
 
     totals: db.prepare<{ horizon: string; documents: number; bytes: number }, []>(
@@ -223,6 +244,10 @@ type Statements = ReturnType<typeof prepare>;
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
+  readonly contents = new SqliteContentIndex(() => {
+    if (!this.db) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
+    return this.db;
+  });
   readonly path: string;
   private readonly synchronous: "FULL" | "NORMAL";
   private readonly busyTimeoutMs: number;
@@ -267,6 +292,7 @@ export class SqliteStore implements Store {
     const db = this.db;
     if (!db) return;
     await this.stopCheckpointer();
+    this.contents.close();
     for (const s of Object.values(this.stmts ?? {})) (s as Statement).finalize();
     this.db = undefined;
     this.stmts = undefined;
@@ -360,14 +386,17 @@ export class SqliteStore implements Store {
     task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
     changes: NewChange[],
     held: boolean,
+    audit?: AuditEntry,
   ): Promise<void> {
     for (const c of changes) checkChange(c);
     const s = this.s;
+    const now = new Date().toISOString();
+    const row = audit && auditRow(audit, now);
     this.write(() => {
-      const now = new Date().toISOString();
       this.insertTask(task, now);
       const h = held ? 1 : 0;
       for (const c of changes) s.insertChange.run(task.id, c.kind, c.path, c.role, c.fragment, h, now);
+      if (row) this.insertAudit(row);
     });
   }
 
@@ -383,8 +412,16 @@ export class SqliteStore implements Store {
     return this.write(() => this.s.releaseHeldChanges.run().changes);
   }
 
-  async createTask(task: { id: string; name: string; state: TaskState; result?: TaskResult | null }): Promise<void> {
-    this.write(() => this.insertTask(task, new Date().toISOString()));
+  async createTask(
+    task: { id: string; name: string; state: TaskState; result?: TaskResult | null },
+    audit?: AuditEntry,
+  ): Promise<void> {
+    const now = new Date().toISOString();
+    const row = audit && auditRow(audit, now);
+    this.write(() => {
+      this.insertTask(task, now);
+      if (row) this.insertAudit(row);
+    });
   }
 
   async updateTasks(updates: TaskUpdate[]): Promise<void> {
@@ -434,6 +471,7 @@ export class SqliteStore implements Store {
   async commitPublication(pub: Publication): Promise<void> {
     for (const d of pub.documents) checkDocument(d, pub.expectedHeads);
     const s = this.s;
+    const audit = (pub.audit ?? []).map((e) => auditRow(e, new Date().toISOString()));
     this.write(() => {
       const now = new Date().toISOString();
       for (const [role, expected] of Object.entries(pub.expectedHeads)) {
@@ -476,6 +514,7 @@ export class SqliteStore implements Store {
       }
       this.applyTaskUpdates(pub.tasks ?? [], now);
       this.putSettings(pub.settings ?? {});
+      for (const row of audit) this.insertAudit(row);
     });
   }
 
@@ -506,24 +545,75 @@ export class SqliteStore implements Store {
 
   // ---- tokens ----
 
-  async putToken(token: TokenRecord): Promise<void> {
-    this.write(() =>
+  async putToken(token: TokenRecord, audit?: AuditEntry): Promise<void> {
+    const createdAt = normaliseInstant(token.createdAt, "token.createdAt");
+    const expiresAt = token.expiresAt === null ? null : normaliseInstant(token.expiresAt, "token.expiresAt");
+    const row = audit && auditRow(audit, new Date().toISOString());
+    this.write(() => {
       this.s.putToken.run(
+        token.id,
         token.hash,
         token.name,
         JSON.stringify(token.scopes),
-        normaliseInstant(token.createdAt, "token.createdAt"),
-      ),
-    );
+        createdAt,
+        expiresAt,
+        token.createdBy,
+      );
+      if (row) this.insertAudit(row);
+    });
   }
 
   async findToken(hash: string): Promise<TokenRecord | undefined> {
     const row = this.s.findToken.get(hash);
-    return row ? { ...row, scopes: JSON.parse(row.scopes) as string[] } : undefined;
+    return row ? toToken(row) : undefined;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return this.s.listTokens.all().map(toToken);
+  }
+
+  async revokeToken(id: string, audit?: AuditEntry): Promise<boolean> {
+    const row = audit && auditRow(audit, new Date().toISOString());
+    return this.write(() => {
+      if (this.s.revokeToken.run(id).changes !== 1) return false;
+      if (row) this.insertAudit(row);
+      return true;
+    });
   }
 
   async countTokens(): Promise<number> {
     return this.s.countTokens.get()!.n;
+  }
+
+  // ---- audit ----
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const q = checkAuditQuery(query);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.since !== undefined) {
+      where.push("at >= ?");
+      params.push(q.since);
+    }
+    if (q.afterId !== undefined) {
+      where.push("id > ?");
+      params.push(q.afterId);
+    }
+    if (q.principal !== undefined) {
+      where.push("(principal = ? OR principal_name = ?)");
+      params.push(q.principal, q.principal);
+    }
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY id ${q.newest ? "DESC" : "ASC"} LIMIT ?`;
+    // db.query caches the compiled statement per SQL text (eight shapes at most).
+    const rows = this.database.query<AuditDbRow, (string | number)[]>(sql).all(...params, q.limit);
+    if (q.newest) rows.reverse();
+    return rows.map(toAudit);
+  }
+
+  async pruneAudit(before: string): Promise<number> {
+    const cutoff = normaliseInstant(before, "pruneAudit(before)");
+    return this.write(() => this.s.pruneAudit.run(cutoff).changes);
   }
 
   async deleteTokens(name: string): Promise<number> {
@@ -611,6 +701,15 @@ export class SqliteStore implements Store {
     worker.terminate();
   }
 
+  private get database(): Database {
+    if (!this.db) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
+    return this.db;
+  }
+
+  private insertAudit(r: AuditRow) {
+    this.s.insertAudit.run(r.at, r.principal, r.principalName, r.source, r.route, r.taskId, r.action, r.summary);
+  }
+
   private get s(): Statements {
     if (!this.stmts) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
     return this.stmts;
@@ -661,4 +760,12 @@ function byRoleThenPath(a: ArtifactRecord, b: ArtifactRecord): number {
 /** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */
 function describeConstraint(message: string): string {
   return duplicateKeyMessage(/failed: (\w+)\./.exec(message)?.[1]);
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return { ...row, scopes: JSON.parse(row.scopes) as string[] };
+}
+
+function toAudit(row: AuditDbRow): AuditRecord {
+  return { ...row, summary: JSON.parse(row.summary) as Record<string, unknown> };
 }

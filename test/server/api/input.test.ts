@@ -236,9 +236,10 @@ describe("authentication", () => {
     });
   }
 
-  test("read routes need no token", async () => {
-    const r = await fetch(`${server.url}/api/v1/bootstrap`);
-    expect(r.status).toBe(200);
+  test("API reads need a token too; health does not", async () => {
+    expect((await fetch(`${server.url}/api/v1/bootstrap`)).status).toBe(401);
+    expect((await server.api("GET", "/api/v1/bootstrap")).status).toBe(200);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });
 

@@ -6,11 +6,12 @@
  * 403 for a read-only token.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { hashToken } from "../../../src/server/auth.ts";
+import { hashToken } from "../../../src/auth/tokens.ts";
 import { fixture } from "../../helpers/fixtures.ts";
 import { TOKEN, startTestServer, type TestServer } from "../../helpers/server.ts";
 
-const READ = "read-only-token-for-native-routes";
+// tufbox tokens carry the tufbox_ prefix (anything else is never looked up in the store).
+const READ = "tufbox_read-only-token-for-native-routes";
 type Who = "admin" | "read" | "none" | "wrong";
 
 interface Row {
@@ -36,7 +37,14 @@ const rows: Row[] = [
     who: "admin",
     status: 200,
     message: "Token is valid.",
-    check: (b) => expect(b.data).toEqual({ subject: "admin", scopes: ["admin"], auth_disabled: false }),
+    check: (b) =>
+      expect(b.data).toEqual({
+        subject: "admin (TUFBOX_ADMIN_TOKEN)",
+        principal: "admin",
+        kind: "admin",
+        scopes: ["admin"],
+        auth_disabled: false,
+      }),
   },
   {
     name: "a read-only token",
@@ -221,6 +229,8 @@ const rows: Row[] = [
         "resign-expiring",
         "prune-metadata",
         "prune-tasks",
+        "prune-audit",
+        "gc-artifact-content",
         "check-alerts",
       ]);
       expect(b.data.jobs[0].next_run).toMatch(/^\d{4}-/);
@@ -244,7 +254,8 @@ const rows: Row[] = [
     path: "/api/v1/jobs/prune-tasks/run/",
     who: "read",
     status: 403,
-    check: (b) => expect(b.detail.error).toContain("needs a token with the admin scope; this token has: read"),
+    check: (b) =>
+      expect(b.detail.error).toContain('POST /api/v1/jobs/:name/run needs the "admin" scope; this token has "read"'),
   },
   {
     name: "no token",
@@ -263,7 +274,7 @@ const rows: Row[] = [
     status: 404,
     check: (b) =>
       expect(b.detail.error).toBe(
-        "no scheduled job named nope (jobs: resign-expiring, prune-metadata, prune-tasks, check-alerts)",
+        "no scheduled job named nope (jobs: resign-expiring, prune-metadata, prune-tasks, prune-audit, gc-artifact-content, check-alerts)",
       ),
   },
   {
@@ -290,10 +301,13 @@ beforeAll(async () => {
   });
   expect((await s.waitTask(add.body.data.task_id)).state).toBe("SUCCESS");
   await s.app.store.putToken({
+    id: "viewer0000000001",
     hash: hashToken(READ),
     name: "viewer",
     scopes: ["read"],
     createdAt: new Date().toISOString(),
+    expiresAt: null,
+    createdBy: null,
   });
 });
 

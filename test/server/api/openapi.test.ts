@@ -4,7 +4,7 @@
  * and auth requirement. A route added without a description (route.ts) fails here.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { buildApi } from "../../../src/server/api/index.ts";
+import { apiRoutes } from "../../../src/server/api/index.ts";
 import { openApiPath } from "../../../src/server/api/openapi.ts";
 import { startTestServer, type TestServer } from "../../helpers/server.ts";
 
@@ -22,7 +22,16 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 /** Mutating routes that take no body at all. */
-const NO_BODY = new Set(["POST /api/v1/artifacts/publish", "POST /api/v1/jobs/{name}/run"]);
+const NO_BODY = new Set([
+  "POST /api/v1/artifacts/publish",
+  "POST /api/v1/jobs/{name}/run",
+  "DELETE /api/v1/tokens/{id}",
+]);
+/** Routes whose body is streamed (not JSON): their content type. */
+const STREAMED: Record<string, string> = {
+  "PUT /api/v1/artifacts/content/{path}": "application/octet-stream",
+  "POST /api/v1/artifacts/upload": "multipart/form-data",
+};
 
 describe("/openapi.json", () => {
   test("is an OpenAPI 3.1 document with a bearer security scheme", () => {
@@ -33,8 +42,8 @@ describe("/openapi.json", () => {
   });
 
   test("documents exactly the routes the server registers", () => {
-    const served = buildApi(server.app)
-      .routes.map((r) => `${r.method} ${openApiPath(r.path)}`)
+    const served = apiRoutes(server.app)
+      .routes.map((r: { method: string; path: string }) => `${r.method} ${openApiPath(r.path)}`)
       .sort();
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
@@ -64,10 +73,10 @@ describe("/openapi.json", () => {
         if (token && (op.security.length !== 1 || !Array.isArray(op.security[0].bearer)))
           problems.push(`${name}: a token, but not a bearer token`);
         if (token && !op.responses["401"]) problems.push(`${name}: needs a token but documents no 401`);
-        if (method === "post" || method === "put") {
+        if (method === "post" || method === "put" || method === "delete") {
           if (!token) problems.push(`${name}: a mutating route without a token`);
           if (!NO_BODY.has(name)) {
-            const schema = op.requestBody?.content?.["application/json"]?.schema;
+            const schema = op.requestBody?.content?.[STREAMED[name] ?? "application/json"]?.schema;
             if (!schema?.type) problems.push(`${name}: no request body schema`);
             if (!op.responses["422"]) problems.push(`${name}: no 422`);
           }
@@ -81,12 +90,17 @@ describe("/openapi.json", () => {
     expect(problems).toEqual([]);
   });
 
-  test("RSTUF's routes are open to read and need the token to change; native reads need the read scope", () => {
+  test("each route's security is its line of the route → scope table", () => {
     const security = (path: string, method: string) => doc.paths[path][method].security;
-    expect(security("/api/v1/task", "get")).toEqual([]);
-    expect(security("/api/v1/bootstrap", "post")).toEqual([{ bearer: [] }]);
+    expect(security("/healthz", "get")).toEqual([]);
+    expect(security("/openapi.json", "get")).toEqual([]);
+    expect(security("/api/v1/task", "get")).toEqual([{ bearer: ["read"] }]);
+    expect(security("/api/v1/bootstrap", "post")).toEqual([{ bearer: ["admin"] }]);
+    expect(security("/api/v1/artifacts", "post")).toEqual([{ bearer: ["artifacts:write"] }]);
+    expect(security("/api/v1/metadata/sign", "post")).toEqual([{ bearer: ["metadata:sign"] }]);
     expect(security("/api/v1/tasks", "get")).toEqual([{ bearer: ["read"] }]);
     expect(security("/api/v1/jobs/{name}/run", "post")).toEqual([{ bearer: ["admin"] }]);
+    expect(security("/api/v1/tokens/{id}", "delete")).toEqual([{ bearer: ["admin"] }]);
   });
 
   test("request schemas say what the validator checks (fields, limits), never its internals", () => {

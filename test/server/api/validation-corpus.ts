@@ -19,7 +19,8 @@ export type BodyRoute =
   | "POST /api/v1/metadata/online"
   | "PUT /api/v1/config"
   | "POST /api/v1/delegations"
-  | "POST /api/v1/delegations/delete";
+  | "POST /api/v1/delegations/delete"
+  | "POST /api/v1/tokens";
 
 /** What the corpus calls `max_artifacts_per_request`. */
 export const CORPUS_MAX_ARTIFACTS = 4;
@@ -64,6 +65,8 @@ function bases(): [BodyRoute, string, unknown][] {
     ["PUT /api/v1/config", "two", { settings: { expiration: { targets: 30, bins: 2, nope: 1 } } }],
     ["POST /api/v1/delegations", "fixture", { delegations }],
     ["POST /api/v1/delegations/delete", "one", { delegations: { roles: [{ name: "releases" }, { name: "nightly" }] } }],
+    ["POST /api/v1/tokens", "ci", { name: "ci runner:1@x", scopes: ["read", "artifacts:write"], expires_in_days: 90 }],
+    ["POST /api/v1/tokens", "admin", { name: "ops", scopes: ["admin"], expires_in_days: null }],
   ];
 }
 

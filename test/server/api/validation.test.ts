@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { App } from "../../../src/core.ts";
 import { ValidationError } from "../../../src/repository/errors.ts";
-import { apiRoutes } from "../../../src/server/api/index.ts";
+import { describedRoutes } from "../../../src/server/api/index.ts";
 import { routeBody } from "../../../src/server/api/route.ts";
 import { canonicalJson } from "../../../src/tuf/canonical.ts";
 import { type BodyRoute, CORPUS_MAX_ARTIFACTS, corpus } from "./validation-corpus.ts";
@@ -44,6 +44,16 @@ function recordingApp() {
   const app = {
     config: { limits: { max_artifacts_per_request: CORPUS_MAX_ARTIFACTS, max_body_bytes: 1 << 20 } },
     repo,
+    guard: { actorOf: () => undefined },
+    metadata: {},
+    auth: {
+      tokens: {
+        create: async (input: unknown) => {
+          asked = input;
+          return { token: "tufbox_x", info: {} };
+        },
+      },
+    },
   } as unknown as App;
   return { app, take: () => asked };
 }
@@ -52,7 +62,7 @@ const digest = (v: unknown) => createHash("sha256").update(canonicalJson(v)).dig
 
 describe("request schemas answer the corpus as the old parsers did", () => {
   const { app, take } = recordingApp();
-  const routes = apiRoutes(app);
+  const routes = describedRoutes(app);
   const byRoute = new Map<BodyRoute, (typeof routes)[number]>();
   for (const r of routes) if (r.body) byRoute.set(`${r.method} ${r.path}` as BodyRoute, r);
   const cases = corpus();

@@ -15,6 +15,7 @@ import { postgresMigrations } from "../../../src/store/postgres/migrations.ts";
 import { PostgresStore } from "../../../src/store/postgres/store.ts";
 import { StoreConflictError, type DocumentRecord, type Publication } from "../../../src/store/store.ts";
 import { storeContract } from "../contract.ts";
+import { contentsContract } from "../contents-contract.ts";
 
 const serverUrl = process.env.TUFBOX_TEST_POSTGRES_URL;
 
@@ -92,6 +93,19 @@ function postgresSuite(server: string) {
     };
   });
 
+  contentsContract("postgres", async () => {
+    const { url, drop } = await freshSchema();
+    const store = new PostgresStore(url);
+    await store.open();
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await drop();
+      },
+    };
+  });
+
   /** n replicas on one fresh schema, closed and dropped by the returned cleanup. */
   async function replicas(n: number, open = true) {
     const { url, drop } = await freshSchema();
@@ -136,6 +150,38 @@ function postgresSuite(server: string) {
       // Opening again (a restart) is a no-op.
       await r.stores[0]!.open();
       expect(await r.stores[0]!.ping()).toBe(true);
+    });
+
+    test("a schema created by main (migrations 1–3, tokens and audit) upgrades to migrations 4 (artifact contents) and 5 (retention)", async () => {
+      const { url, drop } = await freshSchema();
+      const old = new SQL(url, { max: 1 });
+      try {
+        await old.unsafe(
+          "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)",
+        );
+        for (const m of postgresMigrations.filter((m) => m.version <= 3)) {
+          await old.unsafe(m.sql);
+          await old`INSERT INTO schema_migrations VALUES (${m.version}, ${m.name}, '2024-01-01T00:00:00Z')`;
+        }
+      } finally {
+        await old.close({ timeout: 5 });
+      }
+      const store = new PostgresStore(url);
+      try {
+        await store.open();
+        expect(await store.listAudit({ limit: 10 })).toEqual([]);
+        expect(await store.contents.put({ sha256: "ab".repeat(32), sha512: null, length: 3 })).toBe(true);
+        expect((await store.contents.get("ab".repeat(32)))?.length).toBe(3);
+        const schema = new URL(url).searchParams.get("search_path")!;
+        const rows = await db.unsafe(`SELECT version, name FROM ${schema}.schema_migrations ORDER BY version`);
+        expect([...rows].slice(-2)).toEqual([
+          { version: 4, name: "artifact contents" },
+          { version: 5, name: "retention" },
+        ]);
+      } finally {
+        await store.close();
+        await drop();
+      }
     });
 
     test("a schema from a newer tufbox is refused with a hint", async () => {
@@ -198,16 +244,30 @@ function postgresSuite(server: string) {
         documents: [{ role: "timestamp", version: 1, bytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
         artifacts: { upsert: [{ path: "p", role: "bins-0", fragment: "{}" }], remove: [] },
       });
-      await a.putToken({ hash: "h", name: "n", scopes: ["s"], createdAt: "2024-01-01T00:00:00Z" });
+      await a.putToken({
+        id: "i",
+        hash: "h",
+        name: "n",
+        scopes: ["s"],
+        createdAt: "2024-01-01T00:00:00Z",
+        expiresAt: null,
+        createdBy: null,
+      });
       expect((await b.getLatestDocument("timestamp"))?.bytes).toEqual(bytes);
       expect(await b.releaseHeldChanges()).toBe(1);
       expect((await a.pendingChanges(10)).map((c) => c.path)).toEqual(["a"]);
       expect(await b.findToken("h")).toEqual({
+        id: "i",
         hash: "h",
         name: "n",
         scopes: ["s"],
         createdAt: "2024-01-01T00:00:00.000Z",
+        expiresAt: null,
+        createdBy: null,
       });
+      // Revocation on one replica is seen by the next read on another.
+      expect(await a.revokeToken("i")).toBe(true);
+      expect(await b.findToken("h")).toBeUndefined();
     });
 
     test("withLock: callers on two replicas never overlap", async () => {

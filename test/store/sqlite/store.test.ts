@@ -7,6 +7,7 @@ import { openStore } from "../../../src/store/index.ts";
 import { migrations } from "../../../src/store/sqlite/migrations.ts";
 import { SqliteStore } from "../../../src/store/sqlite/store.ts";
 import { storeContract } from "../contract.ts";
+import { contentsContract } from "../contents-contract.ts";
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -19,6 +20,19 @@ afterAll(() => {
 });
 
 storeContract("sqlite", async () => {
+  const dir = tempDir();
+  const store = new SqliteStore(path.join(dir, "tufbox.db"));
+  await store.open();
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+contentsContract("sqlite", async () => {
   const dir = tempDir();
   const store = new SqliteStore(path.join(dir, "tufbox.db"));
   await store.open();
@@ -48,7 +62,15 @@ describe("SqliteStore", () => {
       documents: [{ role: "timestamp", version: 1, bytes: docBytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
       artifacts: { upsert: [{ path: "p", role: "bins-0", fragment: "{}" }], remove: [] },
     });
-    await first.putToken({ hash: "h", name: "n", scopes: ["s"], createdAt: "2024-01-01T00:00:00.000Z" });
+    await first.putToken({
+      id: "i",
+      hash: "h",
+      name: "n",
+      scopes: ["s"],
+      createdAt: "2024-01-01T00:00:00.000Z",
+      expiresAt: null,
+      createdBy: null,
+    });
     await first.close();
     expect(await first.ping()).toBe(false);
 

@@ -1,7 +1,7 @@
 /** POST /api/v1/artifacts, /artifacts/delete, /artifacts/publish (RSTUF-API.md "Artifacts"). */
 import type { App } from "../../../core.ts";
 import { ArtifactsAccepted, errorResponses } from "../responses.ts";
-import { type ApiRoute, accepted, nowIso, route } from "../route.ts";
+import { type ApiRoute, accepted, actorOf, nowIso, route } from "../route.ts";
 import { addArtifactsBody, removeArtifactsBody, toAddArtifacts, toRemoveArtifacts } from "./model.ts";
 
 const SKIPPED = " Publishing will be skipped.";
@@ -16,15 +16,14 @@ export function artifactRoutes(app: App): ApiRoute[] {
       path: "/api/v1/artifacts",
       tag: TAG,
       summary: "Add artifacts (published by the next batch, or held with publish_artifacts: false)",
-      access: "token",
       body: addArtifactsBody(max, maxCustomBytes),
       responses: {
         202: { description: "accepted: on disk, published in the background", schema: ArtifactsAccepted },
-        ...errorResponses({ auth: true, body: true, query: false }),
+        ...errorResponses({ body: true, query: false }),
       },
-      async handle({ body }) {
+      async handle({ body, request }) {
         const payload = toAddArtifacts(body);
-        const { taskId, paths } = await app.repo.acceptAdd(payload);
+        const { taskId, paths } = await app.repo.acceptAdd(payload, actorOf(app, request));
         const message = `New Artifact(s) successfully submitted.${payload.publish ? "" : SKIPPED}`;
         return accepted(message, { artifacts: paths, task_id: taskId, last_update: nowIso() });
       },
@@ -34,15 +33,14 @@ export function artifactRoutes(app: App): ApiRoute[] {
       path: "/api/v1/artifacts/delete",
       tag: TAG,
       summary: "Remove artifacts",
-      access: "token",
       body: removeArtifactsBody(max),
       responses: {
         202: { description: "accepted: on disk, published in the background", schema: ArtifactsAccepted },
-        ...errorResponses({ auth: true, body: true, query: false }),
+        ...errorResponses({ body: true, query: false }),
       },
-      async handle({ body }) {
+      async handle({ body, request }) {
         const payload = toRemoveArtifacts(body);
-        const { taskId, paths } = await app.repo.acceptRemove(payload);
+        const { taskId, paths } = await app.repo.acceptRemove(payload, actorOf(app, request));
         const message = `Remove Artifact(s) successfully submitted.${payload.publish ? "" : SKIPPED}`;
         return accepted(message, { artifacts: paths, task_id: taskId, last_update: nowIso() });
       },
@@ -52,13 +50,12 @@ export function artifactRoutes(app: App): ApiRoute[] {
       path: "/api/v1/artifacts/publish",
       tag: TAG,
       summary: "Publish every change accepted with publish_artifacts: false",
-      access: "token",
       responses: {
         202: { description: "accepted", schema: ArtifactsAccepted },
-        ...errorResponses({ auth: true, body: false, query: false }),
+        ...errorResponses({ body: false, query: false }),
       },
-      async handle() {
-        const { taskId } = await app.repo.acceptPublish();
+      async handle({ request }) {
+        const { taskId } = await app.repo.acceptPublish(actorOf(app, request));
         return accepted("Publish artifacts successfully submitted.", {
           artifacts: [],
           task_id: taskId,

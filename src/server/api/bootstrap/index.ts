@@ -3,7 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { App } from "../../../core.ts";
 import { json } from "../../errors.ts";
 import { envelope, errorResponses, TaskAccepted } from "../responses.ts";
-import { type ApiRoute, accepted, nowIso, route } from "../route.ts";
+import { type ApiRoute, accepted, actorOf, nowIso, route } from "../route.ts";
 import { bootstrapBody, toBootstrap } from "./model.ts";
 
 const TAG = "bootstrap";
@@ -23,7 +23,6 @@ export function bootstrapRoutes(app: App): ApiRoute[] {
       path: "/api/v1/bootstrap",
       tag: TAG,
       summary: "Whether the repository is bootstrapped (or a bootstrap is under way)",
-      access: null,
       responses: { 200: { description: "the bootstrap state", schema: BootstrapState } },
       handle() {
         const record = app.repo.bootstrapRecord;
@@ -38,14 +37,13 @@ export function bootstrapRoutes(app: App): ApiRoute[] {
       path: "/api/v1/bootstrap",
       tag: TAG,
       summary: "Bootstrap from a ceremony's payload (waits in a signing session if root v1 lacks signatures)",
-      access: "token",
       body: bootstrapBody,
       responses: {
         202: { description: "accepted: on disk, run in the background", schema: TaskAccepted },
-        ...errorResponses({ auth: true, body: true, query: false }),
+        ...errorResponses({ body: true, query: false }),
       },
-      async handle({ body }) {
-        const { taskId } = await app.repo.acceptBootstrap(toBootstrap(body));
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.acceptBootstrap(toBootstrap(body), actorOf(app, request));
         return accepted("Bootstrap accepted.", { task_id: taskId, last_update: nowIso() });
       },
     }),

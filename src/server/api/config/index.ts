@@ -5,7 +5,7 @@ import { StateError } from "../../../repository/errors.ts";
 import { TOP_LEVEL_ROLES } from "../../../tuf/roles.ts";
 import { json } from "../../errors.ts";
 import { envelope, errorResponses, TaskAccepted } from "../responses.ts";
-import { type ApiRoute, accepted, nowIso, route } from "../route.ts";
+import { type ApiRoute, accepted, actorOf, nowIso, route } from "../route.ts";
 import { configBody, toExpiration } from "./model.ts";
 
 const TAG = "config";
@@ -46,10 +46,9 @@ export function settingsRoutes(app: App): ApiRoute[] {
       path: "/api/v1/config",
       tag: TAG,
       summary: "The repository's settings: expiry, thresholds, bins, online key",
-      access: null,
       responses: {
         200: { description: "the settings", schema: Settings },
-        ...errorResponses({ auth: false, body: false, query: false }),
+        ...errorResponses({ body: false, query: false }),
       },
       handle() {
         // No settings before bootstrap: RSTUF answers this state conflict with a 404, not an empty 200.
@@ -62,14 +61,13 @@ export function settingsRoutes(app: App): ApiRoute[] {
       path: "/api/v1/config",
       tag: TAG,
       summary: "New expiry (days) per role, from each role's next signature",
-      access: "token",
       body: configBody,
       responses: {
         202: { description: "accepted", schema: TaskAccepted },
-        ...errorResponses({ auth: true, body: true, query: false }),
+        ...errorResponses({ body: true, query: false }),
       },
-      async handle({ body }) {
-        const { taskId } = await app.repo.updateExpiration(toExpiration(body));
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.updateExpiration(toExpiration(body), actorOf(app, request));
         return accepted("Settings successfully submitted.", { task_id: taskId, last_update: nowIso() });
       },
     }),

@@ -1,7 +1,7 @@
 /** POST/PUT /api/v1/delegations and POST /api/v1/delegations/delete (RSTUF-API.md "Delegations"). */
 import type { App } from "../../../core.ts";
 import { errorResponses, TaskAccepted } from "../responses.ts";
-import { type ApiRoute, accepted, type Method, nowIso, route } from "../route.ts";
+import { type ApiRoute, accepted, actorOf, type Method, nowIso, route } from "../route.ts";
 import { delegationsBody, toDelegations } from "./model.ts";
 
 const OPS: [Method, string, "add" | "update" | "delete", string][] = [
@@ -17,14 +17,13 @@ export function delegationRoutes(app: App): ApiRoute[] {
       path,
       tag: "delegations",
       summary,
-      access: "token",
       body: delegationsBody({ namesOnly: op === "delete" }),
       responses: {
         202: { description: "accepted", schema: TaskAccepted },
-        ...errorResponses({ auth: true, body: true, query: false }),
+        ...errorResponses({ body: true, query: false }),
       },
-      async handle({ body }) {
-        const { taskId } = await app.repo.acceptDelegations(op, toDelegations(body.delegations));
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.acceptDelegations(op, toDelegations(body.delegations), actorOf(app, request));
         return accepted(`Metadata delegation ${op} accepted.`, { task_id: taskId, last_update: nowIso() });
       },
     }),

@@ -30,6 +30,7 @@ const Ready = Type.Object({
     { additionalProperties: true },
   ),
   scheduler_leader: Type.Boolean(),
+  auth: Type.Union([Type.Literal("enabled"), Type.Literal("disabled")]),
   warnings: Type.Array(
     Type.Object({ key: Type.String(), severity: Type.String(), summary: Type.String() }, { description: "alerts" }),
   ),
@@ -44,7 +45,6 @@ export function healthRoutes(app: App): ApiRoute[] {
       path: "/healthz",
       tag: "health",
       summary: "Liveness: the process answers",
-      access: null,
       responses: { 200: { description: "alive", schema: Type.Object({ status: Type.Literal("ok") }) } },
       handle: () => json({ status: "ok" }),
     }),
@@ -53,7 +53,6 @@ export function healthRoutes(app: App): ApiRoute[] {
       path: "/readyz",
       tag: "health",
       summary: "Readiness: store reachable, bootstrapped, nothing expired",
-      access: null,
       responses: {
         200: { description: "ready", schema: Ready },
         503: { description: "not ready (the checks say why)", schema: Ready },
@@ -64,6 +63,8 @@ export function healthRoutes(app: App): ApiRoute[] {
           status: ready ? "ready" : "not ready",
           checks,
           scheduler_leader: app.scheduler.leading,
+          // Loud on purpose: a load balancer's or operator's first look shows it.
+          auth: app.auth.disabled ? "disabled" : "enabled",
           // Alerts do not make a replica unready (an expired role already
           // does): they are what an operator must act on before that.
           warnings: alerts.map((a) => ({ key: a.key, severity: a.severity, summary: a.summary })),

@@ -6,11 +6,11 @@ import { Type } from "@sinclair/typebox";
 import type { App } from "../../../core.ts";
 import { json } from "../../errors.ts";
 import { envelope, errorResponses, Message, TaskAccepted } from "../responses.ts";
-import { type ApiRoute, accepted, nowIso, route } from "../route.ts";
+import { type ApiRoute, accepted, actorOf, nowIso, route } from "../route.ts";
 import { onlineBody, rootUpdateBody, signBody, signDeleteBody, toRoles, toRootUpdate } from "./model.ts";
 
 const TAG = "metadata";
-const errors = errorResponses({ auth: true, body: true, query: false });
+const errors = errorResponses({ body: true, query: false });
 
 const Pending = Type.Union([
   envelope(
@@ -34,11 +34,10 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata",
       tag: TAG,
       summary: "Root N+1 (published at the thresholds of N and N+1, else pending signatures)",
-      access: "token",
       body: rootUpdateBody,
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
-      async handle({ body }) {
-        const { taskId } = await app.repo.acceptRootUpdate(toRootUpdate(body));
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.acceptRootUpdate(toRootUpdate(body), actorOf(app, request));
         return accepted("Metadata update accepted.", { task_id: taskId, last_update: nowIso() });
       },
     }),
@@ -47,7 +46,6 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/sign",
       tag: TAG,
       summary: "Documents pending signatures, with the trusted root/targets they are checked against",
-      access: null,
       responses: { 200: { description: "the pending documents, or a message saying there are none", schema: Pending } },
       async handle() {
         const pending = await app.repo.pendingSigning();
@@ -60,11 +58,10 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/sign",
       tag: TAG,
       summary: "One signature for a pending document",
-      access: "token",
       body: signBody,
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
-      async handle({ body }) {
-        const { taskId } = await app.repo.acceptSign(body.role, body.signature);
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.acceptSign(body.role, body.signature, actorOf(app, request));
         return accepted("Metadata sign accepted.", { task_id: taskId, last_update: nowIso() });
       },
     }),
@@ -73,11 +70,10 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/sign/delete",
       tag: TAG,
       summary: "Cancel a pending root (bootstrap or root update)",
-      access: "token",
       body: signDeleteBody,
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
-      async handle({ body }) {
-        const { taskId } = await app.repo.acceptSignDelete(body.role);
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.acceptSignDelete(body.role, actorOf(app, request));
         return accepted("Metadata sign delete accepted.", { task_id: taskId, last_update: nowIso() });
       },
     }),
@@ -86,13 +82,12 @@ export function metadataRoutes(app: App): ApiRoute[] {
       path: "/api/v1/metadata/online",
       tag: TAG,
       summary: "New versions of online roles now (an empty body: every online role)",
-      access: "token",
       body: onlineBody,
       // An empty body means "every online role", as RSTUF allows.
       emptyBody: {},
       responses: { 202: { description: "accepted", schema: TaskAccepted }, ...errors },
-      async handle({ body }) {
-        const { taskId } = await app.repo.acceptBump(toRoles(body));
+      async handle({ body, request }) {
+        const { taskId } = await app.repo.acceptBump(toRoles(body), actorOf(app, request));
         return accepted("Force online metadata update accepted.", { task_id: taskId, last_update: nowIso() });
       },
     }),

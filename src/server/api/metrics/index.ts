@@ -30,6 +30,42 @@ function line(
   }
 }
 
+/** Authentication: the development flag, failures (rate-limited per address), the external servers. */
+function authMetrics(out: string[], app: App): void {
+  const s = app.auth.stats;
+  line(out, "tufbox_auth_disabled", "1 when authentication is disabled (--insecure-disable-auth)", "gauge", [
+    [{}, app.auth.disabled ? 1 : 0],
+  ]);
+  line(
+    out,
+    "tufbox_auth_failures_total",
+    "failed authentications (401) by reason",
+    "counter",
+    Object.entries(s.failures).map(([reason, n]) => [{ reason }, n]),
+  );
+  line(
+    out,
+    "tufbox_auth_rate_limited_total",
+    "requests refused (429) after too many failures from an address",
+    "counter",
+    [[{}, s.rateLimited]],
+  );
+  line(out, "tufbox_auth_unavailable_total", "requests refused (503) because tokens could not be verified", "counter", [
+    [{}, s.unavailable],
+  ]);
+  if (s.introspection) {
+    line(out, "tufbox_auth_introspection_requests_total", "RFC 7662 introspection requests sent", "counter", [
+      [{}, s.introspection.requests],
+    ]);
+    line(out, "tufbox_auth_introspection_cache_hits_total", "tokens accepted from the introspection cache", "counter", [
+      [{}, s.introspection.cacheHits],
+    ]);
+  }
+  if (s.jwt) {
+    line(out, "tufbox_auth_jwt_verified_total", "JWT access tokens verified", "counter", [[{}, s.jwt.verified]]);
+  }
+}
+
 export function metricsRoutes(app: App): ApiRoute[] {
   return [
     route({
@@ -37,7 +73,6 @@ export function metricsRoutes(app: App): ApiRoute[] {
       path: "/metrics",
       tag: "health",
       summary: "Prometheus metrics: role expiry, publish queue, largest bin, publisher and store health",
-      access: null,
       responses: {
         200: {
           description: "Prometheus text exposition format 0.0.4",
@@ -143,6 +178,7 @@ export function metricsRoutes(app: App): ApiRoute[] {
         line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
           [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
         ]);
+        authMetrics(out, app);
         out.push(...alertMetricLines(await app.alerts.current(), app.alerts.webhooks));
         return new Response(`${out.join("\n")}\n`, {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },

@@ -31,11 +31,10 @@ export function taskRoutes(app: App): ApiRoute[] {
       path: "/api/v1/task",
       tag: "tasks",
       summary: "A task's state and result",
-      access: null,
       query: taskQuery,
       responses: {
         200: { description: "the task (PENDING when unknown)", schema: TaskState },
-        ...errorResponses({ auth: false, body: false, query: true }),
+        ...errorResponses({ body: false, query: true }),
       },
       async handle({ query }) {
         const id = query.task_id;

@@ -1,0 +1,112 @@
+/**
+ * A database from before scoped tokens (schema v1, holding the first-start
+ * admin token) upgrades in place: the token gets an id and keeps working,
+ * and the audit log starts empty.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hashToken } from "../../../src/auth/tokens.ts";
+import { migrations } from "../../../src/store/sqlite/migrations.ts";
+import { SqliteStore } from "../../../src/store/sqlite/store.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "tufbox-migrate-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("schema v1 → current: stored tokens get an id, no expiry, and still authenticate", async () => {
+  const file = join(dir, "v1.db");
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  const v1 = migrations.find((m) => m.version === 1)!;
+  db.run(v1.sql);
+  db.run("INSERT INTO schema_migrations VALUES (1, 'initial', '2024-01-01T00:00:00.000Z')");
+  db.query("INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, 'admin', '[\"admin\"]', ?)").run(
+    hashToken("tufbox_old-admin-token"),
+    "2024-01-01T00:00:00.000Z",
+  );
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    const t = await store.findToken(hashToken("tufbox_old-admin-token"));
+    expect(t).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{16}$/),
+      hash: hashToken("tufbox_old-admin-token"),
+      name: "admin",
+      scopes: ["admin"],
+      createdAt: "2024-01-01T00:00:00.000Z",
+      expiresAt: null,
+      createdBy: null,
+    });
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+    expect(await store.revokeToken(t!.id)).toBe(true);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a database created by main's schema v2 (dashboard listings) upgrades to the tokens and audit migration", async () => {
+  const file = join(dir, "v2.db");
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations.filter((m) => m.version <= 2)) {
+    db.run(m.sql);
+    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
+  }
+  db.query("INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, 'admin', '[\"admin\"]', ?)").run(
+    hashToken("tufbox_main-admin-token"),
+    "2024-01-01T00:00:00.000Z",
+  );
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    expect((await store.findToken(hashToken("tufbox_main-admin-token")))?.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+    expect(await store.listTasks({ limit: 5 })).toEqual([]);
+  } finally {
+    await store.close();
+  }
+  const check = new Database(file, { readonly: true });
+  const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
+  check.close();
+  expect(applied).toEqual([
+    { version: 1, name: "initial" },
+    { version: 2, name: "dashboard_listings" },
+    { version: 3, name: "scoped tokens and audit log" },
+    { version: 4, name: "artifact contents" },
+    { version: 5, name: "retention" },
+  ]);
+});
+
+test("a database created by main's schema v3 (tokens and audit) upgrades to migration 4 (artifact contents) and 5 (retention)", async () => {
+  const file = join(dir, "v3.db");
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations.filter((m) => m.version <= 3)) {
+    db.run(m.sql);
+    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
+  }
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    expect(await store.listAudit({ limit: 10 })).toEqual([]);
+    expect(await store.contents.put({ sha256: "ab".repeat(32), sha512: null, length: 3 })).toBe(true);
+    expect((await store.contents.get("ab".repeat(32)))?.length).toBe(3);
+  } finally {
+    await store.close();
+  }
+  const check = new Database(file, { readonly: true });
+  const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
+  check.close();
+  expect(applied.slice(-2)).toEqual([
+    { version: 4, name: "artifact contents" },
+    { version: 5, name: "retention" },
+  ]);
+});
