@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import type { DocumentRecord } from "../store/store.ts";
 import { canonicalJson, canonicalObjectFromEntries, canonicalString, utf8 } from "../tuf/canonical.ts";
-import { serializeEnvelope } from "../tuf/document.ts";
+import { envelopeFromSignedBytes, serializeEnvelope } from "../tuf/document.ts";
 import { metadataFileName, snapshotMetaName } from "../tuf/file-names.ts";
 import { SPEC_VERSION, type Signature } from "../tuf/metadata.ts";
 import { isTargetsRole } from "../tuf/roles.ts";
@@ -75,7 +75,8 @@ export class PublicationBuilder {
   sign(role: string, version: number, expires: string, signedText: string): DocumentRecord {
     const data = utf8(signedText);
     const sig = this.#signer.sign(data);
-    const bytes = serializeEnvelope(signedText, [{ keyid: this.#signer.keyid, sig }]);
+    // Before data is handed to the verifier (which may detach its buffer).
+    const bytes = envelopeFromSignedBytes(signedText, data, [{ keyid: this.#signer.keyid, sig }]);
     this.#verify.add(metadataFileName(role, version), data, sig);
     const doc = this.#add(role, version, expires, bytes, version - 1);
     this.#depthChecked.add(doc);

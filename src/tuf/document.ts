@@ -38,6 +38,27 @@ export function serializeEnvelope(signedText: string, signatures: Signature[]): 
   return utf8(`{"signatures":${canonicalJson(signatures)},"signed":${jsonTextOf(signedText)}}`);
 }
 
+/**
+ * The same bytes as serializeEnvelope(signedText, signatures), given the
+ * UTF-8 of `signedText` already encoded for signing: the envelope is put
+ * together from bytes instead of encoding a second, larger string (a bin at
+ * 1M artifacts is ~12 KB, 16384 of them per batch).
+ */
+export function envelopeFromSignedBytes(
+  signedText: string,
+  signedBytes: Uint8Array,
+  signatures: Signature[],
+): Uint8Array {
+  // Raw control characters must become JSON escapes: the slow path re-encodes.
+  if (jsonTextOf(signedText) !== signedText) return serializeEnvelope(signedText, signatures);
+  const head = utf8(`{"signatures":${canonicalJson(signatures)},"signed":`);
+  const out = new Uint8Array(head.length + signedBytes.length + 1);
+  out.set(head, 0);
+  out.set(signedBytes, head.length);
+  out[out.length - 1] = 0x7d; // "}"
+  return out;
+}
+
 export function signText(signedText: string, signers: Signer[], existing: Signature[] = []): SignedDocument {
   const data = utf8(signedText);
   const signatures: Signature[] = existing.filter((s) => !signers.some((k) => k.keyid === s.keyid));

@@ -8,6 +8,7 @@ import {
   canonicalJson,
   canonicalTargetsText,
   ed25519Seed,
+  envelopeFromSignedBytes,
   jsonTextOf,
   parseRoot,
   parseTargets,
@@ -242,6 +243,14 @@ describe("signText / signSigned", () => {
   test("serializeEnvelope writes signatures then signed, JSON-escaped", () => {
     const bytes = serializeEnvelope('{"a":"x\ny"}', [{ keyid: "k", sig: "00" }]);
     expect(decode(bytes)).toBe('{"signatures":[{"keyid":"k","sig":"00"}],"signed":{"a":"x\\ny"}}');
+  });
+
+  test("envelopeFromSignedBytes gives the bytes serializeEnvelope gives, with and without control characters", () => {
+    const sigs = [{ keyid: "k", sig: "00" }];
+    for (const text of ['{"a":"x\ny"}', '{"a":"caf\u00e9 \u{1F600}"}', '{"targets":{}}', '{"a":"\u001f"}']) {
+      const got = envelopeFromSignedBytes(text, utf8(text), sigs);
+      expect(decode(got)).toBe(decode(serializeEnvelope(text, sigs)));
+    }
   });
 
   test("targets documents built from fragments, signed, verify in tuf-js against a root that delegates to the key", () => {
