@@ -50,6 +50,10 @@ export interface PublishExtra {
   delegations?: DelegationChange;
 }
 
+function cpuMs(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1000;
+}
+
 /** Oldest pending changes, cut at a task boundary so a task is never split. */
 export async function takeBatch(e: Engine): Promise<ChangeRecord[]> {
   const changes = await e.store.pendingChanges(e.maxBatch + 1);
@@ -130,46 +134,77 @@ class WorkingSets {
   }
 }
 
-/** Apply the queued changes to the working sets; what each task did, which roles changed or must be re-signed. */
-async function applyChanges(st: PublishedState, changes: ChangeRecord[], working: WorkingSets, forced: Set<string>) {
+/** What a batch did with one queued change (reported per task, in the order the changes were accepted). */
+enum Applied {
+  Invalid,
+  NotFound,
+  Added,
+  Deleted,
+  Bumped,
+  Skipped,
+}
+
+/**
+ * Roles whose entries are read, changed, assembled and signed together. A
+ * batch at 1M artifacts touches every one of 16384 bins (~1M entries, ~250 MB
+ * as strings); one slice at a time keeps only its own entries alive, so the
+ * working set is the documents signed so far, not every entry of every bin.
+ */
+const ROLES_PER_SLICE = 1024;
+
+/** Apply one role's queued changes to its working set; true when its entries changed. */
+function applyRoleChanges(changes: ChangeRecord[], indices: number[], w: Map<string, string>, applied: Applied[]) {
+  let touched = false;
+  for (const i of indices) {
+    const c = changes[i]!;
+    if (c.kind === "add") {
+      if (w.get(c.path) !== c.fragment) {
+        w.set(c.path, c.fragment!);
+        touched = true;
+      }
+      applied[i] = Applied.Added;
+    } else if (w.delete(c.path)) {
+      touched = true;
+      applied[i] = Applied.Deleted;
+    } else {
+      applied[i] = Applied.NotFound;
+    }
+  }
+  return touched;
+}
+
+/** What each task did, from what was applied to each of its changes (in acceptance order). */
+function taskOutcomes(changes: ChangeRecord[], applied: Applied[]): Map<string, TaskOutcome> {
   const outcomes = new Map<string, TaskOutcome>();
-  const touched = new Set<string>();
-  for (const c of changes) {
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
     let t = outcomes.get(c.taskId);
     if (!t) {
       t = emptyOutcome();
       outcomes.set(c.taskId, t);
     }
     t.kinds.add(c.kind === "bump" && c.role === "" ? "marker" : c.kind);
-    if (c.kind !== "bump" && (c.role === "" || (!st.bins && !delegatedRole(st, c.role)))) {
-      // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
-      if (c.kind === "add") t.invalid.push(c.path);
-      else t.notFound.push(c.path);
-      continue;
-    }
-    if (c.kind === "add") {
-      const w = await working.of(c.role);
-      if (w.get(c.path) !== c.fragment) {
-        w.set(c.path, c.fragment!);
-        touched.add(c.role);
-      }
-      t.added.push(c.path);
-      t.roles.add(c.role);
-    } else if (c.kind === "remove") {
-      const w = await working.of(c.role);
-      if (w.delete(c.path)) {
-        touched.add(c.role);
+    switch (applied[i]) {
+      case Applied.Invalid:
+        t.invalid.push(c.path);
+        break;
+      case Applied.NotFound:
+        t.notFound.push(c.path);
+        break;
+      case Applied.Added:
+        t.added.push(c.path);
+        t.roles.add(c.role);
+        break;
+      case Applied.Deleted:
         t.deleted.push(c.path);
         t.roles.add(c.role);
-      } else {
-        t.notFound.push(c.path);
-      }
-    } else if (c.role !== "") {
-      for (const r of expandBump(st, c.role)) forced.add(r);
-      t.bumped.push(c.role);
+        break;
+      case Applied.Bumped:
+        t.bumped.push(c.role);
+        break;
     }
   }
-  return { outcomes, touched };
+  return outcomes;
 }
 
 async function publishBatch(
@@ -179,6 +214,7 @@ async function publishBatch(
   extra: PublishExtra = {},
 ): Promise<BatchOutcome> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   // In-memory bump requests come from the scheduler (re-signing before
   // expiry) and are audited in this publication's own transaction; taken now,
   // before root rotation or delegation edits add their own roles. Bumps asked
@@ -201,33 +237,41 @@ async function publishBatch(
     st = withDelegationChange(st, extra.delegations, bumps, sessions);
     if (deletedRoles.length > 0) sessionsChanged = true;
   }
-  // Every role this batch rewrites, read in a few queries rather than one per bin.
-  const ahead = new Map<string, number>();
   const head = (role: string) => st.heads.get(role)?.version ?? 0;
-  for (const c of changes) if (c.kind !== "bump" && c.role !== "" && !sessions[c.role]) ahead.set(c.role, head(c.role));
-  for (const b of bumps)
-    for (const r of expandBump(st, b)) if (isTargetsRole(r) && r !== "targets" && !sessions[r]) ahead.set(r, head(r));
-  await e.prefetchEntries(ahead);
   const working = new WorkingSets(e, st, sessions);
   const forced = new Set<string>();
   for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);
-  const { outcomes, touched } = await applyChanges(st, changes, working, forced);
 
-  // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
-  const targetRoles = new Set<string>();
-  for (const r of [...touched, ...forced]) if (isTargetsRole(r)) targetRoles.add(r);
-  const offlineRoles = new Set([...targetRoles].filter((r) => isOfflineRole(st, r)));
-  const signedRole = extra.signedRole;
-  const writeSnapshot =
-    targetRoles.size > offlineRoles.size ||
-    forced.has("snapshot") ||
-    signedRole !== undefined ||
-    deletedRoles.length > 0;
-  const writeTimestamp = writeSnapshot || forced.has("timestamp");
+  // Each change's role, or what it is when it has none (an invalid path, a re-sign request).
+  const applied: Applied[] = new Array(changes.length).fill(Applied.Skipped);
+  const byRole = new Map<string, number[]>();
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    if (c.kind === "bump") {
+      if (c.role !== "") {
+        for (const r of expandBump(st, c.role)) forced.add(r);
+        applied[i] = Applied.Bumped;
+      }
+    } else if (c.role === "" || (!st.bins && !delegatedRole(st, c.role))) {
+      // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
+      applied[i] = c.kind === "add" ? Applied.Invalid : Applied.NotFound;
+    } else {
+      const list = byRole.get(c.role);
+      if (list) list.push(i);
+      else byRole.set(c.role, [i]);
+    }
+  }
+  // Roles to read and maybe rewrite: those with changes, and targets roles asked to be re-signed.
+  const candidates = new Set(byRole.keys());
+  for (const r of forced) if (isTargetsRole(r)) candidates.add(r);
+  const tRead = performance.now();
 
-  const newEntries = new Map<string, RoleEntries>();
   const upsert = new Map<string, { role: string; fragment: string }>();
   const removed = new Set<string>();
+  const offlineRoles = new Set<string>();
+  /** the fragment each change leaves its path with (undefined: removed), for the store's artifact rows */
+  const finalFragment: (string | undefined)[] = new Array(changes.length);
+  let onlineRolesWritten = 0;
   let newTargets: TargetsSigned | undefined;
   const exp = st.settings.expiration;
 
@@ -239,6 +283,7 @@ async function publishBatch(
     e.entries.delete(role);
   }
 
+  const signedRole = extra.signedRole;
   if (signedRole) {
     // An offline role's signing session completed: publish exactly what was signed.
     const role = signedRole.role;
@@ -250,55 +295,81 @@ async function publishBatch(
     const entries = new Map(Object.entries(signed.targets).map(([p, info]) => [p, canonicalJson(info)]));
     for (const row of await e.roleEntries(role, head)) if (!entries.has(row[0])) removed.add(row[0]);
     for (const [path, fragment] of entries) upsert.set(path, { role, fragment });
-    newEntries.set(role, { version: signed.version, entries });
   }
 
+  const ordered = [...candidates].sort();
   let sinceYield = 0;
-  for (const role of [...targetRoles].sort()) {
-    // Signing thousands of bins takes a while: let the event loop accept
-    // requests meanwhile, so the next batch grows instead of the queue.
-    if (++sinceYield >= YIELD_EVERY) {
-      sinceYield = 0;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+  for (let from = 0; from < ordered.length; from += ROLES_PER_SLICE) {
+    const slice = ordered.slice(from, from + ROLES_PER_SLICE);
+    // The slice's entries in a few queries rather than one per bin.
+    await e.prefetchEntries(
+      slice.filter((r) => r !== "targets" && !sessions[r]).map((r): [string, number] => [r, head(r)]),
+    );
+    for (const role of slice) {
+      // Signing thousands of bins takes a while: let the event loop accept
+      // requests meanwhile, so the next batch grows instead of the queue.
+      if (++sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const indices = byRole.get(role);
+      const entries = role === "targets" && !indices ? undefined : await working.of(role);
+      const touched = indices !== undefined && applyRoleChanges(changes, indices, entries!, applied);
+      const rewrite = isTargetsRole(role) && (touched || forced.has(role));
+      const offline = rewrite && isOfflineRole(st, role);
+      if (offline) offlineRoles.add(role);
+      // Final published state of every path this role's changes touched (offline roles wait for their signers).
+      if (indices && !offline) for (const i of indices) finalFragment[i] = entries!.get(changes[i]!.path);
+      working.roles.delete(role);
+      if (!rewrite) continue;
+
+      const version = head(role) + 1;
+      if (role === "targets") {
+        const expires = expiresIn(now, exp.targets);
+        newTargets = { ...st.targets, version, expires };
+        build.sign(role, version, expires, canonicalJson(newTargets));
+        onlineRolesWritten++;
+        continue;
+      }
+      const expires = expiresIn(now, expiryDaysFor(st, role));
+      if (offline) {
+        // Offline keys sign this role: park the new version in its signing
+        // session; its tasks finish when the signers are done. A re-sign
+        // request for a role already waiting for signers keeps the pending
+        // version (and the signatures it has collected).
+        if (!touched && sessions[role]?.kind === "delegation") continue;
+        const targets = Object.fromEntries(
+          [...entries!].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([p, f]) => [p, JSON.parse(f)]),
+        );
+        sessions[role] = {
+          role,
+          kind: "delegation",
+          taskId: "",
+          createdAt: now.toISOString(),
+          metadata: {
+            signed: { _type: "targets", spec_version: SPEC_VERSION, version, expires, targets },
+            signatures: [],
+          },
+          tasks: sessions[role]?.tasks ?? [],
+        };
+        sessionsChanged = true;
+        continue;
+      }
+      // Every entry is already canonical; assemble the document from fragments.
+      const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [
+        ...entries!,
+      ]);
+      build.sign(role, version, expires, text);
+      onlineRolesWritten++;
     }
-    const version = (st.heads.get(role)?.version ?? 0) + 1;
-    if (role === "targets") {
-      const expires = expiresIn(now, exp.targets);
-      newTargets = { ...st.targets, version, expires };
-      build.sign(role, version, expires, canonicalJson(newTargets));
-      continue;
-    }
-    const expires = expiresIn(now, expiryDaysFor(st, role));
-    const entries = working.roles.get(role) ?? (await working.of(role));
-    if (offlineRoles.has(role)) {
-      // Offline keys sign this role: park the new version in its signing
-      // session; its tasks finish when the signers are done. A re-sign
-      // request for a role already waiting for signers keeps the pending
-      // version (and the signatures it has collected).
-      if (!touched.has(role) && sessions[role]?.kind === "delegation") continue;
-      const targets = Object.fromEntries(
-        [...entries].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([p, f]) => [p, JSON.parse(f)]),
-      );
-      sessions[role] = {
-        role,
-        kind: "delegation",
-        taskId: "",
-        createdAt: now.toISOString(),
-        metadata: {
-          signed: { _type: "targets", spec_version: SPEC_VERSION, version, expires, targets },
-          signatures: [],
-        },
-        tasks: sessions[role]?.tasks ?? [],
-      };
-      sessionsChanged = true;
-      continue;
-    }
-    // Every entry is already canonical; assemble the document from fragments.
-    const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [...entries]);
-    newEntries.set(role, { version, entries });
-    build.sign(role, version, expires, text);
+    // Whatever the slice did not use is not kept for the next one.
+    e.releaseEntries();
   }
 
+  // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
+  const writeSnapshot =
+    onlineRolesWritten > 0 || forced.has("snapshot") || signedRole !== undefined || deletedRoles.length > 0;
+  const writeTimestamp = writeSnapshot || forced.has("timestamp");
   let snapshotDoc: DocumentRecord | undefined;
   if (writeSnapshot) snapshotDoc = build.snapshot(st.heads.get("snapshot")!.version + 1, expiresIn(now, exp.snapshot));
   if (writeTimestamp) {
@@ -306,10 +377,11 @@ async function publishBatch(
     build.timestamp(st.heads.get("timestamp")!.version + 1, expiresIn(now, exp.timestamp), snapshotDoc);
   }
 
-  // Final published state of every path this batch changed (offline roles wait for their signers).
-  for (const c of changes) {
-    if (c.kind === "bump" || offlineRoles.has(c.role) || !working.roles.has(c.role)) continue;
-    const fragment = working.roles.get(c.role)!.get(c.path);
+  // The artifact rows as this batch leaves them, the last change of a path winning.
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    if (c.kind === "bump" || !byRole.has(c.role) || offlineRoles.has(c.role)) continue;
+    const fragment = finalFragment[i];
     if (fragment !== undefined) {
       upsert.set(c.path, { role: c.role, fragment });
       removed.delete(c.path);
@@ -318,6 +390,7 @@ async function publishBatch(
       removed.add(c.path);
     }
   }
+  const outcomes = taskOutcomes(changes, applied);
 
   const tasks: TaskUpdate[] = [
     ...(extra.tasks ?? []),
@@ -336,6 +409,7 @@ async function publishBatch(
 
   // Nothing clients could not load is ever committed (client-limits.ts).
   build.assertPublishable();
+  const tBuilt = performance.now();
   await build.verified();
   const tSigned = performance.now();
   const docs = build.documents;
@@ -374,9 +448,13 @@ async function publishBatch(
     changes: changes.length,
     documents: docs.length,
     timestamp: ts?.version,
-    build_sign_ms: Math.round(tSigned - t0),
+    read_ms: Math.round(tRead - t0),
+    build_sign_ms: Math.round(tBuilt - tRead),
+    verify_wait_ms: Math.round(tSigned - tBuilt),
     commit_ms: Math.round(tCommitted - tSigned),
     serve_ms: Math.round(performance.now() - tCommitted),
+    // every thread of the process (the verification worker too): wall times mean little on a busy machine
+    cpu_ms: Math.round(cpuMs(process.cpuUsage(cpu0))),
   });
   if (ts) e.emitPublished(ts.version);
   return { changes: changes.length, documents: docs.length, timestampVersion: ts?.version ?? null };
