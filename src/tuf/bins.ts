@@ -3,7 +3,6 @@
  * first `bit_length` bits of sha256(path); bin names are `<prefix>-<hex>`,
  * zero-padded to the width of 2^bit_length - 1 in hex.
  */
-import { createHash } from "node:crypto";
 import { TufError } from "./errors.ts";
 
 export const MIN_BINS = 2;
@@ -46,9 +45,10 @@ export class SuccinctBins {
   }
 
   indexForPath(path: string): number {
-    const digest = createHash("sha256").update(path).digest();
+    // Bun's one-shot hash: ~6x cheaper than createHash per path (one per accepted artifact).
+    const d = Bun.SHA256.hash(path) as Uint8Array;
     // First 32 bits big-endian, then keep the top bit_length bits.
-    const first32 = digest.readUInt32BE(0);
+    const first32 = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
     return Math.floor(first32 / 2 ** (32 - this.bitLength));
   }
 

@@ -503,8 +503,8 @@ export class SqliteStore implements Store {
       // In (role, path) order, the table's own order: consecutive rows land
       // in the same leaf page instead of one random page each.
       // The last upsert of a path wins, as if applied one by one.
-      const upsert = [...new Map((pub.artifacts?.upsert ?? []).map((a) => [a.path, a])).values()].sort(byRoleThenPath);
-      for (const a of upsert) s.upsertArtifact.run(a.path, a.role, a.fragment);
+      for (const a of inRoleThenPathOrder(pub.artifacts?.upsert ?? []))
+        s.upsertArtifact.run(a.path, a.role, a.fragment);
       for (const id of new Set(pub.consumedChanges ?? [])) {
         if (s.deleteChange.run(id).changes !== 1) {
           throw new StoreConflictError(
@@ -752,9 +752,27 @@ export class SqliteStore implements Store {
   }
 }
 
-function byRoleThenPath(a: ArtifactRecord, b: ArtifactRecord): number {
-  if (a.role !== b.role) return a.role < b.role ? -1 : 1;
-  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+/**
+ * The last record of each path, grouped by role (roles sorted), paths sorted
+ * within a role. Grouping first: one comparator call per pair of a 200k-row
+ * sort compared roles that were nearly always equal (seconds per batch).
+ */
+function inRoleThenPathOrder(records: readonly ArtifactRecord[]): ArtifactRecord[] {
+  const last = new Map<string, ArtifactRecord>();
+  for (const a of records) last.set(a.path, a);
+  const byRole = new Map<string, ArtifactRecord[]>();
+  for (const a of last.values()) {
+    const list = byRole.get(a.role);
+    if (list) list.push(a);
+    else byRole.set(a.role, [a]);
+  }
+  const out: ArtifactRecord[] = [];
+  for (const role of [...byRole.keys()].sort()) {
+    const list = byRole.get(role)!;
+    if (list.length > 1) list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const a of list) out.push(a);
+  }
+  return out;
 }
 
 /** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */
