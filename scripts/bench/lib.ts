@@ -78,3 +78,39 @@ export function rssMiB(pid: number): number {
     return NaN;
   }
 }
+
+/**
+ * Start a server on an existing data directory and time, from just before the
+ * process is spawned: the listening socket, the first 200 for timestamp.json,
+ * and the first accepted (202) write. The caller stops the returned server.
+ */
+export async function timeRestart(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ server: ServerProcess; listeningMs: number; timestampMs: number; writeMs: number }> {
+  const t0 = performance.now();
+  const server = await spawnServer(dataDir, { TUFBOX_LOG_LEVEL: "warn", ...env });
+  const listeningMs = performance.now() - t0;
+  let timestampMs = Number.NaN;
+  for (;;) {
+    const r = await fetch(`${server.url}/metadata/timestamp.json`).catch(() => undefined);
+    if (r?.status === 200) {
+      await r.arrayBuffer();
+      timestampMs = performance.now() - t0;
+      break;
+    }
+    if (performance.now() - t0 > 60_000) throw new Error("timestamp.json not served within 60 s of a restart");
+    await Bun.sleep(2);
+  }
+  let writeMs = Number.NaN;
+  for (;;) {
+    const r = await call(server.url, "POST", "/api/v1/artifacts", { artifacts: artifacts("restart", 0, 1) });
+    if (r.status === 202) {
+      writeMs = performance.now() - t0;
+      break;
+    }
+    if (performance.now() - t0 > 60_000) throw new Error(`no write accepted within 60 s of a restart (${r.status})`);
+    await Bun.sleep(2);
+  }
+  return { server, listeningMs, timestampMs, writeMs };
+}
