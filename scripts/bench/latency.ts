@@ -6,7 +6,17 @@
  * is also checked against the served timestamp version.
  */
 import { rmSync } from "node:fs";
-import { addAll, bootstrappedServer, call, flag, percentile, timestampVersion, waitTaskAt, artifacts } from "./lib.ts";
+import {
+  addAll,
+  artifacts,
+  bootstrappedServer,
+  call,
+  flag,
+  percentile,
+  saveServerLog,
+  timestampVersion,
+  waitTaskAt,
+} from "./lib.ts";
 
 const rate = flag("rate", 50);
 const seconds = flag("seconds", 20);
@@ -64,6 +74,7 @@ try {
     }),
   );
 } finally {
+  await saveServerLog(server, process.env.TUFBOX_BENCH_SERVER_LOG);
   server.proc.kill("SIGTERM");
   await server.proc.exited;
   rmSync(dataDir, { recursive: true, force: true });

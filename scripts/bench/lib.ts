@@ -15,7 +15,9 @@ export async function bootstrappedServer(
   env: Record<string, string> = {},
 ): Promise<{ server: ServerProcess; dataDir: string }> {
   const dataDir = tempDir("tufbox-bench-");
-  const server = await spawnServer(dataDir, { TUFBOX_LOG_LEVEL: "warn", ...env });
+  // TUFBOX_BENCH_LOG_LEVEL=debug: the server logs each publication's phases (see benchLog)
+  const level = process.env.TUFBOX_BENCH_LOG_LEVEL ?? "warn";
+  const server = await spawnServer(dataDir, { TUFBOX_LOG_LEVEL: level, ...env });
   const r = await call(server.url, "POST", "/api/v1/bootstrap", binsPayload(bins));
   if (r.status !== 202) throw new Error(`bootstrap refused: ${JSON.stringify(r.body)}`);
   await waitTaskAt(server.url, r.body.data.task_id, 120_000);
@@ -113,4 +115,14 @@ export async function timeRestart(
     await Bun.sleep(2);
   }
   return { server, listeningMs, timestampMs, writeMs };
+}
+
+/** With TUFBOX_BENCH_LOG_LEVEL=debug, the server's publication log lines (JSON) go to `file`. */
+export async function saveServerLog(server: ServerProcess, file: string | undefined): Promise<void> {
+  if (!file) return;
+  const lines = server
+    .output()
+    .split("\n")
+    .filter((l) => l.includes('"published"'));
+  await Bun.write(file, `${lines.join("\n")}\n`);
 }

@@ -8,25 +8,37 @@
  */
 import { canonicalObjectFromEntries, canonicalString } from "../tuf/canonical.ts";
 
+/** Entries per block whose joined text is kept (16384 bins: 128 blocks). */
+const BLOCK = 128;
+
 interface Assembled {
   /** sorted keys (UTF-16 code unit order, as canonical JSON sorts) */
   keys: string[];
   /** `"<key>":<value>` for each key, in the same order */
   pieces: string[];
   index: Map<string, number>;
+  /**
+   * `pieces` joined by commas, BLOCK at a time: joining 16384 pieces for
+   * every publication was ~3 ms of a single-artifact publication; now only
+   * the blocks a publication changes are joined again.
+   */
+  blocks: string[];
 }
 
 const cache = new WeakMap<Map<string, string>, Assembled>();
+
+function joinBlock(pieces: string[], b: number): string {
+  return pieces.slice(b * BLOCK, (b + 1) * BLOCK).join(",");
+}
 
 function assemble(meta: Map<string, string>): Assembled {
   let a = cache.get(meta);
   if (a && a.keys.length === meta.size) return a;
   const keys = [...meta.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-  a = {
-    keys,
-    pieces: keys.map((k) => `${canonicalString(k)}:${meta.get(k)}`),
-    index: new Map(keys.map((k, i) => [k, i])),
-  };
+  const pieces = keys.map((k) => `${canonicalString(k)}:${meta.get(k)}`);
+  const blocks: string[] = [];
+  for (let b = 0; b * BLOCK < pieces.length; b++) blocks.push(joinBlock(pieces, b));
+  a = { keys, pieces, index: new Map(keys.map((k, i) => [k, i])), blocks };
   cache.set(meta, a);
   return a;
 }
@@ -40,21 +52,37 @@ export function snapshotMetaText(meta: Map<string, string>, changes: Map<string,
     if (!meta.has(name)) return canonicalObjectFromEntries([...new Map([...meta, ...changes])]);
   }
   const a = assemble(meta);
-  if (changes.size === 0) return `{${a.pieces.join(",")}}`;
-  const pieces = a.pieces.slice();
-  for (const [name, value] of changes) pieces[a.index.get(name)!] = `${canonicalString(name)}:${value}`;
-  return `{${pieces.join(",")}}`;
+  if (changes.size === 0) return `{${a.blocks.join(",")}}`;
+  // Few changes (a small publication): re-join only their blocks.
+  const changed = new Map<number, string[]>();
+  for (const [name, value] of changes) {
+    const i = a.index.get(name)!;
+    const b = Math.floor(i / BLOCK);
+    const block = changed.get(b) ?? a.pieces.slice(b * BLOCK, (b + 1) * BLOCK);
+    changed.set(b, block);
+    block[i - b * BLOCK] = `${canonicalString(name)}:${value}`;
+  }
+  const blocks = a.blocks.slice();
+  for (const [b, block] of changed) blocks[b] = block.join(",");
+  return `{${blocks.join(",")}}`;
 }
 
 /** Apply `changes` to `meta` in place (after they were published), keeping its cached text in step. */
 export function applySnapshotMeta(meta: Map<string, string>, changes: Map<string, string>): void {
+  const a = cache.get(meta);
+  const stale = new Set<number>();
   for (const [name, value] of changes) {
     const known = meta.has(name);
     meta.set(name, value);
-    const a = cache.get(meta);
-    if (!a) continue;
+    if (!a || !cache.has(meta)) continue;
     // A new name changes the order: assembled again on next use.
-    if (!known) cache.delete(meta);
-    else a.pieces[a.index.get(name)!] = `${canonicalString(name)}:${value}`;
+    if (!known) {
+      cache.delete(meta);
+      continue;
+    }
+    const i = a.index.get(name)!;
+    a.pieces[i] = `${canonicalString(name)}:${value}`;
+    stale.add(Math.floor(i / BLOCK));
   }
+  if (a && cache.has(meta)) for (const b of stale) a.blocks[b] = joinBlock(a.pieces, b);
 }
