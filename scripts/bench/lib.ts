@@ -117,12 +117,12 @@ export async function timeRestart(
   return { server, listeningMs, timestampMs, writeMs };
 }
 
-/** With TUFBOX_BENCH_LOG_LEVEL=debug, the server's publication log lines (JSON) go to `file`. */
+/** The server's warnings, errors and (with TUFBOX_BENCH_LOG_LEVEL=debug) publication log lines (JSON) go to `file`. */
 export async function saveServerLog(server: ServerProcess, file: string | undefined): Promise<void> {
   if (!file) return;
   const lines = server
     .output()
     .split("\n")
-    .filter((l) => l.includes('"published"'));
+    .filter((l) => /"level":"(warn|error)"|"msg":"published"/.test(l));
   await Bun.write(file, `${lines.join("\n")}\n`);
 }

@@ -33,8 +33,12 @@ self.onmessage = (event: MessageEvent<{ path: string; intervalMs: number } | "st
       const r = db?.query("PRAGMA wal_checkpoint(PASSIVE)").get() as { log: number; checkpointed: number } | null;
       // PASSIVE never waits, so under constant writes it may never catch up
       // and the WAL (reset only once fully copied) would keep growing. Past
-      // WAL_RESET_FRAMES, wait briefly for a gap between writes and truncate it.
-      if (r && r.log > WAL_RESET_FRAMES) {
+      // WAL_RESET_FRAMES, wait briefly for a gap between writes and truncate it
+      // — only once PASSIVE has copied every frame: TRUNCATE blocks writers
+      // while it copies, and copying a large publication's ~200 MB of WAL
+      // there held the server's commits (and with them its event loop) for
+      // seconds, past their busy timeout (503s, the add → visible tail).
+      if (r && r.log > WAL_RESET_FRAMES && r.checkpointed === r.log) {
         db?.run("PRAGMA busy_timeout = 200");
         try {
           db?.run("PRAGMA wal_checkpoint(TRUNCATE)");
