@@ -18,7 +18,7 @@ import { canonicalTargetsText } from "../tuf/document.ts";
 import { type Metadata, type RootSigned, SPEC_VERSION, type TargetsSigned } from "../tuf/metadata.ts";
 import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
 import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
-import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
+import { delegatedRole, type Engine, isOfflineRole } from "./engine.ts";
 import { PublicationBuilder } from "./publication.ts";
 import { withNewRoot } from "./root-update.ts";
 import { SETTINGS_KEY } from "./settings.ts";
@@ -408,9 +408,17 @@ async function publishBatch(
   ];
 
   // Nothing clients could not load is ever committed (client-limits.ts).
-  build.assertPublishable();
   const tBuilt = performance.now();
-  await build.verified();
+  // Waited for even when the publication is refused: the verifier stops its
+  // worker when idle only after every batch has finished.
+  const verified = build.verified();
+  try {
+    build.assertPublishable();
+  } catch (err) {
+    await verified.catch(() => undefined);
+    throw err;
+  }
+  await verified;
   const tSigned = performance.now();
   const docs = build.documents;
   const publication: Publication = {

@@ -8,6 +8,11 @@ import type { PublicKey } from "../tuf/keys.ts";
 import { tooDeep, tooDeepError } from "./client-limits.ts";
 
 const CHUNK = 256;
+/**
+ * A worker left idle this long is stopped (a second JavaScript VM, several
+ * MiB of an idle server's RSS); the next large batch starts one again.
+ */
+const IDLE_STOP_MS = 30_000;
 /** chunks handed to the worker at once: enough to keep it busy between two answers */
 const WORKER_CHUNKS_IN_FLIGHT = 2;
 /** share of chunks the worker gets even when its answers cannot be seen (see batch) */
@@ -32,6 +37,25 @@ export interface VerifyBatch {
 export class VerifyPool {
   #worker: Worker | null = null;
   #failedToStart = false;
+  #idleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** performance.now() of the last batch started or finished */
+  #lastUse = 0;
+  /**
+   * Batches started and not done: the worker is never stopped under one (its
+   * answers would never come). One that failed before done() keeps the
+   * worker for good, as before workers were stopped when idle.
+   */
+  #open = 0;
+  readonly #idleStopMs: number;
+
+  constructor(opts: { idleStopMs?: number } = {}) {
+    this.#idleStopMs = opts.idleStopMs ?? IDLE_STOP_MS;
+  }
+
+  /** Whether a verification worker is running (it starts with the first full chunk and stops when idle). */
+  get workerRunning(): boolean {
+    return this.#worker !== null;
+  }
   #nextId = 1;
   readonly #waiting = new Map<number, (result: { failed: string[]; deep: string[] }) => void>();
 
@@ -72,7 +96,13 @@ export class VerifyPool {
    * ~0.3 s, verifying all on one core ~0.7 s).
    */
   batch(key: PublicKey): VerifyBatch {
-    const worker = this.#ensureWorker();
+    this.#lastUse = performance.now();
+    this.#open++;
+    // Started with the first full chunk: a small publication (a few bins,
+    // snapshot, timestamp) is verified here, without a round trip through
+    // another thread that a busy machine may not schedule at once.
+    let worker: Worker | null = null;
+    const pool = this;
     const pending: Promise<{ failed: string[]; deep: string[] }>[] = [];
     const inlineFailed: string[] = [];
     const inlineDeep: string[] = [];
@@ -114,6 +144,7 @@ export class VerifyPool {
     };
     const flush = () => {
       if (chunk.length === 0) return;
+      worker ??= pool.#ensureWorker();
       queue.push(chunk);
       chunk = [];
       flushed++;
@@ -121,7 +152,7 @@ export class VerifyPool {
     };
     return {
       add(name, data, sig) {
-        if (!worker) {
+        if (pool.#failedToStart) {
           verifyHere({ name, data, sig });
           return;
         }
@@ -131,27 +162,65 @@ export class VerifyPool {
         if (chunk.length >= CHUNK) flush();
       },
       async done() {
-        flush();
-        while (queue.length > 0) {
-          for (const item of queue.pop()!) verifyHere(item);
-          // Let the worker's answers in, so it keeps getting chunks meanwhile.
-          await new Promise<void>((resolve) => setImmediate(resolve));
+        try {
+          await finish();
+        } finally {
+          pool.#open--;
+          pool.#stopWhenIdle();
         }
-        const results = await Promise.all(pending);
-        const failed = [...inlineFailed, ...results.flatMap((r) => r.failed)];
-        if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();
-        // A document clients could not parse is never published (client-limits.ts).
-        const deep = [...inlineDeep, ...results.flatMap((r) => r.deep)];
-        if (deep.length > 0) throw tooDeepError(deep[0]!);
-        if (failed.length > 0)
-          throw new Error(
-            `signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`,
-          );
       },
     };
+
+    async function finish() {
+      // Nothing handed to the worker yet and less than a chunk: verify here.
+      if (posted === 0 && queue.length === 0) {
+        for (const item of chunk) verifyHere(item);
+        chunk = [];
+      }
+      flush();
+      while (queue.length > 0) {
+        for (const item of queue.pop()!) verifyHere(item);
+        // Let the worker's answers in, so it keeps getting chunks meanwhile.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const results = await Promise.all(pending);
+      const failed = [...inlineFailed, ...results.flatMap((r) => r.failed)];
+      if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();
+      // A document clients could not parse is never published (client-limits.ts).
+      const deep = [...inlineDeep, ...results.flatMap((r) => r.deep)];
+      if (deep.length > 0) throw tooDeepError(deep[0]!);
+      if (failed.length > 0)
+        throw new Error(
+          `signature of ${failed[0]} does not verify with ${key.keyid}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}; nothing was published`,
+        );
+    }
+  }
+
+  /** Stop the worker once no batch used it for IDLE_STOP_MS (a batch that never finished counts from its start). */
+  #stopWhenIdle(): void {
+    this.#lastUse = performance.now();
+    if (!this.#worker || this.#idleTimer) return;
+    const check = () => {
+      this.#idleTimer = null;
+      if (!this.#worker) return;
+      const idleFor = performance.now() - this.#lastUse;
+      // A batch in progress arms the timer again when it is done.
+      if (this.#open > 0) return;
+      if (idleFor < this.#idleStopMs || this.#waiting.size > 0) {
+        this.#idleTimer = setTimeout(check, Math.max(this.#idleStopMs - idleFor, this.#idleStopMs / 4));
+        this.#idleTimer.unref();
+        return;
+      }
+      this.#worker.terminate();
+      this.#worker = null;
+    };
+    this.#idleTimer = setTimeout(check, this.#idleStopMs);
+    this.#idleTimer.unref();
   }
 
   close(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
     this.#worker?.terminate();
     this.#worker = null;
   }
