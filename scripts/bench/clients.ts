@@ -173,7 +173,7 @@ interface Documents {
 }
 
 /** Sizes of what the server publishes: the snapshot and every bin it lists. */
-async function documentSizes(url: string, artifacts: number): Promise<Documents> {
+async function documentSizes(url: string): Promise<Documents> {
   const ts = (await (await fetch(`${url}/metadata/timestamp.json`)).json()) as any;
   const snapVersion = ts.signed.meta["snapshot.json"].version;
   const snapBytes = new Uint8Array(await (await fetch(`${url}/metadata/${snapVersion}.snapshot.json`)).arrayBuffer());
@@ -257,7 +257,7 @@ for (const bins of binCounts) {
     }
     const root = new Uint8Array(await (await fetch(`${server.url}/metadata/1.root.json`)).arrayBuffer());
     const target = artifactCount > 0 ? `bench/pkg-${artifactCount - 1}/pkg-${artifactCount - 1}.tar.gz` : "none";
-    docs[bins] = await documentSizes(server.url, artifactCount);
+    docs[bins] = await documentSizes(server.url);
     console.log(
       `${bins} bins: server ready with ${artifactCount} artifacts in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
         `snapshot ${docs[bins]!.snapshot_bytes} B, bins mean ${docs[bins]!.bin_bytes_mean} B, max ${docs[bins]!.bin_bytes_max} B`,
