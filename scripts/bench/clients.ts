@@ -56,7 +56,7 @@ async function tufjsRun(url: string, dir: string, target: string): Promise<RunRe
   let documents = 0;
   const realFetch = globalThis.fetch;
   // tuf-js downloads with the global fetch: count what reaches the client.
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const res = await realFetch(input, init);
     const body = new Uint8Array(await res.arrayBuffer());
     if (res.ok) {

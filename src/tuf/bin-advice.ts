@@ -1,0 +1,265 @@
+/**
+ * How many hash bins (TAP 15 succinct delegation) a repository should have,
+ * for the clients that read it (issue 17, "Choose the bin count for the
+ * clients"). Pure: numbers in, advice out; the server, `tufbox bins advise`
+ * and `tufbox status` all call `adviseBins`.
+ *
+ * The count pulls two ways:
+ * - More bins: each bin holds fewer target entries, so the bin a client
+ *   downloads to look up one target is smaller; a bin over the 5,000,000-byte
+ *   download cap (tuf/limits.ts) cannot be loaded by tuf-js or python-tuf at
+ *   all, so every artifact in it is lost to clients.
+ * - Fewer bins: the snapshot lists one entry per role (spec 4.4: every
+ *   targets role in `meta`), downloaded whenever it changes and loaded on
+ *   every refresh. tuf-js (@tufjs/models 5: an object spread inside a reduce,
+ *   in both `Snapshot.fromJSON` and `toJSON`, which signature verification
+ *   calls) spends time growing with the SQUARE of the roles in the snapshot,
+ *   on every refresh, even from its cache. Measured with
+ *   scripts/bench/clients.ts (README "Choosing the number of bins"); python-tuf
+ *   stays flat.
+ *
+ * The advice: enough bins that the bins stay under the download target and
+ * far from the cap, but no more than tuf-js loads within its budget — unless
+ * the cap needs more, because a bin over the cap is worse than a slow client.
+ */
+import { MAX_BINS, MIN_BINS } from "./bins.ts";
+import { CLIENT_MAX_BYTES } from "./limits.ts";
+
+/**
+ * Download target for one bin: 64 KiB (about 400 entries of ~160 bytes).
+ * Why 64 KiB: a lookup downloads the snapshot and one bin, and at the
+ * tuf-js budget below (1024 bins) the snapshot itself is ~32 KB; a bin of
+ * the same order keeps the lookup under ~100 KB (a tenth of a second on a
+ * slow 8 Mbit/s link) without adding roles tuf-js pays for quadratically.
+ */
+export const BIN_TARGET_BYTES = 64 * 1024;
+/** Bins should stay under half the client cap: room for the repository to double before a resize is urgent. */
+export const BIN_CAP_HEADROOM_BYTES = CLIENT_MAX_BYTES.targets / 2;
+/** What a tuf-js refresh may cost in snapshot parsing before the advice stops adding bins. */
+export const TUFJS_BUDGET_SECONDS = 1;
+/**
+ * tuf-js refresh time ≈ this × (roles in the snapshot)²: fitted to the
+ * largest bin counts of scripts/bench/clients.ts on this project's shared
+ * 2-core machine (2026-11-30). Slower machines pay more (the issue measured
+ * ~3× this on a busier day), so the budget above is kept small.
+ */
+export const TUFJS_SECONDS_PER_ROLE_SQUARED = 8e-8;
+/** A fresh repository gets this many bins when fewer would do: room to grow to ~100k artifacts, ~8 KB of snapshot. */
+export const SMALL_REPOSITORY_BINS = 256;
+/** Warn when the current count is this factor (or more) away from the advice. */
+export const FAR_FACTOR = 4;
+
+/**
+ * Bytes one target entry adds to a bin when nothing measured says better:
+ * canonical `"<path>":{"hashes":{"sha256":"…64…"},"length":N}` is ~105 bytes
+ * plus the path; measured 133 bytes with 28-character paths
+ * (test/tuf/bin-advice.test.ts measures real bins), so ~160 for 50-character paths.
+ */
+export const ASSUMED_ENTRY_BYTES = 160;
+/** An empty bin: signed envelope, `_type`, `expires`, `spec_version`, `version`, one ed25519 signature (measured). */
+export const BIN_ENVELOPE_BYTES = 341;
+/** The snapshot without its `meta` entries (measured), and one entry without its name's hex digits and version. */
+export const SNAPSHOT_ENVELOPE_BYTES = 330;
+const SNAPSHOT_ENTRY_FIXED_BYTES = 26; // `"bins-` + `.json":{"version":` + `},` around hex digits and version
+const SNAPSHOT_VERSION_DIGITS = 4;
+
+export interface BinEstimate {
+  bins: number;
+  /** a bin with the average number of entries */
+  mean_bin_bytes: number;
+  /** the fullest bin to expect (sha256 spreads paths like balls into bins) */
+  largest_bin_bytes: number;
+  snapshot_bytes: number;
+  /** tuf-js first refresh, estimated from the role count */
+  tufjs_refresh_seconds: number;
+}
+
+export interface BinAdviceInput {
+  artifacts: number;
+  /** mean bytes one target entry adds to a bin, measured from published bins; default ASSUMED_ENTRY_BYTES */
+  entryBytes?: number;
+  /** the repository's bin count now, if it has bins */
+  currentBins?: number;
+  /** roles in the snapshot besides the bins (targets itself, custom delegations) */
+  otherRoles?: number;
+}
+
+export type BinWarningCode =
+  | "bins-over-cap"
+  | "bins-near-cap"
+  | "tufjs-slow"
+  | "far-from-recommended"
+  | "cap-needs-slow-tufjs";
+
+export interface BinWarning {
+  severity: "critical" | "warning";
+  code: BinWarningCode;
+  message: string;
+}
+
+export interface BinAdvice {
+  artifacts: number;
+  entry_bytes: number;
+  entry_bytes_source: "measured" | "assumed";
+  recommended: BinEstimate;
+  current: BinEstimate | null;
+  /** the recommended count keeps bins under the download target up to this many artifacts, under the cap headroom up to the second */
+  holds_artifacts: { within_target: number; within_cap_headroom: number };
+  /** the trade-off, in two lines */
+  trade_off: [string, string];
+  warnings: BinWarning[];
+  limits: {
+    bin_target_bytes: number;
+    bin_cap_bytes: number;
+    bin_cap_headroom_bytes: number;
+    tufjs_budget_seconds: number;
+    far_factor: number;
+  };
+}
+
+const POWERS: readonly number[] = Array.from(
+  { length: Math.log2(MAX_BINS) - Math.log2(MIN_BINS) + 1 },
+  (_, i) => MIN_BINS * 2 ** i,
+);
+
+/** Entries in the fullest of `bins` bins holding `artifacts` paths spread by sha256 (a high estimate). */
+export function largestBinEntries(artifacts: number, bins: number): number {
+  if (artifacts <= 0) return 0;
+  const mean = artifacts / bins;
+  const ln = Math.log(bins);
+  // Max load of balls into bins: mean + sqrt(2·mean·ln n), plus ln n for sparse bins.
+  return Math.min(artifacts, Math.ceil(mean + Math.sqrt(2 * mean * ln) + ln));
+}
+
+export function snapshotBytes(bins: number, otherRoles = 1): number {
+  const hex = (bins - 1).toString(16).length;
+  const perEntry = SNAPSHOT_ENTRY_FIXED_BYTES + hex + SNAPSHOT_VERSION_DIGITS;
+  return SNAPSHOT_ENVELOPE_BYTES + (bins + otherRoles) * perEntry;
+}
+
+export function tufjsRefreshSeconds(roles: number): number {
+  return TUFJS_SECONDS_PER_ROLE_SQUARED * roles * roles;
+}
+
+export function estimateBins(bins: number, artifacts: number, entryBytes: number, otherRoles = 1): BinEstimate {
+  return {
+    bins,
+    mean_bin_bytes: Math.round(BIN_ENVELOPE_BYTES + (artifacts / bins) * entryBytes),
+    largest_bin_bytes: Math.round(BIN_ENVELOPE_BYTES + largestBinEntries(artifacts, bins) * entryBytes),
+    snapshot_bytes: snapshotBytes(bins, otherRoles),
+    tufjs_refresh_seconds: Math.round(tufjsRefreshSeconds(bins + otherRoles) * 1000) / 1000,
+  };
+}
+
+/** Artifacts `bins` bins hold while `limit(estimate)` stays true (binary search; the estimates grow with artifacts). */
+function capacity(bins: number, entryBytes: number, fits: (e: BinEstimate) => boolean): number {
+  let lo = 0;
+  let hi = 1;
+  while (fits(estimateBins(bins, hi, entryBytes)) && hi < 2 ** 40) hi *= 2;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(estimateBins(bins, mid, entryBytes))) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)} KB`;
+  return `${(n / 1_000_000).toFixed(n < 10_000_000 ? 2 : 1)} MB`;
+}
+
+function formatSeconds(s: number): string {
+  return s < 0.1 ? `${Math.round(s * 1000)} ms` : `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+}
+
+export function adviseBins(input: BinAdviceInput): BinAdvice {
+  const artifacts = Math.max(0, Math.floor(input.artifacts));
+  const measured = input.entryBytes !== undefined && Number.isFinite(input.entryBytes) && input.entryBytes > 0;
+  const entryBytes = measured ? Math.round(input.entryBytes!) : ASSUMED_ENTRY_BYTES;
+  const other = input.otherRoles ?? 1;
+  const at = (n: number) => estimateBins(n, artifacts, entryBytes, other);
+
+  // The smallest count whose bins meet the target, and the smallest that keeps them clear of the cap.
+  const forTarget = POWERS.find((n) => at(n).mean_bin_bytes <= BIN_TARGET_BYTES) ?? MAX_BINS;
+  const forCap = POWERS.find((n) => at(n).largest_bin_bytes <= BIN_CAP_HEADROOM_BYTES) ?? MAX_BINS;
+  // The largest count tuf-js loads within its budget.
+  const forTufjs = [...POWERS].reverse().find((n) => at(n).tufjs_refresh_seconds <= TUFJS_BUDGET_SECONDS) ?? MIN_BINS;
+  const bins = Math.max(forCap, Math.min(Math.max(forTarget, SMALL_REPOSITORY_BINS), forTufjs));
+  const recommended = at(bins);
+
+  const current = input.currentBins !== undefined && POWERS.includes(input.currentBins) ? at(input.currentBins) : null;
+  const warnings: BinWarning[] = [];
+  if (current) {
+    const n = current.bins;
+    if (current.largest_bin_bytes > CLIENT_MAX_BYTES.targets)
+      warnings.push({
+        severity: "critical",
+        code: "bins-over-cap",
+        message: `with ${n} bins the fullest bins reach ~${formatBytes(current.largest_bin_bytes)}, over the ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")}-byte limit clients download: artifacts there cannot be published; resize to ${bins} bins`,
+      });
+    else if (current.largest_bin_bytes > BIN_CAP_HEADROOM_BYTES)
+      warnings.push({
+        severity: "warning",
+        code: "bins-near-cap",
+        message: `with ${n} bins the fullest bins reach ~${formatBytes(current.largest_bin_bytes)}, over half the ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")}-byte client limit; resize to ${bins} bins before they fill`,
+      });
+    if (current.tufjs_refresh_seconds > TUFJS_BUDGET_SECONDS)
+      warnings.push({
+        severity: "warning",
+        code: "tufjs-slow",
+        message: `with ${n} bins a tuf-js client spends ~${formatSeconds(current.tufjs_refresh_seconds)} loading the snapshot on every refresh (budget ${TUFJS_BUDGET_SECONDS} s)${bins < n ? `; ${bins} bins would take ~${formatSeconds(recommended.tufjs_refresh_seconds)}` : ""}`,
+      });
+    if (n >= bins * FAR_FACTOR || n * FAR_FACTOR <= bins)
+      warnings.push({
+        severity: "warning",
+        code: "far-from-recommended",
+        message: `${n} bins is ${n > bins ? `${n / bins}× more` : `${bins / n}× fewer`} than the ${bins} recommended for ${artifacts.toLocaleString("en-US")} artifacts`,
+      });
+  }
+  if (recommended.tufjs_refresh_seconds > TUFJS_BUDGET_SECONDS)
+    warnings.push({
+      severity: "warning",
+      code: "cap-needs-slow-tufjs",
+      message: `${artifacts.toLocaleString("en-US")} artifacts need ${bins} bins to keep bins clear of the client limit, and tuf-js clients then spend ~${formatSeconds(recommended.tufjs_refresh_seconds)} per refresh: consider splitting the repository (custom delegations with their own bins)`,
+    });
+
+  const bigger = at(Math.min(MAX_BINS, bins * 4));
+  const tradeOff: [string, string] = [
+    `More bins, smaller bins: ~${formatBytes(recommended.mean_bin_bytes)} per bin download at ${bins} bins for ${artifacts.toLocaleString("en-US")} artifacts (target ≤ ${BIN_TARGET_BYTES / 1024} KiB; clients refuse a bin over ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")} bytes).`,
+    `Fewer bins, a smaller snapshot: ${formatBytes(recommended.snapshot_bytes)} at ${bins} bins, loaded on every refresh, which tuf-js parses in time growing with the square of the bin count (~${formatSeconds(recommended.tufjs_refresh_seconds)} at ${bins}, ~${formatSeconds(bigger.tufjs_refresh_seconds)} at ${bigger.bins}).`,
+  ];
+
+  return {
+    artifacts,
+    entry_bytes: entryBytes,
+    entry_bytes_source: measured ? "measured" : "assumed",
+    recommended,
+    current,
+    holds_artifacts: {
+      within_target: capacity(bins, entryBytes, (e) => e.mean_bin_bytes <= BIN_TARGET_BYTES),
+      within_cap_headroom: capacity(bins, entryBytes, (e) => e.largest_bin_bytes <= BIN_CAP_HEADROOM_BYTES),
+    },
+    trade_off: tradeOff,
+    warnings,
+    limits: {
+      bin_target_bytes: BIN_TARGET_BYTES,
+      bin_cap_bytes: CLIENT_MAX_BYTES.targets,
+      bin_cap_headroom_bytes: BIN_CAP_HEADROOM_BYTES,
+      tufjs_budget_seconds: TUFJS_BUDGET_SECONDS,
+      far_factor: FAR_FACTOR,
+    },
+  };
+}
+
+/**
+ * Mean bytes one target entry adds to a bin, from what is published: the
+ * bins' total bytes less one envelope each, over the artifacts in them.
+ * Undefined when there is nothing to measure.
+ */
+export function measuredEntryBytes(binsTotalBytes: number, bins: number, artifacts: number): number | undefined {
+  if (artifacts <= 0 || bins <= 0) return undefined;
+  const bytes = (binsTotalBytes - bins * BIN_ENVELOPE_BYTES) / artifacts;
+  return bytes > 0 ? Math.round(bytes * 10) / 10 : undefined;
+}
