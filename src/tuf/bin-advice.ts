@@ -13,10 +13,10 @@
  *   targets role in `meta`), downloaded whenever it changes and loaded on
  *   every refresh. tuf-js (@tufjs/models 5: an object spread inside a reduce,
  *   in both `Snapshot.fromJSON` and `toJSON`, which signature verification
- *   calls) spends time growing with the SQUARE of the roles in the snapshot,
- *   on every refresh, even from its cache. Measured with
- *   scripts/bench/clients.ts (README "Choosing the number of bins"); python-tuf
- *   stays flat.
+ *   calls) spends time growing at least with the SQUARE of the roles in the
+ *   snapshot, on every refresh, even from its cache. Measured with
+ *   scripts/bench/clients.ts (README "Choosing the number of bins"); the
+ *   issue measured python-tuf flat (0.2–0.3 s from 1024 to 16384 bins).
  *
  * The advice: enough bins that the bins stay under the download target and
  * far from the cap, but no more than tuf-js loads within its budget — unless
@@ -27,10 +27,11 @@ import { CLIENT_MAX_BYTES } from "./limits.ts";
 
 /**
  * Download target for one bin: 64 KiB (about 400 entries of ~160 bytes).
- * Why 64 KiB: a lookup downloads the snapshot and one bin, and at the
- * tuf-js budget below (1024 bins) the snapshot itself is ~32 KB; a bin of
- * the same order keeps the lookup under ~100 KB (a tenth of a second on a
- * slow 8 Mbit/s link) without adding roles tuf-js pays for quadratically.
+ * Why 64 KiB: a lookup downloads the snapshot and one bin, and at the most
+ * bins tuf-js loads within its budget (2048) the snapshot is itself ~64 KB;
+ * a bin of the same order keeps a lookup near 128 KB (about a tenth of a
+ * second on a slow 8 Mbit/s link). The sum of the two is smallest when they
+ * are about equal, which for 1M artifacts is at ~2048 bins.
  */
 export const BIN_TARGET_BYTES = 64 * 1024;
 /** Bins should stay under half the client cap: room for the repository to double before a resize is urgent. */
@@ -38,12 +39,22 @@ export const BIN_CAP_HEADROOM_BYTES = CLIENT_MAX_BYTES.targets / 2;
 /** What a tuf-js refresh may cost in snapshot parsing before the advice stops adding bins. */
 export const TUFJS_BUDGET_SECONDS = 1;
 /**
- * tuf-js refresh time ≈ this × (roles in the snapshot)²: fitted to the
- * largest bin counts of scripts/bench/clients.ts on this project's shared
- * 2-core machine (2026-11-30). Slower machines pay more (the issue measured
- * ~3× this on a busier day), so the budget above is kept small.
+ * A fresh tuf-js 6.0.2 client's first refresh, in seconds, by roles in the
+ * snapshot (bins + targets), measured with scripts/bench/clients.ts on this
+ * project's shared 2-core machine (2026-11-30, 10,000 artifacts, median of 3
+ * runs; 1 run at 16384). Growth is worse than quadratic at the top (memory
+ * and garbage collection on top of the quadratic parse), so estimates
+ * interpolate this table rather than a formula. The issue measured ~3× these
+ * figures on a busier day: the budget above is kept small.
  */
-export const TUFJS_SECONDS_PER_ROLE_SQUARED = 8e-8;
+export const TUFJS_REFRESH_MEASURED: readonly (readonly [roles: number, seconds: number])[] = [
+  [257, 0.085],
+  [1025, 0.148],
+  [2049, 0.416],
+  [4097, 1.327],
+  [8193, 8.693],
+  [16385, 57.824],
+];
 /** A fresh repository gets this many bins when fewer would do: room to grow to ~100k artifacts, ~8 KB of snapshot. */
 export const SMALL_REPOSITORY_BINS = 256;
 /** Warn when the current count is this factor (or more) away from the advice. */
@@ -137,8 +148,22 @@ export function snapshotBytes(bins: number, otherRoles = 1): number {
   return SNAPSHOT_ENVELOPE_BYTES + (bins + otherRoles) * perEntry;
 }
 
+/**
+ * tuf-js refresh seconds for a snapshot listing `roles` roles: log-log
+ * interpolation of TUFJS_REFRESH_MEASURED; quadratic below its first point
+ * (where the fixed cost of a refresh dominates anyway), the last segment's
+ * slope beyond its last.
+ */
 export function tufjsRefreshSeconds(roles: number): number {
-  return TUFJS_SECONDS_PER_ROLE_SQUARED * roles * roles;
+  const table = TUFJS_REFRESH_MEASURED;
+  const [r0, s0] = table[0]!;
+  if (roles <= r0) return s0 * (roles / r0) ** 2;
+  let i = 1;
+  while (i < table.length - 1 && table[i]![0] < roles) i++;
+  const [ra, sa] = table[i - 1]!;
+  const [rb, sb] = table[i]!;
+  const slope = Math.log(sb / sa) / Math.log(rb / ra);
+  return sa * (roles / ra) ** slope;
 }
 
 export function estimateBins(bins: number, artifacts: number, entryBytes: number, otherRoles = 1): BinEstimate {
@@ -167,7 +192,7 @@ function capacity(bins: number, entryBytes: number, fits: (e: BinEstimate) => bo
 export function formatBytes(n: number): string {
   if (n < 1000) return `${n} B`;
   if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)} KB`;
-  return `${(n / 1_000_000).toFixed(n < 10_000_000 ? 2 : 1)} MB`;
+  return `${(n / 1_000_000).toFixed(n < 10_000_000 ? 2 : n < 100_000_000 ? 1 : 0)} MB`;
 }
 
 function formatSeconds(s: number): string {
@@ -191,19 +216,25 @@ export function adviseBins(input: BinAdviceInput): BinAdvice {
 
   const current = input.currentBins !== undefined && POWERS.includes(input.currentBins) ? at(input.currentBins) : null;
   const warnings: BinWarning[] = [];
+  // No count holds the artifacts clear of the cap: only a split helps (several delegated roles, each with its bins).
+  const noCountFits = recommended.largest_bin_bytes > BIN_CAP_HEADROOM_BYTES;
   if (current) {
     const n = current.bins;
+    const fix =
+      bins > n
+        ? `resize to ${bins} bins${noCountFits ? " (the most there can be) and split the repository" : ""}`
+        : "split the repository: no bin count holds this many artifacts clear of the limit";
     if (current.largest_bin_bytes > CLIENT_MAX_BYTES.targets)
       warnings.push({
         severity: "critical",
         code: "bins-over-cap",
-        message: `with ${n} bins the fullest bins reach ~${formatBytes(current.largest_bin_bytes)}, over the ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")}-byte limit clients download: artifacts there cannot be published; resize to ${bins} bins`,
+        message: `with ${n} bins the fullest bins reach ~${formatBytes(current.largest_bin_bytes)}, over the ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")}-byte limit clients download: artifacts there cannot be published; ${fix}`,
       });
     else if (current.largest_bin_bytes > BIN_CAP_HEADROOM_BYTES)
       warnings.push({
         severity: "warning",
         code: "bins-near-cap",
-        message: `with ${n} bins the fullest bins reach ~${formatBytes(current.largest_bin_bytes)}, over half the ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")}-byte client limit; resize to ${bins} bins before they fill`,
+        message: `with ${n} bins the fullest bins reach ~${formatBytes(current.largest_bin_bytes)}, over half the ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")}-byte client limit; ${fix}`,
       });
     if (current.tufjs_refresh_seconds > TUFJS_BUDGET_SECONDS)
       warnings.push({
@@ -222,13 +253,13 @@ export function adviseBins(input: BinAdviceInput): BinAdvice {
     warnings.push({
       severity: "warning",
       code: "cap-needs-slow-tufjs",
-      message: `${artifacts.toLocaleString("en-US")} artifacts need ${bins} bins to keep bins clear of the client limit, and tuf-js clients then spend ~${formatSeconds(recommended.tufjs_refresh_seconds)} per refresh: consider splitting the repository (custom delegations with their own bins)`,
+      message: `${artifacts.toLocaleString("en-US")} artifacts need ${bins} bins${noCountFits ? ` (and even then the fullest bins reach ~${formatBytes(recommended.largest_bin_bytes)})` : ""} to keep bins clear of the client limit, and tuf-js clients then spend ~${formatSeconds(recommended.tufjs_refresh_seconds)} per refresh: consider splitting the repository (custom delegations with their own bins)`,
     });
 
   const bigger = at(Math.min(MAX_BINS, bins * 4));
   const tradeOff: [string, string] = [
     `More bins, smaller bins: ~${formatBytes(recommended.mean_bin_bytes)} per bin download at ${bins} bins for ${artifacts.toLocaleString("en-US")} artifacts (target ≤ ${BIN_TARGET_BYTES / 1024} KiB; clients refuse a bin over ${CLIENT_MAX_BYTES.targets.toLocaleString("en-US")} bytes).`,
-    `Fewer bins, a smaller snapshot: ${formatBytes(recommended.snapshot_bytes)} at ${bins} bins, loaded on every refresh, which tuf-js parses in time growing with the square of the bin count (~${formatSeconds(recommended.tufjs_refresh_seconds)} at ${bins}, ~${formatSeconds(bigger.tufjs_refresh_seconds)} at ${bigger.bins}).`,
+    `Fewer bins, a smaller snapshot: ${formatBytes(recommended.snapshot_bytes)} at ${bins} bins, loaded on every refresh, which tuf-js parses in time growing faster than the square of the bin count (~${formatSeconds(recommended.tufjs_refresh_seconds)} at ${bins}, ~${formatSeconds(bigger.tufjs_refresh_seconds)} at ${bigger.bins}).`,
   ];
 
   return {
