@@ -112,6 +112,8 @@ export interface BinAdvice {
   artifacts: number;
   entry_bytes: number;
   entry_bytes_source: "measured" | "assumed";
+  /** roles in the snapshot besides the bins */
+  other_roles: number;
   recommended: BinEstimate;
   current: BinEstimate | null;
   /** the recommended count keeps bins under the download target up to this many artifacts, under the cap headroom up to the second */
@@ -150,14 +152,14 @@ export function snapshotBytes(bins: number, otherRoles = 1): number {
 
 /**
  * tuf-js refresh seconds for a snapshot listing `roles` roles: log-log
- * interpolation of TUFJS_REFRESH_MEASURED; quadratic below its first point
- * (where the fixed cost of a refresh dominates anyway), the last segment's
- * slope beyond its last.
+ * interpolation of TUFJS_REFRESH_MEASURED; its first figure below its first
+ * point (a refresh's fixed cost — four requests, signature checks — is most
+ * of it there), the last segment's slope beyond its last.
  */
 export function tufjsRefreshSeconds(roles: number): number {
   const table = TUFJS_REFRESH_MEASURED;
   const [r0, s0] = table[0]!;
-  if (roles <= r0) return s0 * (roles / r0) ** 2;
+  if (roles <= r0) return s0;
   let i = 1;
   while (i < table.length - 1 && table[i]![0] < roles) i++;
   const [ra, sa] = table[i - 1]!;
@@ -195,7 +197,7 @@ export function formatBytes(n: number): string {
   return `${(n / 1_000_000).toFixed(n < 10_000_000 ? 2 : n < 100_000_000 ? 1 : 0)} MB`;
 }
 
-function formatSeconds(s: number): string {
+export function formatSeconds(s: number): string {
   return s < 0.1 ? `${Math.round(s * 1000)} ms` : `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
 }
 
@@ -203,7 +205,7 @@ export function adviseBins(input: BinAdviceInput): BinAdvice {
   const artifacts = Math.max(0, Math.floor(input.artifacts));
   const measured = input.entryBytes !== undefined && Number.isFinite(input.entryBytes) && input.entryBytes > 0;
   const entryBytes = measured ? Math.round(input.entryBytes!) : ASSUMED_ENTRY_BYTES;
-  const other = input.otherRoles ?? 1;
+  const other = Math.max(0, Math.floor(input.otherRoles ?? 1));
   const at = (n: number) => estimateBins(n, artifacts, entryBytes, other);
 
   // The smallest count whose bins meet the target, and the smallest that keeps them clear of the cap.
@@ -266,6 +268,7 @@ export function adviseBins(input: BinAdviceInput): BinAdvice {
     artifacts,
     entry_bytes: entryBytes,
     entry_bytes_source: measured ? "measured" : "assumed",
+    other_roles: other,
     recommended,
     current,
     holds_artifacts: {

@@ -40,6 +40,7 @@ export const BinAdviceSchema: TSchema = Type.Object(
     artifacts: Type.Integer(),
     entry_bytes: Type.Number({ description: "bytes one target entry adds to a bin" }),
     entry_bytes_source: Type.Union([Type.Literal("measured"), Type.Literal("assumed")]),
+    other_roles: Type.Integer({ description: "roles in the snapshot besides the bins (targets, custom delegations)" }),
     recommended: Estimate,
     current: Type.Union([Estimate, Type.Null()]),
     holds_artifacts: Type.Object({

@@ -1,0 +1,117 @@
+/**
+ * `tufbox bins advise` against a real server on loopback (and offline): the
+ * server's advice as it answers GET /api/v1/roles, "what if" with
+ * --artifacts, usage errors, a repository without hash bins, and the
+ * `tufbox bins` group's help and unknown actions through the real binary.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { binsAdviseCommand, binsCommand } from "../../src/cli/bins.ts";
+import { fixture, binsPayload } from "../helpers/fixtures.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { hasStackTrace, runCli, tempDir } from "./helpers.ts";
+import { serverError, serverTerm, usageError } from "./server-helpers.ts";
+
+let s: TestServer;
+let custom: TestServer;
+beforeAll(async () => {
+  [s, custom] = await Promise.all([startTestServer(), startTestServer()]);
+  const r = await s.api("POST", "/api/v1/bootstrap", binsPayload(16));
+  expect((await s.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
+  const add = await s.api("POST", "/api/v1/artifacts", {
+    artifacts: Array.from({ length: 300 }, (_, i) => ({
+      path: `dist/app-${i}/app-${i}.tar.gz`,
+      info: { length: 2000 + i, hashes: { sha256: i.toString(16).padStart(64, "a") } },
+    })),
+  });
+  expect((await s.waitTask(add.body.data.task_id)).state).toBe("SUCCESS");
+  const c = await custom.api("POST", "/api/v1/bootstrap", fixture("bootstrap-delegations.json"));
+  expect((await custom.waitTask(c.body.data.task_id)).state).toBe("SUCCESS");
+});
+afterAll(async () => {
+  await s?.stop();
+  await custom?.stop();
+});
+
+describe("tufbox bins advise --server", () => {
+  test("--json is the server's bins_advice", async () => {
+    const t = serverTerm(s.url);
+    await binsAdviseCommand(["--json"], t.term);
+    const printed = JSON.parse(t.out.join("\n"));
+    const served = (await s.api("GET", "/api/v1/roles")).body.data.bins_advice;
+    expect(printed).toEqual(served);
+    expect(printed).toMatchObject({
+      artifacts: 300,
+      entry_bytes_source: "measured",
+      current: { bins: 16 },
+      recommended: { bins: 256 },
+    });
+  });
+
+  test("text: the counts, the two-line trade-off and the warning", async () => {
+    const t = serverTerm(s.url);
+    await binsAdviseCommand([], t.term);
+    const text = t.out.join("\n");
+    expect(text).toMatch(/^artifacts +300 \(a target entry ~1\d\d(\.\d)? B, measured from the published bins\)$/m);
+    expect(text).toMatch(/^current +16 bins: each bin ~/m);
+    expect(text).toMatch(/^recommended +256 bins: /m);
+    expect(text).toMatch(/^trade-off +More bins, smaller bins: .*\n +Fewer bins, a smaller snapshot: /m);
+    expect(text).toContain("WARNING: 16 bins is 16× fewer than the 256 recommended for 300 artifacts");
+  });
+
+  test("--artifacts asks what if, with the server's measured entry size and current count", async () => {
+    const t = serverTerm(s.url);
+    await binsAdviseCommand(["--artifacts", "1000000", "--json"], t.term);
+    const a = JSON.parse(t.out.join("\n"));
+    const served = (await s.api("GET", "/api/v1/roles")).body.data.bins_advice;
+    expect(a).toMatchObject({ artifacts: 1_000_000, entry_bytes: served.entry_bytes, current: { bins: 16 } });
+    expect(a.recommended.bins).toBe(2048);
+    // a million artifacts in 16 bins: ~8.5 MB bins, over the limit
+    expect(a.warnings[0]).toMatchObject({ severity: "critical", code: "bins-over-cap" });
+  });
+
+  test("--bins is refused with --server (the server knows its count)", async () => {
+    await usageError(binsAdviseCommand(["--bins", "256"], serverTerm(s.url).term), /--bins is for offline advice/);
+  });
+
+  test("no token: the server's 401, with a hint", async () => {
+    await serverError(binsAdviseCommand([], serverTerm(s.url, { token: null }).term), /401/);
+  });
+
+  test("a repository with custom delegations has no bins to advise on", async () => {
+    const err = await serverError(binsAdviseCommand([], serverTerm(custom.url).term), /has no hash bins/);
+    expect(err.hint).toContain("--artifacts");
+  });
+});
+
+describe("tufbox bins (the binary)", () => {
+  const dir = tempDir();
+  test("offline advice: 10M artifacts in 256 bins is critical, exit 0", async () => {
+    const r = await runCli(["bins", "advise", "--artifacts", "10000000", "--bins", "256"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^recommended +2048 bins/m);
+    expect(r.stdout).toMatch(/^CRITICAL: with 256 bins the fullest bins reach ~6\.\d\d MB, over the 5,000,000-byte/m);
+  });
+
+  test("usage errors exit 2 with a hint, no stack trace", async () => {
+    for (const [args, message] of [
+      [["bins", "advise"], /give --server URL \(or TUFBOX_SERVER\) or --artifacts N/],
+      [["bins", "advise", "--artifacts", "10", "--bins", "300"], /--bins 300 is not allowed/],
+      [["bins", "advise", "--artifacts", "-1"], /--artifacts -1 is not allowed|--artifacts/],
+      [["bins", "shrink"], /unknown action "shrink"/],
+    ] as const) {
+      const r = await runCli([...args], { cwd: dir, env: { TUFBOX_SERVER: "" } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain("hint:");
+      expect(hasStackTrace(r.stderr)).toBe(false);
+    }
+  });
+
+  test("'tufbox bins' lists its actions; 'tufbox help' lists bins", async () => {
+    const t = serverTerm(s.url);
+    await binsCommand([], t.term);
+    expect(t.out.join("\n")).toMatch(/^ {2}advise {3}how many hash bins/m);
+    const help = await runCli(["help"], { cwd: dir });
+    expect(help.stdout).toMatch(/^ {2}bins {9}hash bins/m);
+  });
+});
