@@ -123,6 +123,19 @@ export function formatBinAdvice(a: BinAdvice, indent = ""): string[] {
   return lines;
 }
 
+/** The advice in `tufbox status`: the recommendation, the trade-off, the warnings. */
+export function formatBinAdviceSummary(a: BinAdvice): string[] {
+  const r = a.recommended;
+  const now = a.current ? (a.current.bins === r.bins ? " (as now)" : ` (now ${a.current.bins})`) : "";
+  return [
+    `bins advice   ${r.bins} bins for ${a.artifacts.toLocaleString("en-US")} artifacts${now}: ${describe(r)}`,
+    `              ${a.trade_off[0]}`,
+    `              ${a.trade_off[1]}`,
+    ...a.warnings.map((w) => `  ${w.severity.toUpperCase()}: ${w.message}`),
+    ...(a.warnings.length > 0 ? ["  details: tufbox bins advise"] : []),
+  ];
+}
+
 export async function binsAdviseCommand(argv: string[], term: ServerTerminal = serverTerminal()): Promise<void> {
   let json = false;
   return serverCommand(

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { binsAdviseCommand, binsCommand } from "../../src/cli/bins.ts";
+import { statusCommand } from "../../src/cli/status.ts";
 import { fixture, binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { hasStackTrace, runCli, tempDir } from "./helpers.ts";
@@ -80,6 +81,32 @@ describe("tufbox bins advise --server", () => {
   test("a repository with custom delegations has no bins to advise on", async () => {
     const err = await serverError(binsAdviseCommand([], serverTerm(custom.url).term), /has no hash bins/);
     expect(err.hint).toContain("--artifacts");
+  });
+});
+
+describe("tufbox status shows the advice", () => {
+  test("text: the recommendation against the current count, the trade-off, the warning", async () => {
+    const t = serverTerm(s.url);
+    await statusCommand([], t.term);
+    const text = t.out.join("\n");
+    expect(text).toContain("bins          16 hash bins");
+    expect(text).toMatch(/^bins advice +256 bins for 300 artifacts \(now 16\): each bin ~/m);
+    expect(text).toMatch(/^bins advice .*\n +More bins, smaller bins: .*\n +Fewer bins, a smaller snapshot: /m);
+    expect(text).toContain("  WARNING: 16 bins is 16× fewer than the 256 recommended for 300 artifacts");
+    expect(text).toContain("  details: tufbox bins advise");
+  });
+
+  test("--json carries the server's bins_advice; none without bins or without a token", async () => {
+    const t = serverTerm(s.url);
+    await statusCommand(["--json"], t.term);
+    const served = (await s.api("GET", "/api/v1/roles")).body.data.bins_advice;
+    expect(JSON.parse(t.out.join("\n")).bins_advice).toEqual(served);
+    const c = serverTerm(custom.url);
+    await statusCommand(["--json"], c.term);
+    expect(JSON.parse(c.out.join("\n")).bins_advice).toBeNull();
+    const plain = serverTerm(custom.url);
+    await statusCommand([], plain.term);
+    expect(plain.out.join("\n")).not.toContain("bins advice");
   });
 });
 
