@@ -288,6 +288,17 @@ export function adviseBins(input: BinAdviceInput): BinAdvice {
 }
 
 /**
+ * What a bin count alone costs tuf-js, when that is over its budget (a
+ * ceremony or quickstart choosing the count before any artifact exists);
+ * null when the count is fine for both client families.
+ */
+export function binCountConcern(bins: number): string | null {
+  const t = tufjsRefreshSeconds(bins + 1);
+  if (t <= TUFJS_BUDGET_SECONDS) return null;
+  return `with ${bins} hash bins tuf-js clients spend ~${formatSeconds(t)} loading the snapshot on every refresh (budget ${TUFJS_BUDGET_SECONDS} s); fewer bins suit all but the largest repositories: tufbox bins advise --artifacts N`;
+}
+
+/**
  * Mean bytes one target entry adds to a bin, from what is published: the
  * bins' total bytes less one envelope each, over the artifacts in them.
  * Undefined when there is nothing to measure.

@@ -10,6 +10,10 @@ import { statusCommand } from "../../src/cli/status.ts";
 import { fixture, binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { hasStackTrace, runCli, tempDir } from "./helpers.ts";
+import { join } from "node:path";
+import { spawnServer } from "../helpers/process.ts";
+import { binCountConcern } from "../../src/tuf/bin-advice.ts";
+import { DEFAULT_BINS } from "../../src/cli/ceremony.ts";
 import { serverError, serverTerm, usageError } from "./server-helpers.ts";
 
 let s: TestServer;
@@ -141,4 +145,37 @@ describe("tufbox bins (the binary)", () => {
     const help = await runCli(["help"], { cwd: dir });
     expect(help.stdout).toMatch(/^ {2}bins {9}hash bins/m);
   });
+});
+
+describe("the defaults suit both client families", () => {
+  test("quickstart's and the ceremony's 256 bins: no concern; the advice for a new repository is 256", () => {
+    expect(DEFAULT_BINS).toBe(256);
+    expect(binCountConcern(DEFAULT_BINS)).toBeNull();
+    expect(binCountConcern(2048)).toBeNull();
+    expect(binCountConcern(4096)).toMatch(/^with 4096 hash bins tuf-js clients spend ~1\.\d s/);
+  });
+
+  test("quickstart --bins 4096 logs what that costs tuf-js", async () => {
+    const d = join(tempDir(), "data");
+    const server = await spawnServer(d, { TUFBOX_ONLINE_KEY_DIR: join(d, "keys") }, "quickstart", [
+      "--online-key-dir",
+      join(d, "keys"),
+      "--bins",
+      "4096",
+    ]);
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!server.output().includes("bootstrapped a repository") && Date.now() < deadline) await Bun.sleep(50);
+      const lines = server
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("tuf-js clients spend"));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn" });
+      expect(lines[0]).toContain("with 4096 hash bins tuf-js clients spend ~1.3 s");
+    } finally {
+      server.proc.kill("SIGTERM");
+      await server.proc.exited;
+    }
+  }, 60_000);
 });
