@@ -7,12 +7,14 @@
  * 50-character path) are what the server really publishes.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
 import { canonicalJson } from "../../../src/tuf/canonical.ts";
 import { ASSUMED_ENTRY_BYTES, BIN_ENVELOPE_BYTES, adviseBins } from "../../../src/tuf/bin-advice.ts";
 import { binsPayload } from "../../helpers/fixtures.ts";
-import { startTestServer, type TestServer } from "../../helpers/server.ts";
+import { startTestServer, tempDir, type TestServer } from "../../helpers/server.ts";
 
 let s: TestServer;
+const dataDir = tempDir();
 
 async function published(url: string, name: string): Promise<{ bytes: number; doc: any }> {
   const res = await fetch(`${url}/metadata/${name}`);
@@ -35,12 +37,15 @@ async function publishedBins(url: string) {
 const PATHS = Array.from({ length: 200 }, (_, i) => `releases/${String(i).padStart(3, "0")}/app.tar.gz`);
 
 beforeAll(async () => {
-  s = await startTestServer();
+  s = await startTestServer({ dataDir });
   const boot = await s.api("POST", "/api/v1/bootstrap", binsPayload(16));
   expect((await s.waitTask(boot.body.data.task_id)).state).toBe("SUCCESS");
 });
 
-afterAll(() => s?.stop());
+afterAll(async () => {
+  await s?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 describe("GET /api/v1/roles bins_advice", () => {
   test("an empty repository: no entries to measure, the assumed entry size, 16 bins far below the advice", async () => {
@@ -117,5 +122,13 @@ describe("GET /api/v1/roles bins_advice", () => {
     const data = schema.properties.data;
     expect(data.properties.bins_advice).toBeDefined();
     expect(JSON.stringify(data.properties.bins_advice)).toContain("tufjs_refresh_seconds");
+  });
+
+  test("after a restart the same advice (bin sizes come back from the store)", async () => {
+    const before = (await s.api("GET", "/api/v1/roles")).body.data.bins_advice;
+    expect(before.entry_bytes_source).toBe("measured");
+    await s.stop();
+    s = await startTestServer({ dataDir });
+    expect((await s.api("GET", "/api/v1/roles")).body.data.bins_advice).toEqual(before);
   });
 });
