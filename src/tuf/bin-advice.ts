@@ -36,7 +36,7 @@ import { CLIENT_MAX_BYTES } from "./limits.ts";
 export const BIN_TARGET_BYTES = 64 * 1024;
 /** Bins should stay under half the client cap: room for the repository to double before a resize is urgent. */
 export const BIN_CAP_HEADROOM_BYTES = CLIENT_MAX_BYTES.targets / 2;
-/** What a tuf-js refresh may cost in snapshot parsing before the advice stops adding bins. */
+/** What a fresh tuf-js client's refresh may cost (TUFJS_REFRESH_MEASURED) before the advice stops adding bins. */
 export const TUFJS_BUDGET_SECONDS = 1;
 /**
  * A fresh tuf-js 6.0.2 client's first refresh, in seconds, by roles in the
@@ -44,8 +44,8 @@ export const TUFJS_BUDGET_SECONDS = 1;
  * project's shared 2-core machine (2026-11-30, 10,000 artifacts, median of 3
  * runs; 1 run at 16384). Growth is worse than quadratic at the top (memory
  * and garbage collection on top of the quadratic parse), so estimates
- * interpolate this table rather than a formula. The issue measured ~3× these
- * figures on a busier day: the budget above is kept small.
+ * interpolate this table rather than a formula. The issue measured 1.5–3.5×
+ * these figures on a busier day: hence a budget of one second.
  */
 export const TUFJS_REFRESH_MEASURED: readonly (readonly [roles: number, seconds: number])[] = [
   [257, 0.085],
@@ -63,8 +63,9 @@ export const FAR_FACTOR = 4;
 /**
  * Bytes one target entry adds to a bin when nothing measured says better:
  * canonical `"<path>":{"hashes":{"sha256":"…64…"},"length":N}` is ~105 bytes
- * plus the path; measured 133 bytes with 28-character paths
- * (test/tuf/bin-advice.test.ts measures real bins), so ~160 for 50-character paths.
+ * plus the path: 133–135 bytes with 28-character paths in scripts/bench/clients.ts,
+ * and test/server/api/bins-advice.test.ts checks ~160 for a 50-character path
+ * in a bin a real server publishes.
  */
 export const ASSUMED_ENTRY_BYTES = 160;
 /** An empty bin: signed envelope, `_type`, `expires`, `spec_version`, `version`, one ed25519 signature (measured). */
