@@ -41,13 +41,14 @@ export const BINS_ADVISE_HELP = `tufbox bins advise --server URL [--artifacts N]
 tufbox bins advise --artifacts N [--bins N] [--entry-bytes B] [--json]
 
 Recommends a number of hash bins for the clients: enough that each bin stays
-near ${BIN_TARGET_BYTES / 1024} KiB and far from the 5,000,000-byte limit clients download, few
+under ${BIN_TARGET_BYTES / 1024} KiB and far from the 5,000,000-byte limit clients download, few
 enough that tuf-js (which parses the snapshot in time growing faster than the
 square of its roles) refreshes within a second. Warns when the current count
-is ${"≥"}4× off, its bins are near or over the limit, or tuf-js is slow with it.
+is 4× or more off, its bins are near or over the limit, or tuf-js is slow with it.
 
-  --server URL          read the repository's advice (GET /api/v1/roles): its
-                        artifacts, current bins and measured entry size
+With --server, the repository's own advice (GET /api/v1/roles: its artifacts,
+current bins and measured entry size).
+
   --artifacts N         advise for N artifacts (with --server: what if it had N)
   --bins N              the current bin count, to compare (offline; --server knows it)
   --entry-bytes B       bytes one target entry adds to a bin (default: measured from
