@@ -50,6 +50,26 @@ export interface PublishExtra {
   delegations?: DelegationChange;
 }
 
+/**
+ * A publication this large leaves hundreds of MiB of garbage (entries read,
+ * texts assembled, documents signed; 1M artifacts, 16384 bins: RSS ~700 MiB
+ * right after, ~310 MiB after a full collection). Collected at once instead of
+ * whenever the heap next grows, so the memory goes back to the system while
+ * the server idles; a full collection of what stays (~80 MiB of heap) is
+ * tens of milliseconds, after a batch that took seconds.
+ */
+const COLLECT_AFTER_DOCUMENTS = 2048;
+let collecting = false;
+
+function collectSoon(): void {
+  if (collecting) return;
+  collecting = true;
+  setImmediate(() => {
+    collecting = false;
+    Bun.gc(true);
+  });
+}
+
 function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
@@ -465,5 +485,6 @@ async function publishBatch(
     cpu_ms: Math.round(cpuMs(process.cpuUsage(cpu0))),
   });
   if (ts) e.emitPublished(ts.version);
+  if (docs.length >= COLLECT_AFTER_DOCUMENTS) collectSoon();
   return { changes: changes.length, documents: docs.length, timestampVersion: ts?.version ?? null };
 }
