@@ -38,6 +38,8 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
                artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
   status       roles, versions, expiry, online key, bins, pending signatures
+  publisher    pause or resume publication on every replica (changes queue up; online
+               roles are still re-signed before they expire), or show whether it is paused
   token        create, list and revoke scoped API tokens (admin)
   audit        who changed what, from where (--follow to keep watching)
 
@@ -63,6 +65,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   healthcheck: withServerErrors("healthcheck", async (argv) =>
     (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
   ),
+  publisher: withServerErrors("publisher", async (argv) => (await import("./cli/publisher.ts")).publisherCommand(argv)),
   token: withServerErrors("token", async (argv) => (await import("./cli/token.ts")).tokenCommand(argv)),
   audit: withServerErrors("audit", async (argv) => (await import("./cli/audit.ts")).auditCommand(argv)),
   "admin-token": async (argv) => (await import("./cli/admin-token.ts")).adminTokenCommand(argv),

@@ -19,6 +19,7 @@ import {
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
 import { verifyRootUpdate } from "../tuf/root-chain.ts";
 import { clientFileName } from "../tuf/file-names.ts";
+import { describePublisher } from "./publisher.ts";
 import { TOP_LEVEL_ROLES, isSignedByOnlineKey, onlineKeyId, type TopLevelRole } from "../tuf/roles.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
@@ -80,6 +81,14 @@ export interface RepositoryStatus {
   largest_documents: { kind: string; role: string; bytes: number; limit: number }[];
   /** what the server warns about (GET /api/v1/alerts); null when it cannot say (an RSTUF server, no token) */
   alerts: AlertStatus[] | null;
+  /** whether publication is paused (GET /api/v1/publisher); null when the server cannot say */
+  publisher: {
+    paused: boolean;
+    since: string | null;
+    by: string | null;
+    reason: string | null;
+    pending_changes: number | null;
+  } | null;
 }
 
 /** `tufbox_largest_document_bytes` and `tufbox_document_client_limit_bytes` from a /metrics text. */
@@ -156,6 +165,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     config: typeof config === "object" && config !== null ? config : {},
     largest_documents: [],
     alerts: null,
+    publisher: null,
   };
   // tufbox only (an RSTUF server has no /metrics): best effort, never an error.
   try {
@@ -229,6 +239,14 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     },
     (err: unknown) => {
       // RSTUF has no such route (404); without a token tufbox answers 401.
+      if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
+      throw err;
+    },
+  );
+
+  status.publisher = await api.get("/api/v1/publisher", { what: "read the publisher's state" }).then(
+    (r) => (typeof r.body?.data?.paused === "boolean" ? r.body.data : null),
+    (err: unknown) => {
       if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
       throw err;
     },
@@ -314,6 +332,7 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
       );
     }
     lines.push("");
+    if (s.publisher) lines.push(`publisher     ${describePublisher(s.publisher)}`);
     if (s.online_keyid) lines.push(`online key    ${s.online_keyid}`);
     if (s.bins !== null && s.delegated_roles === null)
       lines.push(

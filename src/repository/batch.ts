@@ -19,6 +19,7 @@ import { type Metadata, type RootSigned, SPEC_VERSION, type TargetsSigned } from
 import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
 import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
 import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
+import { readPause } from "./pause.ts";
 import { PublicationBuilder } from "./publication.ts";
 import { withNewRoot } from "./root-update.ts";
 import { SETTINGS_KEY } from "./settings.ts";
@@ -50,8 +51,14 @@ export interface PublishExtra {
   delegations?: DelegationChange;
 }
 
-/** Oldest pending changes, cut at a task boundary so a task is never split. */
+/**
+ * Oldest pending changes, cut at a task boundary so a task is never split.
+ * None while publication is paused (pause.ts): read from the store each time,
+ * under the publisher lock the caller holds, so every replica obeys it.
+ */
 export async function takeBatch(e: Engine): Promise<ChangeRecord[]> {
+  e.paused = await readPause(e.store);
+  if (e.paused) return [];
   const changes = await e.store.pendingChanges(e.maxBatch + 1);
   if (changes.length <= e.maxBatch) return changes;
   const lastTask = changes[e.maxBatch - 1]!.taskId;

@@ -19,6 +19,7 @@ import type { Signer } from "../tuf/signer.ts";
 import { StateError } from "./errors.ts";
 import type { OnlineKeys } from "./online-key.ts";
 import { BOOTSTRAP_KEY, type BootstrapRecord, type RepositorySettings, SETTINGS_KEY } from "./settings.ts";
+import type { PauseRecord } from "./pause.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./task-results.ts";
 import { VerifyPool } from "./verify-pool.ts";
@@ -77,6 +78,8 @@ export class Engine {
   readonly requestedBumps = new Set<string>();
   /** bytes of the latest document of every role (metrics: largest bin vs the client cap) */
   readonly sizes = new Map<string, number>();
+  /** the pause record as last read from the store (pause.ts); the store's row is what counts */
+  paused: PauseRecord | undefined;
   readonly #wakeListeners: ((reason: WakeReason) => void)[] = [];
   readonly #publishedListeners: ((timestampVersion: number) => void)[] = [];
   readonly #inFlight = new Set<Promise<void>>();

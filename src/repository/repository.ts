@@ -11,6 +11,7 @@
  *   root-update.ts       root N+1 and online key rotation
  *   delegations.ts       custom delegated roles
  *   settings.ts          expiry settings
+ *   pause.ts             pausing and resuming publication
  *   task-results.ts      RSTUF task results
  *   sync.ts              catching up with other replicas
  */
@@ -28,12 +29,14 @@ import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./en
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
 import type { OnlineKeys } from "./online-key.ts";
 import type { AddArtifactsPayload, BootstrapPayload, DelegationsInput, RemoveArtifactsPayload } from "./payloads.ts";
+import { type PublisherState, publisherState, readPause, setPaused } from "./pause.ts";
 import { acceptRootUpdate } from "./root-update.ts";
 import { acceptExpirationUpdate, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
 import { acceptSign, acceptSignDelete, pendingSigning } from "./signing-sessions.ts";
 import { ReplicaSync } from "./sync.ts";
 
 export type { BatchOutcome } from "./batch.ts";
+export type { PublisherState } from "./pause.ts";
 export type { PublishedSink, SinkFile, WakeReason } from "./engine.ts";
 
 export interface RepositoryOptions {
@@ -272,6 +275,25 @@ export class Repository {
     actor: AuditActor = INTERNAL_ACTOR,
   ): Promise<{ taskId: string }> {
     return acceptExpirationUpdate(this.#e, expiration, actor);
+  }
+
+  // ------------------------------------------------------------ pausing publication (pause.ts)
+
+  /** Stop publishing queued changes (re-signing before expiry goes on); every replica obeys it. */
+  pausePublishing(actor: AuditActor = INTERNAL_ACTOR, reason: string | null = null) {
+    return setPaused(this.#e, true, actor, reason);
+  }
+
+  /** Publish queued changes again. */
+  resumePublishing(actor: AuditActor = INTERNAL_ACTOR) {
+    return setPaused(this.#e, false, actor);
+  }
+
+  /** Whether publication is paused, read from the store (another replica may have paused it). */
+  async publisherState(): Promise<PublisherState> {
+    const record = await readPause(this.#e.store);
+    this.#e.paused = record;
+    return publisherState(record);
   }
 
   // ------------------------------------------------------------ publishing

@@ -36,6 +36,8 @@ export interface EngineOptions {
   maxBatch?: number;
   /** wrap the store (fault injection: a crash at a chosen step) */
   wrap?: (store: Store) => Store;
+  /** the engine's clock (default: real time) */
+  now?: () => Date;
 }
 
 const tempDirs: string[] = [];
@@ -68,6 +70,7 @@ export async function openEngine(opts: EngineOptions = {}): Promise<Engine> {
     sink,
     log: silentLogger(),
     maxBatch: opts.maxBatch ?? 10_000,
+    now: opts.now,
   });
   await repo.open();
   // Only root, targets, snapshot and timestamp are handed to the sink on open;

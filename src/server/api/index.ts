@@ -26,6 +26,7 @@ import { healthRoutes } from "./health/index.ts";
 import { metadataRoutes } from "./metadata/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
 import { openApiRoute } from "./openapi.ts";
+import { publisherRoutes } from "./publisher/index.ts";
 import { type ApiRoute, routeBody, routeParams, routeQuery } from "./route.ts";
 import { taskRoutes } from "./tasks/index.ts";
 import { tokenRoutes } from "./tokens/index.ts";
@@ -42,6 +43,7 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...settingsRoutes(app),
     ...metadataRoutes(app),
     ...delegationRoutes(app),
+    ...publisherRoutes(app),
     ...metricsRoutes(app),
     ...eventRoutes(app),
     ...tokenRoutes(app),

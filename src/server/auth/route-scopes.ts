@@ -55,6 +55,11 @@ export const ROUTE_SCOPES = {
 
   "GET /api/v1/audit": "read",
 
+  // Pausing publication (server/api/publisher/): every replica obeys it.
+  "GET /api/v1/publisher": "read",
+  "POST /api/v1/publisher/pause": "admin",
+  "POST /api/v1/publisher/resume": "admin",
+
   // tufbox's native reads for operators and the dashboard (server/dashboard/api.ts).
   "GET /api/v1/whoami": "read",
   "GET /api/v1/roles": "read",

@@ -100,9 +100,10 @@ export async function rolesOverview(app: App) {
     };
   }
   const largest = repo.largestTargetsRole();
-  const [store, pending] = await Promise.all([
+  const [store, pending, pause] = await Promise.all([
     app.store.ping().catch(() => false),
     app.store.countPendingChanges().catch(() => null),
+    repo.publisherState().catch(() => null),
   ]);
   const expired = roles.filter((r) => r.expires_in_seconds <= 0).map((r) => r.name);
   const binsLeft = (binsView?.soonest as { expires_in_seconds: number } | null | undefined)?.expires_in_seconds;
@@ -125,7 +126,12 @@ export async function rolesOverview(app: App) {
     bins: binsView,
     largest_targets_role: largest ? { ...largest, client_limit: CLIENT_MAX_BYTES.targets } : null,
     publisher: {
-      state: lastError ? "failing" : (pending ?? 0) > 0 ? "publishing" : "idle",
+      // Paused (repository/pause.ts): changes queue up; online roles are still re-signed.
+      state: lastError ? "failing" : pause?.paused ? "paused" : (pending ?? 0) > 0 ? "publishing" : "idle",
+      paused: pause?.paused ?? null,
+      paused_since: pause?.since ?? null,
+      paused_by: pause?.by ?? null,
+      paused_reason: pause?.reason ?? null,
       pending_changes: pending,
       batches: app.publisher.batches,
       last_error: lastError,
