@@ -6,14 +6,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { PAUSE_KEY } from "../../src/repository/pause.ts";
 import type { AuditActor } from "../../src/store/store.ts";
-import {
-  addition,
-  bootstrapped,
-  openEngine,
-  publishedTarget,
-  removeEngineDirs,
-  verifyPublished,
-} from "./helpers.ts";
+import { addition, bootstrapped, openEngine, publishedTarget, removeEngineDirs, verifyPublished } from "./helpers.ts";
 
 afterAll(removeEngineDirs);
 

@@ -25,6 +25,7 @@ afterAll(() => server?.stop());
 const NO_BODY = new Set([
   "POST /api/v1/artifacts/publish",
   "POST /api/v1/jobs/{name}/run",
+  "POST /api/v1/publisher/resume",
   "DELETE /api/v1/tokens/{id}",
 ]);
 /** Routes whose body is streamed (not JSON): their content type. */
