@@ -34,7 +34,7 @@ export function createAlerts(deps: {
   const state: AlertState = {
     bootstrapped: () => repo.bootstrapped,
     heads: () => repo.heads(),
-    onlineKeyId: () => repo.settings?.onlineKeyId,
+    onlineKeyIds: () => repo.onlineKeyIds(),
     targets: () => deps.latestTargets.get(repo.heads().find((h) => h.role === "targets")?.version),
     isBin: (role) => repo.binsOf()?.isBin(role) ?? false,
     largestTargetsRole: () => repo.largestTargetsRole(),

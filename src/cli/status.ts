@@ -20,7 +20,14 @@ import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
 import { verifyRootUpdate } from "../tuf/root-chain.ts";
 import { clientFileName } from "../tuf/file-names.ts";
 import { describePublisher } from "./publisher.ts";
-import { TOP_LEVEL_ROLES, isSignedByOnlineKey, onlineKeyId, type TopLevelRole } from "../tuf/roles.ts";
+import {
+  isSignedByOnlineKey,
+  ONLINE_TOP_LEVEL_ROLES,
+  onlineKeyId,
+  onlineKeyIds,
+  TOP_LEVEL_ROLES,
+  type TopLevelRole,
+} from "../tuf/roles.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { apiClient, serverCommand, ServerError, type ApiClient } from "./client.ts";
@@ -64,6 +71,8 @@ export interface RepositoryStatus {
   bootstrap: { bootstrap: boolean; state: string | null; task_id: string | null };
   roles: Partial<Record<TopLevelRole, RoleStatus>>;
   online_keyid: string | null;
+  /** keyid of the online key signing each online role (they may differ: issue 17) */
+  online_keys: Record<string, string>;
   bins: number | null;
   delegated_roles:
     | {
@@ -159,6 +168,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     },
     roles: {},
     online_keyid: null,
+    online_keys: {},
     bins: null,
     delegated_roles: null,
     pending: [],
@@ -183,6 +193,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
       keyids: root.signed.roles.root.keyids,
     };
     status.online_keyid = onlineKeyId(root.signed) ?? null;
+    for (const r of ONLINE_TOP_LEVEL_ROLES) status.online_keys[r] = root.signed.roles[r].keyids[0] ?? "";
   }
   const tsValue = await api.metadata("timestamp.json");
   if (tsValue !== undefined && root) {
@@ -213,13 +224,17 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
           keyids: root.signed.roles.targets.keyids,
         };
         const d = targets.signed.delegations;
-        if (d?.succinct_roles) status.bins = 2 ** d.succinct_roles.bit_length;
+        if (d?.succinct_roles) {
+          status.bins = 2 ** d.succinct_roles.bit_length;
+          if (d.succinct_roles.keyids[0]) status.online_keys.bins = d.succinct_roles.keyids[0];
+        }
+        const online = onlineKeyIds(root.signed, targets.signed);
         if (d?.roles) {
           status.delegated_roles = d.roles.map((r) => ({
             name: r.name,
             keyids: r.keyids,
             threshold: r.threshold,
-            online: isSignedByOnlineKey(r, status.online_keyid),
+            online: isSignedByOnlineKey(r, online),
             ...(r.paths ? { paths: r.paths } : {}),
             ...(r.path_hash_prefixes ? { path_hash_prefixes: r.path_hash_prefixes } : {}),
           }));
@@ -325,7 +340,7 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
         continue;
       }
       const keys = r.keyids
-        ? `threshold ${r.threshold} of ${r.keyids.length}${name !== "root" && r.keyids.length === 1 && r.keyids[0] === s.online_keyid ? " (online key)" : ""}`
+        ? `threshold ${r.threshold} of ${r.keyids.length}${name !== "root" && r.keyids.length === 1 && r.keyids[0] === s.online_keys[name] ? " (online key)" : ""}`
         : "";
       lines.push(
         `${name.padEnd(13)} ${`v${r.version}`.padEnd(8)} ${r.expires.padEnd(21)} ${timeLeft(r.seconds_left).padEnd(18)} ${keys}`,
@@ -333,7 +348,12 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
     }
     lines.push("");
     if (s.publisher) lines.push(`publisher     ${describePublisher(s.publisher)}`);
-    if (s.online_keyid) lines.push(`online key    ${s.online_keyid}`);
+    const distinct = new Set(Object.values(s.online_keys));
+    if (distinct.size > 1) {
+      // One key per role: say which signs what (keyids only).
+      lines.push("online keys");
+      for (const [role, keyid] of Object.entries(s.online_keys)) lines.push(`  ${role.padEnd(11)} ${keyid}`);
+    } else if (s.online_keyid) lines.push(`online key    ${s.online_keyid}`);
     if (s.bins !== null && s.delegated_roles === null)
       lines.push(
         `bins          ${s.bins} hash bins${typeof s.config.bins_expiration === "number" ? `, expiring after ${s.config.bins_expiration} day(s)` : ""}`,

@@ -194,8 +194,12 @@ async function publishBatch(
   const prev = e.state!;
   const now = e.now();
   let st = extra.root ? withNewRoot(prev, extra.root, bumps) : prev;
-  const signer = e.onlineSigner(st);
-  const build = new PublicationBuilder(signer, e.verifier.batch(signer.publicKey), st.snapshotMeta);
+  // Each role is signed by its own online key, as `st` names it once root rotation and delegation edits apply.
+  const build = new PublicationBuilder(
+    e.roleSigners(() => st),
+    e.verifier,
+    st.snapshotMeta,
+  );
   if (extra.root) {
     const root = extra.root;
     const text = canonicalJson(root.signed);

@@ -11,7 +11,8 @@ import { DELEGATED_ROLES_MAX } from "../tuf/limits.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 import { publishLocked, takeBatch } from "./batch.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
-import { StateError } from "./errors.ts";
+import { ConfigurationError, StateError } from "./errors.ts";
+import { delegationOnlineKeyId, isSignedByOnlineKey, onlineKeyIds } from "../tuf/roles.ts";
 import type { DelegationsInput } from "./payloads.ts";
 import type { Sessions } from "./signing-sessions.ts";
 import type { PublishedState } from "./state.ts";
@@ -49,7 +50,8 @@ export async function acceptDelegations(
   return e.startTask("metadata_delegation", { actor, summary }, () =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       const cur = e.state!;
-      const onlineId = cur.settings.onlineKeyId;
+      // RSTUF's `keyids: []`: the targets role's online key (tuf/roles.ts delegationOnlineKeyId).
+      const onlineId = delegationOnlineKeyId(cur.root.signed)!;
       const deletedBefore = (await e.store.getSetting<string[]>(DELETED_ROLES_KEY)) ?? [];
       const roles = [...(cur.targets.delegations?.roles ?? [])];
       const keys = { ...(cur.targets.delegations?.keys ?? {}), ...input.keys };
@@ -113,6 +115,22 @@ export async function acceptDelegations(
                 failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }],
               },
             };
+      // A role signed online by a key of its own: the server must hold that key before it is delegated to.
+      const online = onlineKeyIds(cur.root.signed, { delegations: { keys, roles } });
+      for (const r of roles) {
+        if (!publish.includes(r.name) || !isSignedByOnlineKey(r, online)) continue;
+        const keyid = r.keyids[0]!;
+        try {
+          e.keys.signerFor(keyid, keys[keyid] ?? cur.root.signed.keys[keyid]!);
+        } catch (err) {
+          if (!(err instanceof ConfigurationError)) throw err;
+          return {
+            ok: false,
+            message: "Metadata Delegation Failed",
+            details: { delegated_roles: [], failed_roles: [{ role: r.name, reason: err.message }] },
+          };
+        }
+      }
       await publishLocked(e, await takeBatch(e), e.drainBumps(), {
         delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
         // In the same transaction as the new targets: a deleted name can never come back.

@@ -20,7 +20,7 @@ import type { Logger } from "../log.ts";
 import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
 import type { DelegatedRole, Metadata, RootSigned } from "../tuf/metadata.ts";
-import { isTopLevelRole } from "../tuf/roles.ts";
+import { isTopLevelRole, onlineKeyFor, onlineKeyIds } from "../tuf/roles.ts";
 import { type BatchOutcome, publishLocked, takeBatch } from "./batch.ts";
 import { acceptBootstrap, runBootstrap } from "./bootstrap.ts";
 import { acceptDelegations } from "./delegations.ts";
@@ -33,6 +33,7 @@ import { type PublisherState, publisherState, readPause, setPaused } from "./pau
 import { acceptRootUpdate } from "./root-update.ts";
 import { acceptExpirationUpdate, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
 import { acceptSign, acceptSignDelete, pendingSigning } from "./signing-sessions.ts";
+import type { PublishedState } from "./state.ts";
 import { ReplicaSync } from "./sync.ts";
 
 export type { BatchOutcome } from "./batch.ts";
@@ -47,6 +48,14 @@ export interface RepositoryOptions {
   /** most changes one publish takes (whole tasks are never split) */
   maxBatch: number;
   now?: () => Date;
+}
+
+/** One role of each kind the online keys sign: top-level, one bin (all share the key), online delegated roles. */
+function onlineSigningRoles(st: PublishedState): string[] {
+  const roles: string[] = ["targets", "snapshot", "timestamp"];
+  if (st.bins) roles.push(st.bins.nameOf(0));
+  for (const r of st.targets.delegations?.roles ?? []) if (!isOfflineRole(st, r.name)) roles.push(r.name);
+  return roles;
 }
 
 export class Repository {
@@ -128,11 +137,36 @@ export class Repository {
   }
 
   /**
-   * Load the online key of a bootstrapped repository now: start-up fails
-   * with the reason (ConfigurationError) instead of the first re-sign.
+   * Load every online key of a bootstrapped repository now (each role's:
+   * tuf/roles.ts onlineKeyFor): start-up fails with the reason
+   * (ConfigurationError) instead of the first re-sign.
    */
   checkOnlineKey(): void {
-    if (this.#e.state) this.#e.onlineSigner(this.#e.state);
+    const st = this.#e.state;
+    if (!st) return;
+    for (const role of onlineSigningRoles(st)) this.#e.signerFor(st, role);
+  }
+
+  /** Every keyid that signs online in what is published (tuf/roles.ts onlineKeyIds). */
+  onlineKeyIds(): ReadonlySet<string> {
+    const st = this.#e.state;
+    return st ? onlineKeyIds(st.root.signed, st.targets) : new Set();
+  }
+
+  /**
+   * Which key signs each online role (keyids only, never key material):
+   * targets, snapshot, timestamp, "bins" for every hash bin, and each
+   * delegated role signed online.
+   */
+  onlineKeys(): Record<string, string> {
+    const st = this.#e.state;
+    if (!st) return {};
+    const out: Record<string, string> = {};
+    for (const role of onlineSigningRoles(st)) {
+      const k = onlineKeyFor(st.root.signed, st.targets, role);
+      if (k) out[st.bins?.isBin(role) ? "bins" : role] = k.keyid;
+    }
+    return out;
   }
 
   /** custom delegated roles as published in targets (empty with hash bins) */

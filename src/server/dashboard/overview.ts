@@ -34,6 +34,9 @@ export async function rolesOverview(app: App) {
   const heads = new Map(repo.heads().map((h) => [h.role, h]));
   const root = repo.root?.signed;
   const onlineKeyId = repo.settings?.onlineKeyId;
+  // Each online role may have a key of its own (issue 17): keyids only, never key material.
+  const onlineKeys = repo.onlineKeys();
+  const onlineIds = repo.onlineKeyIds();
   const days = app.config.alerts.offline_expiry_days;
   const roles: RoleView[] = [];
   for (const name of TOP_LEVEL_ROLES) {
@@ -55,7 +58,7 @@ export async function rolesOverview(app: App) {
   for (const r of targets?.delegations?.roles ?? []) {
     const head = heads.get(r.name);
     if (!head) continue;
-    const offline = isOfflineDelegation(r, onlineKeyId);
+    const offline = isOfflineDelegation(r, onlineIds);
     roles.push({
       name: r.name,
       kind: "delegated",
@@ -90,7 +93,7 @@ export async function rolesOverview(app: App) {
       published: count,
       prefix: repo.settings.bins.prefix,
       bit_length: repo.settings.bins.bitLength,
-      keyids: onlineKeyId ? [onlineKeyId] : [],
+      keyids: onlineKeys.bins ? [onlineKeys.bins] : [],
       threshold: 1,
       signing: "online",
       expiration_days: repo.settings.expiration.bins,
@@ -114,6 +117,7 @@ export async function rolesOverview(app: App) {
     bootstrapped: repo.bootstrapped,
     bootstrap_state: repo.bootstrapRecord?.state ?? null,
     online_keyid: onlineKeyId ?? null,
+    online_keys: onlineKeys,
     consistent_snapshot: repo.settings?.consistentSnapshot ?? null,
     resign_window_seconds: Math.round(
       effectiveResignWindowMs({
