@@ -38,6 +38,8 @@ export interface EngineOptions {
   wrap?: (store: Store) => Store;
   /** the engine's clock (default: real time) */
   now?: () => Date;
+  /** where fn: online key URIs point (default: the fixtures' online-key-dir) */
+  onlineKeyDir?: string;
 }
 
 const tempDirs: string[] = [];
@@ -66,7 +68,7 @@ export async function openEngine(opts: EngineOptions = {}): Promise<Engine> {
   };
   const repo = new Repository({
     store,
-    onlineKeys: new OnlineKeys({ dir: ONLINE_KEY_DIR }),
+    onlineKeys: new OnlineKeys({ dir: opts.onlineKeyDir ?? ONLINE_KEY_DIR }),
     sink,
     log: silentLogger(),
     maxBatch: opts.maxBatch ?? 10_000,
