@@ -13,6 +13,8 @@ import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
 import { newOnlineKey, onlineKeyDir } from "../helpers/online-keys.ts";
 import { addition, openEngine, removeEngineDirs, verifyPublished } from "../repository/helpers.ts";
 import { readJson, rejects, tempDir, testTerminal, writeText } from "./helpers.ts";
+import { readPublicKeyFile } from "../../src/offline/key-files.ts";
+import { nextRoot } from "../../src/offline/next-root.ts";
 import { KEY_NAME, ONLINE_KEY_URI } from "../../src/tuf/rstuf.ts";
 
 let dir: string;
@@ -107,4 +109,29 @@ test("--targets-key alone stands for --online-key; a root key as a role key is r
     Error,
     /--snapshot-key .* is also a root key/,
   );
+});
+
+test("root update (nextRoot): --snapshot-key rotates the snapshot key only; with --online-key it is refused", async () => {
+  const current = readJson(join(dir, "per-role.json")).metadata.root.signed;
+  const snapshot = readPublicKeyFile(keys.timestamp!.pub);
+  const now = new Date();
+  const next = nextRoot(current, { addKeys: [], removeKeyids: [], roleKeys: { snapshot }, expiresDays: 365, now });
+  expect(next.version).toBe(2);
+  expect(next.roles.snapshot.keyids).toEqual([keys.timestamp!.keyid]);
+  for (const role of ["timestamp", "targets"] as const) expect(next.roles[role]).toEqual(current.roles[role]);
+  // The old snapshot key is no longer listed.
+  expect(next.keys[keys.snapshot!.keyid]).toBeUndefined();
+  expect(() =>
+    nextRoot(current, {
+      addKeys: [],
+      removeKeyids: [],
+      onlineKey: { key: readPublicKeyFile(keys.bins!.pub), uri: `fn:${keys.bins!.keyid}` },
+      roleKeys: { snapshot },
+      expiresDays: 365,
+      now,
+    }),
+  ).toThrow(/exclude each other/);
+  expect(() =>
+    nextRoot(current, { addKeys: [], removeKeyids: [], roleKeys: { timestamp: snapshot }, expiresDays: 365, now }),
+  ).toThrow(/already the timestamp key/);
 });
