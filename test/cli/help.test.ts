@@ -19,6 +19,7 @@ import { FLAGS as ARTIFACT_FLAGS } from "../../src/cli/artifact.ts";
 import { FLAGS as TASK_FLAGS } from "../../src/cli/task.ts";
 import { SERVER_FLAGS } from "../../src/cli/server-options.ts";
 import { TOKEN_FLAGS } from "../../src/cli/token.ts";
+import { PUBLISHER_FLAGS } from "../../src/cli/publisher.ts";
 import { AUDIT_FLAGS } from "../../src/cli/audit.ts";
 import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
@@ -50,6 +51,7 @@ const COMMANDS: [string, FlagSpec][] = [
   ["status", SERVER_FLAGS],
   ["bins advise", BINS_ADVISE_FLAGS],
   ["token create", TOKEN_FLAGS],
+  ["publisher pause", PUBLISHER_FLAGS],
   ["audit", AUDIT_FLAGS],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],
   ["version", {}],
