@@ -19,6 +19,7 @@ import {
 } from "../helpers/online-keys.ts";
 import {
   addition,
+  bootstrapped,
   type Engine,
   openEngine,
   type Published,
@@ -222,6 +223,53 @@ describe("a root update rotating one online key re-signs exactly what that key s
       await rotate(e, keys);
       expect(moved(e, before)).toEqual(["root"]);
       verifyPublished(e.files);
+    } finally {
+      await e.close();
+    }
+  });
+});
+
+describe("a custom delegated role with an online key of its own", () => {
+  test("added over the delegations workflow, signed by its key; a key the server lacks fails that role", async () => {
+    const dir = onlineKeyDir();
+    const e = await openEngine({ onlineKeyDir: dir });
+    try {
+      await bootstrapped(e, "bootstrap-delegations.json");
+      const own = newOnlineKey("ecdsa", dir, "team key");
+      const role = (name: string, keyid: string) => ({
+        name,
+        terminating: true,
+        keyids: [keyid],
+        threshold: 1,
+        paths: [`${name}/*`],
+        "x-rstuf-expire-policy": 2,
+      });
+      const { taskId } = await e.repo.acceptDelegations("add", {
+        keys: { [own.keyid]: own.key },
+        roles: [role("team", own.keyid)],
+      });
+      await e.repo.drain();
+      expect((await e.task(taskId))?.result?.details).toEqual({ delegated_roles: ["team"], failed_roles: [] });
+      await e.repo.acceptAdd({ artifacts: [addition("team/tool.tgz")], addTaskIdToCustom: false, publish: true });
+      expect((await e.repo.publishOnce()).changes).toBe(1);
+      const p = verifyPublished(e.files);
+      expect(Object.keys(p.roles.get("team")!.signatures)).toEqual([own.keyid]);
+      expect(publishedTarget(p, "team/tool.tgz")).toBeDefined();
+      // The RSTUF fixture's roles: nightly on the (one) online key, releases offline.
+      expect(e.repo.onlineKeys().team).toBe(own.keyid);
+      expect(e.repo.onlineKeys().nightly).toBe(e.repo.onlineKeys().targets);
+      expect(e.repo.onlineKeys().releases).toBeUndefined();
+
+      const missing = newOnlineKey("ed25519", onlineKeyDir());
+      const r = await e.repo.acceptDelegations("add", {
+        keys: { [missing.keyid]: missing.key },
+        roles: [role("other", missing.keyid)],
+      });
+      await e.repo.drain();
+      const failed = (await e.task(r.taskId))?.result?.details as any;
+      expect(failed.delegated_roles).toEqual([]);
+      expect(failed.failed_roles[0].role).toBe("other");
+      expect(failed.failed_roles[0].reason).toContain(`online key ${missing.keyid} is not available`);
     } finally {
       await e.close();
     }
