@@ -14,6 +14,12 @@
  * A re-sign while paused (the scheduler's, a root rotation, a completed
  * signing session) is built from what is *published* (the store's artifact
  * rows), never from the queue: queued artifacts are not published by it.
+ * What goes through the queue waits like any change: artifact additions and
+ * removals, POST /artifacts/publish, and re-sign requests made over the API
+ * (POST /metadata/online — the scheduler's own re-signing before expiry is
+ * not queued and goes on). Actions that are not queued still publish: a
+ * bootstrap, root N+1, a delegation change, an offline role whose signers
+ * finished (what they signed is published as signed).
  */
 import type { AuditActor, Store } from "../store/store.ts";
 import { auditEntry } from "./audit.ts";
