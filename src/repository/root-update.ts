@@ -138,7 +138,7 @@ export function withNewRoot(st: PublishedState, root: Metadata<RootSigned>, bump
       const roles = d.roles.map((r) => (follows(r) ? { ...r, keyids: [newId] } : r));
       targets = { ...targets, delegations: { ...d, roles } };
       keys[newId] = key;
-      for (const r of roles) if (isSignedByOnlineKey(r, newId)) bumps.add(r.name);
+      for (const r of d.roles) if (follows(r)) bumps.add(r.name);
     }
     // The old key stays listed only while a delegation still uses it.
     const used = new Set([

@@ -161,3 +161,12 @@ describe("pause and resume publication", () => {
     await usageError(publisherCommand(["stop"], serverTerm(server.url).term), /unknown action/);
   });
 });
+
+test("/metrics says whether publication is paused", async () => {
+  const metric = async () =>
+    /^tufbox_publisher_paused (\d)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1];
+  await server.api("POST", "/api/v1/publisher/pause");
+  expect(await metric()).toBe("1");
+  await server.api("POST", "/api/v1/publisher/resume");
+  expect(await metric()).toBe("0");
+});
