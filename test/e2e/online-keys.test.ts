@@ -9,6 +9,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { statusCommand } from "../../src/cli/status.ts";
+import { serverTerm } from "../cli/server-helpers.ts";
 import { newOnlineKey, onlineKeyDir, perRolePayload, type RoleKeys, rootUpdate } from "../helpers/online-keys.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
 import { tufClient } from "../helpers/tufjs.ts";
@@ -71,6 +73,12 @@ test("tuf-js downloads from a repository whose four online roles have four keys,
     bins: keys.bins!.keyid,
   });
   expect((await server.api("GET", "/api/v1/roles")).body.data.bins.keyids).toEqual([keys.bins!.keyid]);
+  const st = serverTerm(server.url);
+  await statusCommand([], st.term);
+  const report = st.out.join("\n");
+  expect(report).toContain("online keys");
+  for (const role of ["timestamp", "snapshot", "targets", "bins"] as const)
+    expect(report).toMatch(new RegExp(`  ${role}\\s+${keys[role]!.keyid}`));
 
   // Rotate the snapshot key through POST /api/v1/metadata.
   const before = new Map(server.app.repo.heads().map((h) => [h.role, h.version]));

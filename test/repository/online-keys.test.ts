@@ -9,6 +9,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
+import { fixture } from "../helpers/fixtures.ts";
 import {
   KEY_TYPES,
   newOnlineKey,
@@ -272,6 +273,36 @@ describe("a custom delegated role with an online key of its own", () => {
       expect(failed.failed_roles[0].reason).toContain(`online key ${missing.keyid} is not available`);
     } finally {
       await e.close();
+    }
+  });
+});
+
+describe("a bootstrap payload with custom delegations", () => {
+  test("a role given its own online key in delegations.keys is signed by it from v1", async () => {
+    const dir = onlineKeyDir();
+    const own = newOnlineKey("rsa", dir, "nightly key");
+    const payload = fixture("bootstrap-delegations.json");
+    const d = payload.settings.roles.delegations;
+    d.keys[own.keyid] = own.key;
+    d.roles.find((r: { name: string }) => r.name === "nightly").keyids = [own.keyid];
+    const e = await openEngine({ onlineKeyDir: dir });
+    try {
+      const { taskId } = await e.repo.acceptBootstrap(parseBootstrapPayload(payload));
+      await e.repo.drain();
+      expect((await e.task(taskId))?.state).toBe("SUCCESS");
+      const p = verifyPublished(e.files);
+      expect(Object.keys(p.roles.get("nightly")!.signatures)).toEqual([own.keyid]);
+      expect(e.repo.onlineKeys().nightly).toBe(own.keyid);
+    } finally {
+      await e.close();
+    }
+    // Without the private key the payload is refused, naming the key.
+    const other = await openEngine({ onlineKeyDir: onlineKeyDir() });
+    try {
+      const err = await other.repo.acceptBootstrap(parseBootstrapPayload(payload)).catch((x) => x);
+      expect(err.issues[0].loc).toEqual(["body", "settings", "roles", "delegations", "keys", own.keyid]);
+    } finally {
+      await other.close();
     }
   });
 });
