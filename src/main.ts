@@ -17,6 +17,8 @@ Commands:
   mirror       follow an upstream repository, verify it like a client, serve it (edge mirror);
                --from BUNDLE imports an export (air-gapped sites)
   export       write a verified static copy (directory or .tar) for static servers / USB sticks
+  validate     check a published repository like a client, from a trusted root: chains, signatures,
+               versions, hashes, expiry (--horizon), size caps, artifacts; exit 1 on any problem
   healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
   admin-token  admin-token reset: revoke the stored admin API token, print a new one
@@ -60,6 +62,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
+  validate: withServerErrors("validate", async (argv) => (await import("./cli/validate.ts")).validateCommand(argv)),
   healthcheck: withServerErrors("healthcheck", async (argv) =>
     (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
   ),
