@@ -19,6 +19,8 @@ Commands:
   export       write a verified static copy (directory or .tar) for static servers / USB sticks
   validate     check a published repository like a client, from a trusted root: chains, signatures,
                versions, hashes, expiry (--horizon), size caps, artifacts; exit 1 on any problem
+  backup       an online, consistent backup of a running repository (--data-dir, or --server over the API)
+  restore      a new data directory from a backup, that serves and continues publishing (next versions)
   healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
   admin-token  admin-token reset: revoke the stored admin API token, print a new one
@@ -63,6 +65,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
   validate: withServerErrors("validate", async (argv) => (await import("./cli/validate.ts")).validateCommand(argv)),
+  backup: withServerErrors("backup", async (argv) => (await import("./cli/backup.ts")).backupCommand(argv)),
+  restore: withServerErrors("restore", async (argv) => (await import("./cli/backup.ts")).restoreCommand(argv)),
   healthcheck: withServerErrors("healthcheck", async (argv) =>
     (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
   ),

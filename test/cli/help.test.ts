@@ -24,6 +24,8 @@ import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
+import { VALIDATE_FLAGS } from "../../src/cli/validate.ts";
+import { BACKUP_FLAGS, RESTORE_FLAGS } from "../../src/cli/backup.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
 /** argv before --help → the flags that command parses. */
@@ -33,6 +35,9 @@ const COMMANDS: [string, FlagSpec][] = [
   ["healthcheck", { ...CONFIG_FLAGS, ...HEALTHCHECK_FLAGS }],
   ["mirror", { ...CONFIG_FLAGS, ...MIRROR_FLAGS }],
   ["export", { ...CONFIG_FLAGS, ...EXPORT_FLAGS }],
+  ["validate", { ...CONFIG_FLAGS, ...VALIDATE_FLAGS }],
+  ["backup", { ...CONFIG_FLAGS, ...BACKUP_FLAGS }],
+  ["restore", { ...CONFIG_FLAGS, ...RESTORE_FLAGS }],
   ["key generate", KEY_GENERATE_FLAGS],
   ["key info", KEY_INFO_FLAGS],
   ["ceremony", CEREMONY_FLAGS],

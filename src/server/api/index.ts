@@ -17,6 +17,7 @@ import { DashboardPages } from "../dashboard/pages.ts";
 import { detail, errorResponse, routeNotFound } from "../errors.ts";
 import { artifactRoutes } from "./artifacts/index.ts";
 import { auditRoutes } from "./audit/index.ts";
+import { backupRoutes } from "./backup/index.ts";
 import { readJson } from "./body.ts";
 import { bootstrapRoutes } from "./bootstrap/index.ts";
 import { settingsRoutes } from "./config/index.ts";
@@ -46,6 +47,7 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...eventRoutes(app),
     ...tokenRoutes(app),
     ...auditRoutes(app),
+    ...backupRoutes(app),
     ...dashboardRoutes(app),
   ];
   routes.push(openApiRoute(app, () => routes));

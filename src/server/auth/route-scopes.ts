@@ -55,6 +55,9 @@ export const ROUTE_SCOPES = {
 
   "GET /api/v1/audit": "read",
 
+  // An online backup (server/api/backup/): token hashes, audit, sessions — never the online key.
+  "POST /api/v1/backup": "admin",
+
   // tufbox's native reads for operators and the dashboard (server/dashboard/api.ts).
   "GET /api/v1/whoami": "read",
   "GET /api/v1/roles": "read",
