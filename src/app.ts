@@ -9,6 +9,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { openStore } from "./store/index.ts";
 import { metadataFileName, parseMetadataFileName } from "./tuf/file-names.ts";
+import { isTopLevelRole } from "./tuf/roles.ts";
 import { OnlineKeys } from "./repository/online-key.ts";
 import { Repository } from "./repository/repository.ts";
 import { Publisher } from "./repository/publisher.ts";
@@ -49,8 +50,11 @@ export interface Listener {
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
   const clock = opts.clock ?? new SystemClock();
   prepareDataDir(config, log);
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { server: true });
   const metadata = new PublishedMetadata({
+    // Bins and delegated roles are served from a byte-bounded cache over the store.
+    resident: isTopLevelRole,
+    cacheBytes: 48 * 1024 * 1024,
     loader: async (name) => {
       if (name === "timestamp.json") return (await store.getLatestDocument("timestamp"))?.bytes;
       if (name === "root.json") return (await store.getLatestDocument("root"))?.bytes;
@@ -97,6 +101,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       periodSeconds: config.scheduler.period_seconds,
       resignWindowHours: config.scheduler.resign_window_hours,
       taskRetentionHours: config.tasks.retention_hours,
+      retentionGraceHours: config.retention.grace_hours,
       auditRetentionDays: config.audit.retention_days,
     },
   );

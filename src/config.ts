@@ -55,6 +55,7 @@ import {
   globs,
   int,
   Invalid,
+  num,
   listen,
   names,
   nonEmpty_,
@@ -205,6 +206,7 @@ const KEYS: readonly AnyKeySpec[] = [
   key("auth.jwt.timeout_ms", { env: ["TUFBOX_JWT_TIMEOUT_MS"], default: 5000, parse: int(100, 60_000) }),
   key("audit.retention_days", { env: ["TUFBOX_AUDIT_RETENTION_DAYS"], default: 365, parse: int(1, 36_500) }),
   key("tasks.retention_hours", { env: ["TUFBOX_TASKS_RETENTION_HOURS"], default: 24, parse: int(1, 8760) }),
+  key("retention.grace_hours", { env: ["TUFBOX_RETENTION_GRACE_HOURS"], default: 24, parse: num(0, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
   // Several replicas share a PostgreSQL queue: poll it more often than a lone SQLite process.

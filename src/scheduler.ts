@@ -19,9 +19,18 @@ export interface SchedulerOptions {
   periodSeconds: number;
   resignWindowHours: number;
   taskRetentionHours: number;
+  /** how long a superseded metadata version outlives the last snapshot/timestamp that could point to it */
+  retentionGraceHours?: number;
+  /** the clock retention compares expiry dates with (tests and the soak bench run it fast) */
+  now?: () => Date;
   /** audit entries older than this are deleted (default 365) */
   auditRetentionDays?: number;
 }
+
+/** Versions deleted per transaction: each batch is short, so publications interleave. */
+const PRUNE_CHUNK = 2000;
+/** Most chunks per run; the next run continues. */
+const PRUNE_CHUNKS_PER_RUN = 100;
 
 export interface JobInfo {
   name: string;
@@ -45,7 +54,13 @@ interface Job {
 }
 
 /** Results of runs that changed nothing: not logged. */
-const QUIET_RESULTS = new Set(["nothing near expiry", "pruned 0 task(s)", "pruned 0 audit entries", "no alerts"]);
+const QUIET_RESULTS = new Set([
+  "nothing near expiry",
+  "pruned 0 task(s)",
+  "pruned 0 audit entries",
+  "no alerts",
+  "pruned 0 metadata version(s), 0 bytes",
+]);
 
 /** Never let the window be shorter than one period plus a margin: a role must not expire between two runs. */
 export function effectiveResignWindowMs(opts: SchedulerOptions): number {
@@ -58,6 +73,8 @@ export class Scheduler {
   readonly #log: Logger;
   readonly #opts: SchedulerOptions;
   readonly #leader: Leadership;
+  /** metadata versions (and their bytes) the retention job deleted since start (metrics) */
+  readonly pruned = { versions: 0, bytes: 0 };
   readonly #clock: Clock;
   #unwatch: (() => void) | null = null;
 
@@ -79,6 +96,28 @@ export class Scheduler {
         if (roles.length === 0) return "nothing near expiry";
         deps.repo.requestBump(roles);
         return `re-signing ${roles.length} role(s): ${roles.slice(0, 5).join(", ")}${roles.length > 5 ? ", …" : ""}`;
+      },
+    );
+    const now = opts.now ?? (() => new Date(this.#clock.now()));
+    this.#add(
+      "prune-metadata",
+      "delete superseded metadata versions that no unexpired snapshot or timestamp ever served points to, after retention.grace_hours (root versions are kept)",
+      async () => {
+        // A client that read a timestamp just before it expired may still be
+        // fetching what it names: the grace covers slow and paused clients.
+        const cutoff = new Date(now().getTime() - (opts.retentionGraceHours ?? 24) * 3_600_000).toISOString();
+        let versions = 0;
+        let bytes = 0;
+        for (let i = 0; i < PRUNE_CHUNKS_PER_RUN; i++) {
+          const r = await deps.store.pruneDocuments(cutoff, PRUNE_CHUNK);
+          versions += r.versions;
+          bytes += r.bytes;
+          if (r.versions === 0) break;
+          await Bun.sleep(0);
+        }
+        this.pruned.versions += versions;
+        this.pruned.bytes += bytes;
+        return `pruned ${versions} metadata version(s), ${bytes} bytes`;
       },
     );
     this.#add("prune-tasks", "delete finished task results older than the retention period", async () => {

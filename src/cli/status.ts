@@ -76,8 +76,23 @@ export interface RepositoryStatus {
     | null;
   pending: PendingStatus[];
   config: Record<string, unknown>;
+  /** largest document of each kind against the client download limit (tufbox servers: from /metrics) */
+  largest_documents: { kind: string; role: string; bytes: number; limit: number }[];
   /** what the server warns about (GET /api/v1/alerts); null when it cannot say (an RSTUF server, no token) */
   alerts: AlertStatus[] | null;
+}
+
+/** `tufbox_largest_document_bytes` and `tufbox_document_client_limit_bytes` from a /metrics text. */
+export function largestDocumentsFromMetrics(text: string): RepositoryStatus["largest_documents"] {
+  const limits = new Map<string, number>();
+  for (const m of text.matchAll(/^tufbox_document_client_limit_bytes\{kind="([^"]+)"\} (\d+)$/gm))
+    limits.set(m[1]!, Number(m[2]));
+  const out: RepositoryStatus["largest_documents"] = [];
+  for (const m of text.matchAll(/^tufbox_largest_document_bytes\{kind="([^"]+)",role="([^"]+)"\} (\d+)$/gm)) {
+    const limit = limits.get(m[1]!);
+    if (limit !== undefined) out.push({ kind: m[1]!, role: m[2]!, bytes: Number(m[3]), limit });
+  }
+  return out;
 }
 
 export interface AlertStatus {
@@ -139,8 +154,14 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     delegated_roles: null,
     pending: [],
     config: typeof config === "object" && config !== null ? config : {},
+    largest_documents: [],
     alerts: null,
   };
+  // tufbox only (an RSTUF server has no /metrics): best effort, never an error.
+  try {
+    const res = await fetch(`${api.opts.server}/metrics`, { signal: AbortSignal.timeout(5000) });
+    if (res.ok) status.largest_documents = largestDocumentsFromMetrics(await res.text());
+  } catch {}
 
   const rootValue = await api.metadata("root.json");
   let root: Metadata<RootSigned> | undefined;
@@ -298,6 +319,12 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
       lines.push(
         `bins          ${s.bins} hash bins${typeof s.config.bins_expiration === "number" ? `, expiring after ${s.config.bins_expiration} day(s)` : ""}`,
       );
+    for (const d of s.largest_documents) {
+      const pct = (d.bytes / d.limit) * 100;
+      lines.push(
+        `${`largest ${d.kind}`.padEnd(17)} ${d.role} ${d.bytes} of ${d.limit} bytes clients download (${pct.toFixed(1)}%)${d.kind === "targets" && pct >= 50 ? ": re-bin into more hash bins before it reaches the limit" : ""}`,
+      );
+    }
     if (s.delegated_roles) {
       lines.push(`delegations   ${s.delegated_roles.length} role(s):`);
       for (const r of s.delegated_roles) {

@@ -46,6 +46,8 @@ export interface Config {
   };
   audit: { retention_days: number };
   tasks: { retention_hours: number };
+  /** grace_hours: how long superseded metadata versions outlive every snapshot/timestamp that could point to them */
+  retention: { grace_hours: number };
   /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
   publisher: { max_batch: number; linger_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };

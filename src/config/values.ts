@@ -55,6 +55,19 @@ export const int =
     return n;
   };
 
+/** A decimal number (fractions allowed: tests use minutes of grace). */
+export const num =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const expected = `expected a number between ${min} and ${max}`;
+    let n: number;
+    if (typeof raw === "number") n = raw;
+    else if (typeof raw === "string" && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(raw)) n = Number(raw);
+    else throw new Invalid(expected);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Invalid(expected);
+    return n;
+  };
+
 export const bool: Parser<boolean> = (raw) => {
   if (typeof raw === "boolean") return raw;
   if (typeof raw === "string") {

@@ -14,7 +14,7 @@ import type { AuditActor, DocumentRecord, Store } from "../store/store.ts";
 import { auditEntry } from "./audit.ts";
 import { metadataFileName } from "../tuf/file-names.ts";
 import type { DelegatedRole } from "../tuf/metadata.ts";
-import { isSignedByOnlineKey, isTargetsRole } from "../tuf/roles.ts";
+import { isSignedByOnlineKey } from "../tuf/roles.ts";
 import type { Signer } from "../tuf/signer.ts";
 import { StateError } from "./errors.ts";
 import type { OnlineKeys } from "./online-key.ts";
@@ -71,7 +71,7 @@ export class Engine {
   readonly verifier = new VerifyPool();
   state: PublishedState | undefined;
   bootstrap: BootstrapRecord | undefined;
-  /** bin contents by role, valid for `version` (the role's head when cached) */
+  /** entries read ahead for the batch being built (prefetchEntries); empty between batches */
   readonly entries = new Map<string, RoleEntries>();
   /** re-sign requests held by this process (the scheduler's, a root rotation that failed) */
   readonly requestedBumps = new Set<string>();
@@ -99,16 +99,22 @@ export class Engine {
     if (this.state) await this.#publishLatest(this.state);
   }
 
-  async #publishLatest(st: PublishedState): Promise<void> {
+  /**
+   * Hand the sink the top-level documents. Bins and delegated roles are not
+   * read here: the sink loads those from the store when a client asks (with
+   * 16384 bins at 1M artifacts they are ~200 MB, and reading them all made a
+   * restart take seconds before timestamp.json was served).
+   */
+  async #publishLatest(_st: PublishedState): Promise<void> {
     const files: SinkFile[] = [];
-    // Targets roles first, root, snapshot, timestamp last: as a publication becomes visible.
-    const roles = [...st.heads.keys()].filter(isTargetsRole);
-    for (const role of [...roles, "root", "snapshot", "timestamp"]) {
+    // Targets first, root, snapshot, timestamp last: as a publication becomes visible.
+    for (const role of ["targets", "root", "snapshot", "timestamp"]) {
       const doc = await this.store.getLatestDocument(role);
       if (!doc) continue;
       files.push(...this.filesFor(doc));
     }
     this.sink.publish(files);
+    for (const { role, length } of await this.store.getHeadLengths()) this.sizes.set(role, length);
   }
 
   /** The names a document is served under; the digest travels along so the server does not hash again. */
@@ -216,14 +222,40 @@ export class Engine {
     return this.keys.signerFor(id, st.root.signed.keys[id]!);
   }
 
-  /** A role's entries at `headVersion`, cached between batches. */
+  /**
+   * A role's published entries, read from the store each time. Not cached
+   * between batches: all bins' entries at 1M artifacts are ~250 MB of strings
+   * (most of the process's memory), and a batch that touches most bins would
+   * cycle through any smaller cache without a hit. The store reads one bin as
+   * one range of its (role, path) key.
+   */
   async roleEntries(role: string, headVersion: number): Promise<Map<string, string>> {
-    const cached = this.entries.get(role);
-    if (cached && cached.version === headVersion) return cached.entries;
+    const prefetched = this.entries.get(role);
+    if (prefetched && prefetched.version === headVersion) {
+      this.entries.delete(role);
+      return prefetched.entries;
+    }
     const rows = await this.store.listArtifactsInRole(role);
-    const entries = new Map(rows.map((r) => [r.path, r.fragment]));
-    this.entries.set(role, { version: headVersion, entries });
-    return entries;
+    return new Map(rows.map((r) => [r.path, r.fragment]));
+  }
+
+  /**
+   * Read the entries of the roles a batch is about to touch in few queries
+   * (one per chunk of roles on PostgreSQL instead of one per bin); each is
+   * handed out once by roleEntries, and whatever the batch did not use is
+   * dropped by releaseEntries, so nothing outlives the batch.
+   */
+  async prefetchEntries(roles: Iterable<[string, number]>): Promise<void> {
+    const wanted = new Map(roles);
+    if (wanted.size === 0) return;
+    const rows = await this.store.listArtifactsInRoles([...wanted.keys()]);
+    for (const [role, list] of rows) {
+      this.entries.set(role, { version: wanted.get(role)!, entries: new Map(list.map((r) => [r.path, r.fragment])) });
+    }
+  }
+
+  releaseEntries(): void {
+    this.entries.clear();
   }
 
   drainBumps(): Set<string> {

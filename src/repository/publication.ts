@@ -19,6 +19,7 @@ import { isTargetsRole } from "../tuf/roles.ts";
 import type { Signer } from "../tuf/signer.ts";
 import { assertPublishable } from "./client-limits.ts";
 import type { VerifyBatch } from "./verify-pool.ts";
+import { applySnapshotMeta, snapshotMetaText } from "./snapshot-meta.ts";
 
 export class PublicationBuilder {
   readonly #signer: Signer;
@@ -29,13 +30,29 @@ export class PublicationBuilder {
   readonly documents: DocumentRecord[] = [];
   /** per role, the head the store must still have when this commits (nobody published in between) */
   readonly expectedHeads: Record<string, number> = {};
-  /** snapshot `meta` as canonical fragments ("bins-0a.json" → '{"version":3}'), updated as targets roles are added */
-  readonly snapshotMeta: Map<string, string>;
+  /**
+   * The published snapshot `meta` as canonical fragments ("bins-0a.json" →
+   * '{"version":3}'), left untouched until published(); this publication's
+   * entries are kept apart (snapshot-meta.ts: 16384+ entries are not copied
+   * or re-sorted for each publication).
+   */
+  readonly #baseMeta: Map<string, string>;
+  readonly #metaChanges = new Map<string, string>();
 
-  constructor(signer: Signer, verify: VerifyBatch, snapshotMeta: ReadonlyMap<string, string> = new Map()) {
+  constructor(signer: Signer, verify: VerifyBatch, snapshotMeta: Map<string, string> = new Map()) {
     this.#signer = signer;
     this.#verify = verify;
-    this.snapshotMeta = new Map(snapshotMeta);
+    this.#baseMeta = snapshotMeta;
+  }
+
+  /**
+   * Call once the publication is committed: the snapshot meta it published
+   * (the map given to the constructor, updated in place).
+   */
+  published(): Map<string, string> {
+    applySnapshotMeta(this.#baseMeta, this.#metaChanges);
+    this.#metaChanges.clear();
+    return this.#baseMeta;
   }
 
   /**
@@ -70,7 +87,7 @@ export class PublicationBuilder {
     const text = canonicalObjectFromEntries([
       ["_type", '"snapshot"'],
       ["expires", canonicalString(expires)],
-      ["meta", canonicalObjectFromEntries([...this.snapshotMeta])],
+      ["meta", snapshotMetaText(this.#baseMeta, this.#metaChanges)],
       ["spec_version", canonicalString(SPEC_VERSION)],
       ["version", String(version)],
     ]);
@@ -112,7 +129,7 @@ export class PublicationBuilder {
     const doc = documentRecord(role, version, expires, bytes);
     this.documents.push(doc);
     this.expectedHeads[role] = expectedHead;
-    if (isTargetsRole(role)) this.snapshotMeta.set(snapshotMetaName(role), `{"version":${version}}`);
+    if (isTargetsRole(role)) this.#metaChanges.set(snapshotMetaName(role), `{"version":${version}}`);
     return doc;
   }
 }

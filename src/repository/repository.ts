@@ -14,6 +14,7 @@
  *   task-results.ts      RSTUF task results
  *   sync.ts              catching up with other replicas
  */
+import { clientMaxBytes } from "../tuf/limits.ts";
 import type { Logger } from "../log.ts";
 import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
@@ -149,6 +150,29 @@ export class Repository {
       if (!best || bytes > best.bytes) best = { role, bytes };
     }
     return best;
+  }
+
+  /**
+   * The largest latest document of each kind against the download limit TUF
+   * clients apply to it (tuf/limits.ts): what to watch before a bin nears
+   * its cap (then: more hash bins).
+   */
+  largestDocuments(): {
+    kind: "root" | "timestamp" | "snapshot" | "targets";
+    role: string;
+    bytes: number;
+    limit: number;
+  }[] {
+    const best = new Map<string, { role: string; bytes: number }>();
+    for (const [role, bytes] of this.#e.sizes) {
+      const kind = role === "root" || role === "timestamp" || role === "snapshot" ? role : "targets";
+      const cur = best.get(kind);
+      if (!cur || bytes > cur.bytes) best.set(kind, { role, bytes });
+    }
+    return (["root", "timestamp", "snapshot", "targets"] as const).flatMap((kind) => {
+      const b = best.get(kind);
+      return b ? [{ kind, role: b.role, bytes: b.bytes, limit: clientMaxBytes(b.role) }] : [];
+    });
   }
 
   binsOf(): SuccinctBins | null {

@@ -8,6 +8,10 @@ import type { PublicKey } from "../tuf/keys.ts";
 import { tooDeep, tooDeepError } from "./client-limits.ts";
 
 const CHUNK = 256;
+/** chunks handed to the worker at once: enough to keep it busy between two answers */
+const WORKER_CHUNKS_IN_FLIGHT = 2;
+/** share of chunks the worker gets even when its answers cannot be seen (see batch) */
+const WORKER_SHARE = 0.42;
 const WORKER_FAILED = "\u0000worker failed";
 
 /** The verification worker died mid-batch: nothing was written; build the batch again (verified inline from now on). */
@@ -60,28 +64,65 @@ export class VerifyPool {
     return this.#worker;
   }
 
+  /**
+   * Chunks go to the worker two at a time, the rest wait here: when the
+   * publisher has signed everything and calls done(), it verifies what is
+   * still waiting itself, from the other end of the queue, so both cores
+   * finish together (bootstrap of 16384 bins: signing takes the main core
+   * ~0.3 s, verifying all on one core ~0.7 s).
+   */
   batch(key: PublicKey): VerifyBatch {
     const worker = this.#ensureWorker();
     const pending: Promise<{ failed: string[]; deep: string[] }>[] = [];
     const inlineFailed: string[] = [];
     const inlineDeep: string[] = [];
-    let chunk: { data: Uint8Array; sig: string; name: string }[] = [];
+    type Item = { data: Uint8Array; sig: string; name: string };
+    let chunk: Item[] = [];
+    const queue: Item[][] = [];
+    let inFlight = 0;
+    let flushed = 0;
+    let posted = 0;
+    // The worker's answers are only seen when the publisher yields; a caller
+    // that signs without yielding (bootstrap) still gives the worker its
+    // share: verifying costs ~2.3 signatures, so while the main core signs n
+    // documents the worker verifies ~0.43 n.
+    const wanted = () => inFlight < WORKER_CHUNKS_IN_FLIGHT || posted < WORKER_SHARE * flushed;
+    const verifyHere = (item: Item) => {
+      if (tooDeep(item.data)) inlineDeep.push(item.name);
+      if (!key.verify(item.data, item.sig)) inlineFailed.push(item.name);
+    };
+    const pump = () => {
+      while (worker && queue.length > 0 && wanted()) {
+        const items = queue.shift()!;
+        posted++;
+        const id = this.#nextId++;
+        inFlight++;
+        pending.push(
+          new Promise((resolve) =>
+            this.#waiting.set(id, (result) => {
+              inFlight--;
+              resolve(result);
+              pump();
+            }),
+          ),
+        );
+        worker.postMessage(
+          { id, keyid: key.keyid, key: key.json, items },
+          items.map((i) => i.data.buffer as ArrayBuffer),
+        );
+      }
+    };
     const flush = () => {
-      if (chunk.length === 0 || !worker) return;
-      const id = this.#nextId++;
-      const items = chunk;
+      if (chunk.length === 0) return;
+      queue.push(chunk);
       chunk = [];
-      pending.push(new Promise((resolve) => this.#waiting.set(id, resolve)));
-      worker.postMessage(
-        { id, keyid: key.keyid, key: key.json, items },
-        items.map((i) => i.data.buffer as ArrayBuffer),
-      );
+      flushed++;
+      pump();
     };
     return {
       add(name, data, sig) {
         if (!worker) {
-          if (tooDeep(data)) inlineDeep.push(name);
-          if (!key.verify(data, sig)) inlineFailed.push(name);
+          verifyHere({ name, data, sig });
           return;
         }
         // Own buffer per item, so transferring it detaches nothing else.
@@ -91,6 +132,11 @@ export class VerifyPool {
       },
       async done() {
         flush();
+        while (queue.length > 0) {
+          for (const item of queue.pop()!) verifyHere(item);
+          // Let the worker's answers in, so it keeps getting chunks meanwhile.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         const results = await Promise.all(pending);
         const failed = [...inlineFailed, ...results.flatMap((r) => r.failed)];
         if (failed.includes(WORKER_FAILED)) throw new VerifierUnavailable();

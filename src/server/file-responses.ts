@@ -7,37 +7,45 @@ import type { HttpServerOptions } from "./http.ts";
 import type { PublishedFile } from "./published.ts";
 import type { TargetFile } from "./targets.ts";
 import { fileError } from "./errors.ts";
+import { chooseCoding, type EncodedVariant, variantOf } from "./encodings.ts";
 
 /** Versioned files never change: cache them for a year. */
 export const IMMUTABLE = "public, max-age=31536000, immutable";
 /** Unversioned files (timestamp.json, root.json) and listings: revalidate every time. */
 export const REVALIDATE = "no-cache";
 
-// Built once per file: constructing headers from an object on every response
-// cost ~10% of fetch-path throughput.
-const headersOf = new WeakMap<PublishedFile, Headers>();
-export function metadataHeaders(file: PublishedFile): Headers {
-  let headers = headersOf.get(file);
+// Built once per file and coding: constructing headers from an object on
+// every response cost ~10% of fetch-path throughput.
+const headersOf = new WeakMap<object, Headers>();
+export function metadataHeaders(file: PublishedFile, variant?: EncodedVariant): Headers {
+  const key = variant ?? file;
+  let headers = headersOf.get(key);
   if (!headers) {
     headers = new Headers({
       "Content-Type": "application/json",
-      ETag: file.etag,
+      ETag: variant?.etag ?? file.etag,
       "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE,
+      // Caches must key on Accept-Encoding: the same URL has several representations (encodings.ts).
+      Vary: "Accept-Encoding",
     });
-    headersOf.set(file, headers);
+    if (variant) headers.set("Content-Encoding", variant.coding);
+    headersOf.set(key, headers);
   }
   return headers;
 }
 
 export function metadataResponse(req: Request, file: PublishedFile): Response {
-  if (etagMatches(req.headers.get("if-none-match"), file.etag)) {
+  const coding = chooseCoding(req.headers.get("accept-encoding"));
+  const variant = coding ? variantOf(file, coding) : undefined;
+  const etag = variant?.etag ?? file.etag;
+  if (etagMatches(req.headers.get("if-none-match"), etag)) {
     return new Response(null, {
       status: 304,
-      headers: { ETag: file.etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE },
+      headers: { ETag: etag, "Cache-Control": file.immutable ? IMMUTABLE : REVALIDATE, Vary: "Accept-Encoding" },
     });
   }
   // Bun drops the body of a HEAD response and keeps its Content-Length.
-  return new Response(file.bytes, { headers: metadataHeaders(file) });
+  return new Response(variant?.bytes ?? file.bytes, { headers: metadataHeaders(file, variant) });
 }
 
 export function targetResponse(req: Request, file: TargetFile): Response {

@@ -38,6 +38,7 @@ import type { ArtifactContent } from "../storage/content.ts";
 import { TargetFiles } from "./targets.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
+import { COMPRESS_MIN_BYTES } from "./encodings.ts";
 import { errorResponse, fileError } from "./errors.ts";
 import {
   callApi,
@@ -139,11 +140,13 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
   let lastReloadMs = 0;
   // Only the current table's responses are kept: a static Response holds its
   // own copy of the bytes, which must not outlive the route.
-  let responses = new Map<PublishedFile, Response>();
+  let responses = new Map<PublishedFile, Response | null>();
 
+  type Route = { GET: Response | ((req: Request) => Response) };
   interface RouteTable {
-    routes: Record<string, { GET: Response }>;
-    responses: Map<PublishedFile, Response>;
+    routes: Record<string, Route>;
+    /** null: served by a handler route (compressed variants) */
+    responses: Map<PublishedFile, Response | null>;
     names: string[];
   }
 
@@ -157,19 +160,26 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
       if (n < 2) popularity.delete(role);
       else popularity.set(role, n >> 1);
     }
-    const routes: Record<string, { GET: Response }> = {};
-    const next = new Map<PublishedFile, Response>();
+    const routes: Record<string, Route> = {};
+    const next = new Map<PublishedFile, Response | null>();
     for (const file of chosen) {
+      // GET only: routes answering every method cost ~8x more to register; HEAD
+      // and the rest fall through to fetch. A file large enough to have
+      // compressed variants needs the request's Accept-Encoding: a handler
+      // route instead of a prebuilt Response.
+      if (file.bytes.byteLength >= COMPRESS_MIN_BYTES) {
+        routes[`/metadata/${file.name}`] = { GET: (req: Request) => metadataResponse(req, file) };
+        next.set(file, null);
+        continue;
+      }
       const res = responses.get(file) ?? new Response(file.bytes, { headers: metadataHeaders(file) });
       next.set(file, res);
-      // GET only: routes answering every method cost ~8x more to register; HEAD
-      // and the rest fall through to fetch.
       routes[`/metadata/${file.name}`] = { GET: res };
     }
     return { routes, responses: next, names: chosen.map((f) => f.name) };
   }
 
-  function commit(table: RouteTable): Record<string, { GET: Response }> {
+  function commit(table: RouteTable): Record<string, Route> {
     responses = table.responses;
     staticNames = table.names;
     staticFiles = new Map([...table.responses.keys()].map((f) => [f.name, f]));

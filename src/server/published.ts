@@ -15,6 +15,8 @@
 import { compareListedNames } from "./listing-order.ts";
 
 import { type MetadataFileName, parseMetadataFileName } from "../tuf/file-names.ts";
+import { isTopLevelRole } from "../tuf/roles.ts";
+import { type ContentCoding, type EncodedVariant, precompress } from "./encodings.ts";
 
 export interface PublishedFile {
   /** file name as served under /metadata/, e.g. `3.bins-0a3.json` */
@@ -29,6 +31,8 @@ export interface PublishedFile {
   readonly role: string;
   /** version from the name, null for unversioned names */
   readonly version: number | null;
+  /** compressed variants, made once (encodings.ts) */
+  encoded?: Partial<Record<ContentCoding, EncodedVariant>>;
 }
 
 export interface PublishInput {
@@ -51,6 +55,13 @@ export interface PublishedMetadataOptions {
   cacheBytes?: number;
   /** how long a "does not exist" answer from the loader is trusted (default 2 s) */
   missingTtlMs?: number;
+  /**
+   * Roles whose newest version stays in memory (default: every role). With a
+   * loader, the others' newest versions go to the byte-bounded cache like
+   * older ones: 16384 bins at 1M artifacts are ~200 MB, and clients fetch
+   * the few bins they need, while root/targets/snapshot are fetched by all.
+   */
+  resident?: (role: string) => boolean;
 }
 
 export class PublishedMetadataError extends Error {
@@ -84,8 +95,11 @@ export class PublishedMetadata {
   readonly #cacheBytes: number;
   readonly #missingTtlMs: number;
 
-  /** newest version of each versioned role, by role */
+  /** newest version of each resident versioned role, by role */
   readonly #newest = new Map<string, PublishedFile>();
+  /** newest version number of every versioned role published here */
+  readonly #newestVersion = new Map<string, number>();
+  readonly #resident_: (role: string) => boolean;
   /** every resident file by name: unversioned ones and the newest of each role */
   readonly #resident = new Map<string, PublishedFile>();
   /**
@@ -106,6 +120,8 @@ export class PublishedMetadata {
     this.#lister = opts.lister;
     this.#cacheBytes = opts.cacheBytes ?? 64 * 1024 * 1024;
     this.#missingTtlMs = opts.missingTtlMs ?? 2000;
+    const resident = opts.resident;
+    this.#resident_ = resident && opts.loader ? resident : () => true;
   }
 
   /** Increases with every publish; lets readers cache derived views (the listing). */
@@ -144,12 +160,19 @@ export class PublishedMetadata {
         this.#resident.set(file.name, file);
         continue;
       }
-      const current = this.#newest.get(file.role);
-      if (current && current.version! >= file.version) {
+      const newestVersion = this.#newestVersion.get(file.role) ?? 0;
+      if (newestVersion >= file.version) {
         // An older (or the same) version: keep the newest resident, remember this one.
-        if (current.name !== file.name) this.#remember(file);
+        if (this.#newest.get(file.role)?.name !== file.name) this.#remember(file);
         continue;
       }
+      this.#newestVersion.set(file.role, file.version);
+      if (!this.#resident_(file.role)) {
+        // Newest, but served through the cache (and the store behind it).
+        this.#remember(file);
+        continue;
+      }
+      const current = this.#newest.get(file.role);
       this.#newest.set(file.role, file);
       this.#resident.set(file.name, file);
       this.#forget(file.name);
@@ -161,6 +184,7 @@ export class PublishedMetadata {
     }
     this.#missing.clear();
     this.#generation++;
+    this.#precompressSoon(batch);
 
     const names = batch.map((f) => f.name);
     for (const listener of this.#listeners) {
@@ -193,11 +217,11 @@ export class PublishedMetadata {
     const parsed = parseMetadataFileName(name);
     if (!parsed || !this.#loader) return Promise.resolve(undefined);
     if (parsed.version !== null) {
-      const newest = this.#newest.get(parsed.role);
+      const newest = this.#newestVersion.get(parsed.role);
       // Clients probe N+1.root.json on every update; answer from memory instead of
       // asking the store each time. A replica that has not yet heard of a newer
       // version answers consistently with the timestamp it serves.
-      if (newest && parsed.version > newest.version!) return Promise.resolve(undefined);
+      if (newest !== undefined && parsed.version > newest) return Promise.resolve(undefined);
     }
     const until = this.#missing.get(name);
     if (until !== undefined) {
@@ -263,12 +287,30 @@ export class PublishedMetadata {
     };
   }
 
+  /**
+   * Compress the top-level documents of a batch right after it is visible
+   * (encodings.ts): not before, so compression never delays a publication;
+   * until it is done those files are sent uncompressed.
+   */
+  #precompressSoon(batch: PublishedFile[]): void {
+    // Not the snapshot: it changes with every publication (tens per second
+    // under steady adds) and most versions are never downloaded; it is
+    // compressed on its first request instead (encodings.ts).
+    const files = batch.filter((f) => f.role !== "snapshot" && (f.version === null || isTopLevelRole(f.role)));
+    if (files.length === 0) return;
+    setImmediate(() => {
+      for (const f of files) if (this.peek(f.name) === f) precompress(f);
+    });
+  }
+
   #remember(file: PublishedFile): void {
     if (this.#resident.has(file.name)) return;
     this.#forget(file.name);
     // A single file larger than the whole budget is served but not kept.
     if (file.bytes.byteLength > this.#cacheBytes) return;
-    this.#older.set(file.name, { file, used: true });
+    // Unused until requested: a batch of thousands of bins that nobody asks
+    // for must not push out the versions clients are fetching.
+    this.#older.set(file.name, { file, used: false });
     this.#olderBytes += file.bytes.byteLength;
     // Terminates: every second chance clears a bit, and the new entry is unused.
     for (const [name, old] of this.#older) {

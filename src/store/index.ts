@@ -13,20 +13,20 @@ export { SqliteStore } from "./sqlite/store.ts";
  * - `postgres://…` / `postgresql://…` → PostgreSQL (Bun's client reads the
  *   usual URL parameters: `?sslmode=verify-full`, `?search_path=tufbox`, …)
  */
-export async function openStore(url: string): Promise<Store> {
-  const store = storeFor(url);
+export async function openStore(url: string, opts: { server?: boolean } = {}): Promise<Store> {
+  const store = storeFor(url, opts.server ?? false);
   await store.open();
   return store;
 }
 
-function storeFor(url: string): Store {
+function storeFor(url: string, server: boolean): Store {
   if (url.trim() === "") throw new Error("store URL is empty; use sqlite:PATH or a file path");
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore(url);
   const sqlite = /^sqlite:(?:\/\/)?(.*)$/i.exec(url);
   if (sqlite) {
     const path = sqlite[1] ?? "";
     if (path === "") throw new Error(`store URL "${url}" names no file; use sqlite:PATH`);
-    return new SqliteStore(path);
+    return new SqliteStore(path, { backgroundCheckpoint: server });
   }
   // Anything else shaped like a URL is a typo or an unknown backend, not a
   // file to create in the working directory.
@@ -34,5 +34,5 @@ function storeFor(url: string): Store {
   if (scheme) {
     throw new Error(`unknown store scheme "${scheme[1]}:" in "${url}"; use sqlite:PATH or postgres://…`);
   }
-  return new SqliteStore(url);
+  return new SqliteStore(url, { backgroundCheckpoint: server });
 }

@@ -57,6 +57,20 @@ export function normaliseInstant(value: string, what: string): string {
   return new Date(t).toISOString();
 }
 
+/**
+ * An instant as TUF writes `expires` (`YYYY-MM-DDTHH:MM:SSZ`, whole seconds,
+ * rounded down), so it compares as a string with stored expiry dates.
+ */
+export function tufInstant(value: string, what: string): string {
+  return `${normaliseInstant(value, what).slice(0, 19)}Z`;
+}
+
+/** Roles whose versions retention never deletes: clients walk the whole root chain (spec 5.3.4). */
+export const KEPT_FOREVER_ROLES: readonly string[] = ["root"];
+
+/** Roles whose served documents point at other documents: their expiry bounds how long those are needed. */
+export const REFERRING_ROLES: readonly string[] = ["snapshot", "timestamp"];
+
 export function checkLimit(limit: number): number {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`limit must be a non-negative integer, got ${limit}`);
   return limit;

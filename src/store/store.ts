@@ -236,12 +236,20 @@ export interface Store {
   getLatestDocument(role: string): Promise<DocumentRecord | undefined>;
   /** head (latest version, expiry) of every role that has documents */
   getHeads(): Promise<RoleHead[]>;
+  /** byte length of every role's latest document (sizes against client limits, without reading bytes) */
+  getHeadLengths(): Promise<{ role: string; length: number }[]>;
   /** every (role, version) published, ordered by role then version, without bytes */
   listDocuments(): Promise<{ role: string; version: number; length: number; publishedAt: string }[]>;
 
   // artifacts (published state)
   /** every published artifact listed by `role`, sorted by path (code unit order) */
   listArtifactsInRole(role: string): Promise<ArtifactRecord[]>;
+  /**
+   * listArtifactsInRole for many roles at once (the publisher reads every bin
+   * a batch touches: one round trip per chunk of roles on PostgreSQL, not one
+   * per bin). Roles without artifacts map to an empty list.
+   */
+  listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>>;
   getArtifact(path: string): Promise<ArtifactRecord | undefined>;
   countArtifacts(): Promise<number>;
   /**
@@ -302,6 +310,20 @@ export interface Store {
    * before upserts. A role's head is its highest version.
    */
   commitPublication(pub: Publication): Promise<void>;
+
+  // retention of superseded document versions (DESIGN.md: clients mid-update must still find them)
+  /**
+   * Delete superseded document versions that no snapshot or timestamp ever
+   * served can still point to: every version a publication superseded is
+   * recorded (in the same transaction) with the latest expiry of any
+   * snapshot or timestamp published before it; a version is deleted once
+   * that instant is before `cutoff` (ISO, already minus the grace period).
+   * Root versions and each role's newest version are never deleted. At most
+   * `limit` versions per call; returns what it deleted.
+   */
+  pruneDocuments(cutoff: string, limit: number): Promise<{ versions: number; bytes: number }>;
+  /** documents stored and their total bytes (kept as running totals: cheap) */
+  documentStats(): Promise<{ documents: number; bytes: number }>;
 
   // tokens
   /** upsert by hash (an id already used by another hash is a StoreConflictError); audit in the same transaction */

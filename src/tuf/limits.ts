@@ -177,7 +177,16 @@ export function sizeViolation(role: string, size: number): string | null {
   const cap = clientMaxBytes(role);
   if (size <= cap) return null;
   const what = role === "timestamp" || role === "root" || role === "snapshot" ? role : "a targets role";
-  return `${role} would be ${size} bytes, over the ${cap}-byte limit TUF clients download for ${what}`;
+  return `${role} would be ${size} bytes, over the ${cap}-byte limit TUF clients download for ${what}; ${sizeFix(role)}`;
+}
+
+/** What an operator does about a document that outgrew its client limit (issue 15: the error names the fix). */
+function sizeFix(role: string): string {
+  if (role === "root") return "fix: fewer keys or signatures in root";
+  if (role === "timestamp") return "fix: a shorter key (the timestamp lists one snapshot)";
+  if (role === "snapshot") return "fix: fewer targets roles (fewer hash bins or delegated roles)";
+  if (role === "targets") return "fix: delegate the artifacts to hash bins or delegated roles";
+  return "fix: more hash bins (re-bin the repository with a larger number of bins) or split the delegated role";
 }
 
 /** Why a document nesting `depth` levels is too deep for clients, or null. */

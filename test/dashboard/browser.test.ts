@@ -228,8 +228,8 @@ describe("dashboard in Chromium", () => {
     await login(admin, TOKEN);
     await view(admin, "jobs", "Scheduler jobs");
     expect(await admin.locator("[data-write]").count()).toBeGreaterThan(0);
-    // resign-expiring, prune-tasks, prune-audit, gc-artifact-content, check-alerts
-    expect(await admin.getByRole("button", { name: /^Run now/ }).count()).toBe(5);
+    // resign-expiring, prune-metadata, prune-tasks, prune-audit, gc-artifact-content, check-alerts
+    expect(await admin.getByRole("button", { name: /^Run now/ }).count()).toBe(6);
     await admin.close();
 
     const page = await newPage();

@@ -154,6 +154,8 @@ describe("a bin that would exceed the client download cap", () => {
     const failed = await server.waitTask(overflow.body.data.task_id);
     expect(failed.state).toBe("FAILURE");
     expect(failed.result.error).toMatch(/bins-0 would be \d+ bytes, over the 5000000-byte limit/);
+    // The task names the fix, not only the problem.
+    expect(failed.result.error).toContain("fix: more hash bins");
     expect(failed.result.details.artifact_roles).toEqual(["bins-0"]);
     expect((await server.waitTask(innocent.body.data.task_id)).state).toBe("SUCCESS");
 

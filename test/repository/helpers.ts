@@ -70,6 +70,16 @@ export async function openEngine(opts: EngineOptions = {}): Promise<Engine> {
     maxBatch: opts.maxBatch ?? 10_000,
   });
   await repo.open();
+  // Only root, targets, snapshot and timestamp are handed to the sink on open;
+  // the server serves bins and delegated roles from the store when asked
+  // (issue 15). What a client can fetch is both: add the store's latest of
+  // every other role, as the server's loader would answer.
+  for (const h of await sqlite.getHeads()) {
+    const name = `${h.version}.${h.role}.json`;
+    if (h.role === "timestamp" || files.has(name)) continue;
+    const doc = await sqlite.getDocument(h.role, h.version);
+    if (doc) files.set(name, doc.bytes);
+  }
   return {
     dir,
     file,

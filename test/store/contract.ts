@@ -417,6 +417,10 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
           { role: "root", version: 1, expires: "2030-01-01T00:00:00Z" },
         ]);
 
+        expect(await store.getHeadLengths()).toEqual([
+          { role: "bins-a", length: v2.bytes.length },
+          { role: "root", length: doc("root", 1).bytes.length },
+        ]);
         const list = await store.listDocuments();
         expect(list.map((d) => [d.role, d.version, d.length])).toEqual([
           ["bins-a", 1, doc("bins-a", 1).bytes.length],
@@ -466,6 +470,92 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       });
     });
 
+    describe("retention", () => {
+      const at = (role: string, version: number, expires: string) => ({ ...doc(role, version), expires });
+      /** One publication: a bin, a snapshot and a timestamp, all expiring at `expires`. */
+      const publish = (v: number, expires: string, root = false) =>
+        store.commitPublication({
+          expectedHeads: { "bins-0": v - 1, snapshot: v - 1, timestamp: v - 1, ...(root ? { root: v - 1 } : {}) },
+          documents: [
+            ...(root ? [at("root", v, "2040-01-01T00:00:00Z")] : []),
+            at("bins-0", v, "2040-01-01T00:00:00Z"),
+            at("snapshot", v, expires),
+            at("timestamp", v, expires),
+          ],
+        });
+      const versions = async (role: string) =>
+        (await store.listDocuments()).filter((d) => d.role === role).map((d) => d.version);
+
+      test("a superseded version lives until every snapshot/timestamp published before its successor expired", async () => {
+        await publish(1, "2030-01-01T00:00:00Z", true);
+        await publish(2, "2030-01-02T00:00:00Z", true);
+        await publish(3, "2030-01-03T00:00:00Z", true);
+        // v1 was superseded when v2 was published: referenced until 2030-01-01 (v1's snapshot).
+        // v2 was superseded by v3: referenced until 2030-01-02.
+        expect(await store.pruneDocuments("2030-01-01T00:00:00Z", 100)).toEqual({ versions: 0, bytes: 0 });
+        const v1 = [doc("bins-0", 1), doc("snapshot", 1), doc("timestamp", 1)].reduce((n, d) => n + d.bytes.length, 0);
+        expect(await store.pruneDocuments("2030-01-01T00:00:01Z", 100)).toEqual({ versions: 3, bytes: v1 });
+        expect(await versions("bins-0")).toEqual([2, 3]);
+        expect(await versions("snapshot")).toEqual([2, 3]);
+        // Root is kept forever, whatever the cutoff.
+        expect(await versions("root")).toEqual([1, 2, 3]);
+        // Milliseconds in the cutoff compare as whole seconds, like `expires`.
+        expect((await store.pruneDocuments("2030-01-02T00:00:00.999Z", 100)).versions).toBe(0);
+        expect((await store.pruneDocuments("2100-01-01T00:00:00Z", 100)).versions).toBe(3);
+        // The newest version of every role is never deleted.
+        expect(await versions("bins-0")).toEqual([3]);
+        expect(await versions("timestamp")).toEqual([3]);
+        expect(await versions("root")).toEqual([1, 2, 3]);
+        expect((await store.getLatestDocument("snapshot"))?.version).toBe(3);
+      });
+
+      test("a version superseded later is kept by a later-expiring snapshot, even when expiry got shorter", async () => {
+        await publish(1, "2030-01-10T00:00:00Z");
+        // A later snapshot expiring earlier (expiry setting lowered): v1 of the
+        // bin is still referenced until 2030-01-10 by snapshot v1.
+        await publish(2, "2030-01-05T00:00:00Z");
+        await publish(3, "2030-01-06T00:00:00Z");
+        expect((await store.pruneDocuments("2030-01-09T00:00:00Z", 100)).versions).toBe(0);
+        expect((await store.pruneDocuments("2030-01-10T00:00:01Z", 100)).versions).toBe(6);
+        expect(await versions("bins-0")).toEqual([3]);
+      });
+
+      test("prunes at most `limit` per call, oldest first, and keeps running totals", async () => {
+        await publish(1, "2030-01-01T00:00:00Z");
+        const afterFirst = await store.documentStats();
+        expect(afterFirst.documents).toBe(3);
+        for (let v = 2; v <= 5; v++) await publish(v, `2030-01-0${v}T00:00:00Z`);
+        const before = await store.documentStats();
+        expect(before.documents).toBe(15);
+        const sizes = (await store.listDocuments()).reduce((n, d) => n + d.length, 0);
+        expect(before.bytes).toBe(sizes);
+        const first = await store.pruneDocuments("2031-01-01T00:00:00Z", 4);
+        expect(first.versions).toBe(4);
+        // Oldest first: everything of v1 (3 documents) goes before anything of v2.
+        expect(await versions("snapshot")).not.toContain(1);
+        expect(await versions("timestamp")).not.toContain(1);
+        const rest = await store.pruneDocuments("2031-01-01T00:00:00Z", 100);
+        expect(first.versions + rest.versions).toBe(12);
+        const after = await store.documentStats();
+        expect(after.documents).toBe(3);
+        expect(after.bytes).toBe((await store.listDocuments()).reduce((n, d) => n + d.length, 0));
+        expect(before.bytes - after.bytes).toBe(first.bytes + rest.bytes);
+        expect(await store.pruneDocuments("2031-01-01T00:00:00Z", 100)).toEqual({ versions: 0, bytes: 0 });
+      });
+
+      test("a failed publication retires nothing", async () => {
+        await publish(1, "2030-01-01T00:00:00Z");
+        await expectConflict(
+          store.commitPublication({
+            expectedHeads: { "bins-0": 0 },
+            documents: [doc("bins-0", 2)],
+          }),
+        );
+        expect(await store.pruneDocuments("2100-01-01T00:00:00Z", 100)).toEqual({ versions: 0, bytes: 0 });
+        expect((await store.documentStats()).documents).toBe(3);
+      });
+    });
+
     describe("artifacts", () => {
       test("listArtifactsInRole returns only that role, in UTF-16 code unit order", async () => {
         // U+FFFD sorts after the astral U+1F600 by code unit (0xFFFD > 0xD83D)
@@ -484,6 +574,29 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         expect(got.indexOf("\u{1F600}")).toBeLessThan(got.indexOf("\uFFFD"));
         expect(await store.listArtifactsInRole("bins-y")).toEqual([artifact("other", "bins-y")]);
         expect(await store.listArtifactsInRole("bins-none")).toEqual([]);
+      });
+
+      test("listArtifactsInRoles reads many roles at once, each like listArtifactsInRole", async () => {
+        await store.commitPublication({
+          expectedHeads: {},
+          documents: [],
+          artifacts: {
+            upsert: [
+              artifact("b/2", "bins-1"),
+              artifact("a/1", "bins-1"),
+              artifact("c", "bins-2"),
+              artifact("z", "bins-9"),
+            ],
+            remove: [],
+          },
+        });
+        const got = await store.listArtifactsInRoles(["bins-2", "bins-1", "bins-empty"]);
+        expect([...got.keys()].sort()).toEqual(["bins-1", "bins-2", "bins-empty"]);
+        expect(got.get("bins-1")).toEqual(await store.listArtifactsInRole("bins-1"));
+        expect(got.get("bins-1")!.map((a) => a.path)).toEqual(["a/1", "b/2"]);
+        expect(got.get("bins-2")).toEqual([artifact("c", "bins-2")]);
+        expect(got.get("bins-empty")).toEqual([]);
+        expect((await store.listArtifactsInRoles([])).size).toBe(0);
       });
 
       test("getArtifact and countArtifacts", async () => {

@@ -149,6 +149,37 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: "retention",
+    sql: `
+      -- See the SQLite migration 3: superseded versions and until when a
+      -- served snapshot or timestamp may still point to them; running totals.
+      CREATE TABLE retired (
+        role             text COLLATE "C" NOT NULL,
+        version          bigint NOT NULL,
+        referenced_until text COLLATE "C" NOT NULL,
+        PRIMARY KEY (role, version)
+      );
+      CREATE INDEX retired_until ON retired (referenced_until);
+
+      CREATE TABLE document_totals (
+        id        integer PRIMARY KEY CHECK (id = 1),
+        horizon   text COLLATE "C" NOT NULL,
+        documents bigint NOT NULL,
+        bytes     bigint NOT NULL
+      );
+      INSERT INTO document_totals (id, horizon, documents, bytes)
+        SELECT 1,
+               coalesce((SELECT max(expires COLLATE "C") FROM documents WHERE role IN ('snapshot', 'timestamp')), ''),
+               count(*), coalesce(sum(length), 0)
+        FROM documents;
+      INSERT INTO retired (role, version, referenced_until)
+        SELECT d.role, d.version, (SELECT horizon FROM document_totals)
+        FROM documents d JOIN heads h ON h.role = d.role
+        WHERE d.role <> 'root' AND d.version < h.version;
+    `,
+  },
 ];
 
 /** Bring the schema up to date; replicas starting at once take turns (a transaction-scoped advisory lock). */

@@ -11,6 +11,8 @@ import type { ContentIndex } from "../contents.ts";
 import { PostgresContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
+  KEPT_FOREVER_ROLES,
+  REFERRING_ROLES,
   auditRow,
   checkAuditQuery,
   checkChange,
@@ -22,6 +24,7 @@ import {
   taskResultText,
   prefixUpperBound,
   sortByCodeUnits,
+  tufInstant,
   type AuditRow,
 } from "../rules.ts";
 import {
@@ -58,6 +61,8 @@ export interface PostgresStoreOptions {
 
 /** Rows per INSERT for documents: ~3 MB of bytea each, measured fastest. */
 const DOCUMENT_CHUNK = 250;
+/** roles read per query by listArtifactsInRoles */
+const ROLES_CHUNK = 1024;
 
 type Sql = SQL;
 type DocumentRow = Omit<DocumentRecord, "version" | "bytes"> & { version: string; bytes: Uint8Array };
@@ -187,6 +192,13 @@ export class PostgresStore implements Store {
     return rows.map((r: { role: string; version: string; expires: string }) => ({ ...r, version: Number(r.version) }));
   }
 
+  async getHeadLengths(): Promise<{ role: string; length: number }[]> {
+    const rows = await this.db`
+      SELECT h.role, d.length FROM heads h JOIN documents d ON d.role = h.role AND d.version = h.version
+      ORDER BY h.role`;
+    return rows.map((r: { role: string; length: number }) => ({ role: r.role, length: Number(r.length) }));
+  }
+
   async listDocuments(): Promise<{ role: string; version: number; length: number; publishedAt: string }[]> {
     const rows = await this.db`
       SELECT role, version, length, published_at AS "publishedAt" FROM documents ORDER BY role, version`;
@@ -201,6 +213,19 @@ export class PostgresStore implements Store {
   async listArtifactsInRole(role: string): Promise<ArtifactRecord[]> {
     const rows = await this.db`SELECT path, role, fragment FROM artifacts WHERE role = ${role} ORDER BY path`;
     return sortByCodeUnits([...rows]);
+  }
+
+  async listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>> {
+    const out = new Map<string, ArtifactRecord[]>(roles.map((r) => [r, []]));
+    const list = [...new Set(roles)];
+    for (let i = 0; i < list.length; i += ROLES_CHUNK) {
+      const rows: ArtifactRecord[] = await this.db`
+        SELECT path, role, fragment FROM artifacts WHERE role = ANY(${list.slice(i, i + ROLES_CHUNK)}::text[])
+        ORDER BY role, path`;
+      for (const r of rows) out.get(r.role)!.push({ path: r.path, role: r.role, fragment: r.fragment });
+    }
+    for (const [role, rows] of out) out.set(role, sortByCodeUnits(rows));
+    return out;
   }
 
   async getArtifact(path: string): Promise<ArtifactRecord | undefined> {
@@ -425,6 +450,27 @@ export class PostgresStore implements Store {
         await tx`INSERT INTO documents ${tx(rows)}`;
       }
       if (pub.documents.length > 0) {
+        // Retention (see the SQLite store): what this publication supersedes
+        // is referenced until the horizon as it stands before it. The totals
+        // row is locked here, so concurrent publications serialise on it.
+        const [totals] = await tx`SELECT horizon FROM document_totals WHERE id = 1 FOR UPDATE`;
+        const superseded = pub.documents.filter((d) => d.version > 1 && !KEPT_FOREVER_ROLES.includes(d.role));
+        if (superseded.length > 0) {
+          await tx`
+            INSERT INTO retired (role, version, referenced_until)
+            SELECT r, v, ${totals.horizon}
+            FROM unnest(${superseded.map((d) => d.role)}::text[], ${superseded.map((d) => d.version - 1)}::bigint[])
+              AS u(r, v)
+            ON CONFLICT (role, version) DO NOTHING`;
+        }
+        // Latest expiry (ISO text, compared as strings) of this publication's snapshot/timestamp.
+        let newest = "";
+        for (const d of pub.documents) if (REFERRING_ROLES.includes(d.role) && d.expires > newest) newest = d.expires;
+        const bytes = pub.documents.reduce((n, d) => n + d.bytes.byteLength, 0);
+        await tx`
+          UPDATE document_totals SET horizon = greatest(horizon, ${newest}::text COLLATE "C"),
+            documents = documents + ${pub.documents.length}, bytes = bytes + ${bytes}
+          WHERE id = 1`;
         // Head = highest version, whatever order documents arrive in.
         const docs = pub.documents;
         await tx`
@@ -472,6 +518,43 @@ export class PostgresStore implements Store {
       const audit = (pub.audit ?? []).map((e) => auditRow(e, now));
       if (audit.length > 0) await insertAudit(tx, audit);
     });
+  }
+
+  // ---- retention ----
+
+  async pruneDocuments(cutoff: string, limit: number): Promise<{ versions: number; bytes: number }> {
+    const until = tufInstant(cutoff, "pruneDocuments(cutoff)");
+    let result = { versions: 0, bytes: 0 };
+    await this.write(async (tx) => {
+      const picked = await tx`
+        DELETE FROM retired WHERE (role, version) IN (
+          SELECT role, version FROM retired WHERE referenced_until < ${until}
+          ORDER BY referenced_until LIMIT ${checkLimit(limit)} FOR UPDATE SKIP LOCKED)
+        RETURNING role, version`;
+      if (picked.length === 0) return;
+      // Never the newest version of a role, never root.
+      const [row] = await tx`
+        WITH gone AS (
+          DELETE FROM documents d
+          USING unnest(${picked.map((r: { role: string }) => r.role)}::text[],
+                       ${picked.map((r: { version: string }) => Number(r.version))}::bigint[]) AS u(role, version),
+                heads h
+          WHERE d.role = u.role AND d.version = u.version AND h.role = d.role AND d.version < h.version
+            AND d.role <> 'root'
+          RETURNING d.length)
+        SELECT count(*) AS n, coalesce(sum(length), 0) AS bytes FROM gone`;
+      result = { versions: Number(row.n), bytes: Number(row.bytes) };
+      if (result.versions > 0) {
+        await tx`UPDATE document_totals SET documents = documents - ${result.versions}, bytes = bytes - ${result.bytes}
+                 WHERE id = 1`;
+      }
+    });
+    return result;
+  }
+
+  async documentStats(): Promise<{ documents: number; bytes: number }> {
+    const [row] = await this.db`SELECT documents, bytes FROM document_totals WHERE id = 1`;
+    return { documents: Number(row.documents), bytes: Number(row.bytes) };
   }
 
   // ---- tokens ----

@@ -139,6 +139,44 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX contents_sha512 ON contents (sha512) WHERE sha512 IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: "retention",
+    sql: `
+      -- Superseded document versions, written by the publication that
+      -- superseded them, with the latest expiry of any snapshot or timestamp
+      -- published before it: until then a client holding such a snapshot may
+      -- still ask for the version (retention keeps it that long plus a grace).
+      CREATE TABLE retired (
+        role             TEXT NOT NULL,
+        version          INTEGER NOT NULL,
+        referenced_until TEXT NOT NULL,
+        PRIMARY KEY (role, version)
+      ) WITHOUT ROWID;
+      CREATE INDEX retired_until ON retired (referenced_until);
+
+      -- One row: the latest expiry of every snapshot and timestamp ever
+      -- published (what a retired version is referenced until), and running
+      -- totals of the documents table, so neither needs a scan of it.
+      CREATE TABLE document_totals (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        horizon   TEXT NOT NULL,
+        documents INTEGER NOT NULL,
+        bytes     INTEGER NOT NULL
+      );
+      INSERT INTO document_totals (id, horizon, documents, bytes)
+        SELECT 1,
+               coalesce((SELECT max(expires) FROM documents WHERE role IN ('snapshot', 'timestamp')), ''),
+               count(*), coalesce(sum(length), 0)
+        FROM documents;
+      -- Versions superseded before this migration: referenced until the
+      -- latest expiry published so far (conservative).
+      INSERT INTO retired (role, version, referenced_until)
+        SELECT d.role, d.version, (SELECT horizon FROM document_totals)
+        FROM documents d JOIN heads h ON h.role = d.role
+        WHERE d.role <> 'root' AND d.version < h.version;
+    `,
+  },
 ];
 
 /**

@@ -9,6 +9,8 @@ import { migrate } from "./migrations.ts";
 import { SqliteContentIndex } from "./contents.ts";
 import {
   FINISHED_STATES,
+  KEPT_FOREVER_ROLES,
+  REFERRING_ROLES,
   auditRow,
   checkAuditQuery,
   checkChange,
@@ -20,6 +22,7 @@ import {
   taskResultText,
   prefixUpperBound,
   sortByCodeUnits,
+  tufInstant,
   type AuditRow,
 } from "../rules.ts";
 import {
@@ -52,7 +55,18 @@ export interface SqliteStoreOptions {
   synchronous?: "FULL" | "NORMAL";
   /** how long a writer waits for another process's lock before failing */
   busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits
+   * (checkpoint-worker.ts). The server turns it on; short-lived stores
+   * (CLI, tests) keep SQLite's automatic checkpoints.
+   */
+  backgroundCheckpoint?: boolean;
 }
+
+/** A publication this large starts the checkpoint worker (a 16384-bin snapshot alone is ~0.6 MB). */
+const CHECKPOINT_WORKER_AFTER_BYTES = 256 * 1024;
+/** How often the background worker checkpoints the WAL. */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 type DocumentRow = {
   role: string;
@@ -99,6 +113,10 @@ function prepare(db: Database) {
     ),
     getHead: db.prepare<{ version: number }, [string]>("SELECT version FROM heads WHERE role = ?"),
     getHeads: db.prepare<RoleHead, []>("SELECT role, version, expires FROM heads ORDER BY role"),
+    getHeadLengths: db.prepare<{ role: string; length: number }, []>(
+      `SELECT h.role, d.length FROM heads h JOIN documents d ON d.role = h.role AND d.version = h.version
+       ORDER BY h.role`,
+    ),
     listDocuments: db.prepare<ListDocumentsRow, []>(
       "SELECT role, version, length, published_at AS publishedAt FROM documents ORDER BY role, version",
     ),
@@ -198,6 +216,28 @@ function prepare(db: Database) {
     ),
     pruneAudit: db.prepare<never, [string]>("DELETE FROM audit WHERE at < ?"),
     deleteTokens: db.prepare<never, [string]>("DELETE FROM tokens WHERE name = ?"),
+
+    totals: db.prepare<{ horizon: string; documents: number; bytes: number }, []>(
+      "SELECT horizon, documents, bytes FROM document_totals WHERE id = 1",
+    ),
+    addTotals: db.prepare<never, [string, number, number]>(
+      `UPDATE document_totals SET horizon = max(horizon, ?), documents = documents + ?, bytes = bytes + ?
+       WHERE id = 1`,
+    ),
+    retire: db.prepare<never, [string, number, string]>(
+      `INSERT INTO retired (role, version, referenced_until) VALUES (?, ?, ?)
+       ON CONFLICT (role, version) DO NOTHING`,
+    ),
+    prunable: db.prepare<{ role: string; version: number }, [string, number]>(
+      "SELECT role, version FROM retired WHERE referenced_until < ? ORDER BY referenced_until LIMIT ?",
+    ),
+    // Never the newest version of a role, never root: checked here too, not only by what was retired.
+    deleteRetiredDocument: db.prepare<{ length: number }, [string, number]>(
+      `DELETE FROM documents WHERE role = ?1 AND version = ?2 AND role <> 'root'
+         AND version < (SELECT version FROM heads WHERE role = ?1)
+       RETURNING length`,
+    ),
+    deleteRetired: db.prepare<never, [string, number]>("DELETE FROM retired WHERE role = ? AND version = ?"),
   };
 }
 type Statements = ReturnType<typeof prepare>;
@@ -213,6 +253,9 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private db: Database | undefined;
   private stmts: Statements | undefined;
+  private readonly backgroundCheckpoint: boolean;
+  private checkpointer: Worker | undefined;
+  private checkpointerStarting: Promise<void> | undefined;
   /** tail of each named lock's queue of waiters */
   private readonly locks = new Map<string, Promise<void>>();
 
@@ -220,6 +263,7 @@ export class SqliteStore implements Store {
     this.path = path;
     this.synchronous = opts.synchronous ?? "FULL";
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    this.backgroundCheckpoint = opts.backgroundCheckpoint ?? false;
   }
 
   async open(): Promise<void> {
@@ -247,6 +291,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     if (!db) return;
+    await this.stopCheckpointer();
     this.contents.close();
     for (const s of Object.values(this.stmts ?? {})) (s as Statement).finalize();
     this.db = undefined;
@@ -287,6 +332,10 @@ export class SqliteStore implements Store {
     return this.s.getHeads.all();
   }
 
+  async getHeadLengths(): Promise<{ role: string; length: number }[]> {
+    return this.s.getHeadLengths.all();
+  }
+
   async listDocuments(): Promise<ListDocumentsRow[]> {
     return this.s.listDocuments.all();
   }
@@ -295,6 +344,12 @@ export class SqliteStore implements Store {
 
   async listArtifactsInRole(role: string): Promise<ArtifactRecord[]> {
     return sortByCodeUnits(this.s.listArtifactsInRole.all(role));
+  }
+
+  async listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>> {
+    const out = new Map<string, ArtifactRecord[]>();
+    for (const role of roles) out.set(role, sortByCodeUnits(this.s.listArtifactsInRole.all(role)));
+    return out;
   }
 
   async getArtifact(path: string): Promise<ArtifactRecord | undefined> {
@@ -427,14 +482,29 @@ export class SqliteStore implements Store {
           );
         }
       }
+      // Whatever this publication supersedes was last pointed to by the
+      // snapshots and timestamps published before it: none expires after the
+      // horizon as it stands before this publication's own documents.
+      const horizon = s.totals.get()!.horizon;
+      let bytes = 0;
+      let newest = "";
       for (const d of pub.documents) {
         s.insertDocument.run(d.role, d.version, d.expires, d.sha256, d.bytes.byteLength, d.publishedAt ?? now, d.bytes);
         s.upsertHead.run(d.role, d.version, d.expires);
+        if (d.version > 1 && !KEPT_FOREVER_ROLES.includes(d.role)) s.retire.run(d.role, d.version - 1, horizon);
+        if (REFERRING_ROLES.includes(d.role) && d.expires > newest) newest = d.expires;
+        bytes += d.bytes.byteLength;
       }
+      if (pub.documents.length > 0) s.addTotals.run(newest, pub.documents.length, bytes);
+      if (bytes >= CHECKPOINT_WORKER_AFTER_BYTES) this.startCheckpointerSoon();
       // Removes first: a path in both lists ends up published, which is the
       // only reading that loses nothing.
       for (const path of pub.artifacts?.remove ?? []) s.deleteArtifact.run(path);
-      for (const a of pub.artifacts?.upsert ?? []) s.upsertArtifact.run(a.path, a.role, a.fragment);
+      // In (role, path) order, the table's own order: consecutive rows land
+      // in the same leaf page instead of one random page each.
+      // The last upsert of a path wins, as if applied one by one.
+      const upsert = [...new Map((pub.artifacts?.upsert ?? []).map((a) => [a.path, a])).values()].sort(byRoleThenPath);
+      for (const a of upsert) s.upsertArtifact.run(a.path, a.role, a.fragment);
       for (const id of new Set(pub.consumedChanges ?? [])) {
         if (s.deleteChange.run(id).changes !== 1) {
           throw new StoreConflictError(
@@ -446,6 +516,31 @@ export class SqliteStore implements Store {
       this.putSettings(pub.settings ?? {});
       for (const row of audit) this.insertAudit(row);
     });
+  }
+
+  // ---- retention ----
+
+  async pruneDocuments(cutoff: string, limit: number): Promise<{ versions: number; bytes: number }> {
+    const until = tufInstant(cutoff, "pruneDocuments(cutoff)");
+    const s = this.s;
+    return this.write(() => {
+      let versions = 0;
+      let bytes = 0;
+      for (const r of s.prunable.all(until, checkLimit(limit))) {
+        const deleted = s.deleteRetiredDocument.get(r.role, r.version);
+        s.deleteRetired.run(r.role, r.version);
+        if (!deleted) continue;
+        versions++;
+        bytes += deleted.length;
+      }
+      if (versions > 0) s.addTotals.run("", -versions, -bytes);
+      return { versions, bytes };
+    });
+  }
+
+  async documentStats(): Promise<{ documents: number; bytes: number }> {
+    const t = this.s.totals.get()!;
+    return { documents: t.documents, bytes: t.bytes };
   }
 
   // ---- tokens ----
@@ -550,6 +645,62 @@ export class SqliteStore implements Store {
 
   // ---- internals ----
 
+  /**
+   * The worker (a second JavaScript VM, ~10 MB) starts with the first large
+   * publication: a small repository never writes enough WAL for a checkpoint
+   * to show in a commit, and an idle quickstart stays small.
+   */
+  private startCheckpointerSoon(): void {
+    const db = this.db;
+    if (!this.backgroundCheckpoint || this.checkpointerStarting || !db) return;
+    if (this.path === ":memory:" || this.path.startsWith("file:")) return;
+    this.checkpointerStarting = this.startCheckpointer(db);
+  }
+
+  private async startCheckpointer(db: Database): Promise<void> {
+    try {
+      const spec = import.meta.url.includes("/$bunfs/")
+        ? new URL("./store/sqlite/checkpoint-worker.ts", import.meta.url)
+        : new URL("./checkpoint-worker.ts", import.meta.url);
+      const worker = new Worker(spec.href);
+      const started = new Promise<boolean>((resolve) => {
+        worker.onmessage = (e) => resolve(e.data === "started");
+        worker.onerror = () => resolve(false);
+      });
+      worker.postMessage({ path: this.path, intervalMs: CHECKPOINT_INTERVAL_MS });
+      if (!(await started)) {
+        worker.terminate();
+        return;
+      }
+      worker.onerror = () => {
+        // The worker died: SQLite checkpoints inside commits again.
+        this.checkpointer = undefined;
+        this.db?.run("PRAGMA wal_autocheckpoint = 1000");
+      };
+      worker.unref();
+      this.checkpointer = worker;
+      db.run("PRAGMA wal_autocheckpoint = 0");
+    } catch {
+      // No worker threads here: keep SQLite's automatic checkpoints.
+    }
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    await this.checkpointerStarting;
+    this.checkpointerStarting = undefined;
+    const worker = this.checkpointer;
+    if (!worker) return;
+    this.checkpointer = undefined;
+    const stopped = new Promise<void>((resolve) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = () => resolve();
+      setTimeout(resolve, 2000).unref();
+    });
+    worker.postMessage("stop");
+    await stopped;
+    worker.terminate();
+  }
+
   private get database(): Database {
     if (!this.db) throw new Error(`SQLite store ${this.path} is not open (call open() first)`);
     return this.db;
@@ -599,6 +750,11 @@ export class SqliteStore implements Store {
       else this.s.putSetting.run(key, JSON.stringify(value));
     }
   }
+}
+
+function byRoleThenPath(a: ArtifactRecord, b: ArtifactRecord): number {
+  if (a.role !== b.role) return a.role < b.role ? -1 : 1;
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
 /** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */

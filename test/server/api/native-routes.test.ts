@@ -227,6 +227,7 @@ const rows: Row[] = [
     check: (b) => {
       expect(b.data.jobs.map((j: any) => j.name)).toEqual([
         "resign-expiring",
+        "prune-metadata",
         "prune-tasks",
         "prune-audit",
         "gc-artifact-content",
@@ -273,7 +274,7 @@ const rows: Row[] = [
     status: 404,
     check: (b) =>
       expect(b.detail.error).toBe(
-        "no scheduled job named nope (jobs: resign-expiring, prune-tasks, prune-audit, gc-artifact-content, check-alerts)",
+        "no scheduled job named nope (jobs: resign-expiring, prune-metadata, prune-tasks, prune-audit, gc-artifact-content, check-alerts)",
       ),
   },
   {

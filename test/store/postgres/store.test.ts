@@ -152,7 +152,7 @@ function postgresSuite(server: string) {
       expect(await r.stores[0]!.ping()).toBe(true);
     });
 
-    test("a schema created by main (migrations 1–3, tokens and audit) upgrades to migration 4 (artifact contents)", async () => {
+    test("a schema created by main (migrations 1–3, tokens and audit) upgrades to migrations 4 (artifact contents) and 5 (retention)", async () => {
       const { url, drop } = await freshSchema();
       const old = new SQL(url, { max: 1 });
       try {
@@ -174,7 +174,10 @@ function postgresSuite(server: string) {
         expect((await store.contents.get("ab".repeat(32)))?.length).toBe(3);
         const schema = new URL(url).searchParams.get("search_path")!;
         const rows = await db.unsafe(`SELECT version, name FROM ${schema}.schema_migrations ORDER BY version`);
-        expect([...rows].at(-1)).toEqual({ version: 4, name: "artifact contents" });
+        expect([...rows].slice(-2)).toEqual([
+          { version: 4, name: "artifact contents" },
+          { version: 5, name: "retention" },
+        ]);
       } finally {
         await store.close();
         await drop();

@@ -97,6 +97,45 @@ describe("SqliteStore", () => {
     await store.close();
   });
 
+  test("with backgroundCheckpoint a worker copies the WAL into the database file, not a commit", async () => {
+    const file = path.join(tempDir(), "tufbox.db");
+    const store = new SqliteStore(file, { backgroundCheckpoint: true });
+    await store.open();
+    const own = (store as unknown as { db: Database }).db;
+    const autocheckpoint = () => Object.values(own.query("PRAGMA wal_autocheckpoint").get() as object)[0];
+    // Small publications never start the worker (an idle quickstart stays small).
+    await store.commitPublication({
+      expectedHeads: { small: 0 },
+      documents: [
+        { role: "small", version: 1, bytes: new Uint8Array(1000), expires: "2030-01-01T00:00:00Z", sha256: "00" },
+      ],
+    });
+    await Bun.sleep(50);
+    expect(autocheckpoint()).toBe(1000);
+    const before = fs.statSync(file).size;
+    const big = new Uint8Array(300 * 1024).fill(7);
+    // ~5 MB of WAL in large publications: the first starts the worker, which
+    // turns the store's own checkpoints off (wal_autocheckpoint = 0), so only
+    // the worker moves these pages into the database file.
+    for (let v = 1; v <= 16; v++) {
+      await store.commitPublication({
+        expectedHeads: { "bins-0": v - 1 },
+        documents: [{ role: "bins-0", version: v, bytes: big, expires: "2030-01-01T00:00:00Z", sha256: "00" }],
+      });
+      if (v === 1) for (let i = 0; i < 100 && autocheckpoint() !== 0; i++) await Bun.sleep(20);
+    }
+    expect(autocheckpoint()).toBe(0);
+    const deadline = Date.now() + 10_000;
+    while (fs.statSync(file).size <= before + 4 * 1024 * 1024 && Date.now() < deadline) await Bun.sleep(50);
+    expect(fs.statSync(file).size - before).toBeGreaterThan(4 * 1024 * 1024);
+    await store.close();
+    // Closed cleanly: reopening sees every version.
+    const again = new SqliteStore(file);
+    await again.open();
+    expect((await again.getLatestDocument("bins-0"))?.version).toBe(16);
+    await again.close();
+  });
+
   test("migrations are recorded once and opening again is a no-op", async () => {
     const file = path.join(tempDir(), "tufbox.db");
     const a = new SqliteStore(file);

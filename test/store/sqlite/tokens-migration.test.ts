@@ -79,10 +79,11 @@ test("a database created by main's schema v2 (dashboard listings) upgrades to th
     { version: 2, name: "dashboard_listings" },
     { version: 3, name: "scoped tokens and audit log" },
     { version: 4, name: "artifact contents" },
+    { version: 5, name: "retention" },
   ]);
 });
 
-test("a database created by main's schema v3 (tokens and audit) upgrades to migration 4 (artifact contents)", async () => {
+test("a database created by main's schema v3 (tokens and audit) upgrades to migration 4 (artifact contents) and 5 (retention)", async () => {
   const file = join(dir, "v3.db");
   const db = new Database(file, { create: true });
   db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
@@ -104,5 +105,8 @@ test("a database created by main's schema v3 (tokens and audit) upgrades to migr
   const check = new Database(file, { readonly: true });
   const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
   check.close();
-  expect(applied.at(-1)).toEqual({ version: 4, name: "artifact contents" });
+  expect(applied.slice(-2)).toEqual([
+    { version: 4, name: "artifact contents" },
+    { version: 5, name: "retention" },
+  ]);
 });

@@ -133,12 +133,48 @@ export function metricsRoutes(app: App): ApiRoute[] {
           "gauge",
           [[{}, TARGETS_CLIENT_LIMIT]],
         );
+        const largestDocs = app.repo.largestDocuments();
+        line(
+          out,
+          "tufbox_largest_document_bytes",
+          "size of the largest latest document of each kind (root, timestamp, snapshot, targets = targets, bins and delegated roles)",
+          "gauge",
+          largestDocs.map((d) => [{ kind: d.kind, role: d.role }, d.bytes]),
+        );
+        line(
+          out,
+          "tufbox_document_client_limit_bytes",
+          "download limit TUF clients apply to each kind of document; a document over it is never published",
+          "gauge",
+          largestDocs.map((d) => [{ kind: d.kind }, d.limit]),
+        );
         line(out, "tufbox_publisher_batches_total", "batches published by this process", "counter", [
           [{}, app.publisher.batches],
         ]);
         line(out, "tufbox_publisher_failing", "1 when the last publish attempt failed", "gauge", [
           [{}, app.publisher.lastError ? 1 : 0],
         ]);
+        const stored = await app.store.documentStats().catch(() => ({ documents: NaN, bytes: NaN }));
+        line(out, "tufbox_metadata_stored_bytes", "bytes of every metadata version kept in the store", "gauge", [
+          [{}, stored.bytes],
+        ]);
+        line(out, "tufbox_metadata_stored_versions", "metadata versions kept in the store", "gauge", [
+          [{}, stored.documents],
+        ]);
+        line(
+          out,
+          "tufbox_metadata_pruned_versions_total",
+          "superseded metadata versions deleted by retention (this process)",
+          "counter",
+          [[{}, app.scheduler.pruned.versions]],
+        );
+        line(
+          out,
+          "tufbox_metadata_pruned_bytes_total",
+          "bytes of superseded metadata versions deleted by retention (this process)",
+          "counter",
+          [[{}, app.scheduler.pruned.bytes]],
+        );
         line(out, "tufbox_store_up", "1 when the store answers", "gauge", [
           [{}, (await app.store.ping().catch(() => false)) ? 1 : 0],
         ]);
