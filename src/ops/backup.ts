@@ -27,7 +27,6 @@
  * TUFBOX_ONLINE_KEY), which the operator keeps separately. The store holds
  * only public keys, token hashes and signed documents.
  */
-import { Database } from "bun:sqlite";
 import { SQL } from "bun";
 import { readdirSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -35,6 +34,7 @@ import { dirname, join, relative } from "node:path";
 import type { TarWriter } from "../mirror/tar.ts";
 import type { ContentStorage } from "../storage/storage.ts";
 import { VERSION } from "../version.ts";
+import { sqliteSnapshot, type StoreSnapshot } from "./sqlite-snapshot.ts";
 
 export const BACKUP_FORMAT = "tufbox-backup/1";
 
@@ -124,56 +124,30 @@ function hashing(body: ReadableStream<Uint8Array>): { stream: ReadableStream<Uin
   return { stream, digest: () => h.digest("hex") };
 }
 
-interface ContentRow {
-  sha256: string;
-  sha512: string | null;
-  length: number;
-}
-
-interface StoreSnapshot {
-  kind: "sqlite" | "postgres";
-  schemaVersion: number;
-  tables: Record<string, number>;
-  versions: Record<string, number>;
-  contents: ContentRow[];
-}
-
-const TOP_LEVEL = ["root", "timestamp", "snapshot", "targets"];
-
-/** SQLite: VACUUM INTO a file next to `tmpDir`, then read what the snapshot holds. */
-function sqliteSnapshot(path: string, into: string): StoreSnapshot {
-  const db = new Database(path, { readonly: true });
+/**
+ * SQLite: `VACUUM INTO` runs in a worker thread (snapshot-worker.ts) with its
+ * own connection, so a server streaming a backup keeps answering while SQLite
+ * copies a large database; inline where worker threads are unavailable.
+ */
+async function sqliteSnapshotOffThread(path: string, into: string): Promise<StoreSnapshot> {
+  let worker: Worker;
   try {
-    db.run("PRAGMA busy_timeout = 30000");
-    db.query("VACUUM INTO ?").run(into);
-  } finally {
-    db.close();
+    const spec = import.meta.url.includes("/$bunfs/")
+      ? new URL("./ops/snapshot-worker.ts", import.meta.url)
+      : new URL("./snapshot-worker.ts", import.meta.url);
+    worker = new Worker(spec.href);
+  } catch {
+    return sqliteSnapshot(path, into);
   }
-  const copy = new Database(into, { readonly: true });
   try {
-    const tables: Record<string, number> = {};
-    const names = copy
-      .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-      .all() as { name: string }[];
-    for (const { name } of names)
-      tables[name] = (copy.query(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n;
-    const schemaVersion =
-      (copy.query("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
-    const versions: Record<string, number> = {};
-    for (const role of TOP_LEVEL) {
-      const row = copy.query("SELECT max(version) AS v FROM documents WHERE role = ?").get(role) as {
-        v: number | null;
-      };
-      if (row.v !== null) versions[role] = row.v;
-    }
-    const contents = tables.contents
-      ? (copy
-          .query("SELECT sha256, sha512, length FROM contents WHERE deleting = 0 ORDER BY sha256")
-          .all() as ContentRow[])
-      : [];
-    return { kind: "sqlite", schemaVersion, tables, versions, contents };
+    return await new Promise<StoreSnapshot>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<{ snapshot?: StoreSnapshot; error?: string }>) =>
+        e.data.snapshot ? resolve(e.data.snapshot) : reject(new Error(e.data.error ?? "the snapshot worker failed"));
+      worker.onerror = (e) => reject(new Error(e.message));
+      worker.postMessage({ path, into });
+    });
   } finally {
-    copy.close();
+    worker.terminate();
   }
 }
 
@@ -300,7 +274,7 @@ export async function writeBackup(tar: TarWriter, opts: BackupOptions): Promise<
     if (sqlitePath !== undefined) {
       const into = join(scratch, "store.sqlite");
       try {
-        snap = sqliteSnapshot(sqlitePath, into);
+        snap = await sqliteSnapshotOffThread(sqlitePath, into);
       } catch (err) {
         throw new BackupError(
           `cannot snapshot the SQLite store ${sqlitePath}: ${(err as Error).message}`,
