@@ -22,7 +22,7 @@ import { signerFromPem } from "../../src/tuf/signer.ts";
 import { ONLINE_KEY_DIR } from "../helpers/fixtures.ts";
 import { tufClient } from "../helpers/tufjs.ts";
 import { tempDir } from "../helpers/server.ts";
-import { testTerminal } from "../cli/helpers.ts";
+import { runCli, testTerminal } from "../cli/helpers.ts";
 import { artifact, publish, startUpstream, type Upstream } from "../mirror/helpers.ts";
 
 const ONLINE_KEYID = "c371763fe98b6131d362e7a9acbc717cef14d79572ea9478fa8d2fd653e260a8";
@@ -278,6 +278,23 @@ describe("tufbox validate", () => {
       expect(err).toBeInstanceOf(UsageError);
     }
   });
+
+  test("the command's exit codes: 0 clean, 1 with problems (listed on stdout), 2 on bad usage", async () => {
+    const clean = await runCli(["validate", "--server", up.url, "--root", rootFile], { cwd: work });
+    expect(clean.stdout).toContain("OK: no problems");
+    expect(clean.code).toBe(0);
+    const url = tamperedCopy("exit-codes", (_, current) => {
+      const file = current("snapshot");
+      writeFileSync(file, `${readFileSync(file, "utf8")} `);
+    });
+    const bad = await runCli(["validate", "--server", url, "--root", rootFile, "--json"], { cwd: work });
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).problem_counts).toEqual({ hash: 1 });
+    expect(bad.stderr).toContain("1 problem(s) found");
+    const usage = await runCli(["validate", "--server", up.url], { cwd: work });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("--root is required");
+  }, 60_000);
 
   test("tuf-js downloads every artifact from the repository validate accepted", async () => {
     expect((await validate(["--server", up.url, "--root", rootFile])).code).toBe(0);
