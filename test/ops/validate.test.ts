@@ -19,9 +19,9 @@ import { ServerError } from "../../src/cli/client.ts";
 import { canonicalJson, utf8 } from "../../src/tuf/canonical.ts";
 import { serializeEnvelope } from "../../src/tuf/document.ts";
 import { signerFromPem } from "../../src/tuf/signer.ts";
-import { ONLINE_KEY_DIR } from "../helpers/fixtures.ts";
+import { fixture, ONLINE_KEY_DIR } from "../helpers/fixtures.ts";
 import { tufClient } from "../helpers/tufjs.ts";
-import { tempDir } from "../helpers/server.ts";
+import { startTestServer, tempDir } from "../helpers/server.ts";
 import { runCli, testTerminal } from "../cli/helpers.ts";
 import { artifact, publish, startUpstream, type Upstream } from "../mirror/helpers.ts";
 
@@ -278,6 +278,25 @@ describe("tufbox validate", () => {
       expect(err).toBeInstanceOf(UsageError);
     }
   });
+
+  test("custom delegations: the online role is verified with its delegator's keys; an unsigned offline role is missing", async () => {
+    const s = await startTestServer();
+    try {
+      const r = await s.api("POST", "/api/v1/bootstrap", fixture("bootstrap-delegations.json"));
+      expect((await s.waitTask(r.body.data.task_id)).state).toBe("SUCCESS");
+      const root = join(work, "deleg-root.json");
+      writeFileSync(root, new Uint8Array(await (await fetch(`${s.url}/metadata/1.root.json`)).arrayBuffer()));
+      const j = await validate(["--server", s.url, "--root", root, "--json"]);
+      expect(j.code).toBe(1);
+      expect(j.json.delegated_roles.verified).toBe(1);
+      expect(j.json.problem_counts).toEqual({ missing: 1 });
+      expect(j.json.problems[0].message).toMatch(
+        /targets delegates to releases, which \d+\.snapshot\.json does not list/,
+      );
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
 
   test("the command's exit codes: 0 clean, 1 with problems (listed on stdout), 2 on bad usage", async () => {
     const clean = await runCli(["validate", "--server", up.url, "--root", rootFile], { cwd: work });
