@@ -156,6 +156,15 @@ describe("tufbox backup and restore", () => {
       ])
         expect(Object.keys(b.store.tables)).toContain(table);
     }
+    // The API backup is in the audit log, with who took it (recorded when it ended).
+    let entry: any;
+    for (let i = 0; i < 200 && !entry; i++) {
+      const audit = await up.server.api("GET", "/api/v1/audit?limit=1000");
+      entry = audit.body.data.entries.find((e: any) => e.action === "backup");
+      if (!entry) await Bun.sleep(10);
+    }
+    expect(entry).toMatchObject({ principal: "admin", route: "POST /api/v1/backup" });
+    expect(entry.summary.versions.timestamp).toBe(api.json.versions.timestamp);
     // Backups are 0600 and never hold the online private key.
     expect((await Bun.file(apiBackup).stat()).mode & 0o777).toBe(0o600);
     for (const f of [apiBackup, dirBackup]) {

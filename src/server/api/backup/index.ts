@@ -49,6 +49,28 @@ export function backupRoutes(app: App): ApiRoute[] {
         const storage = app.content.storage;
         const started = performance.now();
         log.info("backup started", { principal: actor.principal });
+        // Recorded when it ends (a task and its audit entry, one transaction): a backup taken
+        // before its own record never lists itself as unfinished.
+        const record = (state: "SUCCESS" | "FAILURE", summary: Record<string, unknown>) => {
+          const id = crypto.randomUUID().replaceAll("-", "");
+          return app.store
+            .createTask(
+              {
+                id,
+                name: "backup",
+                state,
+                result: {
+                  task: "backup",
+                  status: state === "SUCCESS",
+                  last_update: new Date().toISOString(),
+                  message: state === "SUCCESS" ? "Backup sent." : "Backup failed.",
+                  details: summary,
+                },
+              },
+              { ...actor, taskId: id, action: "backup", summary },
+            )
+            .catch((err) => log.warn("could not record the backup in the audit log", { error: String(err) }));
+        };
         writeBackup(tar, {
           database: app.config.database,
           storage,
@@ -56,14 +78,20 @@ export function backupRoutes(app: App): ApiRoute[] {
           targetsDir: app.config.targets.dir,
           tmpDir: scratchDirFor(app.config.database, app.config.data_dir),
         }).then(
-          (m) =>
-            log.info("backup sent", {
-              principal: actor.principal,
+          (m) => {
+            const summary = {
               seconds: Math.round(performance.now() - started) / 1000,
               content_objects: m.content.objects,
               versions: m.versions,
-            }),
-          (err) => log.error("backup failed", { principal: actor.principal, error: String(err) }),
+              tables: m.store.tables,
+            };
+            log.info("backup sent", { principal: actor.principal, ...summary });
+            return record("SUCCESS", summary);
+          },
+          (err) => {
+            log.error("backup failed", { principal: actor.principal, error: String(err) });
+            return record("FAILURE", { error: err instanceof Error ? err.message : String(err) });
+          },
         );
         const stamp = new Date().toISOString().replace(/[:.]/g, "-");
         return new Response(readable, {
