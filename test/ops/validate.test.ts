@@ -19,7 +19,7 @@ import { ServerError } from "../../src/cli/client.ts";
 import { canonicalJson, utf8 } from "../../src/tuf/canonical.ts";
 import { serializeEnvelope } from "../../src/tuf/document.ts";
 import { signerFromPem } from "../../src/tuf/signer.ts";
-import { fixture, ONLINE_KEY_DIR } from "../helpers/fixtures.ts";
+import { fixture, fixtureKey, ONLINE_KEY_DIR } from "../helpers/fixtures.ts";
 import { tufClient } from "../helpers/tufjs.ts";
 import { startTestServer, tempDir } from "../helpers/server.ts";
 import { runCli, testTerminal } from "../cli/helpers.ts";
@@ -143,6 +143,11 @@ describe("tufbox validate", () => {
     const j = await validate(["--metadata-url", `${url}/metadata`, "--root", rootFile, "--json"]);
     expect(j.json.problems).toEqual([]);
     expect(j.code).toBe(0);
+    // Without the convenience root.json (many static repositories), the chain is walked as a client does.
+    const bare = tamperedCopy("no-root-json", (dir) => unlinkSync(join(dir, "metadata", "root.json")));
+    const k = await validate(["--metadata-url", `${bare}/metadata`, "--root", rootFile, "--json"]);
+    expect(k.json.problems).toEqual([]);
+    expect(k.json.root.version).toBe(1);
   });
 
   test("a tampered signature on a bin is a signature problem", async () => {
@@ -208,6 +213,25 @@ describe("tufbox validate", () => {
     } finally {
       writeFileSync(onDisk, saved);
     }
+  });
+
+  test("a rotated root (v2 signed by v1's root keys and its own) is walked: a clean chain", async () => {
+    const url = tamperedCopy("root-ok", (dir) => {
+      const root = readJson(join(dir, "metadata", "1.root.json"));
+      root.signed.version = 2;
+      const text = canonicalJson(root.signed);
+      const signatures = ["root-ed25519", "root-ecdsa"].map((name) => {
+        const k = fixtureKey(name);
+        return { keyid: k.keyid, sig: signerFromPem(k.pem, { keyid: k.keyid }).sign(utf8(text)) };
+      });
+      const bytes = serializeEnvelope(text, signatures);
+      writeFileSync(join(dir, "metadata", "2.root.json"), bytes);
+      writeFileSync(join(dir, "metadata", "root.json"), bytes);
+    });
+    const j = await validate(["--server", url, "--root", rootFile, "--json"]);
+    expect(j.json.problems).toEqual([]);
+    expect(j.json.root_chain).toEqual([2]);
+    expect(j.json.root.version).toBe(2);
   });
 
   test("a root v2 without root signatures breaks the chain: a root_chain problem", async () => {
