@@ -5,9 +5,10 @@
  * and a new data directory made from one.
  */
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
 import { indexTar, TarWriter } from "../mirror/tar.ts";
-import { BackupError, scratchDirFor, sqlitePathOf, writeBackup, type BackupManifest } from "../ops/backup.ts";
+import { BackupError, sqlitePathOf, writeBackup, type BackupManifest } from "../ops/backup.ts";
 import { restoreBackup, type RestoreSummary } from "../ops/restore.ts";
 import { createStorage } from "../storage/index.ts";
 import { S3Storage } from "../storage/s3.ts";
@@ -182,7 +183,8 @@ export async function backupCommand(argv: string[], term: ServerTerminal = serve
               storage,
               keyOf: storage instanceof S3Storage ? (sha) => storage.keyOf(sha) : undefined,
               targetsDir: config.targets.dir,
-              tmpDir: scratchDirFor(config.database, config.data_dir),
+              // Beside --out: the operator chose that disk for the backup, and may not own the data directory.
+              tmpDir: dirname(resolve(out)),
               progress: (p) =>
                 progress.update(
                   p.phase === "store"
