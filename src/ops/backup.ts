@@ -87,6 +87,12 @@ export interface BackupOptions {
   /** where the store snapshot is written before it goes into the tar (same disk as the store is fine) */
   tmpDir: string;
   progress?: (p: BackupProgress) => void;
+  /**
+   * Called before the tar ends (finished, or aborted with the error): a caller
+   * that records the backup (the API route: a task and its audit entry) has
+   * done so by the time the reader sees the end.
+   */
+  beforeEnd?: (outcome: { manifest: BackupManifest } | { error: unknown }) => Promise<void>;
 }
 
 /** Thrown before anything was written, or when the backup cannot be completed. */
@@ -357,9 +363,11 @@ export async function writeBackup(tar: TarWriter, opts: BackupOptions): Promise<
       online_key_included: false,
     };
     await tar.addBytes("backup.json", new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
+    await opts.beforeEnd?.({ manifest });
     await tar.finish();
     return manifest;
   } catch (err) {
+    await opts.beforeEnd?.({ error: err }).catch(() => undefined);
     await tar.abort();
     throw err;
   } finally {

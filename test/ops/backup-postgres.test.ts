@@ -54,6 +54,8 @@ withServices("test/ops/backup-postgres.test.ts", {}, () => {
     const r = await server.api("POST", "/api/v1/bootstrap", binsPayload(16));
     expect(r.status).toBe(202);
     expect((await server.waitTask(r.body.data.task_id, 120_000)).state).toBe("SUCCESS");
+    // The task is SUCCESS once committed; this replica's state follows the store a moment later.
+    for (let i = 0; i < 500 && !server.app.repo.bootstrapped; i++) await Bun.sleep(10);
     trustedRoot = new Uint8Array(await (await fetch(`${server.url}/metadata/1.root.json`)).arrayBuffer());
     rootFile = join(work, "1.root.json");
     writeFileSync(rootFile, trustedRoot);

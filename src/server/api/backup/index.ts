@@ -49,8 +49,9 @@ export function backupRoutes(app: App): ApiRoute[] {
         const storage = app.content.storage;
         const started = performance.now();
         log.info("backup started", { principal: actor.principal });
-        // Recorded when it ends (a task and its audit entry, one transaction): a backup taken
-        // before its own record never lists itself as unfinished.
+        // Recorded as it ends, before the last bytes go out (a task and its audit entry, one
+        // transaction): a backup never lists itself unfinished, and the reader that saw the end
+        // finds the record.
         const record = (state: "SUCCESS" | "FAILURE", summary: Record<string, unknown>) => {
           const id = crypto.randomUUID().replaceAll("-", "");
           return app.store
@@ -77,22 +78,26 @@ export function backupRoutes(app: App): ApiRoute[] {
           keyOf: storage instanceof S3Storage ? (sha) => storage.keyOf(sha) : undefined,
           targetsDir: app.config.targets.dir,
           tmpDir: scratchDirFor(app.config.database, app.config.data_dir),
-        }).then(
-          (m) => {
-            const summary = {
-              seconds: Math.round(performance.now() - started) / 1000,
-              content_objects: m.content.objects,
-              versions: m.versions,
-              tables: m.store.tables,
-            };
-            log.info("backup sent", { principal: actor.principal, ...summary });
-            return record("SUCCESS", summary);
+          beforeEnd: async (outcome) => {
+            if ("manifest" in outcome) {
+              const m = outcome.manifest;
+              const summary = {
+                seconds: Math.round(performance.now() - started) / 1000,
+                content_objects: m.content.objects,
+                versions: m.versions,
+                tables: m.store.tables,
+              };
+              log.info("backup sent", { principal: actor.principal, ...summary });
+              await record("SUCCESS", summary);
+            } else {
+              const error = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+              log.error("backup failed", { principal: actor.principal, error });
+              await record("FAILURE", { error });
+            }
           },
-          (err) => {
-            log.error("backup failed", { principal: actor.principal, error: String(err) });
-            return record("FAILURE", { error: err instanceof Error ? err.message : String(err) });
-          },
-        );
+        }).catch(() => {
+          // Logged and recorded in beforeEnd; the reader sees the stream end without backup.json.
+        });
         const stamp = new Date().toISOString().replace(/[:.]/g, "-");
         return new Response(readable, {
           headers: {
