@@ -26,6 +26,7 @@ import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
 import { VALIDATE_FLAGS } from "../../src/cli/validate.ts";
 import { BACKUP_FLAGS, RESTORE_FLAGS } from "../../src/cli/backup.ts";
+import { BINS_ADVISE_FLAGS } from "../../src/cli/bins.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
 /** argv before --help → the flags that command parses. */
@@ -52,6 +53,7 @@ const COMMANDS: [string, FlagSpec][] = [
   ["task", TASK_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
+  ["bins advise", BINS_ADVISE_FLAGS],
   ["token create", TOKEN_FLAGS],
   ["audit", AUDIT_FLAGS],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],
