@@ -26,7 +26,6 @@ import { lengthAndHashesMismatch } from "../tuf/file-hashes.ts";
 import { metadataFileName, parseMetadataFileName } from "../tuf/file-names.ts";
 import { clientLimitViolation } from "../tuf/limits.ts";
 import {
-  parseRoot,
   parseSnapshot,
   parseTargets,
   parseTimestamp,
@@ -41,15 +40,12 @@ import {
   type TargetsSigned,
   type TimestampSigned,
 } from "../tuf/metadata.ts";
-import { walkRootChain } from "../tuf/root-chain.ts";
 import {
-  MAX_ROOT_ROTATIONS,
   delegatedRoleKeys,
   delegatedRoleNames,
   newSnapshot,
   newTargets,
   newTimestamp,
-  nextRoot,
   readDocument,
   snapshotName,
   targetsRoleName,
@@ -57,6 +53,7 @@ import {
 } from "../tuf/trusted-set.ts";
 import type { KeyLookup } from "../tuf/verify.ts";
 import { SourceError, type Source } from "../mirror/source.ts";
+import { rootChain, type FetchDoc } from "./validate-root.ts";
 
 /** What kind of defect a problem is (stable names: scripts match on them). */
 export type ProblemKind =
@@ -157,9 +154,6 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<voi
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
-
-/** Bytes of a metadata file; undefined when not served (a "missing" problem unless `optional`). */
-type FetchDoc = (name: string, how?: { listedBy?: string; optional?: boolean }) => Promise<Uint8Array | undefined>;
 
 interface Visit {
   role: string;
@@ -414,79 +408,4 @@ export async function validateRepository(opts: ValidateOptions): Promise<Validat
 
 function mapVerdict<A, B>(v: Verdict<A>, f: (a: A) => B): Verdict<B> {
   return v.ok ? { ok: true, value: f(v.value) } : v;
-}
-
-/**
- * The newest root, reached from the trusted one. With a served `root.json`
- * (tufbox, its mirrors and exports serve one) the chain to it is walked by
- * root-chain.ts; then N+1.root.json must not exist, or a client would go on
- * past root.json. Without root.json, as a client: N+1, N+2, … until one is missing.
- */
-async function rootChain(
-  anchor: { root: Metadata<RootSigned>; bytes: Uint8Array },
-  fetchDoc: FetchDoc,
-  problem: (kind: ProblemKind, file: string, message: string) => void,
-  report: ValidateReport,
-  checkSize: (role: string, name: string, bytes: Uint8Array) => void,
-): Promise<{ doc: Metadata<RootSigned>; bytes: Uint8Array } | undefined> {
-  const trusted = anchor.root;
-  const bytesByVersion = new Map<number, Uint8Array>([[trusted.signed.version, anchor.bytes]]);
-  // root.json is a convenience clients do not need: without one, walk as a client would.
-  const latestBytes = await fetchDoc("root.json", { optional: true });
-  if (latestBytes) {
-    const latest = readDocument(latestBytes, parseRoot, "root.json");
-    if (!latest.ok) {
-      problem("invalid", "root.json", latest.message);
-      return undefined;
-    }
-    const load = async (version: number) => {
-      const name = metadataFileName("root", version);
-      const bytes = await fetchDoc(name);
-      if (!bytes) return undefined;
-      checkSize("root", name, bytes);
-      const doc = readDocument(bytes, parseRoot, name);
-      if (!doc.ok) throw new Error(doc.message);
-      bytesByVersion.set(version, bytes);
-      return doc.value;
-    };
-    let chain: Awaited<ReturnType<typeof walkRootChain>>;
-    try {
-      chain = await walkRootChain(trusted, latest.value, load);
-    } catch (err) {
-      chain = { ok: false, reason: err instanceof Error ? err.message : String(err) };
-    }
-    const name = metadataFileName("root", latest.value.signed.version);
-    if (!chain.ok) {
-      problem("root_chain", name, `the root chain from root v${trusted.signed.version} breaks: ${chain.reason}`);
-      // Keep checking the rest against the served root, so its other problems are found too.
-      return { doc: latest.value, bytes: latestBytes };
-    }
-    report.root_chain = chain.walked;
-    const beyond = metadataFileName("root", chain.root.signed.version + 1);
-    const more = await fetchDoc(beyond, { optional: true });
-    if (more)
-      problem(
-        "root_chain",
-        beyond,
-        `${beyond} is served but root.json is v${chain.root.signed.version}: clients go on to it`,
-      );
-    return { doc: chain.root, bytes: bytesByVersion.get(chain.root.signed.version) ?? latestBytes };
-  }
-  let doc = trusted;
-  let bytes = anchor.bytes;
-  for (let i = 0; i < MAX_ROOT_ROTATIONS; i++) {
-    const name = metadataFileName("root", doc.signed.version + 1);
-    const next = await fetchDoc(name, { optional: true });
-    if (!next) break;
-    checkSize("root", name, next);
-    const v = nextRoot(doc, next, name);
-    if (!v.ok) {
-      problem("root_chain", name, v.message);
-      break;
-    }
-    doc = v.value;
-    bytes = next;
-    report.root_chain.push(doc.signed.version);
-  }
-  return { doc, bytes };
 }
