@@ -120,7 +120,7 @@ describe("upload of signed delegated metadata", () => {
     const info = await u.getTargetInfo("team/tool-1.0.tar.gz");
     expect(info?.length).toBe(CONTENT.length);
     const path = await u.downloadTarget(info!, join(dir, "tool.tar.gz"));
-    expect(new Uint8Array(await Bun.file(path).arrayBuffer())).toEqual(CONTENT);
+    expect(await Bun.file(path).text()).toBe(new TextDecoder().decode(CONTENT));
     expect((await server.app.store.getArtifact("team/tool-1.0.tar.gz"))?.role).toBe("team");
   });
 
@@ -128,7 +128,7 @@ describe("upload of signed delegated metadata", () => {
     [
       "bad signature",
       () => {
-        const doc = sign(teamDoc(2, { "team/x.bin": file }));
+        const doc: any = sign(teamDoc(2, { "team/x.bin": file }));
         doc.signed.targets["team/x.bin"] = { ...file, length: 99 };
         return doc;
       },
@@ -181,6 +181,13 @@ describe("upload of signed delegated metadata", () => {
       undefined,
       ["body", "metadata", "signed", "_type"],
       'expected "targets", got "root"',
+    ],
+    [
+      "a target entry that is not a TUF target (the path keeps its dots in the loc)",
+      () => sign(teamDoc(2, { "team/x-1.0.tar.gz": { ...file, length: -1 } })),
+      undefined,
+      ["body", "metadata", "signed", "targets", "team/x-1.0.tar.gz", "length"],
+      "must be at least 0",
     ],
     [
       "an online-key role",

@@ -8,10 +8,38 @@
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { parseTargets } from "../../../tuf/metadata.ts";
-import { extend, tufCheck } from "../schema.ts";
+import { ValidationError } from "../../../repository/errors.ts";
+import { TufError } from "../../../tuf/errors.ts";
+import { extend, type Loc, tufCheck } from "../schema.ts";
 import { KEYID_PATTERN, RoleName } from "../tuf-model.ts";
 
-const parseTargetsAt = tufCheck((value) => parseTargets(value, "metadata"));
+const TARGETS_FIELD = "metadata.signed.targets.";
+
+/**
+ * parseTargets, with its errors placed under the request's loc. A target
+ * path is one loc segment even when it holds dots (`a-1.0.tar.gz`), which a
+ * dotted TufError field cannot say: the path is found among the document's
+ * own target paths (the longest that prefixes the field).
+ */
+function parseTargetsAt(value: unknown, loc: Loc) {
+  try {
+    return parseTargets(value, "metadata");
+  } catch (err) {
+    if (!(err instanceof TufError) || !err.field.startsWith(TARGETS_FIELD))
+      return tufCheck(() => {
+        throw err;
+      })(value, loc);
+    const rest = err.field.slice(TARGETS_FIELD.length);
+    const targets = (value as { signed: { targets: Record<string, unknown> } }).signed.targets;
+    const path = Object.keys(targets)
+      .filter((p) => rest === p || rest.startsWith(`${p}.`))
+      .sort((a, b) => b.length - a.length)[0];
+    if (path === undefined) throw ValidationError.fromTuf(err, loc.slice(0, -1));
+    const below = rest.slice(path.length + 1);
+    const msg = err.message.slice(err.field.length + 2);
+    throw ValidationError.at([...loc, "signed", "targets", path, ...(below ? below.split(".") : [])], msg);
+  }
+}
 
 export const delegatedUploadBody = Type.Object(
   {
@@ -41,7 +69,7 @@ export const delegatedUploadBody = Type.Object(
         },
         { additionalProperties: true, description: "the role's next version, fully signed by its offline keys" },
       ),
-      { opaque: true, check: (value: unknown, loc) => parseTargetsAt(value, loc) },
+      { opaque: true, check: (value: unknown, loc: Loc) => parseTargetsAt(value, loc) },
     ),
   },
   { additionalProperties: false },
