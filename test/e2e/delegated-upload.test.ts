@@ -236,10 +236,23 @@ describe("upload of signed delegated metadata", () => {
     expect(r.body.detail[0].msg).toContain("releases v1 is waiting for signatures and holds accepted artifact changes");
   });
 
-  test("tufbox delegation upload FILE publishes the next version (--json), and refuses a replay", async () => {
+  test("tufbox delegation upload FILE publishes the next version with a metadata:sign token (--json), and refuses a replay", async () => {
     const file2 = join(dir, "2.team.json");
-    await Bun.write(file2, JSON.stringify(sign(teamDoc(2, { "team/tool-2.0.tar.gz": file }))));
-    const t = testTerminal({ env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: TOKEN } });
+    const doc2 = sign(teamDoc(2, { "team/tool-2.0.tar.gz": file }));
+    await Bun.write(file2, JSON.stringify(doc2));
+    const token = async (scopes: string[]) =>
+      (await server.api("POST", "/api/v1/tokens", { name: scopes.join(" "), scopes })).body.data.token as string;
+    // The signers' scope: a token that may only add artifacts cannot upload a role.
+    const writer = await token(["artifacts:write"]);
+    const refused = await server.api(
+      "POST",
+      "/api/v1/delegations/metadata",
+      { rolename: "team", metadata: doc2 },
+      { authorization: `Bearer ${writer}` },
+    );
+    expect(refused.status).toBe(403);
+    const signer = await token(["metadata:sign"]);
+    const t = testTerminal({ env: { TUFBOX_SERVER: server.url, TUFBOX_TOKEN: signer } });
     await delegationCommand(["upload", file2, "--json"], t.term);
     const result = JSON.parse(t.out.join("\n"));
     expect(result.state).toBe("SUCCESS");
