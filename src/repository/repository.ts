@@ -25,6 +25,7 @@ import { type BatchOutcome, publishLocked, takeBatch } from "./batch.ts";
 import { acceptBootstrap, runBootstrap } from "./bootstrap.ts";
 import { acceptDelegations } from "./delegations.ts";
 import { acceptDelegatedUpload } from "./delegated-upload.ts";
+import { nestedBinRole } from "./delegated-bins.ts";
 import { ClientLimitError, rejectionFor } from "./client-limits.ts";
 import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
@@ -179,6 +180,13 @@ export class Repository {
 
   binsOf(): SuccinctBins | null {
     return this.#e.state?.bins ?? null;
+  }
+
+  /** A hash bin: of top-level targets, or of a delegated role that has bins of its own (delegated-bins.ts). */
+  isHashBin(role: string): boolean {
+    const st = this.#e.state;
+    if (!st) return false;
+    return st.bins ? st.bins.isBin(role) : nestedBinRole(st, role) !== undefined;
   }
 
   /**
