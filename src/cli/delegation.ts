@@ -34,7 +34,7 @@ ${SERVER_FLAGS_HELP}
 
 Exit status: 0 once published (or accepted, with --no-wait); 1 refused or failed; 2 usage.`;
 
-const FLAGS = { role: { type: "string" }, "no-wait": { type: "boolean" }, ...SERVER_FLAGS } as const;
+export const DELEGATION_FLAGS = { role: { type: "string" }, "no-wait": { type: "boolean" }, ...SERVER_FLAGS } as const;
 
 /** `releases.json` and `7.releases.json` name their role. */
 export function roleFromFileName(file: string): string | undefined {
@@ -66,7 +66,7 @@ export async function delegationCommand(argv: string[], term: ServerTerminal = s
     term,
     () => json,
     async () => {
-      const args = parseCommandArgs("delegation", argv, FLAGS, { config: false });
+      const args = parseCommandArgs("delegation", argv, DELEGATION_FLAGS, { config: false });
       json = jsonFlag(args.own);
       if (args.own.help) return term.out(DELEGATION_HELP);
       const [sub, file, extra] = args.positionals;

@@ -24,6 +24,7 @@ import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
+import { DELEGATION_FLAGS } from "../../src/cli/delegation.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
 /** argv before --help → the flags that command parses. */
@@ -45,6 +46,7 @@ const COMMANDS: [string, FlagSpec][] = [
   ["artifact upload", UPLOAD_FLAGS],
   ["import", IMPORT_FLAGS],
   ["task", TASK_FLAGS],
+  ["delegation upload", DELEGATION_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
   ["token create", TOKEN_FLAGS],

@@ -10,7 +10,7 @@ import { createHash, generateKeyPairSync } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Updater } from "tuf-js";
-import { delegationCommand } from "../../src/cli/delegation.ts";
+import { delegationCommand, roleFromFileName } from "../../src/cli/delegation.ts";
 import { canonicalJson, utf8 } from "../../src/tuf/canonical.ts";
 import { formatExpires } from "../../src/tuf/dates.ts";
 import { computeKeyId, type KeyJSON } from "../../src/tuf/keys.ts";
@@ -271,5 +271,14 @@ describe("upload of signed delegated metadata", () => {
     expect(JSON.parse(again.out.join("\n")).error.detail[0].msg).toBe(
       "expected version 3 (the published team is version 2), got 2",
     );
+  });
+
+  test("the CLI names what is missing: the subcommand, the role", async () => {
+    await expect(delegationCommand([], testTerminal().term)).rejects.toThrow("missing the subcommand");
+    await expect(delegationCommand(["upload", join(dir, "signed.txt")], testTerminal().term)).rejects.toThrow(
+      "cannot tell the role from the file name signed.txt",
+    );
+    expect(roleFromFileName("12.team.json")).toBe("team");
+    expect(roleFromFileName("team.json")).toBe("team");
   });
 });
