@@ -40,6 +40,7 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
   delegation   delegation upload FILE: a delegated role's next version, signed by its
                offline keys, published whole
   status       roles, versions, expiry, online key, bins, pending signatures
+  bins         hash bins: how many serve the clients best (bins advise)
   token        create, list and revoke scoped API tokens (admin)
   audit        who changed what, from where (--follow to keep watching)
 
@@ -63,6 +64,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
     (await import("./cli/delegation.ts")).delegationCommand(argv),
   ),
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
+  bins: withServerErrors("bins", async (argv) => (await import("./cli/bins.ts")).binsCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
   healthcheck: withServerErrors("healthcheck", async (argv) =>
