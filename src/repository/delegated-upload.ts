@@ -146,7 +146,10 @@ export async function acceptDelegatedUpload(
   rolename: string,
   document: unknown,
   actor: AuditActor,
+  catchUp: () => Promise<unknown>,
 ): Promise<{ taskId: string; version: number }> {
+  // Checked against the latest publication, wherever it was made (another replica may be ahead).
+  await catchUp();
   const st = e.requireBootstrapped();
   const meta = checkDelegatedUpload(st, await loadSessions(e), rolename, document, e.now());
   const version = meta.signed.version;
@@ -154,6 +157,7 @@ export async function acceptDelegatedUpload(
   const { taskId } = await e.startTask(TASK, { actor, summary }, () =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       // Checked again: another upload, a delegation change or a replica may have published since.
+      await catchUp();
       const sessions = await loadSessions(e);
       try {
         checkDelegatedUpload(e.requireBootstrapped(), sessions, rolename, document, e.now());

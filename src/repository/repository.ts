@@ -301,7 +301,7 @@ export class Repository {
     document: unknown,
     actor: AuditActor = INTERNAL_ACTOR,
   ): Promise<{ taskId: string; version: number }> {
-    return acceptDelegatedUpload(this.#e, rolename, document, actor);
+    return acceptDelegatedUpload(this.#e, rolename, document, actor, () => this.syncFromStore());
   }
 
   updateExpiration(
