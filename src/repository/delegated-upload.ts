@@ -114,7 +114,10 @@ export function checkDelegatedUpload(
       refuse(at, `${path} is outside the paths delegated to ${rolename} (${delegatedPaths(role!)})`);
     const first = firstRoleForPath(roles, path);
     if (first && first.name !== rolename)
-      refuse(at, `${path} is delegated to ${first.name} first: clients would look for it there, not in ${rolename}`);
+      refuse(
+        at,
+        `${path} is delegated to ${first.name} first (clients search delegations in order): tufbox keeps a path in the first role that matches it`,
+      );
   }
   const violation = clientLimitViolation(rolename, serializeEnvelope(canonicalJson(signed), meta.signatures));
   if (violation) refuse(META, violation);

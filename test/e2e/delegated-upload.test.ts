@@ -66,6 +66,14 @@ describe("upload of signed delegated metadata", () => {
     const p = fixture("bootstrap-delegations.json");
     p.settings.roles.delegations.keys[k1.keyid] = k1.json;
     p.settings.roles.delegations.keys[k2.keyid] = k2.json;
+    // An earlier delegation claiming some of team's paths (checked first by clients and by tufbox).
+    p.settings.roles.delegations.roles.unshift({
+      name: "early",
+      terminating: false,
+      keyids: [],
+      threshold: 1,
+      paths: ["team/early-*"],
+    });
     p.settings.roles.delegations.roles.push({
       name: "team",
       terminating: true,
@@ -156,6 +164,13 @@ describe("upload of signed delegated metadata", () => {
       undefined,
       ["body", "metadata", "signed", "targets", "other/x.bin"],
       "other/x.bin is outside the paths delegated to team (paths team/*)",
+    ],
+    [
+      "a path an earlier delegation claims",
+      () => sign(teamDoc(2, { "team/early-1.bin": file })),
+      undefined,
+      ["body", "metadata", "signed", "targets", "team/early-1.bin"],
+      "team/early-1.bin is delegated to early first",
     ],
     [
       "oversize",
