@@ -41,6 +41,8 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
   import       upload a directory of artifacts (import DIR), or add a JSONL manifest of
                artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
+  delegation   delegation upload FILE: a delegated role's next version, signed by its
+               offline keys, published whole
   status       roles, versions, expiry, online key, bins, pending signatures
   bins         hash bins: how many serve the clients best (bins advise)
   token        create, list and revoke scoped API tokens (admin)
@@ -62,6 +64,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   artifact: withServerErrors("artifact", async (argv) => (await import("./cli/artifact.ts")).artifactCommand(argv)),
   import: withServerErrors("import", async (argv) => (await import("./cli/import.ts")).importCommand(argv)),
   task: withServerErrors("task", async (argv) => (await import("./cli/task.ts")).taskCommand(argv)),
+  delegation: withServerErrors("delegation", async (argv) =>
+    (await import("./cli/delegation.ts")).delegationCommand(argv),
+  ),
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
   bins: withServerErrors("bins", async (argv) => (await import("./cli/bins.ts")).binsCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),

@@ -26,6 +26,7 @@ import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
 import { VALIDATE_FLAGS } from "../../src/cli/validate.ts";
 import { BACKUP_FLAGS, RESTORE_FLAGS } from "../../src/cli/backup.ts";
+import { DELEGATION_FLAGS } from "../../src/cli/delegation.ts";
 import { BINS_ADVISE_FLAGS } from "../../src/cli/bins.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
@@ -51,6 +52,7 @@ const COMMANDS: [string, FlagSpec][] = [
   ["artifact upload", UPLOAD_FLAGS],
   ["import", IMPORT_FLAGS],
   ["task", TASK_FLAGS],
+  ["delegation upload", DELEGATION_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
   ["bins advise", BINS_ADVISE_FLAGS],

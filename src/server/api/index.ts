@@ -22,6 +22,7 @@ import { readJson } from "./body.ts";
 import { bootstrapRoutes } from "./bootstrap/index.ts";
 import { settingsRoutes } from "./config/index.ts";
 import { delegationRoutes } from "./delegations/index.ts";
+import { delegatedMetadataRoutes } from "./metadata-delegated/index.ts";
 import { eventRoutes } from "./events.ts";
 import { healthRoutes } from "./health/index.ts";
 import { metadataRoutes } from "./metadata/index.ts";
@@ -43,6 +44,7 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...settingsRoutes(app),
     ...metadataRoutes(app),
     ...delegationRoutes(app),
+    ...delegatedMetadataRoutes(app),
     ...metricsRoutes(app),
     ...eventRoutes(app),
     ...tokenRoutes(app),
