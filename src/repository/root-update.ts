@@ -17,6 +17,7 @@ import {
   onlineRoleProblem,
   roleKeyId,
 } from "../tuf/roles.ts";
+import { nestedBinsOf } from "../tuf/delegated-bins.ts";
 import { verifyRole } from "../tuf/verify.ts";
 import { publishLocked, takeBatch } from "./batch.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
@@ -139,6 +140,14 @@ export function withNewRoot(st: PublishedState, root: Metadata<RootSigned>, bump
       targets = { ...targets, delegations: { ...d, roles } };
       keys[newId] = key;
       for (const r of d.roles) if (follows(r)) bumps.add(r.name);
+    }
+    // Custom roles' own hash bins use the delegations' online key too: each
+    // such role's document names the new key, and every bin is re-signed.
+    for (const r of targets.delegations?.roles ?? []) {
+      const nested = nestedBinsOf(r);
+      if (!nested) continue;
+      bumps.add(r.name);
+      for (const name of nested.names()) bumps.add(name);
     }
     // The old key stays listed only while a delegation still uses it.
     const used = new Set([

@@ -19,6 +19,7 @@
  * `roles`, targets' `delegations` — never from a setting that could disagree
  * with it: `onlineKeyFor` is the one place that says so.
  */
+import { nestedBinParent } from "./delegated-bins.ts";
 import { ONLINE_KEY_URI } from "./rstuf.ts";
 import type { KeyJSON } from "./keys.ts";
 import type { RootSigned, TargetsSigned } from "./metadata.ts";
@@ -150,6 +151,8 @@ export function onlineKeyFor(
   else {
     const r = d.roles?.find((x) => x.name === role);
     if (r && isSignedByOnlineKey(r, onlineKeyIds(root, targets))) keyid = r.keyids[0];
+    // A custom role's own hash bins (tuf/delegated-bins.ts) use the delegations' online key.
+    else if (!r && nestedBinParent(d.roles ?? [], role)) keyid = delegationOnlineKeyId(root);
   }
   // A key shared with a top-level role may be listed only in root.
   const key = keyid ? (d.keys?.[keyid] ?? root.keys[keyid]) : undefined;
