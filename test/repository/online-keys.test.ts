@@ -7,6 +7,7 @@
  * field. What is published is verified with @tufjs/models.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { Metadata, MetadataKind } from "@tufjs/models";
 import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
 import { parseRoot } from "../../src/tuf/metadata.ts";
 import { fixture } from "../helpers/fixtures.ts";
@@ -303,6 +304,68 @@ describe("a bootstrap payload with custom delegations", () => {
       expect(err.issues[0].loc).toEqual(["body", "settings", "roles", "delegations", "keys", own.keyid]);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe("a custom role's own hash bins with a key per role", () => {
+  test("signed by the targets role's key; a targets key rotation moves the role and its bins to the new key", async () => {
+    const dir = onlineKeyDir();
+    const keys: RoleKeys = {
+      timestamp: newOnlineKey("ed25519", dir),
+      snapshot: newOnlineKey("ecdsa", dir),
+      targets: newOnlineKey("rsa", dir),
+    };
+    const payload = perRolePayload(keys);
+    payload.settings.roles.bins = null;
+    payload.settings.roles.delegations = {
+      keys: {},
+      roles: [
+        {
+          name: "pypi",
+          terminating: true,
+          keyids: [],
+          threshold: 1,
+          paths: ["pypi/*"],
+          "x-rstuf-expire-policy": 5,
+          "x-rstuf-num-bins": 4,
+        },
+      ],
+    };
+    const e = await openEngine({ onlineKeyDir: dir });
+    try {
+      const { taskId } = await e.repo.acceptBootstrap(parseBootstrapPayload(payload));
+      await e.repo.drain();
+      expect((await e.task(taskId))?.state).toBe("SUCCESS");
+      await e.repo.acceptAdd({ artifacts: [addition("pypi/a.tgz")], addTaskIdToCustom: false, publish: true });
+      expect((await e.repo.publishOnce()).changes).toBe(1);
+      const nestedSigners = (targetsKey: string) => {
+        const p = verifyPublished(e.files);
+        const pypi = p.roles.get("pypi")!;
+        expect(Object.keys(pypi.signatures)).toEqual([targetsKey]);
+        expect(pypi.signed.delegations?.succinctRoles?.keyIDs).toEqual([targetsKey]);
+        // Each bin as the pypi document delegates it (the snapshot lists them; verify with pypi's keys).
+        const bins = [...p.versions.keys()].filter((r) => r.startsWith("pypi-bins-"));
+        expect(bins).toHaveLength(4);
+        for (const bin of bins) {
+          const v = p.versions.get(bin)!;
+          const m = Metadata.fromJSON(
+            MetadataKind.Targets,
+            JSON.parse(new TextDecoder().decode(e.files.get(`${v}.${bin}.json`)!)),
+          );
+          pypi.verifyDelegate(bin, m);
+        }
+      };
+      nestedSigners(keys.targets.keyid);
+
+      const targets = newOnlineKey("ed25519", dir);
+      const next = parseRoot(rootUpdate(e.repo.root!.signed as unknown as Record<string, any>, { ...keys, targets }));
+      const { taskId: rotated } = await e.repo.acceptRootUpdate(next);
+      await e.repo.drain();
+      expect((await e.task(rotated))?.state).toBe("SUCCESS");
+      nestedSigners(targets.keyid);
+    } finally {
+      await e.close();
     }
   });
 });
