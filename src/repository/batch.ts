@@ -20,6 +20,7 @@ import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
 import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
 import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
 import { PublicationBuilder } from "./publication.ts";
+import { type Rebinning, routeToCurrentBins, withRebinning } from "./rebin.ts";
 import { withNewRoot } from "./root-update.ts";
 import { SETTINGS_KEY } from "./settings.ts";
 import { loadSessions, SESSIONS_KEY, type Sessions, type SigningSession } from "./signing-sessions.ts";
@@ -48,6 +49,8 @@ export interface PublishExtra {
   settings?: Record<string, unknown>;
   /** a change of custom delegations */
   delegations?: DelegationChange;
+  /** a new number of hash bins, its artifacts redistributed (rebin.ts) */
+  rebin?: Rebinning;
 }
 
 /** Oldest pending changes, cut at a task boundary so a task is never split. */
@@ -201,14 +204,22 @@ async function publishBatch(
     st = withDelegationChange(st, extra.delegations, bumps, sessions);
     if (deletedRoles.length > 0) sessionsChanged = true;
   }
+  if (extra.rebin) st = withRebinning(st, extra.rebin, bumps);
+  // After a re-binning, changes accepted under another layout go to the bins this batch publishes.
+  routeToCurrentBins(st, changes);
   // Every role this batch rewrites, read in a few queries rather than one per bin.
   const ahead = new Map<string, number>();
   const head = (role: string) => st.heads.get(role)?.version ?? 0;
-  for (const c of changes) if (c.kind !== "bump" && c.role !== "" && !sessions[c.role]) ahead.set(c.role, head(c.role));
+  // (A re-binning brings every bin's entries with it.)
+  const seeded = extra.rebin?.entries;
+  for (const c of changes)
+    if (c.kind !== "bump" && c.role !== "" && !sessions[c.role] && !seeded?.has(c.role)) ahead.set(c.role, head(c.role));
   for (const b of bumps)
-    for (const r of expandBump(st, b)) if (isTargetsRole(r) && r !== "targets" && !sessions[r]) ahead.set(r, head(r));
+    for (const r of expandBump(st, b))
+      if (isTargetsRole(r) && r !== "targets" && !sessions[r] && !seeded?.has(r)) ahead.set(r, head(r));
   await e.prefetchEntries(ahead);
   const working = new WorkingSets(e, st, sessions);
+  if (seeded) for (const [role, entries] of seeded) working.roles.set(role, entries);
   const forced = new Set<string>();
   for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);
   const { outcomes, touched } = await applyChanges(st, changes, working, forced);
@@ -226,7 +237,8 @@ async function publishBatch(
   const writeTimestamp = writeSnapshot || forced.has("timestamp");
 
   const newEntries = new Map<string, RoleEntries>();
-  const upsert = new Map<string, { role: string; fragment: string }>();
+  // Artifacts a re-binning moves to another bin; this batch's own changes override them below.
+  const upsert = new Map<string, { role: string; fragment: string }>(extra.rebin?.moved ?? []);
   const removed = new Set<string>();
   let newTargets: TargetsSigned | undefined;
   const exp = st.settings.expiration;
@@ -254,13 +266,16 @@ async function publishBatch(
   }
 
   let sinceYield = 0;
+  let done = 0;
   for (const role of [...targetRoles].sort()) {
     // Signing thousands of bins takes a while: let the event loop accept
     // requests meanwhile, so the next batch grows instead of the queue.
     if (++sinceYield >= YIELD_EVERY) {
       sinceYield = 0;
+      extra.rebin?.progress?.(done, targetRoles.size);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    done++;
     const version = (st.heads.get(role)?.version ?? 0) + 1;
     if (role === "targets") {
       const expires = expiresIn(now, exp.targets);

@@ -10,6 +10,7 @@
  *   signing-sessions.ts  documents waiting for offline signatures
  *   root-update.ts       root N+1 and online key rotation
  *   delegations.ts       custom delegated roles
+ *   rebin.ts             a new number of hash bins, online
  *   settings.ts          expiry settings
  *   task-results.ts      RSTUF task results
  *   sync.ts              catching up with other replicas
@@ -27,6 +28,7 @@ import { ClientLimitError, rejectionFor } from "./client-limits.ts";
 import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
 import type { OnlineKeys } from "./online-key.ts";
+import { acceptResize, isRetiredRole } from "./rebin.ts";
 import type { AddArtifactsPayload, BootstrapPayload, DelegationsInput, RemoveArtifactsPayload } from "./payloads.ts";
 import { acceptRootUpdate } from "./root-update.ts";
 import { acceptExpirationUpdate, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
@@ -137,15 +139,29 @@ export class Repository {
     return this.#e.state?.targets.delegations?.roles ?? [];
   }
 
-  /** heads of every role (version, expiry), for status and the scheduler */
+  /**
+   * Heads of every role (version, expiry), for status and the scheduler.
+   * Bins of an earlier layout (rebin.ts) are left out: still listed in
+   * snapshot, but delegated to by nobody, so their expiry concerns no client.
+   */
   heads(): { role: string; version: number; expires: string }[] {
-    return this.#e.state ? [...this.#e.state.heads.values()] : [];
+    const st = this.#e.state;
+    if (!st) return [];
+    const all = [...st.heads.values()];
+    return st.settings.bins?.retiredBitLengths?.length ? all.filter((h) => !isRetiredRole(st, h.role)) : all;
+  }
+
+  /** #sizes without the bins of earlier layouts */
+  #liveSizes(): [string, number][] {
+    const st = this.#e.state;
+    const all = [...this.#e.sizes];
+    return st?.settings.bins?.retiredBitLengths?.length ? all.filter(([role]) => !isRetiredRole(st, role)) : all;
   }
 
   /** The largest targets-role document (bins and delegated roles), for metrics and status. */
   largestTargetsRole(): { role: string; bytes: number } | null {
     let best: { role: string; bytes: number } | null = null;
-    for (const [role, bytes] of this.#e.sizes) {
+    for (const [role, bytes] of this.#liveSizes()) {
       if (isTopLevelRole(role)) continue;
       if (!best || bytes > best.bytes) best = { role, bytes };
     }
@@ -164,7 +180,7 @@ export class Repository {
     limit: number;
   }[] {
     const best = new Map<string, { role: string; bytes: number }>();
-    for (const [role, bytes] of this.#e.sizes) {
+    for (const [role, bytes] of this.#liveSizes()) {
       const kind = role === "root" || role === "timestamp" || role === "snapshot" ? role : "targets";
       const cur = best.get(kind);
       if (!cur || bytes > cur.bytes) best.set(kind, { role, bytes });
@@ -188,7 +204,7 @@ export class Repository {
     const st = this.#e.state;
     if (!st) return Infinity;
     let min = Infinity;
-    for (const head of st.heads.values()) {
+    for (const head of this.heads()) {
       if (head.role === "root" || isOfflineRole(st, head.role)) continue;
       const at = Date.parse(head.expires);
       if (at < min) min = at;
@@ -202,7 +218,7 @@ export class Repository {
     if (!st) return [];
     const limit = this.#e.now().getTime() + windowMs;
     const out: string[] = [];
-    for (const head of st.heads.values()) {
+    for (const head of this.heads()) {
       if (head.role === "root") continue;
       if (new Date(head.expires).getTime() <= limit) out.push(head.role);
     }
@@ -265,6 +281,11 @@ export class Repository {
     actor: AuditActor = INTERNAL_ACTOR,
   ): Promise<{ taskId: string }> {
     return acceptDelegations(this.#e, op, input, actor);
+  }
+
+  /** POST /api/v1/bins: a new number of hash bins, published in one batch (rebin.ts). */
+  acceptResize(count: number, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptResize(this.#e, count, actor);
   }
 
   updateExpiration(
