@@ -18,6 +18,7 @@ import { detail, errorResponse, routeNotFound } from "../errors.ts";
 import { artifactRoutes } from "./artifacts/index.ts";
 import { auditRoutes } from "./audit/index.ts";
 import { readJson } from "./body.ts";
+import { binsRoutes } from "./bins/index.ts";
 import { bootstrapRoutes } from "./bootstrap/index.ts";
 import { settingsRoutes } from "./config/index.ts";
 import { delegationRoutes } from "./delegations/index.ts";
@@ -42,6 +43,7 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...settingsRoutes(app),
     ...metadataRoutes(app),
     ...delegationRoutes(app),
+    ...binsRoutes(app),
     ...metricsRoutes(app),
     ...eventRoutes(app),
     ...tokenRoutes(app),

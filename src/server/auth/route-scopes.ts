@@ -49,6 +49,9 @@ export const ROUTE_SCOPES = {
   "PUT /api/v1/delegations": "admin",
   "POST /api/v1/delegations/delete": "admin",
 
+  // Re-binning online (server/api/bins/): changes what every client downloads.
+  "POST /api/v1/bins": "admin",
+
   "POST /api/v1/tokens": "admin",
   "GET /api/v1/tokens": "admin",
   "DELETE /api/v1/tokens/:id": "admin",

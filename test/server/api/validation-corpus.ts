@@ -20,7 +20,8 @@ export type BodyRoute =
   | "PUT /api/v1/config"
   | "POST /api/v1/delegations"
   | "POST /api/v1/delegations/delete"
-  | "POST /api/v1/tokens";
+  | "POST /api/v1/tokens"
+  | "POST /api/v1/bins";
 
 /** What the corpus calls `max_artifacts_per_request`. */
 export const CORPUS_MAX_ARTIFACTS = 4;
@@ -67,6 +68,7 @@ function bases(): [BodyRoute, string, unknown][] {
     ["POST /api/v1/delegations/delete", "one", { delegations: { roles: [{ name: "releases" }, { name: "nightly" }] } }],
     ["POST /api/v1/tokens", "ci", { name: "ci runner:1@x", scopes: ["read", "artifacts:write"], expires_in_days: 90 }],
     ["POST /api/v1/tokens", "admin", { name: "ops", scopes: ["admin"], expires_in_days: null }],
+    ["POST /api/v1/bins", "resize", { number_of_delegated_bins: 1024 }],
   ];
 }
 

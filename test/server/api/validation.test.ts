@@ -40,6 +40,7 @@ function recordingApp() {
     acceptBump: record((roles) => roles),
     updateExpiration: record((e) => e),
     acceptDelegations: record((_op, input) => input),
+    acceptResize: record((count) => count),
   };
   const app = {
     config: { limits: { max_artifacts_per_request: CORPUS_MAX_ARTIFACTS, max_body_bytes: 1 << 20 } },
