@@ -38,6 +38,7 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
                artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
   status       roles, versions, expiry, online key, bins, pending signatures
+  bins         hash bins: change their number online (bins resize)
   token        create, list and revoke scoped API tokens (admin)
   audit        who changed what, from where (--follow to keep watching)
 
@@ -58,6 +59,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   import: withServerErrors("import", async (argv) => (await import("./cli/import.ts")).importCommand(argv)),
   task: withServerErrors("task", async (argv) => (await import("./cli/task.ts")).taskCommand(argv)),
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
+  bins: withServerErrors("bins", async (argv) => (await import("./cli/bins.ts")).binsCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
   healthcheck: withServerErrors("healthcheck", async (argv) =>

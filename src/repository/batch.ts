@@ -213,7 +213,8 @@ async function publishBatch(
   // (A re-binning brings every bin's entries with it.)
   const seeded = extra.rebin?.entries;
   for (const c of changes)
-    if (c.kind !== "bump" && c.role !== "" && !sessions[c.role] && !seeded?.has(c.role)) ahead.set(c.role, head(c.role));
+    if (c.kind !== "bump" && c.role !== "" && !sessions[c.role] && !seeded?.has(c.role))
+      ahead.set(c.role, head(c.role));
   for (const b of bumps)
     for (const r of expandBump(st, b))
       if (isTargetsRole(r) && r !== "targets" && !sessions[r] && !seeded?.has(r)) ahead.set(r, head(r));

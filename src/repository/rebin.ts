@@ -135,9 +135,7 @@ export function acceptResize(e: Engine, count: number, actor: AuditActor): Promi
     throw err;
   }
   if (!st.bins)
-    throw badCount(
-      "this repository has no hash bins (it delegates to custom roles): there is no bin count to change",
-    );
+    throw badCount("this repository has no hash bins (it delegates to custom roles): there is no bin count to change");
   if (st.bins.count === count) throw badCount(`the repository already has ${count} bins`);
   const from = st.bins.count;
   return e.startTask(RESIZE_TASK, { actor, summary: { from, to: count } }, (taskId) =>

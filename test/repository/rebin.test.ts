@@ -228,7 +228,14 @@ describe("resizing the hash bins", () => {
     const staleTask = "f".repeat(32);
     await e.store.accept(
       { id: staleTask, name: "add_artifacts", state: "PENDING" },
-      [{ kind: "add", path: "stale/x.tar.gz", role: old.binForPath("stale/x.tar.gz"), fragment: canonicalJson(addition("x").info) }],
+      [
+        {
+          kind: "add",
+          path: "stale/x.tar.gz",
+          role: old.binForPath("stale/x.tar.gz"),
+          fragment: canonicalJson(addition("x").info),
+        },
+      ],
       false,
     );
     all.push("stale/x.tar.gz");

@@ -13,7 +13,13 @@ export const resizeBody = Type.Object(
         description: `the new number of hash bins: a power of two from ${MIN_BINS} to ${MAX_BINS}, not the current one`,
       }),
       // The TUF layer's rule and words: "must be a power of two between 2 and 16384, got N".
-      { opaque: true, check: tufCheck((n: unknown) => (bitLengthForBins(n), n as number), 1) },
+      {
+        opaque: true,
+        check: tufCheck((n: unknown) => {
+          bitLengthForBins(n);
+          return n as number;
+        }, 1),
+      },
     ),
   },
   { additionalProperties: false },
