@@ -204,7 +204,7 @@ async function publishBatch(
     st = withDelegationChange(st, extra.delegations, bumps, sessions);
     if (deletedRoles.length > 0) sessionsChanged = true;
   }
-  if (extra.rebin) st = withRebinning(st, extra.rebin, bumps);
+  if (extra.rebin) st = withRebinning(st, extra.rebin);
   // After a re-binning, changes accepted under another layout go to the bins this batch publishes.
   routeToCurrentBins(st, changes);
   // Every role this batch rewrites, read in a few queries rather than one per bin.
@@ -223,6 +223,8 @@ async function publishBatch(
   if (seeded) for (const [role, entries] of seeded) working.roles.set(role, entries);
   const forced = new Set<string>();
   for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);
+  // A re-binning publishes targets and every bin of the new layout.
+  if (seeded) for (const r of ["targets", ...seeded.keys()]) forced.add(r);
   const { outcomes, touched } = await applyChanges(st, changes, working, forced);
 
   // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.

@@ -93,8 +93,13 @@ export function routeToCurrentBins(st: PublishedState, changes: ChangeRecord[]):
   for (const c of changes) if (c.kind !== "bump") c.role = bins.binForPath(c.path);
 }
 
-/** The published state as the resize batch leaves it: new layout in settings and in targets' delegation. */
-export function withRebinning(st: PublishedState, r: Rebinning, bumps: Set<string>): PublishedState {
+/**
+ * The published state as the resize batch leaves it: new layout in settings
+ * and in targets' delegation. The batch publishes targets and every bin of
+ * the new layout (not as re-sign requests: a failed resize must not leave
+ * requests to re-sign every bin of the old layout behind).
+ */
+export function withRebinning(st: PublishedState, r: Rebinning): PublishedState {
   const old = st.settings.bins!;
   const settings: RepositorySettings = {
     ...st.settings,
@@ -106,9 +111,6 @@ export function withRebinning(st: PublishedState, r: Rebinning, bumps: Set<strin
     },
   };
   const delegations = st.targets.delegations!;
-  // New targets and every new bin, in this batch (expandBump: "bins" = the new layout's names).
-  bumps.add("targets");
-  bumps.add("bins");
   return {
     ...st,
     settings,
@@ -170,26 +172,30 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
       details: { from: from.count, to: to.count },
     };
   let lastReport = 0;
+  // Progress writes one after another, all done before the task's outcome is written (runTask).
+  let written: Promise<unknown> = Promise.resolve();
   const report = (phase: string, done: number, total: number) => {
     const now = performance.now();
     if (done < total && now - lastReport < PROGRESS_EVERY_MS) return;
     lastReport = now;
-    // Best effort: progress is for the operator watching; the task's outcome is written by runTask.
-    void e.store
-      .updateTasks([
-        {
-          id: taskId,
-          state: "STARTED",
-          result: {
-            task: RESIZE_TASK,
-            status: false,
-            last_update: e.now().toISOString(),
-            message: `Resizing bins ${from.count} → ${to.count}: ${phase}`,
-            details: { progress: { phase, done, total }, from: from.count, to: to.count },
+    // Best effort: progress is for the operator watching.
+    written = written.then(() =>
+      e.store
+        .updateTasks([
+          {
+            id: taskId,
+            state: "STARTED",
+            result: {
+              task: RESIZE_TASK,
+              status: false,
+              last_update: e.now().toISOString(),
+              message: `Resizing bins ${from.count} → ${to.count}: ${phase}`,
+              details: { progress: { phase, done, total }, from: from.count, to: to.count },
+            },
           },
-        },
-      ])
-      .catch(() => undefined);
+        ])
+        .catch(() => undefined),
+    );
   };
 
   // Every artifact, read bin by bin from the store, to its bin of the new layout.
@@ -212,9 +218,14 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
   }
   const readMs = performance.now() - started;
   const changes = await takeBatch(e);
-  const outcome = await publishLocked(e, changes, e.drainBumps(), {
-    rebin: { from, to, entries, moved, progress: (done, total) => report("signing bins", done, total) },
-  });
+  let outcome: Awaited<ReturnType<typeof publishLocked>>;
+  try {
+    outcome = await publishLocked(e, changes, e.drainBumps(), {
+      rebin: { from, to, entries, moved, progress: (done, total) => report("signing bins", done, total) },
+    });
+  } finally {
+    await written;
+  }
   const ms = Math.round(performance.now() - started);
   e.log.info("bins resized", {
     task_id: taskId,

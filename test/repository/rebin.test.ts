@@ -304,6 +304,34 @@ describe("resizing the hash bins", () => {
     await d.close();
   });
 
+  test("a resize that would make a bin too big for clients fails with the reason; nothing of it is published", async () => {
+    const e = await bootstrappedWith(64);
+    // ~1 KB per entry: 12,000 fit in 64 bins, not in 2 (over the 5,000,000-byte cap each).
+    const long = "x".repeat(900);
+    const paths = Array.from({ length: 12_000 }, (_, i) => `${long}/${i}.tar.gz`);
+    await add(e, paths);
+    await publishAll(e);
+    const heads = new Map((await e.store.getHeads()).map((h) => [h.role, h.version]));
+    const pending = pathsOf("pending", 5);
+    await add(e, pending);
+    const { taskId } = await e.repo.acceptResize(2);
+    await e.repo.drain();
+    const task = await e.task(taskId);
+    expect(task?.state).toBe("FAILURE");
+    expect(task?.result?.error).toMatch(/refusing to publish: .*bins-[01].*5,?000,?000|refusing to publish/);
+    expect(e.repo.settings?.bins?.count).toBe(64);
+    expect((await e.store.getHeads()).find((h) => h.role === "timestamp")?.version).toBe(heads.get("timestamp")!);
+    // The changes it had taken are published by the next batch, in the old layout, and no
+    // re-sign request of every bin is left behind.
+    await publishAll(e);
+    const after = new Map((await e.store.getHeads()).map((h) => [h.role, h.version]));
+    const bins = new SuccinctBins(6);
+    const touched = new Set(pending.map((p) => bins.binForPath(p)));
+    for (const name of bins.names()) expect(after.get(name)).toBe(heads.get(name)! + (touched.has(name) ? 1 : 0));
+    expect(after.get("targets")).toBe(heads.get("targets")!);
+    await e.close();
+  }, 120_000);
+
   test("retention keeps the last version of every old bin the snapshot lists", async () => {
     const e = await bootstrappedWith(4);
     await add(e, pathsOf("r", 20));
