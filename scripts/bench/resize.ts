@@ -10,7 +10,7 @@
  * request (batches of publisher.max_batch).
  */
 import { rmSync } from "node:fs";
-import { artifacts, bootstrappedServer, call, flag, rssMiB, timestampVersion, waitTaskAt } from "./lib.ts";
+import { artifacts, bootstrappedServer, call, flag, percentile, rssMiB, timestampVersion, waitTaskAt } from "./lib.ts";
 
 const existing = flag("existing", 1_000_000);
 const bins = flag("bins", 256);
@@ -50,11 +50,14 @@ try {
   // A writer that keeps adding while the resize runs.
   let writing = keepAdding;
   const during: string[] = [];
+  const acceptMs: number[] = [];
   let added = 0;
   const writer = (async () => {
     let i = 0;
     while (writing) {
+      const t0 = performance.now();
       const r = await call(server.url, "POST", "/api/v1/artifacts", { artifacts: artifacts("during", i, 100) });
+      acceptMs.push(performance.now() - t0);
       if (r.status !== 202) throw new Error(`add during the resize refused: ${r.status}`);
       during.push(r.body.data.task_id);
       i += 100;
@@ -85,6 +88,15 @@ try {
   console.log(
     `while resizing: ${added} artifacts added in ${during.length} requests, ${failed} failed; timestamp ${tsBefore} → ${tsAfter}`,
   );
+  acceptMs.sort((a, b) => a - b);
+  const p50 = percentile(acceptMs, 50);
+  const maxAccept = acceptMs.at(-1) ?? NaN;
+  console.log(
+    `an add of 100 during the resize was answered 202 in p50 ${p50.toFixed(0)} ms, max ${maxAccept.toFixed(0)} ms (the commit of the one publication holds the event loop)`,
+  );
+  console.log(
+    `phases: reading ${d.read_ms} ms, then building, signing and committing the publication ${d.ms - d.read_ms} ms`,
+  );
   console.log(
     `server RSS ${rssBefore} MiB before, peak ${peakRss} MiB; snapshot ${snapshotBytes} bytes, bins-0000 ${binBytes} bytes`,
   );
@@ -100,6 +112,9 @@ try {
       documents: d.documents,
       added_during: added,
       failed_during: failed,
+      accept_p50_ms: Math.round(p50),
+      accept_max_ms: Math.round(maxAccept),
+      read_ms: d.read_ms,
       build_s: Number(buildS.toFixed(1)),
       rss_before_mib: rssBefore,
       rss_peak_mib: peakRss,

@@ -38,6 +38,7 @@ import { isRetiredBin, layoutsOf, retiredBitLengths } from "../tuf/bin-layouts.t
 import { bitLengthForBins, SuccinctBins } from "../tuf/bins.ts";
 import { TufError } from "../tuf/errors.ts";
 import { publishLocked, takeBatch } from "./batch.ts";
+import { ClientLimitError } from "./client-limits.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
 import { ValidationError } from "./errors.ts";
 import type { RepositorySettings } from "./settings.ts";
@@ -45,8 +46,11 @@ import type { PublishedState } from "./state.ts";
 
 export const RESIZE_TASK = "resize_bins";
 const FIELD = ["body", "number_of_delegated_bins"];
-/** bins read per store query while redistributing */
-const READ_CHUNK = 256;
+/**
+ * Bins read per store query while redistributing; the event loop gets a turn
+ * between reads, so requests (artifact adds) are answered meanwhile.
+ */
+const READ_CHUNK = 16;
 /** at most one progress write per this many ms */
 const PROGRESS_EVERY_MS = 1000;
 /** attempts when another replica published in between */
@@ -215,6 +219,7 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
       }
     }
     report("reading bins", Math.min(i + READ_CHUNK, names.length), names.length);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const readMs = performance.now() - started;
   const changes = await takeBatch(e);
@@ -223,17 +228,27 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
     outcome = await publishLocked(e, changes, e.drainBumps(), {
       rebin: { from, to, entries, moved, progress: (done, total) => report("signing bins", done, total) },
     });
+  } catch (err) {
+    if (!(err instanceof ClientLimitError)) throw err;
+    // Nothing was published; the changes it took stay queued for the next batch.
+    return {
+      ok: false,
+      message: "Bins Resize Failed",
+      error: `${to.count} bins are too few for these artifacts (choose more): ${err.message}`,
+      details: { from: from.count, to: to.count, artifacts },
+    };
   } finally {
     await written;
   }
   const ms = Math.round(performance.now() - started);
+  const readMsRounded = Math.round(readMs);
   e.log.info("bins resized", {
     task_id: taskId,
     from: from.count,
     to: to.count,
     artifacts,
     moved: moved.size,
-    read_ms: Math.round(readMs),
+    read_ms: readMsRounded,
     ms,
   });
   return {
@@ -247,6 +262,7 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
       changes_published_with_it: changes.length,
       documents: outcome.documents,
       timestamp_version: outcome.timestampVersion,
+      read_ms: readMsRounded,
       ms,
     },
   };
