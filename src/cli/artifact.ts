@@ -7,10 +7,10 @@
  */
 import { basename } from "node:path";
 import { stat } from "node:fs/promises";
-import { assertCanonicalSafe } from "../tuf/canonical.ts";
 import { checkTargetPath } from "../tuf/metadata.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { parseCustomFlag } from "./custom-flag.ts";
 import { uploadCommand } from "./upload.ts";
 import { flagBool, flagString } from "./flags.ts";
 import { acceptedTaskId, apiClient, serverCommand, ServerError, type ApiClient, type TaskData } from "./client.ts";
@@ -101,28 +101,6 @@ function targetPath(path: string, flag: string): string {
   }
 }
 
-function parseCustom(text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new UsageError("--custom is not JSON", `give a JSON object, e.g. --custom '{"build": "1234"}'`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new UsageError("--custom must be a JSON object", `e.g. --custom '{"build": "1234"}'`);
-  try {
-    assertCanonicalSafe(value, "custom");
-  } catch (err) {
-    if (err instanceof TufError)
-      throw new UsageError(
-        `--custom: ${err.message}`,
-        "TUF metadata is canonical JSON: integers, strings, booleans, null, lists and objects only",
-      );
-    throw err;
-  }
-  return value as Record<string, unknown>;
-}
-
 /** The target entries for FILE... with --path / --prefix / --custom; `onHashed` after each file. */
 export async function artifactEntries(
   files: string[],
@@ -146,7 +124,7 @@ export async function artifactEntries(
     );
   let prefix = opts.prefix ?? "";
   if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
-  const custom = opts.custom !== undefined ? parseCustom(opts.custom) : undefined;
+  const custom = opts.custom !== undefined ? parseCustomFlag(opts.custom) : undefined;
   const entries: ArtifactEntry[] = [];
   const seen = new Set<string>();
   let bytes = 0;

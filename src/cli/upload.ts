@@ -9,8 +9,8 @@ import { basename } from "node:path";
 import { stat } from "node:fs/promises";
 import { checkTargetPath } from "../tuf/metadata.ts";
 import { TufError } from "../tuf/errors.ts";
-import { assertCanonicalSafe } from "../tuf/canonical.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { parseCustomFlag } from "./custom-flag.ts";
 import { flagBool, flagString } from "./flags.ts";
 import { acceptedTaskId, ServerError, apiClient, type ApiClient, type TaskData } from "./client.ts";
 import { Output, type ServerTerminal } from "./output.ts";
@@ -153,26 +153,6 @@ export function failedTasks(tasks: TaskData[]): TaskData[] {
   return tasks.filter((t) => t.state !== "SUCCESS" && t.state !== "RUNNING");
 }
 
-function parseCustom(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new UsageError("--custom is not JSON", `give a JSON object, e.g. --custom '{"build": "1234"}'`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new UsageError("--custom must be a JSON object", `e.g. --custom '{"build": "1234"}'`);
-  try {
-    assertCanonicalSafe(value, "custom");
-  } catch (err) {
-    if (err instanceof TufError)
-      throw new UsageError(`--custom: ${err.message}`, "use integers, strings, lists and objects");
-    throw err;
-  }
-  return value as Record<string, unknown>;
-}
-
 export async function uploadCommand(argv: string[], term: ServerTerminal, json: { value: boolean }): Promise<void> {
   const args = parseCommandArgs("artifact upload", argv, UPLOAD_FLAGS);
   json.value = jsonFlag(args.own);
@@ -184,7 +164,8 @@ export async function uploadCommand(argv: string[], term: ServerTerminal, json: 
       "e.g. tufbox artifact upload dist/app-1.0.tar.gz --prefix releases/",
     );
   const prefix = prefixOf(flagString(args.own, "prefix"));
-  const custom = parseCustom(flagString(args.own, "custom"));
+  const customText = flagString(args.own, "custom");
+  const custom = customText === undefined ? undefined : parseCustomFlag(customText);
   const publish = !flagBool(args.own, "no-publish");
   const entries: { file: string; path: string; size: number }[] = [];
   const seen = new Set<string>();
