@@ -157,7 +157,10 @@ async function runResize(e: Engine, taskId: string, bitLength: number): Promise<
       // Another replica published between our read and our commit (the
       // batch reloaded the state): build again on what it published.
       if (!(err instanceof StoreConflictError) || attempt >= ATTEMPTS) throw err;
-      e.log.warn("bins resize conflicted with another publisher; building it again", { attempt });
+      e.log.warn("bins resize conflicted with another publisher; building it again", {
+        attempt,
+        error: err.message,
+      });
     }
   }
 }
@@ -222,6 +225,7 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const readMs = performance.now() - started;
+  const movedCount = moved.size;
   const changes = await takeBatch(e);
   let outcome: Awaited<ReturnType<typeof publishLocked>>;
   try {
@@ -247,7 +251,7 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
     from: from.count,
     to: to.count,
     artifacts,
-    moved: moved.size,
+    moved: movedCount,
     read_ms: readMsRounded,
     ms,
   });
@@ -258,7 +262,7 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
       from: from.count,
       to: to.count,
       artifacts,
-      moved_artifacts: moved.size,
+      moved_artifacts: movedCount,
       changes_published_with_it: changes.length,
       documents: outcome.documents,
       timestamp_version: outcome.timestampVersion,

@@ -69,7 +69,13 @@ export class AdvisoryLocks {
     try {
       const { conn, lock } = await this.#acquire(name);
       try {
-        return await this.#held.run([...(this.#held.getStore() ?? []), lock], fn);
+        // An entry of the same name in the inherited context is stale (these
+        // locks are not re-entrant: a nested withLock of one name waits for
+        // itself): work started from a context that once ran under the lock
+        // (an HTTP handler after a publication, a background task) carries it
+        // along, and commitPublication would then find that lock "lost".
+        const inherited = (this.#held.getStore() ?? []).filter((l) => l.name !== name);
+        return await this.#held.run([...inherited, lock], fn);
       } finally {
         await release(conn, lock);
       }
