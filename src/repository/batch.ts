@@ -240,9 +240,7 @@ async function publishBatch(
   const writeTimestamp = writeSnapshot || forced.has("timestamp");
 
   const newEntries = new Map<string, RoleEntries>();
-  // Artifacts a re-binning moves to another bin; this batch's own changes override them below.
-  // (The batch owns the re-binning's map: 1M entries are not copied.)
-  const upsert = extra.rebin?.moved ?? new Map<string, { role: string; fragment: string }>();
+  const upsert = new Map<string, { role: string; fragment: string }>();
   const removed = new Set<string>();
   let newTargets: TargetsSigned | undefined;
   const exp = st.settings.expiration;

@@ -32,7 +32,7 @@
  * routes each to the bin of the layout it publishes (routeToCurrentBins), so
  * no artifact lands in a bin clients no longer look in.
  */
-import type { AuditActor, ChangeRecord } from "../store/store.ts";
+import type { ArtifactRecord, AuditActor, ChangeRecord } from "../store/store.ts";
 import { StoreConflictError } from "../store/store.ts";
 import { isRetiredBin, layoutsOf, retiredBitLengths } from "../tuf/bin-layouts.ts";
 import { bitLengthForBins, SuccinctBins } from "../tuf/bins.ts";
@@ -41,7 +41,7 @@ import { publishLocked, takeBatch } from "./batch.ts";
 import { ClientLimitError } from "./client-limits.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
 import { ValidationError } from "./errors.ts";
-import type { RepositorySettings } from "./settings.ts";
+import { type RepositorySettings, SETTINGS_KEY } from "./settings.ts";
 import type { PublishedState } from "./state.ts";
 
 export const RESIZE_TASK = "resize_bins";
@@ -53,6 +53,8 @@ const FIELD = ["body", "number_of_delegated_bins"];
 const READ_CHUNK = 16;
 /** at most one progress write per this many ms */
 const PROGRESS_EVERY_MS = 1000;
+/** artifact rows moved per transaction after a resize (finishRekey) */
+const REKEY_CHUNK = 10_000;
 /** attempts when another replica published in between */
 const ATTEMPTS = 3;
 
@@ -62,8 +64,6 @@ export interface Rebinning {
   to: SuccinctBins;
   /** every bin of the new layout → its entries (path → canonical target fragment) */
   entries: Map<string, Map<string, string>>;
-  /** artifacts whose bin changes: path → new bin and fragment */
-  moved: Map<string, { role: string; fragment: string }>;
   /** called while the new bins are signed */
   progress?: (done: number, total: number) => void;
 }
@@ -112,6 +112,7 @@ export function withRebinning(st: PublishedState, r: Rebinning): PublishedState 
       bitLength: r.to.bitLength,
       prefix: r.to.prefix,
       retiredBitLengths: retiredBitLengths(old.retiredBitLengths ?? [], old.bitLength, r.to.bitLength),
+      rekeyFrom: old.bitLength,
     },
   };
   const delegations = st.targets.delegations!;
@@ -167,6 +168,8 @@ async function runResize(e: Engine, taskId: string, bitLength: number): Promise<
 
 async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise<TaskOutcomeReport> {
   const started = performance.now();
+  // An earlier resize whose rows were not all moved (a crash): finish it first.
+  await finishRekey(e);
   const st = e.requireBootstrapped();
   const from = st.bins;
   if (!from) return { ok: false, message: "Bins Resize Failed", error: "this repository has no hash bins" };
@@ -208,31 +211,28 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
   // Every artifact, read bin by bin from the store, to its bin of the new layout.
   const entries = new Map<string, Map<string, string>>();
   for (const name of to.names()) entries.set(name, new Map());
-  const moved = new Map<string, { role: string; fragment: string }>();
   const names = from.names();
   let artifacts = 0;
   for (let i = 0; i < names.length; i += READ_CHUNK) {
     const rows = await e.store.listArtifactsInRoles(names.slice(i, i + READ_CHUNK));
-    for (const [oldRole, list] of rows) {
+    for (const list of rows.values()) {
       for (const a of list) {
-        const role = to.binForPath(a.path);
-        entries.get(role)!.set(a.path, a.fragment);
-        if (role !== oldRole) moved.set(a.path, { role, fragment: a.fragment });
+        entries.get(to.binForPath(a.path))!.set(a.path, a.fragment);
         artifacts++;
       }
     }
     report("reading bins", Math.min(i + READ_CHUNK, names.length), names.length);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await yieldTurn();
   }
   const readMs = performance.now() - started;
-  const movedCount = moved.size;
   const changes = await takeBatch(e);
   let outcome: Awaited<ReturnType<typeof publishLocked>>;
   try {
     outcome = await publishLocked(e, changes, e.drainBumps(), {
-      rebin: { from, to, entries, moved, progress: (done, total) => report("signing bins", done, total) },
+      rebin: { from, to, entries, progress: (done, total) => report("signing bins", done, total) },
     });
   } catch (err) {
+    await written;
     if (!(err instanceof ClientLimitError)) throw err;
     // Nothing was published; the changes it took stay queued for the next batch.
     return {
@@ -241,9 +241,19 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
       error: `${to.count} bins are too few for these artifacts (choose more): ${err.message}`,
       details: { from: from.count, to: to.count, artifacts },
     };
-  } finally {
-    await written;
   }
+  const publishedMs = performance.now() - started;
+  // Published. Now the artifact rows follow, in small transactions (see finishRekey).
+  let movedCount: number | null = null;
+  try {
+    movedCount = await finishRekey(e, (done, total) => report("moving artifact rows", done, total));
+  } catch (err) {
+    // The new layout is out; the rows are moved before the next publication (publishOnce).
+    e.log.warn("bins resized, but moving the artifact rows was interrupted; the next publication finishes it", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+  await written;
   const ms = Math.round(performance.now() - started);
   const readMsRounded = Math.round(readMs);
   e.log.info("bins resized", {
@@ -253,6 +263,7 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
     artifacts,
     moved: movedCount,
     read_ms: readMsRounded,
+    published_ms: Math.round(publishedMs),
     ms,
   });
   return {
@@ -267,7 +278,75 @@ async function resizeOnce(e: Engine, taskId: string, bitLength: number): Promise
       documents: outcome.documents,
       timestamp_version: outcome.timestampVersion,
       read_ms: readMsRounded,
+      published_ms: Math.round(publishedMs),
       ms,
     },
   };
+}
+
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Move the artifact rows still filed under bins of the layout before the
+ * last resize to their bins of the current one, in transactions of
+ * REKEY_CHUNK rows with a turn of the event loop between, then clear the
+ * marker (settings `bins.rekeyFrom`) with the last of them. Caller holds the
+ * publisher lock. Returns the rows moved.
+ *
+ * Why after the publication and not in it: the rows are the publisher's
+ * working copy (a bin is rebuilt from its rows), not what clients read, and
+ * moving 1M of them in the publication's one transaction held SQLite — and
+ * with it every request, artifact adds included — for minutes (bench at 1M,
+ * 2-core machine). The publisher lock keeps every batch out until the rows
+ * are in place; a crash in between leaves the marker, and the next
+ * publishOnce (any replica) or resize finishes the move first. Idempotent: a
+ * row already in its bin is left alone.
+ */
+export async function finishRekey(e: Engine, progress?: (done: number, total: number) => void): Promise<number> {
+  const st = e.state;
+  if (!st?.settings.bins) return 0;
+  const stored = (await e.store.getSetting<RepositorySettings>(SETTINGS_KEY)) ?? st.settings;
+  const b = stored.bins;
+  if (!b || b.rekeyFrom === undefined) {
+    // Another replica finished it: forget the marker here too.
+    if (st.settings.bins.rekeyFrom !== undefined) e.state = { ...st, settings: withoutMarker(st.settings) };
+    return 0;
+  }
+  const current = new SuccinctBins(b.bitLength, b.prefix);
+  const names = new SuccinctBins(b.rekeyFrom, b.prefix).names();
+  let pending: ArtifactRecord[] = [];
+  let moved = 0;
+  const flush = async (settings?: Record<string, unknown>) => {
+    await e.store.commitPublication({
+      expectedHeads: {},
+      documents: [],
+      artifacts: { upsert: pending, remove: [] },
+      ...(settings ? { settings } : {}),
+    });
+    moved += pending.length;
+    pending = [];
+    await yieldTurn();
+  };
+  for (let i = 0; i < names.length; i += READ_CHUNK) {
+    const rows = await e.store.listArtifactsInRoles(names.slice(i, i + READ_CHUNK));
+    for (const [role, list] of rows)
+      for (const a of list) {
+        const bin = current.binForPath(a.path);
+        if (bin !== role) pending.push({ path: a.path, role: bin, fragment: a.fragment });
+      }
+    if (pending.length >= REKEY_CHUNK) await flush();
+    progress?.(Math.min(i + READ_CHUNK, names.length), names.length);
+    await yieldTurn();
+  }
+  const cleared = withoutMarker(stored);
+  await flush({ [SETTINGS_KEY]: cleared });
+  const now = e.state!;
+  e.state = { ...now, settings: withoutMarker(now.settings) };
+  return moved;
+}
+
+function withoutMarker(settings: RepositorySettings): RepositorySettings {
+  if (!settings.bins || settings.bins.rekeyFrom === undefined) return settings;
+  const { rekeyFrom: _, ...bins } = settings.bins;
+  return { ...settings, bins };
 }

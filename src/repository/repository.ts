@@ -28,7 +28,7 @@ import { ClientLimitError, rejectionFor } from "./client-limits.ts";
 import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
 import type { OnlineKeys } from "./online-key.ts";
-import { acceptResize, isRetiredRole } from "./rebin.ts";
+import { acceptResize, finishRekey, isRetiredRole } from "./rebin.ts";
 import type { AddArtifactsPayload, BootstrapPayload, DelegationsInput, RemoveArtifactsPayload } from "./payloads.ts";
 import { acceptRootUpdate } from "./root-update.ts";
 import { acceptExpirationUpdate, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
@@ -313,6 +313,8 @@ export class Repository {
     return e.store.withLock("publisher", async () => {
       // Another replica may have published since we last looked: build on its latest.
       await this.syncFromStore();
+      // Artifact rows a resize had not moved yet (it crashed): first of all (rebin.ts).
+      if (e.state?.settings.bins?.rekeyFrom !== undefined) await finishRekey(e);
       const changes = await takeBatch(e);
       if (changes.length === 0 && e.requestedBumps.size === 0)
         return { changes: 0, documents: 0, timestampVersion: null };

@@ -15,7 +15,14 @@ export interface RepositorySettings {
    * the layouts used before a re-binning (rebin.ts), whose bins stay listed
    * in snapshot but are no longer delegated to.
    */
-  bins: { count: number; bitLength: number; prefix: string; retiredBitLengths?: number[] } | null;
+  bins: {
+    count: number;
+    bitLength: number;
+    prefix: string;
+    retiredBitLengths?: number[];
+    /** artifact rows may still carry bins of this layout (rebin.ts moves them after the publication) */
+    rekeyFrom?: number;
+  } | null;
   /** keyid of the online key (the timestamp role's key) */
   onlineKeyId: string;
   consistentSnapshot: boolean;

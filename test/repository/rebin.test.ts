@@ -267,6 +267,49 @@ describe("resizing the hash bins", () => {
     await e.close();
   });
 
+  test("a crash while the artifact rows move: the next process finishes the move before it publishes", async () => {
+    let crash = true;
+    const e = await bootstrappedWith(4, (store) =>
+      storeWith(store, {
+        commitPublication: async (pub) => {
+          // The first transaction that only moves rows (after the resize's publication).
+          if (crash && pub.documents.length === 0 && (pub.artifacts?.upsert.length ?? 0) > 0)
+            throw new Error("simulated crash");
+          return store.commitPublication(pub);
+        },
+      }),
+    );
+    const paths = pathsOf("c", 80);
+    await add(e, paths);
+    await publishAll(e);
+    const task = await resize(e, 64);
+    expect(task.result?.details?.moved_artifacts).toBeNull();
+    // Published, but the rows still carry the old bins and the marker says so.
+    const stored = await e.store.getSetting<any>("repository");
+    expect(stored.bins).toMatchObject({ count: 64, rekeyFrom: 2 });
+    expect((await e.store.listArtifactsInRoles(new SuccinctBins(2).names())).size).toBeGreaterThan(0);
+    crash = false;
+    await e.close();
+
+    // The next process: its first publishOnce moves the rows, then publishes on top of them.
+    const again = await openEngine({ dir: e.dir });
+    const more = pathsOf("d", 10);
+    await add(again, more);
+    await publishAll(again);
+    expect((await again.store.getSetting<any>("repository")).bins.rekeyFrom).toBeUndefined();
+    expect(again.repo.settings?.bins?.rekeyFrom).toBeUndefined();
+    const bins = new SuccinctBins(6);
+    let n = 0;
+    for (const [role, list] of await again.store.listArtifactsInRoles(bins.names()))
+      for (const a of list) {
+        expect(bins.binForPath(a.path)).toBe(role);
+        n++;
+      }
+    expect(n).toBe(90);
+    expectAllIn(await served(again), bins, [...paths, ...more]);
+    await again.close();
+  });
+
   test("bad counts are refused naming the field and the limit; nothing is queued", async () => {
     const e = await bootstrappedWith(4);
     for (const [n, msg] of [
