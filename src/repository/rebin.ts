@@ -27,6 +27,10 @@
  * the scheduler leaves them to expire (no client fetches an undelegated
  * role), and status, /readyz and alerts leave them out (isRetiredBin).
  *
+ * The artifact rows (the publisher's working copy: a bin is rebuilt from its
+ * rows) follow the publication in small transactions (finishRekey), under
+ * the same publisher lock, so no batch sees them half moved.
+ *
  * Changes accepted under another layout (before the resize committed, or by
  * a replica that had not caught up) carry a bin of that layout: the batch
  * routes each to the bin of the layout it publishes (routeToCurrentBins), so

@@ -17,7 +17,7 @@
  */
 import { clientMaxBytes } from "../tuf/limits.ts";
 import type { Logger } from "../log.ts";
-import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
+import { type AuditActor, INTERNAL_ACTOR, type RoleHead, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
 import type { DelegatedRole, Metadata, RootSigned } from "../tuf/metadata.ts";
 import { isTopLevelRole } from "../tuf/roles.ts";
@@ -147,9 +147,15 @@ export class Repository {
   heads(): { role: string; version: number; expires: string }[] {
     const st = this.#e.state;
     if (!st) return [];
-    const all = [...st.heads.values()];
-    return st.settings.bins?.retiredBitLengths?.length ? all.filter((h) => !isRetiredRole(st, h.role)) : all;
+    if (!st.settings.bins?.retiredBitLengths?.length) return [...st.heads.values()];
+    // Filtered once per published state (each publication replaces it): /readyz,
+    // /metrics and the scheduler ask often, and 16384+ names are not free to test.
+    if (this.#liveHeads?.state !== st)
+      this.#liveHeads = { state: st, heads: [...st.heads.values()].filter((h) => !isRetiredRole(st, h.role)) };
+    return [...this.#liveHeads.heads];
   }
+
+  #liveHeads: { state: object; heads: RoleHead[] } | null = null;
 
   /** #sizes without the bins of earlier layouts */
   #liveSizes(): [string, number][] {
