@@ -38,7 +38,8 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
                artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
   status       roles, versions, expiry, online key, bins, pending signatures
-  bins         hash bins: change their number online (bins resize)
+  bins         hash bins: how many serve the clients best (bins advise), change their
+               number online (bins resize)
   token        create, list and revoke scoped API tokens (admin)
   audit        who changed what, from where (--follow to keep watching)
 

@@ -110,6 +110,7 @@ test("every command of the journey, as typed, exits 0; tuf-js then trusts the ro
       if (command.includes(`--out ${name} `)) copyFileSync(join(work, name), join(keyDir, name));
     if (command.startsWith("tufbox bootstrap")) expect(out + err).toContain("pending signatures");
     if (command.startsWith("tufbox status")) expect(out).toMatch(/bootstrap +finished/);
+    if (command.startsWith("tufbox bins advise")) expect(out).toMatch(/^recommended +256 bins: .*\(as now\)$/m);
   }
   const root2 = await fetch(`${url}/metadata/2.root.json`);
   expect(root2.status).toBe(200);

@@ -28,6 +28,7 @@ import { loadPrivateKey, passphraseFilesFor } from "./passphrase.ts";
 import { offlineCommand } from "./errors.ts";
 import { processTerminal, type Terminal } from "./terminal.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
+import { binCountConcern } from "../tuf/bin-advice.ts";
 
 export const DEFAULT_CEREMONY_OUT = "ceremony-payload.json";
 export const DEFAULT_BINS = 256;
@@ -49,7 +50,9 @@ keys. Run in a terminal without --root-key to be asked for everything.
                           the bins with (threshold 1)
   --online-key-uri URI    where the server finds its private part
                           (default fn:<keyid>: the file <keyid> in its online-key directory)
-  --bins N                hash bins, a power of two in 2..16384 (default ${DEFAULT_BINS})
+  --bins N                hash bins, a power of two in 2..16384 (default ${DEFAULT_BINS}: bins under
+                          64 KiB up to ~100,000 artifacts; 2048 for ~1M; more bins slow
+                          tuf-js clients down: tufbox bins advise --artifacts N)
   --delegations FILE      custom delegated roles instead of bins, YAML:
                             roles:
                               - name: nightly
@@ -134,10 +137,13 @@ function layoutFrom(answer: string, onlineKey: NamedKey): TargetsLayout {
 }
 
 function describeLayout(layout: TargetsLayout, expiration: Expiration): string[] {
-  if ("bins" in layout)
+  if ("bins" in layout) {
+    const concern = binCountConcern(layout.bins);
     return [
       `targets delegates to ${layout.bins} hash bins (TAP 15), signed by the online key, expiring after ${expiration.bins} day(s)`,
+      ...(concern ? [`warning: ${concern}`] : []),
     ];
+  }
   return [
     `targets delegates to custom roles (${layout.source}):`,
     ...layout.delegations.roles.map((r) => {

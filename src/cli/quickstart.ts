@@ -22,6 +22,7 @@ import { parseCommandArgs, UsageError } from "./args.ts";
 import { loggerFor, runUntilSignal } from "./serve.ts";
 import { KEY_NAME, ONLINE_KEY_URI } from "../tuf/rstuf.ts";
 import { configFlagsHelp } from "./help.ts";
+import { binCountConcern } from "../tuf/bin-advice.ts";
 
 export const QUICKSTART_FLAGS = { bins: { type: "string" } } as const;
 
@@ -31,7 +32,9 @@ On an empty DIR: generates development keys (root key unencrypted on disk:
 for evaluation only), bootstraps a repository with N hash bins and serves it.
 On a bootstrapped DIR: serves it.
 
-  --bins N                  hash bins, a power of two in 2..16384 (default 256)
+  --bins N                  hash bins, a power of two in 2..16384 (default 256: bins under
+                            64 KiB up to ~100,000 artifacts, quick for tuf-js and python-tuf;
+                            tufbox bins advise --artifacts N for more)
 
 ${configFlagsHelp()}`;
 
@@ -137,6 +140,8 @@ export async function quickstartCommand(argv: string[]): Promise<void> {
     );
     log.warn("=".repeat(72));
     log.info(`bootstrapped a repository with ${bins} hash bins`);
+    const concern = binCountConcern(bins);
+    if (concern) log.warn(concern);
   } else if (existsSync(join(config.data_dir, "DEVELOPMENT-root-key.pem"))) {
     log.warn("serving a quickstart repository with DEVELOPMENT keys (evaluation only)");
   }

@@ -28,6 +28,8 @@ import { jsonFlag, SERVER_FLAGS, SERVER_FLAGS_HELP } from "./server-options.ts";
 import { pendingDocuments, pendingRoles } from "./pending.ts";
 import { formatMirrorStatus, mirrorStatusOf } from "./mirror.ts";
 import { timeLeft } from "./format.ts";
+import type { BinAdvice } from "../tuf/bin-advice.ts";
+import { formatBinAdviceSummary } from "./bins.ts";
 
 export const STATUS_HELP = `tufbox status --server URL [--json]
 
@@ -80,6 +82,8 @@ export interface RepositoryStatus {
   largest_documents: { kind: string; role: string; bytes: number; limit: number }[];
   /** what the server warns about (GET /api/v1/alerts); null when it cannot say (an RSTUF server, no token) */
   alerts: AlertStatus[] | null;
+  /** how many hash bins serve the clients best (GET /api/v1/roles); null without bins or when the server cannot say */
+  bins_advice: BinAdvice | null;
 }
 
 /** `tufbox_largest_document_bytes` and `tufbox_document_client_limit_bytes` from a /metrics text. */
@@ -156,6 +160,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     config: typeof config === "object" && config !== null ? config : {},
     largest_documents: [],
     alerts: null,
+    bins_advice: null,
   };
   // tufbox only (an RSTUF server has no /metrics): best effort, never an error.
   try {
@@ -229,6 +234,15 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     },
     (err: unknown) => {
       // RSTUF has no such route (404); without a token tufbox answers 401.
+      if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
+      throw err;
+    },
+  );
+
+  status.bins_advice = await api.get("/api/v1/roles", { what: "read the bin advice" }).then(
+    (r) => (r.body?.data?.bins_advice as BinAdvice | null | undefined) ?? null,
+    (err: unknown) => {
+      // An RSTUF server has no such route; without a token tufbox answers 401.
       if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
       throw err;
     },
@@ -325,6 +339,7 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
         `${`largest ${d.kind}`.padEnd(17)} ${d.role} ${d.bytes} of ${d.limit} bytes clients download (${pct.toFixed(1)}%)${d.kind === "targets" && pct >= 50 ? ": re-bin into more hash bins before it reaches the limit" : ""}`,
       );
     }
+    if (s.bins_advice) lines.push(...formatBinAdviceSummary(s.bins_advice));
     if (s.delegated_roles) {
       lines.push(`delegations   ${s.delegated_roles.length} role(s):`);
       for (const r of s.delegated_roles) {

@@ -231,6 +231,24 @@ export class Repository {
     return out;
   }
 
+  /**
+   * The hash bins' latest documents, summed: how many are published and
+   * their bytes (bin advice measures the bytes per target entry from it).
+   * Null when the repository has no hash bins.
+   */
+  binsFootprint(): { published: number; bytes: number } | null {
+    const bins = this.binsOf();
+    if (!bins) return null;
+    let published = 0;
+    let bytes = 0;
+    for (const [role, size] of this.#e.sizes) {
+      if (!bins.isBin(role)) continue;
+      published++;
+      bytes += size;
+    }
+    return { published, bytes };
+  }
+
   // ------------------------------------------------------------ requests (each answers with a task id)
 
   // `actor` (who asked, from where) is written to the audit log with the change.

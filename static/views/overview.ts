@@ -85,6 +85,7 @@ export async function overview(ctx: ViewContext): Promise<HTMLElement> {
       r.largest_targets_role
         ? sizeCard(r.largest_targets_role.role, r.largest_targets_role.bytes, r.largest_targets_role.client_limit)
         : null,
+      r.bins_advice ? binsAdviceCard(r.bins_advice) : null,
     ),
   );
 
@@ -223,4 +224,20 @@ function sizeCard(role: string, size: number, limit: number) {
     }),
     h("p", { class: "small muted" }, `${role}: ${bytes(size)} of the ${bytes(limit)} clients accept`),
   );
+}
+
+/** How many hash bins suit the clients (GET /api/v1/roles bins_advice; tufbox bins advise says more). */
+function binsAdviceCard(a: any) {
+  const worst = a.warnings.some((w: any) => w.severity === "critical")
+    ? "critical"
+    : a.warnings.length > 0
+      ? "warn"
+      : "ok";
+  const el = card("Hash bins for the clients", `${a.recommended.bins} recommended`, worst, [
+    `${a.current ? `now ${a.current.bins} bins, ` : ""}${a.artifacts.toLocaleString("en-US")} artifacts`,
+    ...a.warnings.map((w: any) => `${w.severity}: ${w.message}`),
+  ]);
+  el.setAttribute("data-card", "bins-advice");
+  el.setAttribute("title", a.trade_off.join("\n"));
+  return el;
 }

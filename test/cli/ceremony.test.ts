@@ -147,6 +147,20 @@ describe("ceremony → bootstrap payload", () => {
     expect(() => independent.verifyDelegate("root", independent)).not.toThrow();
   });
 
+  test("a bin count that is slow for tuf-js is warned about; the default is not", async () => {
+    const slow = testTerminal();
+    await ceremony([...baseArgs(join(dir, "slow.json")), "--bins", "8192"], slow.term);
+    expect(slow.out.join("\n")).toMatch(
+      /^warning: with 8192 hash bins tuf-js clients spend ~\d+(\.\d)? s loading the snapshot on every refresh/m,
+    );
+    for (const bins of [[], ["--bins", "2048"]]) {
+      const fine = testTerminal();
+      await ceremony([...baseArgs(join(dir, "fine.json")), "--force", ...bins], fine.term);
+      expect(fine.out.join("\n")).toContain("hash bins (TAP 15)");
+      expect(fine.out.join("\n")).not.toContain("warning:");
+    }
+  });
+
   test("no signatures at all is a valid (pending) payload", async () => {
     const out = join(dir, "unsigned.json");
     await ceremony(baseArgs(out));

@@ -25,6 +25,7 @@ import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
 import { BINS_RESIZE_FLAGS } from "../../src/cli/bins-resize.ts";
+import { BINS_ADVISE_FLAGS } from "../../src/cli/bins.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
 /** argv before --help → the flags that command parses. */
@@ -49,6 +50,7 @@ const COMMANDS: [string, FlagSpec][] = [
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
   ["bins resize", BINS_RESIZE_FLAGS],
+  ["bins advise", BINS_ADVISE_FLAGS],
   ["token create", TOKEN_FLAGS],
   ["audit", AUDIT_FLAGS],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],

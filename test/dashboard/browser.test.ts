@@ -177,6 +177,12 @@ describe("dashboard in Chromium", () => {
     // Every bin, summarised: the count and the first to expire.
     const bins = 2 ** targets.signed.delegations.succinct_roles.bit_length;
     expect(await page.locator('tr[data-role="bins"]').textContent()).toContain(`${bins} hash bins`);
+    // The bin advice, as GET /api/v1/roles gives it.
+    const advice = (await server.api("GET", "/api/v1/roles")).body.data.bins_advice;
+    const card = page.locator('[data-card="bins-advice"]');
+    expect(await card.locator(".card-value").textContent()).toBe(`${advice.recommended.bins} recommended`);
+    expect(await card.textContent()).toContain(`now ${bins} bins`);
+    expect(await card.getAttribute("title")).toBe(advice.trade_off.join("\n"));
     await page.close();
   }, 30_000);
 

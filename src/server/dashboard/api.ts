@@ -4,7 +4,7 @@
  * show task errors and who signs what); running a job needs `admin`.
  *
  *   GET  /api/v1/whoami                      the token's subject and scopes
- *   GET  /api/v1/roles                       roles, bins, publisher, health
+ *   GET  /api/v1/roles                       roles, bins (and bin-count advice), publisher, health
  *   GET  /api/v1/roles/history?limit=        versions over time (expiry timeline)
  *   GET  /api/v1/artifacts?prefix=&limit=&cursor=   keyset pages by path
  *   GET  /api/v1/publications?limit=         latest publications
@@ -24,6 +24,7 @@ import { extend, words } from "../api/schema.ts";
 import { caller, cursorQuery, encodeCursor, limitQuery, ok } from "./access.ts";
 import { rolesHistory, rolesOverview } from "./overview.ts";
 import { signingSessions } from "./signing.ts";
+import { BinAdviceSchema } from "./bins-advice.ts";
 
 /** an artifact path is at most this long in a prefix query (the longest path the API accepts) */
 const MAX_PREFIX = 4096;
@@ -87,8 +88,12 @@ export function dashboardRoutes(app: App): ApiRoute[] {
         return ok({ subject, principal, kind, scopes, auth_disabled: app.auth.disabled }, "Token is valid.");
       },
     ),
-    native("GET", "/api/v1/roles", "Roles, bins, publisher and health", Open, async () =>
-      ok(await rolesOverview(app), "Roles."),
+    native(
+      "GET",
+      "/api/v1/roles",
+      "Roles, bins, publisher and health",
+      Type.Object({ bins_advice: Type.Union([BinAdviceSchema, Type.Null()]) }, { additionalProperties: true }),
+      async () => ok(await rolesOverview(app), "Roles."),
     ),
     native(
       "GET",

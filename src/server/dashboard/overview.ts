@@ -9,6 +9,7 @@ import { isOfflineDelegation } from "../../alerts/sources.ts";
 import { CLIENT_MAX_BYTES } from "../../tuf/limits.ts";
 import { TOP_LEVEL_ROLES, isTopLevelRole } from "../../tuf/roles.ts";
 import { effectiveResignWindowMs } from "../../scheduler.ts";
+import { binsAdviceOf } from "./bins-advice.ts";
 
 export interface RoleView {
   name: string;
@@ -100,9 +101,10 @@ export async function rolesOverview(app: App) {
     };
   }
   const largest = repo.largestTargetsRole();
-  const [store, pending] = await Promise.all([
+  const [store, pending, binsAdvice] = await Promise.all([
     app.store.ping().catch(() => false),
     app.store.countPendingChanges().catch(() => null),
+    binsAdviceOf(app),
   ]);
   const expired = roles.filter((r) => r.expires_in_seconds <= 0).map((r) => r.name);
   const binsLeft = (binsView?.soonest as { expires_in_seconds: number } | null | undefined)?.expires_in_seconds;
@@ -124,6 +126,7 @@ export async function rolesOverview(app: App) {
     roles,
     bins: binsView,
     largest_targets_role: largest ? { ...largest, client_limit: CLIENT_MAX_BYTES.targets } : null,
+    bins_advice: binsAdvice,
     publisher: {
       state: lastError ? "failing" : (pending ?? 0) > 0 ? "publishing" : "idle",
       pending_changes: pending,

@@ -68,6 +68,7 @@ const rows: Row[] = [
       expect(b.data.roles.map((r: any) => r.name)).toEqual(["root", "targets", "snapshot", "timestamp"]);
       expect(b.data.roles[0]).toMatchObject({ signing: "offline", threshold: 2, alert_days: 30 });
       expect(b.data.bins).toMatchObject({ count: 16, published: 16, prefix: "bins", signing: "online" });
+      expect(b.data.bins_advice).toMatchObject({ artifacts: 5, current: { bins: 16 }, recommended: { bins: 256 } });
       expect(b.data.health.ready).toBe(true);
       expect(b.data.publisher.pending_changes).toBe(0);
     },
