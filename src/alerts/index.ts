@@ -36,7 +36,7 @@ export function createAlerts(deps: {
     heads: () => repo.heads(),
     onlineKeyId: () => repo.settings?.onlineKeyId,
     targets: () => deps.latestTargets.get(repo.heads().find((h) => h.role === "targets")?.version),
-    isBin: (role) => repo.binsOf()?.isBin(role) ?? false,
+    isBin: (role) => repo.isHashBin(role),
     largestTargetsRole: () => repo.largestTargetsRole(),
     publisherError: () => deps.publisher.lastError,
     jobs: () => deps.scheduler.list(),

@@ -18,6 +18,7 @@ import { canonicalTargetsText } from "../tuf/document.ts";
 import { type Metadata, type RootSigned, SPEC_VERSION, type TargetsSigned } from "../tuf/metadata.ts";
 import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
 import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
+import { nestedBinRole, nestedDelegationsOf } from "./delegated-bins.ts";
 import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
 import { PublicationBuilder } from "./publication.ts";
 import { type Rebinning, routeToCurrentBins, withRebinning } from "./rebin.ts";
@@ -99,7 +100,7 @@ function expandBump(st: PublishedState, role: string): string[] {
 
 function expiryDaysFor(st: PublishedState, role: string): number {
   if (st.bins?.isBin(role)) return st.settings.expiration.bins;
-  const delegated = delegatedRole(st, role);
+  const delegated = delegatedRole(st, role) ?? nestedBinRole(st, role);
   if (delegated) return expirePolicy(delegated);
   return st.settings.expiration[role as ExpiringRole] ?? st.settings.expiration.bins;
 }
@@ -144,7 +145,10 @@ async function applyChanges(st: PublishedState, changes: ChangeRecord[], working
       outcomes.set(c.taskId, t);
     }
     t.kinds.add(c.kind === "bump" && c.role === "" ? "marker" : c.kind);
-    if (c.kind !== "bump" && (c.role === "" || (!st.bins && !delegatedRole(st, c.role)))) {
+    if (
+      c.kind !== "bump" &&
+      (c.role === "" || (!st.bins && !delegatedRole(st, c.role) && !nestedBinRole(st, c.role)))
+    ) {
       // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
       if (c.kind === "add") t.invalid.push(c.path);
       else t.notFound.push(c.path);
@@ -311,7 +315,11 @@ async function publishBatch(
       continue;
     }
     // Every entry is already canonical; assemble the document from fragments.
-    const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [...entries]);
+    // A delegated role with hash bins of its own delegates to them (TAP 15).
+    const delegations = nestedDelegationsOf(st, role);
+    const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires, delegations }, [
+      ...entries,
+    ]);
     newEntries.set(role, { version, entries });
     build.sign(role, version, expires, text);
   }

@@ -9,6 +9,7 @@
 import type { AuditActor, DocumentRecord, Publication } from "../store/store.ts";
 import { auditEntry, rolesSummary } from "./audit.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
+import { nestedBinsOf, nestedDelegations } from "../tuf/delegated-bins.ts";
 import { canonicalJson, utf8 } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
 import { canonicalTargetsText } from "../tuf/document.ts";
@@ -234,17 +235,27 @@ function buildBootstrap(
   };
   build.sign("targets", 1, targets.expires, canonicalJson(targets));
   const newSessions = { ...sessions };
-  const roleDocs: { name: string; days: number; online: boolean }[] = bins
+  const roleDocs: { name: string; days: number; online: boolean; delegations?: Delegations }[] = bins
     ? bins.names().map((name) => ({ name, days: payload.expiration.bins, online: true }))
-    : delegations.roles!.map((r) => ({
-        name: r.name,
-        days: expirePolicy(r),
-        online: isSignedByOnlineKey(r, onlineId),
-      }));
-  for (const { name, days, online } of roleDocs) {
+    : delegations.roles!.flatMap((r) => {
+        const days = expirePolicy(r);
+        // A delegated role with hash bins of its own: its document delegates to them, each bin starts empty.
+        const nested = nestedBinsOf(r);
+        const role = {
+          name: r.name,
+          days,
+          online: isSignedByOnlineKey(r, onlineId),
+          delegations: nested ? nestedDelegations(nested, onlineId, onlineKey) : undefined,
+        };
+        return [role, ...(nested?.names() ?? []).map((name) => ({ name, days, online: true }))];
+      });
+  for (const { name, days, online, delegations: nested } of roleDocs) {
     const expires = expiresIn(now, days);
     if (online) {
-      const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires }, []);
+      const text = canonicalTargetsText(
+        { _type: "targets", spec_version: SPEC_VERSION, version: 1, expires, delegations: nested },
+        [],
+      );
       build.sign(name, 1, expires, text);
     } else {
       // Offline-key role: v1 waits for its signers; snapshot lists it once signed.

@@ -14,6 +14,8 @@ import type { Engine, TaskOutcomeReport } from "./engine.ts";
 import { StateError } from "./errors.ts";
 import type { DelegationsInput } from "./payloads.ts";
 import type { Sessions } from "./signing-sessions.ts";
+import { nestedBinNames, nestedBinsChangeProblem } from "./delegated-bins.ts";
+import { nestedBinsOf } from "../tuf/delegated-bins.ts";
 import type { PublishedState } from "./state.ts";
 import type { AuditActor } from "../store/store.ts";
 import { rolesSummary } from "./audit.ts";
@@ -57,6 +59,15 @@ export async function acceptDelegations(
       const failed: { role: string; reason: string }[] = [];
       const publish: string[] = [];
       const deleted: string[] = [];
+      // A deleted role's own hash bins leave with it (their names are never reused: they were published).
+      const deletedBins: string[] = [];
+      // Whether the roles, with `role` in them, can have the hash bins they ask for (delegated-bins.ts).
+      const binsProblem = (role: DelegatedRole, at: number) => {
+        const next = [...roles];
+        if (at >= 0) next[at] = role;
+        else next.push(role);
+        return nestedBinsChangeProblem(cur, next, [role]);
+      };
       for (const r of input.roles) {
         const at = roles.findIndex((x) => x.name === r.name);
         const role = r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r;
@@ -64,20 +75,31 @@ export async function acceptDelegations(
           if (at >= 0) failed.push({ role: r.name, reason: "role already exists" });
           else if (deletedBefore.includes(r.name))
             failed.push({ role: r.name, reason: "role name was deleted before and cannot be reused" });
+          else if (cur.heads.has(r.name))
+            failed.push({ role: r.name, reason: "role name was published before and cannot be reused" });
           else {
-            roles.push(role);
-            publish.push(r.name);
-            done.push(r.name);
+            const problem = binsProblem(role, at);
+            if (problem) failed.push({ role: r.name, reason: problem.reason });
+            else {
+              roles.push(role);
+              publish.push(r.name, ...(nestedBinsOf(role)?.names() ?? []));
+              done.push(r.name);
+            }
           }
         } else if (at < 0) {
           failed.push({ role: r.name, reason: "role does not exist" });
         } else if (op === "update") {
-          roles[at] = role;
-          publish.push(r.name);
-          done.push(r.name);
+          const problem = binsProblem(role, at);
+          if (problem) failed.push({ role: r.name, reason: problem.reason });
+          else {
+            roles[at] = role;
+            publish.push(r.name);
+            done.push(r.name);
+          }
         } else {
           roles.splice(at, 1);
           deleted.push(r.name);
+          deletedBins.push(...nestedBinNames(cur, r.name));
           done.push(r.name);
         }
       }
@@ -114,7 +136,11 @@ export async function acceptDelegations(
               },
             };
       await publishLocked(e, await takeBatch(e), e.drainBumps(), {
-        delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
+        delegations: {
+          delegations: { ...(cur.targets.delegations ?? {}), keys, roles },
+          publish,
+          deleted: [...deleted, ...deletedBins],
+        },
         // In the same transaction as the new targets: a deleted name can never come back.
         settings: deleted.length > 0 ? { [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] } : undefined,
       });

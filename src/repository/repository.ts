@@ -9,7 +9,8 @@
  *   publication.ts       signing a publication's documents (bootstrap and batch)
  *   signing-sessions.ts  documents waiting for offline signatures
  *   root-update.ts       root N+1 and online key rotation
- *   delegations.ts       custom delegated roles
+ *   delegations.ts       custom delegated roles (delegated-bins.ts: their own hash bins)
+ *   delegated-upload.ts  a delegated role's next version, signed offline and uploaded
  *   rebin.ts             a new number of hash bins, online
  *   settings.ts          expiry settings
  *   task-results.ts      RSTUF task results
@@ -24,6 +25,8 @@ import { isTopLevelRole } from "../tuf/roles.ts";
 import { type BatchOutcome, publishLocked, takeBatch } from "./batch.ts";
 import { acceptBootstrap, runBootstrap } from "./bootstrap.ts";
 import { acceptDelegations } from "./delegations.ts";
+import { acceptDelegatedUpload } from "./delegated-upload.ts";
+import { nestedBinRole } from "./delegated-bins.ts";
 import { ClientLimitError, rejectionFor } from "./client-limits.ts";
 import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
@@ -201,6 +204,13 @@ export class Repository {
     return this.#e.state?.bins ?? null;
   }
 
+  /** A hash bin: of top-level targets, or of a delegated role that has bins of its own (delegated-bins.ts). */
+  isHashBin(role: string): boolean {
+    const st = this.#e.state;
+    if (!st) return false;
+    return st.bins ? st.bins.isBin(role) : nestedBinRole(st, role) !== undefined;
+  }
+
   /**
    * When the first online role (timestamp, snapshot, targets, a bin or an
    * online delegated role) expires, in ms; Infinity before bootstrap. Roles
@@ -310,6 +320,15 @@ export class Repository {
   /** POST /api/v1/bins: a new number of hash bins, published in one batch (rebin.ts). */
   acceptResize(count: number, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
     return acceptResize(this.#e, count, actor);
+  }
+
+  /** A delegated role's next version signed offline and uploaded whole (422 when bad; published by a task). */
+  acceptDelegatedUpload(
+    rolename: string,
+    document: unknown,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string; version: number }> {
+    return acceptDelegatedUpload(this.#e, rolename, document, actor, () => this.syncFromStore());
   }
 
   updateExpiration(

@@ -25,6 +25,9 @@ import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
 import { BINS_RESIZE_FLAGS } from "../../src/cli/bins-resize.ts";
+import { VALIDATE_FLAGS } from "../../src/cli/validate.ts";
+import { BACKUP_FLAGS, RESTORE_FLAGS } from "../../src/cli/backup.ts";
+import { DELEGATION_FLAGS } from "../../src/cli/delegation.ts";
 import { BINS_ADVISE_FLAGS } from "../../src/cli/bins.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
@@ -35,6 +38,9 @@ const COMMANDS: [string, FlagSpec][] = [
   ["healthcheck", { ...CONFIG_FLAGS, ...HEALTHCHECK_FLAGS }],
   ["mirror", { ...CONFIG_FLAGS, ...MIRROR_FLAGS }],
   ["export", { ...CONFIG_FLAGS, ...EXPORT_FLAGS }],
+  ["validate", { ...CONFIG_FLAGS, ...VALIDATE_FLAGS }],
+  ["backup", { ...CONFIG_FLAGS, ...BACKUP_FLAGS }],
+  ["restore", { ...CONFIG_FLAGS, ...RESTORE_FLAGS }],
   ["key generate", KEY_GENERATE_FLAGS],
   ["key info", KEY_INFO_FLAGS],
   ["ceremony", CEREMONY_FLAGS],
@@ -47,6 +53,7 @@ const COMMANDS: [string, FlagSpec][] = [
   ["artifact upload", UPLOAD_FLAGS],
   ["import", IMPORT_FLAGS],
   ["task", TASK_FLAGS],
+  ["delegation upload", DELEGATION_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
   ["bins resize", BINS_RESIZE_FLAGS],

@@ -17,11 +17,13 @@ import { DashboardPages } from "../dashboard/pages.ts";
 import { detail, errorResponse, routeNotFound } from "../errors.ts";
 import { artifactRoutes } from "./artifacts/index.ts";
 import { auditRoutes } from "./audit/index.ts";
+import { backupRoutes } from "./backup/index.ts";
 import { readJson } from "./body.ts";
 import { binsRoutes } from "./bins/index.ts";
 import { bootstrapRoutes } from "./bootstrap/index.ts";
 import { settingsRoutes } from "./config/index.ts";
 import { delegationRoutes } from "./delegations/index.ts";
+import { delegatedMetadataRoutes } from "./metadata-delegated/index.ts";
 import { eventRoutes } from "./events.ts";
 import { healthRoutes } from "./health/index.ts";
 import { metadataRoutes } from "./metadata/index.ts";
@@ -44,10 +46,12 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...metadataRoutes(app),
     ...delegationRoutes(app),
     ...binsRoutes(app),
+    ...delegatedMetadataRoutes(app),
     ...metricsRoutes(app),
     ...eventRoutes(app),
     ...tokenRoutes(app),
     ...auditRoutes(app),
+    ...backupRoutes(app),
     ...dashboardRoutes(app),
   ];
   routes.push(openApiRoute(app, () => routes));

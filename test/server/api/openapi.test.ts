@@ -26,6 +26,7 @@ const NO_BODY = new Set([
   "POST /api/v1/artifacts/publish",
   "POST /api/v1/jobs/{name}/run",
   "DELETE /api/v1/tokens/{id}",
+  "POST /api/v1/backup",
 ]);
 /** Routes whose body is streamed (not JSON): their content type. */
 const STREAMED: Record<string, string> = {

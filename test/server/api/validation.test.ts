@@ -41,6 +41,7 @@ function recordingApp() {
     updateExpiration: record((e) => e),
     acceptDelegations: record((_op, input) => input),
     acceptResize: record((count) => count),
+    acceptDelegatedUpload: record((rolename, document) => ({ rolename, document })),
   };
   const app = {
     config: { limits: { max_artifacts_per_request: CORPUS_MAX_ARTIFACTS, max_body_bytes: 1 << 20 } },
