@@ -44,7 +44,8 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
   delegation   delegation upload FILE: a delegated role's next version, signed by its
                offline keys, published whole
   status       roles, versions, expiry, online key, bins, pending signatures
-  bins         hash bins: how many serve the clients best (bins advise)
+  bins         hash bins: how many serve the clients best (bins advise), change their
+               number online (bins resize)
   publisher    pause or resume publication on every replica (changes queue up; online
                roles are still re-signed before they expire), or show whether it is paused
   token        create, list and revoke scoped API tokens (admin)

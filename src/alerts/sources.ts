@@ -223,7 +223,7 @@ export function targetsSizeSource(state: AlertState): AlertSource {
           subject: largest.role,
           severity: largest.bytes >= TARGETS_CLIENT_LIMIT * TARGETS_CRITICAL_RATIO ? "critical" : "warning",
           summary: `${largest.role} is ${largest.bytes} bytes, ${pct} % of the ${TARGETS_CLIENT_LIMIT}-byte limit TUF clients download for a targets document`,
-          hint: "use more hash bins (a new bootstrap with a larger number_of_delegated_bins) or split the delegation",
+          hint: "use more hash bins, online: tufbox bins resize --to N --server URL (POST /api/v1/bins); or split the delegation",
           value: largest.bytes,
         }),
       ];

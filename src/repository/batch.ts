@@ -22,6 +22,7 @@ import { nestedBinRole, nestedDelegationsOf } from "./delegated-bins.ts";
 import { delegatedRole, type Engine, isOfflineRole, type RoleEntries } from "./engine.ts";
 import { readPause } from "./pause.ts";
 import { PublicationBuilder } from "./publication.ts";
+import { type Rebinning, routeToCurrentBins, withRebinning } from "./rebin.ts";
 import { withNewRoot } from "./root-update.ts";
 import { SETTINGS_KEY } from "./settings.ts";
 import { loadSessions, SESSIONS_KEY, type Sessions, type SigningSession } from "./signing-sessions.ts";
@@ -50,6 +51,8 @@ export interface PublishExtra {
   settings?: Record<string, unknown>;
   /** a change of custom delegations */
   delegations?: DelegationChange;
+  /** a new number of hash bins, its artifacts redistributed (rebin.ts) */
+  rebin?: Rebinning;
 }
 
 /**
@@ -216,16 +219,27 @@ async function publishBatch(
     st = withDelegationChange(st, extra.delegations, bumps, sessions);
     if (deletedRoles.length > 0) sessionsChanged = true;
   }
+  if (extra.rebin) st = withRebinning(st, extra.rebin);
+  // After a re-binning, changes accepted under another layout go to the bins this batch publishes.
+  routeToCurrentBins(st, changes);
   // Every role this batch rewrites, read in a few queries rather than one per bin.
   const ahead = new Map<string, number>();
   const head = (role: string) => st.heads.get(role)?.version ?? 0;
-  for (const c of changes) if (c.kind !== "bump" && c.role !== "" && !sessions[c.role]) ahead.set(c.role, head(c.role));
+  // (A re-binning brings every bin's entries with it.)
+  const seeded = extra.rebin?.entries;
+  for (const c of changes)
+    if (c.kind !== "bump" && c.role !== "" && !sessions[c.role] && !seeded?.has(c.role))
+      ahead.set(c.role, head(c.role));
   for (const b of bumps)
-    for (const r of expandBump(st, b)) if (isTargetsRole(r) && r !== "targets" && !sessions[r]) ahead.set(r, head(r));
+    for (const r of expandBump(st, b))
+      if (isTargetsRole(r) && r !== "targets" && !sessions[r] && !seeded?.has(r)) ahead.set(r, head(r));
   await e.prefetchEntries(ahead);
   const working = new WorkingSets(e, st, sessions);
+  if (seeded) for (const [role, entries] of seeded) working.roles.set(role, entries);
   const forced = new Set<string>();
   for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);
+  // A re-binning publishes targets and every bin of the new layout.
+  if (seeded) for (const r of ["targets", ...seeded.keys()]) forced.add(r);
   const { outcomes, touched } = await applyChanges(st, changes, working, forced);
 
   // Which documents to write: touched/forced targets roles, then snapshot, then timestamp.
@@ -269,13 +283,16 @@ async function publishBatch(
   }
 
   let sinceYield = 0;
+  let done = 0;
   for (const role of [...targetRoles].sort()) {
     // Signing thousands of bins takes a while: let the event loop accept
     // requests meanwhile, so the next batch grows instead of the queue.
     if (++sinceYield >= YIELD_EVERY) {
       sinceYield = 0;
+      extra.rebin?.progress?.(done, targetRoles.size);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    done++;
     const version = (st.heads.get(role)?.version ?? 0) + 1;
     if (role === "targets") {
       const expires = expiresIn(now, exp.targets);

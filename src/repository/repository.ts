@@ -11,6 +11,7 @@
  *   root-update.ts       root N+1 and online key rotation
  *   delegations.ts       custom delegated roles (delegated-bins.ts: their own hash bins)
  *   delegated-upload.ts  a delegated role's next version, signed offline and uploaded
+ *   rebin.ts             a new number of hash bins, online
  *   settings.ts          expiry settings
  *   pause.ts             pausing and resuming publication
  *   task-results.ts      RSTUF task results
@@ -18,7 +19,7 @@
  */
 import { clientMaxBytes } from "../tuf/limits.ts";
 import type { Logger } from "../log.ts";
-import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
+import { type AuditActor, INTERNAL_ACTOR, type RoleHead, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
 import type { DelegatedRole, Metadata, RootSigned } from "../tuf/metadata.ts";
 import { isTopLevelRole, onlineKeyFor, onlineKeyIds } from "../tuf/roles.ts";
@@ -31,6 +32,7 @@ import { ClientLimitError, rejectionFor } from "./client-limits.ts";
 import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
 import type { OnlineKeys } from "./online-key.ts";
+import { acceptResize, finishRekey, isRetiredRole } from "./rebin.ts";
 import type { AddArtifactsPayload, BootstrapPayload, DelegationsInput, RemoveArtifactsPayload } from "./payloads.ts";
 import { type PublisherState, publisherState, readPause, setPaused } from "./pause.ts";
 import { acceptRootUpdate } from "./root-update.ts";
@@ -177,15 +179,35 @@ export class Repository {
     return this.#e.state?.targets.delegations?.roles ?? [];
   }
 
-  /** heads of every role (version, expiry), for status and the scheduler */
+  /**
+   * Heads of every role (version, expiry), for status and the scheduler.
+   * Bins of an earlier layout (rebin.ts) are left out: still listed in
+   * snapshot, but delegated to by nobody, so their expiry concerns no client.
+   */
   heads(): { role: string; version: number; expires: string }[] {
-    return this.#e.state ? [...this.#e.state.heads.values()] : [];
+    const st = this.#e.state;
+    if (!st) return [];
+    if (!st.settings.bins?.retiredBitLengths?.length) return [...st.heads.values()];
+    // Filtered once per published state (each publication replaces it): /readyz,
+    // /metrics and the scheduler ask often, and 16384+ names are not free to test.
+    if (this.#liveHeads?.state !== st)
+      this.#liveHeads = { state: st, heads: [...st.heads.values()].filter((h) => !isRetiredRole(st, h.role)) };
+    return [...this.#liveHeads.heads];
+  }
+
+  #liveHeads: { state: object; heads: RoleHead[] } | null = null;
+
+  /** #sizes without the bins of earlier layouts */
+  #liveSizes(): [string, number][] {
+    const st = this.#e.state;
+    const all = [...this.#e.sizes];
+    return st?.settings.bins?.retiredBitLengths?.length ? all.filter(([role]) => !isRetiredRole(st, role)) : all;
   }
 
   /** The largest targets-role document (bins and delegated roles), for metrics and status. */
   largestTargetsRole(): { role: string; bytes: number } | null {
     let best: { role: string; bytes: number } | null = null;
-    for (const [role, bytes] of this.#e.sizes) {
+    for (const [role, bytes] of this.#liveSizes()) {
       if (isTopLevelRole(role)) continue;
       if (!best || bytes > best.bytes) best = { role, bytes };
     }
@@ -204,7 +226,7 @@ export class Repository {
     limit: number;
   }[] {
     const best = new Map<string, { role: string; bytes: number }>();
-    for (const [role, bytes] of this.#e.sizes) {
+    for (const [role, bytes] of this.#liveSizes()) {
       const kind = role === "root" || role === "timestamp" || role === "snapshot" ? role : "targets";
       const cur = best.get(kind);
       if (!cur || bytes > cur.bytes) best.set(kind, { role, bytes });
@@ -235,7 +257,7 @@ export class Repository {
     const st = this.#e.state;
     if (!st) return Infinity;
     let min = Infinity;
-    for (const head of st.heads.values()) {
+    for (const head of this.heads()) {
       if (head.role === "root" || isOfflineRole(st, head.role)) continue;
       const at = Date.parse(head.expires);
       if (at < min) min = at;
@@ -249,7 +271,7 @@ export class Repository {
     if (!st) return [];
     const limit = this.#e.now().getTime() + windowMs;
     const out: string[] = [];
-    for (const head of st.heads.values()) {
+    for (const head of this.heads()) {
       if (head.role === "root") continue;
       if (new Date(head.expires).getTime() <= limit) out.push(head.role);
     }
@@ -332,6 +354,11 @@ export class Repository {
     return acceptDelegations(this.#e, op, input, actor);
   }
 
+  /** POST /api/v1/bins: a new number of hash bins, published in one batch (rebin.ts). */
+  acceptResize(count: number, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptResize(this.#e, count, actor);
+  }
+
   /** A delegated role's next version signed offline and uploaded whole (422 when bad; published by a task). */
   acceptDelegatedUpload(
     rolename: string,
@@ -385,6 +412,8 @@ export class Repository {
     return e.store.withLock("publisher", async () => {
       // Another replica may have published since we last looked: build on its latest.
       await this.syncFromStore();
+      // Artifact rows a resize had not moved yet (it crashed): first of all (rebin.ts).
+      if (e.state?.settings.bins?.rekeyFrom !== undefined) await finishRekey(e);
       const changes = await takeBatch(e);
       if (changes.length === 0 && e.requestedBumps.size === 0)
         return { changes: 0, documents: 0, timestampVersion: null };

@@ -25,6 +25,7 @@ import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
+import { BINS_RESIZE_FLAGS } from "../../src/cli/bins-resize.ts";
 import { VALIDATE_FLAGS } from "../../src/cli/validate.ts";
 import { BACKUP_FLAGS, RESTORE_FLAGS } from "../../src/cli/backup.ts";
 import { DELEGATION_FLAGS } from "../../src/cli/delegation.ts";
@@ -56,6 +57,7 @@ const COMMANDS: [string, FlagSpec][] = [
   ["delegation upload", DELEGATION_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
+  ["bins resize", BINS_RESIZE_FLAGS],
   ["bins advise", BINS_ADVISE_FLAGS],
   ["token create", TOKEN_FLAGS],
   ["publisher pause", PUBLISHER_FLAGS],

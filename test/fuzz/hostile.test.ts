@@ -157,6 +157,7 @@ const SAMPLES: Record<string, unknown> = {
     delegations: { roles: [{ name: "nightly", terminating: true, keyids: [], paths: ["nightly/*"] }] },
   },
   "POST /api/v1/delegations/delete": { delegations: { roles: [{ name: "fuzz" }] } },
+  "POST /api/v1/bins": { number_of_delegated_bins: 8 },
 };
 
 function nested(depth: number): unknown {

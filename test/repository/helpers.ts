@@ -195,8 +195,11 @@ export function verifyPublished(files: Map<string, Uint8Array>): Published {
     const role = name.slice(0, -".json".length);
     if (role === "targets") continue;
     const m = load(role);
-    // A deleted role stays listed (spec 5.5.5) but is no longer delegated.
+    // A deleted role stays listed (spec 5.5.5) but is no longer delegated; so
+    // does a bin of an earlier layout after a re-binning.
     if (targets.signed.delegations?.roles && !targets.signed.delegations.roles[role]) continue;
+    if (targets.signed.delegations?.succinctRoles && !targets.signed.delegations.succinctRoles.isDelegatedRole(role))
+      continue;
     targets.verifyDelegate(role, m);
     roles.set(role, m);
   }

@@ -19,6 +19,7 @@ import { artifactRoutes } from "./artifacts/index.ts";
 import { auditRoutes } from "./audit/index.ts";
 import { backupRoutes } from "./backup/index.ts";
 import { readJson } from "./body.ts";
+import { binsRoutes } from "./bins/index.ts";
 import { bootstrapRoutes } from "./bootstrap/index.ts";
 import { settingsRoutes } from "./config/index.ts";
 import { delegationRoutes } from "./delegations/index.ts";
@@ -45,6 +46,7 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...settingsRoutes(app),
     ...metadataRoutes(app),
     ...delegationRoutes(app),
+    ...binsRoutes(app),
     ...delegatedMetadataRoutes(app),
     ...publisherRoutes(app),
     ...metricsRoutes(app),

@@ -53,6 +53,9 @@ export const ROUTE_SCOPES = {
   // verify with the keys and threshold targets already delegates to), so admin is not needed.
   "POST /api/v1/delegations/metadata": "metadata:sign",
 
+  // Re-binning online (server/api/bins/): changes what every client downloads.
+  "POST /api/v1/bins": "admin",
+
   "POST /api/v1/tokens": "admin",
   "GET /api/v1/tokens": "admin",
   "DELETE /api/v1/tokens/:id": "admin",

@@ -22,7 +22,8 @@ export type BodyRoute =
   | "POST /api/v1/delegations/delete"
   | "POST /api/v1/tokens"
   | "POST /api/v1/delegations/metadata"
-  | "POST /api/v1/publisher/pause";
+  | "POST /api/v1/publisher/pause"
+  | "POST /api/v1/bins";
 
 /** What the corpus calls `max_artifacts_per_request`. */
 export const CORPUS_MAX_ARTIFACTS = 4;
@@ -87,6 +88,7 @@ function bases(): [BodyRoute, string, unknown][] {
       },
     ],
     ["POST /api/v1/publisher/pause", "reason", { reason: "moving the database" }],
+    ["POST /api/v1/bins", "resize", { number_of_delegated_bins: 1024 }],
   ];
 }
 

@@ -40,6 +40,7 @@ function recordingApp() {
     acceptBump: record((roles) => roles),
     updateExpiration: record((e) => e),
     acceptDelegations: record((_op, input) => input),
+    acceptResize: record((count) => count),
     acceptDelegatedUpload: record((rolename, document) => ({ rolename, document })),
     pausePublishing: record((_actor, reason) => ({ reason })),
   };
