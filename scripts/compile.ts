@@ -25,7 +25,11 @@ export const ALIASES: Record<string, Target> = {
 export const ROOT = join(import.meta.dir, "..");
 export const ENTRY = "src/main.ts";
 // Workers are separate entry points: the binary embeds them next to main.
-export const WORKERS = ["src/repository/verify-worker.ts", "src/store/sqlite/checkpoint-worker.ts"];
+export const WORKERS = [
+  "src/repository/verify-worker.ts",
+  "src/store/sqlite/checkpoint-worker.ts",
+  "src/ops/snapshot-worker.ts",
+];
 
 /**
  * Flags every build uses, whatever the target. The standalone executable would

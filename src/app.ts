@@ -341,6 +341,7 @@ function starting(req: Request): Response {
 function startupWarnings(app: App): string[] {
   const settings = app.repo.settings;
   if (!settings) return [];
-  const online = app.repo.delegatedRoles.filter((r) => isSignedByOnlineKey(r, settings.onlineKeyId));
+  const keys = app.repo.onlineKeyIds();
+  const online = app.repo.delegatedRoles.filter((r) => isSignedByOnlineKey(r, keys));
   return resignWindowWarnings(app.config, settings, online);
 }

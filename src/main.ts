@@ -17,6 +17,10 @@ Commands:
   mirror       follow an upstream repository, verify it like a client, serve it (edge mirror);
                --from BUNDLE imports an export (air-gapped sites)
   export       write a verified static copy (directory or .tar) for static servers / USB sticks
+  validate     check a published repository like a client, from a trusted root: chains, signatures,
+               versions, hashes, expiry (--horizon), size caps, artifacts; exit 1 on any problem
+  backup       an online, consistent backup of a running repository (--data-dir, or --server over the API)
+  restore      a new data directory from a backup, that serves and continues publishing (next versions)
   healthcheck  exit 0 when the configured service answers GET /healthz (for containers)
   version      print the version
   admin-token  admin-token reset: revoke the stored admin API token, print a new one
@@ -37,8 +41,13 @@ Against a server (--server URL or TUFBOX_SERVER; --token or TUFBOX_TOKEN; --json
   import       upload a directory of artifacts (import DIR), or add a JSONL manifest of
                artifact entries (import --manifest FILE): parallel, resumable, with progress
   task         show (or --wait for) a task
+  delegation   delegation upload FILE: a delegated role's next version, signed by its
+               offline keys, published whole
   status       roles, versions, expiry, online key, bins, pending signatures
-  bins         hash bins: how many serve the clients best (bins advise)
+  bins         hash bins: how many serve the clients best (bins advise), change their
+               number online (bins resize)
+  publisher    pause or resume publication on every replica (changes queue up; online
+               roles are still re-signed before they expire), or show whether it is paused
   token        create, list and revoke scoped API tokens (admin)
   audit        who changed what, from where (--follow to keep watching)
 
@@ -58,13 +67,20 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   artifact: withServerErrors("artifact", async (argv) => (await import("./cli/artifact.ts")).artifactCommand(argv)),
   import: withServerErrors("import", async (argv) => (await import("./cli/import.ts")).importCommand(argv)),
   task: withServerErrors("task", async (argv) => (await import("./cli/task.ts")).taskCommand(argv)),
+  delegation: withServerErrors("delegation", async (argv) =>
+    (await import("./cli/delegation.ts")).delegationCommand(argv),
+  ),
   status: withServerErrors("status", async (argv) => (await import("./cli/status.ts")).statusCommand(argv)),
   bins: withServerErrors("bins", async (argv) => (await import("./cli/bins.ts")).binsCommand(argv)),
   mirror: withServerErrors("mirror", async (argv) => (await import("./cli/mirror.ts")).mirrorCommand(argv)),
   export: withServerErrors("export", async (argv) => (await import("./cli/export.ts")).exportCommand(argv)),
+  validate: withServerErrors("validate", async (argv) => (await import("./cli/validate.ts")).validateCommand(argv)),
+  backup: withServerErrors("backup", async (argv) => (await import("./cli/backup.ts")).backupCommand(argv)),
+  restore: withServerErrors("restore", async (argv) => (await import("./cli/backup.ts")).restoreCommand(argv)),
   healthcheck: withServerErrors("healthcheck", async (argv) =>
     (await import("./cli/healthcheck.ts")).healthcheckCommand(argv),
   ),
+  publisher: withServerErrors("publisher", async (argv) => (await import("./cli/publisher.ts")).publisherCommand(argv)),
   token: withServerErrors("token", async (argv) => (await import("./cli/token.ts")).tokenCommand(argv)),
   audit: withServerErrors("audit", async (argv) => (await import("./cli/audit.ts")).auditCommand(argv)),
   "admin-token": async (argv) => (await import("./cli/admin-token.ts")).adminTokenCommand(argv),

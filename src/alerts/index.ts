@@ -34,9 +34,9 @@ export function createAlerts(deps: {
   const state: AlertState = {
     bootstrapped: () => repo.bootstrapped,
     heads: () => repo.heads(),
-    onlineKeyId: () => repo.settings?.onlineKeyId,
+    onlineKeyIds: () => repo.onlineKeyIds(),
     targets: () => deps.latestTargets.get(repo.heads().find((h) => h.role === "targets")?.version),
-    isBin: (role) => repo.binsOf()?.isBin(role) ?? false,
+    isBin: (role) => repo.isHashBin(role),
     largestTargetsRole: () => repo.largestTargetsRole(),
     publisherError: () => deps.publisher.lastError,
     jobs: () => deps.scheduler.list(),

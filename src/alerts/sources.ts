@@ -20,7 +20,8 @@ const DAY_MS = 86_400_000;
 export interface AlertState {
   bootstrapped(): boolean;
   heads(): { role: string; version: number; expires: string }[];
-  onlineKeyId(): string | undefined;
+  /** every keyid that signs online (tuf/roles.ts onlineKeyIds): each role may have its own */
+  onlineKeyIds(): ReadonlySet<string>;
   /** the latest top-level targets (for delegated roles and their keys) */
   targets(): Promise<TargetsSigned | undefined>;
   isBin(role: string): boolean;
@@ -35,8 +36,8 @@ export interface AlertState {
 export type OfflineExpiryDays = Record<string, number>;
 
 /** A delegated role whose new versions need offline signatures (not the online key alone). */
-export function isOfflineDelegation(role: DelegatedRole, onlineKeyId: string | undefined): boolean {
-  return !isSignedByOnlineKey(role, onlineKeyId);
+export function isOfflineDelegation(role: DelegatedRole, online: string | ReadonlySet<string> | undefined): boolean {
+  return !isSignedByOnlineKey(role, online);
 }
 
 /**
@@ -60,9 +61,10 @@ export function offlineExpirySource(state: AlertState, days: OfflineExpiryDays):
           hint: "build and sign root N+1 with the root keys: tufbox root update --server URL --send, then tufbox sign",
         });
       const targets = await state.targets();
+      const online = state.onlineKeyIds();
       for (const r of targets?.delegations?.roles ?? []) {
         const head = heads.get(r.name);
-        if (!head || !isOfflineDelegation(r, state.onlineKeyId())) continue;
+        if (!head || !isOfflineDelegation(r, online)) continue;
         offline.push({
           role: r.name,
           expires: head.expires,
@@ -108,7 +110,7 @@ export function onlineOverdueSource(state: AlertState): AlertSource {
       const targets = await state.targets();
       const offline = new Set(
         (targets?.delegations?.roles ?? [])
-          .filter((r) => isOfflineDelegation(r, state.onlineKeyId()))
+          .filter((r) => isOfflineDelegation(r, state.onlineKeyIds()))
           .map((r) => r.name),
       );
       const limit = now.getTime() + state.resignWindowMs / 2;
@@ -221,7 +223,7 @@ export function targetsSizeSource(state: AlertState): AlertSource {
           subject: largest.role,
           severity: largest.bytes >= TARGETS_CLIENT_LIMIT * TARGETS_CRITICAL_RATIO ? "critical" : "warning",
           summary: `${largest.role} is ${largest.bytes} bytes, ${pct} % of the ${TARGETS_CLIENT_LIMIT}-byte limit TUF clients download for a targets document`,
-          hint: "use more hash bins (a new bootstrap with a larger number_of_delegated_bins) or split the delegation",
+          hint: "use more hash bins, online: tufbox bins resize --to N --server URL (POST /api/v1/bins); or split the delegation",
           value: largest.bytes,
         }),
       ];

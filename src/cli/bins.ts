@@ -5,8 +5,9 @@
  *            server's GET /api/v1/roles `bins_advice`, or offline from
  *            --artifacts N; --artifacts with --server asks "what if".
  *
- * Each action is one entry of BINS_ACTIONS (its summary goes into the help):
- * `resize` is added beside `advise` the same way.
+ *   resize   a new number of bins, published online (bins-resize.ts)
+ *
+ * Each action is one entry of BINS_ACTIONS (its summary goes into the help).
  */
 import {
   adviseBins,
@@ -19,6 +20,7 @@ import {
 import { bitLengthForBins } from "../tuf/bins.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
+import { BINS_RESIZE_SUMMARY, binsResizeCommand } from "./bins-resize.ts";
 import { apiClient, ServerError, serverCommand, type ApiClient } from "./client.ts";
 import { flagString, parseCount } from "./flags.ts";
 import { Output, serverTerminal, type ServerTerminal } from "./output.ts";
@@ -196,6 +198,7 @@ export async function binsAdviseCommand(argv: string[], term: ServerTerminal = s
 /** The actions of `tufbox bins`, in help order. */
 export const BINS_ACTIONS: Record<string, BinsAction> = {
   advise: { summary: "how many hash bins serve tuf-js and python-tuf clients best", run: binsAdviseCommand },
+  resize: { summary: BINS_RESIZE_SUMMARY, run: binsResizeCommand },
 };
 
 export function binsHelp(): string {

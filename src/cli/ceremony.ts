@@ -13,6 +13,8 @@ import {
   checkBins,
   checkOnlineKeyUri,
   defaultOnlineKeyUri,
+  onlineKeyPlaces,
+  ROLE_KEY_ROLES,
   defaultThreshold,
   type CeremonyPlan,
   type TargetsLayout,
@@ -35,6 +37,7 @@ export const DEFAULT_BINS = 256;
 
 export const CEREMONY_HELP = `tufbox ceremony --root-key A.pub [--root-key B.pub ...] [--threshold N]
                 --online-key ONLINE.pub [--online-key-uri fn:NAME]
+                [--timestamp-key T.pub] [--snapshot-key S.pub] [--targets-key G.pub] [--bins-key B.pub]
                 [--bins N | --delegations FILE.yaml]
                 [--expires root=365,targets=365,snapshot=1,timestamp=1,bins=1]
                 [--sign A [--sign B ...]] [--passphrase-file F ...]
@@ -50,6 +53,11 @@ keys. Run in a terminal without --root-key to be asked for everything.
                           the bins with (threshold 1)
   --online-key-uri URI    where the server finds its private part
                           (default fn:<keyid>: the file <keyid> in its online-key directory)
+  --timestamp-key FILE.pub, --snapshot-key FILE.pub, --targets-key FILE.pub, --bins-key FILE.pub
+                          an online key of its own for that role (threshold 1), found by
+                          the server as fn:<keyid>; roles without one use --online-key
+                          (optional when --targets-key is given). The bins default to the
+                          targets role's key. Rotate each later with 'tufbox root update'.
   --bins N                hash bins, a power of two in 2..16384 (default ${DEFAULT_BINS}: bins under
                           64 KiB up to ~100,000 artifacts; 2048 for ~1M; more bins slow
                           tuf-js clients down: tufbox bins advise --artifacts N)
@@ -77,6 +85,10 @@ export const FLAGS = {
   threshold: { type: "string" },
   "online-key": { type: "string" },
   "online-key-uri": { type: "string" },
+  "timestamp-key": { type: "string" },
+  "snapshot-key": { type: "string" },
+  "targets-key": { type: "string" },
+  "bins-key": { type: "string" },
   bins: { type: "string" },
   delegations: { type: "string" },
   expires: { type: "string" },
@@ -200,9 +212,15 @@ export async function ceremonyCommand(
             )
           : defaultThreshold(rootKeys.length);
 
-    // Online key.
+    // Online keys of their own per role (issue 17), then the online key for the rest.
+    const roleKeys: CeremonyPlan["roleKeys"] = {};
+    for (const role of ROLE_KEY_ROLES) {
+      const file = flagString(own, `${role}-key`);
+      if (file !== undefined) roleKeys[role] = readPublicKeyFile(file);
+    }
     const onlineFile =
       flagString(own, "online-key") ??
+      (roleKeys.targets ? roleKeys.targets.source : undefined) ??
       (interactive
         ? await askUntil(term, "Online public key file (.pub)", undefined, (f) => {
             readPublicKeyFile(f);
@@ -272,7 +290,7 @@ export async function ceremonyCommand(
       }
     }
 
-    const plan: CeremonyPlan = { rootKeys, threshold, onlineKey, onlineKeyUri, layout, expiration, now };
+    const plan: CeremonyPlan = { rootKeys, threshold, onlineKey, onlineKeyUri, roleKeys, layout, expiration, now };
     const signed = ceremonyRoot(plan);
 
     // Signatures from the root keys at hand.
@@ -312,8 +330,18 @@ export async function ceremonyCommand(
         `next: ${missing.threshold - missing.signed.length} more root signature(s): each key holder runs\n  tufbox sign --key THEIR_KEY --in ${out} --out ${out}\n  (or send it now: the server waits for the missing signatures in a signing session)`,
       );
     }
+    const places = onlineKeyPlaces(plan);
+    const copy =
+      new Set(places.map((p) => p.keyid)).size > 1
+        ? `copy each online private key (PKCS#8 PEM) to the server's online-key directory:\n${places
+            .map(
+              (p) =>
+                `    ${p.role.padEnd(9)} key ${p.keyid}${p.uri.startsWith("fn:") ? ` as ${p.uri.slice(3)}` : ` (${p.uri})`}`,
+            )
+            .join("\n")}\n `
+        : `copy the online private key to the server's online-key directory${onlineKeyUri.startsWith("fn:") ? ` as ${onlineKeyUri.slice(3)}` : ""},\n `;
     term.out(
-      `then: copy the online private key to the server's online-key directory${onlineKeyUri.startsWith("fn:") ? ` as ${onlineKeyUri.slice(3)}` : ""},\n  start the server (tufbox serve) and send the payload:\n  tufbox bootstrap ${out} --server URL\n  (it is POST /api/v1/bootstrap: RSTUF's 'rstuf admin send bootstrap ${out}' works too)`,
+      `then: ${copy} start the server (tufbox serve) and send the payload:\n  tufbox bootstrap ${out} --server URL\n  (it is POST /api/v1/bootstrap: RSTUF's 'rstuf admin send bootstrap ${out}' works too)`,
     );
   });
 }

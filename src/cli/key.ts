@@ -35,10 +35,13 @@ generate  writes NAME (PKCS#8 PEM private key, mode 0600) and NAME.pub (the TUF
           The private key is encrypted (PBKDF2-SHA256 ${PBKDF2_ITERATIONS} rounds, AES-256-CBC)
           with a passphrase from --passphrase-file F (first line), or
           ${PASSPHRASE_ENV}, or asked in a terminal; without one it refuses.
-          --no-passphrase writes it unencrypted: that is for the ONLINE key
+          --no-passphrase writes it unencrypted: that is for ONLINE keys
           only, which the server uses unattended (copy it to the server's
           online-key directory as the file named in its URI, ceremony
-          default fn:<keyid>). Root and delegated-role keys stay encrypted.
+          default fn:<keyid>). With a key per role (ceremony --timestamp-key,
+          --snapshot-key, --targets-key, --bins-key) each goes there under its
+          own keyid; the ceremony prints every name. Root and delegated-role
+          keys stay encrypted.
 info      shows keyid, the legacy (securesystemslib < 1.0) keyid, type and
           scheme of a private key file or a .pub file.`;
 

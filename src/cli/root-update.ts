@@ -13,6 +13,7 @@ import { readRootFile, writeDocument, type RootFile } from "../offline/root-file
 import { readPublicKeyFile } from "../offline/key-files.ts";
 import { nextRoot, type RootChanges } from "../offline/next-root.ts";
 import { defaultOnlineKeyUri } from "../offline/bootstrap-payload.ts";
+import { ONLINE_TOP_LEVEL_ROLES } from "../tuf/roles.ts";
 import { addRootSignatures, rootSignersFor } from "../offline/root-signing.ts";
 import { formatRootSummary, formatStatus, summarizeRoot, thresholdsMet } from "../offline/root-summary.ts";
 import { parseDays } from "../offline/expiration.ts";
@@ -57,7 +58,11 @@ once sent, with 'tufbox sign --key K --server URL'.
   --add-key FILE.pub    a new root key (repeat)
   --remove-key KEYID    a root key to drop (full keyid, or 8+ leading characters; repeat)
   --threshold N         the new root threshold (default: unchanged)
-  --online-key FILE.pub a new online key for targets, snapshot, timestamp (and bins)
+  --online-key FILE.pub a new online key for targets, snapshot, timestamp (and the bins
+                        and delegations that use the targets key)
+  --timestamp-key FILE.pub, --snapshot-key FILE.pub, --targets-key FILE.pub
+                        a new online key for that role only (fn:<keyid>): the server
+                        re-signs exactly the roles that key signs
   --online-key-uri URI  where the server finds it (default fn:<keyid>)
   --expires DAYS        root N+1 expires DAYS from now (default ${DEFAULT_ROOT_DAYS})
   --sign FILE           a root private key of root N or N+1 (repeat)
@@ -73,6 +78,9 @@ export const ROOT_UPDATE_FLAGS = {
   threshold: { type: "string" },
   "online-key": { type: "string" },
   "online-key-uri": { type: "string" },
+  "timestamp-key": { type: "string" },
+  "snapshot-key": { type: "string" },
+  "targets-key": { type: "string" },
   expires: { type: "string" },
   sign: { type: "string", multiple: true },
   "passphrase-file": { type: "string", multiple: true },
@@ -198,6 +206,11 @@ async function rootUpdate(
       "give the new online key's .pub file with --online-key",
     );
   const onlineKey = onlineFile !== undefined ? readPublicKeyFile(onlineFile) : undefined;
+  const roleKeys: RootChanges["roleKeys"] = {};
+  for (const role of ONLINE_TOP_LEVEL_ROLES) {
+    const file = flagString(own, `${role}-key`);
+    if (file !== undefined) roleKeys[role] = readPublicKeyFile(file);
+  }
   const thresholdFlag = flagString(own, "threshold");
   const expiresFlag = flagString(own, "expires");
   const changes: RootChanges = {
@@ -208,6 +221,7 @@ async function rootUpdate(
         ? parseCount(thresholdFlag, "--threshold", 1, "the root threshold is a whole number of keys, at least 1")
         : undefined,
     onlineKey: onlineKey ? { key: onlineKey, uri: uriFlag ?? defaultOnlineKeyUri(onlineKey.keyid) } : undefined,
+    roleKeys,
     expiresDays: expiresFlag !== undefined ? parseDays(expiresFlag, "--expires") : DEFAULT_ROOT_DAYS,
     now,
   };
@@ -245,7 +259,10 @@ async function rootUpdate(
   if (outPath !== undefined)
     out.say(`\nwrote ${outPath} (metadata-update payload for root v${signed.version}, public data only)`);
   const onlineUri = changes.onlineKey?.uri;
-  const copyOnline = `copy the new online private key to the server's online-key directory${onlineUri?.startsWith("fn:") ? ` as ${onlineUri.slice(3)}` : ""}`;
+  const perRole = Object.entries(roleKeys).map(([role, k]) => `${role} key as ${k.keyid}`);
+  const copyOnline = onlineKey
+    ? `copy the new online private key to the server's online-key directory${onlineUri?.startsWith("fn:") ? ` as ${onlineUri.slice(3)}` : ""}`
+    : `copy the new private key(s) to the server's online-key directory: ${perRole.join(", ")}`;
   if (!send || !current.api) {
     if (!thresholdsMet(summary)) {
       out.say("still needed:");
@@ -256,7 +273,7 @@ async function rootUpdate(
         `each missing signer runs: tufbox sign --key THEIR_KEY --trusted ${current.trustedHint} --in ${outPath} --out ${outPath}`,
       );
     }
-    if (onlineKey) out.say(`before sending: ${copyOnline}`);
+    if (onlineKey || perRole.length > 0) out.say(`before sending: ${copyOnline}`);
     out.say(
       current.api
         ? `send it: tufbox send update ${outPath} --server ${current.api.server} (the server publishes root v${signed.version} once both thresholds are met)`
@@ -265,7 +282,7 @@ async function rootUpdate(
     return;
   }
   // The server refuses root N+1 (422) while it cannot load the new online key: say what to do first.
-  if (onlineKey) out.say(`the server must have the new online private key: ${copyOnline}`);
+  if (onlineKey || perRole.length > 0) out.say(`the server must have the new online private key: ${copyOnline}`);
   const task = await sendRootUpdate(current.api, out, { metadata: { root } }, signed.version, flagBool(own, "no-wait"));
   out.result(taskJson(task, { version: signed.version, outcome: outcomeOf(task) }));
 }

@@ -19,7 +19,15 @@ import {
 import { signedBytesOf, verifyRole } from "../tuf/verify.ts";
 import { verifyRootUpdate } from "../tuf/root-chain.ts";
 import { clientFileName } from "../tuf/file-names.ts";
-import { TOP_LEVEL_ROLES, isSignedByOnlineKey, onlineKeyId, type TopLevelRole } from "../tuf/roles.ts";
+import { describePublisher } from "./publisher.ts";
+import {
+  isSignedByOnlineKey,
+  ONLINE_TOP_LEVEL_ROLES,
+  onlineKeyId,
+  onlineKeyIds,
+  TOP_LEVEL_ROLES,
+  type TopLevelRole,
+} from "../tuf/roles.ts";
 import { TufError } from "../tuf/errors.ts";
 import { parseCommandArgs, UsageError } from "./args.ts";
 import { apiClient, serverCommand, ServerError, type ApiClient } from "./client.ts";
@@ -65,6 +73,8 @@ export interface RepositoryStatus {
   bootstrap: { bootstrap: boolean; state: string | null; task_id: string | null };
   roles: Partial<Record<TopLevelRole, RoleStatus>>;
   online_keyid: string | null;
+  /** keyid of the online key signing each online role (they may differ: issue 17) */
+  online_keys: Record<string, string>;
   bins: number | null;
   delegated_roles:
     | {
@@ -84,6 +94,14 @@ export interface RepositoryStatus {
   alerts: AlertStatus[] | null;
   /** how many hash bins serve the clients best (GET /api/v1/roles); null without bins or when the server cannot say */
   bins_advice: BinAdvice | null;
+  /** whether publication is paused (GET /api/v1/publisher); null when the server cannot say */
+  publisher: {
+    paused: boolean;
+    since: string | null;
+    by: string | null;
+    reason: string | null;
+    pending_changes: number | null;
+  } | null;
 }
 
 /** `tufbox_largest_document_bytes` and `tufbox_document_client_limit_bytes` from a /metrics text. */
@@ -154,6 +172,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     },
     roles: {},
     online_keyid: null,
+    online_keys: {},
     bins: null,
     delegated_roles: null,
     pending: [],
@@ -161,6 +180,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     largest_documents: [],
     alerts: null,
     bins_advice: null,
+    publisher: null,
   };
   // tufbox only (an RSTUF server has no /metrics): best effort, never an error.
   try {
@@ -178,6 +198,7 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
       keyids: root.signed.roles.root.keyids,
     };
     status.online_keyid = onlineKeyId(root.signed) ?? null;
+    for (const r of ONLINE_TOP_LEVEL_ROLES) status.online_keys[r] = root.signed.roles[r].keyids[0] ?? "";
   }
   const tsValue = await api.metadata("timestamp.json");
   if (tsValue !== undefined && root) {
@@ -208,13 +229,17 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
           keyids: root.signed.roles.targets.keyids,
         };
         const d = targets.signed.delegations;
-        if (d?.succinct_roles) status.bins = 2 ** d.succinct_roles.bit_length;
+        if (d?.succinct_roles) {
+          status.bins = 2 ** d.succinct_roles.bit_length;
+          if (d.succinct_roles.keyids[0]) status.online_keys.bins = d.succinct_roles.keyids[0];
+        }
+        const online = onlineKeyIds(root.signed, targets.signed);
         if (d?.roles) {
           status.delegated_roles = d.roles.map((r) => ({
             name: r.name,
             keyids: r.keyids,
             threshold: r.threshold,
-            online: isSignedByOnlineKey(r, status.online_keyid),
+            online: isSignedByOnlineKey(r, online),
             ...(r.paths ? { paths: r.paths } : {}),
             ...(r.path_hash_prefixes ? { path_hash_prefixes: r.path_hash_prefixes } : {}),
           }));
@@ -243,6 +268,14 @@ export async function repositoryStatus(api: ApiClient, now: Date): Promise<Repos
     (r) => (r.body?.data?.bins_advice as BinAdvice | null | undefined) ?? null,
     (err: unknown) => {
       // An RSTUF server has no such route; without a token tufbox answers 401.
+      if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
+      throw err;
+    },
+  );
+
+  status.publisher = await api.get("/api/v1/publisher", { what: "read the publisher's state" }).then(
+    (r) => (typeof r.body?.data?.paused === "boolean" ? r.body.data : null),
+    (err: unknown) => {
       if (err instanceof ServerError && [401, 403, 404, 405].includes(err.status ?? 0)) return null;
       throw err;
     },
@@ -321,14 +354,20 @@ export function formatStatusReport(s: RepositoryStatus): string[] {
         continue;
       }
       const keys = r.keyids
-        ? `threshold ${r.threshold} of ${r.keyids.length}${name !== "root" && r.keyids.length === 1 && r.keyids[0] === s.online_keyid ? " (online key)" : ""}`
+        ? `threshold ${r.threshold} of ${r.keyids.length}${name !== "root" && r.keyids.length === 1 && r.keyids[0] === s.online_keys[name] ? " (online key)" : ""}`
         : "";
       lines.push(
         `${name.padEnd(13)} ${`v${r.version}`.padEnd(8)} ${r.expires.padEnd(21)} ${timeLeft(r.seconds_left).padEnd(18)} ${keys}`,
       );
     }
     lines.push("");
-    if (s.online_keyid) lines.push(`online key    ${s.online_keyid}`);
+    if (s.publisher) lines.push(`publisher     ${describePublisher(s.publisher)}`);
+    const distinct = new Set(Object.values(s.online_keys));
+    if (distinct.size > 1) {
+      // One key per role: say which signs what (keyids only).
+      lines.push("online keys");
+      for (const [role, keyid] of Object.entries(s.online_keys)) lines.push(`  ${role.padEnd(11)} ${keyid}`);
+    } else if (s.online_keyid) lines.push(`online key    ${s.online_keyid}`);
     if (s.bins !== null && s.delegated_roles === null)
       lines.push(
         `bins          ${s.bins} hash bins${typeof s.config.bins_expiration === "number" ? `, expiring after ${s.config.bins_expiration} day(s)` : ""}`,

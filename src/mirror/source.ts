@@ -90,6 +90,10 @@ export interface HttpSourceOptions {
   /** User-Agent header */
   userAgent?: string;
   fetch?: typeof fetch;
+  /** where metadata files are, when not BASE/metadata (e.g. a CDN prefix) */
+  metadataUrl?: string;
+  /** where target files are, when not BASE/targets */
+  targetsUrl?: string;
 }
 
 /**
@@ -99,13 +103,17 @@ export interface HttpSourceOptions {
 export class HttpSource implements Source {
   readonly label: string;
   readonly base: string;
+  readonly metadataUrl: string;
+  readonly targetsUrl: string;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
   readonly #fetch: typeof fetch;
 
   constructor(base: string, opts: HttpSourceOptions = {}) {
     this.base = base.replace(/\/+$/, "");
-    this.label = this.base;
+    this.metadataUrl = (opts.metadataUrl ?? `${this.base}/metadata`).replace(/\/+$/, "");
+    this.targetsUrl = (opts.targetsUrl ?? `${this.base}/targets`).replace(/\/+$/, "");
+    this.label = opts.metadataUrl ? this.metadataUrl : this.base;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#headers = { "user-agent": opts.userAgent ?? "tufbox-mirror" };
     this.#fetch = opts.fetch ?? fetch;
@@ -126,7 +134,7 @@ export class HttpSource implements Source {
   }
 
   async metadata(name: string, maxLength: number): Promise<Uint8Array | undefined> {
-    const url = `${this.base}/metadata/${encodeURIComponent(name)}`;
+    const url = `${this.metadataUrl}/${encodeURIComponent(name)}`;
     const res = await this.#get(url, "application/json");
     if (res.status === 404 || res.status === 403) {
       await res.body?.cancel().catch(() => undefined);
@@ -150,7 +158,7 @@ export class HttpSource implements Source {
   }
 
   async target(urlPath: string): Promise<TargetStream | undefined> {
-    const url = `${this.base}/targets/${encodePath(urlPath)}`;
+    const url = `${this.targetsUrl}/${encodePath(urlPath)}`;
     const res = await this.#get(url, "*/*");
     if (res.status === 404 || res.status === 403) {
       await res.body?.cancel().catch(() => undefined);
@@ -171,7 +179,7 @@ export class HttpSource implements Source {
 
   /** Names from the `/metadata/` listing tufbox (and its mirrors) serve; undefined when there is none. */
   async listMetadata(): Promise<string[] | undefined> {
-    const url = `${this.base}/metadata/`;
+    const url = `${this.metadataUrl}/`;
     const res = await this.#get(url, "text/html");
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);

@@ -59,27 +59,87 @@ function isPlain(name: string): boolean {
   return encoder.encode(name).byteLength <= 100 && /^[\u0020-\u007e]*$/.test(name);
 }
 
-/** Writes a tar file entry by entry; `finish` ends it and makes it durable. */
+/** Where a TarWriter puts its bytes, in order. */
+export interface TarSink {
+  write(bytes: Uint8Array): Promise<void>;
+  /** after the last write: make it durable (a file) or end it (a stream) */
+  finish(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A new file (never an existing one), written at increasing offsets; `finish` fsyncs it. */
+async function fileSink(path: string, mode: number): Promise<TarSink> {
+  const fd: FileHandle = await open(path, "wx", mode);
+  let position = 0;
+  return {
+    async write(bytes) {
+      let at = 0;
+      while (at < bytes.byteLength) {
+        const { bytesWritten } = await fd.write(bytes, at, bytes.byteLength - at, position);
+        at += bytesWritten;
+        position += bytesWritten;
+      }
+    },
+    async finish() {
+      await fd.sync();
+      await fd.close();
+    },
+    async abort() {
+      await fd.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Collects small writes (headers, padding, small files) into ~1 MiB writes. */
+function buffered(sink: TarSink, size = 1 << 20): TarSink {
+  let buf = new Uint8Array(size);
+  let used = 0;
+  const flush = async () => {
+    if (used === 0) return;
+    const out = buf.subarray(0, used);
+    buf = new Uint8Array(size);
+    used = 0;
+    await sink.write(out);
+  };
+  return {
+    async write(bytes) {
+      if (bytes.byteLength >= size) {
+        await flush();
+        return sink.write(bytes);
+      }
+      if (used + bytes.byteLength > size) await flush();
+      buf.set(bytes, used);
+      used += bytes.byteLength;
+    },
+    async finish() {
+      await flush();
+      await sink.finish();
+    },
+    abort: () => sink.abort(),
+  };
+}
+
+/** Writes a tar file (or stream) entry by entry; `finish` ends it and makes it durable. */
 export class TarWriter {
-  readonly #fd: FileHandle;
-  #position = 0;
+  readonly #sink: TarSink;
   readonly #mtime = Math.floor(Date.now() / 1000);
 
-  private constructor(fd: FileHandle) {
-    this.#fd = fd;
+  private constructor(sink: TarSink) {
+    this.#sink = buffered(sink);
   }
 
-  static async create(path: string): Promise<TarWriter> {
-    return new TarWriter(await open(path, "wx", 0o644));
+  /** A new tar file at `path` (mode 0644 unless given: backups are 0600). */
+  static async create(path: string, mode = 0o644): Promise<TarWriter> {
+    return new TarWriter(await fileSink(path, mode));
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < bytes.byteLength) {
-      const { bytesWritten } = await this.#fd.write(bytes, at, bytes.byteLength - at, this.#position);
-      at += bytesWritten;
-      this.#position += bytesWritten;
-    }
+  /** A tar written into any sink (e.g. an HTTP response body). */
+  static to(sink: TarSink): TarWriter {
+    return new TarWriter(sink);
+  }
+
+  #write(bytes: Uint8Array): Promise<void> {
+    return this.#sink.write(bytes);
   }
 
   async #pad(size: number): Promise<void> {
@@ -134,12 +194,11 @@ export class TarWriter {
 
   async finish(): Promise<void> {
     await this.#write(new Uint8Array(BLOCK * 2));
-    await this.#fd.sync();
-    await this.#fd.close();
+    await this.#sink.finish();
   }
 
   async abort(): Promise<void> {
-    await this.#fd.close().catch(() => undefined);
+    await this.#sink.abort();
   }
 }
 

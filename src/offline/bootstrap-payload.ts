@@ -18,12 +18,22 @@ import type { RstufDelegations } from "./delegations.ts";
 
 export type TargetsLayout = { bins: number } | { delegations: RstufDelegations; source: string };
 
+/** Roles that may get an online key of their own (issue 17): root's three online roles and the hash bins. */
+export const ROLE_KEY_ROLES = ["targets", "snapshot", "timestamp", "bins"] as const;
+export type RoleKeyRole = (typeof ROLE_KEY_ROLES)[number];
+
 export interface CeremonyPlan {
   rootKeys: NamedKey[];
   threshold: number;
   onlineKey: NamedKey;
   /** `fn:<name>`: the server loads the online key's private part from that file */
   onlineKeyUri: string;
+  /**
+   * Online keys of their own for some roles (--timestamp-key …), each found
+   * by the server as fn:<keyid>; the others use `onlineKey`. RSTUF's
+   * ceremonies give none: one key for all.
+   */
+  roleKeys?: Partial<Record<RoleKeyRole, NamedKey>>;
   layout: TargetsLayout;
   expiration: Expiration;
   now: Date;
@@ -101,6 +111,19 @@ export function checkPlan(plan: CeremonyPlan): void {
       "the online key lives on the server; root keys stay offline: generate a separate online key",
     );
   checkOnlineKeyUri(plan.onlineKeyUri);
+  for (const [role, key] of Object.entries(plan.roleKeys ?? {})) {
+    const root = plan.rootKeys.find((k) => k.keyid === key.keyid || sameKeyMaterial(k.key, key.key));
+    if (root)
+      throw new OfflineError(
+        `--${role}-key ${key.source} is also a root key (${root.source})`,
+        "online keys live on the server; root keys stay offline: generate a separate key",
+      );
+  }
+  if (plan.roleKeys?.bins && !("bins" in plan.layout))
+    throw new OfflineError(
+      "--bins-key applies only with hash bins",
+      "custom delegated roles name their keys in the delegations file",
+    );
   if ("bins" in plan.layout) checkBins(plan.layout.bins);
   for (const [role, days] of Object.entries(plan.expiration)) {
     if (!Number.isSafeInteger(days) || days <= 0)
@@ -127,13 +150,38 @@ export function checkPlan(plan: CeremonyPlan): void {
   }
 }
 
+/** A role's own online key as published: its URI is fn:<keyid> (the online key's may be set with --online-key-uri). */
+function onlineKeyJSON(plan: CeremonyPlan, k: NamedKey): KeyJSON {
+  return {
+    ...k.key,
+    [ONLINE_KEY_URI]: k.keyid === plan.onlineKey.keyid ? plan.onlineKeyUri : defaultOnlineKeyUri(k.keyid),
+  };
+}
+
+/** Where the server must find each online private key: role → { keyid, uri } (public data only). */
+export function onlineKeyPlaces(plan: CeremonyPlan): { role: string; keyid: string; uri: string }[] {
+  const out: { role: string; keyid: string; uri: string }[] = [];
+  for (const role of ROLE_KEY_ROLES) {
+    if (role === "bins" && !("bins" in plan.layout)) continue;
+    const k = plan.roleKeys?.[role] ?? (role === "bins" ? plan.roleKeys?.targets : undefined) ?? plan.onlineKey;
+    out.push({ role, keyid: k.keyid, uri: onlineKeyJSON(plan, k)[ONLINE_KEY_URI] as string });
+  }
+  return out;
+}
+
 /** Root v1 of the plan (unsigned). */
 export function ceremonyRoot(plan: CeremonyPlan): RootSigned {
   checkPlan(plan);
   const keys: Record<string, KeyJSON> = {};
   for (const k of plan.rootKeys) keys[k.keyid] = k.key;
   keys[plan.onlineKey.keyid] = { ...plan.onlineKey.key, [ONLINE_KEY_URI]: plan.onlineKeyUri };
-  const online = () => ({ keyids: [plan.onlineKey.keyid], threshold: 1 });
+  const own = plan.roleKeys ?? {};
+  const online = (role: "targets" | "snapshot" | "timestamp") => {
+    const k = own[role];
+    if (!k) return { keyids: [plan.onlineKey.keyid], threshold: 1 };
+    keys[k.keyid] = onlineKeyJSON(plan, k);
+    return { keyids: [k.keyid], threshold: 1 };
+  };
   const signed: RootSigned = {
     _type: "root",
     spec_version: SPEC_VERSION,
@@ -143,9 +191,9 @@ export function ceremonyRoot(plan: CeremonyPlan): RootSigned {
     keys,
     roles: {
       root: { keyids: plan.rootKeys.map((k) => k.keyid), threshold: plan.threshold },
-      targets: online(),
-      snapshot: online(),
-      timestamp: online(),
+      targets: online("targets"),
+      snapshot: online("snapshot"),
+      timestamp: online("timestamp"),
     },
   };
   try {
@@ -170,7 +218,17 @@ export function bootstrapPayload(plan: CeremonyPlan, root: Metadata<RootSigned>)
         targets: { expiration: e.targets },
         snapshot: { expiration: e.snapshot },
         timestamp: { expiration: e.timestamp },
-        bins: "bins" in layout ? { expiration: e.bins, number_of_delegated_bins: layout.bins } : null,
+        bins:
+          "bins" in layout
+            ? {
+                expiration: e.bins,
+                number_of_delegated_bins: layout.bins,
+                // tufbox: the bins' own online key (without it, the targets key signs them).
+                ...(plan.roleKeys?.bins
+                  ? { online_key: { [plan.roleKeys.bins.keyid]: onlineKeyJSON(plan, plan.roleKeys.bins) } }
+                  : {}),
+              }
+            : null,
         delegations: "delegations" in layout ? layout.delegations : null,
       },
     },

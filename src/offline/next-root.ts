@@ -1,7 +1,8 @@
 /**
  * Root N+1 from root N (spec 5.3: a client walks root versions one by one):
  * version + 1, a new expiry, root keys added / removed, a new threshold, the
- * online key swapped on targets, snapshot and timestamp. Everything else in
+ * online key swapped on targets, snapshot and timestamp (or on one of them:
+ * each may have a key of its own, issue 17). Everything else in
  * `signed` (unknown fields included) is carried over unchanged.
  */
 import { assertCanonicalSafe } from "../tuf/canonical.ts";
@@ -12,7 +13,7 @@ import { OfflineError } from "./errors.ts";
 import type { NamedKey } from "./key-files.ts";
 import { sameKeyMaterial } from "../tuf/keys.ts";
 import { checkOnlineKeyUri } from "./bootstrap-payload.ts";
-import { ONLINE_TOP_LEVEL_ROLES } from "../tuf/roles.ts";
+import { ONLINE_TOP_LEVEL_ROLES, type OnlineTopLevelRole } from "../tuf/roles.ts";
 import { ONLINE_KEY_URI } from "../tuf/rstuf.ts";
 
 export interface RootChanges {
@@ -21,6 +22,8 @@ export interface RootChanges {
   removeKeyids: string[];
   threshold?: number;
   onlineKey?: { key: NamedKey; uri: string };
+  /** a new online key for one role only (--timestamp-key …), found as fn:<keyid> */
+  roleKeys?: Partial<Record<OnlineTopLevelRole, NamedKey>>;
   expiresDays: number;
   now: Date;
 }
@@ -79,7 +82,7 @@ export function nextRoot(current: RootSigned, changes: RootChanges): RootSigned 
         `${where} is already a root key (${same[0]})`,
         "a key is listed once; to replace a key, --remove-key the old one and --add-key the new one",
       );
-    if (same && onlineNow.includes(same[0]))
+    if (same && ONLINE_TOP_LEVEL_ROLES.some((r) => current.roles[r].keyids.includes(same[0])))
       throw new OfflineError(
         `${where} is the online key of root v${current.version}`,
         "a key that has been on the server must never become a root key: generate a new root key",
@@ -116,6 +119,26 @@ export function nextRoot(current: RootSigned, changes: RootChanges): RootSigned 
     next.keys[key.keyid] = { ...key.key, [ONLINE_KEY_URI]: newOnline.uri };
     for (const role of ONLINE_TOP_LEVEL_ROLES)
       next.roles[role] = { ...next.roles[role], keyids: [key.keyid], threshold: 1 };
+  }
+
+  for (const [role, key] of Object.entries(changes.roleKeys ?? {}) as [OnlineTopLevelRole, NamedKey][]) {
+    const flag = `--${role}-key ${key.source}`;
+    if (newOnline)
+      throw new OfflineError(
+        `${flag} and --online-key exclude each other`,
+        "rotate all three with --online-key, or one role with its own flag",
+      );
+    const now = current.roles[role].keyids;
+    if (now.length === 1 && (now[0] === key.keyid || sameKeyMaterial(current.keys[now[0]!]!, key.key)))
+      throw new OfflineError(`${flag} is already the ${role} key`, "generate a new key to rotate to");
+    const rootClash = next.roles.root.keyids.find((id) => id === key.keyid || sameKeyMaterial(next.keys[id]!, key.key));
+    if (rootClash)
+      throw new OfflineError(
+        `${flag} is a root key (${rootClash})`,
+        "online keys live on the server; root keys stay offline: generate a separate key",
+      );
+    next.keys[key.keyid] = { ...key.key, [ONLINE_KEY_URI]: `fn:${key.keyid}` };
+    next.roles[role] = { ...next.roles[role], keyids: [key.keyid], threshold: 1 };
   }
 
   if (changes.threshold !== undefined) {

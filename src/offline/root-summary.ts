@@ -123,13 +123,14 @@ export function summarizeRoot(
   const onlineKeyid = onlineKeyId(signed);
   for (const role of ONLINE_TOP_LEVEL_ROLES) {
     if (onlineRoleProblem(signed, role) !== null) {
-      warnings.push(
-        `${role} is not signed by the one online key with threshold 1: RSTUF and tufbox servers expect that`,
-      );
+      warnings.push(`${role} is not signed by one online key with threshold 1: RSTUF and tufbox servers expect that`);
+      continue;
     }
+    // One key per role is fine (tufbox); none of them may be a root key.
+    const keyid = signed.roles[role].keyids[0]!;
+    if (signed.roles.root.keyids.includes(keyid) && (role === "timestamp" || keyid !== onlineKeyid))
+      problems.push(`the online key ${keyid} is also a root key`);
   }
-  if (onlineKeyid && signed.roles.root.keyids.includes(onlineKeyid))
-    problems.push(`the online key ${onlineKeyid} is also a root key`);
   if (signed.roles.root.threshold === 1 && signed.roles.root.keyids.length > 1)
     warnings.push("root threshold is 1: any single root key can sign a new root");
 

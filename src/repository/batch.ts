@@ -18,8 +18,11 @@ import { canonicalTargetsText } from "../tuf/document.ts";
 import { type Metadata, type RootSigned, SPEC_VERSION, type TargetsSigned } from "../tuf/metadata.ts";
 import { type ExpiringRole, isTargetsRole } from "../tuf/roles.ts";
 import { type DelegationChange, expirePolicy, withDelegationChange } from "./delegations.ts";
+import { nestedBinRole, nestedDelegationsOf } from "./delegated-bins.ts";
 import { delegatedRole, type Engine, isOfflineRole } from "./engine.ts";
+import { readPause } from "./pause.ts";
 import { PublicationBuilder } from "./publication.ts";
+import { type Rebinning, routeToCurrentBins, withRebinning } from "./rebin.ts";
 import { withNewRoot } from "./root-update.ts";
 import { SETTINGS_KEY } from "./settings.ts";
 import { loadSessions, SESSIONS_KEY, type Sessions, type SigningSession } from "./signing-sessions.ts";
@@ -48,6 +51,8 @@ export interface PublishExtra {
   settings?: Record<string, unknown>;
   /** a change of custom delegations */
   delegations?: DelegationChange;
+  /** a new number of hash bins, its artifacts redistributed (rebin.ts) */
+  rebin?: Rebinning;
 }
 
 /**
@@ -74,8 +79,14 @@ function cpuMs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Oldest pending changes, cut at a task boundary so a task is never split. */
+/**
+ * Oldest pending changes, cut at a task boundary so a task is never split.
+ * None while publication is paused (pause.ts): read from the store each time,
+ * under the publisher lock the caller holds, so every replica obeys it.
+ */
 export async function takeBatch(e: Engine): Promise<ChangeRecord[]> {
+  e.paused = await readPause(e.store);
+  if (e.paused) return [];
   const changes = await e.store.pendingChanges(e.maxBatch + 1);
   if (changes.length <= e.maxBatch) return changes;
   const lastTask = changes[e.maxBatch - 1]!.taskId;
@@ -120,7 +131,7 @@ function expandBump(st: PublishedState, role: string): string[] {
 
 function expiryDaysFor(st: PublishedState, role: string): number {
   if (st.bins?.isBin(role)) return st.settings.expiration.bins;
-  const delegated = delegatedRole(st, role);
+  const delegated = delegatedRole(st, role) ?? nestedBinRole(st, role);
   if (delegated) return expirePolicy(delegated);
   return st.settings.expiration[role as ExpiringRole] ?? st.settings.expiration.bins;
 }
@@ -243,8 +254,12 @@ async function publishBatch(
   const prev = e.state!;
   const now = e.now();
   let st = extra.root ? withNewRoot(prev, extra.root, bumps) : prev;
-  const signer = e.onlineSigner(st);
-  const build = new PublicationBuilder(signer, e.verifier.batch(signer.publicKey), st.snapshotMeta);
+  // Each role is signed by its own online key, as `st` names it once root rotation and delegation edits apply.
+  const build = new PublicationBuilder(
+    e.roleSigners(() => st),
+    e.verifier,
+    st.snapshotMeta,
+  );
   if (extra.root) {
     const root = extra.root;
     const text = canonicalJson(root.signed);
@@ -257,10 +272,18 @@ async function publishBatch(
     st = withDelegationChange(st, extra.delegations, bumps, sessions);
     if (deletedRoles.length > 0) sessionsChanged = true;
   }
+  if (extra.rebin) st = withRebinning(st, extra.rebin);
+  // After a re-binning, changes accepted under another layout go to the bins this batch publishes.
+  routeToCurrentBins(st, changes);
   const head = (role: string) => st.heads.get(role)?.version ?? 0;
   const working = new WorkingSets(e, st, sessions);
+  // A re-binning brings every bin's entries with it (not read from the store).
+  const seeded = extra.rebin?.entries;
+  if (seeded) for (const [role, entries] of seeded) working.roles.set(role, entries);
   const forced = new Set<string>();
   for (const b of bumps) for (const r of expandBump(st, b)) forced.add(r);
+  // A re-binning publishes targets and every bin of the new layout.
+  if (seeded) for (const r of ["targets", ...seeded.keys()]) forced.add(r);
 
   // Each change's role, or what it is when it has none (an invalid path, a re-sign request).
   const applied: Applied[] = new Array(changes.length).fill(Applied.Skipped);
@@ -272,7 +295,7 @@ async function publishBatch(
         for (const r of expandBump(st, c.role)) forced.add(r);
         applied[i] = Applied.Bumped;
       }
-    } else if (c.role === "" || (!st.bins && !delegatedRole(st, c.role))) {
+    } else if (c.role === "" || (!st.bins && !delegatedRole(st, c.role) && !nestedBinRole(st, c.role))) {
       // No delegation covers the path (or its role was deleted since): RSTUF reports it as invalid.
       applied[i] = c.kind === "add" ? Applied.Invalid : Applied.NotFound;
     } else {
@@ -319,19 +342,24 @@ async function publishBatch(
 
   const ordered = [...candidates].sort();
   let sinceYield = 0;
+  let done = 0;
   for (let from = 0; from < ordered.length; from += ROLES_PER_SLICE) {
     const slice = ordered.slice(from, from + ROLES_PER_SLICE);
     // The slice's entries in a few queries rather than one per bin.
     await e.prefetchEntries(
-      slice.filter((r) => r !== "targets" && !sessions[r]).map((r): [string, number] => [r, head(r)]),
+      slice
+        .filter((r) => r !== "targets" && !sessions[r] && !seeded?.has(r))
+        .map((r): [string, number] => [r, head(r)]),
     );
     for (const role of slice) {
       // Signing thousands of bins takes a while: let the event loop accept
       // requests meanwhile, so the next batch grows instead of the queue.
       if (++sinceYield >= YIELD_EVERY) {
         sinceYield = 0;
+        extra.rebin?.progress?.(done, ordered.length);
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+      done++;
       const indices = byRole.get(role);
       const entries = role === "targets" && !indices ? undefined : await working.of(role);
       const touched = indices !== undefined && applyRoleChanges(changes, indices, entries!, applied);
@@ -376,9 +404,12 @@ async function publishBatch(
         continue;
       }
       // Every entry is already canonical; assemble the document from fragments.
-      const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version, expires }, [
-        ...entries!,
-      ]);
+      // A delegated role with hash bins of its own delegates to them (TAP 15).
+      const delegations = nestedDelegationsOf(st, role);
+      const text = canonicalTargetsText(
+        { _type: "targets", spec_version: SPEC_VERSION, version, expires, delegations },
+        [...entries!],
+      );
       build.sign(role, version, expires, text);
       onlineRolesWritten++;
     }

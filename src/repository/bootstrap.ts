@@ -9,11 +9,21 @@
 import type { AuditActor, DocumentRecord, Publication } from "../store/store.ts";
 import { auditEntry, rolesSummary } from "./audit.ts";
 import { SuccinctBins } from "../tuf/bins.ts";
+import { nestedBinsOf, nestedDelegations } from "../tuf/delegated-bins.ts";
 import { canonicalJson, utf8 } from "../tuf/canonical.ts";
 import { expiresIn } from "../tuf/dates.ts";
 import { canonicalTargetsText } from "../tuf/document.ts";
 import { type Delegations, SPEC_VERSION, type TargetsSigned } from "../tuf/metadata.ts";
-import { isSignedByOnlineKey, onlineKeyId } from "../tuf/roles.ts";
+import type { KeyJSON } from "../tuf/keys.ts";
+import {
+  delegationOnlineKeyId,
+  isOnlineKeyJSON,
+  isSignedByOnlineKey,
+  ONLINE_TOP_LEVEL_ROLES,
+  onlineKeyId,
+  onlineKeyIds,
+  roleKeyId,
+} from "../tuf/roles.ts";
 import { verifyRole } from "../tuf/verify.ts";
 import { expirePolicy } from "./delegations.ts";
 import type { Engine } from "./engine.ts";
@@ -65,17 +75,15 @@ export async function acceptBootstrap(
       );
     }
   }
-  const onlineId = onlineKeyId(root.signed)!;
-  try {
-    e.keys.signerFor(onlineId, root.signed.keys[onlineId]!);
-  } catch (err) {
-    if (err instanceof ConfigurationError) {
-      throw ValidationError.at(
-        ["body", "metadata", "root", "signed", "keys", onlineId],
-        `${err.message} (hint: ${err.hint})`,
-      );
+  // Every online key the new repository signs with must be loadable now (a
+  // 422 naming the key), not when the background bootstrap first signs.
+  for (const { keyid, key, loc } of bootstrapOnlineKeys(payload)) {
+    try {
+      e.keys.signerFor(keyid, key);
+    } catch (err) {
+      if (err instanceof ConfigurationError) throw ValidationError.at(loc, `${err.message} (hint: ${err.hint})`);
+      throw err;
     }
-    throw err;
   }
   const taskId = newTaskId();
   const record: BootstrapRecord = { state: verification.verified ? "pre" : "signing", taskId };
@@ -114,6 +122,38 @@ export async function acceptBootstrap(
   e.bootstrap = record;
   if (verification.verified) e.background(runBootstrap(e));
   return { taskId };
+}
+
+/**
+ * The online keys a bootstrap payload signs with, and where each is named:
+ * root's targets, snapshot and timestamp keys (one shared key in RSTUF's
+ * payloads, or one each), the bins' own key if the payload gives one, and
+ * custom delegations' online keys (one key, threshold 1, with an
+ * x-rstuf-online-key-uri).
+ */
+export function bootstrapOnlineKeys(
+  payload: BootstrapPayload,
+): { keyid: string; key: KeyJSON; loc: (string | number)[] }[] {
+  const root = payload.root.signed;
+  const out = new Map<string, { keyid: string; key: KeyJSON; loc: (string | number)[] }>();
+  for (const role of ONLINE_TOP_LEVEL_ROLES) {
+    const keyid = roleKeyId(root, role)!;
+    if (!out.has(keyid))
+      out.set(keyid, { keyid, key: root.keys[keyid]!, loc: ["body", "metadata", "root", "signed", "keys", keyid] });
+  }
+  if (payload.binsKey && !out.has(payload.binsKey.keyid))
+    out.set(payload.binsKey.keyid, {
+      ...payload.binsKey,
+      loc: ["body", "settings", "roles", "bins", "online_key", payload.binsKey.keyid],
+    });
+  const d = payload.delegations;
+  for (const r of d?.roles ?? []) {
+    const keyid = r.keyids.length === 1 && r.threshold === 1 ? r.keyids[0]! : undefined;
+    const key = keyid ? d!.keys[keyid] : undefined;
+    if (keyid && key && isOnlineKeyJSON(key) && !out.has(keyid))
+      out.set(keyid, { keyid, key, loc: ["body", "settings", "roles", "delegations", "keys", keyid] });
+  }
+  return [...out.values()];
 }
 
 /** Run an accepted bootstrap (at acceptance, or resumed after a restart). */
@@ -198,24 +238,29 @@ function buildBootstrap(
   sessions: Sessions,
 ): { publication: Publication; settings: RepositorySettings; verified: Promise<void>; assertPublishable(): void } {
   const root = payload.root;
-  const onlineId = onlineKeyId(root.signed)!;
+  // Delegations without a key of their own (RSTUF's keyids: [], the bins by
+  // default) are signed by the targets role's online key (tuf/roles.ts).
+  const onlineId = delegationOnlineKeyId(root.signed)!;
   const onlineKey = root.signed.keys[onlineId]!;
-  const signer = e.keys.signerFor(onlineId, onlineKey);
-  const build = new PublicationBuilder(signer, e.verifier.batch(signer.publicKey));
   const bins = payload.bitLength !== null ? new SuccinctBins(payload.bitLength, "bins") : null;
   const settings: RepositorySettings = {
     expiration: payload.expiration,
     bins: bins ? { count: bins.count, bitLength: bins.bitLength, prefix: bins.prefix } : null,
-    onlineKeyId: onlineId,
+    onlineKeyId: onlineKeyId(root.signed)!,
     consistentSnapshot: root.signed.consistent_snapshot,
   };
-  build.addSigned("root", 1, root.signed.expires, canonicalJson(root.signed), root.signatures);
 
   let delegations: Delegations;
   if (bins) {
+    const binsKey = payload.binsKey ?? { keyid: onlineId, key: onlineKey };
     delegations = {
-      keys: { [onlineId]: onlineKey },
-      succinct_roles: { bit_length: bins.bitLength, name_prefix: bins.prefix, keyids: [onlineId], threshold: 1 },
+      keys: { [binsKey.keyid]: binsKey.key },
+      succinct_roles: {
+        bit_length: bins.bitLength,
+        name_prefix: bins.prefix,
+        keyids: [binsKey.keyid],
+        threshold: 1,
+      },
     };
   } else {
     // RSTUF: an empty keyids list means "signed by the online key".
@@ -232,19 +277,34 @@ function buildBootstrap(
     targets: {},
     delegations,
   };
+  const build = new PublicationBuilder(
+    e.roleSigners(() => ({ root, targets })),
+    e.verifier,
+  );
+  build.addSigned("root", 1, root.signed.expires, canonicalJson(root.signed), root.signatures);
   build.sign("targets", 1, targets.expires, canonicalJson(targets));
   const newSessions = { ...sessions };
-  const roleDocs: { name: string; days: number; online: boolean }[] = bins
+  const roleDocs: { name: string; days: number; online: boolean; delegations?: Delegations }[] = bins
     ? bins.names().map((name) => ({ name, days: payload.expiration.bins, online: true }))
-    : delegations.roles!.map((r) => ({
-        name: r.name,
-        days: expirePolicy(r),
-        online: isSignedByOnlineKey(r, onlineId),
-      }));
-  for (const { name, days, online } of roleDocs) {
+    : delegations.roles!.flatMap((r) => {
+        const days = expirePolicy(r);
+        // A delegated role with hash bins of its own: its document delegates to them, each bin starts empty.
+        const nested = nestedBinsOf(r);
+        const role = {
+          name: r.name,
+          days,
+          online: isSignedByOnlineKey(r, onlineKeyIds(root.signed, targets)),
+          delegations: nested ? nestedDelegations(nested, onlineId, onlineKey) : undefined,
+        };
+        return [role, ...(nested?.names() ?? []).map((name) => ({ name, days, online: true }))];
+      });
+  for (const { name, days, online, delegations: nested } of roleDocs) {
     const expires = expiresIn(now, days);
     if (online) {
-      const text = canonicalTargetsText({ _type: "targets", spec_version: SPEC_VERSION, version: 1, expires }, []);
+      const text = canonicalTargetsText(
+        { _type: "targets", spec_version: SPEC_VERSION, version: 1, expires, delegations: nested },
+        [],
+      );
       build.sign(name, 1, expires, text);
     } else {
       // Offline-key role: v1 waits for its signers; snapshot lists it once signed.

@@ -11,9 +11,12 @@ import { DELEGATED_ROLES_MAX } from "../tuf/limits.ts";
 import { EXPIRE_POLICY } from "../tuf/rstuf.ts";
 import { publishLocked, takeBatch } from "./batch.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
-import { StateError } from "./errors.ts";
+import { ConfigurationError, StateError } from "./errors.ts";
+import { delegationOnlineKeyId, isSignedByOnlineKey, onlineKeyIds } from "../tuf/roles.ts";
 import type { DelegationsInput } from "./payloads.ts";
 import type { Sessions } from "./signing-sessions.ts";
+import { nestedBinNames, nestedBinsChangeProblem } from "./delegated-bins.ts";
+import { nestedBinsOf } from "../tuf/delegated-bins.ts";
 import type { PublishedState } from "./state.ts";
 import type { AuditActor } from "../store/store.ts";
 import { rolesSummary } from "./audit.ts";
@@ -49,7 +52,8 @@ export async function acceptDelegations(
   return e.startTask("metadata_delegation", { actor, summary }, () =>
     e.store.withLock("publisher", async (): Promise<TaskOutcomeReport> => {
       const cur = e.state!;
-      const onlineId = cur.settings.onlineKeyId;
+      // RSTUF's `keyids: []`: the targets role's online key (tuf/roles.ts delegationOnlineKeyId).
+      const onlineId = delegationOnlineKeyId(cur.root.signed)!;
       const deletedBefore = (await e.store.getSetting<string[]>(DELETED_ROLES_KEY)) ?? [];
       const roles = [...(cur.targets.delegations?.roles ?? [])];
       const keys = { ...(cur.targets.delegations?.keys ?? {}), ...input.keys };
@@ -57,6 +61,15 @@ export async function acceptDelegations(
       const failed: { role: string; reason: string }[] = [];
       const publish: string[] = [];
       const deleted: string[] = [];
+      // A deleted role's own hash bins leave with it (their names are never reused: they were published).
+      const deletedBins: string[] = [];
+      // Whether the roles, with `role` in them, can have the hash bins they ask for (delegated-bins.ts).
+      const binsProblem = (role: DelegatedRole, at: number) => {
+        const next = [...roles];
+        if (at >= 0) next[at] = role;
+        else next.push(role);
+        return nestedBinsChangeProblem(cur, next, [role]);
+      };
       for (const r of input.roles) {
         const at = roles.findIndex((x) => x.name === r.name);
         const role = r.keyids.length === 0 ? { ...r, keyids: [onlineId], threshold: 1 } : r;
@@ -64,20 +77,31 @@ export async function acceptDelegations(
           if (at >= 0) failed.push({ role: r.name, reason: "role already exists" });
           else if (deletedBefore.includes(r.name))
             failed.push({ role: r.name, reason: "role name was deleted before and cannot be reused" });
+          else if (cur.heads.has(r.name))
+            failed.push({ role: r.name, reason: "role name was published before and cannot be reused" });
           else {
-            roles.push(role);
-            publish.push(r.name);
-            done.push(r.name);
+            const problem = binsProblem(role, at);
+            if (problem) failed.push({ role: r.name, reason: problem.reason });
+            else {
+              roles.push(role);
+              publish.push(r.name, ...(nestedBinsOf(role)?.names() ?? []));
+              done.push(r.name);
+            }
           }
         } else if (at < 0) {
           failed.push({ role: r.name, reason: "role does not exist" });
         } else if (op === "update") {
-          roles[at] = role;
-          publish.push(r.name);
-          done.push(r.name);
+          const problem = binsProblem(role, at);
+          if (problem) failed.push({ role: r.name, reason: problem.reason });
+          else {
+            roles[at] = role;
+            publish.push(r.name);
+            done.push(r.name);
+          }
         } else {
           roles.splice(at, 1);
           deleted.push(r.name);
+          deletedBins.push(...nestedBinNames(cur, r.name));
           done.push(r.name);
         }
       }
@@ -113,8 +137,28 @@ export async function acceptDelegations(
                 failed_roles: [{ role: r.name, reason: `key ${k} is not in delegations.keys` }],
               },
             };
+      // A role signed online by a key of its own: the server must hold that key before it is delegated to.
+      const online = onlineKeyIds(cur.root.signed, { delegations: { keys, roles } });
+      for (const r of roles) {
+        if (!publish.includes(r.name) || !isSignedByOnlineKey(r, online)) continue;
+        const keyid = r.keyids[0]!;
+        try {
+          e.keys.signerFor(keyid, keys[keyid] ?? cur.root.signed.keys[keyid]!);
+        } catch (err) {
+          if (!(err instanceof ConfigurationError)) throw err;
+          return {
+            ok: false,
+            message: "Metadata Delegation Failed",
+            details: { delegated_roles: [], failed_roles: [{ role: r.name, reason: err.message }] },
+          };
+        }
+      }
       await publishLocked(e, await takeBatch(e), e.drainBumps(), {
-        delegations: { delegations: { ...(cur.targets.delegations ?? {}), keys, roles }, publish, deleted },
+        delegations: {
+          delegations: { ...(cur.targets.delegations ?? {}), keys, roles },
+          publish,
+          deleted: [...deleted, ...deletedBins],
+        },
         // In the same transaction as the new targets: a deleted name can never come back.
         settings: deleted.length > 0 ? { [DELETED_ROLES_KEY]: [...deletedBefore, ...deleted] } : undefined,
       });

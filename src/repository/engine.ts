@@ -14,11 +14,12 @@ import type { AuditActor, DocumentRecord, Store } from "../store/store.ts";
 import { auditEntry } from "./audit.ts";
 import { metadataFileName } from "../tuf/file-names.ts";
 import type { DelegatedRole } from "../tuf/metadata.ts";
-import { isSignedByOnlineKey } from "../tuf/roles.ts";
+import { isSignedByOnlineKey, onlineKeyFor, onlineKeyIds } from "../tuf/roles.ts";
 import type { Signer } from "../tuf/signer.ts";
-import { StateError } from "./errors.ts";
+import { ConfigurationError, StateError } from "./errors.ts";
 import type { OnlineKeys } from "./online-key.ts";
 import { BOOTSTRAP_KEY, type BootstrapRecord, type RepositorySettings, SETTINGS_KEY } from "./settings.ts";
+import type { PauseRecord } from "./pause.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./task-results.ts";
 import { VerifyPool } from "./verify-pool.ts";
@@ -77,6 +78,8 @@ export class Engine {
   readonly requestedBumps = new Set<string>();
   /** bytes of the latest document of every role (metrics: largest bin vs the client cap) */
   readonly sizes = new Map<string, number>();
+  /** the pause record as last read from the store (pause.ts); the store's row is what counts */
+  paused: PauseRecord | undefined;
   readonly #wakeListeners: ((reason: WakeReason) => void)[] = [];
   readonly #publishedListeners: ((timestampVersion: number) => void)[] = [];
   readonly #inFlight = new Set<Promise<void>>();
@@ -216,10 +219,23 @@ export class Engine {
     return this.state;
   }
 
-  /** The online key's signer for the published state. */
-  onlineSigner(st: PublishedState): Signer {
-    const id = st.settings.onlineKeyId;
-    return this.keys.signerFor(id, st.root.signed.keys[id]!);
+  /**
+   * The signer of an online role in `st`: the key its delegator names for it
+   * (tuf/roles.ts onlineKeyFor), loaded by its x-rstuf-online-key-uri.
+   */
+  signerFor(st: Pick<PublishedState, "root" | "targets">, role: string): Signer {
+    const k = onlineKeyFor(st.root.signed, st.targets, role);
+    if (!k)
+      throw new ConfigurationError(
+        `no online key signs ${role}`,
+        "only targets, snapshot, timestamp, the hash bins and delegated roles with one online key are signed by the server",
+      );
+    return this.keys.signerFor(k.keyid, k.key);
+  }
+
+  /** The signers of a publication built over `st()` (read when each document is signed). */
+  roleSigners(st: () => Pick<PublishedState, "root" | "targets">): (role: string) => Signer {
+    return (role) => this.signerFor(st(), role);
   }
 
   /**
@@ -272,5 +288,5 @@ export function delegatedRole(st: PublishedState, role: string): DelegatedRole |
 /** A delegated role whose keys are offline: its new versions go through a signing session. */
 export function isOfflineRole(st: PublishedState, role: string): boolean {
   const r = delegatedRole(st, role);
-  return r !== undefined && !isSignedByOnlineKey(r, st.settings.onlineKeyId);
+  return r !== undefined && !isSignedByOnlineKey(r, onlineKeyIds(st.root.signed, st.targets));
 }

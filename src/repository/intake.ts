@@ -4,13 +4,14 @@
  * store's queue before the 202 — and published later by the one batching
  * publisher (batch.ts). Each request is one task. Which role a path goes to
  * is decided here, at acceptance (TAP 15 bins or the first matching
- * delegation, spec 5.6.7).
+ * delegation, spec 5.6.7, and that delegation's own bins if it has some).
  */
 import type { AuditActor, NewChange } from "../store/store.ts";
 import { auditEntry, rolesSummary } from "./audit.ts";
 import { canonicalJson } from "../tuf/canonical.ts";
 import { firstRoleForPath } from "../tuf/delegation.ts";
 import { ONLINE_ROLES, ONLINE_TOP_LEVEL_ROLES } from "../tuf/roles.ts";
+import { nestedBinRole, placeInRole } from "./delegated-bins.ts";
 import { delegatedRole, type Engine } from "./engine.ts";
 import { ValidationError } from "./errors.ts";
 import type { AddArtifactsPayload, RemoveArtifactsPayload } from "./payloads.ts";
@@ -20,7 +21,8 @@ import { newTaskId, taskResult } from "./task-results.ts";
 /** The targets role an artifact path belongs to; "" when no delegation covers it (reported as an invalid path). */
 export function roleForPath(st: PublishedState, path: string): string {
   if (st.bins) return st.bins.binForPath(path);
-  return firstRoleForPath(st.targets.delegations?.roles ?? [], path)?.name ?? "";
+  const role = firstRoleForPath(st.targets.delegations?.roles ?? [], path);
+  return role ? placeInRole(role, path) : "";
 }
 
 /**
@@ -128,7 +130,7 @@ export async function acceptBump(
   const all: string[] = st.bins ? [...ONLINE_ROLES] : [...ONLINE_TOP_LEVEL_ROLES];
   const chosen = roles.length === 0 ? all : roles;
   chosen.forEach((r, i) => {
-    if (!all.includes(r) && !st.bins?.isBin(r) && !delegatedRole(st, r))
+    if (!all.includes(r) && !st.bins?.isBin(r) && !delegatedRole(st, r) && !nestedBinRole(st, r))
       throw ValidationError.at(
         ["body", "roles", i],
         `"${r}" is not an online role (online roles: ${all.join(", ")}, a bin name or a delegated role)`,

@@ -19,6 +19,8 @@ export interface BootstrapPayload {
   binsCount: number | null;
   bitLength: number | null;
   delegations: DelegationsInput | null;
+  /** the hash bins' own online key (tufbox's `settings.roles.bins.online_key`); default: the targets role's key */
+  binsKey?: { keyid: string; key: KeyJSON } | null;
   root: Metadata<RootSigned>;
   timeout: number | undefined;
 }

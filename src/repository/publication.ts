@@ -1,6 +1,6 @@
 /**
  * Building one publication: the documents of a new repository version, each
- * signed with the online key (or already signed offline), verified on another
+ * signed with its role's online key (or already signed offline), verified on another
  * core, and the snapshot and timestamp that make them visible — everything
  * the store's commitPublication writes in one transaction.
  *
@@ -16,14 +16,25 @@ import { envelopeFromSignedBytes, serializeEnvelope } from "../tuf/document.ts";
 import { metadataFileName, snapshotMetaName } from "../tuf/file-names.ts";
 import { SPEC_VERSION, type Signature } from "../tuf/metadata.ts";
 import { isTargetsRole } from "../tuf/roles.ts";
+import type { PublicKey } from "../tuf/keys.ts";
 import type { Signer } from "../tuf/signer.ts";
 import { assertPublishable } from "./client-limits.ts";
 import type { VerifyBatch } from "./verify-pool.ts";
+
+/** The signer of each online role (roles may have keys of their own: tuf/roles.ts onlineKeyFor). */
+export type RoleSigners = (role: string) => Signer;
+
+/** Where signatures are verified: one batch per key (verify-pool.ts). */
+export interface Verifier {
+  batch(key: PublicKey): VerifyBatch;
+}
 import { applySnapshotMeta, snapshotMetaText } from "./snapshot-meta.ts";
 
 export class PublicationBuilder {
-  readonly #signer: Signer;
-  readonly #verify: VerifyBatch;
+  readonly #signers: RoleSigners;
+  readonly #verifier: Verifier;
+  /** one verification batch per signing key (a repository with one online key has one) */
+  readonly #batches = new Map<string, VerifyBatch>();
   /** documents signed here: their nesting is checked with their signature, on the verification worker */
   readonly #depthChecked = new WeakSet<DocumentRecord>();
   /** in the order they were added: targets roles before snapshot before timestamp */
@@ -39,9 +50,9 @@ export class PublicationBuilder {
   readonly #baseMeta: Map<string, string>;
   readonly #metaChanges = new Map<string, string>();
 
-  constructor(signer: Signer, verify: VerifyBatch, snapshotMeta: Map<string, string> = new Map()) {
-    this.#signer = signer;
-    this.#verify = verify;
+  constructor(signers: RoleSigners, verifier: Verifier, snapshotMeta: Map<string, string> = new Map()) {
+    this.#signers = signers;
+    this.#verifier = verifier;
     this.#baseMeta = snapshotMeta;
   }
 
@@ -71,13 +82,19 @@ export class PublicationBuilder {
     return this.#add(role, version, expires, serializeEnvelope(signedText, signatures), expectedHead);
   }
 
-  /** Sign `signedText` with the online key; the signature is verified (another core) before anything is written. */
+  /** Sign `signedText` with the role's online key; the signature is verified (another core) before anything is written. */
   sign(role: string, version: number, expires: string, signedText: string): DocumentRecord {
     const data = utf8(signedText);
-    const sig = this.#signer.sign(data);
+    const signer = this.#signers(role);
+    const sig = signer.sign(data);
     // Before data is handed to the verifier (which may detach its buffer).
-    const bytes = envelopeFromSignedBytes(signedText, data, [{ keyid: this.#signer.keyid, sig }]);
-    this.#verify.add(metadataFileName(role, version), data, sig);
+    const bytes = envelopeFromSignedBytes(signedText, data, [{ keyid: signer.keyid, sig }]);
+    let verify = this.#batches.get(signer.keyid);
+    if (!verify) {
+      verify = this.#verifier.batch(signer.publicKey);
+      this.#batches.set(signer.keyid, verify);
+    }
+    verify.add(metadataFileName(role, version), data, sig);
     const doc = this.#add(role, version, expires, bytes, version - 1);
     this.#depthChecked.add(doc);
     return doc;
@@ -122,8 +139,11 @@ export class PublicationBuilder {
   }
 
   /** Resolves when every signature made here verified (and, for the documents signed here, nests no deeper than clients parse); rejects naming the first that did not. */
-  verified(): Promise<void> {
-    return this.#verify.done();
+  async verified(): Promise<void> {
+    // Every batch settles before the first failure is reported: none is left running.
+    const results = await Promise.allSettled([...this.#batches.values()].map((b) => b.done()));
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   #add(role: string, version: number, expires: string, bytes: Uint8Array, expectedHead: number): DocumentRecord {

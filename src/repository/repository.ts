@@ -9,31 +9,40 @@
  *   publication.ts       signing a publication's documents (bootstrap and batch)
  *   signing-sessions.ts  documents waiting for offline signatures
  *   root-update.ts       root N+1 and online key rotation
- *   delegations.ts       custom delegated roles
+ *   delegations.ts       custom delegated roles (delegated-bins.ts: their own hash bins)
+ *   delegated-upload.ts  a delegated role's next version, signed offline and uploaded
+ *   rebin.ts             a new number of hash bins, online
  *   settings.ts          expiry settings
+ *   pause.ts             pausing and resuming publication
  *   task-results.ts      RSTUF task results
  *   sync.ts              catching up with other replicas
  */
 import { clientMaxBytes } from "../tuf/limits.ts";
 import type { Logger } from "../log.ts";
-import { type AuditActor, INTERNAL_ACTOR, type Store } from "../store/store.ts";
+import { type AuditActor, INTERNAL_ACTOR, type RoleHead, type Store } from "../store/store.ts";
 import type { SuccinctBins } from "../tuf/bins.ts";
 import type { DelegatedRole, Metadata, RootSigned } from "../tuf/metadata.ts";
-import { isTopLevelRole } from "../tuf/roles.ts";
+import { isTopLevelRole, onlineKeyFor, onlineKeyIds } from "../tuf/roles.ts";
 import { type BatchOutcome, publishLocked, takeBatch } from "./batch.ts";
 import { acceptBootstrap, runBootstrap } from "./bootstrap.ts";
 import { acceptDelegations } from "./delegations.ts";
+import { acceptDelegatedUpload } from "./delegated-upload.ts";
+import { nestedBinRole } from "./delegated-bins.ts";
 import { ClientLimitError, rejectionFor } from "./client-limits.ts";
 import { Engine, isOfflineRole, type PublishedSink, type WakeReason } from "./engine.ts";
 import { acceptAdd, acceptBump, acceptPublish, acceptRemove } from "./intake.ts";
 import type { OnlineKeys } from "./online-key.ts";
+import { acceptResize, finishRekey, isRetiredRole } from "./rebin.ts";
 import type { AddArtifactsPayload, BootstrapPayload, DelegationsInput, RemoveArtifactsPayload } from "./payloads.ts";
+import { type PublisherState, publisherState, readPause, setPaused } from "./pause.ts";
 import { acceptRootUpdate } from "./root-update.ts";
 import { acceptExpirationUpdate, type BootstrapRecord, type RepositorySettings } from "./settings.ts";
 import { acceptSign, acceptSignDelete, pendingSigning } from "./signing-sessions.ts";
+import type { PublishedState } from "./state.ts";
 import { ReplicaSync } from "./sync.ts";
 
 export type { BatchOutcome } from "./batch.ts";
+export type { PublisherState } from "./pause.ts";
 export type { PublishedSink, SinkFile, WakeReason } from "./engine.ts";
 
 export interface RepositoryOptions {
@@ -44,6 +53,14 @@ export interface RepositoryOptions {
   /** most changes one publish takes (whole tasks are never split) */
   maxBatch: number;
   now?: () => Date;
+}
+
+/** One role of each kind the online keys sign: top-level, one bin (all share the key), online delegated roles. */
+function onlineSigningRoles(st: PublishedState): string[] {
+  const roles: string[] = ["targets", "snapshot", "timestamp"];
+  if (st.bins) roles.push(st.bins.nameOf(0));
+  for (const r of st.targets.delegations?.roles ?? []) if (!isOfflineRole(st, r.name)) roles.push(r.name);
+  return roles;
 }
 
 export class Repository {
@@ -125,11 +142,36 @@ export class Repository {
   }
 
   /**
-   * Load the online key of a bootstrapped repository now: start-up fails
-   * with the reason (ConfigurationError) instead of the first re-sign.
+   * Load every online key of a bootstrapped repository now (each role's:
+   * tuf/roles.ts onlineKeyFor): start-up fails with the reason
+   * (ConfigurationError) instead of the first re-sign.
    */
   checkOnlineKey(): void {
-    if (this.#e.state) this.#e.onlineSigner(this.#e.state);
+    const st = this.#e.state;
+    if (!st) return;
+    for (const role of onlineSigningRoles(st)) this.#e.signerFor(st, role);
+  }
+
+  /** Every keyid that signs online in what is published (tuf/roles.ts onlineKeyIds). */
+  onlineKeyIds(): ReadonlySet<string> {
+    const st = this.#e.state;
+    return st ? onlineKeyIds(st.root.signed, st.targets) : new Set();
+  }
+
+  /**
+   * Which key signs each online role (keyids only, never key material):
+   * targets, snapshot, timestamp, "bins" for every hash bin, and each
+   * delegated role signed online.
+   */
+  onlineKeys(): Record<string, string> {
+    const st = this.#e.state;
+    if (!st) return {};
+    const out: Record<string, string> = {};
+    for (const role of onlineSigningRoles(st)) {
+      const k = onlineKeyFor(st.root.signed, st.targets, role);
+      if (k) out[st.bins?.isBin(role) ? "bins" : role] = k.keyid;
+    }
+    return out;
   }
 
   /** custom delegated roles as published in targets (empty with hash bins) */
@@ -137,15 +179,35 @@ export class Repository {
     return this.#e.state?.targets.delegations?.roles ?? [];
   }
 
-  /** heads of every role (version, expiry), for status and the scheduler */
+  /**
+   * Heads of every role (version, expiry), for status and the scheduler.
+   * Bins of an earlier layout (rebin.ts) are left out: still listed in
+   * snapshot, but delegated to by nobody, so their expiry concerns no client.
+   */
   heads(): { role: string; version: number; expires: string }[] {
-    return this.#e.state ? [...this.#e.state.heads.values()] : [];
+    const st = this.#e.state;
+    if (!st) return [];
+    if (!st.settings.bins?.retiredBitLengths?.length) return [...st.heads.values()];
+    // Filtered once per published state (each publication replaces it): /readyz,
+    // /metrics and the scheduler ask often, and 16384+ names are not free to test.
+    if (this.#liveHeads?.state !== st)
+      this.#liveHeads = { state: st, heads: [...st.heads.values()].filter((h) => !isRetiredRole(st, h.role)) };
+    return [...this.#liveHeads.heads];
+  }
+
+  #liveHeads: { state: object; heads: RoleHead[] } | null = null;
+
+  /** #sizes without the bins of earlier layouts */
+  #liveSizes(): [string, number][] {
+    const st = this.#e.state;
+    const all = [...this.#e.sizes];
+    return st?.settings.bins?.retiredBitLengths?.length ? all.filter(([role]) => !isRetiredRole(st, role)) : all;
   }
 
   /** The largest targets-role document (bins and delegated roles), for metrics and status. */
   largestTargetsRole(): { role: string; bytes: number } | null {
     let best: { role: string; bytes: number } | null = null;
-    for (const [role, bytes] of this.#e.sizes) {
+    for (const [role, bytes] of this.#liveSizes()) {
       if (isTopLevelRole(role)) continue;
       if (!best || bytes > best.bytes) best = { role, bytes };
     }
@@ -164,7 +226,7 @@ export class Repository {
     limit: number;
   }[] {
     const best = new Map<string, { role: string; bytes: number }>();
-    for (const [role, bytes] of this.#e.sizes) {
+    for (const [role, bytes] of this.#liveSizes()) {
       const kind = role === "root" || role === "timestamp" || role === "snapshot" ? role : "targets";
       const cur = best.get(kind);
       if (!cur || bytes > cur.bytes) best.set(kind, { role, bytes });
@@ -177,6 +239,13 @@ export class Repository {
 
   binsOf(): SuccinctBins | null {
     return this.#e.state?.bins ?? null;
+  }
+
+  /** A hash bin: of top-level targets, or of a delegated role that has bins of its own (delegated-bins.ts). */
+  isHashBin(role: string): boolean {
+    const st = this.#e.state;
+    if (!st) return false;
+    return st.bins ? st.bins.isBin(role) : nestedBinRole(st, role) !== undefined;
   }
 
   /**
@@ -193,7 +262,8 @@ export class Repository {
     // publication); any other shape is parsed.
     let earliest: string | undefined;
     let min = Infinity;
-    for (const head of st.heads.values()) {
+    // Live heads only: the bins of a layout retired by re-binning are no longer reached.
+    for (const head of this.heads()) {
       if (head.role === "root") continue;
       const e = head.expires;
       const plain = e.length === 20 && e.charCodeAt(19) === 90 /* Z */ && e.charCodeAt(10) === 84; /* T */
@@ -211,7 +281,7 @@ export class Repository {
     if (!st) return [];
     const limit = this.#e.now().getTime() + windowMs;
     const out: string[] = [];
-    for (const head of st.heads.values()) {
+    for (const head of this.heads()) {
       if (head.role === "root") continue;
       if (new Date(head.expires).getTime() <= limit) out.push(head.role);
     }
@@ -294,11 +364,44 @@ export class Repository {
     return acceptDelegations(this.#e, op, input, actor);
   }
 
+  /** POST /api/v1/bins: a new number of hash bins, published in one batch (rebin.ts). */
+  acceptResize(count: number, actor: AuditActor = INTERNAL_ACTOR): Promise<{ taskId: string }> {
+    return acceptResize(this.#e, count, actor);
+  }
+
+  /** A delegated role's next version signed offline and uploaded whole (422 when bad; published by a task). */
+  acceptDelegatedUpload(
+    rolename: string,
+    document: unknown,
+    actor: AuditActor = INTERNAL_ACTOR,
+  ): Promise<{ taskId: string; version: number }> {
+    return acceptDelegatedUpload(this.#e, rolename, document, actor, () => this.syncFromStore());
+  }
+
   updateExpiration(
     expiration: Record<string, number>,
     actor: AuditActor = INTERNAL_ACTOR,
   ): Promise<{ taskId: string }> {
     return acceptExpirationUpdate(this.#e, expiration, actor);
+  }
+
+  // ------------------------------------------------------------ pausing publication (pause.ts)
+
+  /** Stop publishing queued changes (re-signing before expiry goes on); every replica obeys it. */
+  pausePublishing(actor: AuditActor = INTERNAL_ACTOR, reason: string | null = null) {
+    return setPaused(this.#e, true, actor, reason);
+  }
+
+  /** Publish queued changes again. */
+  resumePublishing(actor: AuditActor = INTERNAL_ACTOR) {
+    return setPaused(this.#e, false, actor);
+  }
+
+  /** Whether publication is paused, read from the store (another replica may have paused it). */
+  async publisherState(): Promise<PublisherState> {
+    const record = await readPause(this.#e.store);
+    this.#e.paused = record;
+    return publisherState(record);
   }
 
   // ------------------------------------------------------------ publishing
@@ -319,6 +422,8 @@ export class Repository {
     return e.store.withLock("publisher", async () => {
       // Another replica may have published since we last looked: build on its latest.
       await this.syncFromStore();
+      // Artifact rows a resize had not moved yet (it crashed): first of all (rebin.ts).
+      if (e.state?.settings.bins?.rekeyFrom !== undefined) await finishRekey(e);
       const changes = await takeBatch(e);
       if (changes.length === 0 && e.requestedBumps.size === 0)
         return { changes: 0, documents: 0, timestampVersion: null };

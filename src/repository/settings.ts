@@ -10,8 +10,19 @@ import type { AuditActor } from "../store/store.ts";
 export interface RepositorySettings {
   /** expiry in days per role */
   expiration: Record<ExpiringRole, number>;
-  /** TAP 15 hash bins, or null for custom delegations */
-  bins: { count: number; bitLength: number; prefix: string } | null;
+  /**
+   * TAP 15 hash bins, or null for custom delegations. `retiredBitLengths`:
+   * the layouts used before a re-binning (rebin.ts), whose bins stay listed
+   * in snapshot but are no longer delegated to.
+   */
+  bins: {
+    count: number;
+    bitLength: number;
+    prefix: string;
+    retiredBitLengths?: number[];
+    /** artifact rows may still carry bins of this layout (rebin.ts moves them after the publication) */
+    rekeyFrom?: number;
+  } | null;
   /** keyid of the online key (the timestamp role's key) */
   onlineKeyId: string;
   consistentSnapshot: boolean;

@@ -119,9 +119,14 @@ export function signerFromPem(
         : { key: pem, format: "pem" },
     );
   } catch (err) {
-    const msg = /passphrase|decrypt|bad decrypt/i.test(String((err as Error)?.message))
-      ? "wrong passphrase, or the key is encrypted and no passphrase was given"
-      : "not a PEM private key";
+    // An encrypted key that fails to load is a passphrase problem even when the
+    // decryption's padding happened to check out (about 1 in 256 wrong
+    // passphrases for AES-CBC) and the error comes from parsing the garbage.
+    const encrypted = pem.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----");
+    const msg =
+      encrypted || /passphrase|decrypt|bad decrypt/i.test(String((err as Error)?.message))
+        ? "wrong passphrase, or the key is encrypted and no passphrase was given"
+        : "not a PEM private key";
     throw new TufError("private key", msg);
   }
   const derivedJSON = publicKeyJSONFor(priv);

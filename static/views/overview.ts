@@ -74,7 +74,10 @@ export async function overview(ctx: ViewContext): Promise<HTMLElement> {
         `store ${health.store ? "reachable" : "UNREACHABLE"}`,
         health.expired_roles.length ? `expired: ${health.expired_roles.join(", ")}` : "nothing expired",
       ]),
-      card("Publisher", p.state, p.state === "failing" ? "critical" : "ok", [
+      card("Publisher", p.state, p.state === "failing" ? "critical" : p.state === "paused" ? "warn" : "ok", [
+        p.paused
+          ? `paused since ${when(p.paused_since)} by ${p.paused_by}${p.paused_reason ? `: ${p.paused_reason}` : ""}; online roles are still re-signed; resume with tufbox publisher resume`
+          : null,
         `queue: ${p.pending_changes ?? "?"} change(s)`,
         `${p.batches} batch(es) since start`,
         p.last_error ? `last error: ${p.last_error}` : null,

@@ -20,7 +20,7 @@ function state(over: Partial<AlertState> & { headsList?: { role: string; expires
   return {
     bootstrapped: () => true,
     heads: () => heads,
-    onlineKeyId: () => "online",
+    onlineKeyIds: () => new Set(["online"]),
     targets: async () => undefined,
     isBin: (r) => r.startsWith("bins-"),
     largestTargetsRole: () => null,

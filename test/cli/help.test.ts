@@ -19,11 +19,16 @@ import { FLAGS as ARTIFACT_FLAGS } from "../../src/cli/artifact.ts";
 import { FLAGS as TASK_FLAGS } from "../../src/cli/task.ts";
 import { SERVER_FLAGS } from "../../src/cli/server-options.ts";
 import { TOKEN_FLAGS } from "../../src/cli/token.ts";
+import { PUBLISHER_FLAGS } from "../../src/cli/publisher.ts";
 import { AUDIT_FLAGS } from "../../src/cli/audit.ts";
 import { MIRROR_FLAGS } from "../../src/cli/mirror.ts";
 import { EXPORT_FLAGS } from "../../src/cli/export.ts";
 import { IMPORT_FLAGS } from "../../src/cli/import.ts";
 import { UPLOAD_FLAGS } from "../../src/cli/upload.ts";
+import { BINS_RESIZE_FLAGS } from "../../src/cli/bins-resize.ts";
+import { VALIDATE_FLAGS } from "../../src/cli/validate.ts";
+import { BACKUP_FLAGS, RESTORE_FLAGS } from "../../src/cli/backup.ts";
+import { DELEGATION_FLAGS } from "../../src/cli/delegation.ts";
 import { BINS_ADVISE_FLAGS } from "../../src/cli/bins.ts";
 import { runCli, tempDir } from "./helpers.ts";
 
@@ -34,6 +39,9 @@ const COMMANDS: [string, FlagSpec][] = [
   ["healthcheck", { ...CONFIG_FLAGS, ...HEALTHCHECK_FLAGS }],
   ["mirror", { ...CONFIG_FLAGS, ...MIRROR_FLAGS }],
   ["export", { ...CONFIG_FLAGS, ...EXPORT_FLAGS }],
+  ["validate", { ...CONFIG_FLAGS, ...VALIDATE_FLAGS }],
+  ["backup", { ...CONFIG_FLAGS, ...BACKUP_FLAGS }],
+  ["restore", { ...CONFIG_FLAGS, ...RESTORE_FLAGS }],
   ["key generate", KEY_GENERATE_FLAGS],
   ["key info", KEY_INFO_FLAGS],
   ["ceremony", CEREMONY_FLAGS],
@@ -46,10 +54,13 @@ const COMMANDS: [string, FlagSpec][] = [
   ["artifact upload", UPLOAD_FLAGS],
   ["import", IMPORT_FLAGS],
   ["task", TASK_FLAGS],
+  ["delegation upload", DELEGATION_FLAGS],
   // admin-token reads only the configuration keys its help names.
   ["status", SERVER_FLAGS],
+  ["bins resize", BINS_RESIZE_FLAGS],
   ["bins advise", BINS_ADVISE_FLAGS],
   ["token create", TOKEN_FLAGS],
+  ["publisher pause", PUBLISHER_FLAGS],
   ["audit", AUDIT_FLAGS],
   ["admin-token reset", { "data-dir": CONFIG_FLAGS["data-dir"]!, database: CONFIG_FLAGS.database! }],
   ["version", {}],

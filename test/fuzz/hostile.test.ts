@@ -126,6 +126,7 @@ async function stillPublishes(t: Target, what: string): Promise<void> {
 
 /** The published repository, as the real client sees it. */
 async function verifiesWithTufJs(t: Target): Promise<void> {
+  await inFlight;
   await settle(t.server);
   const trusted = new Uint8Array(await (await fetch(`${t.server.url}/metadata/1.root.json`)).arrayBuffer());
   const client = tufClient(t.server.url, tempDir("tufbox-fuzz-client-"), trusted);
@@ -156,6 +157,7 @@ const SAMPLES: Record<string, unknown> = {
     delegations: { roles: [{ name: "nightly", terminating: true, keyids: [], paths: ["nightly/*"] }] },
   },
   "POST /api/v1/delegations/delete": { delegations: { roles: [{ name: "fuzz" }] } },
+  "POST /api/v1/bins": { number_of_delegated_bins: 8 },
 };
 
 function nested(depth: number): unknown {
@@ -371,7 +373,22 @@ async function send(t: Target, req: Sent): Promise<number> {
 /** Statuses seen, per status (printed at the end: the suite must reach past the first checks). */
 const seen = new Map<number, number>();
 
-async function check(t: Target, req: Sent): Promise<void> {
+/**
+ * fast-check's interruptAfterTimeLimit abandons a run in progress (it races
+ * the run against the time left) and the abandoned run goes on: a slow route
+ * (a backup copies the whole store) could still be bumping the repository
+ * while the next check or the tuf-js verification runs. Each of them waits
+ * for the previous run first.
+ */
+let inFlight: Promise<unknown> = Promise.resolve();
+
+function check(t: Target, req: Sent): Promise<void> {
+  const run = inFlight.then(() => checkOne(t, req));
+  inFlight = run.catch(() => undefined);
+  return run;
+}
+
+async function checkOne(t: Target, req: Sent): Promise<void> {
   await settle(t.server);
   const before = dbState(t.db);
   const status = await send(t, req);

@@ -36,6 +36,10 @@ export interface EngineOptions {
   maxBatch?: number;
   /** wrap the store (fault injection: a crash at a chosen step) */
   wrap?: (store: Store) => Store;
+  /** the engine's clock (default: real time) */
+  now?: () => Date;
+  /** where fn: online key URIs point (default: the fixtures' online-key-dir) */
+  onlineKeyDir?: string;
 }
 
 const tempDirs: string[] = [];
@@ -64,10 +68,11 @@ export async function openEngine(opts: EngineOptions = {}): Promise<Engine> {
   };
   const repo = new Repository({
     store,
-    onlineKeys: new OnlineKeys({ dir: ONLINE_KEY_DIR }),
+    onlineKeys: new OnlineKeys({ dir: opts.onlineKeyDir ?? ONLINE_KEY_DIR }),
     sink,
     log: silentLogger(),
     maxBatch: opts.maxBatch ?? 10_000,
+    now: opts.now,
   });
   await repo.open();
   // Only root, targets, snapshot and timestamp are handed to the sink on open;
@@ -190,8 +195,11 @@ export function verifyPublished(files: Map<string, Uint8Array>): Published {
     const role = name.slice(0, -".json".length);
     if (role === "targets") continue;
     const m = load(role);
-    // A deleted role stays listed (spec 5.5.5) but is no longer delegated.
+    // A deleted role stays listed (spec 5.5.5) but is no longer delegated; so
+    // does a bin of an earlier layout after a re-binning.
     if (targets.signed.delegations?.roles && !targets.signed.delegations.roles[role]) continue;
+    if (targets.signed.delegations?.succinctRoles && !targets.signed.delegations.succinctRoles.isDelegatedRole(role))
+      continue;
     targets.verifyDelegate(role, m);
     roles.set(role, m);
   }

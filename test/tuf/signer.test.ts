@@ -187,6 +187,25 @@ describe("encrypted PKCS#8", () => {
   }
 });
 
+test("encrypted PKCS#8: every wrong passphrase is named as such, also when AES-CBC padding happens to check out", () => {
+  // About 1 in 256 wrong passphrases decrypt to bytes with valid padding; the
+  // parse of that garbage must still be reported as a passphrase problem.
+  const { privateKey } = generateKeyPairSync("ec", {
+    namedCurve: "P-256",
+    privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "right" },
+    publicKeyEncoding: { type: "spki", format: "pem" },
+  });
+  const messages = new Set<string>();
+  for (let i = 0; i < 1500; i++) {
+    try {
+      signerFromPem(privateKey, { passphrase: `wrong-${i}` });
+    } catch (err) {
+      messages.add((err as Error).message);
+    }
+  }
+  expect([...messages]).toEqual(["private key: wrong passphrase, or the key is encrypted and no passphrase was given"]);
+});
+
 describe("ed25519: native and noble signers agree byte for byte", () => {
   for (const name of ["root-ed25519", "online-ed25519", "offline-ed25519"] as const) {
     test(`${name}: identical signatures over 300 messages`, () => {

@@ -17,15 +17,19 @@ import { DashboardPages } from "../dashboard/pages.ts";
 import { detail, errorResponse, routeNotFound } from "../errors.ts";
 import { artifactRoutes } from "./artifacts/index.ts";
 import { auditRoutes } from "./audit/index.ts";
+import { backupRoutes } from "./backup/index.ts";
 import { readJson } from "./body.ts";
+import { binsRoutes } from "./bins/index.ts";
 import { bootstrapRoutes } from "./bootstrap/index.ts";
 import { settingsRoutes } from "./config/index.ts";
 import { delegationRoutes } from "./delegations/index.ts";
+import { delegatedMetadataRoutes } from "./metadata-delegated/index.ts";
 import { eventRoutes } from "./events.ts";
 import { healthRoutes } from "./health/index.ts";
 import { metadataRoutes } from "./metadata/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
 import { openApiRoute } from "./openapi.ts";
+import { publisherRoutes } from "./publisher/index.ts";
 import { type ApiRoute, routeBody, routeParams, routeQuery } from "./route.ts";
 import { taskRoutes } from "./tasks/index.ts";
 import { tokenRoutes } from "./tokens/index.ts";
@@ -42,10 +46,14 @@ export function describedRoutes(app: App): ApiRoute[] {
     ...settingsRoutes(app),
     ...metadataRoutes(app),
     ...delegationRoutes(app),
+    ...binsRoutes(app),
+    ...delegatedMetadataRoutes(app),
+    ...publisherRoutes(app),
     ...metricsRoutes(app),
     ...eventRoutes(app),
     ...tokenRoutes(app),
     ...auditRoutes(app),
+    ...backupRoutes(app),
     ...dashboardRoutes(app),
   ];
   routes.push(openApiRoute(app, () => routes));

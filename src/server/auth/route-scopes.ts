@@ -48,12 +48,27 @@ export const ROUTE_SCOPES = {
   "POST /api/v1/delegations": "admin",
   "PUT /api/v1/delegations": "admin",
   "POST /api/v1/delegations/delete": "admin",
+  // A delegated role's next version signed by its own offline keys (server/api/metadata-delegated/):
+  // the signers' scope, as for one signature at a time. The document changes no trust (it must
+  // verify with the keys and threshold targets already delegates to), so admin is not needed.
+  "POST /api/v1/delegations/metadata": "metadata:sign",
+
+  // Re-binning online (server/api/bins/): changes what every client downloads.
+  "POST /api/v1/bins": "admin",
 
   "POST /api/v1/tokens": "admin",
   "GET /api/v1/tokens": "admin",
   "DELETE /api/v1/tokens/:id": "admin",
 
   "GET /api/v1/audit": "read",
+
+  // An online backup (server/api/backup/): token hashes, audit, sessions — never the online key.
+  "POST /api/v1/backup": "admin",
+
+  // Pausing publication (server/api/publisher/): every replica obeys it.
+  "GET /api/v1/publisher": "read",
+  "POST /api/v1/publisher/pause": "admin",
+  "POST /api/v1/publisher/resume": "admin",
 
   // tufbox's native reads for operators and the dashboard (server/dashboard/api.ts).
   "GET /api/v1/whoami": "read",

@@ -35,6 +35,9 @@ export async function rolesOverview(app: App) {
   const heads = new Map(repo.heads().map((h) => [h.role, h]));
   const root = repo.root?.signed;
   const onlineKeyId = repo.settings?.onlineKeyId;
+  // Each online role may have a key of its own (issue 17): keyids only, never key material.
+  const onlineKeys = repo.onlineKeys();
+  const onlineIds = repo.onlineKeyIds();
   const days = app.config.alerts.offline_expiry_days;
   const roles: RoleView[] = [];
   for (const name of TOP_LEVEL_ROLES) {
@@ -56,7 +59,7 @@ export async function rolesOverview(app: App) {
   for (const r of targets?.delegations?.roles ?? []) {
     const head = heads.get(r.name);
     if (!head) continue;
-    const offline = isOfflineDelegation(r, onlineKeyId);
+    const offline = isOfflineDelegation(r, onlineIds);
     roles.push({
       name: r.name,
       kind: "delegated",
@@ -91,7 +94,7 @@ export async function rolesOverview(app: App) {
       published: count,
       prefix: repo.settings.bins.prefix,
       bit_length: repo.settings.bins.bitLength,
-      keyids: onlineKeyId ? [onlineKeyId] : [],
+      keyids: onlineKeys.bins ? [onlineKeys.bins] : [],
       threshold: 1,
       signing: "online",
       expiration_days: repo.settings.expiration.bins,
@@ -101,10 +104,11 @@ export async function rolesOverview(app: App) {
     };
   }
   const largest = repo.largestTargetsRole();
-  const [store, pending, binsAdvice] = await Promise.all([
+  const [store, pending, binsAdvice, pause] = await Promise.all([
     app.store.ping().catch(() => false),
     app.store.countPendingChanges().catch(() => null),
     binsAdviceOf(app),
+    repo.publisherState().catch(() => null),
   ]);
   const expired = roles.filter((r) => r.expires_in_seconds <= 0).map((r) => r.name);
   const binsLeft = (binsView?.soonest as { expires_in_seconds: number } | null | undefined)?.expires_in_seconds;
@@ -115,6 +119,7 @@ export async function rolesOverview(app: App) {
     bootstrapped: repo.bootstrapped,
     bootstrap_state: repo.bootstrapRecord?.state ?? null,
     online_keyid: onlineKeyId ?? null,
+    online_keys: onlineKeys,
     consistent_snapshot: repo.settings?.consistentSnapshot ?? null,
     resign_window_seconds: Math.round(
       effectiveResignWindowMs({
@@ -128,7 +133,12 @@ export async function rolesOverview(app: App) {
     largest_targets_role: largest ? { ...largest, client_limit: CLIENT_MAX_BYTES.targets } : null,
     bins_advice: binsAdvice,
     publisher: {
-      state: lastError ? "failing" : (pending ?? 0) > 0 ? "publishing" : "idle",
+      // Paused (repository/pause.ts): changes queue up; online roles are still re-signed.
+      state: lastError ? "failing" : pause?.paused ? "paused" : (pending ?? 0) > 0 ? "publishing" : "idle",
+      paused: pause?.paused ?? null,
+      paused_since: pause?.since ?? null,
+      paused_by: pause?.by ?? null,
+      paused_reason: pause?.reason ?? null,
       pending_changes: pending,
       batches: app.publisher.batches,
       last_error: lastError,

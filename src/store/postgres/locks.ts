@@ -30,6 +30,14 @@ export class AdvisoryLocks {
   /** tail of each named lock's in-process queue (see withLock) */
   readonly #queues = new Map<string, Promise<void>>();
   readonly #held = new AsyncLocalStorage<HeldLock[]>();
+  /**
+   * The locks this instance holds right now. An async context can outlive
+   * the withLock that set it: work started inside a lock (a server reload
+   * after a publication, a timer) hands the context on to callbacks that run
+   * after the lock was released, e.g. the next HTTP request and the task it
+   * starts. Such a released lock is not this context's to check.
+   */
+  readonly #active = new Set<HeldLock>();
 
   constructor(url: string, opts: { connections: number; connectionTimeoutSeconds: number }) {
     this.#sql = new SQL(url, {
@@ -41,7 +49,7 @@ export class AdvisoryLocks {
 
   /** The locks the calling async context holds (commitPublication re-checks them in its transaction). */
   heldHere(): HeldLock[] {
-    return this.#held.getStore() ?? [];
+    return (this.#held.getStore() ?? []).filter((l) => this.#active.has(l));
   }
 
   close(): Promise<void> {
@@ -68,9 +76,11 @@ export class AdvisoryLocks {
     await previous;
     try {
       const { conn, lock } = await this.#acquire(name);
+      this.#active.add(lock);
       try {
-        return await this.#held.run([...(this.#held.getStore() ?? []), lock], fn);
+        return await this.#held.run([...this.heldHere(), lock], fn);
       } finally {
+        this.#active.delete(lock);
         await release(conn, lock);
       }
     } finally {

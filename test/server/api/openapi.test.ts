@@ -25,7 +25,9 @@ afterAll(() => server?.stop());
 const NO_BODY = new Set([
   "POST /api/v1/artifacts/publish",
   "POST /api/v1/jobs/{name}/run",
+  "POST /api/v1/publisher/resume",
   "DELETE /api/v1/tokens/{id}",
+  "POST /api/v1/backup",
 ]);
 /** Routes whose body is streamed (not JSON): their content type. */
 const STREAMED: Record<string, string> = {

@@ -20,7 +20,10 @@ export type BodyRoute =
   | "PUT /api/v1/config"
   | "POST /api/v1/delegations"
   | "POST /api/v1/delegations/delete"
-  | "POST /api/v1/tokens";
+  | "POST /api/v1/tokens"
+  | "POST /api/v1/delegations/metadata"
+  | "POST /api/v1/publisher/pause"
+  | "POST /api/v1/bins";
 
 /** What the corpus calls `max_artifacts_per_request`. */
 export const CORPUS_MAX_ARTIFACTS = 4;
@@ -67,6 +70,25 @@ function bases(): [BodyRoute, string, unknown][] {
     ["POST /api/v1/delegations/delete", "one", { delegations: { roles: [{ name: "releases" }, { name: "nightly" }] } }],
     ["POST /api/v1/tokens", "ci", { name: "ci runner:1@x", scopes: ["read", "artifacts:write"], expires_in_days: 90 }],
     ["POST /api/v1/tokens", "admin", { name: "ops", scopes: ["admin"], expires_in_days: null }],
+    [
+      "POST /api/v1/delegations/metadata",
+      "releases",
+      {
+        rolename: "releases",
+        metadata: {
+          signed: {
+            _type: "targets",
+            spec_version: "1.0.31",
+            version: 2,
+            expires: "2030-01-01T00:00:00Z",
+            targets: { "releases/a-1.0.tar.gz": { length: 3, hashes: { sha256: HASH } } },
+          },
+          signatures: [{ keyid: SIG_KEYID, sig: "0a1b" }],
+        },
+      },
+    ],
+    ["POST /api/v1/publisher/pause", "reason", { reason: "moving the database" }],
+    ["POST /api/v1/bins", "resize", { number_of_delegated_bins: 1024 }],
   ];
 }
 

@@ -40,12 +40,16 @@ function recordingApp() {
     acceptBump: record((roles) => roles),
     updateExpiration: record((e) => e),
     acceptDelegations: record((_op, input) => input),
+    acceptResize: record((count) => count),
+    acceptDelegatedUpload: record((rolename, document) => ({ rolename, document })),
+    pausePublishing: record((_actor, reason) => ({ reason })),
   };
   const app = {
     config: { limits: { max_artifacts_per_request: CORPUS_MAX_ARTIFACTS, max_body_bytes: 1 << 20 } },
     repo,
     guard: { actorOf: () => undefined },
     metadata: {},
+    store: { countPendingChanges: async () => 0 },
     auth: {
       tokens: {
         create: async (input: unknown) => {

@@ -6,11 +6,12 @@ import { type Static, Type } from "@sinclair/typebox";
 import { ValidationError } from "../../../repository/errors.ts";
 import type { BootstrapPayload } from "../../../repository/payloads.ts";
 import { bitLengthForBins, MAX_BINS, MIN_BINS } from "../../../tuf/bins.ts";
+import type { KeyJSON } from "../../../tuf/keys.ts";
 import type { Metadata, RootSigned } from "../../../tuf/metadata.ts";
-import { ONLINE_TOP_LEVEL_ROLES, onlineKeyId, onlineRoleProblem } from "../../../tuf/roles.ts";
+import { ONLINE_TOP_LEVEL_ROLES, onlineRoleProblem, roleKeyId } from "../../../tuf/roles.ts";
 import { delegations, toDelegations } from "../delegations/model.ts";
 import { extend, type Loc, type Step, tufCheck, validate } from "../schema.ts";
-import { ExpirationDays, rootMetadata } from "../tuf-model.ts";
+import { ExpirationDays, Keys, rootMetadata } from "../tuf-model.ts";
 
 const fail = (loc: Loc, msg: string): never => {
   throw ValidationError.at(loc, msg);
@@ -31,6 +32,9 @@ const Bins = extend(
           Type.Null(),
         ]),
       ),
+      // tufbox: the bins' own online key (one entry: keyid → key with its
+      // x-rstuf-online-key-uri); without it, the targets role's key signs the bins.
+      online_key: Type.Optional(Type.Union([Keys, Type.Null()])),
     },
     { additionalProperties: false },
   ),
@@ -64,31 +68,37 @@ const Roles = extend(
   { steps: ["root", "targets", "snapshot", "timestamp", oneLayout, "bins", "delegations"] },
 );
 
-/** RSTUF's rules for root v1: version 1, one online key (not a root key) for targets, snapshot and timestamp. */
+/**
+ * RSTUF's rules for root v1: version 1, one online key (not a root key) for
+ * each of targets, snapshot and timestamp. RSTUF's payloads use the same key
+ * for all three; tufbox also takes one key per role (issue 17).
+ */
 const rootRules: Step = (f, loc) => {
   const signed = (f.metadata.root as Metadata<RootSigned>).signed;
   const at = [...loc, "metadata", "root", "signed"];
   if (signed.version !== 1) fail([...at, "version"], "the bootstrap root must be version 1");
-  // Timestamp first: its key is the online key the other two are compared with.
   for (const name of ONLINE_TOP_LEVEL_ROLES.toReversed()) {
-    const problem = onlineRoleProblem(signed, name);
-    if (problem === "keys")
+    if (onlineRoleProblem(signed, name) === "keys")
       fail([...at, "roles", name], "online roles must have exactly one key (the online key) and threshold 1");
-    if (problem === "shared")
-      fail([...at, "roles", name, "keyids"], "targets, snapshot and timestamp must use the same online key");
+    if (signed.roles.root.keyids.includes(roleKeyId(signed, name)!))
+      fail([...at, "roles", "root", "keyids"], `the online key of ${name} must not be a root key`);
   }
-  if (signed.roles.root.keyids.includes(onlineKeyId(signed)!))
-    fail([...at, "roles", "root", "keyids"], "the online key must not be a root key");
 };
 
 /** Delegated roles get keys of their own: root keys sign only root. */
 const delegationKeysNotRoot: Step = (f, loc) => {
+  const signed = (f.metadata.root as Metadata<RootSigned>).signed;
+  const binsKey = f.settings.roles.bins?.online_key as Record<string, unknown> | undefined;
+  if (binsKey && Object.keys(binsKey).length !== 1)
+    fail([...loc, "settings", "roles", "bins", "online_key"], "give exactly one key (keyid → key)");
+  for (const keyid of Object.keys(binsKey ?? {}))
+    if (signed.roles.root.keyids.includes(keyid))
+      fail([...loc, "settings", "roles", "bins", "online_key", keyid], "the bins' online key must not be a root key");
   const keys = f.settings.roles.delegations?.keys;
   if (!keys) return;
-  const signed = (f.metadata.root as Metadata<RootSigned>).signed;
-  const onlineId = onlineKeyId(signed);
+  const online = new Set(ONLINE_TOP_LEVEL_ROLES.map((r) => roleKeyId(signed, r)));
   for (const keyid of Object.keys(keys)) {
-    if (keyid === onlineId) continue;
+    if (online.has(keyid)) continue;
     if (signed.roles.root.keyids.includes(keyid))
       fail([...loc, "settings", "roles", "delegations", "keys", keyid], "a delegated role key must not be a root key");
   }
@@ -123,9 +133,15 @@ export function toBootstrap(body: BootstrapBody): BootstrapPayload {
     binsCount: count,
     bitLength: count === null ? null : bitLengthForBins(count),
     delegations: r.delegations ? toDelegations(r.delegations) : null,
+    ...(bins?.online_key ? { binsKey: binsKeyOf(bins.online_key as Record<string, KeyJSON>) } : {}),
     root: body.metadata.root as unknown as Metadata<RootSigned>,
     timeout: body.timeout ?? undefined,
   };
+}
+
+function binsKeyOf(keys: Record<string, KeyJSON>): { keyid: string; key: KeyJSON } {
+  const [keyid, key] = Object.entries(keys)[0]!;
+  return { keyid, key };
 }
 
 /** The engine's bootstrap request from an RSTUF bootstrap payload, checked exactly as POST /api/v1/bootstrap checks it. */

@@ -17,6 +17,10 @@ const Settings = envelope(
       targets_online_key: Type.Boolean(),
       consistent_snapshot: Type.Boolean(),
       online_key_id: Type.String(),
+      online_keys: Type.Record(Type.String(), Type.String(), {
+        description:
+          "keyid of the online key signing each online role (targets, snapshot, timestamp, bins, online delegated roles)",
+      }),
     },
     { additionalProperties: true, description: "also <role>_expiration, <role>_threshold, <role>_num_keys" },
   ),
@@ -36,6 +40,7 @@ export function settingsView(app: App): Record<string, unknown> {
   data.targets_online_key = true;
   data.consistent_snapshot = settings.consistentSnapshot;
   data.online_key_id = settings.onlineKeyId;
+  data.online_keys = app.repo.onlineKeys();
   return data;
 }
 

@@ -1,8 +1,14 @@
 /**
  * RSTUF's `delegations` object (bootstrap settings and /api/v1/delegations):
  * `{keys: {keyid: key}, roles: [{name, terminating, keyids, threshold,
- * paths | path_hash_prefixes, x-rstuf-expire-policy}]}`, where empty
- * `keyids` means "signed by the online key". Delete takes role names only.
+ * paths | path_hash_prefixes, x-rstuf-expire-policy, x-rstuf-num-bins}]}`,
+ * where empty `keyids` means "signed by the online key". Delete takes role
+ * names only.
+ *
+ * `x-rstuf-num-bins` (RSTUF's draft for issue #876: repository-service-tuf-api
+ * PR #860) gives a role hash bins of its own, `<name>-bins-<hex>`
+ * (tuf/delegated-bins.ts): a power of two from 2 to 16384, on a role signed by
+ * the online key.
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { ValidationError } from "../../../repository/errors.ts";
@@ -20,6 +26,8 @@ import {
 } from "../../../tuf/limits.ts";
 import { isBinLikeName, isTopLevelRole, ROLE_NAME } from "../../../tuf/roles.ts";
 import { EXPIRE_POLICY } from "../../../tuf/rstuf.ts";
+import { bitLengthForBins, MAX_BINS, MIN_BINS } from "../../../tuf/bins.ts";
+import { NUM_BINS, nestedBinsProblem } from "../../../tuf/delegated-bins.ts";
 import { extend, type Loc, type Step, tufCheck, type ValidationContext, words } from "../schema.ts";
 import { atMost, ExpirationDays, Keys, roleNameLength } from "../tuf-model.ts";
 
@@ -97,6 +105,33 @@ const thresholdFitsKeys: Step = (f, loc) => {
     fail([...loc, "threshold"], "a role signed by the online key has threshold 1");
 };
 
+const NUM_BINS_WORDS = `a power of two between ${MIN_BINS} and ${MAX_BINS}`;
+
+/** The number of bins of a role's own: a power of two in range (never rounded), and only on an online-key role. */
+const NumBins = extend(Type.Integer({ minimum: MIN_BINS, maximum: MAX_BINS, description: NUM_BINS_WORDS }), {
+  messages: { "*": words(`${NUM_BINS} is ${NUM_BINS_WORDS}`) },
+  check: tufCheck((v: number) => {
+    bitLengthForBins(v, "");
+    return v;
+  }, 0),
+});
+
+const binsOnOnlineRole: Step = (f, loc) => {
+  if (f[NUM_BINS] !== undefined && (f.keyids ?? []).length > 0)
+    fail(
+      [...loc, NUM_BINS],
+      `${NUM_BINS} needs a role signed by the online key (keyids []): the service writes every bin`,
+    );
+};
+
+/** Across the request's roles: bin names that fit, clash with no role, 16384 nested bins at most. */
+const nestedBinsFit: Step = (f, loc) => {
+  const roles = f.roles as DelegatedRole[] | undefined;
+  if (!Array.isArray(roles)) return;
+  const problem = nestedBinsProblem(roles, null);
+  if (problem) fail([...loc, "roles", roles.findIndex((r) => r.name === problem.role)], problem.reason);
+};
+
 const exactlyOnePathKind: Step = (_f, loc, _ctx, raw) => {
   const hasPaths = raw.paths !== undefined;
   const hasPrefixes = raw.path_hash_prefixes !== undefined && raw.path_hash_prefixes !== null;
@@ -113,6 +148,7 @@ const Role = extend(
       paths: Type.Optional(patterns(false)),
       path_hash_prefixes: Type.Optional(Type.Union([patterns(true), Type.Null()])),
       [EXPIRE_POLICY]: Type.Optional(ExpirationDays),
+      [NUM_BINS]: Type.Optional(NumBins),
     },
     { additionalProperties: false, description: "empty keyids: signed by the online key" },
   ),
@@ -127,6 +163,8 @@ const Role = extend(
       "paths",
       "path_hash_prefixes",
       EXPIRE_POLICY,
+      NUM_BINS,
+      binsOnOnlineRole,
     ],
     check: tufCheck((f: Record<string, unknown>): DelegatedRole => {
       const role: DelegatedRole = {
@@ -138,6 +176,7 @@ const Role = extend(
       if (f.paths !== undefined) role.paths = f.paths as string[];
       else role.path_hash_prefixes = f.path_hash_prefixes as string[];
       role[EXPIRE_POLICY] = f[EXPIRE_POLICY] ?? 1;
+      if (f[NUM_BINS] !== undefined) role[NUM_BINS] = f[NUM_BINS];
       assertCanonicalSafe(role, "");
       return role;
     }, 0),
@@ -179,6 +218,7 @@ export function delegations(opts: { namesOnly: boolean }) {
             fail([...loc, "keys"], "delete takes role names only");
         },
         "roles",
+        nestedBinsFit,
       ],
     },
   );

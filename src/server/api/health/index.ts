@@ -24,6 +24,10 @@ const Ready = Type.Object({
       publisher: Type.Object({
         failing_attempts: Type.Integer(),
         last_error: Type.Union([Type.String(), Type.Null()]),
+        paused: Type.Union([Type.Boolean(), Type.Null()], {
+          description: "publication paused (still ready: metadata is served and re-signed, changes are queued)",
+        }),
+        paused_since: Type.Union([Type.String(), Type.Null()]),
       }),
       redis: Type.Optional(Type.Boolean()),
     },

@@ -6,6 +6,13 @@
  * leave /readyz at 200 while every accepted artifact waited forever.
  * Everything is computed live, so readiness comes back by itself once the
  * cause is fixed.
+ *
+ * A paused publisher (repository/pause.ts) is ready: it serves metadata and
+ * targets, accepts changes (202) and keeps re-signing before expiry, which is
+ * all a load balancer routes to it for; taking every replica out of rotation
+ * because an operator paused publication would turn a maintenance step into
+ * an outage. /readyz says `checks.publisher.paused` instead, and the queue
+ * that grows meanwhile is not reported as a stalled publisher.
  */
 import type { App } from "../../../core.ts";
 
@@ -22,10 +29,11 @@ export interface Readiness {
 }
 
 export async function readiness(app: App): Promise<Readiness> {
-  const [store, redis, pending] = await Promise.all([
+  const [store, redis, pending, pause] = await Promise.all([
     app.store.ping().catch(() => false),
     app.config.redis ? app.notifier.ping().catch(() => false) : Promise.resolve(undefined),
     app.store.countPendingChanges().catch(() => null),
+    app.repo.publisherState().catch(() => null),
   ]);
   const reasons: string[] = [];
   const bootstrapped = app.repo.bootstrapped;
@@ -41,7 +49,7 @@ export async function readiness(app: App): Promise<Readiness> {
   const publisher = app.publisher;
   if (publisher.failures >= PUBLISHER_FAILING_ATTEMPTS)
     reasons.push(`publishing keeps failing (${publisher.failures} attempts in a row): ${publisher.lastError}`);
-  else if (pending !== null && pending > 0 && !publisher.busy) {
+  else if (pending !== null && pending > 0 && !publisher.busy && !pause?.paused) {
     const idleMs = performance.now() - publisher.lastSuccessAt;
     if (idleMs > PUBLISH_STALL_MS)
       reasons.push(`${pending} accepted change(s) not published for ${Math.round(idleMs / 1000)} s`);
@@ -51,7 +59,12 @@ export async function readiness(app: App): Promise<Readiness> {
     bootstrapped,
     expired_roles: expired.slice(0, 20),
     pending_changes: pending,
-    publisher: { failing_attempts: publisher.failures, last_error: publisher.lastError },
+    publisher: {
+      failing_attempts: publisher.failures,
+      last_error: publisher.lastError,
+      paused: pause?.paused ?? null,
+      paused_since: pause?.since ?? null,
+    },
   };
   if (redis !== undefined) checks.redis = redis;
   return { ready: reasons.length === 0, reasons, checks };

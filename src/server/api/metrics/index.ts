@@ -154,6 +154,15 @@ export function metricsRoutes(app: App): ApiRoute[] {
         line(out, "tufbox_publisher_failing", "1 when the last publish attempt failed", "gauge", [
           [{}, app.publisher.lastError ? 1 : 0],
         ]);
+        // Read from the store: a pause made through any replica shows on every one.
+        const pause = await app.repo.publisherState().catch(() => null);
+        line(
+          out,
+          "tufbox_publisher_paused",
+          "1 while publication is paused (changes queue up; online roles are still re-signed)",
+          "gauge",
+          [[{}, pause === null ? NaN : pause.paused ? 1 : 0]],
+        );
         const stored = await app.store.documentStats().catch(() => ({ documents: NaN, bytes: NaN }));
         line(out, "tufbox_metadata_stored_bytes", "bytes of every metadata version kept in the store", "gauge", [
           [{}, stored.bytes],
