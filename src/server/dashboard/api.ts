@@ -19,7 +19,7 @@ import type { App } from "../../core.ts";
 import { StateError } from "../../repository/errors.ts";
 import type { TargetFile } from "../../tuf/metadata.ts";
 import { envelope, errorResponses } from "../api/responses.ts";
-import { type ApiRoute, type Method, type RouteInput, route } from "../api/route.ts";
+import { type ApiRoute, actorOf, type Method, type RouteInput, route } from "../api/route.ts";
 import { extend, words } from "../api/schema.ts";
 import { caller, cursorQuery, encodeCursor, limitQuery, ok } from "./access.ts";
 import { rolesHistory, rolesOverview } from "./overview.ts";
@@ -233,7 +233,7 @@ export function dashboardRoutes(app: App): ApiRoute[] {
       "/api/v1/jobs/:name/run",
       "Run a scheduled job now",
       Open,
-      async ({ params }) => {
+      async ({ params, request }) => {
         const name = params.name ?? "";
         const job = app.scheduler.list().find((j) => j.name === name);
         if (!job)
@@ -243,7 +243,35 @@ export function dashboardRoutes(app: App): ApiRoute[] {
               .map((j) => j.name)
               .join(", ")})`,
           );
-        const result = await app.scheduler.runNow(name);
+        const actor = actorOf(app, request);
+        // Recorded like every change an operator asks for: a finished task and
+        // its audit entry, one transaction (a job deletes or re-signs things).
+        const record = (state: "SUCCESS" | "FAILURE", details: Record<string, unknown>) => {
+          const id = crypto.randomUUID().replaceAll("-", "");
+          return app.store.createTask(
+            {
+              id,
+              name: "run_job",
+              state,
+              result: {
+                task: "run_job",
+                status: state === "SUCCESS",
+                last_update: new Date().toISOString(),
+                message: state === "SUCCESS" ? "Job run." : "Job failed.",
+                details,
+              },
+            },
+            { ...actor, taskId: id, action: "run_job", summary: details },
+          );
+        };
+        let result: string;
+        try {
+          result = await app.scheduler.runNow(name);
+        } catch (err) {
+          await record("FAILURE", { job: name, error: err instanceof Error ? err.message : String(err) });
+          throw err;
+        }
+        await record("SUCCESS", { job: name, result });
         const after = app.scheduler.list().find((j) => j.name === name)!;
         return ok({ name, result, last_run: after.lastRun, next_run: after.nextRun }, "Job run.");
       },

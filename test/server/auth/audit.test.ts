@@ -3,7 +3,7 @@
  * principal, source address, route and task, in the same transaction as the
  * change (a refused request leaves nothing); never a token or a signature.
  * GET /api/v1/audit filters by since, limit and principal; the scheduler's
- * re-signing and the retention job show up too.
+ * re-signing, jobs run by hand and the retention job show up too.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { binsPayload } from "../../helpers/fixtures.ts";
@@ -121,6 +121,24 @@ describe("what is recorded", () => {
       action: "token_revoke",
       summary: { token_id: t.id },
     });
+  });
+
+  test("running a scheduled job by hand is recorded with the caller, the job and its result", async () => {
+    const r = await s.api("POST", "/api/v1/jobs/prune-tasks/run");
+    expect(r.status).toBe(200);
+    const last = (await audit("?limit=1")).at(-1);
+    expect(last).toMatchObject({
+      principal: "admin",
+      source: "127.0.0.1",
+      route: "POST /api/v1/jobs/:name/run",
+      action: "run_job",
+      summary: { job: "prune-tasks", result: r.body.data.result },
+    });
+    const task = await s.api("GET", `/api/v1/task?task_id=${last.task_id}`);
+    expect(task.body.data.state).toBe("SUCCESS");
+    // an unknown job is refused before anything runs: no entry
+    expect((await s.api("POST", "/api/v1/jobs/nope/run")).status).toBeGreaterThanOrEqual(400);
+    expect((await audit("?limit=1")).at(-1).id).toBe(last.id);
   });
 
   test("the scheduler's re-signing is recorded as the scheduler, in the publication", async () => {
