@@ -49,6 +49,8 @@ export class PublicationBuilder {
    */
   readonly #baseMeta: Map<string, string>;
   readonly #metaChanges = new Map<string, string>();
+  /** the last document signed here, reused by the next with the same text and key (sign) */
+  #lastSigned: { keyid: string; signedText: string; bytes: Uint8Array; sha256: string } | null = null;
 
   constructor(signers: RoleSigners, verifier: Verifier, snapshotMeta: Map<string, string> = new Map()) {
     this.#signers = signers;
@@ -84,8 +86,19 @@ export class PublicationBuilder {
 
   /** Sign `signedText` with the role's online key; the signature is verified (another core) before anything is written. */
   sign(role: string, version: number, expires: string, signedText: string): DocumentRecord {
-    const data = utf8(signedText);
     const signer = this.#signers(role);
+    // A targets document does not name its role (spec 4.5): every empty bin
+    // of a bootstrap (or of a re-sign at expiry) has the same signed text, so
+    // the same key gives the same envelope. Signed and verified once, the
+    // bytes are shared by the next documents with that text and key: each of
+    // them is exactly the verified bytes (16384 bins: 1 signature, not 16384).
+    const last = this.#lastSigned;
+    if (last && last.keyid === signer.keyid && last.signedText === signedText) {
+      const doc = this.#add(role, version, expires, last.bytes, version - 1, last.sha256);
+      this.#depthChecked.add(doc);
+      return doc;
+    }
+    const data = utf8(signedText);
     const sig = signer.sign(data);
     // Before data is handed to the verifier (which may detach its buffer).
     const bytes = envelopeFromSignedBytes(signedText, data, [{ keyid: signer.keyid, sig }]);
@@ -97,6 +110,7 @@ export class PublicationBuilder {
     verify.add(metadataFileName(role, version), data, sig);
     const doc = this.#add(role, version, expires, bytes, version - 1);
     this.#depthChecked.add(doc);
+    this.#lastSigned = { keyid: signer.keyid, signedText, bytes, sha256: doc.sha256 };
     return doc;
   }
 
@@ -146,8 +160,17 @@ export class PublicationBuilder {
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
-  #add(role: string, version: number, expires: string, bytes: Uint8Array, expectedHead: number): DocumentRecord {
-    const doc = documentRecord(role, version, expires, bytes);
+  #add(
+    role: string,
+    version: number,
+    expires: string,
+    bytes: Uint8Array,
+    expectedHead: number,
+    sha256?: string,
+  ): DocumentRecord {
+    const doc: DocumentRecord = sha256
+      ? { role, version, expires, bytes, sha256 }
+      : documentRecord(role, version, expires, bytes);
     this.documents.push(doc);
     this.expectedHeads[role] = expectedHead;
     if (isTargetsRole(role)) this.#metaChanges.set(snapshotMetaName(role), `{"version":${version}}`);
