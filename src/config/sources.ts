@@ -4,7 +4,7 @@
  * variables (with `…_FILE` for secrets), and command-line flags.
  */
 import { readFileSync } from "node:fs";
-import { isMap, isNode, isScalar, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
+import type { Node as YamlNode } from "yaml";
 import type { AnyKeySpec, Secrecy } from "../config.ts";
 import type { ConfigProblem } from "./types.ts";
 import { bool } from "./values.ts";
@@ -65,6 +65,9 @@ export function readYaml(
     });
     return values;
   }
+  // Loaded only when there is a file to read: the YAML parser is ~2 MiB of
+  // an idle server's heap, and most servers (quickstart, env-only) have none.
+  const { isMap, isNode, isScalar, LineCounter, parseDocument } = require("yaml") as typeof import("yaml");
   const lineCounter = new LineCounter();
   const doc = parseDocument(textContent, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
