@@ -10,31 +10,13 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { backupCommand, restoreCommand } from "../../src/cli/backup.ts";
 import { validateCommand } from "../../src/cli/validate.ts";
-import { ServerError } from "../../src/cli/client.ts";
 import { indexTar } from "../../src/mirror/tar.ts";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { createDatabase, withServices } from "../helpers/services.ts";
 import { startTestServer, TOKEN, tempDir, type TestServer } from "../helpers/server.ts";
 import { tufClient } from "../helpers/tufjs.ts";
-import { testTerminal } from "../cli/helpers.ts";
+import { run } from "./helpers.ts";
 import { artifact, publish } from "../mirror/helpers.ts";
-
-async function run(command: typeof backupCommand, args: string[], env: Record<string, string> = {}) {
-  const t = testTerminal({ env });
-  let code = 0;
-  try {
-    await command(args, t.term);
-  } catch (err) {
-    if (!(err instanceof ServerError)) throw err;
-    code = 1;
-    t.info.push(err.message);
-  }
-  return {
-    code,
-    text: t.text(),
-    json: args.includes("--json") && code === 0 ? JSON.parse(t.out.join("\n")) : undefined,
-  };
-}
 
 withServices("test/ops/backup-postgres.test.ts", {}, () => {
   const work = tempDir("tufbox-backup-pg-");

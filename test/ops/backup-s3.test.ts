@@ -9,30 +9,12 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { backupCommand, restoreCommand } from "../../src/cli/backup.ts";
 import { validateCommand } from "../../src/cli/validate.ts";
-import { ServerError } from "../../src/cli/client.ts";
 import { indexTar } from "../../src/mirror/tar.ts";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { startS3, type TestS3 } from "../helpers/s3.ts";
 import { startTestServer, TOKEN, tempDir, type TestServer } from "../helpers/server.ts";
 import { tufClient } from "../helpers/tufjs.ts";
-import { testTerminal } from "../cli/helpers.ts";
-
-async function run(command: typeof backupCommand, args: string[], env: Record<string, string> = {}) {
-  const t = testTerminal({ env });
-  let code = 0;
-  try {
-    await command(args, t.term);
-  } catch (err) {
-    if (!(err instanceof ServerError)) throw err;
-    code = 1;
-    t.info.push(err.message);
-  }
-  return {
-    code,
-    text: t.text(),
-    json: args.includes("--json") && code === 0 ? JSON.parse(t.out.join("\n")) : undefined,
-  };
-}
+import { run } from "./helpers.ts";
 
 describe("backup with S3 content storage", () => {
   const work = tempDir("tufbox-backup-s3-");

@@ -25,33 +25,12 @@ import {
 import { dirname, join } from "node:path";
 import { backupCommand, restoreCommand } from "../../src/cli/backup.ts";
 import { validateCommand } from "../../src/cli/validate.ts";
-import { ServerError } from "../../src/cli/client.ts";
 import { ONLINE_KEY_DIR } from "../helpers/fixtures.ts";
 import { tufClient } from "../helpers/tufjs.ts";
 import { startTestServer, TOKEN, tempDir, type TestServer } from "../helpers/server.ts";
 import { testTerminal } from "../cli/helpers.ts";
+import { run } from "./helpers.ts";
 import { artifact, publish, startUpstream, type Upstream } from "../mirror/helpers.ts";
-
-async function run(
-  command: typeof backupCommand,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; text: string; json?: any }> {
-  const t = testTerminal({ env });
-  let code = 0;
-  try {
-    await command(args, t.term);
-  } catch (err) {
-    if (!(err instanceof ServerError)) throw err;
-    code = 1;
-    t.info.push(err.message);
-  }
-  return {
-    code,
-    text: t.text(),
-    json: args.includes("--json") && code === 0 ? JSON.parse(t.out.join("\n")) : undefined,
-  };
-}
 
 function timestampVersion(url: string): Promise<number> {
   return fetch(`${url}/metadata/timestamp.json`)
