@@ -4,7 +4,8 @@
  * never a signature, key or token. Written by the store in the same
  * transaction as the change (store.ts: AuditEntry).
  */
-import type { AuditActor, AuditEntry } from "../store/store.ts";
+import type { AuditActor, AuditEntry, Store } from "../store/store.ts";
+import { newTaskId } from "./task-results.ts";
 
 /** Role lists in summaries are capped: a batch can touch 16384 bins. */
 const MAX_LISTED = 20;
@@ -16,6 +17,36 @@ export function auditEntry(
   summary: Record<string, unknown>,
 ): AuditEntry {
   return { ...actor, taskId, action, summary };
+}
+
+/**
+ * An operation that ran while its request waited (a backup, a job run by
+ * hand), recorded as a finished task with its audit entry, one transaction:
+ * it is never listed unfinished. The action is the task's name.
+ */
+export async function recordFinishedTask(
+  store: Store,
+  actor: AuditActor,
+  name: string,
+  outcome: { ok: boolean; message: string; details: Record<string, unknown> },
+): Promise<string> {
+  const id = newTaskId();
+  await store.createTask(
+    {
+      id,
+      name,
+      state: outcome.ok ? "SUCCESS" : "FAILURE",
+      result: {
+        task: name,
+        status: outcome.ok,
+        last_update: new Date().toISOString(),
+        message: outcome.message,
+        details: outcome.details,
+      },
+    },
+    auditEntry(actor, id, name, outcome.details),
+  );
+  return id;
 }
 
 /** `{roles: [first 20 sorted], roles_count}` */

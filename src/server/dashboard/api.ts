@@ -16,6 +16,7 @@
  */
 import { type TSchema, Type } from "@sinclair/typebox";
 import type { App } from "../../core.ts";
+import { recordFinishedTask } from "../../repository/audit.ts";
 import { StateError } from "../../repository/errors.ts";
 import type { TargetFile } from "../../tuf/metadata.ts";
 import { envelope, errorResponses } from "../api/responses.ts";
@@ -244,34 +245,20 @@ export function dashboardRoutes(app: App): ApiRoute[] {
               .join(", ")})`,
           );
         const actor = actorOf(app, request);
-        // Recorded like every change an operator asks for: a finished task and
-        // its audit entry, one transaction (a job deletes or re-signs things).
-        const record = (state: "SUCCESS" | "FAILURE", details: Record<string, unknown>) => {
-          const id = crypto.randomUUID().replaceAll("-", "");
-          return app.store.createTask(
-            {
-              id,
-              name: "run_job",
-              state,
-              result: {
-                task: "run_job",
-                status: state === "SUCCESS",
-                last_update: new Date().toISOString(),
-                message: state === "SUCCESS" ? "Job run." : "Job failed.",
-                details,
-              },
-            },
-            { ...actor, taskId: id, action: "run_job", summary: details },
-          );
-        };
+        // Recorded like every change an operator asks for (a job deletes or re-signs things).
         let result: string;
         try {
           result = await app.scheduler.runNow(name);
         } catch (err) {
-          await record("FAILURE", { job: name, error: err instanceof Error ? err.message : String(err) });
+          const details = { job: name, error: err instanceof Error ? err.message : String(err) };
+          await recordFinishedTask(app.store, actor, "run_job", { ok: false, message: "Job failed.", details });
           throw err;
         }
-        await record("SUCCESS", { job: name, result });
+        await recordFinishedTask(app.store, actor, "run_job", {
+          ok: true,
+          message: "Job run.",
+          details: { job: name, result },
+        });
         const after = app.scheduler.list().find((j) => j.name === name)!;
         return ok({ name, result, last_run: after.lastRun, next_run: after.nextRun }, "Job run.");
       },

@@ -13,6 +13,7 @@
 import { Type } from "@sinclair/typebox";
 import type { App } from "../../../core.ts";
 import { TarWriter } from "../../../mirror/tar.ts";
+import { recordFinishedTask } from "../../../repository/audit.ts";
 import { scratchDirFor, writeBackup } from "../../../ops/backup.ts";
 import { S3Storage } from "../../../storage/s3.ts";
 import { errorResponses } from "../responses.ts";
@@ -52,26 +53,12 @@ export function backupRoutes(app: App): ApiRoute[] {
         // Recorded as it ends, before the last bytes go out (a task and its audit entry, one
         // transaction): a backup never lists itself unfinished, and the reader that saw the end
         // finds the record.
-        const record = (state: "SUCCESS" | "FAILURE", summary: Record<string, unknown>) => {
-          const id = crypto.randomUUID().replaceAll("-", "");
-          return app.store
-            .createTask(
-              {
-                id,
-                name: "backup",
-                state,
-                result: {
-                  task: "backup",
-                  status: state === "SUCCESS",
-                  last_update: new Date().toISOString(),
-                  message: state === "SUCCESS" ? "Backup sent." : "Backup failed.",
-                  details: summary,
-                },
-              },
-              { ...actor, taskId: id, action: "backup", summary },
-            )
-            .catch((err) => log.warn("could not record the backup in the audit log", { error: String(err) }));
-        };
+        const record = (state: "SUCCESS" | "FAILURE", summary: Record<string, unknown>) =>
+          recordFinishedTask(app.store, actor, "backup", {
+            ok: state === "SUCCESS",
+            message: state === "SUCCESS" ? "Backup sent." : "Backup failed.",
+            details: summary,
+          }).catch((err) => log.warn("could not record the backup in the audit log", { error: String(err) }));
         writeBackup(tar, {
           database: app.config.database,
           storage,
