@@ -21,7 +21,7 @@ function trackedFiles(): string[] {
   return git.stdout.toString().split("\0").filter(Boolean);
 }
 
-test("no file in the repository refers to ../shared", () => {
+test("no file in the repository refers to the shared folder beside the checkout", () => {
   const self = "test/self-contained.test.ts";
   const offenders: string[] = [];
   for (const file of trackedFiles()) {
