@@ -6,13 +6,13 @@
  * key and the returning client follows it. No log line carries key material.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { statusCommand } from "../../src/cli/status.ts";
 import { serverTerm } from "../cli/server-helpers.ts";
 import { newOnlineKey, onlineKeyDir, perRolePayload, type RoleKeys, rootUpdate } from "../helpers/online-keys.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { targetFile } from "../helpers/targets.ts";
 import { tufClient } from "../helpers/tufjs.ts";
 
 let server: TestServer;
@@ -22,15 +22,7 @@ const logLines: string[] = [];
 let keys: RoleKeys;
 
 function artifact(path: string, content: string) {
-  const bytes = new TextEncoder().encode(content);
-  const file = join(server.app.config.targets.dir, path);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, bytes);
-  return {
-    path,
-    info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } },
-    bytes,
-  };
+  return targetFile(server, path, content);
 }
 
 beforeAll(async () => {

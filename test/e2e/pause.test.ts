@@ -7,15 +7,15 @@
  * /readyz stays ready and says paused. After resume tuf-js downloads them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { publisherCommand } from "../../src/cli/publisher.ts";
 import { statusCommand } from "../../src/cli/status.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { serverTerm, usageError } from "../cli/server-helpers.ts";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { targetFile } from "../helpers/targets.ts";
 import { tufClient } from "../helpers/tufjs.ts";
 
 const HOUR = 3_600_000;
@@ -25,15 +25,7 @@ const clock = new ManualClock(Date.now());
 const clientDir = tempDir("tufbox-client-");
 
 function artifact(path: string, content: string) {
-  const bytes = new TextEncoder().encode(content);
-  const file = join(server.app.config.targets.dir, path);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, bytes);
-  return {
-    path,
-    info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } },
-    bytes,
-  };
+  return targetFile(server, path, content);
 }
 
 function heads(): Map<string, { version: number; expires: string }> {

@@ -9,12 +9,12 @@
  * settings views showing the new count.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { hashToken } from "../../src/auth/tokens.ts";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { targetFile } from "../helpers/targets.ts";
 import { type Client, tufClient } from "../helpers/tufjs.ts";
 
 const READ = "tufbox_read-only-token-for-bins-resize";
@@ -26,12 +26,9 @@ const files = new Map<string, Uint8Array>();
 let returning: Client;
 
 function artifact(path: string) {
-  const bytes = new TextEncoder().encode(`content of ${path}`);
-  const file = join(server.app.config.targets.dir, path);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, bytes);
+  const { bytes, ...entry } = targetFile(server, path, `content of ${path}`);
   files.set(path, bytes);
-  return { path, info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } } };
+  return entry;
 }
 
 async function addArtifacts(prefix: string, n: number): Promise<string> {

@@ -10,24 +10,12 @@
  * 14 s per refresh at 16384 bins, so refreshes are kept few.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { binsPayload } from "../helpers/fixtures.ts";
 import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { targetFile } from "../helpers/targets.ts";
 import { tufClient } from "../helpers/tufjs.ts";
-
-function artifact(server: TestServer, path: string, content: string) {
-  const bytes = new TextEncoder().encode(content);
-  const file = join(server.app.config.targets.dir, path);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, bytes);
-  return {
-    path,
-    info: { length: bytes.length, hashes: { sha256: createHash("sha256").update(bytes).digest("hex") } },
-    bytes,
-  };
-}
 
 for (const bins of [4, 16384]) {
   describe(`tuf-js against tufbox with ${bins} bins`, () => {
@@ -57,10 +45,10 @@ for (const bins of [4, 16384]) {
       "a fresh client downloads and verifies artifacts added through the API",
       async () => {
         const items = [
-          artifact(server, "releases/app-1.0.tar.gz", "app one point oh"),
-          artifact(server, "releases/app-1.1.tar.gz", "app one point one"),
-          artifact(server, "docs/readme ü.txt", "unicode path"),
-          artifact(server, "top-level.bin", "x".repeat(5000)),
+          targetFile(server, "releases/app-1.0.tar.gz", "app one point oh"),
+          targetFile(server, "releases/app-1.1.tar.gz", "app one point one"),
+          targetFile(server, "docs/readme ü.txt", "unicode path"),
+          targetFile(server, "top-level.bin", "x".repeat(5000)),
         ];
         const r = await server.api("POST", "/api/v1/artifacts", {
           artifacts: items.map(({ path, info }) => ({ path, info })),
