@@ -4,7 +4,7 @@
  *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 100000] [--per-request 1000] [--concurrency 4]
  */
 import { rmSync } from "node:fs";
-import { addAll, bootstrappedServer, flag, rssMiB, timestampVersion, waitTaskAt } from "./lib.ts";
+import { addAll, bootstrappedServer, flag, rssMiB, saveServerLog, timestampVersion, waitTaskAt } from "./lib.ts";
 
 const existing = flag("existing", 1_000_000);
 const bins = flag("bins", 16384);
@@ -58,6 +58,8 @@ try {
     }),
   );
 } finally {
+  // TUFBOX_BENCH_LOG_LEVEL=debug TUFBOX_BENCH_SERVER_LOG=FILE: each publication's phases
+  await saveServerLog(server, process.env.TUFBOX_BENCH_SERVER_LOG);
   server.proc.kill("SIGTERM");
   await server.proc.exited;
   rmSync(dataDir, { recursive: true, force: true });

@@ -24,8 +24,22 @@ export interface PublisherOptions {
  * does not change.
  */
 export function adaptiveLingerMs(configured: number, lastChanges: number, lastMs: number): number {
-  if (lastChanges < 1000) return configured;
+  if (lastChanges < BURST_CHANGES) return configured;
   return Math.max(configured, Math.min(1000, Math.round(lastMs / 2)));
+}
+
+/** a batch (or a queue) of at least this many changes is a burst */
+const BURST_CHANGES = 1000;
+
+/**
+ * The linger before the next batch, once woken. The longer, adaptive linger
+ * only while a burst is still arriving (a burst's worth already pending): a
+ * lone add after the burst ended waits the configured linger, not up to a
+ * second. That second was the whole p99 of single adds that followed a large
+ * import (latency.ts: the first ~40 adds after the preload waited for it).
+ */
+export function lingerBeforeBatch(next: number, configured: number, pending: number): number {
+  return pending >= BURST_CHANGES ? next : configured;
 }
 
 export class Publisher {
@@ -87,6 +101,15 @@ export class Publisher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /** Changes waiting (any replica's); 0 when the store cannot say (then the short linger is the safe choice). */
+  async #pending(): Promise<number> {
+    try {
+      return await this.#repo.countPendingChanges();
+    } catch {
+      return 0;
+    }
+  }
+
   async #run(): Promise<void> {
     while (this.#running) {
       if (!this.#woken) {
@@ -112,11 +135,12 @@ export class Publisher {
           error: err instanceof Error ? err.message : String(err),
         });
       }
-      const linger = this.#nextLingerMs;
+      let linger = this.#nextLingerMs;
+      if (linger > this.#opts.lingerMs) linger = lingerBeforeBatch(linger, this.#opts.lingerMs, await this.#pending());
       if (linger > 0) await Bun.sleep(linger);
-      // The longer linger is for a burst in progress; the first round that
-      // finds nothing to do ends the burst (below), so a lone add after it
-      // waits only the configured linger.
+      // A round that finds nothing to do at all (a poll tick) ends the burst
+      // for good (below); a round that published keeps the adaptive linger for
+      // the next wake, which uses it only if a burst's worth is pending then.
       let published = false;
       try {
         for (;;) {
