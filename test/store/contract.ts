@@ -299,6 +299,40 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         ]);
       });
 
+      test("consumes exactly the listed changes, held ones and gaps between them left alone", async () => {
+        await store.accept(
+          { id: "A", name: "add_artifacts", state: "PENDING" },
+          [add("a1"), add("a2"), add("a3")],
+          false,
+        );
+        await store.accept({ id: "H", name: "add_artifacts", state: "PENDING" }, [add("h1")], true);
+        await store.accept({ id: "B", name: "add_artifacts", state: "PENDING" }, [add("b1"), add("b2")], false);
+        const pending = await store.pendingChanges(10);
+        const a = pending.filter((c) => c.taskId === "A");
+        const b = pending.filter((c) => c.taskId === "B");
+        // all of A, and B's second change: two runs around the held change and one gap
+        await store.commitPublication({
+          expectedHeads: {},
+          documents: [],
+          consumedChanges: [...a.map((c) => c.id), b[1]!.id],
+        });
+        expect((await store.pendingChanges(10)).map((c) => c.path)).toEqual(["b1"]);
+        expect(await store.releaseHeldChanges()).toBe(1);
+        expect((await store.pendingChanges(10)).map((c) => c.path)).toEqual(["h1", "b1"]);
+      });
+
+      test("a run of consumed changes one of which is gone is a conflict that consumes none", async () => {
+        await store.accept(
+          { id: "A", name: "add_artifacts", state: "PENDING" },
+          [add("a1"), add("a2"), add("a3")],
+          false,
+        );
+        const ids = (await store.pendingChanges(10)).map((c) => c.id);
+        await store.commitPublication({ expectedHeads: {}, documents: [], consumedChanges: [ids[1]!] });
+        await expectConflict(store.commitPublication({ expectedHeads: {}, documents: [], consumedChanges: ids }));
+        expect((await store.pendingChanges(10)).map((c) => c.path)).toEqual(["a1", "a3"]);
+      });
+
       describe("conflicts write nothing", () => {
         // A published state, a pending change, a task and a setting that a
         // refused publication must all leave exactly as they were.
