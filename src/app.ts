@@ -83,6 +83,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const publisher = new Publisher(repo, log.child({ component: "publisher" }), {
     lingerMs: config.publisher.linger_ms,
     pollMs: config.publisher.poll_ms,
+    maxBatch: config.publisher.max_batch,
   });
   const notifier = createNotifier({
     database: config.database,

@@ -13,6 +13,10 @@ export interface PublisherOptions {
   pollMs: number;
   /** pause after a failed batch before retrying */
   retryMs?: number;
+  /** the most changes one batch takes (publisher.max_batch): gathering a burst stops there */
+  maxBatch?: number;
+  /** the longest a burst is gathered before its batch starts */
+  maxGatherMs?: number;
 }
 
 /**
@@ -42,6 +46,36 @@ export function lingerBeforeBatch(next: number, configured: number, pending: num
   return pending >= BURST_CHANGES ? next : configured;
 }
 
+/** how often a burst's queue is looked at while it is gathered */
+const GATHER_STEP_MS = 100;
+
+/**
+ * While a burst keeps arriving, wait for it: with many bins a batch's cost is
+ * set by the bins it touches, not by its changes (1M artifacts in 16384 bins:
+ * 36,000 changes touch 89% of the bins and cost ~80% of a 200,000-change
+ * batch). Starting a batch in the middle of an import means a second,
+ * near-full one for the rest; waiting until the queue stops growing (or holds
+ * a full batch, or `maxMs` passed) publishes it in one. Only for a burst's
+ * worth of pending changes: single adds are never held back. Returns the
+ * pending count it last saw.
+ */
+export async function gatherBurst(
+  pending: () => Promise<number>,
+  opts: { maxBatch: number; maxMs: number; stepMs?: number; sleep?: (ms: number) => Promise<unknown> },
+): Promise<number> {
+  const step = opts.stepMs ?? GATHER_STEP_MS;
+  const sleep = opts.sleep ?? Bun.sleep;
+  let seen = await pending();
+  for (let waited = 0; seen >= BURST_CHANGES && seen < opts.maxBatch && waited < opts.maxMs; waited += step) {
+    await sleep(step);
+    const now = await pending();
+    // Nothing new for a whole step: the burst has stopped arriving.
+    if (now <= seen) return now;
+    seen = now;
+  }
+  return seen;
+}
+
 export class Publisher {
   readonly #repo: Repository;
   readonly #log: Logger;
@@ -64,7 +98,7 @@ export class Publisher {
   constructor(repo: Repository, log: Logger, opts: PublisherOptions) {
     this.#repo = repo;
     this.#log = log;
-    this.#opts = { retryMs: 1000, ...opts };
+    this.#opts = { retryMs: 1000, maxBatch: Number.POSITIVE_INFINITY, maxGatherMs: 5000, ...opts };
     this.#nextLingerMs = opts.lingerMs;
     repo.onWake(() => this.wake());
   }
@@ -144,6 +178,7 @@ export class Publisher {
       let published = false;
       try {
         for (;;) {
+          await gatherBurst(() => this.#pending(), { maxBatch: this.#opts.maxBatch, maxMs: this.#opts.maxGatherMs });
           const started = performance.now();
           const outcome = await this.#repo.publishOnce();
           this.failures = 0;

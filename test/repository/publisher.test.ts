@@ -1,5 +1,5 @@
-import { expect, test } from "bun:test";
-import { adaptiveLingerMs, lingerBeforeBatch } from "../../src/repository/publisher.ts";
+import { describe, expect, test } from "bun:test";
+import { adaptiveLingerMs, gatherBurst, lingerBeforeBatch } from "../../src/repository/publisher.ts";
 
 test("small batches keep the configured linger; large ones wait longer, at most 1 s", () => {
   expect(adaptiveLingerMs(5, 1, 30)).toBe(5);
@@ -16,4 +16,43 @@ test("the adaptive linger applies only while a burst's worth of changes is pendi
   // a burst still arriving keeps gathering
   expect(lingerBeforeBatch(1000, 2, 1000)).toBe(1000);
   expect(lingerBeforeBatch(400, 2, 50_000)).toBe(400);
+});
+
+describe("gatherBurst", () => {
+  /** a queue whose pending count follows `counts`, one per look; the waits it was asked for */
+  function queue(counts: number[]) {
+    let i = 0;
+    const waits: number[] = [];
+    return {
+      waits,
+      pending: async () => counts[Math.min(i++, counts.length - 1)]!,
+      sleep: async (ms: number) => void waits.push(ms),
+    };
+  }
+
+  test("single adds are never held back", async () => {
+    const q = queue([3, 5, 9]);
+    expect(await gatherBurst(q.pending, { maxBatch: 200_000, maxMs: 5000, sleep: q.sleep })).toBe(3);
+    expect(q.waits).toEqual([]);
+  });
+
+  test("a burst is gathered while it keeps growing, and no longer", async () => {
+    const q = queue([1000, 26_000, 51_000, 77_000, 77_000, 90_000]);
+    expect(await gatherBurst(q.pending, { maxBatch: 200_000, maxMs: 5000, stepMs: 100, sleep: q.sleep })).toBe(77_000);
+    expect(q.waits).toEqual([100, 100, 100, 100]);
+  });
+
+  test("at most maxMs, and never beyond a full batch", async () => {
+    const growing = Array.from({ length: 100 }, (_, i) => 1000 * (i + 1));
+    const slow = queue(growing);
+    expect(await gatherBurst(slow.pending, { maxBatch: 1_000_000, maxMs: 500, stepMs: 100, sleep: slow.sleep })).toBe(
+      6000,
+    );
+    expect(slow.waits.length).toBe(5);
+    const full = queue(growing.map((n) => n * 50));
+    expect(await gatherBurst(full.pending, { maxBatch: 200_000, maxMs: 5000, stepMs: 100, sleep: full.sleep })).toBe(
+      200_000,
+    );
+    expect(full.waits.length).toBe(3);
+  });
 });
