@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { adaptiveLingerMs, gatherBurst, lingerBeforeBatch } from "../../src/repository/publisher.ts";
+import { adaptiveLingerMs, gatherBurst, lingerBeforeBatch, Publisher } from "../../src/repository/publisher.ts";
+import type { Repository } from "../../src/repository/repository.ts";
+import { silentLogger } from "../../src/log.ts";
 
 test("small batches keep the configured linger; large ones wait longer, at most 1 s", () => {
   expect(adaptiveLingerMs(5, 1, 30)).toBe(5);
@@ -55,4 +57,35 @@ describe("gatherBurst", () => {
     );
     expect(full.waits.length).toBe(3);
   });
+});
+
+test("the publisher starts a burst's batch once the queue stopped growing", async () => {
+  // A queue a burst is still arriving in: each look sees more, until it stops.
+  let growth = [1000, 5000, 9000, 9000];
+  let looks = 0;
+  let pending = 0;
+  const batches: number[] = [];
+  const repo = {
+    onWake() {},
+    async syncFromStore() {},
+    async countPendingChanges() {
+      pending = growth[Math.min(looks++, growth.length - 1)]!;
+      return pending;
+    },
+    async publishOnce() {
+      if (pending === 0) return { changes: 0, documents: 0, timestampVersion: null };
+      batches.push(pending);
+      const changes = pending;
+      pending = 0;
+      growth = [0];
+      looks = 0;
+      return { changes, documents: 1, timestampVersion: batches.length };
+    },
+  };
+  const publisher = new Publisher(repo as unknown as Repository, silentLogger(), { lingerMs: 0, pollMs: 60_000 });
+  publisher.start();
+  await publisher.idle();
+  await publisher.stop();
+  // one batch with all of it, not one with the first 1000 and another with the rest
+  expect(batches).toEqual([9000]);
 });
