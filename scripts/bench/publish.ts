@@ -1,7 +1,10 @@
 /**
  * Publish throughput, end to end: artifacts accepted over HTTP → visible in
  * the served timestamp. With N existing artifacts and B bins.
- *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 100000] [--per-request 1000] [--concurrency 4]
+ *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 100000] [--per-request 1000] [--concurrency 4] [--phases]
+ * --phases: the server logs at debug level and each measured publication's
+ * phases (read, build + sign, verify wait, commit, serve, CPU of all threads)
+ * are printed and put into the JSON line: where the time went.
  */
 import { rmSync } from "node:fs";
 import { addAll, bootstrappedServer, flag, rssMiB, saveServerLog, timestampVersion, waitTaskAt } from "./lib.ts";
@@ -11,8 +14,45 @@ const bins = flag("bins", 16384);
 const measure = flag("measure", 100_000);
 const perRequest = flag("per-request", 1000);
 const concurrency = flag("concurrency", 4);
+const phases = process.argv.includes("--phases");
 
-const { server, dataDir } = await bootstrappedServer(bins);
+interface PublicationPhases {
+  timestamp: number;
+  changes: number;
+  documents: number;
+  read_ms: number;
+  build_sign_ms: number;
+  verify_wait_ms: number;
+  commit_ms: number;
+  serve_ms: number;
+  cpu_ms: number;
+}
+
+/** The server's "published" debug lines for timestamps after `after`. */
+function publicationsAfter(output: string, after: number): PublicationPhases[] {
+  const found: PublicationPhases[] = [];
+  for (const line of output.split("\n")) {
+    if (!line.includes('"msg":"published"')) continue;
+    const r = JSON.parse(line);
+    if (r.timestamp > after) {
+      const { timestamp, changes, documents, read_ms, build_sign_ms, verify_wait_ms, commit_ms, serve_ms, cpu_ms } = r;
+      found.push({
+        timestamp,
+        changes,
+        documents,
+        read_ms,
+        build_sign_ms,
+        verify_wait_ms,
+        commit_ms,
+        serve_ms,
+        cpu_ms,
+      });
+    }
+  }
+  return found;
+}
+
+const { server, dataDir } = await bootstrappedServer(bins, phases ? { TUFBOX_LOG_LEVEL: "debug" } : {});
 try {
   let t = performance.now();
   const preload = await addAll(server.url, "existing", 0, existing, 10_000, 2);
@@ -41,6 +81,12 @@ try {
   await Bun.sleep(5000);
   const rssIdle = rssMiB(server.proc.pid);
   console.log(`server RSS ${rssNow} MiB right after, ${rssIdle} MiB 5 s later`);
+  const publications = phases ? publicationsAfter(server.output(), before) : undefined;
+  for (const p of publications ?? []) {
+    console.log(
+      `publication ${p.timestamp}: ${p.changes} changes, ${p.documents} documents; read ${p.read_ms} ms, build + sign ${p.build_sign_ms} ms, verify wait ${p.verify_wait_ms} ms, commit ${p.commit_ms} ms, serve ${p.serve_ms} ms; CPU ${p.cpu_ms} ms (all threads)`,
+    );
+  }
   console.log(
     JSON.stringify({
       bench: "publish",
@@ -55,6 +101,7 @@ try {
       preload_per_s: Math.round(existing / preloadS),
       rss_mib: rssNow,
       rss_idle_mib: rssIdle,
+      ...(publications ? { publications } : {}),
     }),
   );
 } finally {
