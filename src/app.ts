@@ -84,6 +84,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     lingerMs: config.publisher.linger_ms,
     pollMs: config.publisher.poll_ms,
     maxBatch: config.publisher.max_batch,
+    maxGatherMs: config.publisher.burst_wait_ms,
   });
   const notifier = createNotifier({
     database: config.database,

@@ -209,6 +209,7 @@ const KEYS: readonly AnyKeySpec[] = [
   key("retention.grace_hours", { env: ["TUFBOX_RETENTION_GRACE_HOURS"], default: 24, parse: num(0, 8760) }),
   key("publisher.max_batch", { env: ["TUFBOX_PUBLISHER_MAX_BATCH"], default: 200000, parse: int(1, 1_000_000) }),
   key("publisher.linger_ms", { env: ["TUFBOX_PUBLISHER_LINGER_MS"], default: 5, parse: int(0, 60_000) }),
+  key("publisher.burst_wait_ms", { env: ["TUFBOX_PUBLISHER_BURST_WAIT_MS"], default: 5000, parse: int(0, 60_000) }),
   // Several replicas share a PostgreSQL queue: poll it more often than a lone SQLite process.
   key("publisher.poll_ms", {
     env: ["TUFBOX_PUBLISHER_POLL_MS"],

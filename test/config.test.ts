@@ -89,7 +89,7 @@ describe("defaults", () => {
     });
     expect(c.audit).toEqual({ retention_days: 365 });
     expect(c.tasks.retention_hours).toBe(24);
-    expect(c.publisher).toEqual({ max_batch: 200000, linger_ms: 5, poll_ms: 1000 });
+    expect(c.publisher).toEqual({ max_batch: 200000, linger_ms: 5, burst_wait_ms: 5000, poll_ms: 1000 });
     expect(c.scheduler).toEqual({ period_seconds: 60, resign_window_hours: 6 });
     expect(c.targets).toEqual({ dir: "tufbox-data/targets", serve: true });
     expect(c.limits).toEqual({
@@ -287,6 +287,7 @@ describe("validation: every error names the key, the value, the source and what 
     ["TUFBOX_TASKS_RETENTION_HOURS", "0", "tasks.retention_hours", "expected an integer between 1 and 8760"],
     ["TUFBOX_PUBLISHER_MAX_BATCH", "-1", "publisher.max_batch", "expected an integer between 1 and 1000000"],
     ["TUFBOX_PUBLISHER_LINGER_MS", "60001", "publisher.linger_ms", "expected an integer between 0 and 60000"],
+    ["TUFBOX_PUBLISHER_BURST_WAIT_MS", "-1", "publisher.burst_wait_ms", "expected an integer between 0 and 60000"],
     ["TUFBOX_MAX_BODY_BYTES", "16 furlongs", "limits.max_body_bytes", "expected a size between 1 KiB and 2 GiB"],
     ["TUFBOX_MAX_BODY_BYTES", "3GiB", "limits.max_body_bytes", "expected a size between 1 KiB and 2 GiB"],
     [

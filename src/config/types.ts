@@ -49,7 +49,7 @@ export interface Config {
   /** grace_hours: how long superseded metadata versions outlive every snapshot/timestamp that could point to them */
   retention: { grace_hours: number };
   /** poll_ms: how often the publisher looks for work other replicas queued (notifications usually come first) */
-  publisher: { max_batch: number; linger_ms: number; poll_ms: number };
+  publisher: { max_batch: number; linger_ms: number; burst_wait_ms: number; poll_ms: number };
   scheduler: { period_seconds: number; resign_window_hours: number };
   targets: { dir: string; serve: boolean };
   /** request bounds; TUF-level bounds are constants in src/tuf/limits.ts */

@@ -44,6 +44,12 @@ describe("gatherBurst", () => {
     expect(q.waits).toEqual([100, 100, 100, 100]);
   });
 
+  test("publisher.burst_wait_ms = 0 never waits", async () => {
+    const q = queue([1000, 26_000, 51_000]);
+    expect(await gatherBurst(q.pending, { maxBatch: 200_000, maxMs: 0, sleep: q.sleep })).toBe(1000);
+    expect(q.waits).toEqual([]);
+  });
+
   test("at most maxMs, and never beyond a full batch", async () => {
     const growing = Array.from({ length: 100 }, (_, i) => 1000 * (i + 1));
     const slow = queue(growing);
