@@ -1,4 +1,5 @@
 /** Shared benchmark plumbing: a real tufbox server process, bootstrapped from the RSTUF fixture. */
+import { readdirSync, readFileSync } from "node:fs";
 import { binsPayload } from "../../test/helpers/fixtures.ts";
 import { call, spawnServer, waitTaskAt, type ServerProcess } from "../../test/helpers/process.ts";
 import { tempDir } from "../../test/helpers/server.ts";
@@ -125,4 +126,40 @@ export async function saveServerLog(server: ServerProcess, file: string | undefi
     .split("\n")
     .filter((l) => /"level":"(warn|error)"|"msg":"published"/.test(l));
   await Bun.write(file, `${lines.join("\n")}\n`);
+}
+
+/**
+ * CPU time (ms) of each thread of this process, by thread id, from
+ * /proc/self/task (Linux; empty elsewhere): which core's work a figure is
+ * (the main thread, the verification worker, the checkpointer, JIT and GC helpers).
+ */
+export function threadCpuMs(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return out;
+  }
+  const ticksPerS = 100; // USER_HZ on Linux
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      // fields after the name: state is 3rd overall; utime and stime are the 14th and 15th
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerS });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU since `before` (threadCpuMs), busiest first, threads that used none left out. */
+export function threadCpuSince(before: Map<string, { name: string; ms: number }>): { name: string; ms: number }[] {
+  return [...threadCpuMs()]
+    .map(([tid, t]) => ({ name: t.name, ms: Math.round(t.ms - (before.get(tid)?.ms ?? 0)) }))
+    .filter((t) => t.ms > 0)
+    .sort((a, b) => b.ms - a.ms);
 }

@@ -16,7 +16,7 @@ import { startTestServer, tempDir, type TestServer } from "../../test/helpers/se
 import { parseBootstrapPayload } from "../../src/server/api/bootstrap/model.ts";
 import type { AddArtifactsPayload } from "../../src/repository/payloads.ts";
 import { waitForBootstrap } from "../../src/cli/quickstart.ts";
-import { artifacts, flag } from "./lib.ts";
+import { artifacts, flag, threadCpuMs, threadCpuSince } from "./lib.ts";
 
 const existing = flag("existing", 200_000);
 const bins = flag("bins", 16384);
@@ -64,13 +64,18 @@ try {
     }
   }
   Bun.gc(true);
+  const threads0 = threadCpuMs();
   const batchesBefore = s.app.publisher.batches;
   const cpu0 = process.cpuUsage();
   const t = performance.now();
   await add("measured", measure, perRequest);
   const secs = (performance.now() - t) / 1000;
   const cpu = cpuS(process.cpuUsage(cpu0));
+  const threads = threadCpuSince(threads0);
   const rate = Math.round(measure / secs);
+  // Which thread the CPU went to: the main thread (accepting, building, signing, the SQLite
+  // commit), the verification worker, the WAL checkpointer ("Worker"), JIT and GC helpers.
+  console.log(`CPU by thread: ${threads.map((t) => `${t.name} ${(t.ms / 1000).toFixed(2)} s`).join(", ")}`);
   const peakRss = process.memoryUsage().rss;
   Bun.gc(true);
   const heap = heapStats();
@@ -96,6 +101,7 @@ try {
       artifacts_per_cpu_s: Math.round(measure / cpu),
       rss_mib: mib(rss),
       heap_mib: mib(heap.heapSize),
+      thread_cpu_ms: threads,
     }),
   );
 } finally {
