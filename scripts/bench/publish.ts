@@ -1,7 +1,7 @@
 /**
  * Publish throughput, end to end: artifacts accepted over HTTP → visible in
  * the served timestamp. With N existing artifacts and B bins.
- *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 100000] [--per-request 1000] [--concurrency 4] [--phases]
+ *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 200000] [--per-request 1000] [--concurrency 4] [--phases]
  * --phases: the server logs at debug level and each measured publication's
  * phases (read, build + sign, verify wait, commit, serve, CPU of all threads)
  * are printed and put into the JSON line: where the time went.
@@ -11,7 +11,7 @@ import { addAll, bootstrappedServer, flag, rssMiB, saveServerLog, timestampVersi
 
 const existing = flag("existing", 1_000_000);
 const bins = flag("bins", 16384);
-const measure = flag("measure", 100_000);
+const measure = flag("measure", 200_000);
 const perRequest = flag("per-request", 1000);
 const concurrency = flag("concurrency", 4);
 const phases = process.argv.includes("--phases");
