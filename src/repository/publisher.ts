@@ -19,6 +19,9 @@ export interface PublisherOptions {
   maxGatherMs?: number;
 }
 
+/** a batch (or a queue) of at least this many changes is a burst */
+const BURST_CHANGES = 1000;
+
 /**
  * How long to gather changes before the next batch. A batch rewrites every
  * bin it touches, so under heavy load fewer, larger batches publish more
@@ -31,9 +34,6 @@ export function adaptiveLingerMs(configured: number, lastChanges: number, lastMs
   if (lastChanges < BURST_CHANGES) return configured;
   return Math.max(configured, Math.min(1000, Math.round(lastMs / 2)));
 }
-
-/** a batch (or a queue) of at least this many changes is a burst */
-const BURST_CHANGES = 1000;
 
 /**
  * The linger before the next batch, once woken. The longer, adaptive linger

@@ -406,12 +406,12 @@ export class Repository {
 
   // ------------------------------------------------------------ publishing
 
-  /** Ask for new versions of online roles (scheduler re-signing, forced bumps). */
   /** Changes accepted and not yet published (held ones excluded), by any replica. */
   countPendingChanges(): Promise<number> {
     return this.#e.store.countPendingChanges();
   }
 
+  /** Ask for new versions of online roles (scheduler re-signing, forced bumps). */
   requestBump(roles: Iterable<string>): void {
     for (const r of roles) this.#e.requestedBumps.add(r);
     this.#e.wake("bump");
