@@ -343,14 +343,17 @@ async function publishBatch(
   const ordered = [...candidates].sort();
   let sinceYield = 0;
   let done = 0;
+  let entriesReadMs = 0;
   for (let from = 0; from < ordered.length; from += ROLES_PER_SLICE) {
     const slice = ordered.slice(from, from + ROLES_PER_SLICE);
     // The slice's entries in a few queries rather than one per bin.
+    const tp = performance.now();
     await e.prefetchEntries(
       slice
         .filter((r) => r !== "targets" && !sessions[r] && !seeded?.has(r))
         .map((r): [string, number] => [r, head(r)]),
     );
+    entriesReadMs += performance.now() - tp;
     for (const role of slice) {
       // Signing thousands of bins takes a while: let the event loop accept
       // requests meanwhile, so the next batch grows instead of the queue.
@@ -508,6 +511,7 @@ async function publishBatch(
     documents: docs.length,
     timestamp: ts?.version,
     read_ms: Math.round(tRead - t0),
+    entries_read_ms: Math.round(entriesReadMs),
     build_sign_ms: Math.round(tBuilt - tRead),
     verify_wait_ms: Math.round(tSigned - tBuilt),
     commit_ms: Math.round(tCommitted - tSigned),

@@ -41,6 +41,7 @@ import { StoreConflictError } from "../store/store.ts";
 import { isRetiredBin, layoutsOf, retiredBitLengths } from "../tuf/bin-layouts.ts";
 import { bitLengthForBins, SuccinctBins } from "../tuf/bins.ts";
 import { TufError } from "../tuf/errors.ts";
+import { targetsEntriesOf } from "../tuf/targets-scan.ts";
 import { publishLocked, takeBatch } from "./batch.ts";
 import { ClientLimitError } from "./client-limits.ts";
 import type { Engine, TaskOutcomeReport } from "./engine.ts";
@@ -316,8 +317,13 @@ export async function finishRekey(e: Engine, progress?: (done: number, total: nu
     if (st.settings.bins.rekeyFrom !== undefined) e.state = { ...st, settings: withoutMarker(st.settings) };
     return 0;
   }
-  const current = new SuccinctBins(b.bitLength, b.prefix);
-  const names = new SuccinctBins(b.rekeyFrom, b.prefix).names();
+  // Read from the new bins' documents, which list every artifact with the
+  // role it moves to: the old rows' roles need not be readable (on SQLite a
+  // bin's entries come from its head document, and a name both layouts share
+  // already has its new one). A row is moved when the layout before the
+  // resize filed it under another bin; moving it again after a crash is a no-op.
+  const before = new SuccinctBins(b.rekeyFrom, b.prefix);
+  const names = new SuccinctBins(b.bitLength, b.prefix).names();
   let pending: ArtifactRecord[] = [];
   let moved = 0;
   const flush = async (settings?: Record<string, unknown>) => {
@@ -332,12 +338,12 @@ export async function finishRekey(e: Engine, progress?: (done: number, total: nu
     await yieldTurn();
   };
   for (let i = 0; i < names.length; i += READ_CHUNK) {
-    const rows = await e.store.listArtifactsInRoles(names.slice(i, i + READ_CHUNK));
-    for (const [role, list] of rows)
-      for (const a of list) {
-        const bin = current.binForPath(a.path);
-        if (bin !== role) pending.push({ path: a.path, role: bin, fragment: a.fragment });
-      }
+    for (const name of names.slice(i, i + READ_CHUNK)) {
+      const doc = await e.store.getLatestDocument(name);
+      if (!doc) continue;
+      for (const [path, fragment] of targetsEntriesOf(doc.bytes))
+        if (before.binForPath(path) !== name) pending.push({ path, role: name, fragment });
+    }
     if (pending.length >= REKEY_CHUNK) await flush();
     progress?.(Math.min(i + READ_CHUNK, names.length), names.length);
     await yieldTurn();

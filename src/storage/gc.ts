@@ -8,7 +8,7 @@
  *  1. removes staging files untouched for an hour (uploads whose process died
  *     on another host; the own host's are removed at start-up);
  *  2. finishes deletions a crashed run left half done;
- *  3. scans every published artifact and queued change for the sha256s they
+ *  3. scans every published artifact (role by role) and queued change for the sha256s they
  *     list; a listed content is unmarked, an unlisted one is marked with the
  *     time it was first seen unlisted;
  *  4. deletes content marked before now − grace, through the store's
@@ -20,9 +20,11 @@
 import type { Store } from "../store/store.ts";
 import type { ContentRecord } from "../store/contents.ts";
 import type { ArtifactContent } from "./content.ts";
+import { isTargetsRole } from "../tuf/roles.ts";
 
 const SHA256_IN_FRAGMENT = /"([0-9a-f]{64})"/g;
 const PAGE = 10_000;
+const ROLES_PER_READ = 256;
 export const STALE_STAGING_MS = 3_600_000;
 
 export interface GcLog {
@@ -62,11 +64,12 @@ export async function collectContent(
   const note = (fragment: string) => {
     for (const m of fragment.matchAll(SHA256_IN_FRAGMENT)) if (live.has(m[1]!)) referenced.add(m[1]!);
   };
-  for (let after: string | undefined; ; ) {
-    const page = await store.listArtifacts({ after, limit: PAGE });
-    if (page.length === 0) break;
-    for (const a of page) note(a.fragment);
-    after = page[page.length - 1]!.path;
+  // Role by role, not by path: a bin's entries are read together (on SQLite
+  // from its document), where a page of paths would touch a bin per path.
+  const roles = (await store.getHeads()).map((h) => h.role).filter(isTargetsRole);
+  for (let i = 0; i < roles.length; i += ROLES_PER_READ) {
+    for (const list of (await store.listArtifactsInRoles(roles.slice(i, i + ROLES_PER_READ))).values())
+      for (const a of list) note(a.fragment);
   }
   for (let afterId = 0; ; ) {
     const page = await store.contents.queuedFragments({ afterId, limit: PAGE });

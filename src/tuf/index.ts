@@ -7,6 +7,7 @@ export * from "./metadata.ts";
 export * from "./verify.ts";
 export * from "./bins.ts";
 export * from "./document.ts";
+export * from "./targets-scan.ts";
 export * from "./delegation.ts";
 export * from "./roles.ts";
 export * from "./file-names.ts";

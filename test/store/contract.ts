@@ -15,6 +15,7 @@ import {
   type TaskState,
   type TokenRecord,
 } from "../../src/store/store.ts";
+import { withDocuments } from "./documents.ts";
 import { listingsContract } from "./listings-contract.ts";
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -209,14 +210,16 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         const ids = (await store.pendingChanges(10)).filter((c) => c.taskId === "T1").map((c) => c.id);
         const result = { task: "add_artifacts", status: true, last_update: "2024-01-01T00:00:00Z" };
 
-        await store.commitPublication({
-          expectedHeads: { "bins-0": 0, snapshot: 0, timestamp: 0 },
-          documents: [doc("bins-0", 1), doc("snapshot", 1), doc("timestamp", 1)],
-          artifacts: { upsert: [artifact("a"), artifact("b")], remove: [] },
-          consumedChanges: ids,
-          tasks: [{ id: "T1", state: "SUCCESS", result }],
-          settings: { published: { at: 1 } },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: { "bins-0": 0, snapshot: 0, timestamp: 0 },
+            documents: [doc("bins-0", 1), doc("snapshot", 1), doc("timestamp", 1)],
+            artifacts: { upsert: [artifact("a"), artifact("b")], remove: [] },
+            consumedChanges: ids,
+            tasks: [{ id: "T1", state: "SUCCESS", result }],
+            settings: { published: { at: 1 } },
+          }),
+        );
 
         expect((await store.getHeads()).sort((x, y) => (x.role < y.role ? -1 : 1))).toEqual([
           { role: "bins-0", version: 1, expires: "2030-01-01T00:00:00Z" },
@@ -232,14 +235,16 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         expect(await store.getSetting("published")).toEqual({ at: 1 });
 
         // Second batch: remove one, change one, add one; bump only what changed.
-        await store.commitPublication({
-          expectedHeads: { "bins-0": 1, "bins-1": 0, snapshot: 1, timestamp: 1 },
-          documents: [doc("bins-0", 2), doc("bins-1", 1), doc("snapshot", 2), doc("timestamp", 2)],
-          artifacts: {
-            upsert: [artifact("b", "bins-0", '{"length":99}'), artifact("c", "bins-1")],
-            remove: ["a", "never-existed"],
-          },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: { "bins-0": 1, "bins-1": 0, snapshot: 1, timestamp: 1 },
+            documents: [doc("bins-0", 2), doc("bins-1", 1), doc("snapshot", 2), doc("timestamp", 2)],
+            artifacts: {
+              upsert: [artifact("b", "bins-0", '{"length":99}'), artifact("c", "bins-1")],
+              remove: ["a", "never-existed"],
+            },
+          }),
+        );
         expect(await store.listArtifactsInRole("bins-0")).toEqual([artifact("b", "bins-0", '{"length":99}')]);
         expect(await store.listArtifactsInRole("bins-1")).toEqual([artifact("c", "bins-1")]);
         expect(await store.getArtifact("a")).toBeUndefined();
@@ -249,32 +254,40 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       });
 
       test("an artifact can move to another role (re-binning)", async () => {
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: { upsert: [artifact("p", "r1")], remove: [] },
-        });
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: { upsert: [artifact("p", "r2")], remove: [] },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: { upsert: [artifact("p", "r1")], remove: [] },
+          }),
+        );
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: { upsert: [artifact("p", "r2")], remove: [] },
+          }),
+        );
         expect(await store.listArtifactsInRole("r1")).toEqual([]);
         expect(await store.listArtifactsInRole("r2")).toEqual([artifact("p", "r2")]);
         expect(await store.countArtifacts()).toBe(1);
       });
 
       test("a path both removed and upserted in one publication stays published", async () => {
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: { upsert: [artifact("p")], remove: [] },
-        });
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: { upsert: [artifact("p", "bins-0", '{"v":2}')], remove: ["p"] },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: { upsert: [artifact("p")], remove: [] },
+          }),
+        );
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: { upsert: [artifact("p", "bins-0", '{"v":2}')], remove: ["p"] },
+          }),
+        );
         expect(await store.getArtifact("p")).toEqual(artifact("p", "bins-0", '{"v":2}'));
       });
 
@@ -337,12 +350,14 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         // A published state, a pending change, a task and a setting that a
         // refused publication must all leave exactly as they were.
         async function seed() {
-          await store.commitPublication({
-            expectedHeads: { "bins-0": 0, snapshot: 0, timestamp: 0 },
-            documents: [doc("bins-0", 1), doc("snapshot", 1), doc("timestamp", 1)],
-            artifacts: { upsert: [artifact("old")], remove: [] },
-            settings: { marker: "before" },
-          });
+          await store.commitPublication(
+            await withDocuments(store, {
+              expectedHeads: { "bins-0": 0, snapshot: 0, timestamp: 0 },
+              documents: [doc("bins-0", 1), doc("snapshot", 1), doc("timestamp", 1)],
+              artifacts: { upsert: [artifact("old")], remove: [] },
+              settings: { marker: "before" },
+            }),
+          );
           await store.accept({ id: "T", name: "add_artifacts", state: "PENDING" }, [add("new")], false);
           const [change] = await store.pendingChanges(1);
           const attempt = (expectedHeads: Record<string, number>, documents: DocumentRecord[]): Publication => ({
@@ -595,14 +610,20 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         // U+FFFD sorts after the astral U+1F600 by code unit (0xFFFD > 0xD83D)
         // but before it by code point / UTF-8 bytes: the one place they differ.
         const paths = ["b", "a", "A", "a/b", "a-b", "é", "\u{1F600}", "\uFFFD", "\uE000x", "z", "a b", "10", "9"];
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: {
-            upsert: [...paths.map((p) => artifact(p, "bins-x")), artifact("other", "bins-y"), artifact("0", "bins-w")],
-            remove: [],
-          },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: {
+              upsert: [
+                ...paths.map((p) => artifact(p, "bins-x")),
+                artifact("other", "bins-y"),
+                artifact("0", "bins-w"),
+              ],
+              remove: [],
+            },
+          }),
+        );
         const got = (await store.listArtifactsInRole("bins-x")).map((a) => a.path);
         expect(got).toEqual([...paths].sort());
         expect(got.indexOf("\u{1F600}")).toBeLessThan(got.indexOf("\uFFFD"));
@@ -611,19 +632,21 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       });
 
       test("listArtifactsInRoles reads many roles at once, each like listArtifactsInRole", async () => {
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: {
-            upsert: [
-              artifact("b/2", "bins-1"),
-              artifact("a/1", "bins-1"),
-              artifact("c", "bins-2"),
-              artifact("z", "bins-9"),
-            ],
-            remove: [],
-          },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: {
+              upsert: [
+                artifact("b/2", "bins-1"),
+                artifact("a/1", "bins-1"),
+                artifact("c", "bins-2"),
+                artifact("z", "bins-9"),
+              ],
+              remove: [],
+            },
+          }),
+        );
         const got = await store.listArtifactsInRoles(["bins-2", "bins-1", "bins-empty"]);
         expect([...got.keys()].sort()).toEqual(["bins-1", "bins-2", "bins-empty"]);
         expect(got.get("bins-1")).toEqual(await store.listArtifactsInRole("bins-1"));
@@ -636,11 +659,13 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       test("getArtifact and countArtifacts", async () => {
         expect(await store.countArtifacts()).toBe(0);
         expect(await store.getArtifact("x")).toBeUndefined();
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: { upsert: [artifact("x", "r", '{"length":1}'), artifact("y", "r")], remove: [] },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: { upsert: [artifact("x", "r", '{"length":1}'), artifact("y", "r")], remove: [] },
+          }),
+        );
         expect(await store.getArtifact("x")).toEqual(artifact("x", "r", '{"length":1}'));
         expect(await store.countArtifacts()).toBe(2);
       });
@@ -659,11 +684,13 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
           "a\u{10000}",
           "a\uFFFF",
         ];
-        await store.commitPublication({
-          expectedHeads: {},
-          documents: [],
-          artifacts: { upsert: paths.map((p, i) => artifact(p, `bins-${i % 3}`)), remove: [] },
-        });
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: { upsert: paths.map((p, i) => artifact(p, `bins-${i % 3}`)), remove: [] },
+          }),
+        );
 
         const pageAll = async (prefix?: string, limit = 7) => {
           const out: string[] = [];

@@ -10,6 +10,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import { tempDir } from "../helpers/server.ts";
+import { withDocuments } from "./documents.ts";
 
 const dir = tempDir("tufbox-plans-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +27,7 @@ function planOf(db: Database, statement: unknown): string[] {
 
 function expectSeek(plan: string[], table: string, index: string) {
   const joined = plan.join(" | ");
-  expect(joined).toMatch(new RegExp(`SEARCH ${table} USING (COVERING )?INDEX ${index}`));
+  expect(joined).toMatch(new RegExp(`SEARCH ${table} USING (COVERING )?(INDEX )?(${index})`));
   expect(joined).not.toMatch(new RegExp(`SCAN ${table}(?! USING)`));
   expect(joined).not.toContain("TEMP B-TREE");
 }
@@ -40,20 +41,22 @@ test("artifact pages, task pages, role versions and publications are index seeks
     role: `bins-${i % 16}`,
     fragment: `{"length":${i}}`,
   }));
-  await store.commitPublication({
-    expectedHeads: { timestamp: 0 },
-    documents: [
-      {
-        role: "timestamp",
-        version: 1,
-        bytes: new Uint8Array([123, 125]),
-        expires: "2030-01-01T00:00:00Z",
-        sha256: "00",
-        publishedAt: "2030-01-01T00:00:00.000Z",
-      },
-    ],
-    artifacts: { upsert, remove: [] },
-  });
+  await store.commitPublication(
+    await withDocuments(store, {
+      expectedHeads: { timestamp: 0 },
+      documents: [
+        {
+          role: "timestamp",
+          version: 1,
+          bytes: new Uint8Array([123, 125]),
+          expires: "2030-01-01T00:00:00Z",
+          sha256: "00",
+          publishedAt: "2030-01-01T00:00:00.000Z",
+        },
+      ],
+      artifacts: { upsert, remove: [] },
+    }),
+  );
   for (let i = 0; i < 50; i++) await store.createTask({ id: `t${i}`, name: "add_artifacts", state: "SUCCESS" });
 
   const page = await store.listArtifacts({ prefix: "pkg/c/", after: "pkg/c/1008.tar.gz", limit: 20 });
@@ -68,8 +71,10 @@ test("artifact pages, task pages, role versions and publications are index seeks
   const s = (store as any).stmts;
   const db = new Database(file, { readonly: true });
   try {
-    expectSeek(planOf(db, s.pagePrefix), "artifacts", "artifacts_path");
-    expectSeek(planOf(db, s.pageAfter), "artifacts", "artifacts_path");
+    // The artifacts table is keyed by path (WITHOUT ROWID): its primary key is the index.
+    expectSeek(planOf(db, s.pagePrefix), "artifacts", "PRIMARY KEY");
+    expectSeek(planOf(db, s.pageAfter), "artifacts", "PRIMARY KEY");
+    expectSeek(planOf(db, s.listedRoleDocument), "d", "PRIMARY KEY|sqlite_autoindex_documents_1");
     expectSeek(planOf(db, s.listTasksBefore), "tasks", "tasks_created");
     expectSeek(planOf(db, s.listRoleVersions), "documents", "sqlite_autoindex_documents_1");
     expectSeek(planOf(db, s.publicationCount), "documents", "documents_published");

@@ -177,6 +177,35 @@ export const migrations: readonly Migration[] = [
         WHERE d.role <> 'root' AND d.version < h.version;
     `,
   },
+  {
+    version: 6,
+    name: "artifact index without fragments",
+    sql: `
+      -- The targets roles' head documents are the record of every entry
+      -- (issue 15): the publisher reads a bin's entries back out of its
+      -- document (tuf/targets-scan.ts). What stays here is which role lists
+      -- each path, for lookups and listings by path. Keeping every fragment a
+      -- second time, clustered by role, made a publication of 200k artifacts
+      -- into 1M rewrite most of a ~300 MB table: ~2.5 s and ~200 MB of WAL
+      -- per publication.
+      CREATE TABLE artifact_paths (
+        path TEXT PRIMARY KEY COLLATE BINARY,
+        role TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO artifact_paths (path, role) SELECT path, role FROM artifacts ORDER BY path;
+      DROP TABLE artifacts;
+      ALTER TABLE artifact_paths RENAME TO artifacts;
+
+      -- How many paths each role lists here. A role whose artifacts all
+      -- moved to other roles (re-binning) keeps its last document: no row
+      -- here means it lists none, whatever that document says.
+      CREATE TABLE artifact_roles (
+        role      TEXT PRIMARY KEY,
+        artifacts INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO artifact_roles (role, artifacts) SELECT role, count(*) FROM artifacts GROUP BY role;
+    `,
+  },
 ];
 
 /**

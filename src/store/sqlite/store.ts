@@ -25,6 +25,7 @@ import {
   tufInstant,
   type AuditRow,
 } from "../rules.ts";
+import { targetsEntriesOf } from "../../tuf/targets-scan.ts";
 import {
   StoreConflictError,
   type ArtifactRecord,
@@ -90,10 +91,9 @@ type ListDocumentsRow = { role: string; version: number; length: number; publish
 function prepare(db: Database) {
   const documentColumns = "role, version, bytes, expires, sha256, published_at AS publishedAt";
   const taskColumns = "id, name, state, result, created_at AS createdAt, updated_at AS updatedAt";
-  const artifactColumns = "path, role, fragment";
   const page = (where: string) =>
-    db.prepare<ArtifactRecord, (string | number)[]>(
-      `SELECT ${artifactColumns} FROM artifacts ${where} ORDER BY path LIMIT ?`,
+    db.prepare<{ path: string; role: string }, (string | number)[]>(
+      `SELECT path, role FROM artifacts ${where} ORDER BY path LIMIT ?`,
     );
   return {
     ping: db.prepare<{ ok: number }, []>("SELECT 1 AS ok"),
@@ -131,11 +131,14 @@ function prepare(db: Database) {
        WHERE excluded.version > heads.version`,
     ),
 
-    listArtifactsInRole: db.prepare<ArtifactRecord, [string]>(
-      `SELECT ${artifactColumns} FROM artifacts WHERE role = ? ORDER BY path`,
+    // The head document of a role that lists artifacts here (none: it lists none).
+    listedRoleDocument: db.prepare<{ bytes: Uint8Array; artifacts: number }, [string]>(
+      `SELECT d.bytes, r.artifacts FROM artifact_roles r
+       JOIN heads h ON h.role = r.role JOIN documents d ON d.role = h.role AND d.version = h.version
+       WHERE r.role = ?`,
     ),
-    getArtifact: db.prepare<ArtifactRecord, [string]>(`SELECT ${artifactColumns} FROM artifacts WHERE path = ?`),
-    countArtifacts: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM artifacts"),
+    getArtifactRole: db.prepare<{ role: string }, [string]>("SELECT role FROM artifacts WHERE path = ?"),
+    countArtifacts: db.prepare<{ n: number }, []>("SELECT coalesce(sum(artifacts), 0) AS n FROM artifact_roles"),
     // Four shapes instead of `(? IS NULL OR path > ?)`, which would stop the
     // planner from using the path index as a range.
     pageAll: page(""),
@@ -144,13 +147,16 @@ function prepare(db: Database) {
     // same order as the index, so the seek starts at the later of the two.
     pagePrefix: page("WHERE path >= max(?1, ?2) AND path <> ?1 AND path < ?3"),
     pagePrefixOpen: page("WHERE path >= max(?1, ?2) AND path <> ?1"),
-    // A path moving to another role (re-binning) is an update of the key, which
-    // the (role, path) primary key cannot catch; the unique path index can.
-    upsertArtifact: db.prepare<never, [string, string, string]>(
-      `INSERT INTO artifacts (path, role, fragment) VALUES (?, ?, ?)
-       ON CONFLICT (path) DO UPDATE SET role = excluded.role, fragment = excluded.fragment`,
+    insertArtifact: db.prepare<never, [string, string]>(
+      "INSERT INTO artifacts (path, role) VALUES (?, ?) ON CONFLICT (path) DO NOTHING",
     ),
-    deleteArtifact: db.prepare<never, [string]>("DELETE FROM artifacts WHERE path = ?"),
+    moveArtifact: db.prepare<never, [string, string]>("UPDATE artifacts SET role = ? WHERE path = ?"),
+    deleteArtifact: db.prepare<{ role: string }, [string]>("DELETE FROM artifacts WHERE path = ? RETURNING role"),
+    addRoleArtifacts: db.prepare<never, [string, number]>(
+      `INSERT INTO artifact_roles (role, artifacts) VALUES (?1, ?2)
+       ON CONFLICT (role) DO UPDATE SET artifacts = artifacts + ?2`,
+    ),
+    dropEmptyRole: db.prepare<never, [string]>("DELETE FROM artifact_roles WHERE role = ? AND artifacts = 0"),
 
     insertChange: db.prepare<never, [string, string, string, string, string | null, number, string]>(
       `INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -342,18 +348,53 @@ export class SqliteStore implements Store {
 
   // ---- artifacts ----
 
+  /*
+   * Fragments come from the listing role's head document (migration 6: the
+   * table keeps which role lists each path, not a second copy of every
+   * entry). A role with no row in artifact_roles lists nothing here.
+   */
+
   async listArtifactsInRole(role: string): Promise<ArtifactRecord[]> {
-    return sortByCodeUnits(this.s.listArtifactsInRole.all(role));
+    return this.artifactsListedBy(role);
   }
 
   async listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>> {
     const out = new Map<string, ArtifactRecord[]>();
-    for (const role of roles) out.set(role, sortByCodeUnits(this.s.listArtifactsInRole.all(role)));
+    for (const role of roles) out.set(role, this.artifactsListedBy(role));
+    return out;
+  }
+
+  private artifactsListedBy(role: string): ArtifactRecord[] {
+    const row = this.s.listedRoleDocument.get(role);
+    if (!row) return [];
+    return sortByCodeUnits(targetsEntriesOf(row.bytes).map(([path, fragment]) => ({ path, role, fragment })));
+  }
+
+  /** path → fragment of what `role` lists, read once per role for a whole page. */
+  private fragmentsOf(role: string, cache: Map<string, Map<string, string>>): Map<string, string> {
+    let m = cache.get(role);
+    if (!m) {
+      const row = this.s.listedRoleDocument.get(role);
+      m = new Map(row ? targetsEntriesOf(row.bytes) : []);
+      cache.set(role, m);
+    }
+    return m;
+  }
+
+  /** The rows with their fragments; a path its role's document does not list (yet) is left out. */
+  private withFragments(rows: { path: string; role: string }[]): ArtifactRecord[] {
+    const cache = new Map<string, Map<string, string>>();
+    const out: ArtifactRecord[] = [];
+    for (const r of rows) {
+      const fragment = this.fragmentsOf(r.role, cache).get(r.path);
+      if (fragment !== undefined) out.push({ path: r.path, role: r.role, fragment });
+    }
     return out;
   }
 
   async getArtifact(path: string): Promise<ArtifactRecord | undefined> {
-    return this.s.getArtifact.get(path) ?? undefined;
+    const row = this.s.getArtifactRole.get(path);
+    return row ? this.withFragments([{ path, role: row.role }])[0] : undefined;
   }
 
   async countArtifacts(): Promise<number> {
@@ -373,11 +414,13 @@ export class SqliteStore implements Store {
       // need escaping of % and _; a range is exact and uses the index.
       const after = opts.after ?? "";
       const to = prefixUpperBound(opts.prefix);
-      return to === undefined
-        ? s.pagePrefixOpen.all(after, opts.prefix, limit)
-        : s.pagePrefix.all(after, opts.prefix, to, limit);
+      return this.withFragments(
+        to === undefined
+          ? s.pagePrefixOpen.all(after, opts.prefix, limit)
+          : s.pagePrefix.all(after, opts.prefix, to, limit),
+      );
     }
-    return opts.after !== undefined ? s.pageAfter.all(opts.after, limit) : s.pageAll.all(limit);
+    return this.withFragments(opts.after !== undefined ? s.pageAfter.all(opts.after, limit) : s.pageAll.all(limit));
   }
 
   // ---- queue and tasks ----
@@ -497,14 +540,7 @@ export class SqliteStore implements Store {
       }
       if (pub.documents.length > 0) s.addTotals.run(newest, pub.documents.length, bytes);
       if (bytes >= CHECKPOINT_WORKER_AFTER_BYTES) this.startCheckpointerSoon();
-      // Removes first: a path in both lists ends up published, which is the
-      // only reading that loses nothing.
-      for (const path of pub.artifacts?.remove ?? []) s.deleteArtifact.run(path);
-      // In (role, path) order, the table's own order: consecutive rows land
-      // in the same leaf page instead of one random page each.
-      // The last upsert of a path wins, as if applied one by one.
-      for (const a of inRoleThenPathOrder(pub.artifacts?.upsert ?? []))
-        s.upsertArtifact.run(a.path, a.role, a.fragment);
+      this.applyArtifacts(pub.artifacts);
       // Ids of one request are consecutive: one range delete per run, not one
       // statement per change (200k changes: ~0.45 s → a few ms). Every id of a
       // run is in the list, so a short count means one was already consumed.
@@ -741,6 +777,44 @@ export class SqliteStore implements Store {
     this.s.insertTask.run(task.id, task.name, task.state, taskResultText(task.result), now, now);
   }
 
+  /**
+   * The artifact rows as a publication leaves them, and each role's count.
+   * Removes first: a path in both lists ends up published, which is the only
+   * reading that loses nothing. Upserts in path order, the table's own order
+   * (consecutive rows land in the same leaf page); the last upsert of a path
+   * wins, as if applied one by one. A path already listed by the same role is
+   * not written at all: its new fragment is in the role's new document.
+   */
+  private applyArtifacts(artifacts: Publication["artifacts"]): void {
+    if (!artifacts) return;
+    const s = this.s;
+    const counts = new Map<string, number>();
+    const count = (role: string, n: number) => counts.set(role, (counts.get(role) ?? 0) + n);
+    for (const path of artifacts.remove) {
+      const gone = s.deleteArtifact.get(path);
+      if (gone) count(gone.role, -1);
+    }
+    const last = new Map<string, string>();
+    for (const a of artifacts.upsert) last.set(a.path, a.role);
+    for (const path of [...last.keys()].sort(byCodeUnit)) {
+      const role = last.get(path)!;
+      if (s.insertArtifact.run(path, role).changes === 1) {
+        count(role, 1);
+        continue;
+      }
+      const was = s.getArtifactRole.get(path)!.role;
+      if (was === role) continue;
+      s.moveArtifact.run(role, path);
+      count(was, -1);
+      count(role, 1);
+    }
+    for (const [role, n] of counts) {
+      if (n === 0) continue;
+      s.addRoleArtifacts.run(role, n);
+      if (n < 0) s.dropEmptyRole.run(role);
+    }
+  }
+
   private applyTaskUpdates(updates: TaskUpdate[], now: string) {
     // An update for a task that was pruned meanwhile is dropped, not an error:
     // the outcome it reports is no longer asked for.
@@ -755,27 +829,8 @@ export class SqliteStore implements Store {
   }
 }
 
-/**
- * The last record of each path, grouped by role (roles sorted), paths sorted
- * within a role. Grouping first: one comparator call per pair of a 200k-row
- * sort compared roles that were nearly always equal (seconds per batch).
- */
-function inRoleThenPathOrder(records: readonly ArtifactRecord[]): ArtifactRecord[] {
-  const last = new Map<string, ArtifactRecord>();
-  for (const a of records) last.set(a.path, a);
-  const byRole = new Map<string, ArtifactRecord[]>();
-  for (const a of last.values()) {
-    const list = byRole.get(a.role);
-    if (list) list.push(a);
-    else byRole.set(a.role, [a]);
-  }
-  const out: ArtifactRecord[] = [];
-  for (const role of [...byRole.keys()].sort()) {
-    const list = byRole.get(role)!;
-    if (list.length > 1) list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    for (const a of list) out.push(a);
-  }
-  return out;
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */

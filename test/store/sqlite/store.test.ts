@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { openStore } from "../../../src/store/index.ts";
 import { migrations } from "../../../src/store/sqlite/migrations.ts";
+import { withDocuments } from "../documents.ts";
 import { SqliteStore } from "../../../src/store/sqlite/store.ts";
 import { storeContract } from "../contract.ts";
 import { contentsContract } from "../contents-contract.ts";
@@ -57,11 +58,13 @@ describe("SqliteStore", () => {
       [{ kind: "add", path: "a", role: "bins-0", fragment: "{}" }],
       true,
     );
-    await first.commitPublication({
-      expectedHeads: { timestamp: 0 },
-      documents: [{ role: "timestamp", version: 1, bytes: docBytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
-      artifacts: { upsert: [{ path: "p", role: "bins-0", fragment: "{}" }], remove: [] },
-    });
+    await first.commitPublication(
+      await withDocuments(first, {
+        expectedHeads: { timestamp: 0 },
+        documents: [{ role: "timestamp", version: 1, bytes: docBytes, expires: "2030-01-01T00:00:00Z", sha256: "x" }],
+        artifacts: { upsert: [{ path: "p", role: "bins-0", fragment: "{}" }], remove: [] },
+      }),
+    );
     await first.putToken({
       id: "i",
       hash: "h",

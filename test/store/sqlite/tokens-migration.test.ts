@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashToken } from "../../../src/auth/tokens.ts";
 import { migrations } from "../../../src/store/sqlite/migrations.ts";
+import { canonicalTargetsText, serializeEnvelope } from "../../../src/tuf/document.ts";
 import { SqliteStore } from "../../../src/store/sqlite/store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tufbox-migrate-"));
@@ -80,6 +81,7 @@ test("a database created by main's schema v2 (dashboard listings) upgrades to th
     { version: 3, name: "scoped tokens and audit log" },
     { version: 4, name: "artifact contents" },
     { version: 5, name: "retention" },
+    { version: 6, name: "artifact index without fragments" },
   ]);
 });
 
@@ -105,8 +107,56 @@ test("a database created by main's schema v3 (tokens and audit) upgrades to migr
   const check = new Database(file, { readonly: true });
   const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
   check.close();
-  expect(applied.slice(-2)).toEqual([
+  expect(applied.slice(-3)).toEqual([
     { version: 4, name: "artifact contents" },
     { version: 5, name: "retention" },
+    { version: 6, name: "artifact index without fragments" },
   ]);
+});
+
+test("a database created by schema v5 keeps its artifacts through migration 6: fragments from the head documents", async () => {
+  const file = join(dir, "v5.db");
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations.filter((m) => m.version <= 5)) {
+    db.run(m.sql);
+    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
+  }
+  const fragments: [string, string][] = [
+    ["a/1.tar.gz", '{"hashes":{"sha256":"01"},"length":1}'],
+    ["b/2.tar.gz", '{"hashes":{"sha256":"02"},"length":2}'],
+  ];
+  // bins-0's version 1 listed only a/1; version 2, its head, lists both.
+  for (const [version, entries] of [
+    [1, fragments.slice(0, 1)],
+    [2, fragments],
+  ] as const) {
+    const text = canonicalTargetsText(
+      { _type: "targets", spec_version: "1.0.31", version, expires: "2030-01-01T00:00:00Z" },
+      [...entries],
+    );
+    db.query(
+      "INSERT INTO documents (role, version, expires, sha256, length, published_at, bytes) VALUES ('bins-0', ?, '2030-01-01T00:00:00Z', '00', 1, '2024-01-01T00:00:00.000Z', ?)",
+    ).run(version, serializeEnvelope(text, []));
+  }
+  db.run("INSERT INTO heads (role, version, expires) VALUES ('bins-0', 2, '2030-01-01T00:00:00Z')");
+  for (const [path, fragment] of fragments)
+    db.query("INSERT INTO artifacts (role, path, fragment) VALUES ('bins-0', ?, ?)").run(path, fragment);
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    expect(await store.countArtifacts()).toBe(2);
+    const expected = fragments.map(([path, fragment]) => ({ path, role: "bins-0", fragment }));
+    expect(await store.listArtifactsInRole("bins-0")).toEqual(expected);
+    expect(await store.getArtifact("b/2.tar.gz")).toEqual(expected[1]!);
+    expect(await store.listArtifacts({ limit: 10 })).toEqual(expected);
+  } finally {
+    await store.close();
+  }
+  const check = new Database(file, { readonly: true });
+  const columns = check.query("SELECT name FROM pragma_table_info('artifacts') ORDER BY cid").all();
+  check.close();
+  expect(columns).toEqual([{ name: "path" }, { name: "role" }]);
 });
