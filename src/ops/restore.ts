@@ -147,6 +147,9 @@ async function loadLogical(
       }
       progress(++done);
     }
+    // Derived from the artifact rows (PostgreSQL has no such table): counted again.
+    db.run("DELETE FROM artifact_roles");
+    db.run("INSERT INTO artifact_roles (role, artifacts) SELECT role, count(*) FROM artifacts GROUP BY role");
     db.run("COMMIT");
   } catch (err) {
     if (db.inTransaction) db.run("ROLLBACK");

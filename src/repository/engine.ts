@@ -242,8 +242,8 @@ export class Engine {
    * A role's published entries, read from the store each time. Not cached
    * between batches: all bins' entries at 1M artifacts are ~250 MB of strings
    * (most of the process's memory), and a batch that touches most bins would
-   * cycle through any smaller cache without a hit. The store reads one bin as
-   * one range of its (role, path) key.
+   * cycle through any smaller cache without a hit. SQLite reads them out of
+   * the role's head document, PostgreSQL as one range of its (role, path) key.
    */
   async roleEntries(role: string, headVersion: number): Promise<Map<string, string>> {
     const prefetched = this.entries.get(role);

@@ -27,8 +27,8 @@
  * the scheduler leaves them to expire (no client fetches an undelegated
  * role), and status, /readyz and alerts leave them out (isRetiredBin).
  *
- * The artifact rows (the publisher's working copy: a bin is rebuilt from its
- * rows) follow the publication in small transactions (finishRekey), under
+ * The artifact rows (which role lists each path; on PostgreSQL with its
+ * entry) follow the publication in small transactions (finishRekey), under
  * the same publisher lock, so no batch sees them half moved.
  *
  * Changes accepted under another layout (before the resize committed, or by
@@ -298,8 +298,9 @@ const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * marker (settings `bins.rekeyFrom`) with the last of them. Caller holds the
  * publisher lock. Returns the rows moved.
  *
- * Why after the publication and not in it: the rows are the publisher's
- * working copy (a bin is rebuilt from its rows), not what clients read, and
+ * Why after the publication and not in it: the rows are an index for
+ * lookups and listings (and on PostgreSQL the publisher's copy of each
+ * bin's entries), not what clients read, and
  * moving 1M of them in the publication's one transaction held SQLite — and
  * with it every request, artifact adds included — for minutes (bench at 1M,
  * 2-core machine). The publisher lock keeps every batch out until the rows

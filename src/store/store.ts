@@ -242,7 +242,13 @@ export interface Store {
   listDocuments(): Promise<{ role: string; version: number; length: number; publishedAt: string }[]>;
 
   // artifacts (published state)
-  /** every published artifact listed by `role`, sorted by path (code unit order) */
+  /**
+   * every published artifact listed by `role`, sorted by path (code unit
+   * order). A publication's documents list exactly what its artifact rows
+   * say (the engine builds both from the same entries): SQLite reads the
+   * fragments back out of the role's head document and keeps only path →
+   * role; PostgreSQL keeps them in its rows.
+   */
   listArtifactsInRole(role: string): Promise<ArtifactRecord[]>;
   /**
    * listArtifactsInRole for many roles at once (the publisher reads every bin

@@ -59,7 +59,11 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
   test("20,000 artifacts through three replicas, one killed -9 and restarted: nothing lost, no fork", async () => {
     const started = performance.now();
     for (const name of ["replica0", "replica1", "replica2"])
-      replicas.push(await startReplica(name, db.url, { redis: REDIS_URL }));
+      // Publications interleaved with the adds are what the kill must land
+      // among: no gathering of bursts into one publication (issue 15).
+      replicas.push(
+        await startReplica(name, db.url, { redis: REDIS_URL, env: { TUFBOX_PUBLISHER_BURST_WAIT_MS: "0" } }),
+      );
     const b = await call(replicas[0]!.url, "POST", "/api/v1/bootstrap", binsPayload(BINS));
     expect(b.status).toBe(202);
     // The others learn about the bootstrap from the notification (or their poll).

