@@ -58,9 +58,9 @@ withServices("test/scaleout/replicas.test.ts", { redis: true }, () => {
 
   test("20,000 artifacts through three replicas, one killed -9 and restarted: nothing lost, no fork", async () => {
     const started = performance.now();
+    // Publications interleaved with the adds are what the kill must land
+    // among: no gathering of bursts into one publication (issue 15).
     for (const name of ["replica0", "replica1", "replica2"])
-      // Publications interleaved with the adds are what the kill must land
-      // among: no gathering of bursts into one publication (issue 15).
       replicas.push(
         await startReplica(name, db.url, { redis: REDIS_URL, env: { TUFBOX_PUBLISHER_BURST_WAIT_MS: "0" } }),
       );
