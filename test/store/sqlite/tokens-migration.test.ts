@@ -16,6 +16,17 @@ import { SqliteStore } from "../../../src/store/sqlite/store.ts";
 const dir = mkdtempSync(join(tmpdir(), "tufbox-migrate-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A database as a tufbox whose newest migration was `version` left it. */
+function databaseAtSchema(file: string, version: number): Database {
+  const db = new Database(file, { create: true });
+  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations.filter((m) => m.version <= version)) {
+    db.run(m.sql);
+    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
+  }
+  return db;
+}
+
 test("schema v1 → current: stored tokens get an id, no expiry, and still authenticate", async () => {
   const file = join(dir, "v1.db");
   const db = new Database(file, { create: true });
@@ -51,12 +62,7 @@ test("schema v1 → current: stored tokens get an id, no expiry, and still authe
 
 test("a database created by main's schema v2 (dashboard listings) upgrades to the tokens and audit migration", async () => {
   const file = join(dir, "v2.db");
-  const db = new Database(file, { create: true });
-  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  for (const m of migrations.filter((m) => m.version <= 2)) {
-    db.run(m.sql);
-    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
-  }
+  const db = databaseAtSchema(file, 2);
   db.query("INSERT INTO tokens (hash, name, scopes, created_at) VALUES (?, 'admin', '[\"admin\"]', ?)").run(
     hashToken("tufbox_main-admin-token"),
     "2024-01-01T00:00:00.000Z",
@@ -87,12 +93,7 @@ test("a database created by main's schema v2 (dashboard listings) upgrades to th
 
 test("a database created by main's schema v3 (tokens and audit) upgrades to migration 4 (artifact contents) and 5 (retention)", async () => {
   const file = join(dir, "v3.db");
-  const db = new Database(file, { create: true });
-  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  for (const m of migrations.filter((m) => m.version <= 3)) {
-    db.run(m.sql);
-    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
-  }
+  const db = databaseAtSchema(file, 3);
   db.close();
 
   const store = new SqliteStore(file);
@@ -116,12 +117,7 @@ test("a database created by main's schema v3 (tokens and audit) upgrades to migr
 
 test("a database created by schema v5 keeps its artifacts through migration 6: fragments from the head documents", async () => {
   const file = join(dir, "v5.db");
-  const db = new Database(file, { create: true });
-  db.run(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  for (const m of migrations.filter((m) => m.version <= 5)) {
-    db.run(m.sql);
-    db.query("INSERT INTO schema_migrations VALUES (?, ?, '2024-01-01T00:00:00.000Z')").run(m.version, m.name);
-  }
+  const db = databaseAtSchema(file, 5);
   const fragments: [string, string][] = [
     ["a/1.tar.gz", '{"hashes":{"sha256":"01"},"length":1}'],
     ["b/2.tar.gz", '{"hashes":{"sha256":"02"},"length":2}'],
