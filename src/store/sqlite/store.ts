@@ -132,8 +132,8 @@ function prepare(db: Database) {
     ),
 
     // The head document of a role that lists artifacts here (none: it lists none).
-    listedRoleDocument: db.prepare<{ bytes: Uint8Array; artifacts: number }, [string]>(
-      `SELECT d.bytes, r.artifacts FROM artifact_roles r
+    listedRoleDocument: db.prepare<{ bytes: Uint8Array }, [string]>(
+      `SELECT d.bytes FROM artifact_roles r
        JOIN heads h ON h.role = r.role JOIN documents d ON d.role = h.role AND d.version = h.version
        WHERE r.role = ?`,
     ),
@@ -802,7 +802,8 @@ export class SqliteStore implements Store {
     }
     const last = new Map<string, string>();
     for (const a of artifacts.upsert) last.set(a.path, a.role);
-    for (const path of [...last.keys()].sort(byCodeUnit)) {
+    // The default sort compares UTF-16 code units.
+    for (const path of [...last.keys()].sort()) {
       const role = last.get(path)!;
       if (s.insertArtifact.run(path, role).changes === 1) {
         count(role, 1);
@@ -839,10 +840,6 @@ export class SqliteStore implements Store {
 function entriesOf(row: { role: string; bytes: Uint8Array }): ArtifactRecord[] {
   const { role } = row;
   return sortByCodeUnits(targetsEntriesOf(row.bytes).map(([path, fragment]) => ({ path, role, fragment })));
-}
-
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** SQLite names the table in its message: "UNIQUE constraint failed: documents.role, …". */
