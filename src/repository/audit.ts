@@ -51,6 +51,17 @@ export async function recordFinishedTask(
 
 /** `{roles: [first 20 sorted], roles_count}` */
 export function rolesSummary(roles: Iterable<string>): { roles: string[]; roles_count: number } {
-  const all = [...new Set(roles)].sort();
-  return { roles: all.slice(0, MAX_LISTED), roles_count: all.length };
+  const all = new Set(roles);
+  // The first few in order without sorting them all: a request of 1000
+  // artifacts names ~1000 bins, and sorting each request's was a tenth of
+  // its acceptance.
+  const first: string[] = [];
+  for (const role of all) {
+    if (first.length === MAX_LISTED && role >= first[MAX_LISTED - 1]!) continue;
+    let i = first.length;
+    while (i > 0 && first[i - 1]! > role) i--;
+    first.splice(i, 0, role);
+    if (first.length > MAX_LISTED) first.pop();
+  }
+  return { roles: first, roles_count: all.size };
 }

@@ -182,14 +182,45 @@ function structure(schema: Node, value: unknown, loc: Loc, ctx: ValidationContex
   }
 }
 
-function object(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext): Record<string, unknown> {
-  if (!isRecord(value)) fail(schema, "type", loc, value, words("Input should be a valid dictionary", "dict_type"));
+/** What object() derives from a schema node, once per node rather than once per validated value. */
+interface ObjectShape {
+  props: Record<string, Node>;
+  required: Set<string>;
+  /** optional properties whose only allowed value is null */
+  nullOnly: Set<string>;
+  /** the first patternProperties entry, its pattern compiled (dotAll) */
+  pattern?: { source: string; re: RegExp; item: Node };
+  /** properties named in an "Extra inputs" message */
+  allowed: string[];
+  steps: (string | Step)[];
+}
+
+const shapes = new WeakMap<Node, ObjectShape>();
+
+function shapeOf(schema: Node): ObjectShape {
+  let shape = shapes.get(schema);
+  if (shape) return shape;
   const props = (schema.properties ?? {}) as Record<string, Node>;
   const required = new Set((schema.required ?? []) as string[]);
   const nullOnly = new Set(Object.keys(props).filter((k) => isNullSchema(props[k]!) && !required.has(k)));
-  const patterns = Object.entries((schema.patternProperties ?? {}) as Record<string, Node>);
-  if (schema.additionalProperties === false && patterns.length === 0) {
-    const allowed = Object.keys(props).filter((k) => !nullOnly.has(k));
+  const first = Object.entries((schema.patternProperties ?? {}) as Record<string, Node>)[0];
+  shape = {
+    props,
+    required,
+    nullOnly,
+    // dotAll: TypeBox's "any key" pattern ^(.*)$ must match keys with newlines too.
+    pattern: first && { source: first[0], re: new RegExp(first[0], "s"), item: first[1] },
+    allowed: Object.keys(props).filter((k) => !nullOnly.has(k)),
+    steps: ext(schema)?.steps ?? Object.keys(props),
+  };
+  shapes.set(schema, shape);
+  return shape;
+}
+
+function object(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext): Record<string, unknown> {
+  if (!isRecord(value)) fail(schema, "type", loc, value, words("Input should be a valid dictionary", "dict_type"));
+  const { props, required, nullOnly, pattern, allowed, steps } = shapeOf(schema);
+  if (schema.additionalProperties === false && !pattern) {
     for (const k of Object.keys(value)) {
       if (Object.hasOwn(props, k) && !(nullOnly.has(k) && value[k] !== null)) continue;
       fail(
@@ -220,7 +251,7 @@ function object(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext):
       words(`Dictionary should have at most ${schema.maxProperties} item(s)`, "too_long"),
     );
   const out: Record<string, unknown> = {};
-  for (const step of ext(schema)?.steps ?? Object.keys(props)) {
+  for (const step of steps) {
     if (typeof step === "function") {
       step(out, loc, ctx, value);
       continue;
@@ -235,15 +266,22 @@ function object(schema: Node, value: unknown, loc: Loc, ctx: ValidationContext):
     out[step] = walk(prop, v, [...loc, step], ctx);
   }
   const names = schema.propertyNames as Node | undefined;
-  for (const [k, v] of Object.entries(value)) {
+  // Every key was checked to be a property above: nothing more to look at.
+  if (schema.additionalProperties === false && !pattern && !names) return out;
+  for (const k of Object.keys(value)) {
     if (Object.hasOwn(props, k)) continue;
+    const v = value[k];
     if (names) walk(names, k, [...loc, k], ctx);
-    if (patterns.length > 0) {
-      const [pattern, item] = patterns[0]!;
-      // dotAll: TypeBox's "any key" pattern ^(.*)$ must match keys with newlines too.
-      if (!new RegExp(pattern, "s").test(k))
-        fail(schema, "pattern", [...loc, k], k, words(`Invalid key ${JSON.stringify(k)} (keys match ${pattern})`));
-      define(out, k, walk(item, v, [...loc, k], ctx));
+    if (pattern) {
+      if (!pattern.re.test(k))
+        fail(
+          schema,
+          "pattern",
+          [...loc, k],
+          k,
+          words(`Invalid key ${JSON.stringify(k)} (keys match ${pattern.source})`),
+        );
+      define(out, k, walk(pattern.item, v, [...loc, k], ctx));
     } else if (schema.additionalProperties !== false) {
       define(out, k, v);
     }

@@ -206,6 +206,37 @@ export const migrations: readonly Migration[] = [
       INSERT INTO artifact_roles (role, artifacts) SELECT role, count(*) FROM artifacts GROUP BY role;
     `,
   },
+  {
+    version: 7,
+    name: "queue kind check without a list",
+    sql: `
+      -- CHECK (kind IN ('add', 'remove', 'bump')) made SQLite build a
+      -- temporary table for the list each time an INSERT ran: about half the
+      -- cost of queueing a change (200k changes: ~0.6 s of ~1.5 s). The same
+      -- rule written with = and OR is checked in place. A CHECK constraint
+      -- cannot be altered, so the queue is copied into a new table.
+      CREATE TABLE changes_new (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id    TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind = 'add' OR kind = 'remove' OR kind = 'bump'),
+        path       TEXT NOT NULL,
+        role       TEXT NOT NULL,
+        fragment   TEXT,
+        held       INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1)),
+        created_at TEXT NOT NULL
+      );
+      INSERT INTO changes_new (id, task_id, kind, path, role, fragment, held, created_at)
+        SELECT id, task_id, kind, path, role, fragment, held, created_at FROM changes ORDER BY id;
+      -- Ids are never handed out twice (migration 1): the new table continues
+      -- from the last id ever given, not from the largest still queued (an
+      -- empty queue would start again at 1).
+      DELETE FROM sqlite_sequence WHERE name = 'changes_new';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'changes_new', seq FROM sqlite_sequence WHERE name = 'changes';
+      DROP TABLE changes;
+      ALTER TABLE changes_new RENAME TO changes;
+      CREATE INDEX changes_held ON changes (held, id);
+    `,
+  },
 ];
 
 /**

@@ -65,6 +65,8 @@ export interface SqliteStoreOptions {
 }
 
 /** A publication this large starts the checkpoint worker (a 16384-bin snapshot alone is ~0.6 MB). */
+/** queued changes written by one INSERT (7 parameters each; SQLite allows 32766) */
+const CHANGES_PER_INSERT = 64;
 const CHECKPOINT_WORKER_AFTER_BYTES = 256 * 1024;
 /** How often the background worker checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 250;
@@ -164,6 +166,10 @@ function prepare(db: Database) {
 
     insertChange: db.prepare<never, [string, string, string, string, string | null, number, string]>(
       `INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Rows are inserted (and given their ids) in the order listed.
+    insertChanges: db.prepare<never, (string | number | null)[]>(
+      `INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at) VALUES ${Array(CHANGES_PER_INSERT).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
     ),
     pendingChanges: db.prepare<ChangeRow, [number]>(
       `SELECT id, task_id AS taskId, kind, path, role, fragment, held FROM changes
@@ -444,7 +450,20 @@ export class SqliteStore implements Store {
     this.write(() => {
       this.insertTask(task, now);
       const h = held ? 1 : 0;
-      for (const c of changes) s.insertChange.run(task.id, c.kind, c.path, c.role, c.fragment, h, now);
+      // Many rows per INSERT: one statement per change was most of accepting a large request.
+      let i = 0;
+      for (; i + CHANGES_PER_INSERT <= changes.length; i += CHANGES_PER_INSERT) {
+        const args: (string | number | null)[] = [];
+        for (let j = i; j < i + CHANGES_PER_INSERT; j++) {
+          const c = changes[j]!;
+          args.push(task.id, c.kind, c.path, c.role, c.fragment, h, now);
+        }
+        s.insertChanges.run(...args);
+      }
+      for (; i < changes.length; i++) {
+        const c = changes[i]!;
+        s.insertChange.run(task.id, c.kind, c.path, c.role, c.fragment, h, now);
+      }
       if (row) this.insertAudit(row);
     });
   }

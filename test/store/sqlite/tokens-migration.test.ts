@@ -88,6 +88,7 @@ test("a database created by main's schema v2 (dashboard listings) upgrades to th
     { version: 4, name: "artifact contents" },
     { version: 5, name: "retention" },
     { version: 6, name: "artifact index without fragments" },
+    { version: 7, name: "queue kind check without a list" },
   ]);
 });
 
@@ -108,10 +109,11 @@ test("a database created by main's schema v3 (tokens and audit) upgrades to migr
   const check = new Database(file, { readonly: true });
   const applied = check.query("SELECT version, name FROM schema_migrations ORDER BY version").all();
   check.close();
-  expect(applied.slice(-3)).toEqual([
+  expect(applied.slice(-4)).toEqual([
     { version: 4, name: "artifact contents" },
     { version: 5, name: "retention" },
     { version: 6, name: "artifact index without fragments" },
+    { version: 7, name: "queue kind check without a list" },
   ]);
 });
 
@@ -155,4 +157,50 @@ test("a database created by schema v5 keeps its artifacts through migration 6: f
   const columns = check.query("SELECT name FROM pragma_table_info('artifacts') ORDER BY cid").all();
   check.close();
   expect(columns).toEqual([{ name: "path" }, { name: "role" }]);
+});
+
+test("migration 7 keeps the queue in order, held or not, and never hands out an id again", async () => {
+  const file = join(dir, "v6.db");
+  const db = databaseAtSchema(file, 6);
+  const insert = db.query(
+    "INSERT INTO changes (task_id, kind, path, role, fragment, held, created_at) VALUES (?, ?, ?, 'bins-0', ?, ?, '2024-01-01T00:00:00.000Z')",
+  );
+  for (let i = 1; i <= 5; i++) insert.run(`t${i}`, "add", `p/${i}`, '{"length":1}', i === 3 ? 1 : 0);
+  // Ids 1-4 consumed, 5 still pending: the largest id left is not the largest ever given.
+  db.run("DELETE FROM changes WHERE id < 5");
+  insert.run("t6", "remove", "p/1", null, 0);
+  db.run("DELETE FROM changes WHERE id = 6");
+  db.close();
+
+  const store = new SqliteStore(file);
+  await store.open();
+  try {
+    expect((await store.pendingChanges(10)).map((c) => [c.id, c.taskId, c.kind, c.path, c.held])).toEqual([
+      [5, "t5", "add", "p/5", false],
+    ]);
+    const adds = Array.from({ length: 70 }, (_, i) => ({
+      kind: "add" as const,
+      path: `q/${i}`,
+      role: "bins-0",
+      fragment: '{"length":2}',
+    }));
+    await store.accept({ id: "t7", name: "add_artifacts", state: "PENDING" }, adds, false);
+    const pending = await store.pendingChanges(100);
+    // After 6, in the order accepted: 64 rows from one INSERT, the rest one by one.
+    expect(pending.map((c) => c.id)).toEqual([5, ...adds.map((_, i) => 7 + i)]);
+    expect(pending.slice(1).map((c) => c.path)).toEqual(adds.map((a) => a.path));
+  } finally {
+    await store.close();
+  }
+  const check = new Database(file);
+  // The kind is still checked.
+  check.run("INSERT INTO changes (task_id, kind, path, role, held, created_at) VALUES ('x', 'bump', 'p', 'r', 0, 'now')");
+  expect(() =>
+    check.run(
+      "INSERT INTO changes (task_id, kind, path, role, held, created_at) VALUES ('x', 'move', 'p', 'r', 0, 'now')",
+    ),
+  ).toThrow();
+  const sql = check.query("SELECT sql FROM sqlite_schema WHERE name = 'changes'").get() as { sql: string };
+  check.close();
+  expect(sql.sql).toContain("kind = 'add' OR kind = 'remove' OR kind = 'bump'");
 });
