@@ -27,6 +27,7 @@ export const ENTRY = "src/main.ts";
 // Workers are separate entry points: the binary embeds them next to main.
 export const WORKERS = [
   "src/repository/verify-worker.ts",
+  "src/repository/sign-worker.ts",
   "src/store/sqlite/checkpoint-worker.ts",
   "src/ops/snapshot-worker.ts",
 ];

@@ -52,6 +52,25 @@ function publicationsAfter(output: string, after: number): PublicationPhases[] {
   return found;
 }
 
+/**
+ * When the server gathered, took and published the measured changes, in ms
+ * after the last request was accepted (server log times, same clock): what
+ * the end-to-end figure spends besides acceptance and the publication itself.
+ */
+function timeline(output: string, startedAt: number, acceptedAt: number, visibleAt: number): string {
+  const events: string[] = [];
+  for (const line of output.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const r = JSON.parse(line);
+    const at = Date.parse(r.time);
+    if (at < startedAt || !["burst gathered", "batch taken", "published"].includes(r.msg)) continue;
+    const detail =
+      r.msg === "published" ? ` (${r.changes} changes)` : r.msg === "batch taken" ? ` (${r.take_ms} ms)` : "";
+    events.push(`${r.msg}${detail} ${at - acceptedAt} ms`);
+  }
+  return `after the last accept: ${[...events, `seen by the client ${visibleAt - acceptedAt} ms`].join(", ")}`;
+}
+
 const { server, dataDir } = await bootstrappedServer(bins, phases ? { TUFBOX_LOG_LEVEL: "debug" } : {});
 try {
   let t = performance.now();
@@ -64,14 +83,17 @@ try {
 
   const before = await timestampVersion(server.url);
   t = performance.now();
+  const startedAt = Date.now();
   const tasks = await addAll(server.url, "measured", 0, measure, perRequest, concurrency);
   const acceptedS = (performance.now() - t) / 1000;
+  const acceptedAt = Date.now();
   // The newest task first (the queue publishes oldest first), then every
   // other one at once: 200 polls one after another added ~0.2-0.4 s of
   // client round trips to a figure that is about the server.
   await waitTaskAt(server.url, tasks[tasks.length - 1]!, 600_000);
   await Promise.all(tasks.map((id) => waitTaskAt(server.url, id, 600_000)));
   const visibleS = (performance.now() - t) / 1000;
+  const visibleAt = Date.now();
   const after = await timestampVersion(server.url);
   const rate = Math.round(measure / visibleS);
   console.log(
@@ -86,6 +108,7 @@ try {
   const rssIdle = rssMiB(server.proc.pid);
   console.log(`server RSS ${rssNow} MiB right after, ${rssIdle} MiB 5 s later`);
   const publications = phases ? publicationsAfter(server.output(), before) : undefined;
+  if (phases) console.log(timeline(server.output(), startedAt, acceptedAt, visibleAt));
   for (const p of publications ?? []) {
     console.log(
       `publication ${p.timestamp}: ${p.changes} changes, ${p.documents} documents; read ${p.read_ms} ms, build + sign ${p.build_sign_ms} ms, verify wait ${p.verify_wait_ms} ms, commit ${p.commit_ms} ms, serve ${p.serve_ms} ms; CPU ${p.cpu_ms} ms (all threads)`,

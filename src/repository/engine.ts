@@ -22,6 +22,7 @@ import { BOOTSTRAP_KEY, type BootstrapRecord, type RepositorySettings, SETTINGS_
 import type { PauseRecord } from "./pause.ts";
 import { loadPublishedState, type PublishedState } from "./state.ts";
 import { newTaskId, taskResult } from "./task-results.ts";
+import { SignPool } from "./sign-pool.ts";
 import { VerifyPool } from "./verify-pool.ts";
 
 export interface SinkFile {
@@ -70,6 +71,8 @@ export class Engine {
   readonly maxBatch: number;
   readonly now: () => Date;
   readonly verifier = new VerifyPool();
+  /** signs large publications' targets documents on another core */
+  readonly signPool = new SignPool();
   state: PublishedState | undefined;
   bootstrap: BootstrapRecord | undefined;
   /** entries read ahead for the batch being built (prefetchEntries); empty between batches */

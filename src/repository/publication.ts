@@ -12,13 +12,14 @@
 import { createHash } from "node:crypto";
 import type { DocumentRecord } from "../store/store.ts";
 import { canonicalJson, canonicalObjectFromEntries, canonicalString, utf8 } from "../tuf/canonical.ts";
-import { envelopeFromSignedBytes, serializeEnvelope } from "../tuf/document.ts";
+import { envelopeFromSignedBytes, envelopesAsIs, serializeEnvelope } from "../tuf/document.ts";
 import { metadataFileName, snapshotMetaName } from "../tuf/file-names.ts";
 import { SPEC_VERSION, type Signature } from "../tuf/metadata.ts";
 import { isTargetsRole } from "../tuf/roles.ts";
 import type { PublicKey } from "../tuf/keys.ts";
 import type { Signer } from "../tuf/signer.ts";
 import { assertPublishable } from "./client-limits.ts";
+import type { SignBatch, SignPool } from "./sign-pool.ts";
 import type { VerifyBatch } from "./verify-pool.ts";
 
 /** The signer of each online role (roles may have keys of their own: tuf/roles.ts onlineKeyFor). */
@@ -50,12 +51,23 @@ export class PublicationBuilder {
   readonly #baseMeta: Map<string, string>;
   readonly #metaChanges = new Map<string, string>();
   /** the last document signed here, reused by the next with the same text and key (sign) */
-  #lastSigned: { keyid: string; signedText: string; bytes: Uint8Array; sha256: string } | null = null;
+  #lastSigned: { keyid: string; signedText: string; doc: DocumentRecord } | null = null;
+  /** targets documents signed on another core (sign-pool.ts); none without a pool */
+  readonly #signBatch: SignBatch | undefined;
+  #signed: Promise<void> | undefined;
+  /** documents that reuse another's bytes, copied once that one is signed: [from, to] */
+  readonly #shares: [DocumentRecord, DocumentRecord][] = [];
 
-  constructor(signers: RoleSigners, verifier: Verifier, snapshotMeta: Map<string, string> = new Map()) {
+  constructor(
+    signers: RoleSigners,
+    verifier: Verifier,
+    snapshotMeta: Map<string, string> = new Map(),
+    signPool?: SignPool,
+  ) {
     this.#signers = signers;
     this.#verifier = verifier;
     this.#baseMeta = snapshotMeta;
+    this.#signBatch = signPool?.batch();
   }
 
   /**
@@ -94,24 +106,63 @@ export class PublicationBuilder {
     // them is exactly the verified bytes (16384 bins: 1 signature, not 16384).
     const last = this.#lastSigned;
     if (last && last.keyid === signer.keyid && last.signedText === signedText) {
-      const doc = this.#add(role, version, expires, last.bytes, version - 1, last.sha256);
+      const doc = this.#add(role, version, expires, last.doc.bytes, version - 1, last.doc.sha256);
+      // Still being signed: its bytes are copied when they are.
+      if (last.doc.sha256 === "") this.#shares.push([last.doc, doc]);
       this.#depthChecked.add(doc);
       return doc;
     }
     const data = utf8(signedText);
+    const name = metadataFileName(role, version);
+    const verify = this.#verifyBatch(signer);
+    // Targets documents are signed on another core when there is one; snapshot and timestamp here.
+    if (this.#signBatch && isTargetsRole(role) && envelopesAsIs(signedText)) {
+      const doc = this.#add(role, version, expires, new Uint8Array(0), version - 1, "");
+      const moved = this.#signBatch.add(signer, data, (signed) => {
+        doc.bytes = signed.envelope;
+        doc.sha256 = signed.sha256;
+        verify.add(name, signed.data, signed.sig);
+      });
+      if (moved) {
+        this.#depthChecked.add(doc);
+        this.#lastSigned = { keyid: signer.keyid, signedText, doc };
+        return doc;
+      }
+      this.documents.pop();
+    }
     const sig = signer.sign(data);
     // Before data is handed to the verifier (which may detach its buffer).
     const bytes = envelopeFromSignedBytes(signedText, data, [{ keyid: signer.keyid, sig }]);
+    verify.add(name, data, sig);
+    const doc = this.#add(role, version, expires, bytes, version - 1);
+    this.#depthChecked.add(doc);
+    this.#lastSigned = { keyid: signer.keyid, signedText, doc };
+    return doc;
+  }
+
+  #verifyBatch(signer: Signer): VerifyBatch {
     let verify = this.#batches.get(signer.keyid);
     if (!verify) {
       verify = this.#verifier.batch(signer.publicKey);
       this.#batches.set(signer.keyid, verify);
     }
-    verify.add(metadataFileName(role, version), data, sig);
-    const doc = this.#add(role, version, expires, bytes, version - 1);
-    this.#depthChecked.add(doc);
-    this.#lastSigned = { keyid: signer.keyid, signedText, bytes, sha256: doc.sha256 };
-    return doc;
+    return verify;
+  }
+
+  /**
+   * Resolves when every document added here has its bytes (signed on another
+   * core, sign-pool.ts); rejects when the signing worker failed. Call before
+   * reading `documents`' bytes.
+   */
+  signed(): Promise<void> {
+    this.#signed ??= (async () => {
+      await this.#signBatch?.done();
+      for (const [from, to] of this.#shares) {
+        to.bytes = from.bytes;
+        to.sha256 = from.sha256;
+      }
+    })();
+    return this.#signed;
   }
 
   /** The snapshot listing every targets role with its version (spec 4.4.3). */
@@ -155,8 +206,9 @@ export class PublicationBuilder {
   /** Resolves when every signature made here verified (and, for the documents signed here, nests no deeper than clients parse); rejects naming the first that did not. */
   async verified(): Promise<void> {
     // Every batch settles before the first failure is reported: none is left running.
+    const signing = await Promise.allSettled([this.signed()]);
     const results = await Promise.allSettled([...this.#batches.values()].map((b) => b.done()));
-    const failed = results.find((r) => r.status === "rejected");
+    const failed = [...signing, ...results].find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
@@ -168,9 +220,8 @@ export class PublicationBuilder {
     expectedHead: number,
     sha256?: string,
   ): DocumentRecord {
-    const doc: DocumentRecord = sha256
-      ? { role, version, expires, bytes, sha256 }
-      : documentRecord(role, version, expires, bytes);
+    const doc: DocumentRecord =
+      sha256 !== undefined ? { role, version, expires, bytes, sha256 } : documentRecord(role, version, expires, bytes);
     this.documents.push(doc);
     this.expectedHeads[role] = expectedHead;
     if (isTargetsRole(role)) this.#metaChanges.set(snapshotMetaName(role), `{"version":${version}}`);

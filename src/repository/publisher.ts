@@ -178,8 +178,14 @@ export class Publisher {
       let published = false;
       try {
         for (;;) {
-          await gatherBurst(() => this.#pending(), { maxBatch: this.#opts.maxBatch, maxMs: this.#opts.maxGatherMs });
+          const gatherStarted = performance.now();
+          const gathered = await gatherBurst(() => this.#pending(), {
+            maxBatch: this.#opts.maxBatch,
+            maxMs: this.#opts.maxGatherMs,
+          });
           const started = performance.now();
+          if (gathered >= BURST_CHANGES)
+            this.#log.debug("burst gathered", { pending: gathered, gather_ms: Math.round(started - gatherStarted) });
           const outcome = await this.#repo.publishOnce();
           this.failures = 0;
           this.lastError = null;

@@ -101,6 +101,7 @@ export class Repository {
   /** Stop background helpers (the verification worker). */
   close(): void {
     this.#e.verifier.close();
+    this.#e.signPool.close();
   }
 
   /**

@@ -4,6 +4,7 @@
  * escaped, see canonical.ts), so the bytes are reproducible and what clients
  * re-canonicalize is exactly what was signed.
  */
+import { createHash } from "node:crypto";
 import { canonicalJson, canonicalObjectFromEntries, jsonTextOf, utf8 } from "./canonical.ts";
 import type { Signature, SignedBase } from "./metadata.ts";
 import type { Signer } from "./signer.ts";
@@ -50,13 +51,33 @@ export function envelopeFromSignedBytes(
   signatures: Signature[],
 ): Uint8Array {
   // Raw control characters must become JSON escapes: the slow path re-encodes.
-  if (jsonTextOf(signedText) !== signedText) return serializeEnvelope(signedText, signatures);
+  if (!envelopesAsIs(signedText)) return serializeEnvelope(signedText, signatures);
+  return envelopeOfBytes(signedBytes, signatures);
+}
+
+/** Whether the envelope of `signedText` holds its UTF-8 bytes unchanged (no raw control character to escape). */
+export function envelopesAsIs(signedText: string): boolean {
+  return jsonTextOf(signedText) === signedText;
+}
+
+/** envelopeFromSignedBytes for a text `envelopesAsIs` accepted: the signed bytes go in unchanged. */
+export function envelopeOfBytes(signedBytes: Uint8Array, signatures: Signature[]): Uint8Array {
   const head = utf8(`{"signatures":${canonicalJson(signatures)},"signed":`);
   const out = new Uint8Array(head.length + signedBytes.length + 1);
   out.set(head, 0);
   out.set(signedBytes, head.length);
   out[out.length - 1] = 0x7d; // "}"
   return out;
+}
+
+/** `data` (a text `envelopesAsIs` accepted) signed by `signer`: the signature, the envelope and its sha256. */
+export function signedEnvelope(
+  signer: Signer,
+  data: Uint8Array,
+): { sig: string; envelope: Uint8Array; sha256: string } {
+  const sig = signer.sign(data);
+  const envelope = envelopeOfBytes(data, [{ keyid: signer.keyid, sig }]);
+  return { sig, envelope, sha256: createHash("sha256").update(envelope).digest("hex") };
 }
 
 export function signText(signedText: string, signers: Signer[], existing: Signature[] = []): SignedDocument {

@@ -92,6 +92,15 @@ export class NativeSigner implements Signer {
     }
   }
 
+  /**
+   * The private key as PKCS#8 DER, for one purpose only: handing it to a
+   * signing worker of this same process (repository/sign-pool.ts), which
+   * shares this process's memory anyway. Never written, logged or sent.
+   */
+  pkcs8ForWorker(): Uint8Array {
+    return new Uint8Array(this.#key.export({ format: "der", type: "pkcs8" }));
+  }
+
   /** Keeps key material out of logs and JSON dumps. */
   toJSON(): unknown {
     return { keyid: this.keyid, scheme: this.#scheme };

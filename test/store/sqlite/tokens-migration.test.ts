@@ -194,7 +194,9 @@ test("migration 7 keeps the queue in order, held or not, and never hands out an 
   }
   const check = new Database(file);
   // The kind is still checked.
-  check.run("INSERT INTO changes (task_id, kind, path, role, held, created_at) VALUES ('x', 'bump', 'p', 'r', 0, 'now')");
+  check.run(
+    "INSERT INTO changes (task_id, kind, path, role, held, created_at) VALUES ('x', 'bump', 'p', 'r', 0, 'now')",
+  );
   expect(() =>
     check.run(
       "INSERT INTO changes (task_id, kind, path, role, held, created_at) VALUES ('x', 'move', 'p', 'r', 0, 'now')",
