@@ -5,7 +5,10 @@
  * nothing is read from the source tree), accepts an artifact with the printed
  * token, and tuf-js verifies what it serves, and the dashboard's page and
  * its scripts load. Catches packaging mistakes such as a worker entry point
- * or the static/ bundle missing from the binary.
+ * or the static/ bundle missing from the binary: the publication of a
+ * thousand artifacts into 512 bins uses the signing and verification
+ * workers, and a worker that fails to load fails the publication (it is then
+ * retried on the publisher's thread, and the log says why).
  */
 import { expect, test } from "bun:test";
 import { rmSync, existsSync } from "node:fs";
@@ -23,7 +26,7 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
 
   const dataDir = tempDir("tufbox-bin-");
   const clientDir = tempDir("tufbox-bin-client-");
-  const proc = Bun.spawn([binary, "quickstart", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--bins", "16"], {
+  const proc = Bun.spawn([binary, "quickstart", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--bins", "512"], {
     cwd: "/",
     stdout: "pipe",
     stderr: "pipe",
@@ -39,6 +42,15 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
       if (done) break;
       out += decoder.decode(value);
     }
+    // The rest of the log, read as it comes (a pipe nobody reads would stall the server).
+    const rest = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        out += decoder.decode(value);
+      }
+    })();
+    const errors = new Response(proc.stderr as ReadableStream<Uint8Array>).text();
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
     const token = /\n\s+(tufbox_[A-Za-z0-9_-]+)\n/.exec(out)?.[1];
     expect(url).toBeDefined();
@@ -47,7 +59,13 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({
-        artifacts: [{ path: "bin/app.tar.gz", info: { length: 3, hashes: { sha256: "ab".repeat(32) } } }],
+        artifacts: [
+          { path: "bin/app.tar.gz", info: { length: 3, hashes: { sha256: "ab".repeat(32) } } },
+          ...Array.from({ length: 1000 }, (_, i) => ({
+            path: `bin/more-${i}.tar.gz`,
+            info: { length: i, hashes: { sha256: i.toString(16).padStart(64, "0") } },
+          })),
+        ],
       }),
     });
     expect(r.status).toBe(202);
@@ -84,6 +102,11 @@ test("the compiled linux-x64 binary serves a quickstart repository that tuf-js v
       expect((await a.text()).length).toBeGreaterThan(100);
     }
     expect((await fetch(`${url}/docs`)).status).toBe(200);
+    proc.kill("SIGTERM");
+    await proc.exited;
+    await rest;
+    // Published at the first attempt: no worker failed to load.
+    expect(`${out}${await errors}`).not.toContain("publish failed");
   } finally {
     proc.kill("SIGTERM");
     await proc.exited;
