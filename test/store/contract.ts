@@ -656,6 +656,48 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         expect((await store.listArtifactsInRoles([])).size).toBe(0);
       });
 
+      test("a large publication adds, keeps and moves paths alike, whatever their order", async () => {
+        const names = (prefix: string, n: number) =>
+          Array.from({ length: n }, (_, i) => `${prefix}/${String(i).padStart(3, "0")}`);
+        const [p, q, n] = [names("p", 300), names("q", 200), names("n", 100)];
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: {
+              upsert: [...p.map((x) => artifact(x, "bins-a")), ...q.map((x) => artifact(x, "bins-old"))],
+              remove: [],
+            },
+          }),
+        );
+        expect(await store.countArtifacts()).toBe(500);
+        // New paths, paths already in the same role (a new fragment) and paths
+        // moving to another role (as a re-binning moves them), interleaved in
+        // path order across the store's multi-row inserts.
+        await store.commitPublication(
+          await withDocuments(store, {
+            expectedHeads: {},
+            documents: [],
+            artifacts: {
+              upsert: [
+                ...q.map((x) => artifact(x, "bins-new")),
+                ...p.slice(0, 150).map((x) => artifact(x, "bins-a", '{"v":2}')),
+                ...n.map((x) => artifact(x, "bins-a")),
+              ],
+              remove: [],
+            },
+          }),
+        );
+        expect(await store.countArtifacts()).toBe(600);
+        expect((await store.listArtifactsInRole("bins-new")).map((a) => a.path)).toEqual(q);
+        expect(await store.listArtifactsInRole("bins-old")).toEqual([]);
+        const a = await store.listArtifactsInRole("bins-a");
+        expect(a.map((x) => x.path)).toEqual([...n, ...p]);
+        expect(await store.getArtifact("p/010")).toEqual(artifact("p/010", "bins-a", '{"v":2}'));
+        expect(await store.getArtifact("p/200")).toEqual(artifact("p/200", "bins-a"));
+        expect((await store.getArtifact("q/005"))?.role).toBe("bins-new");
+      });
+
       test("getArtifact and countArtifacts", async () => {
         expect(await store.countArtifacts()).toBe(0);
         expect(await store.getArtifact("x")).toBeUndefined();

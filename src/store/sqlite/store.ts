@@ -65,6 +65,8 @@ export interface SqliteStoreOptions {
 }
 
 /** A publication this large starts the checkpoint worker (a 16384-bin snapshot alone is ~0.6 MB). */
+/** artifact index rows written by one INSERT */
+const ARTIFACTS_PER_INSERT = 128;
 /** queued changes written by one INSERT (7 parameters each; SQLite allows 32766) */
 const CHANGES_PER_INSERT = 64;
 const CHECKPOINT_WORKER_AFTER_BYTES = 256 * 1024;
@@ -155,6 +157,11 @@ function prepare(db: Database) {
     pagePrefixOpen: page("WHERE path >= max(?1, ?2) AND path <> ?1"),
     insertArtifact: db.prepare<never, [string, string]>(
       "INSERT INTO artifacts (path, role) VALUES (?, ?) ON CONFLICT (path) DO NOTHING",
+    ),
+    // Only the rows inserted come back: a path already indexed is not.
+    insertArtifacts: db.prepare<{ path: string }, string[]>(
+      `INSERT INTO artifacts (path, role) VALUES ${Array(ARTIFACTS_PER_INSERT).fill("(?, ?)").join(", ")}
+       ON CONFLICT (path) DO NOTHING RETURNING path`,
     ),
     moveArtifact: db.prepare<never, [string, string]>("UPDATE artifacts SET role = ? WHERE path = ?"),
     deleteArtifact: db.prepare<{ role: string }, [string]>("DELETE FROM artifacts WHERE path = ? RETURNING role"),
@@ -822,17 +829,32 @@ export class SqliteStore implements Store {
     const last = new Map<string, string>();
     for (const a of artifacts.upsert) last.set(a.path, a.role);
     // The default sort compares UTF-16 code units.
-    for (const path of [...last.keys()].sort()) {
-      const role = last.get(path)!;
-      if (s.insertArtifact.run(path, role).changes === 1) {
-        count(role, 1);
-        continue;
-      }
+    const paths = [...last.keys()].sort();
+    /** a path already indexed: moved when another role lists it now */
+    const existing = (path: string, role: string) => {
       const was = s.getArtifactRole.get(path)!.role;
-      if (was === role) continue;
+      if (was === role) return;
       s.moveArtifact.run(role, path);
       count(was, -1);
       count(role, 1);
+    };
+    let i = 0;
+    // Many rows per INSERT: 200k new paths were 200k statements.
+    for (; i + ARTIFACTS_PER_INSERT <= paths.length; i += ARTIFACTS_PER_INSERT) {
+      const chunk = paths.slice(i, i + ARTIFACTS_PER_INSERT);
+      const args: string[] = [];
+      for (const path of chunk) args.push(path, last.get(path)!);
+      const inserted = s.insertArtifacts.all(...args);
+      for (const r of inserted) count(last.get(r.path)!, 1);
+      if (inserted.length === chunk.length) continue;
+      const added = new Set(inserted.map((r) => r.path));
+      for (const path of chunk) if (!added.has(path)) existing(path, last.get(path)!);
+    }
+    for (; i < paths.length; i++) {
+      const path = paths[i]!;
+      const role = last.get(path)!;
+      if (s.insertArtifact.run(path, role).changes === 1) count(role, 1);
+      else existing(path, role);
     }
     for (const [role, n] of counts) {
       if (n === 0) continue;
