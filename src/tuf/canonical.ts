@@ -181,13 +181,37 @@ export function utf8(text: string): Uint8Array {
  * Keys must be unique; they are sorted here (UTF-16 code unit order).
  */
 export function canonicalObjectFromEntries(entries: [string, string][]): string {
-  entries.sort((a, b) => byCodeUnit(a[0], b[0]));
-  const out: string[] = ["{"];
-  for (let i = 0; i < entries.length; i++) {
-    const [k, v] = entries[i]!;
-    if (i > 0) out.push(",");
-    out.push(canonicalString(k), ":", v);
+  const sorted = sortedEntries(entries);
+  // Concatenated rather than joined from parts: a 16384-bin publication
+  // assembles ~200 MB of these, and JavaScriptCore's string ropes make `+=`
+  // about half the cost of an array join.
+  let text = "{";
+  for (let i = 0; i < sorted.length; i++) {
+    const [k, v] = sorted[i]!;
+    text += `${i > 0 ? "," : ""}${canonicalString(k)}:${v}`;
   }
-  out.push("}");
-  return out.join("");
+  return `${text}}`;
+}
+
+const byKey = (a: [string, string], b: [string, string]) => byCodeUnit(a[0], b[0]);
+
+/**
+ * `entries` in key order. Usually they nearly are: a bin's entries as its
+ * last document listed them, then the few paths this publication adds. The
+ * sorted run is kept and the rest sorted and merged into it, instead of
+ * sorting everything again.
+ */
+function sortedEntries(entries: [string, string][]): [string, string][] {
+  let run = 1;
+  while (run < entries.length && entries[run - 1]![0] < entries[run]![0]) run++;
+  if (run >= entries.length) return entries;
+  const rest = entries.slice(run).sort(byKey);
+  const out: [string, string][] = new Array(entries.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < run && j < rest.length) out[o++] = byKey(entries[i]!, rest[j]!) <= 0 ? entries[i++]! : rest[j++]!;
+  while (i < run) out[o++] = entries[i++]!;
+  while (j < rest.length) out[o++] = rest[j++]!;
+  return out;
 }

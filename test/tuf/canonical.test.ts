@@ -377,6 +377,20 @@ describe("canonicalObjectFromEntries", () => {
     }
   });
 
+  test("a sorted run followed by unsorted entries (a bin's listed paths, then the new ones) sorts like any order", () => {
+    const rnd = prng(11);
+    for (let i = 0; i < 500; i++) {
+      const obj: Record<string, unknown> = {};
+      const n = randInt(rnd, 1, 40);
+      for (let j = 0; j < n; j++) obj[randString(rnd, KEY_CHARS, 4)] = randValue(rnd, 1);
+      const all = Object.entries(obj).map(([k, v]) => [k, canonicalJson(v)] as [string, string]);
+      const cut = randInt(rnd, 0, all.length);
+      const listed = all.slice(0, cut).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const entries = [...listed, ...shuffle(rnd, all.slice(cut))];
+      expect(canonicalObjectFromEntries(entries)).toBe(canonicalJson(obj));
+    }
+  });
+
   test("empty and fixed example", () => {
     expect(canonicalObjectFromEntries([])).toBe("{}");
     expect(
