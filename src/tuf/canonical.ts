@@ -87,45 +87,32 @@ function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function encode(value: unknown, out: string[]): void {
+/** One value's canonical text; strings are concatenated (JavaScriptCore ropes), not joined from parts. */
+function encode(value: unknown): string {
   switch (typeof value) {
     case "string":
-      out.push(canonicalString(value));
-      return;
+      return canonicalString(value);
     case "number":
       if (!Number.isSafeInteger(value)) throw new TufError("", `cannot encode number ${value} in canonical JSON`);
-      out.push(Object.is(value, -0) ? "0" : String(value));
-      return;
+      return Object.is(value, -0) ? "0" : String(value);
     case "boolean":
-      out.push(value ? "true" : "false");
-      return;
+      return value ? "true" : "false";
     case "object": {
-      if (value === null) {
-        out.push("null");
-        return;
-      }
+      if (value === null) return "null";
       if (Array.isArray(value)) {
-        out.push("[");
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out.push(",");
-          encode(value[i], out);
-        }
-        out.push("]");
-        return;
+        let text = "[";
+        for (let i = 0; i < value.length; i++) text += `${i > 0 ? "," : ""}${encode(value[i])}`;
+        return `${text}]`;
       }
       const obj = value as Record<string, unknown>;
       // Keys whose value is undefined do not exist in JSON.
       const keys = Object.keys(obj)
         .filter((k) => obj[k] !== undefined)
         .sort(byCodeUnit);
-      out.push("{");
-      for (let i = 0; i < keys.length; i++) {
-        if (i > 0) out.push(",");
-        out.push(canonicalString(keys[i]!), ":");
-        encode(obj[keys[i]!], out);
-      }
-      out.push("}");
-      return;
+      let text = "{";
+      for (let i = 0; i < keys.length; i++)
+        text += `${i > 0 ? "," : ""}${canonicalString(keys[i]!)}:${encode(obj[keys[i]!])}`;
+      return `${text}}`;
     }
     default:
       throw new TufError("", `cannot encode ${typeof value} in canonical JSON`);
@@ -134,9 +121,7 @@ function encode(value: unknown, out: string[]): void {
 
 /** OLPC canonical JSON text. Callers must have checked untrusted input with assertCanonicalSafe. */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  encode(value, out);
-  return out.join("");
+  return encode(value);
 }
 
 /** Checks and serializes in one step (for untrusted input). */

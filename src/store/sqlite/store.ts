@@ -842,13 +842,20 @@ export class SqliteStore implements Store {
     // Many rows per INSERT: 200k new paths were 200k statements.
     for (; i + ARTIFACTS_PER_INSERT <= paths.length; i += ARTIFACTS_PER_INSERT) {
       const chunk = paths.slice(i, i + ARTIFACTS_PER_INSERT);
+      const roles = chunk.map((path) => last.get(path)!);
       const args: string[] = [];
-      for (const path of chunk) args.push(path, last.get(path)!);
+      for (let j = 0; j < chunk.length; j++) args.push(chunk[j]!, roles[j]!);
       const inserted = s.insertArtifacts.all(...args);
-      for (const r of inserted) count(last.get(r.path)!, 1);
-      if (inserted.length === chunk.length) continue;
+      if (inserted.length === chunk.length) {
+        // All new (the usual case): counted without looking the returned paths up.
+        for (const role of roles) count(role, 1);
+        continue;
+      }
       const added = new Set(inserted.map((r) => r.path));
-      for (const path of chunk) if (!added.has(path)) existing(path, last.get(path)!);
+      for (let j = 0; j < chunk.length; j++) {
+        if (added.has(chunk[j]!)) count(roles[j]!, 1);
+        else existing(chunk[j]!, roles[j]!);
+      }
     }
     for (; i < paths.length; i++) {
       const path = paths[i]!;
