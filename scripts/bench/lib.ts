@@ -72,6 +72,37 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** CPU time (user + system, all threads) of process `pid` in ms, from /proc; NaN elsewhere. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Wait until process `pid` is idle: under 5% of a core for two half-second
+ * samples in a row (a large import leaves WAL checkpoints and collections
+ * running for a while), at most `maxMs`. Returns the ms waited.
+ */
+export async function waitIdle(pid: number, maxMs: number): Promise<number> {
+  const started = performance.now();
+  let quiet = 0;
+  let last = processCpuMs(pid);
+  if (Number.isNaN(last)) return 0;
+  while (quiet < 2 && performance.now() - started < maxMs) {
+    await Bun.sleep(500);
+    const now = processCpuMs(pid);
+    quiet = now - last < 25 ? quiet + 1 : 0;
+    last = now;
+  }
+  return Math.round(performance.now() - started);
+}
+
 export function rssMiB(pid: number): number {
   try {
     const status = require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8") as string;

@@ -1,13 +1,25 @@
 /**
  * Publish throughput, end to end: artifacts accepted over HTTP → visible in
  * the served timestamp. With N existing artifacts and B bins.
- *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 200000] [--per-request 1000] [--concurrency 4] [--phases]
+ *   bun scripts/bench/publish.ts [--existing 1000000] [--bins 16384] [--measure 200000] [--per-request 1000] [--concurrency 4] [--phases] [--no-settle]
+ * The measurement starts once the server holding the preloaded artifacts is
+ * idle (its WAL checkpoints and collections after the import done, at most
+ * 60 s); --no-settle starts it right after the preload's last task.
  * --phases: the server logs at debug level and each measured publication's
  * phases (read, build + sign, verify wait, commit, serve, CPU of all threads)
  * are printed and put into the JSON line: where the time went.
  */
 import { rmSync } from "node:fs";
-import { addAll, bootstrappedServer, flag, rssMiB, saveServerLog, timestampVersion, waitTaskAt } from "./lib.ts";
+import {
+  addAll,
+  bootstrappedServer,
+  flag,
+  rssMiB,
+  saveServerLog,
+  timestampVersion,
+  waitIdle,
+  waitTaskAt,
+} from "./lib.ts";
 
 const existing = flag("existing", 1_000_000);
 const bins = flag("bins", 16384);
@@ -15,6 +27,7 @@ const measure = flag("measure", 200_000);
 const perRequest = flag("per-request", 1000);
 const concurrency = flag("concurrency", 4);
 const phases = process.argv.includes("--phases");
+const settle = !process.argv.includes("--no-settle");
 
 interface PublicationPhases {
   timestamp: number;
@@ -80,6 +93,8 @@ try {
   console.log(
     `preloaded ${existing} artifacts into ${bins} bins in ${preloadS.toFixed(1)} s (${Math.round(existing / preloadS)}/s)`,
   );
+  const settledMs = settle ? await waitIdle(server.proc.pid, 60_000) : 0;
+  if (settle) console.log(`server idle ${(settledMs / 1000).toFixed(1)} s after the preload's last task`);
 
   const before = await timestampVersion(server.url);
   t = performance.now();
@@ -126,6 +141,7 @@ try {
       accept_per_s: Math.round(measure / acceptedS),
       publishes: after - before,
       preload_per_s: Math.round(existing / preloadS),
+      settled_ms: settle ? settledMs : null,
       rss_mib: rssNow,
       rss_idle_mib: rssIdle,
       ...(publications ? { publications } : {}),
