@@ -121,7 +121,6 @@ export class SignPool {
     /** per keyid, documents not yet handed to the worker */
     const chunks = new Map<string, { signer: NativeSigner; items: Item[] }>();
     const answers: Promise<void>[] = [];
-    let posted = false;
     const post = (signer: NativeSigner, items: Item[]) => {
       const worker = pool.#ensureWorker();
       if (!worker) {
@@ -129,7 +128,6 @@ export class SignPool {
         answers.push(Promise.resolve().then(() => signHere(signer, items)));
         return;
       }
-      posted = true;
       answers.push(
         pool.#post(worker, signer, items).then((r) => {
           for (let i = 0; i < items.length; i++)
@@ -164,7 +162,8 @@ export class SignPool {
           const failed = results.find((r) => r.status === "rejected");
           if (failed) throw (failed as PromiseRejectedResult).reason;
         } finally {
-          if (posted) pool.#stopWhenIdle();
+          // Armed again whether or not this batch used the worker: batch() disarmed it.
+          if (pool.#worker) pool.#stopWhenIdle();
         }
       },
     };

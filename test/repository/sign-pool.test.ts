@@ -6,12 +6,13 @@
  * same bytes with or without the pool.
  */
 import { describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey } from "node:crypto";
 import { PublicationBuilder } from "../../src/repository/publication.ts";
-import { type SignedBytes, SignPool } from "../../src/repository/sign-pool.ts";
+import { type SignedBytes, SignerUnavailable, SignPool } from "../../src/repository/sign-pool.ts";
 import { VerifyPool } from "../../src/repository/verify-pool.ts";
 import {
   canonicalTargetsText,
+  NativeSigner,
   NobleEd25519Signer,
   serializeEnvelope,
   type Signer,
@@ -88,8 +89,34 @@ describe("sign pool", () => {
       // A second key goes to the same worker.
       const other = await signAll(pool, ecdsa, texts.slice(0, 130));
       for (const [i, t] of texts.slice(0, 130).entries()) expectSignedHere(ecdsa, t, other[i]);
+      // A small publication in between (signed here) does not keep the worker alive.
+      await signAll(pool, ed, texts.slice(0, 2));
       for (let i = 0; i < 200 && pool.workerRunning; i++) await Bun.sleep(10);
       expect(pool.workerRunning).toBe(false);
+    } finally {
+      pool.close();
+    }
+  });
+
+  test("a worker that fails fails its batch (nothing half-signed), and later batches are signed here", async () => {
+    // A key the worker cannot import: its error reaches the pool like a crash would.
+    class Garbled extends NativeSigner {
+      override pkcs8ForWorker(): Uint8Array {
+        return new Uint8Array(48).fill(1);
+      }
+    }
+    const garbled = new Garbled(createPrivateKey(keyPem("online-ed25519")), ed.publicKey);
+    const pool = new SignPool();
+    try {
+      const texts = Array.from({ length: 70 }, (_, i) => binText(i));
+      const failure = await signAll(pool, garbled, texts).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(failure).toBeInstanceOf(SignerUnavailable);
+      expect(pool.workerRunning).toBe(false);
+      // From now on the caller signs.
+      expect(pool.batch().add(garbled, utf8(texts[0]!), () => undefined)).toBe(false);
     } finally {
       pool.close();
     }
