@@ -7,6 +7,7 @@
 import { SQL } from "bun";
 import { join } from "node:path";
 import { sqliteSnapshot, type StoreSnapshot } from "./sqlite-snapshot.ts";
+import { workerUrl } from "../workers.ts";
 
 /**
  * SQLite: `VACUUM INTO` runs in a worker thread (snapshot-worker.ts) with its
@@ -16,10 +17,7 @@ import { sqliteSnapshot, type StoreSnapshot } from "./sqlite-snapshot.ts";
 export async function sqliteSnapshotOffThread(path: string, into: string): Promise<StoreSnapshot> {
   let worker: Worker;
   try {
-    const spec = import.meta.url.includes("/$bunfs/")
-      ? new URL("./ops/snapshot-worker.ts", import.meta.url)
-      : new URL("./snapshot-worker.ts", import.meta.url);
-    worker = new Worker(spec.href);
+    worker = new Worker(workerUrl("ops/snapshot-worker.ts"));
   } catch {
     return sqliteSnapshot(path, into);
   }

@@ -12,6 +12,7 @@
 import { signedEnvelope } from "../tuf/document.ts";
 import { NativeSigner, type Signer } from "../tuf/signer.ts";
 import type { SignWorkerRequest, SignWorkerResult } from "./sign-worker.ts";
+import { workerUrl } from "../workers.ts";
 
 /** documents per message to the worker */
 const CHUNK = 64;
@@ -69,11 +70,7 @@ export class SignPool {
   #ensureWorker(): Worker | null {
     if (this.#worker || this.#failedToStart) return this.#worker;
     try {
-      // In a compiled binary every entry point sits under the bundle's root (scripts/compile.ts).
-      const spec = import.meta.url.includes("/$bunfs/")
-        ? new URL("./repository/sign-worker.ts", import.meta.url)
-        : new URL("./sign-worker.ts", import.meta.url);
-      const w = new Worker(spec.href);
+      const w = new Worker(workerUrl("repository/sign-worker.ts"));
       w.onmessage = (e: MessageEvent<SignWorkerResult>) => {
         const waiter = this.#waiting.get(e.data.id);
         this.#waiting.delete(e.data.id);

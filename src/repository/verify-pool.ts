@@ -6,6 +6,7 @@
  */
 import type { PublicKey } from "../tuf/keys.ts";
 import { tooDeep, tooDeepError } from "./client-limits.ts";
+import { workerUrl } from "../workers.ts";
 
 const CHUNK = 256;
 /**
@@ -62,12 +63,7 @@ export class VerifyPool {
   #ensureWorker(): Worker | null {
     if (this.#worker || this.#failedToStart) return this.#worker;
     try {
-      // In a compiled binary every entry point sits under the bundle's root
-      // (scripts/build.ts embeds the worker as src/repository/verify-worker.ts).
-      const spec = import.meta.url.includes("/$bunfs/")
-        ? new URL("./repository/verify-worker.ts", import.meta.url)
-        : new URL("./verify-worker.ts", import.meta.url);
-      const w = new Worker(spec.href);
+      const w = new Worker(workerUrl("repository/verify-worker.ts"));
       w.onmessage = (e: MessageEvent<{ id: number; failed: string[]; deep: string[] }>) => {
         const resolve = this.#waiting.get(e.data.id);
         this.#waiting.delete(e.data.id);

@@ -46,6 +46,7 @@ import {
   type PublicationSummary,
   type RoleVersion,
 } from "../store.ts";
+import { workerUrl } from "../../workers.ts";
 
 export interface SqliteStoreOptions {
   /**
@@ -730,10 +731,7 @@ export class SqliteStore implements Store {
 
   private async startCheckpointer(db: Database): Promise<void> {
     try {
-      const spec = import.meta.url.includes("/$bunfs/")
-        ? new URL("./store/sqlite/checkpoint-worker.ts", import.meta.url)
-        : new URL("./checkpoint-worker.ts", import.meta.url);
-      const worker = new Worker(spec.href);
+      const worker = new Worker(workerUrl("store/sqlite/checkpoint-worker.ts"));
       const started = new Promise<boolean>((resolve) => {
         worker.onmessage = (e) => resolve(e.data === "started");
         worker.onerror = () => resolve(false);
