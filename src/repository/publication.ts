@@ -116,19 +116,18 @@ export class PublicationBuilder {
     const name = metadataFileName(role, version);
     const verify = this.#verifyBatch(signer);
     // Targets documents are signed on another core when there is one; snapshot and timestamp here.
-    if (this.#signBatch && isTargetsRole(role) && envelopesAsIs(signedText)) {
+    const pool = this.#signBatch;
+    if (pool?.accepts(signer) && isTargetsRole(role) && envelopesAsIs(signedText)) {
+      // Its bytes arrive with its signature (signed()).
       const doc = this.#add(role, version, expires, new Uint8Array(0), version - 1, "");
-      const moved = this.#signBatch.add(signer, data, (signed) => {
+      pool.add(signer, data, (signed) => {
         doc.bytes = signed.envelope;
         doc.sha256 = signed.sha256;
         verify.add(name, signed.data, signed.sig);
       });
-      if (moved) {
-        this.#depthChecked.add(doc);
-        this.#lastSigned = { keyid: signer.keyid, signedText, doc };
-        return doc;
-      }
-      this.documents.pop();
+      this.#depthChecked.add(doc);
+      this.#lastSigned = { keyid: signer.keyid, signedText, doc };
+      return doc;
     }
     const sig = signer.sign(data);
     // Before data is handed to the verifier (which may detach its buffer).

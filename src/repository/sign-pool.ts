@@ -36,12 +36,14 @@ export class SignerUnavailable extends Error {
 }
 
 export interface SignBatch {
+  /** Whether `signer`'s documents can be added here; when not, the caller signs them itself. */
+  accepts(signer: Signer): signer is NativeSigner;
   /**
    * Sign `data` (the UTF-8 of a canonical text that envelopes as is) with
-   * `signer`; `then` gets the result, here or when the worker answers.
-   * Returns false when `signer` cannot sign elsewhere: the caller signs.
+   * `signer`, one `accepts` took; `then` gets the result, here or when the
+   * worker answers (never within this call).
    */
-  add(signer: Signer, data: Uint8Array, then: (signed: SignedBytes) => void): boolean;
+  add(signer: NativeSigner, data: Uint8Array, then: (signed: SignedBytes) => void): void;
   /** Resolves when every document added is signed (and its `then` ran); rejects when the worker failed. */
   done(): Promise<void>;
 }
@@ -133,8 +135,10 @@ export class SignPool {
       );
     };
     return {
+      accepts(signer): signer is NativeSigner {
+        return signer instanceof NativeSigner && !pool.#failedToStart;
+      },
       add(signer, data, then) {
-        if (!(signer instanceof NativeSigner) || pool.#failedToStart) return false;
         // Own buffer per item, so transferring it detaches nothing else.
         const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
         let chunk = chunks.get(signer.keyid);
@@ -147,7 +151,6 @@ export class SignPool {
           post(signer, chunk.items);
           chunk.items = [];
         }
-        return true;
       },
       async done() {
         try {
