@@ -189,6 +189,9 @@ export class SignPool {
     this.#worker?.terminate();
     this.#worker = null;
     this.#keysGiven.clear();
+    // A publication still waiting fails instead of hanging (it is not written).
+    for (const waiter of this.#waiting.values()) waiter.reject(new SignerUnavailable());
+    this.#waiting.clear();
   }
 }
 
