@@ -97,6 +97,11 @@ try {
   if (settle) console.log(`server idle ${(settledMs / 1000).toFixed(1)} s after the preload's last task`);
 
   const before = await timestampVersion(server.url);
+  // The server's largest RSS from the first measured request until 5 s after the publication.
+  let rssPeak = 0;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, rssMiB(server.proc.pid) || 0);
+  }, 100);
   t = performance.now();
   const startedAt = Date.now();
   const tasks = await addAll(server.url, "measured", 0, measure, perRequest, concurrency);
@@ -121,7 +126,10 @@ try {
   // The server collects after a large publication; what it keeps once idle is the figure that lasts.
   await Bun.sleep(5000);
   const rssIdle = rssMiB(server.proc.pid);
-  console.log(`server RSS ${rssNow} MiB right after, ${rssIdle} MiB 5 s later`);
+  clearInterval(sampler);
+  console.log(
+    `server RSS ${rssNow} MiB right after, ${rssIdle} MiB 5 s later, at most ${rssPeak} MiB (sampled every 100 ms)`,
+  );
   const publications = phases ? publicationsAfter(server.output(), before) : undefined;
   if (phases) console.log(timeline(server.output(), startedAt, acceptedAt, visibleAt));
   for (const p of publications ?? []) {
@@ -144,6 +152,7 @@ try {
       settled_ms: settle ? settledMs : null,
       rss_mib: rssNow,
       rss_idle_mib: rssIdle,
+      rss_peak_mib: rssPeak,
       ...(publications ? { publications } : {}),
     }),
   );
