@@ -65,11 +65,11 @@ export interface SqliteStoreOptions {
   backgroundCheckpoint?: boolean;
 }
 
-/** A publication this large starts the checkpoint worker (a 16384-bin snapshot alone is ~0.6 MB). */
 /** artifact index rows written by one INSERT */
 const ARTIFACTS_PER_INSERT = 128;
 /** queued changes written by one INSERT (7 parameters each; SQLite allows 32766) */
 const CHANGES_PER_INSERT = 64;
+/** A publication this large starts the checkpoint worker (a 16384-bin snapshot alone is ~0.6 MB). */
 const CHECKPOINT_WORKER_AFTER_BYTES = 256 * 1024;
 /** How often the background worker checkpoints the WAL. */
 const CHECKPOINT_INTERVAL_MS = 250;
