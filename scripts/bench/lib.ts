@@ -72,13 +72,18 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** User + system CPU (ms) in a /proc `stat` line, of a process or of one thread. */
+function statCpuMs(stat: string): number {
+  const ticksPerS = 100; // USER_HZ on Linux
+  // fields after the parenthesised name: utime and stime are the 14th and 15th overall
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerS;
+}
+
 /** CPU time (user + system, all threads) of process `pid` in ms, from /proc; NaN elsewhere. */
 export function processCpuMs(pid: number): number {
   try {
-    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return Number.NaN;
   }
@@ -172,14 +177,11 @@ export function threadCpuMs(): Map<string, { name: string; ms: number }> {
   } catch {
     return out;
   }
-  const ticksPerS = 100; // USER_HZ on Linux
   for (const tid of tids) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      // fields after the name: state is 3rd overall; utime and stime are the 14th and 15th
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.set(tid, { name, ms: ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerS });
+      out.set(tid, { name, ms: statCpuMs(stat) });
     } catch {
       // the thread ended meanwhile
     }
