@@ -459,19 +459,16 @@ export class SqliteStore implements Store {
       this.insertTask(task, now);
       const h = held ? 1 : 0;
       // Many rows per INSERT: one statement per change was most of accepting a large request.
-      let i = 0;
-      for (; i + CHANGES_PER_INSERT <= changes.length; i += CHANGES_PER_INSERT) {
-        const args: (string | number | null)[] = [];
-        for (let j = i; j < i + CHANGES_PER_INSERT; j++) {
-          const c = changes[j]!;
-          args.push(task.id, c.kind, c.path, c.role, c.fragment, h, now);
-        }
-        s.insertChanges.run(...args);
-      }
-      for (; i < changes.length; i++) {
-        const c = changes[i]!;
-        s.insertChange.run(task.id, c.kind, c.path, c.role, c.fragment, h, now);
-      }
+      inChunks(
+        changes,
+        CHANGES_PER_INSERT,
+        (chunk) => {
+          const args: (string | number | null)[] = [];
+          for (const c of chunk) args.push(task.id, c.kind, c.path, c.role, c.fragment, h, now);
+          s.insertChanges.run(...args);
+        },
+        (c) => s.insertChange.run(task.id, c.kind, c.path, c.role, c.fragment, h, now),
+      );
       if (row) this.insertAudit(row);
     });
   }
@@ -836,31 +833,32 @@ export class SqliteStore implements Store {
       count(was, -1);
       count(role, 1);
     };
-    let i = 0;
     // Many rows per INSERT: 200k new paths were 200k statements.
-    for (; i + ARTIFACTS_PER_INSERT <= paths.length; i += ARTIFACTS_PER_INSERT) {
-      const chunk = paths.slice(i, i + ARTIFACTS_PER_INSERT);
-      const roles = chunk.map((path) => last.get(path)!);
-      const args: string[] = [];
-      for (let j = 0; j < chunk.length; j++) args.push(chunk[j]!, roles[j]!);
-      const inserted = s.insertArtifacts.all(...args);
-      if (inserted.length === chunk.length) {
-        // All new (the usual case): counted without looking the returned paths up.
-        for (const role of roles) count(role, 1);
-        continue;
-      }
-      const added = new Set(inserted.map((r) => r.path));
-      for (let j = 0; j < chunk.length; j++) {
-        if (added.has(chunk[j]!)) count(roles[j]!, 1);
-        else existing(chunk[j]!, roles[j]!);
-      }
-    }
-    for (; i < paths.length; i++) {
-      const path = paths[i]!;
-      const role = last.get(path)!;
-      if (s.insertArtifact.run(path, role).changes === 1) count(role, 1);
-      else existing(path, role);
-    }
+    inChunks(
+      paths,
+      ARTIFACTS_PER_INSERT,
+      (chunk) => {
+        const roles = chunk.map((path) => last.get(path)!);
+        const args: string[] = [];
+        for (let j = 0; j < chunk.length; j++) args.push(chunk[j]!, roles[j]!);
+        const inserted = s.insertArtifacts.all(...args);
+        if (inserted.length === chunk.length) {
+          // All new (the usual case): counted without looking the returned paths up.
+          for (const role of roles) count(role, 1);
+          return;
+        }
+        const added = new Set(inserted.map((r) => r.path));
+        for (const [j, path] of chunk.entries()) {
+          if (added.has(path)) count(roles[j]!, 1);
+          else existing(path, roles[j]!);
+        }
+      },
+      (path) => {
+        const role = last.get(path)!;
+        if (s.insertArtifact.run(path, role).changes === 1) count(role, 1);
+        else existing(path, role);
+      },
+    );
     for (const [role, n] of counts) {
       if (n === 0) continue;
       s.addRoleArtifacts.run(role, n);
@@ -899,6 +897,16 @@ function toToken(row: TokenRow): TokenRecord {
 
 function toAudit(row: AuditDbRow): AuditRecord {
   return { ...row, summary: JSON.parse(row.summary) as Record<string, unknown> };
+}
+
+/**
+ * `rows` handed to `many` in whole chunks of `size` (a statement with that
+ * many rows), and what is left over to `one`, row by row, in order.
+ */
+function inChunks<T>(rows: readonly T[], size: number, many: (chunk: T[]) => void, one: (row: T) => void): void {
+  const whole = rows.length - (rows.length % size);
+  for (let i = 0; i < whole; i += size) many(rows.slice(i, i + size));
+  for (let i = whole; i < rows.length; i++) one(rows[i]!);
 }
 
 /** Distinct ids as runs of consecutive integers [from, to], ascending. */
