@@ -39,6 +39,13 @@ function artifact(path: string, role = "bins-0", fragment = `{"length":${path.le
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A publication of artifact rows only, with the documents that list them (withDocuments). */
+async function commitArtifacts(store: Store, upsert: ArtifactRecord[], remove: string[] = []): Promise<void> {
+  await store.commitPublication(
+    await withDocuments(store, { expectedHeads: {}, documents: [], artifacts: { upsert, remove } }),
+  );
+}
+
 /** Everything a failed publication must leave untouched, in comparable form. */
 async function snapshotState(store: Store, taskIds: string[]) {
   const artifacts: ArtifactRecord[] = [];
@@ -254,40 +261,16 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       });
 
       test("an artifact can move to another role (re-binning)", async () => {
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: { upsert: [artifact("p", "r1")], remove: [] },
-          }),
-        );
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: { upsert: [artifact("p", "r2")], remove: [] },
-          }),
-        );
+        await commitArtifacts(store, [artifact("p", "r1")]);
+        await commitArtifacts(store, [artifact("p", "r2")]);
         expect(await store.listArtifactsInRole("r1")).toEqual([]);
         expect(await store.listArtifactsInRole("r2")).toEqual([artifact("p", "r2")]);
         expect(await store.countArtifacts()).toBe(1);
       });
 
       test("a path both removed and upserted in one publication stays published", async () => {
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: { upsert: [artifact("p")], remove: [] },
-          }),
-        );
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: { upsert: [artifact("p", "bins-0", '{"v":2}')], remove: ["p"] },
-          }),
-        );
+        await commitArtifacts(store, [artifact("p")]);
+        await commitArtifacts(store, [artifact("p", "bins-0", '{"v":2}')], ["p"]);
         expect(await store.getArtifact("p")).toEqual(artifact("p", "bins-0", '{"v":2}'));
       });
 
@@ -610,20 +593,11 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         // U+FFFD sorts after the astral U+1F600 by code unit (0xFFFD > 0xD83D)
         // but before it by code point / UTF-8 bytes: the one place they differ.
         const paths = ["b", "a", "A", "a/b", "a-b", "é", "\u{1F600}", "\uFFFD", "\uE000x", "z", "a b", "10", "9"];
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: {
-              upsert: [
-                ...paths.map((p) => artifact(p, "bins-x")),
-                artifact("other", "bins-y"),
-                artifact("0", "bins-w"),
-              ],
-              remove: [],
-            },
-          }),
-        );
+        await commitArtifacts(store, [
+          ...paths.map((p) => artifact(p, "bins-x")),
+          artifact("other", "bins-y"),
+          artifact("0", "bins-w"),
+        ]);
         const got = (await store.listArtifactsInRole("bins-x")).map((a) => a.path);
         expect(got).toEqual([...paths].sort());
         expect(got.indexOf("\u{1F600}")).toBeLessThan(got.indexOf("\uFFFD"));
@@ -632,21 +606,12 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       });
 
       test("listArtifactsInRoles reads many roles at once, each like listArtifactsInRole", async () => {
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: {
-              upsert: [
-                artifact("b/2", "bins-1"),
-                artifact("a/1", "bins-1"),
-                artifact("c", "bins-2"),
-                artifact("z", "bins-9"),
-              ],
-              remove: [],
-            },
-          }),
-        );
+        await commitArtifacts(store, [
+          artifact("b/2", "bins-1"),
+          artifact("a/1", "bins-1"),
+          artifact("c", "bins-2"),
+          artifact("z", "bins-9"),
+        ]);
         const got = await store.listArtifactsInRoles(["bins-2", "bins-1", "bins-empty"]);
         expect([...got.keys()].sort()).toEqual(["bins-1", "bins-2", "bins-empty"]);
         expect(got.get("bins-1")).toEqual(await store.listArtifactsInRole("bins-1"));
@@ -660,34 +625,19 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
         const names = (prefix: string, n: number) =>
           Array.from({ length: n }, (_, i) => `${prefix}/${String(i).padStart(3, "0")}`);
         const [p, q, n] = [names("p", 300), names("q", 200), names("n", 100)];
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: {
-              upsert: [...p.map((x) => artifact(x, "bins-a")), ...q.map((x) => artifact(x, "bins-old"))],
-              remove: [],
-            },
-          }),
-        );
+        await commitArtifacts(store, [
+          ...p.map((x) => artifact(x, "bins-a")),
+          ...q.map((x) => artifact(x, "bins-old")),
+        ]);
         expect(await store.countArtifacts()).toBe(500);
         // New paths, paths already in the same role (a new fragment) and paths
         // moving to another role (as a re-binning moves them), interleaved in
         // path order across the store's multi-row inserts.
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: {
-              upsert: [
-                ...q.map((x) => artifact(x, "bins-new")),
-                ...p.slice(0, 150).map((x) => artifact(x, "bins-a", '{"v":2}')),
-                ...n.map((x) => artifact(x, "bins-a")),
-              ],
-              remove: [],
-            },
-          }),
-        );
+        await commitArtifacts(store, [
+          ...q.map((x) => artifact(x, "bins-new")),
+          ...p.slice(0, 150).map((x) => artifact(x, "bins-a", '{"v":2}')),
+          ...n.map((x) => artifact(x, "bins-a")),
+        ]);
         expect(await store.countArtifacts()).toBe(600);
         expect((await store.listArtifactsInRole("bins-new")).map((a) => a.path)).toEqual(q);
         expect(await store.listArtifactsInRole("bins-old")).toEqual([]);
@@ -701,13 +651,7 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
       test("getArtifact and countArtifacts", async () => {
         expect(await store.countArtifacts()).toBe(0);
         expect(await store.getArtifact("x")).toBeUndefined();
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: { upsert: [artifact("x", "r", '{"length":1}'), artifact("y", "r")], remove: [] },
-          }),
-        );
+        await commitArtifacts(store, [artifact("x", "r", '{"length":1}'), artifact("y", "r")]);
         expect(await store.getArtifact("x")).toEqual(artifact("x", "r", '{"length":1}'));
         expect(await store.countArtifacts()).toBe(2);
       });
@@ -726,12 +670,9 @@ export function storeContract(name: string, make: () => Promise<{ store: Store; 
           "a\u{10000}",
           "a\uFFFF",
         ];
-        await store.commitPublication(
-          await withDocuments(store, {
-            expectedHeads: {},
-            documents: [],
-            artifacts: { upsert: paths.map((p, i) => artifact(p, `bins-${i % 3}`)), remove: [] },
-          }),
+        await commitArtifacts(
+          store,
+          paths.map((p, i) => artifact(p, `bins-${i % 3}`)),
         );
 
         const pageAll = async (prefix?: string, limit = 7) => {
